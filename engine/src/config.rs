@@ -1,0 +1,135 @@
+//! Command line, TOML configuration file and `GEMINI_*` environment variables.
+//! Precedence: flag, then environment variable, then the `--config` file, then the default.
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "gemini", version, about = "Long-term storage for Prometheus: remote write and remote read over RocksDB, with the openGemini / InfluxDB 1.x HTTP API")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Load a running server with a node_exporter-shaped remote write workload and report
+    /// samples/s, latency, bytes per sample and the server's peak RSS.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML file with the same keys as the flags below, in snake_case
+    /// (http_addr, data_dir, shards, max_body_bytes, databases, sync_writes).
+    #[arg(long, env = "GEMINI_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to serve HTTP on [default: 127.0.0.1:8086].
+    #[arg(long, env = "GEMINI_HTTP_ADDR")]
+    pub http_addr: Option<String>,
+    /// Directory of the embedded storage [default: ./data].
+    #[arg(long, env = "GEMINI_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Number of shard actors; fixed when the data directory is created [default: number of cores].
+    #[arg(long, env = "GEMINI_SHARDS")]
+    pub shards: Option<usize>,
+    /// Largest request body accepted after decompression, in bytes [default: 33554432 (32 MiB)].
+    #[arg(long, env = "GEMINI_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Databases created at start, comma separated [default: prometheus].
+    #[arg(long, env = "GEMINI_DATABASES", value_delimiter = ',')]
+    pub databases: Option<Vec<String>>,
+    /// fsync the write-ahead log before acknowledging each write, for power-loss safety; without
+    /// it an acknowledged write survives a crash or kill -9 of the server [default: false].
+    #[arg(long, env = "GEMINI_SYNC_WRITES", num_args = 0..=1, default_missing_value = "true")]
+    pub sync_writes: Option<bool>,
+    /// HTTP worker threads [default: number of cores].
+    #[arg(long, env = "GEMINI_HTTP_WORKERS")]
+    pub http_workers: Option<usize>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    http_addr: Option<String>,
+    data_dir: Option<PathBuf>,
+    shards: Option<usize>,
+    max_body_bytes: Option<usize>,
+    databases: Option<Vec<String>>,
+    sync_writes: Option<bool>,
+    http_workers: Option<usize>,
+}
+
+/// The settings the server runs with, every one resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub http_addr: String,
+    pub data_dir: PathBuf,
+    pub shards: usize,
+    pub max_body_bytes: usize,
+    pub databases: Vec<String>,
+    pub sync_writes: bool,
+    pub http_workers: usize,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> Result<Config, String> {
+        let file = match &self.config {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?
+            }
+        };
+        let cfg = Config {
+            http_addr: self.http_addr.or(file.http_addr).unwrap_or_else(|| "127.0.0.1:8086".into()),
+            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| "./data".into()),
+            shards: self.shards.or(file.shards).unwrap_or_else(cores),
+            max_body_bytes: self.max_body_bytes.or(file.max_body_bytes).unwrap_or(32 << 20),
+            databases: (self.databases.or(file.databases).unwrap_or_else(|| vec!["prometheus".into()]))
+                .into_iter()
+                .filter(|d| !d.is_empty())
+                .collect(),
+            sync_writes: self.sync_writes.or(file.sync_writes).unwrap_or(false),
+            http_workers: self.http_workers.or(file.http_workers).unwrap_or_else(cores),
+        };
+        if cfg.shards == 0 || cfg.http_workers == 0 || cfg.max_body_bytes == 0 {
+            return Err("shards, http_workers and max_body_bytes must be at least 1".into());
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_defaults_fill_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gemini.toml");
+        std::fs::write(&path, "http_addr = \"0.0.0.0:9999\"\ndata_dir = \"/var/lib/gemini\"\ndatabases = [\"a\", \"b\"]\n").unwrap();
+        let cfg = ServeArgs { config: Some(path.clone()), data_dir: Some("/x".into()), ..Default::default() }.resolve().unwrap();
+        assert_eq!(cfg.http_addr, "0.0.0.0:9999");
+        assert_eq!(cfg.data_dir, PathBuf::from("/x"));
+        assert_eq!(cfg.databases, vec!["a", "b"]);
+        assert_eq!(cfg.max_body_bytes, 32 << 20);
+        assert!(!cfg.sync_writes);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gemini.toml");
+        std::fs::write(&path, "http_adr = \"x\"\n").unwrap();
+        let err = ServeArgs { config: Some(path), ..Default::default() }.resolve().unwrap_err();
+        assert!(err.contains("http_adr"), "{err}");
+    }
+}

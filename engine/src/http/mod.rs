@@ -1,0 +1,121 @@
+//! The HTTP API (actix-web): routes, shared state, JSON errors and request metrics.
+//! Handlers translate between wire formats and `Storage`; they never touch RocksDB.
+
+mod body;
+mod query;
+mod read;
+mod status;
+mod write;
+
+use crate::metrics::Metrics;
+use crate::storage::Storage;
+use actix_web::dev::Service;
+use actix_web::{http::StatusCode, web, App, HttpResponse, HttpServer, ResponseError};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct AppState {
+    pub storage: Arc<Storage>,
+    pub metrics: Arc<Metrics>,
+    /// Largest accepted request body after decompression.
+    pub max_body_bytes: usize,
+}
+
+/// An error answer: a status code and `{"error": "..."}` naming what was wrong.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(serde_json::json!({ "error": self.message }))
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> ApiError {
+        use crate::storage::StorageError::*;
+        match e {
+            DatabaseNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            Internal(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/prom/write", web::post().to(write::prom_write))
+        .route("/api/v1/write", web::post().to(write::write))
+        .route("/api/v1/prom/read", web::post().to(read::read))
+        .route("/api/v1/read", web::post().to(read::read))
+        .route("/query", web::get().to(query::query))
+        .route("/query", web::post().to(query::query))
+        .route("/ping", web::get().to(status::ping))
+        .route("/ping", web::head().to(status::ping))
+        .route("/health", web::get().to(status::health))
+        .route("/metrics", web::get().to(status::metrics))
+        .default_service(web::to(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").error_response()
+        }));
+}
+
+/// Serves until SIGTERM or SIGINT, then finishes in-flight requests and returns.
+pub async fn serve(state: AppState, addr: &str, workers: usize) -> std::io::Result<()> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let metrics = state.metrics.clone();
+        App::new()
+            .app_data(state.clone())
+            .wrap_fn(move |req, srv| {
+                let start = Instant::now();
+                let path = req.match_pattern().unwrap_or_else(|| "other".to_string());
+                let metrics = metrics.clone();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await?;
+                    metrics.observe_request(&path, res.status().as_u16(), start.elapsed().as_secs_f64());
+                    Ok(res)
+                }
+            })
+            .configure(configure)
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    // actix stops the whole actix system on a signal, shard actors included; we stop only
+    // the HTTP server, so that storage can still store its open chunks afterwards.
+    .disable_signals()
+    .bind(addr)?
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            tracing::error!("cannot listen for SIGTERM/SIGINT");
+            return;
+        };
+        futures_util::future::select(Box::pin(term.recv()), Box::pin(int.recv())).await;
+        tracing::info!("signal received: finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    tracing::info!(%addr, "gemini listening");
+    server.await
+}

@@ -1,0 +1,96 @@
+//! Label matchers with Prometheus semantics: `=`, `!=`, `=~`, `!~`; regexes are fully
+//! anchored, and a series that lacks a label has the empty value for it, so `foo=""` matches
+//! series without `foo`. This file knows nothing of storage.
+
+use crate::labels::Labels;
+use regex::Regex;
+
+#[derive(Clone, Debug)]
+pub enum MatchOp {
+    Equal(String),
+    NotEqual(String),
+    Regex(Regex),
+    NotRegex(Regex),
+}
+
+#[derive(Clone, Debug)]
+pub struct Matcher {
+    pub name: String,
+    pub op: MatchOp,
+}
+
+impl Matcher {
+    /// Builds a matcher; `kind` is 0 `=`, 1 `!=`, 2 `=~`, 3 `!~` as in the remote read proto.
+    pub fn new(kind: i32, name: &str, value: &str) -> Result<Matcher, String> {
+        let re = || {
+            Regex::new(&format!("^(?s:{value})$"))
+                .map_err(|e| format!("invalid regular expression {value:?} for label {name:?}: {e}"))
+        };
+        let op = match kind {
+            0 => MatchOp::Equal(value.to_string()),
+            1 => MatchOp::NotEqual(value.to_string()),
+            2 => MatchOp::Regex(re()?),
+            3 => MatchOp::NotRegex(re()?),
+            other => return Err(format!("unknown matcher type {other} for label {name:?}")),
+        };
+        Ok(Matcher { name: name.to_string(), op })
+    }
+
+    pub fn matches_value(&self, value: &str) -> bool {
+        match &self.op {
+            MatchOp::Equal(v) => value == v,
+            MatchOp::NotEqual(v) => value != v,
+            MatchOp::Regex(r) => r.is_match(value),
+            MatchOp::NotRegex(r) => !r.is_match(value),
+        }
+    }
+
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.matches_value(labels.get(&self.name))
+    }
+
+    /// Whether the empty value (a missing label) matches: such matchers cannot be answered
+    /// from the postings of this label alone.
+    pub fn matches_empty(&self) -> bool {
+        self.matches_value("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(pairs: &[(&str, &str)]) -> Labels {
+        Labels::from_sorted(pairs.iter().copied())
+    }
+
+    #[test]
+    fn regex_is_anchored() {
+        let m = Matcher::new(2, "job", "no").unwrap();
+        assert!(!m.matches(&l(&[("job", "node")])));
+        let m = Matcher::new(2, "job", "no.*").unwrap();
+        assert!(m.matches(&l(&[("job", "node")])));
+        let m = Matcher::new(2, "device", "lo|eth.*").unwrap();
+        assert!(m.matches(&l(&[("device", "lo")])));
+        assert!(m.matches(&l(&[("device", "eth0")])));
+        assert!(!m.matches(&l(&[("device", "wlo")])));
+    }
+
+    #[test]
+    fn empty_value_matches_missing_label() {
+        let m = Matcher::new(0, "foo", "").unwrap();
+        assert!(m.matches(&l(&[("job", "a")])));
+        assert!(!m.matches(&l(&[("foo", "x")])));
+        let m = Matcher::new(1, "foo", "").unwrap();
+        assert!(!m.matches(&l(&[("job", "a")])));
+        let m = Matcher::new(3, "job", "node").unwrap();
+        assert!(m.matches(&l(&[("x", "y")])));
+        assert!(m.matches_empty());
+    }
+
+    #[test]
+    fn bad_regex_names_the_problem() {
+        let err = Matcher::new(2, "job", "(").unwrap_err();
+        assert!(err.contains("job") && err.contains("invalid regular expression"), "{err}");
+    }
+}

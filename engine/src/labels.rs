@@ -1,0 +1,114 @@
+//! A series' identity: its sorted label set, encoded compactly as
+//! `name 0xff value 0xff name 0xff value 0xff …`. Valid UTF-8 never contains the byte 0xff,
+//! so the encoding is unambiguous and sorts like the label list. The stable 64-bit hash of
+//! these bytes picks a series' shard.
+
+use std::fmt;
+
+const SEP: u8 = 0xff;
+
+/// An encoded, sorted label set.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Box<[u8]>);
+
+impl Labels {
+    /// Encodes labels that are already sorted by name with no duplicates.
+    pub fn from_sorted<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Labels {
+        let mut out = Vec::with_capacity(64);
+        for (name, value) in pairs {
+            out.extend_from_slice(name.as_bytes());
+            out.push(SEP);
+            out.extend_from_slice(value.as_bytes());
+            out.push(SEP);
+        }
+        Labels(out.into_boxed_slice())
+    }
+
+    /// Takes bytes read back from storage. `None` when they are not an encoded label set.
+    pub fn from_encoded(bytes: &[u8]) -> Option<Labels> {
+        let l = Labels(bytes.into());
+        let mut n = 0usize;
+        for part in l.0.split(|b| *b == SEP) {
+            std::str::from_utf8(part).ok()?;
+            n += 1;
+        }
+        // k separators split into k+1 parts; the last is empty; pairs need an even k.
+        (l.0.is_empty() || (l.0.last() == Some(&SEP) && (n - 1) % 2 == 0)).then_some(l)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The (name, value) pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut parts = self.0.split(|b| *b == SEP);
+        std::iter::from_fn(move || {
+            // The part after the last separator is empty: that ends the list.
+            let name = parts.next().filter(|p| !p.is_empty())?;
+            let value = parts.next()?;
+            // Safe: built from &str or checked in from_encoded.
+            Some((
+                std::str::from_utf8(name).unwrap_or_default(),
+                std::str::from_utf8(value).unwrap_or_default(),
+            ))
+        })
+    }
+
+    /// The value of label `name`, or "" when the series lacks it (Prometheus semantics).
+    pub fn get(&self, name: &str) -> &str {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v).unwrap_or("")
+    }
+
+    /// Stable across versions and machines: it decides on which shard a series lives.
+    pub fn stable_hash(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(&self.0)
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Prometheus style: `metric{a="b", c="d"}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.get("__name__");
+        write!(f, "{name}{{")?;
+        let mut first = true;
+        for (n, v) in self.iter().filter(|(n, _)| *n != "__name__") {
+            if !first {
+                write!(f, ", ")?;
+            }
+            first = false;
+            write!(f, "{n}={v:?}")?;
+        }
+        write!(f, "}}")
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_and_iterates() {
+        let l = Labels::from_sorted([("__name__", "up"), ("job", "node"), ("x", "")]);
+        let got: Vec<_> = l.iter().collect();
+        assert_eq!(got, vec![("__name__", "up"), ("job", "node"), ("x", "")]);
+        assert_eq!(l.get("job"), "node");
+        assert_eq!(l.get("missing"), "");
+        assert_eq!(l.to_string(), r#"up{job="node", x=""}"#);
+        assert_eq!(Labels::from_encoded(l.as_bytes()), Some(l.clone()));
+        assert_eq!(Labels::from_encoded(b"a\xffb"), None);
+    }
+
+    #[test]
+    fn hash_is_stable() {
+        // Changing this value moves every series to another shard: never do it.
+        let l = Labels::from_sorted([("__name__", "up"), ("job", "node")]);
+        assert_eq!(l.stable_hash(), xxhash_rust::xxh3::xxh3_64(b"__name__\xffup\xffjob\xffnode\xff"));
+    }
+}

@@ -1,0 +1,37 @@
+//! The Gemini engine: Prometheus remote write and remote read over per-shard actors that own
+//! RocksDB column families, behind the openGemini / InfluxDB 1.x HTTP API.
+//!
+//! `http` speaks the wire formats, `storage` owns the data (`storage::shard` actors,
+//! `storage::chunk` XOR encoding), `index` finds series by labels, `query` parses InfluxQL.
+
+pub mod bench;
+pub mod config;
+pub mod http;
+pub mod index;
+pub mod labels;
+pub mod metrics;
+pub mod query;
+pub mod storage;
+
+use std::sync::Arc;
+
+/// Opens storage, creates the configured databases, serves HTTP until SIGTERM/SIGINT, then
+/// stores every open chunk and returns.
+pub async fn run(cfg: config::Config) -> Result<(), String> {
+    let metrics = Arc::new(metrics::Metrics::default());
+    let storage = Arc::new(storage::Storage::open(
+        storage::StorageOptions { data_dir: cfg.data_dir.clone(), shards: cfg.shards, sync_writes: cfg.sync_writes },
+        metrics.clone(),
+    )?);
+    for db in &cfg.databases {
+        storage.create_database(db)?;
+    }
+    let state = http::AppState { storage: storage.clone(), metrics, max_body_bytes: cfg.max_body_bytes };
+    http::serve(state, &cfg.http_addr, cfg.http_workers)
+        .await
+        .map_err(|e| format!("HTTP server on {}: {e}", cfg.http_addr))?;
+    tracing::info!("stopping: storing open chunks");
+    storage.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! The server's own metrics, rendered in the Prometheus text format at `/metrics`.
+//! Counters are atomics updated on the hot path; per-path request counts and latency
+//! histograms sit behind a mutex touched once per request.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub samples_ingested: AtomicU64,
+    pub samples_duplicate: AtomicU64,
+    pub samples_rejected: AtomicU64,
+    pub series_created: AtomicU64,
+    pub active_series: AtomicI64,
+    pub metadata_ingested: AtomicU64,
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    durations: Mutex<BTreeMap<String, Histogram>>,
+}
+
+impl Metrics {
+    pub fn observe_request(&self, path: &str, status: u16, seconds: f64) {
+        *self.requests.lock().unwrap().entry((path.to_string(), status)).or_default() += 1;
+        let mut d = self.durations.lock().unwrap();
+        let h = d.entry(path.to_string()).or_default();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
+    pub fn render(&self, storage_bytes: u64) -> String {
+        let mut o = String::new();
+        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
+            let _ = write!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n");
+        };
+        counter(&mut o, "gemini_samples_ingested_total", "Samples accepted and stored.", self.samples_ingested.load(Relaxed));
+        counter(&mut o, "gemini_samples_duplicate_total", "Exact duplicate samples accepted without storing twice.", self.samples_duplicate.load(Relaxed));
+        counter(&mut o, "gemini_samples_rejected_total", "Samples refused as out of order or conflicting.", self.samples_rejected.load(Relaxed));
+        counter(&mut o, "gemini_series_created_total", "Series created.", self.series_created.load(Relaxed));
+        counter(&mut o, "gemini_metadata_ingested_total", "Metric metadata entries received.", self.metadata_ingested.load(Relaxed));
+        let _ = write!(o, "# HELP gemini_active_series Series held in storage.\n# TYPE gemini_active_series gauge\ngemini_active_series {}\n", self.active_series.load(Relaxed));
+        let _ = write!(o, "# HELP gemini_storage_bytes Bytes of the data directory on disk.\n# TYPE gemini_storage_bytes gauge\ngemini_storage_bytes {storage_bytes}\n");
+        o.push_str("# HELP gemini_http_requests_total HTTP requests by path and status code.\n# TYPE gemini_http_requests_total counter\n");
+        for ((path, code), n) in self.requests.lock().unwrap().iter() {
+            let _ = writeln!(o, "gemini_http_requests_total{{path={path:?},code=\"{code}\"}} {n}");
+        }
+        o.push_str("# HELP gemini_http_request_duration_seconds HTTP request latency.\n# TYPE gemini_http_request_duration_seconds histogram\n");
+        for (path, h) in self.durations.lock().unwrap().iter() {
+            for (i, le) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(o, "gemini_http_request_duration_seconds_bucket{{path={path:?},le=\"{le}\"}} {}", h.counts[i]);
+            }
+            let _ = writeln!(o, "gemini_http_request_duration_seconds_bucket{{path={path:?},le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(o, "gemini_http_request_duration_seconds_sum{{path={path:?}}} {}", h.sum);
+            let _ = writeln!(o, "gemini_http_request_duration_seconds_count{{path={path:?}}} {}", h.count);
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_buckets() {
+        let m = Metrics::default();
+        m.samples_ingested.fetch_add(7, Relaxed);
+        m.observe_request("/api/v1/write", 204, 0.003);
+        m.observe_request("/api/v1/write", 400, 2.0);
+        let text = m.render(123);
+        assert!(text.contains("gemini_samples_ingested_total 7\n"));
+        assert!(text.contains("gemini_http_requests_total{path=\"/api/v1/write\",code=\"204\"} 1\n"));
+        assert!(text.contains("gemini_http_request_duration_seconds_bucket{path=\"/api/v1/write\",le=\"0.005\"} 1\n"));
+        assert!(text.contains("gemini_http_request_duration_seconds_count{path=\"/api/v1/write\"} 2\n"));
+        assert!(text.contains("gemini_storage_bytes 123\n"));
+    }
+}

@@ -1,0 +1,547 @@
+//! One shard: an actix actor on its own thread, the only owner of its five column families
+//! (`shard<N>.series`, `.postings`, `.head`, `.chunks`, `.log`) and of their in-memory
+//! caches (series table, inverted index, open chunks). Everything else asks by message.
+//!
+//! Durability: a write appends its accepted samples to the log column family in the same
+//! RocksDB write batch as any new series and any chunk that filled up; the batch is in
+//! RocksDB's WAL before the reply. A checkpoint stores every changed open chunk in `head`
+//! and range-deletes the log up to that point; at start the heads are loaded and the log
+//! replayed on top, which recreates exactly the same chunks.
+
+use super::chunk::{XorChunk, SAMPLES_PER_CHUNK};
+use super::keys::{self, partition_of};
+use crate::index::{matcher::Matcher, postings::Postings};
+use crate::labels::Labels;
+use crate::metrics::Metrics;
+use actix::prelude::*;
+use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Log bytes after which a checkpoint runs, bounding replay time at start.
+const CHECKPOINT_LOG_BYTES: usize = 32 << 20;
+/// At most this many rejected series are named in an answer.
+const MAX_REJECTIONS_NAMED: usize = 5;
+
+pub const CF_KINDS: [&str; 5] = ["series", "postings", "head", "chunks", "log"];
+
+pub fn cf_name(shard: usize, kind: &str) -> String {
+    format!("shard{shard}.{kind}")
+}
+
+struct Series {
+    db: u32,
+    labels: Labels,
+    head: XorChunk,
+}
+
+/// A full or open chunk of one series.
+#[derive(Clone, Debug)]
+pub struct StoredChunk {
+    pub min_t: i64,
+    pub max_t: i64,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct SeriesWrite {
+    pub labels: Labels,
+    pub hash: u64,
+    pub samples: Vec<(i64, f64)>,
+}
+
+#[derive(Default, Debug)]
+pub struct WriteOutcome {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub new_series: u64,
+    pub rejected: u64,
+    /// The first few rejected series, each with the reason.
+    pub rejections: Vec<String>,
+}
+
+impl WriteOutcome {
+    pub fn merge(&mut self, o: WriteOutcome) {
+        self.accepted += o.accepted;
+        self.duplicates += o.duplicates;
+        self.new_series += o.new_series;
+        self.rejected += o.rejected;
+        let room = MAX_REJECTIONS_NAMED.saturating_sub(self.rejections.len());
+        self.rejections.extend(o.rejections.into_iter().take(room));
+    }
+}
+
+pub struct Shard {
+    index: usize,
+    db: Arc<DB>,
+    sync: bool,
+    metrics: Arc<Metrics>,
+    series: HashMap<u64, Series>,
+    /// Hash of (database, labels) → series id; the rare 64-bit collisions go to `collided`.
+    by_hash: HashMap<u64, u64>,
+    collided: HashMap<u64, Vec<u64>>,
+    postings: Postings,
+    /// Per database, the lowest and highest chunk partition stored.
+    partitions: HashMap<u32, (u32, u32)>,
+    dropped: HashSet<u32>,
+    dirty: HashSet<u64>,
+    next_id: u64,
+    next_seq: u64,
+    log_bytes: usize,
+}
+
+fn series_hash(db: u32, labels_hash: u64) -> u64 {
+    labels_hash ^ (db as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl Shard {
+    fn cf(&self, kind: &str) -> &ColumnFamily {
+        self.db.cf_handle(&cf_name(self.index, kind)).expect("column family exists")
+    }
+
+    /// Loads the shard's state from its column families and replays its log.
+    pub fn load(index: usize, db: Arc<DB>, sync: bool, metrics: Arc<Metrics>) -> Result<Shard, String> {
+        let mut s = Shard {
+            index,
+            db,
+            sync,
+            metrics,
+            series: HashMap::new(),
+            by_hash: HashMap::new(),
+            collided: HashMap::new(),
+            postings: Postings::default(),
+            partitions: HashMap::new(),
+            dropped: HashSet::new(),
+            dirty: HashSet::new(),
+            next_id: 1,
+            next_seq: 1,
+            log_bytes: 0,
+        };
+        s.load_state().map_err(|e| format!("shard {index}: {e}"))?;
+        s.metrics.active_series.fetch_add(s.series.len() as i64, std::sync::atomic::Ordering::Relaxed);
+        Ok(s)
+    }
+
+    fn load_state(&mut self) -> Result<(), String> {
+        let db = self.db.clone();
+        let index = self.index;
+        let cf = |kind: &str| db.cf_handle(&cf_name(index, kind)).expect("column family exists");
+        let err = |e: rocksdb::Error| e.to_string();
+        for item in db.iterator_cf(cf("series"), rocksdb::IteratorMode::Start) {
+            let (k, v) = item.map_err(err)?;
+            let (dbid, id) = (keys::u32_at(&k, 0), keys::u64_at(&k, 4));
+            let labels = Labels::from_encoded(&v).ok_or("corrupt series entry")?;
+            self.index_series(dbid, id, labels);
+            self.next_id = self.next_id.max(id + 1);
+        }
+        for item in db.iterator_cf(cf("postings"), rocksdb::IteratorMode::Start) {
+            let (k, _) = item.map_err(err)?;
+            let (dbid, name, value, id) = keys::parse_posting_key(&k).ok_or("corrupt posting")?;
+            self.postings.add_entry(dbid, name, value, id);
+        }
+        for item in db.iterator_cf(cf("head"), rocksdb::IteratorMode::Start) {
+            let (k, v) = item.map_err(err)?;
+            let id = keys::u64_at(&k, 4);
+            if let Some(series) = self.series.get_mut(&id) {
+                series.head = XorChunk::from_bytes(&v).ok_or("corrupt open chunk")?;
+            }
+        }
+        self.load_partitions()?;
+        // Replay the log on top of the heads; cuts land in `batch` exactly as they did.
+        let mut batch = WriteBatch::default();
+        let mut replayed = 0u64;
+        for item in db.iterator_cf(cf("log"), rocksdb::IteratorMode::Start) {
+            let (k, v) = item.map_err(err)?;
+            self.next_seq = self.next_seq.max(keys::u64_at(&k, 0) + 1);
+            for rec in v.chunks_exact(24) {
+                let id = u64::from_le_bytes(rec[..8].try_into().unwrap());
+                let t = i64::from_le_bytes(rec[8..16].try_into().unwrap());
+                let value = f64::from_bits(u64::from_le_bytes(rec[16..].try_into().unwrap()));
+                let Some(series) = self.series.get(&id) else { continue };
+                if !series.head.is_empty() && t <= series.head.max_time() {
+                    continue;
+                }
+                self.append(id, t, value, &mut batch);
+                replayed += 1;
+            }
+        }
+        tracing::info!(shard = self.index, series = self.series.len(), replayed, "shard loaded");
+        self.checkpoint_with(batch)
+    }
+
+    fn load_partitions(&mut self) -> Result<(), String> {
+        let db = self.db.clone();
+        let mut it = db.raw_iterator_cf(db.cf_handle(&cf_name(self.index, "chunks")).expect("chunks cf"));
+        it.seek_to_first();
+        while it.valid() {
+            let k = it.key().unwrap();
+            let dbid = keys::u32_at(k, 0);
+            let first = keys::u32_at(k, 4);
+            it.seek_for_prev(keys::db_end(dbid));
+            let last = keys::u32_at(it.key().unwrap(), 4);
+            self.partitions.insert(dbid, (first, last));
+            it.seek(keys::db_end(dbid));
+        }
+        it.status().map_err(|e| e.to_string())
+    }
+
+    fn index_series(&mut self, db: u32, id: u64, labels: Labels) {
+        let h = series_hash(db, labels.stable_hash());
+        if let Some(prev) = self.by_hash.insert(h, id) {
+            if prev != id {
+                self.by_hash.insert(h, prev);
+                self.collided.entry(h).or_default().push(id);
+            }
+        }
+        self.postings.add_series(db, id);
+        self.series.insert(id, Series { db, labels, head: XorChunk::new() });
+    }
+
+    fn find(&self, db: u32, labels_hash: u64, labels: &Labels) -> Option<u64> {
+        let h = series_hash(db, labels_hash);
+        let same = |id: &u64| self.series.get(id).is_some_and(|s| s.db == db && s.labels == *labels);
+        self.by_hash
+            .get(&h)
+            .filter(|id| same(id))
+            .or_else(|| self.collided.get(&h)?.iter().find(|id| same(id)))
+            .copied()
+    }
+
+    /// Appends one sample to a series' open chunk, cutting the chunk into `batch` first when it
+    /// is full or the sample falls in another partition.
+    fn append(&mut self, id: u64, t: i64, value: f64, batch: &mut WriteBatch) {
+        let series = self.series.get_mut(&id).expect("series exists");
+        let head = &mut series.head;
+        if !head.is_empty()
+            && (head.len() >= SAMPLES_PER_CHUNK || partition_of(head.min_time()) != partition_of(t))
+        {
+            let full = std::mem::take(head);
+            let p = partition_of(full.min_time());
+            let key = keys::chunk_key(series.db, p, id, full.min_time());
+            let mut stored = Vec::with_capacity(8 + full.bytes().len());
+            stored.extend_from_slice(&full.max_time().to_be_bytes());
+            stored.extend_from_slice(full.bytes());
+            let range = self.partitions.entry(series.db).or_insert((p, p));
+            *range = (range.0.min(p), range.1.max(p));
+            let cf = self.db.cf_handle(&cf_name(self.index, "chunks")).expect("chunks cf");
+            batch.put_cf(cf, key, stored);
+        }
+        series.head.append(t, value);
+        self.dirty.insert(id);
+    }
+
+    fn write(&mut self, db: u32, writes: Vec<SeriesWrite>) -> Result<WriteOutcome, String> {
+        if self.dropped.contains(&db) {
+            return Err("database was dropped".into());
+        }
+        let mut out = WriteOutcome::default();
+        let mut batch = WriteBatch::default();
+        let mut log = Vec::new();
+        for w in writes {
+            let id = match self.find(db, w.hash, &w.labels) {
+                Some(id) => id,
+                None if w.samples.is_empty() => continue,
+                None => {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    batch.put_cf(self.cf("series"), keys::series_key(db, id), w.labels.as_bytes());
+                    for (name, value) in w.labels.iter() {
+                        batch.put_cf(self.cf("postings"), keys::posting_key(db, name, value, id), b"");
+                        self.postings.add_entry(db, name, value, id);
+                    }
+                    self.index_series(db, id, w.labels.clone());
+                    out.new_series += 1;
+                    id
+                }
+            };
+            let mut rejected: Option<String> = None;
+            for (t, v) in w.samples {
+                let head = &self.series[&id].head;
+                if !head.is_empty() && t <= head.max_time() {
+                    if self.stored_value(db, id, t) == Some(v.to_bits()) {
+                        out.duplicates += 1;
+                    } else {
+                        out.rejected += 1;
+                        if rejected.is_none() {
+                            let why = if t == head.max_time() { "duplicate sample for timestamp" } else { "out of order sample" };
+                            rejected = Some(format!("{why} {t} (newest is {}) for series {}", head.max_time(), w.labels));
+                        }
+                    }
+                    continue;
+                }
+                // Appends beyond what is in the series' older chunks are always safe: the
+                // head holds the newest sample of every series.
+                self.append(id, t, v, &mut batch);
+                log.extend_from_slice(&id.to_le_bytes());
+                log.extend_from_slice(&t.to_le_bytes());
+                log.extend_from_slice(&v.to_bits().to_le_bytes());
+                out.accepted += 1;
+            }
+            if let Some(r) = rejected {
+                if out.rejections.len() < MAX_REJECTIONS_NAMED {
+                    out.rejections.push(r);
+                }
+            }
+        }
+        if !log.is_empty() {
+            batch.put_cf(self.cf("log"), keys::log_key(self.next_seq), &log);
+            self.next_seq += 1;
+            self.log_bytes += log.len();
+        }
+        if batch.is_empty() {
+            return Ok(out);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.sync);
+        if let Err(e) = self.db.write_opt(batch, &wo) {
+            // Memory is ahead of disk now: rebuild it from disk so that the failed request
+            // leaves no trace, then report the fault.
+            tracing::error!(shard = self.index, error = %e, "write failed, reloading shard");
+            self.reload();
+            return Err(format!("storage write failed: {e}"));
+        }
+        self.metrics.active_series.fetch_add(out.new_series as i64, std::sync::atomic::Ordering::Relaxed);
+        if self.log_bytes >= CHECKPOINT_LOG_BYTES {
+            if let Err(e) = self.checkpoint() {
+                tracing::error!(shard = self.index, error = %e, "checkpoint failed");
+            }
+        }
+        Ok(out)
+    }
+
+    /// The value bits stored for a series at timestamp `t`, if any: how a retried request
+    /// is recognised. Only samples not newer than the series' newest come here.
+    fn stored_value(&self, db: u32, id: u64, t: i64) -> Option<u64> {
+        let find = |data: &[u8]| {
+            let mut found = None;
+            super::chunk::decode_each(data, |st, v| {
+                if st == t {
+                    found = Some(v.to_bits());
+                }
+            });
+            found
+        };
+        let head = &self.series.get(&id)?.head;
+        if t == head.max_time() {
+            return Some(head.last_value_bits());
+        }
+        if !head.is_empty() && t >= head.min_time() {
+            return find(head.bytes());
+        }
+        let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
+        let p = partition_of(t);
+        it.seek_for_prev(keys::chunk_key(db, p, id, t));
+        let k = it.key()?;
+        if !k.starts_with(&keys::chunk_prefix(db, p, id)) {
+            return None;
+        }
+        let v = it.value()?;
+        (i64::from_be_bytes(v[..8].try_into().ok()?) >= t).then(|| find(&v[8..]))?
+    }
+
+    fn reload(&mut self) {
+        let active = self.series.len() as i64;
+        self.metrics.active_series.fetch_sub(active, std::sync::atomic::Ordering::Relaxed);
+        match Shard::load(self.index, self.db.clone(), self.sync, self.metrics.clone()) {
+            Ok(fresh) => *self = Shard { dropped: std::mem::take(&mut self.dropped), ..fresh },
+            Err(e) => tracing::error!(shard = self.index, error = %e, "reload failed"),
+        }
+    }
+
+    pub fn checkpoint(&mut self) -> Result<(), String> {
+        self.checkpoint_with(WriteBatch::default())
+    }
+
+    /// Stores changed open chunks and drops the log they cover, atomically.
+    fn checkpoint_with(&mut self, mut batch: WriteBatch) -> Result<(), String> {
+        for id in &self.dirty {
+            if let Some(s) = self.series.get(id) {
+                batch.put_cf(self.cf("head"), keys::series_key(s.db, *id), s.head.bytes());
+            }
+        }
+        batch.delete_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq));
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.sync);
+        self.db.write_opt(batch, &wo).map_err(|e| e.to_string())?;
+        self.dirty.clear();
+        self.log_bytes = 0;
+        Ok(())
+    }
+
+    fn select(&self, db: u32, matchers: &[Matcher]) -> Vec<(Labels, u64)> {
+        self.postings
+            .candidates(db, matchers)
+            .into_iter()
+            .filter_map(|id| {
+                let s = self.series.get(&id)?;
+                matchers.iter().all(|m| m.matches(&s.labels)).then(|| (s.labels.clone(), id))
+            })
+            .collect()
+    }
+
+    fn read_chunks(&self, db: u32, ids: &[u64], min_t: i64, max_t: i64) -> Result<Vec<Vec<StoredChunk>>, String> {
+        let overlaps = |a: i64, b: i64| a <= max_t && b >= min_t;
+        let range = self.partitions.get(&db).map(|&(lo, hi)| (lo.max(partition_of(min_t)), hi.min(partition_of(max_t))));
+        let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let mut chunks = Vec::new();
+            let Some(series) = self.series.get(&id).filter(|s| s.db == db) else {
+                out.push(chunks);
+                continue;
+            };
+            if let Some((lo, hi)) = range {
+                for p in lo..=hi {
+                    let prefix = keys::chunk_prefix(db, p, id);
+                    it.seek(prefix);
+                    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                        if !k.starts_with(&prefix) {
+                            break;
+                        }
+                        let (c_min, c_max) = (keys::unflip(&k[16..]), i64::from_be_bytes(v[..8].try_into().unwrap()));
+                        if c_min > max_t {
+                            break;
+                        }
+                        if overlaps(c_min, c_max) {
+                            chunks.push(StoredChunk { min_t: c_min, max_t: c_max, data: v[8..].to_vec() });
+                        }
+                        it.next();
+                    }
+                }
+                it.status().map_err(|e| e.to_string())?;
+            }
+            let head = &series.head;
+            if !head.is_empty() && overlaps(head.min_time(), head.max_time()) {
+                chunks.push(StoredChunk { min_t: head.min_time(), max_t: head.max_time(), data: head.bytes().to_vec() });
+            }
+            out.push(chunks);
+        }
+        Ok(out)
+    }
+
+    fn drop_database(&mut self, db: u32) -> Result<(), String> {
+        self.dropped.insert(db);
+        let mut batch = WriteBatch::default();
+        for kind in CF_KINDS.iter().filter(|k| **k != "log") {
+            batch.delete_range_cf(self.cf(kind), keys::db_prefix(db).to_vec(), keys::db_end(db));
+        }
+        self.db.write(batch).map_err(|e| e.to_string())?;
+        let gone: Vec<u64> = self.series.iter().filter(|(_, s)| s.db == db).map(|(id, _)| *id).collect();
+        for id in &gone {
+            let s = self.series.remove(id).unwrap();
+            let h = series_hash(db, s.labels.stable_hash());
+            if self.by_hash.get(&h) == Some(id) {
+                self.by_hash.remove(&h);
+            }
+            if let Some(c) = self.collided.get_mut(&h) {
+                c.retain(|x| x != id);
+            }
+            self.dirty.remove(id);
+        }
+        self.metrics.active_series.fetch_sub(gone.len() as i64, std::sync::atomic::Ordering::Relaxed);
+        self.postings.remove_db(db);
+        self.partitions.remove(&db);
+        for kind in CF_KINDS.iter().filter(|k| **k != "log") {
+            self.db.compact_range_cf(self.cf(kind), Some(keys::db_prefix(db).to_vec()), Some(keys::db_end(db)));
+        }
+        Ok(())
+    }
+}
+
+impl Actor for Shard {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Bound the log of a quiet shard too.
+        ctx.run_interval(std::time::Duration::from_secs(60), |shard, _| {
+            if !shard.dirty.is_empty() {
+                if let Err(e) = shard.checkpoint() {
+                    tracing::error!(shard = shard.index, error = %e, "checkpoint failed");
+                }
+            }
+        });
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<WriteOutcome, String>")]
+pub struct Write {
+    pub db: u32,
+    pub series: Vec<SeriesWrite>,
+}
+
+impl Handler<Write> for Shard {
+    type Result = Result<WriteOutcome, String>;
+    fn handle(&mut self, msg: Write, _: &mut Context<Self>) -> Self::Result {
+        self.write(msg.db, msg.series)
+    }
+}
+
+/// The series of a database that match every matcher, with their ids.
+#[derive(Message)]
+#[rtype(result = "Vec<(Labels, u64)>")]
+pub struct Select {
+    pub db: u32,
+    pub matchers: Arc<Vec<Matcher>>,
+}
+
+impl Handler<Select> for Shard {
+    type Result = MessageResult<Select>;
+    fn handle(&mut self, msg: Select, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.select(msg.db, &msg.matchers))
+    }
+}
+
+/// The chunks overlapping [min_t, max_t] of each series, in time order, in the order asked.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Vec<StoredChunk>>, String>")]
+pub struct ReadChunks {
+    pub db: u32,
+    pub ids: Vec<u64>,
+    pub min_t: i64,
+    pub max_t: i64,
+}
+
+impl Handler<ReadChunks> for Shard {
+    type Result = Result<Vec<Vec<StoredChunk>>, String>;
+    fn handle(&mut self, msg: ReadChunks, _: &mut Context<Self>) -> Self::Result {
+        self.read_chunks(msg.db, &msg.ids, msg.min_t, msg.max_t)
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub struct LabelValues {
+    pub db: u32,
+    pub name: String,
+}
+
+impl Handler<LabelValues> for Shard {
+    type Result = MessageResult<LabelValues>;
+    fn handle(&mut self, msg: LabelValues, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.postings.label_values(msg.db, &msg.name))
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct DropDatabase(pub u32);
+
+impl Handler<DropDatabase> for Shard {
+    type Result = Result<(), String>;
+    fn handle(&mut self, msg: DropDatabase, _: &mut Context<Self>) -> Self::Result {
+        self.drop_database(msg.0)
+    }
+}
+
+/// Stores open chunks and truncates the log; sent at shutdown.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Checkpoint;
+
+impl Handler<Checkpoint> for Shard {
+    type Result = Result<(), String>;
+    fn handle(&mut self, _: Checkpoint, _: &mut Context<Self>) -> Self::Result {
+        self.checkpoint()
+    }
+}

@@ -1,0 +1,309 @@
+//! Helpers for the end-to-end tests: start the real `gemini` binary on a free port, speak
+//! remote write and remote read to it, and decode streamed answers independently of the
+//! engine's own code (frames with CRC checks, XOR chunks with a separate decoder).
+
+pub mod xor;
+
+use prost::Message;
+use proto::prometheus as pb;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where `cargo build --release --bins` put the binaries: beside this test's own directory.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing: run `cargo build --release --bins` first", path.display());
+    path
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/prometheus-2.42")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// An HTTP answer: status, headers we care about, body.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+    let mut r = r.expect("HTTP request");
+    let headers = r.headers().iter().map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let body = r.body_mut().with_config().limit(1 << 30).read_to_vec().expect("read body");
+    Answer { status: r.status().as_u16(), content_type, headers, body }
+}
+
+pub struct Gemini {
+    child: Option<Child>,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    args: Vec<String>,
+}
+
+impl Gemini {
+    /// Starts `gemini serve` on a free port with `data_dir` and extra flags; waits for `/ping`.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Gemini {
+        let mut g = Gemini { child: None, port: free_port(), data_dir: data_dir.to_path_buf(), args: extra.iter().map(|s| s.to_string()).collect() };
+        g.spawn();
+        g
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(bin("gemini"))
+            .arg("serve")
+            .arg("--http-addr")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(&self.args)
+            .env("RUST_LOG", std::env::var("GEMINI_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start gemini");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = agent().get(&self.url("/ping")).call() {
+                if r.status().as_u16() == 204 {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("gemini exited at start: {status}");
+            }
+            assert!(Instant::now() < deadline, "gemini did not answer /ping within 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// SIGKILL and wait.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        c.wait().unwrap().code()
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop it first");
+        self.spawn();
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        answer(agent().get(&self.url(path)).call())
+    }
+
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+        let mut req = agent().post(&self.url(path));
+        for (n, v) in headers {
+            req = req.header(*n, *v);
+        }
+        answer(req.send(body))
+    }
+
+    /// InfluxQL over `/query` (POST, as the influx CLI does); returns the parsed JSON.
+    pub fn query(&self, q: &str) -> serde_json::Value {
+        let path = format!("/query?q={}", urlencode(q));
+        let a = self.post(&path, &[], b"");
+        assert_eq!(a.status, 200, "{q}: {}", a.text());
+        serde_json::from_slice(&a.body).unwrap()
+    }
+
+    /// A remote write 1.0 request, snappy-compressed, to `/api/v1/prom/write?db=`.
+    pub fn write(&self, db: &str, req: &pb::WriteRequest) -> Answer {
+        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+        self.post(&format!("/api/v1/prom/write?db={db}"), &PROTO_HEADERS, &body)
+    }
+
+    /// Remote read with the given accepted response types; panics unless 200.
+    pub fn read(&self, db: &str, req: &pb::ReadRequest) -> Answer {
+        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+        let a = self.post(&format!("/api/v1/prom/read?db={db}"), &PROTO_HEADERS, &body);
+        assert_eq!(a.status, 200, "remote read: {}", a.text());
+        a
+    }
+
+    /// SAMPLES read of one query: series labels (as a sorted list) → samples.
+    pub fn read_samples(&self, db: &str, query: pb::Query) -> Series {
+        let a = self.read(db, &pb::ReadRequest { queries: vec![query], accepted_response_types: vec![] });
+        let resp = decode_samples(&a.body);
+        assert_eq!(resp.results.len(), 1);
+        to_series(resp.results.into_iter().next().unwrap().timeseries)
+    }
+
+    /// STREAMED_XOR_CHUNKS read of one query, decoded independently.
+    pub fn read_streamed(&self, db: &str, query: pb::Query) -> Series {
+        let a = self.read(db, &pb::ReadRequest { queries: vec![query.clone()], accepted_response_types: vec![1] });
+        assert_eq!(a.content_type, "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse");
+        let mut out = Series::new();
+        for msg in decode_frames(&a.body) {
+            for s in msg.chunked_series {
+                let key = labels_key(&s.labels);
+                let entry = out.entry(key).or_default();
+                for c in s.chunks {
+                    assert_eq!(c.r#type, pb::chunk::Encoding::Xor as i32);
+                    for (t, v) in xor::decode(&c.data) {
+                        assert!(t >= c.min_time_ms && t <= c.max_time_ms, "sample outside its chunk's bounds");
+                        if t >= query.start_timestamp_ms && t <= query.end_timestamp_ms {
+                            entry.push((t, v));
+                        }
+                    }
+                }
+            }
+        }
+        out.retain(|_, v| !v.is_empty());
+        out
+    }
+}
+
+impl Drop for Gemini {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub const PROTO_HEADERS: [(&str, &str); 3] =
+    [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy"), ("X-Prometheus-Remote-Write-Version", "0.1.0")];
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Series → samples as (timestamp, value bits), so NaNs compare bit for bit.
+pub type Series = BTreeMap<Vec<(String, String)>, Vec<(i64, u64)>>;
+
+pub fn labels_key(labels: &[pb::Label]) -> Vec<(String, String)> {
+    labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect()
+}
+
+pub fn to_series(ts: Vec<pb::TimeSeries>) -> Series {
+    let mut out = Series::new();
+    for t in ts {
+        out.entry(labels_key(&t.labels)).or_default().extend(t.samples.iter().map(|s| (s.timestamp, s.value.to_bits())));
+    }
+    out
+}
+
+pub fn decode_samples(body: &[u8]) -> pb::ReadResponse {
+    let raw = snap::raw::Decoder::new().decompress_vec(body).expect("SAMPLES answer is snappy");
+    pb::ReadResponse::decode(raw.as_slice()).expect("SAMPLES answer is a ReadResponse")
+}
+
+/// Splits a streamed answer into messages, checking each frame's size and CRC32-C.
+pub fn decode_frames(mut body: &[u8]) -> Vec<pb::ChunkedReadResponse> {
+    let mut out = Vec::new();
+    while !body.is_empty() {
+        let mut len = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = body[0];
+            body = &body[1..];
+            len |= ((b & 0x7f) as u64) << shift;
+            shift += 7;
+            if b < 0x80 {
+                break;
+            }
+        }
+        let len = len as usize;
+        assert!(len + 8 <= 1 << 20, "frame of {len} bytes is over 1 MiB");
+        let crc = u32::from_be_bytes(body[..4].try_into().unwrap());
+        let msg = &body[4..4 + len];
+        assert_eq!(crc, crc32c::crc32c(msg), "frame CRC mismatch");
+        out.push(pb::ChunkedReadResponse::decode(msg).expect("frame holds a ChunkedReadResponse"));
+        body = &body[4 + len..];
+    }
+    out
+}
+
+pub fn label(name: &str, value: &str) -> pb::Label {
+    pb::Label { name: name.into(), value: value.into() }
+}
+
+pub fn matcher(kind: i32, name: &str, value: &str) -> pb::LabelMatcher {
+    pb::LabelMatcher { r#type: kind, name: name.into(), value: value.into() }
+}
+
+/// A query over all time for the given matchers.
+pub fn query_all(matchers: Vec<pb::LabelMatcher>) -> pb::Query {
+    pb::Query { start_timestamp_ms: i64::MIN, end_timestamp_ms: i64::MAX, matchers, hints: None }
+}
+
+/// One series with the given samples.
+pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> pb::TimeSeries {
+    pb::TimeSeries {
+        labels: labels.iter().map(|(n, v)| label(n, v)).collect(),
+        samples: samples.iter().map(|&(t, v)| pb::Sample { timestamp: t, value: v }).collect(),
+        ..Default::default()
+    }
+}
+
+/// A bare writer for a server another thread may kill: connection errors are `None`.
+pub struct Client {
+    port: u16,
+    agent: ureq::Agent,
+}
+
+impl Gemini {
+    pub fn client_for(port: u16) -> Client {
+        Client { port, agent: agent() }
+    }
+}
+
+impl Client {
+    pub fn write(&self, db: &str, req: &pb::WriteRequest) -> Option<u16> {
+        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+        let mut r = self.agent.post(&format!("http://127.0.0.1:{}/api/v1/prom/write?db={db}", self.port));
+        for (n, v) in PROTO_HEADERS {
+            r = r.header(n, v);
+        }
+        r.send(&body[..]).ok().map(|resp| resp.status().as_u16())
+    }
+}

@@ -1,0 +1,49 @@
+//! The real `influx` CLI (Debian's influxdb-client) manages databases through `/query`.
+
+use std::process::Command;
+use tests::*;
+
+fn influx(g: &Gemini, args: &[&str]) -> String {
+    let (ok, text) = influx_status(g, args);
+    assert!(ok, "influx {args:?} failed: {text}");
+    text
+}
+
+fn influx_status(g: &Gemini, args: &[&str]) -> (bool, String) {
+    let out = Command::new("influx")
+        .args(["-host", "127.0.0.1", "-port", &g.port.to_string()])
+        .args(args)
+        .output()
+        .expect("the influx CLI (apt-get install influxdb-client) must be installed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn influx_cli_creates_lists_and_shows_measurements() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gemini::start(dir.path(), &["--databases", ""]);
+    influx(&g, &["-execute", "create database prometheus"]);
+    influx(&g, &["-execute", "CREATE DATABASE other"]);
+    let out = influx(&g, &["-execute", "show databases"]);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines, vec!["name: databases", "name", "----", "other", "prometheus"], "{out}");
+
+    let w = proto::prometheus::WriteRequest {
+        timeseries: vec![
+            series(&[("__name__", "up"), ("job", "node")], &[(1000, 1.0)]),
+            series(&[("__name__", "node_load1"), ("job", "node")], &[(1000, 0.5)]),
+        ],
+        metadata: vec![],
+    };
+    assert_eq!(g.write("prometheus", &w).status, 204);
+    let out = influx(&g, &["-database", "prometheus", "-execute", "show measurements"]);
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines, vec!["name: measurements", "name", "----", "node_load1", "up"], "{out}");
+
+    influx(&g, &["-execute", "drop database other"]);
+    let out = influx(&g, &["-execute", "show databases"]);
+    assert!(!out.contains("other"), "{out}");
+    let (_, out) = influx_status(&g, &["-database", "nope", "-execute", "show measurements"]);
+    assert!(out.contains("database not found: nope"), "{out}");
+}
