@@ -58,69 +58,112 @@ enum Kind {
     Constant,
 }
 
-struct SeriesSpec {
-    labels: Vec<pb::Label>,
+/// How a series moves: its kind, the typical change per scrape, the step values are rounded
+/// to (1 for byte and packet counts, 0.01 for CPU seconds and load …) and how often it changes.
+#[derive(Clone, Copy)]
+struct Shape {
     kind: Kind,
-    value: f64,
+    rate: f64,
+    quantum: f64,
+    activity: f64,
 }
 
-/// The label sets of one node_exporter target: about 250 series, like a real one.
+const fn shape(kind: Kind, rate: f64, quantum: f64, activity: f64) -> Shape {
+    Shape { kind, rate, quantum, activity }
+}
+
+const CONSTANT: Shape = shape(Kind::Constant, 0.0, 1.0, 0.0);
+
+struct SeriesSpec {
+    labels: Vec<pb::Label>,
+    shape: Shape,
+    value: f64,
+    /// The scrape target it comes from: all series of a scrape share its timestamp.
+    target: usize,
+}
+
+/// The label sets of one node_exporter target, about 250 series moving like real ones.
 fn node_target(host: usize, out: &mut Vec<SeriesSpec>, rng: &mut Rng) {
     let instance = format!("host-{host:05}:9100");
-    let mut push = |name: &str, extra: &[(&str, String)], kind: Kind, rng: &mut Rng| {
-        let mut labels: Vec<(String, String)> = vec![
-            ("__name__".into(), name.into()),
-            ("instance".into(), instance.clone()),
-            ("job".into(), "node".into()),
-        ];
+    let mut push = |name: &str, extra: &[(&str, String)], shape: Shape, rng: &mut Rng| {
+        let mut labels: Vec<(String, String)> =
+            vec![("__name__".into(), name.into()), ("instance".into(), instance.clone()), ("job".into(), "node".into())];
         labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
         labels.sort();
-        let value = match kind {
-            Kind::Counter => (rng.next() % 1_000_000) as f64,
-            Kind::Gauge => rng.unit() * 100.0,
-            Kind::Constant => [1.0, 4.0, 8_254_029_824.0][(rng.next() % 3) as usize],
+        let start = match shape.kind {
+            Kind::Constant => [1.0, 4.0, 8_254_029_824.0, 1_699_000_000.0][(rng.next() % 4) as usize],
+            _ => ((rng.next() % 10_000_000) as f64 * shape.quantum * 10.0 / shape.quantum).round() * shape.quantum,
         };
-        out.push(SeriesSpec { labels: labels.into_iter().map(|(name, value)| pb::Label { name, value }).collect(), kind, value });
+        out.push(SeriesSpec {
+            labels: labels.into_iter().map(|(name, value)| pb::Label { name, value }).collect(),
+            shape,
+            value: start,
+            target: host,
+        });
     };
     for cpu in 0..8 {
-        for mode in ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"] {
-            push("node_cpu_seconds_total", &[("cpu", cpu.to_string()), ("mode", mode.into())], Kind::Counter, rng);
+        for (mode, share, activity) in [
+            ("idle", 12.0, 1.0), ("iowait", 0.05, 0.3), ("irq", 0.0, 0.0), ("nice", 0.01, 0.05),
+            ("softirq", 0.02, 0.5), ("steal", 0.0, 0.0), ("system", 0.8, 1.0), ("user", 2.0, 1.0),
+        ] {
+            let s = shape(Kind::Counter, share, 0.01, activity);
+            push("node_cpu_seconds_total", &[("cpu", cpu.to_string()), ("mode", mode.into())], s, rng);
         }
     }
     for dev in ["eth0", "eth1", "lo", "docker0"] {
-        for m in ["receive_bytes", "transmit_bytes", "receive_packets", "transmit_packets", "receive_errs", "transmit_errs", "receive_drop", "transmit_drop"] {
-            push(&format!("node_network_{m}_total"), &[("device", dev.into())], Kind::Counter, rng);
+        for (m, rate, activity) in [
+            ("receive_bytes", 200_000.0, 1.0), ("transmit_bytes", 150_000.0, 1.0), ("receive_packets", 900.0, 1.0),
+            ("transmit_packets", 700.0, 1.0), ("receive_errs", 1.0, 0.001), ("transmit_errs", 1.0, 0.001),
+            ("receive_drop", 1.0, 0.01), ("transmit_drop", 1.0, 0.001),
+        ] {
+            push(&format!("node_network_{m}_total"), &[("device", dev.into())], shape(Kind::Counter, rate, 1.0, activity), rng);
         }
-        push("node_network_up", &[("device", dev.into())], Kind::Constant, rng);
-        push("node_network_mtu_bytes", &[("device", dev.into())], Kind::Constant, rng);
+        push("node_network_up", &[("device", dev.into())], CONSTANT, rng);
+        push("node_network_mtu_bytes", &[("device", dev.into())], CONSTANT, rng);
     }
     for (dev, mp) in [("/dev/sda1", "/"), ("/dev/sda2", "/home"), ("tmpfs", "/run"), ("/dev/sdb1", "/var")] {
-        for m in ["avail_bytes", "free_bytes", "files_free"] {
-            push(&format!("node_filesystem_{m}"), &[("device", dev.into()), ("fstype", "ext4".into()), ("mountpoint", mp.into())], Kind::Gauge, rng);
+        let fs = [("device", dev.to_string()), ("fstype", "ext4".to_string()), ("mountpoint", mp.to_string())];
+        for (m, s) in [("avail_bytes", shape(Kind::Gauge, 40_960.0, 4096.0, 0.5)), ("free_bytes", shape(Kind::Gauge, 40_960.0, 4096.0, 0.5)), ("files_free", shape(Kind::Gauge, 10.0, 1.0, 0.2))] {
+            push(&format!("node_filesystem_{m}"), &fs, s, rng);
         }
         for m in ["size_bytes", "files", "readonly"] {
-            push(&format!("node_filesystem_{m}"), &[("device", dev.into()), ("fstype", "ext4".into()), ("mountpoint", mp.into())], Kind::Constant, rng);
+            push(&format!("node_filesystem_{m}"), &fs, CONSTANT, rng);
         }
     }
     for dev in ["sda", "sdb"] {
-        for m in ["read_bytes", "written_bytes", "reads_completed", "writes_completed", "io_time_seconds", "read_time_seconds", "write_time_seconds"] {
-            push(&format!("node_disk_{m}_total"), &[("device", dev.into())], Kind::Counter, rng);
+        for (m, rate, quantum) in [
+            ("read_bytes", 80_000.0, 512.0), ("written_bytes", 300_000.0, 512.0), ("reads_completed", 20.0, 1.0),
+            ("writes_completed", 60.0, 1.0), ("io_time_seconds", 0.2, 0.001), ("read_time_seconds", 0.05, 0.001),
+            ("write_time_seconds", 0.3, 0.001),
+        ] {
+            push(&format!("node_disk_{m}_total"), &[("device", dev.into())], shape(Kind::Counter, rate, quantum, 0.9), rng);
         }
     }
     for m in ["MemAvailable", "MemFree", "Cached", "Buffers", "Active", "Inactive", "Dirty", "Slab", "AnonPages", "Mapped", "Shmem", "SwapFree"] {
-        push(&format!("node_memory_{m}_bytes"), &[], Kind::Gauge, rng);
+        push(&format!("node_memory_{m}_bytes"), &[], shape(Kind::Gauge, 1_048_576.0, 4096.0, 0.9), rng);
     }
     for m in ["MemTotal", "SwapTotal", "HugePages_Total", "Hugepagesize"] {
-        push(&format!("node_memory_{m}_bytes"), &[], Kind::Constant, rng);
+        push(&format!("node_memory_{m}_bytes"), &[], CONSTANT, rng);
     }
-    for m in ["node_load1", "node_load5", "node_load15", "node_procs_running", "node_procs_blocked", "go_goroutines", "process_resident_memory_bytes", "node_entropy_available_bits", "node_filefd_allocated", "node_sockstat_TCP_inuse"] {
-        push(m, &[], Kind::Gauge, rng);
+    for (m, s) in [
+        ("node_load1", shape(Kind::Gauge, 0.3, 0.01, 1.0)), ("node_load5", shape(Kind::Gauge, 0.1, 0.01, 1.0)),
+        ("node_load15", shape(Kind::Gauge, 0.05, 0.01, 1.0)), ("node_procs_running", shape(Kind::Gauge, 2.0, 1.0, 0.7)),
+        ("node_procs_blocked", shape(Kind::Gauge, 1.0, 1.0, 0.1)), ("go_goroutines", shape(Kind::Gauge, 1.0, 1.0, 0.3)),
+        ("process_resident_memory_bytes", shape(Kind::Gauge, 65_536.0, 4096.0, 0.8)),
+        ("node_entropy_available_bits", shape(Kind::Gauge, 20.0, 1.0, 0.5)),
+        ("node_filefd_allocated", shape(Kind::Gauge, 5.0, 1.0, 0.5)), ("node_sockstat_TCP_inuse", shape(Kind::Gauge, 3.0, 1.0, 0.5)),
+    ] {
+        push(m, &[], s, rng);
     }
-    for m in ["node_context_switches_total", "node_intr_total", "node_forks_total", "process_cpu_seconds_total", "go_gc_duration_seconds_count", "node_scrape_collector_duration_seconds_sum"] {
-        push(m, &[], Kind::Counter, rng);
+    for (m, rate, quantum) in [
+        ("node_context_switches_total", 30_000.0, 1.0), ("node_intr_total", 20_000.0, 1.0), ("node_forks_total", 30.0, 1.0),
+        ("process_cpu_seconds_total", 0.05, 0.01), ("go_gc_duration_seconds_count", 1.0, 1.0),
+        ("node_scrape_collector_duration_seconds_sum", 0.004, 0.000001),
+    ] {
+        push(m, &[], shape(Kind::Counter, rate, quantum, 0.95), rng);
     }
     for m in ["node_boot_time_seconds", "node_uname_info", "node_exporter_build_info", "node_time_zone_offset_seconds", "go_info"] {
-        push(m, &[], Kind::Constant, rng);
+        push(m, &[], CONSTANT, rng);
     }
 }
 
@@ -135,11 +178,16 @@ fn workload(series: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
     out
 }
 
-/// Advances every series by one scrape, as the real thing would move.
+/// Advances a series by one scrape, as the real thing would move.
 fn step(spec: &mut SeriesSpec, rng: &mut Rng) {
-    match spec.kind {
-        Kind::Counter => spec.value += (rng.next() % 4096) as f64 * if rng.next() % 4 == 0 { 0.0 } else { 1.0 },
-        Kind::Gauge => spec.value = (spec.value + (rng.unit() - 0.5) * 2.0).max(0.0),
+    let s = spec.shape;
+    if rng.unit() >= s.activity {
+        return;
+    }
+    let round = |v: f64| (v / s.quantum).round() * s.quantum;
+    match s.kind {
+        Kind::Counter => spec.value = round(spec.value + s.rate * (0.5 + rng.unit())),
+        Kind::Gauge => spec.value = round((spec.value + (rng.unit() - 0.5) * 2.0 * s.rate).max(0.0)),
         Kind::Constant => {}
     }
 }
@@ -151,8 +199,11 @@ fn encode(args: &BenchArgs) -> Vec<Vec<Vec<u8>>> {
     let mut per_conn: Vec<Vec<Vec<u8>>> = vec![Vec::new(); args.connections];
     let start = 1_700_000_000_000i64;
     let mut enc = snap::raw::Encoder::new();
+    let targets = specs.last().map_or(0, |s| s.target + 1);
     for scrape in 0..args.scrapes {
         let t = start + scrape as i64 * 15_000;
+        // A scrape's timestamp is when it started: now and then a millisecond late.
+        let late: Vec<i64> = (0..targets).map(|_| (rng.unit() < 0.3) as i64).collect();
         for (c, conn) in per_conn.iter_mut().enumerate() {
             let mine: Vec<usize> = (c..specs.len()).step_by(args.connections).collect();
             for batch in mine.chunks(args.batch) {
@@ -161,9 +212,8 @@ fn encode(args: &BenchArgs) -> Vec<Vec<Vec<u8>>> {
                     .map(|&i| {
                         let s = &mut specs[i];
                         step(s, &mut rng);
-                        // Real scrapes jitter by a millisecond or two now and then.
-                        let jitter = if rng.next() % 10 == 0 { (rng.next() % 3) as i64 } else { 0 };
-                        pb::TimeSeries { labels: s.labels.clone(), samples: vec![pb::Sample { value: s.value, timestamp: t + jitter }], ..Default::default() }
+                        let sample = pb::Sample { value: s.value, timestamp: t + late[s.target] };
+                        pb::TimeSeries { labels: s.labels.clone(), samples: vec![sample], ..Default::default() }
                     })
                     .collect();
                 let body = pb::WriteRequest { timeseries: ts, metadata: vec![] }.encode_to_vec();
