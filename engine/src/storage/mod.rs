@@ -76,10 +76,11 @@ fn meta_metadata_key(db: u32, family: &str) -> Vec<u8> {
     [b"md/".as_slice(), &db.to_be_bytes(), family.as_bytes()].concat()
 }
 
-fn cf_options(write_buffer: usize) -> Options {
+fn cf_options(write_buffer: usize, compression: rocksdb::DBCompressionType) -> Options {
     let mut o = Options::default();
     o.set_write_buffer_size(write_buffer);
     o.set_max_write_buffer_number(3);
+    o.set_compression_type(compression);
     o
 }
 
@@ -105,11 +106,23 @@ impl Storage {
             tracing::warn!(existing_shards, asked = shards, "data directory has another shard count; keeping it");
             shards = existing_shards;
         }
-        let mut cfs = vec![ColumnFamilyDescriptor::new(META_CF, cf_options(4 << 20))];
+        use rocksdb::DBCompressionType::{Lz4, None as Plain};
+        let mut cfs = vec![ColumnFamilyDescriptor::new(META_CF, cf_options(4 << 20, Lz4))];
         for i in 0..shards {
             for kind in shard::CF_KINDS {
-                let buffer = if kind == "log" { 32 << 20 } else { 8 << 20 };
-                cfs.push(ColumnFamilyDescriptor::new(shard::cf_name(i, kind), cf_options(buffer)));
+                // The log is short-lived and XOR chunks do not compress: no LZ4 for them.
+                let (buffer, compression) = match kind {
+                    "log" => (32 << 20, Plain),
+                    "chunks" => (8 << 20, Plain),
+                    _ => (8 << 20, Lz4),
+                };
+                let mut o = cf_options(buffer, compression);
+                if kind == "log" {
+                    // Every flushed log file goes to L1 right away, where a checkpoint can
+                    // delete it whole.
+                    o.set_level_zero_file_num_compaction_trigger(1);
+                }
+                cfs.push(ColumnFamilyDescriptor::new(shard::cf_name(i, kind), o));
             }
         }
         let db = Arc::new(
@@ -362,22 +375,11 @@ impl Storage {
     /// Stores every open chunk and flushes memtables, so a restart has no log to replay:
     /// called at shutdown, after the last request.
     pub async fn shutdown(&self) -> Result<(), String> {
-        for r in join_all(self.shards.iter().map(|s| s.send(shard::Checkpoint))).await {
+        for r in join_all(self.shards.iter().map(|s| s.send(shard::Shutdown))).await {
             r.map_err(|e| e.to_string())??;
         }
-        for name in self.column_families() {
-            let cf = self.db.cf_handle(&name).unwrap();
-            self.db.flush_cf(cf).map_err(|e| e.to_string())?;
-        }
+        self.db.flush_cf(self.db.cf_handle(META_CF).unwrap()).map_err(|e| e.to_string())?;
         self.db.flush_wal(true).map_err(|e| e.to_string())
-    }
-
-    fn column_families(&self) -> Vec<String> {
-        let mut names = vec![META_CF.to_string()];
-        for i in 0..self.shards.len() {
-            names.extend(shard::CF_KINDS.iter().map(|k| shard::cf_name(i, k)));
-        }
-        names
     }
 
     /// Bytes of the data directory on disk.

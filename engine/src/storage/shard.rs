@@ -15,7 +15,7 @@ use crate::labels::Labels;
 use crate::metrics::Metrics;
 use actix::prelude::*;
 use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 /// Log bytes after which a checkpoint runs, bounding replay time at start.
@@ -33,6 +33,8 @@ struct Series {
     db: u32,
     labels: Labels,
     head: XorChunk,
+    /// Changed since the last checkpoint (then its id is in `Shard::dirty`).
+    dirty: bool,
 }
 
 /// A full or open chunk of one series.
@@ -84,7 +86,8 @@ pub struct Shard {
     /// Per database, the lowest and highest chunk partition stored.
     partitions: HashMap<u32, (u32, u32)>,
     dropped: HashSet<u32>,
-    dirty: HashSet<u64>,
+    /// Series changed since the last checkpoint.
+    dirty: Vec<u64>,
     next_id: u64,
     next_seq: u64,
     log_bytes: usize,
@@ -106,13 +109,13 @@ impl Shard {
             db,
             sync,
             metrics,
-            series: HashMap::new(),
-            by_hash: HashMap::new(),
-            collided: HashMap::new(),
+            series: HashMap::default(),
+            by_hash: HashMap::default(),
+            collided: HashMap::default(),
             postings: Postings::default(),
-            partitions: HashMap::new(),
-            dropped: HashSet::new(),
-            dirty: HashSet::new(),
+            partitions: HashMap::default(),
+            dropped: HashSet::default(),
+            dirty: Vec::new(),
             next_id: 1,
             next_seq: 1,
             log_bytes: 0,
@@ -194,7 +197,7 @@ impl Shard {
             }
         }
         self.postings.add_series(db, id);
-        self.series.insert(id, Series { db, labels, head: XorChunk::new() });
+        self.series.insert(id, Series { db, labels, head: XorChunk::new(), dirty: false });
     }
 
     fn find(&self, db: u32, labels_hash: u64, labels: &Labels) -> Option<u64> {
@@ -227,7 +230,10 @@ impl Shard {
             batch.put_cf(cf, key, stored);
         }
         series.head.append(t, value);
-        self.dirty.insert(id);
+        if !series.dirty {
+            series.dirty = true;
+            self.dirty.push(id);
+        }
     }
 
     fn write(&mut self, db: u32, writes: Vec<SeriesWrite>) -> Result<WriteOutcome, String> {
@@ -363,7 +369,17 @@ impl Shard {
         let mut wo = WriteOptions::default();
         wo.set_sync(self.sync);
         self.db.write_opt(batch, &wo).map_err(|e| e.to_string())?;
-        self.dirty.clear();
+        // Log entries already flushed to table files would otherwise stay on disk until a
+        // compaction: drop those files whole. (The log's L0 files are moved to L1 at once,
+        // see the log's options in `storage`, because this skips L0.)
+        self.db
+            .delete_file_in_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq))
+            .map_err(|e| e.to_string())?;
+        for id in std::mem::take(&mut self.dirty) {
+            if let Some(s) = self.series.get_mut(&id) {
+                s.dirty = false;
+            }
+        }
         self.log_bytes = 0;
         Ok(())
     }
@@ -436,7 +452,6 @@ impl Shard {
             if let Some(c) = self.collided.get_mut(&h) {
                 c.retain(|x| x != id);
             }
-            self.dirty.remove(id);
         }
         self.metrics.active_series.fetch_sub(gone.len() as i64, std::sync::atomic::Ordering::Relaxed);
         self.postings.remove_db(db);
@@ -534,14 +549,23 @@ impl Handler<DropDatabase> for Shard {
     }
 }
 
-/// Stores open chunks and truncates the log; sent at shutdown.
+/// Stores open chunks, truncates the log and flushes every column family of the shard;
+/// sent at shutdown, so that a restart has nothing to replay and no stale log on disk.
 #[derive(Message)]
 #[rtype(result = "Result<(), String>")]
-pub struct Checkpoint;
+pub struct Shutdown;
 
-impl Handler<Checkpoint> for Shard {
+impl Handler<Shutdown> for Shard {
     type Result = Result<(), String>;
-    fn handle(&mut self, _: Checkpoint, _: &mut Context<Self>) -> Self::Result {
-        self.checkpoint()
+    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        self.checkpoint()?;
+        let err = |e: rocksdb::Error| e.to_string();
+        for kind in CF_KINDS {
+            self.db.flush_cf(self.cf(kind)).map_err(err)?;
+        }
+        // A flush keeps log entries that the checkpoint's range delete covers; a compaction
+        // of the (small) log drops them.
+        self.db.compact_range_cf(self.cf("log"), None::<&[u8]>, None::<&[u8]>);
+        Ok(())
     }
 }
