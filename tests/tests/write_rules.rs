@@ -213,6 +213,22 @@ fn reads_apply_matchers_ranges_and_every_query() {
         assert!(!all.is_empty());
         assert_eq!(streamed, all);
     }
+    // A series with more than a frame of chunks streams over several frames, all of it.
+    let mut state = 1u64;
+    let noisy: Vec<(i64, f64)> = (0..150_000)
+        .map(|i| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (base + i * 1000, f64::from_bits(state >> 2))
+        })
+        .collect();
+    assert_eq!(g.write("prometheus", &wr(vec![series(&[("__name__", "noisy")], &noisy)])).status, 204);
+    let noisy_q = || q(vec![matcher(0, "__name__", "noisy")], i64::MIN, i64::MAX);
+    let a = g.read("prometheus", &pb::ReadRequest { queries: vec![noisy_q()], accepted_response_types: vec![1] });
+    assert!(decode_frames(&a.body).len() >= 2, "more than one frame");
+    let streamed = g.read_streamed("prometheus", noisy_q());
+    assert_eq!(streamed.values().next().unwrap().len(), 150_000);
+    assert_eq!(streamed, g.read_samples("prometheus", noisy_q()));
+
     let a = g.read("prometheus", &pb::ReadRequest { queries: req.queries.clone(), accepted_response_types: vec![1, 0] });
     let frames = decode_frames(&a.body);
     assert_eq!(frames.first().unwrap().query_index, 0);

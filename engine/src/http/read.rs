@@ -11,6 +11,7 @@ use crate::storage::{chunk, SelectedSeries};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use prost::Message;
+use std::collections::VecDeque;
 use proto::prometheus::{self as pb, read_request::ResponseType};
 
 /// Largest streamed frame, header included, as Prometheus' server uses.
@@ -196,21 +197,54 @@ async fn stream_queries(
     queries: Vec<Query>,
     tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<(), String> {
+    let send = |f: Bytes| async move { tx.send(Ok(f)).await.map_err(|_| "client went away".to_string()) };
     for (index, q) in queries.into_iter().enumerate() {
         let series = state.storage.select(db, q.matchers).await.map_err(|e| e.to_string())?;
         let mut framer = Framer::new(index as i64);
         for batch in series.chunks(STREAM_BATCH) {
-            let chunks = state.storage.read_chunks(db, batch, q.start, q.end).await.map_err(|e| e.to_string())?;
-            let mut frames = Vec::new();
-            for (s, c) in batch.iter().zip(chunks) {
-                framer.push(labels_pb(s), c, &mut frames);
+            // Per shard: ids still to fetch, fetched chunks (and whether the series is
+            // complete), and where a series cut short resumes. Each shard holds at most one
+            // page (about a frame) here at a time.
+            let shards = state.storage.shard_count();
+            let mut pending: Vec<VecDeque<u64>> = vec![VecDeque::new(); shards];
+            let mut fetched: Vec<VecDeque<(Vec<StoredChunk>, bool)>> = vec![VecDeque::new(); shards];
+            let mut resume: Vec<i64> = vec![i64::MIN; shards];
+            for s in batch {
+                pending[s.shard].push_back(s.id);
             }
-            for f in frames {
-                tx.send(Ok(f)).await.map_err(|_| "client went away".to_string())?;
+            for s in batch {
+                loop {
+                    if fetched[s.shard].is_empty() {
+                        let ids: Vec<u64> = pending[s.shard].iter().copied().collect();
+                        let page = state
+                            .storage
+                            .read_page(db, s.shard, ids, resume[s.shard], q.start, q.end, MAX_FRAME_BYTES)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let n = page.series.len();
+                        for (j, chunks) in page.series.into_iter().enumerate() {
+                            let complete = j + 1 < n || page.resume.is_none();
+                            if complete {
+                                pending[s.shard].pop_front();
+                            }
+                            fetched[s.shard].push_back((chunks, complete));
+                        }
+                        resume[s.shard] = page.resume.unwrap_or(i64::MIN);
+                    }
+                    let (chunks, complete) = fetched[s.shard].pop_front().ok_or("shard returned an empty page")?;
+                    let mut frames = Vec::new();
+                    framer.push(labels_pb(s), chunks, &mut frames);
+                    for f in frames {
+                        send(f).await?;
+                    }
+                    if complete {
+                        break;
+                    }
+                }
             }
         }
         if let Some(f) = framer.take() {
-            tx.send(Ok(f)).await.map_err(|_| "client went away".to_string())?;
+            send(f).await?;
         }
     }
     Ok(())

@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use actix::prelude::*;
 use futures_util::future::join_all;
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteOptions, DB};
-use shard::{Shard, SeriesWrite, StoredChunk, WriteOutcome};
+use shard::{ChunkPage, Shard, SeriesWrite, StoredChunk, WriteOutcome};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
@@ -110,10 +110,10 @@ impl Storage {
         let mut cfs = vec![ColumnFamilyDescriptor::new(META_CF, cf_options(4 << 20, Lz4))];
         for i in 0..shards {
             for kind in shard::CF_KINDS {
-                // The log is short-lived and XOR chunks do not compress: no LZ4 for them.
+                // The log is short-lived and XOR chunks (full or open) do not compress: no LZ4 for them.
                 let (buffer, compression) = match kind {
                     "log" => (32 << 20, Plain),
-                    "chunks" => (8 << 20, Plain),
+                    "chunks" | "head" => (8 << 20, Plain),
                     _ => (8 << 20, Lz4),
                 };
                 let mut o = cf_options(buffer, compression);
@@ -330,7 +330,7 @@ impl Storage {
         Ok(out)
     }
 
-    /// Chunks overlapping [min_t, max_t] of each series, in the order given.
+    /// Chunks overlapping [min_t, max_t] of each series, in the order given, all at once.
     pub async fn read_chunks(
         &self,
         db: &str,
@@ -338,25 +338,41 @@ impl Storage {
         min_t: i64,
         max_t: i64,
     ) -> Result<Vec<Vec<StoredChunk>>, StorageError> {
-        let id = self.require(db)?;
         let mut per_shard: Vec<Vec<u64>> = vec![Vec::new(); self.shards.len()];
         for s in series {
             per_shard[s.shard].push(s.id);
         }
-        let sends = per_shard.into_iter().enumerate().map(|(i, ids)| {
-            let send = (!ids.is_empty()).then(|| self.shards[i].send(shard::ReadChunks { db: id, ids, min_t, max_t }));
-            async move {
-                match send {
-                    None => Ok(Vec::new()),
-                    Some(f) => f.await.map_err(|e| format!("shard unavailable: {e}"))?,
-                }
+        let pages = per_shard.into_iter().enumerate().map(|(shard, ids)| async move {
+            if ids.is_empty() {
+                return Ok(ChunkPage::default());
             }
+            self.read_page(db, shard, ids, i64::MIN, min_t, max_t, usize::MAX).await
         });
         let mut per_shard_out = Vec::new();
-        for r in join_all(sends).await {
-            per_shard_out.push(r.map_err(StorageError::Internal)?.into_iter());
+        for page in join_all(pages).await {
+            per_shard_out.push(page?.series.into_iter());
         }
         Ok(series.iter().map(|s| per_shard_out[s.shard].next().unwrap_or_default()).collect())
+    }
+
+    /// One page of chunks from one shard: see `shard::ReadChunks` and `shard::ChunkPage`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn read_page(
+        &self,
+        db: &str,
+        shard: usize,
+        ids: Vec<u64>,
+        first_from: i64,
+        min_t: i64,
+        max_t: i64,
+        budget: usize,
+    ) -> Result<ChunkPage, StorageError> {
+        let db = self.require(db)?;
+        self.shards[shard]
+            .send(shard::ReadChunks { db, ids, first_from, min_t, max_t, budget })
+            .await
+            .map_err(|e| StorageError::Internal(format!("shard unavailable: {e}")))?
+            .map_err(StorageError::Internal)
     }
 
     /// Every value of a label across the database, sorted and unique.
@@ -408,4 +424,66 @@ pub struct SelectedSeries {
     pub labels: Labels,
     pub shard: usize,
     pub id: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(name: &str, samples: Vec<(i64, f64)>) -> SeriesWrite {
+        let labels = Labels::from_sorted([("__name__", name)]);
+        SeriesWrite { hash: labels.stable_hash(), labels, samples }
+    }
+
+    #[actix_web::test]
+    async fn pages_split_long_series_and_resume_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = StorageOptions { data_dir: dir.path().into(), shards: 2, sync_writes: false };
+        let storage = Storage::open(opts, Arc::new(Metrics::default())).unwrap();
+        storage.create_database("db").unwrap();
+        let mut state = 7u64;
+        let noisy: Vec<(i64, f64)> = (0..20_000)
+            .map(|i| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                (i * 15_000, f64::from_bits(state >> 2))
+            })
+            .collect();
+        let small = vec![(0, 1.0), (15_000, 2.0)];
+        let out = storage.write("db", vec![series("a", noisy), series("b", small.clone()), series("c", small)]).await.unwrap();
+        assert_eq!(out.accepted, 20_004);
+        let all = storage.select("db", vec![Matcher::new(2, "__name__", ".*").unwrap()]).await.unwrap();
+        let whole = storage.read_chunks("db", &all, i64::MIN, i64::MAX).await.unwrap();
+        assert!(whole[0].len() > 100, "a has many chunks");
+
+        // Page through shard by shard with a small budget; the pages put together are the whole.
+        for shard in 0..2 {
+            let mine: Vec<&SelectedSeries> = all.iter().filter(|s| s.shard == shard).collect();
+            let mut ids: std::collections::VecDeque<u64> = mine.iter().map(|s| s.id).collect();
+            let mut got: Vec<Vec<StoredChunk>> = vec![Vec::new(); mine.len()];
+            let (mut from, mut at, mut pages) = (i64::MIN, 0, 0);
+            while !ids.is_empty() {
+                let page = storage.read_page("db", shard, ids.iter().copied().collect(), from, i64::MIN, i64::MAX, 16 << 10).await.unwrap();
+                pages += 1;
+                let bytes: usize = page.series.iter().flatten().map(|c| c.data.len()).sum();
+                assert!(bytes < (16 << 10) + 4096, "page of {bytes} bytes");
+                let n = page.series.len();
+                for (j, chunks) in page.series.into_iter().enumerate() {
+                    got[at].extend(chunks);
+                    if j + 1 < n || page.resume.is_none() {
+                        ids.pop_front();
+                        at += 1;
+                    }
+                }
+                from = page.resume.unwrap_or(i64::MIN);
+            }
+            for (s, chunks) in mine.iter().zip(got) {
+                let want = &whole[all.iter().position(|x| x.id == s.id && x.shard == shard).unwrap()];
+                assert_eq!(chunks.len(), want.len(), "{}", s.labels);
+                assert!(chunks.iter().zip(want).all(|(a, b)| a.data == b.data && a.min_t == b.min_t));
+            }
+            if mine.iter().any(|s| s.labels.get("__name__") == "a") {
+                assert!(pages > 5, "the long series took {pages} pages");
+            }
+        }
+    }
 }

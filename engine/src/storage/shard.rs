@@ -76,6 +76,8 @@ impl WriteOutcome {
 pub struct Shard {
     index: usize,
     db: Arc<DB>,
+    /// Names of the shard's column families, in `CF_KINDS` order.
+    cf_names: Vec<String>,
     sync: bool,
     metrics: Arc<Metrics>,
     series: HashMap<u64, Series>,
@@ -99,7 +101,8 @@ fn series_hash(db: u32, labels_hash: u64) -> u64 {
 
 impl Shard {
     fn cf(&self, kind: &str) -> &ColumnFamily {
-        self.db.cf_handle(&cf_name(self.index, kind)).expect("column family exists")
+        let i = CF_KINDS.iter().position(|k| *k == kind).expect("known column family kind");
+        self.db.cf_handle(&self.cf_names[i]).expect("column family exists")
     }
 
     /// Loads the shard's state from its column families and replays its log.
@@ -107,6 +110,7 @@ impl Shard {
         let mut s = Shard {
             index,
             db,
+            cf_names: CF_KINDS.iter().map(|k| cf_name(index, k)).collect(),
             sync,
             metrics,
             series: HashMap::default(),
@@ -226,7 +230,7 @@ impl Shard {
             stored.extend_from_slice(full.bytes());
             let range = self.partitions.entry(series.db).or_insert((p, p));
             *range = (range.0.min(p), range.1.max(p));
-            let cf = self.db.cf_handle(&cf_name(self.index, "chunks")).expect("chunks cf");
+            let cf = self.db.cf_handle(&self.cf_names[3]).expect("chunks cf");
             batch.put_cf(cf, key, stored);
         }
         series.head.append(t, value);
@@ -242,7 +246,7 @@ impl Shard {
         }
         let mut out = WriteOutcome::default();
         let mut batch = WriteBatch::default();
-        let mut log = Vec::new();
+        let mut log = Vec::with_capacity(24 * writes.iter().map(|w| w.samples.len()).sum::<usize>());
         for w in writes {
             let id = match self.find(db, w.hash, &w.labels) {
                 Some(id) => id,
@@ -395,17 +399,29 @@ impl Shard {
             .collect()
     }
 
-    fn read_chunks(&self, db: u32, ids: &[u64], min_t: i64, max_t: i64) -> Result<Vec<Vec<StoredChunk>>, String> {
-        let overlaps = |a: i64, b: i64| a <= max_t && b >= min_t;
-        let range = self.partitions.get(&db).map(|&(lo, hi)| (lo.max(partition_of(min_t)), hi.min(partition_of(max_t))));
+    /// Chunks overlapping [min_t, max_t] of each series in order, the first series from
+    /// `first_from` on (to resume a page). Stops after the chunk that reaches `budget` bytes:
+    /// the answer then covers a prefix of `ids`, its last series cut short.
+    fn read_chunks(&self, req: &ReadChunks) -> Result<ChunkPage, String> {
+        let (db, max_t) = (req.db, req.max_t);
         let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
+        let mut page = ChunkPage::default();
+        let mut bytes = 0usize;
+        for (i, &id) in req.ids.iter().enumerate() {
+            let min_t = if i == 0 { req.first_from.max(req.min_t) } else { req.min_t };
+            let overlaps = |a: i64, b: i64| a <= max_t && b >= min_t;
             let mut chunks = Vec::new();
             let Some(series) = self.series.get(&id).filter(|s| s.db == db) else {
-                out.push(chunks);
+                page.series.push(chunks);
                 continue;
             };
+            let mut full = |chunks: &mut Vec<StoredChunk>, c: StoredChunk| {
+                bytes += c.data.len();
+                let resume = c.max_t.checked_add(1).filter(|_| bytes >= req.budget && c.max_t < max_t);
+                chunks.push(c);
+                resume
+            };
+            let range = self.partitions.get(&db).map(|&(lo, hi)| (lo.max(partition_of(min_t)), hi.min(partition_of(max_t))));
             if let Some((lo, hi)) = range {
                 for p in lo..=hi {
                     let prefix = keys::chunk_prefix(db, p, id);
@@ -419,7 +435,11 @@ impl Shard {
                             break;
                         }
                         if overlaps(c_min, c_max) {
-                            chunks.push(StoredChunk { min_t: c_min, max_t: c_max, data: v[8..].to_vec() });
+                            if let Some(resume) = full(&mut chunks, StoredChunk { min_t: c_min, max_t: c_max, data: v[8..].to_vec() }) {
+                                page.series.push(chunks);
+                                page.resume = Some(resume);
+                                return Ok(page);
+                            }
                         }
                         it.next();
                     }
@@ -429,10 +449,14 @@ impl Shard {
             let head = &series.head;
             if !head.is_empty() && overlaps(head.min_time(), head.max_time()) {
                 chunks.push(StoredChunk { min_t: head.min_time(), max_t: head.max_time(), data: head.bytes().to_vec() });
+                bytes += head.bytes().len();
             }
-            out.push(chunks);
+            page.series.push(chunks);
+            if bytes >= req.budget && i + 1 < req.ids.len() {
+                break;
+            }
         }
-        Ok(out)
+        Ok(page)
     }
 
     fn drop_database(&mut self, db: u32) -> Result<(), String> {
@@ -507,20 +531,32 @@ impl Handler<Select> for Shard {
     }
 }
 
-/// The chunks overlapping [min_t, max_t] of each series, in time order, in the order asked.
-#[derive(Message)]
-#[rtype(result = "Result<Vec<Vec<StoredChunk>>, String>")]
+/// The chunks overlapping [min_t, max_t] of each series, in time order, in the order asked,
+/// up to about `budget` bytes (see `ChunkPage`).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<ChunkPage, String>")]
 pub struct ReadChunks {
     pub db: u32,
     pub ids: Vec<u64>,
+    /// Where the first series starts (a resumed page); `i64::MIN` for a fresh one.
+    pub first_from: i64,
     pub min_t: i64,
     pub max_t: i64,
+    pub budget: usize,
+}
+
+/// Chunks of a prefix of the series asked for. When `resume` is set, the last series is
+/// cut short: ask again from it with `first_from = resume`.
+#[derive(Default, Debug)]
+pub struct ChunkPage {
+    pub series: Vec<Vec<StoredChunk>>,
+    pub resume: Option<i64>,
 }
 
 impl Handler<ReadChunks> for Shard {
-    type Result = Result<Vec<Vec<StoredChunk>>, String>;
+    type Result = Result<ChunkPage, String>;
     fn handle(&mut self, msg: ReadChunks, _: &mut Context<Self>) -> Self::Result {
-        self.read_chunks(msg.db, &msg.ids, msg.min_t, msg.max_t)
+        self.read_chunks(&msg)
     }
 }
 
