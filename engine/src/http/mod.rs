@@ -2,6 +2,7 @@
 //! Handlers translate between wire formats and `Storage`; they never touch RocksDB.
 
 mod body;
+mod decode;
 mod query;
 mod read;
 mod status;

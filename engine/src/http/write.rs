@@ -133,21 +133,16 @@ fn validate_labels<'a>(pairs: &[(&'a str, &'a str)]) -> Result<Labels, String> {
     Ok(Labels::from_sorted(pairs.iter().copied()))
 }
 
-fn series_write(labels: Labels, samples: impl Iterator<Item = (i64, f64)>) -> SeriesWrite {
-    SeriesWrite { hash: labels.stable_hash(), labels, samples: samples.collect() }
-}
-
 fn decode_v1(body: &[u8]) -> Result<Decoded, ApiError> {
-    let req = v1::WriteRequest::decode(body)
+    let req = super::decode::write_request(body)
         .map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.WriteRequest: {e}")))?;
-    let mut series = Vec::with_capacity(req.timeseries.len());
-    for ts in req.timeseries {
-        let pairs: Vec<(&str, &str)> = ts.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
-        let labels = validate_labels(&pairs).map_err(ApiError::bad_request)?;
-        if !ts.histograms.is_empty() {
+    let mut series = Vec::with_capacity(req.series.len());
+    for ts in req.series {
+        let labels = validate_labels(&ts.labels).map_err(ApiError::bad_request)?;
+        if ts.histograms > 0 {
             return Err(ApiError::bad_request(format!("series {labels}: native histograms are not supported yet")));
         }
-        series.push(series_write(labels, ts.samples.iter().map(|s| (s.timestamp, s.value))));
+        series.push(SeriesWrite { hash: labels.stable_hash(), labels, samples: ts.samples });
     }
     let metadata = req
         .metadata
@@ -195,7 +190,8 @@ fn decode_v2(body: &[u8]) -> Result<Decoded, ApiError> {
                 metadata.push(MetricMeta { family: labels.get("__name__").to_string(), kind, help: help.into(), unit: unit.into() });
             }
         }
-        series.push(series_write(labels, ts.samples.iter().map(|s| (s.timestamp, s.value))));
+        let samples = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
+        series.push(SeriesWrite { hash: labels.stable_hash(), labels, samples });
     }
     Ok(Decoded { series, metadata })
 }
