@@ -599,9 +599,11 @@ impl Handler<Shutdown> for Shard {
         for kind in CF_KINDS {
             self.db.flush_cf(self.cf(kind)).map_err(err)?;
         }
-        // A flush keeps log entries that the checkpoint's range delete covers; a compaction
-        // of the (small) log drops them.
-        self.db.compact_range_cf(self.cf("log"), None::<&[u8]>, None::<&[u8]>);
+        // A flush keeps log entries that the checkpoint's range delete covers, and older
+        // snapshots of open chunks linger in `head`: compacting both (small) drops them.
+        for kind in ["log", "head"] {
+            self.db.compact_range_cf(self.cf(kind), None::<&[u8]>, None::<&[u8]>);
+        }
         Ok(())
     }
 }
