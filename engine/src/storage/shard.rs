@@ -80,7 +80,7 @@ pub struct Shard {
     cf_names: Vec<String>,
     sync: bool,
     metrics: Arc<Metrics>,
-    series: HashMap<u64, Series>,
+    series: SeriesTable,
     /// Hash of (database, labels) → series id; the rare 64-bit collisions go to `collided`.
     by_hash: HashMap<u64, u64>,
     collided: HashMap<u64, Vec<u64>>,
@@ -93,6 +93,56 @@ pub struct Shard {
     next_id: u64,
     next_seq: u64,
     log_bytes: usize,
+}
+
+/// Series by id. Ids are dense (allocated one after another), so a vector indexed by id
+/// finds a series with one memory access where a hash map needs several: with 100 000
+/// series, that lookup is the largest cost of a write.
+#[derive(Default)]
+struct SeriesTable {
+    slots: Vec<Option<Series>>,
+    len: usize,
+}
+
+impl SeriesTable {
+    fn get(&self, id: &u64) -> Option<&Series> {
+        self.slots.get(*id as usize)?.as_ref()
+    }
+
+    fn get_mut(&mut self, id: &u64) -> Option<&mut Series> {
+        self.slots.get_mut(*id as usize)?.as_mut()
+    }
+
+    fn insert(&mut self, id: u64, s: Series) {
+        let i = id as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if self.slots[i].replace(s).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, id: &u64) -> Option<Series> {
+        let s = self.slots.get_mut(*id as usize)?.take();
+        self.len -= s.is_some() as usize;
+        s
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, &Series)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| Some((i as u64, s.as_ref()?)))
+    }
+}
+
+impl std::ops::Index<&u64> for SeriesTable {
+    type Output = Series;
+    fn index(&self, id: &u64) -> &Series {
+        self.get(id).expect("series exists")
+    }
 }
 
 fn series_hash(db: u32, labels_hash: u64) -> u64 {
@@ -113,7 +163,7 @@ impl Shard {
             cf_names: CF_KINDS.iter().map(|k| cf_name(index, k)).collect(),
             sync,
             metrics,
-            series: HashMap::default(),
+            series: SeriesTable::default(),
             by_hash: HashMap::default(),
             collided: HashMap::default(),
             postings: Postings::default(),
@@ -466,7 +516,7 @@ impl Shard {
             batch.delete_range_cf(self.cf(kind), keys::db_prefix(db).to_vec(), keys::db_end(db));
         }
         self.db.write(batch).map_err(|e| e.to_string())?;
-        let gone: Vec<u64> = self.series.iter().filter(|(_, s)| s.db == db).map(|(id, _)| *id).collect();
+        let gone: Vec<u64> = self.series.iter().filter(|(_, s)| s.db == db).map(|(id, _)| id).collect();
         for id in &gone {
             let s = self.series.remove(id).unwrap();
             let h = series_hash(db, s.labels.stable_hash());
