@@ -24,7 +24,7 @@ pub enum Command {
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML file with the same keys as the flags below, in snake_case
-    /// (http_addr, data_dir, shards, max_body_bytes, databases, sync_writes).
+    /// (http_addr, data_dir, shards, max_body_bytes, databases, sync_writes, http_workers).
     #[arg(long, env = "GEMINI_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to serve HTTP on [default: 127.0.0.1:8086].

@@ -238,7 +238,7 @@ fn reads_apply_matchers_ranges_and_every_query() {
 #[test]
 fn databases_and_metadata_via_query() {
     let dir = tempfile::tempdir().unwrap();
-    let g = Gemini::start(dir.path(), &["--databases", "prometheus,extra"]);
+    let mut g = Gemini::start(dir.path(), &["--databases", "prometheus,extra"]);
     let v = g.query("SHOW DATABASES");
     assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["extra"], ["prometheus"]]));
     g.query("CREATE DATABASE fresh");
@@ -253,20 +253,35 @@ fn databases_and_metadata_via_query() {
     assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["go_goroutines"], ["up"]]));
     let v = g.query("SHOW MEASUREMENTS");
     assert_eq!(v["results"][0]["error"], "database name required");
+    let m = g.get("/metrics").text();
+    assert!(m.contains("gemini_samples_ingested_total 2\n"), "{m}");
+    assert!(m.contains("gemini_active_series 2\n"), "{m}");
+    assert!(m.contains("gemini_http_requests_total{path=\"/api/v1/prom/write\",code=\"204\"} 2\n"), "{m}");
     g.query("DROP DATABASE fresh");
     assert_eq!(g.write("fresh", &w).status, 404);
     g.query("CREATE DATABASE fresh");
     assert!(stored(&g, "fresh").is_empty(), "a dropped database's data is gone");
+    // ... and stays gone after a crash, while what was written since comes back.
+    let later = wr(vec![series(&[("__name__", "later")], &[(2000, 2.0)])]);
+    assert_eq!(g.write("fresh", &later).status, 204);
+    g.kill9();
+    g.restart();
+    let after = stored(&g, "fresh");
+    assert_eq!(after.keys().map(|k| k[0].1.as_str()).collect::<Vec<_>>(), vec!["later"]);
+    let v = g.query("SHOW DATABASES");
+    assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["extra"], ["fresh"], ["prometheus"]]));
     let a = g.post("/query?q=SHOW%20NONSENSE", &[], b"");
     assert_eq!(a.status, 400);
     assert!(error_of(&a).starts_with("error parsing query: found NONSENSE"), "{}", a.text());
     let a = g.get("/query?q=SHOW%20DATABASES");
     assert_eq!(a.status, 200);
+    let a = g.get("/api/v1/write");
+    assert_eq!(a.status, 405);
+    assert_eq!(error_of(&a), "method GET is not allowed on /api/v1/write");
+    assert_eq!(g.get("/nope").status, 404);
     let ping = g.get("/ping");
     assert_eq!(ping.status, 204);
     assert!(ping.header("X-Influxdb-Version").is_some());
     let m = g.get("/metrics").text();
-    assert!(m.contains("gemini_samples_ingested_total 2\n"), "{m}");
-    assert!(m.contains("gemini_active_series 0\n"), "the dropped database's series are gone: {m}");
-    assert!(m.contains("gemini_http_requests_total{path=\"/api/v1/prom/write\",code=\"204\"}"), "{m}");
+    assert!(m.contains("gemini_active_series 1\n"), "only `later` is left: {m}");
 }

@@ -63,17 +63,23 @@ impl From<crate::storage::StorageError> for ApiError {
     }
 }
 
+/// A path whose other methods answer 405 naming the method.
+fn endpoint(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(|req: actix_web::HttpRequest| async move {
+        let msg = format!("method {} is not allowed on {}", req.method(), req.path());
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, msg).error_response()
+    }))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/prom/write", web::post().to(write::prom_write))
-        .route("/api/v1/write", web::post().to(write::write))
-        .route("/api/v1/prom/read", web::post().to(read::read))
-        .route("/api/v1/read", web::post().to(read::read))
-        .route("/query", web::get().to(query::query))
-        .route("/query", web::post().to(query::query))
-        .route("/ping", web::get().to(status::ping))
-        .route("/ping", web::head().to(status::ping))
-        .route("/health", web::get().to(status::health))
-        .route("/metrics", web::get().to(status::metrics))
+    cfg.service(endpoint("/api/v1/prom/write").route(web::post().to(write::prom_write)))
+        .service(endpoint("/api/v1/write").route(web::post().to(write::write)))
+        .service(endpoint("/api/v1/prom/read").route(web::post().to(read::read)))
+        .service(endpoint("/api/v1/read").route(web::post().to(read::read)))
+        .service(endpoint("/query").route(web::get().to(query::query)).route(web::post().to(query::query)))
+        .service(endpoint("/ping").route(web::get().to(status::ping)).route(web::head().to(status::ping)))
+        .service(endpoint("/health").route(web::get().to(status::health)))
+        .service(endpoint("/metrics").route(web::get().to(status::metrics)))
         .default_service(web::to(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").error_response()
         }));
