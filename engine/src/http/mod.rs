@@ -63,6 +63,19 @@ impl From<crate::storage::StorageError> for ApiError {
     }
 }
 
+/// The database a remote write or read names with `db=`, `prometheus` when it names none.
+fn database_or_default(db: &Option<String>) -> String {
+    db.clone().filter(|d| !d.is_empty()).unwrap_or_else(|| "prometheus".to_string())
+}
+
+/// 404 `database not found: <db>` unless the database exists.
+fn require_database(state: &AppState, db: &str) -> Result<(), ApiError> {
+    match state.storage.database_id(db) {
+        Some(_) => Ok(()),
+        None => Err(crate::storage::StorageError::DatabaseNotFound(db.to_string()).into()),
+    }
+}
+
 /// A path whose other methods answer 405 naming the method.
 fn endpoint(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(|req: actix_web::HttpRequest| async move {

@@ -67,10 +67,8 @@ pub async fn read(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let db = params.db.clone().filter(|d| !d.is_empty()).unwrap_or_else(|| "prometheus".to_string());
-    if state.storage.database_id(&db).is_none() {
-        return Err(ApiError::new(actix_web::http::StatusCode::NOT_FOUND, format!("database not found: {db}")));
-    }
+    let db = super::database_or_default(&params.db);
+    super::require_database(&state, &db)?;
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let body = decompress(&req, &raw, state.max_body_bytes)?;
     let request = pb::ReadRequest::decode(body.as_slice())

@@ -36,7 +36,7 @@ pub async fn write(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let db = params.db.clone().filter(|d| !d.is_empty()).unwrap_or_else(|| "prometheus".to_string());
+    let db = super::database_or_default(&params.db);
     handle(req, &db, payload, state).await
 }
 
@@ -64,9 +64,7 @@ async fn handle(req: HttpRequest, db: &str, payload: web::Payload, state: web::D
         }
     };
     // Unknown database before reading the body: nothing to decode for a 404.
-    if state.storage.database_id(db).is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("database not found: {db}")));
-    }
+    super::require_database(&state, db)?;
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let body = decompress(&req, &raw, state.max_body_bytes)?;
     let decoded = match version {
