@@ -2,3 +2,4 @@
 //! StatefulSets, Services and Prometheus wiring is built on top of these types.
 
 pub mod crd;
+pub mod resources;

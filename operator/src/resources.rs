@@ -1,0 +1,323 @@
+//! Pure builders of the objects a `GeminiCluster` owns: the engine's ConfigMap, the headless
+//! and client Services, the StatefulSet, the PodDisruptionBudget, and the ready-to-paste
+//! `remote_write` / `remote_read` YAML for a plain `prometheus.yml`. No I/O here: the
+//! reconciler applies what these return. The engine is known only by its flags, config keys
+//! and port.
+
+use crate::crd::GeminiCluster;
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SecurityContext, Service,
+    ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::{Resource, ResourceExt};
+use std::collections::BTreeMap;
+
+/// The engine's HTTP port.
+pub const PORT: i32 = 8086;
+const DATA_DIR: &str = "/var/lib/gemini";
+const CONFIG_DIR: &str = "/etc/gemini";
+const CONFIG_FILE: &str = "gemini.toml";
+/// Pod annotation holding the hash of the engine configuration: a change rolls the pods.
+pub const CONFIG_HASH_ANNOTATION: &str = "gemini.io/config-hash";
+
+/// Labels that select this cluster's pods.
+pub fn selector_labels(gc: &GeminiCluster) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), "gemini".to_string()),
+        ("app.kubernetes.io/instance".to_string(), gc.name_any()),
+    ])
+}
+
+/// Labels of every object the operator creates.
+pub fn labels(gc: &GeminiCluster) -> BTreeMap<String, String> {
+    let mut l = selector_labels(gc);
+    l.insert("app.kubernetes.io/managed-by".into(), "gemini-operator".into());
+    l
+}
+
+fn meta(gc: &GeminiCluster, name: String) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: gc.namespace(),
+        labels: Some(labels(gc)),
+        owner_references: gc.controller_owner_ref(&()).map(|o| vec![o]),
+        ..Default::default()
+    }
+}
+
+pub fn headless_service_name(gc: &GeminiCluster) -> String {
+    format!("{}-headless", gc.name_any())
+}
+
+/// The engine configuration (TOML): generated keys, then `spec.config` merged over them.
+pub fn engine_config(gc: &GeminiCluster) -> Result<String, String> {
+    let mut table = toml::Table::new();
+    table.insert("http_addr".into(), format!("0.0.0.0:{PORT}").into());
+    table.insert("data_dir".into(), DATA_DIR.into());
+    table.insert("databases".into(), toml::Value::Array(gc.spec.databases.iter().map(|d| d.clone().into()).collect()));
+    for (key, value) in &gc.spec.config {
+        let v = toml::Value::try_from(value).map_err(|e| format!("spec.config.{key}: {e}"))?;
+        table.insert(key.clone(), v);
+    }
+    toml::to_string(&table).map_err(|e| format!("spec.config: {e}"))
+}
+
+/// Stable across operator versions and machines, unlike std's hasher.
+pub fn config_hash(config: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(config.as_bytes()))
+}
+
+pub fn config_map(gc: &GeminiCluster, config: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: meta(gc, format!("{}-config", gc.name_any())),
+        data: Some(BTreeMap::from([(CONFIG_FILE.to_string(), config.to_string())])),
+        ..Default::default()
+    }
+}
+
+fn http_port() -> ServicePort {
+    ServicePort { name: Some("http".into()), port: PORT, target_port: Some(IntOrString::String("http".into())), ..Default::default() }
+}
+
+/// Gives the pods stable DNS names (`<pod>.<name>-headless`).
+pub fn headless_service(gc: &GeminiCluster) -> Service {
+    Service {
+        metadata: meta(gc, headless_service_name(gc)),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
+            publish_not_ready_addresses: Some(true),
+            selector: Some(selector_labels(gc)),
+            ports: Some(vec![http_port()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// What Prometheus and users talk to.
+pub fn client_service(gc: &GeminiCluster) -> Service {
+    Service {
+        metadata: meta(gc, gc.name_any()),
+        spec: Some(ServiceSpec { selector: Some(selector_labels(gc)), ports: Some(vec![http_port()]), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+fn probe(path: &str, period: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction { path: Some(path.into()), port: IntOrString::String("http".into()), ..Default::default() }),
+        period_seconds: Some(period),
+        failure_threshold: Some(3),
+        ..Default::default()
+    }
+}
+
+pub fn stateful_set(gc: &GeminiCluster, config_hash: &str) -> StatefulSet {
+    let spec = &gc.spec;
+    let mut pod_labels = spec.pod_labels.clone();
+    pod_labels.extend(selector_labels(gc));
+    let mut annotations = spec.pod_annotations.clone();
+    annotations.insert(CONFIG_HASH_ANNOTATION.into(), config_hash.into());
+    let container = Container {
+        name: "gemini".into(),
+        image: Some(spec.image.clone()),
+        args: Some(vec!["serve".into(), "--config".into(), format!("{CONFIG_DIR}/{CONFIG_FILE}")]),
+        env: Some(vec![k8s_openapi::api::core::v1::EnvVar { name: "RUST_LOG".into(), value: Some("info".into()), ..Default::default() }]),
+        ports: Some(vec![ContainerPort { name: Some("http".into()), container_port: PORT, ..Default::default() }]),
+        readiness_probe: Some(probe("/health", 5)),
+        liveness_probe: Some(probe("/ping", 10)),
+        resources: spec.resources.clone(),
+        volume_mounts: Some(vec![
+            VolumeMount { name: "data".into(), mount_path: DATA_DIR.into(), ..Default::default() },
+            VolumeMount { name: "config".into(), mount_path: CONFIG_DIR.into(), read_only: Some(true), ..Default::default() },
+        ]),
+        security_context: Some(SecurityContext {
+            run_as_non_root: Some(true),
+            read_only_root_filesystem: Some(true),
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let claim = PersistentVolumeClaim {
+        metadata: ObjectMeta { name: Some("data".into()), labels: Some(selector_labels(gc)), ..Default::default() },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: spec.storage.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".to_string(), Quantity(spec.storage.size.clone()))])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    StatefulSet {
+        metadata: meta(gc, gc.name_any()),
+        spec: StatefulSetSpec {
+            replicas: Some(spec.replicas),
+            service_name: Some(headless_service_name(gc)),
+            selector: LabelSelector { match_labels: Some(selector_labels(gc)), ..Default::default() },
+            pod_management_policy: Some("Parallel".into()),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(pod_labels), annotations: Some(annotations), ..Default::default() }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    // The engine stores its open chunks on SIGTERM; give it time.
+                    termination_grace_period_seconds: Some(60),
+                    security_context: Some(PodSecurityContext {
+                        run_as_non_root: Some(true),
+                        run_as_user: Some(65532),
+                        run_as_group: Some(65532),
+                        fs_group: Some(65532),
+                        ..Default::default()
+                    }),
+                    node_selector: (!spec.node_selector.is_empty()).then(|| spec.node_selector.clone()),
+                    tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
+                    affinity: spec.affinity.clone(),
+                    volumes: Some(vec![Volume {
+                        name: "config".into(),
+                        config_map: Some(ConfigMapVolumeSource { name: format!("{}-config", gc.name_any()), ..Default::default() }),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+            },
+            volume_claim_templates: Some(vec![claim]),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+pub fn pod_disruption_budget(gc: &GeminiCluster) -> PodDisruptionBudget {
+    PodDisruptionBudget {
+        metadata: meta(gc, gc.name_any()),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(gc.spec.pod_disruption_budget.max_unavailable)),
+            selector: Some(LabelSelector { match_labels: Some(selector_labels(gc)), ..Default::default() }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn base_url(gc: &GeminiCluster) -> String {
+    format!("http://{}.{}.svc:{PORT}", gc.name_any(), gc.namespace().unwrap_or_else(|| "default".into()))
+}
+
+fn first_database(gc: &GeminiCluster) -> &str {
+    gc.spec.databases.first().map(String::as_str).unwrap_or("prometheus")
+}
+
+pub fn write_url(gc: &GeminiCluster) -> String {
+    format!("{}/api/v1/prom/write?db={}", base_url(gc), first_database(gc))
+}
+
+pub fn read_url(gc: &GeminiCluster) -> String {
+    format!("{}/api/v1/prom/read?db={}", base_url(gc), first_database(gc))
+}
+
+/// `remote_write:` / `remote_read:` lines for a plain `prometheus.yml`.
+pub fn prometheus_remote_yaml(gc: &GeminiCluster) -> String {
+    let read_recent = gc.spec.prometheus.as_ref().is_some_and(|p| p.remote_read.read_recent);
+    format!(
+        "remote_write:\n  - url: \"{}\"\nremote_read:\n  - url: \"{}\"\n    read_recent: {read_recent}\n",
+        write_url(gc),
+        read_url(gc)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(yaml: &str) -> GeminiCluster {
+        let mut gc: GeminiCluster = serde_norway::from_str(yaml).unwrap();
+        gc.metadata.uid = Some("1234".into());
+        gc
+    }
+
+    const MINIMAL: &str = "apiVersion: gemini.io/v1alpha1\nkind: GeminiCluster\nmetadata: {name: metrics, namespace: monitoring}\nspec: {image: 'gemini:0.1.0'}\n";
+
+    #[test]
+    fn defaults_give_a_working_statefulset() {
+        let gc = cluster(MINIMAL);
+        let config = engine_config(&gc).unwrap();
+        assert_eq!(config, "data_dir = \"/var/lib/gemini\"\ndatabases = [\"prometheus\"]\nhttp_addr = \"0.0.0.0:8086\"\n");
+        let sts = stateful_set(&gc, &config_hash(&config));
+        let spec = sts.spec;
+        assert_eq!(spec.replicas, Some(1));
+        assert_eq!(spec.service_name.as_deref(), Some("metrics-headless"));
+        let pod = spec.template.spec.unwrap();
+        let c = &pod.containers[0];
+        assert_eq!(c.args.as_ref().unwrap(), &vec!["serve", "--config", "/etc/gemini/gemini.toml"]);
+        let sc = c.security_context.as_ref().unwrap();
+        assert_eq!((sc.run_as_non_root, sc.read_only_root_filesystem), (Some(true), Some(true)));
+        assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_ref().unwrap(), &vec!["ALL"]);
+        assert_eq!(c.readiness_probe.as_ref().unwrap().http_get.as_ref().unwrap().path.as_deref(), Some("/health"));
+        let claim = &spec.volume_claim_templates.unwrap()[0];
+        assert_eq!(claim.spec.as_ref().unwrap().resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"], Quantity("10Gi".into()));
+        assert_eq!(write_url(&gc), "http://metrics.monitoring.svc:8086/api/v1/prom/write?db=prometheus");
+    }
+
+    #[test]
+    fn config_changes_change_the_hash_and_user_keys_win() {
+        let a = cluster(MINIMAL);
+        let b = cluster(&MINIMAL.replace("spec: {image: 'gemini:0.1.0'}", "spec: {image: 'gemini:0.1.0', config: {max_body_bytes: 1000, http_addr: '0.0.0.0:9000'}}"));
+        let (ca, cb) = (engine_config(&a).unwrap(), engine_config(&b).unwrap());
+        assert!(cb.contains("max_body_bytes = 1000") && cb.contains("http_addr = \"0.0.0.0:9000\""), "{cb}");
+        assert_ne!(config_hash(&ca), config_hash(&cb));
+        assert_eq!(config_hash(&ca), config_hash(&engine_config(&a).unwrap()), "stable");
+        let sts = stateful_set(&b, &config_hash(&cb));
+        let ann = sts.spec.template.metadata.unwrap().annotations.unwrap();
+        assert_eq!(ann[CONFIG_HASH_ANNOTATION], config_hash(&cb));
+    }
+
+    #[test]
+    fn every_object_is_labelled_and_owned() {
+        let gc = cluster(MINIMAL);
+        let metas = [
+            config_map(&gc, "").metadata,
+            headless_service(&gc).metadata,
+            client_service(&gc).metadata,
+            stateful_set(&gc, "h").metadata,
+            pod_disruption_budget(&gc).metadata,
+        ];
+        for m in metas {
+            let owner = &m.owner_references.as_ref().unwrap()[0];
+            assert_eq!((owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()), ("GeminiCluster", "metrics", "1234"));
+            assert_eq!(owner.controller, Some(true));
+            assert_eq!(m.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"], "gemini-operator");
+            assert_eq!(m.namespace.as_deref(), Some("monitoring"));
+        }
+        assert_eq!(headless_service(&gc).spec.unwrap().cluster_ip.as_deref(), Some("None"));
+    }
+
+    #[test]
+    fn full_example_reaches_the_pods() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/geminicluster-full.yaml")).unwrap();
+        let gc = cluster(&text);
+        let sts = stateful_set(&gc, "h").spec;
+        assert_eq!(sts.replicas, Some(3));
+        let pod = sts.template.spec.unwrap();
+        assert_eq!(pod.node_selector.unwrap()["kubernetes.io/os"], "linux");
+        assert_eq!(pod.tolerations.unwrap()[0].key.as_deref(), Some("dedicated"));
+        let claim = &sts.volume_claim_templates.unwrap()[0];
+        assert_eq!(claim.spec.as_ref().unwrap().storage_class_name.as_deref(), Some("fast"));
+        assert_eq!(sts.template.metadata.unwrap().labels.unwrap()["team"], "observability");
+        assert_eq!(pod_disruption_budget(&gc).spec.unwrap().max_unavailable, Some(IntOrString::Int(1)));
+        assert!(engine_config(&gc).unwrap().contains("max_body_bytes = 67108864"));
+        assert_eq!(
+            prometheus_remote_yaml(&gc),
+            "remote_write:\n  - url: \"http://metrics.monitoring.svc:8086/api/v1/prom/write?db=prometheus\"\nremote_read:\n  - url: \"http://metrics.monitoring.svc:8086/api/v1/prom/read?db=prometheus\"\n    read_recent: false\n"
+        );
+    }
+}
