@@ -145,14 +145,20 @@ impl std::ops::Index<&u64> for SeriesTable {
     }
 }
 
+/// The handle of one of a shard's column families, from its names in `CF_KINDS` order. A free
+/// function so that callers can hold it while they borrow other fields of the shard.
+fn column_family<'a>(db: &'a DB, names: &[String], kind: &str) -> &'a ColumnFamily {
+    let i = CF_KINDS.iter().position(|k| *k == kind).expect("known column family kind");
+    db.cf_handle(&names[i]).expect("column family exists")
+}
+
 fn series_hash(db: u32, labels_hash: u64) -> u64 {
     labels_hash ^ (db as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl Shard {
     fn cf(&self, kind: &str) -> &ColumnFamily {
-        let i = CF_KINDS.iter().position(|k| *k == kind).expect("known column family kind");
-        self.db.cf_handle(&self.cf_names[i]).expect("column family exists")
+        column_family(&self.db, &self.cf_names, kind)
     }
 
     /// Loads the shard's state from its column families and replays its log.
@@ -181,8 +187,8 @@ impl Shard {
 
     fn load_state(&mut self) -> Result<(), String> {
         let db = self.db.clone();
-        let index = self.index;
-        let cf = |kind: &str| db.cf_handle(&cf_name(index, kind)).expect("column family exists");
+        let names = self.cf_names.clone();
+        let cf = |kind: &str| column_family(&db, &names, kind);
         let err = |e: rocksdb::Error| e.to_string();
         for item in db.iterator_cf(cf("series"), rocksdb::IteratorMode::Start) {
             let (k, v) = item.map_err(err)?;
@@ -228,7 +234,7 @@ impl Shard {
 
     fn load_partitions(&mut self) -> Result<(), String> {
         let db = self.db.clone();
-        let mut it = db.raw_iterator_cf(db.cf_handle(&cf_name(self.index, "chunks")).expect("chunks cf"));
+        let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, "chunks"));
         it.seek_to_first();
         while it.valid() {
             let k = it.key().unwrap();
@@ -280,7 +286,7 @@ impl Shard {
             stored.extend_from_slice(full.bytes());
             let range = self.partitions.entry(series.db).or_insert((p, p));
             *range = (range.0.min(p), range.1.max(p));
-            let cf = self.db.cf_handle(&self.cf_names[3]).expect("chunks cf");
+            let cf = column_family(&self.db, &self.cf_names, "chunks");
             batch.put_cf(cf, key, stored);
         }
         series.head.append(t, value);
@@ -583,7 +589,7 @@ impl Handler<Select> for Shard {
 
 /// The chunks overlapping [min_t, max_t] of each series, in time order, in the order asked,
 /// up to about `budget` bytes (see `ChunkPage`).
-#[derive(Message, Clone)]
+#[derive(Message)]
 #[rtype(result = "Result<ChunkPage, String>")]
 pub struct ReadChunks {
     pub db: u32,
