@@ -303,7 +303,7 @@ mod tests {
 
     #[test]
     fn full_example_reaches_the_pods() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/geminicluster-full.yaml")).unwrap();
+        let text = std::fs::read_to_string(std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../examples/geminicluster-full.yaml")).unwrap();
         let gc = cluster(&text);
         let sts = stateful_set(&gc, "h").spec;
         assert_eq!(sts.replicas, Some(3));

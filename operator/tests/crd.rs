@@ -5,8 +5,10 @@
 use operator::crd::{crd_yaml, GeminiCluster};
 use std::path::Path;
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+/// The workspace root, found at run time: a test binary reused from a build in another
+/// checkout must not read that checkout's files.
+fn root() -> std::path::PathBuf {
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo test")).join("..")
 }
 
 fn schema() -> serde_json::Value {
