@@ -1,16 +1,18 @@
 //! Pure builders of the objects a `GeminiCluster` owns: the engine's ConfigMap, the headless
-//! and client Services, the StatefulSet, the PodDisruptionBudget, and the ready-to-paste
-//! `remote_write` / `remote_read` YAML for a plain `prometheus.yml`. No I/O here: the
-//! reconciler applies what these return. The engine is known only by its flags, config keys
-//! and port.
+//! and client Services, the StatefulSet, the PodDisruptionBudget, the admin Secret, the
+//! ServiceMonitor, and the Secret with ready-to-paste `remote_write` / `remote_read` YAML for a
+//! plain `prometheus.yml`; and the check for StatefulSet fields Kubernetes cannot change. No
+//! I/O here: the reconciler applies what these return. The engine is known only by its flags,
+//! config keys and port.
 
 use crate::crd::GeminiCluster;
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SecurityContext, Service,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Secret, SecurityContext, Service,
     ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
 };
+use k8s_openapi::ByteString;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -33,6 +35,9 @@ pub fn selector_labels(gc: &GeminiCluster) -> BTreeMap<String, String> {
         ("app.kubernetes.io/instance".to_string(), gc.name_any()),
     ])
 }
+
+/// Label that tells the client Service from the headless one (the ServiceMonitor selects it).
+const SERVICE_ROLE_LABEL: &str = "gemini.io/service";
 
 /// Labels of every object the operator creates.
 pub fn labels(gc: &GeminiCluster) -> BTreeMap<String, String> {
@@ -102,8 +107,10 @@ pub fn headless_service(gc: &GeminiCluster) -> Service {
 
 /// What Prometheus and users talk to.
 pub fn client_service(gc: &GeminiCluster) -> Service {
+    let mut metadata = meta(gc, gc.name_any());
+    metadata.labels.get_or_insert_default().insert(SERVICE_ROLE_LABEL.into(), "client".into());
     Service {
-        metadata: meta(gc, gc.name_any()),
+        metadata,
         spec: Some(ServiceSpec { selector: Some(selector_labels(gc)), ports: Some(vec![http_port()]), ..Default::default() }),
         ..Default::default()
     }
@@ -191,6 +198,11 @@ pub fn stateful_set(gc: &GeminiCluster, config_hash: &str) -> StatefulSet {
                 }),
             },
             volume_claim_templates: Some(vec![claim]),
+            // Scaling down or deleting never deletes a pod's data.
+            persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_scaled: Some("Retain".into()),
+                when_deleted: Some("Retain".into()),
+            }),
             ..Default::default()
         },
         ..Default::default()
@@ -225,14 +237,129 @@ pub fn read_url(gc: &GeminiCluster) -> String {
     format!("{}/api/v1/prom/read?db={}", base_url(gc), first_database(gc))
 }
 
-/// `remote_write:` / `remote_read:` lines for a plain `prometheus.yml`.
-pub fn prometheus_remote_yaml(gc: &GeminiCluster) -> String {
+/// The admin user's name and password, from the admin Secret.
+#[derive(Clone, PartialEq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// The name of the admin Secret when auth is on: the one the spec names, or `<name>-admin`.
+pub fn admin_secret_name(gc: &GeminiCluster) -> Option<String> {
+    let auth = &gc.spec.auth;
+    auth.enabled.then(|| auth.admin_secret_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| format!("{}-admin", gc.name_any())))
+}
+
+/// The generated admin Secret (created once, never overwritten, so the password stays).
+pub fn admin_secret(gc: &GeminiCluster, name: &str, credentials: &Credentials) -> Secret {
+    Secret {
+        metadata: meta(gc, name.to_string()),
+        type_: Some("kubernetes.io/basic-auth".into()),
+        data: Some(BTreeMap::from([
+            ("username".to_string(), ByteString(credentials.username.clone().into_bytes())),
+            ("password".to_string(), ByteString(credentials.password.clone().into_bytes())),
+        ])),
+        ..Default::default()
+    }
+}
+
+/// A fresh admin password: 32 characters from 62, drawn from the OS's random source.
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 64];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    // Rejection sampling keeps every character equally likely (248 = 4 * 62).
+    let chars: String = bytes.iter().filter(|b| **b < 248).map(|b| ALPHABET[(*b % 62) as usize] as char).take(32).collect();
+    if chars.len() == 32 { chars } else { random_password() }
+}
+
+/// The `remote_write:` / `remote_read:` lines for a plain `prometheus.yml`, with `basic_auth`
+/// when auth is on.
+pub fn prometheus_remote_yaml(gc: &GeminiCluster, credentials: Option<&Credentials>) -> String {
     let read_recent = gc.spec.prometheus.as_ref().is_some_and(|p| p.remote_read.read_recent);
+    let auth = credentials
+        .map(|c| format!("    basic_auth:\n      username: {}\n      password: {}\n", json_string(&c.username), json_string(&c.password)))
+        .unwrap_or_default();
     format!(
-        "remote_write:\n  - url: \"{}\"\nremote_read:\n  - url: \"{}\"\n    read_recent: {read_recent}\n",
+        "remote_write:\n  - url: \"{}\"\n{auth}remote_read:\n  - url: \"{}\"\n    read_recent: {read_recent}\n{auth}",
         write_url(gc),
         read_url(gc)
     )
+}
+
+/// A YAML scalar that is always read back as the same string (JSON strings are YAML).
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.into()).to_string()
+}
+
+pub fn remote_secret_name(gc: &GeminiCluster) -> String {
+    format!("{}-prometheus-remote", gc.name_any())
+}
+
+/// The Secret `<name>-prometheus-remote` with key `prometheus.yml`.
+pub fn remote_secret(gc: &GeminiCluster, credentials: Option<&Credentials>) -> Secret {
+    Secret {
+        metadata: meta(gc, remote_secret_name(gc)),
+        data: Some(BTreeMap::from([("prometheus.yml".to_string(), ByteString(prometheus_remote_yaml(gc, credentials).into_bytes()))])),
+        ..Default::default()
+    }
+}
+
+/// The ServiceMonitor (Prometheus Operator) that scrapes the engine's `/metrics` through the
+/// client Service.
+pub fn service_monitor(gc: &GeminiCluster) -> serde_json::Value {
+    let mut metadata = meta(gc, gc.name_any());
+    metadata.labels.get_or_insert_default().extend(gc.spec.service_monitor.labels.clone());
+    let mut selector = selector_labels(gc);
+    selector.insert(SERVICE_ROLE_LABEL.into(), "client".into());
+    serde_json::json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata,
+        "spec": {
+            "selector": {"matchLabels": selector},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": gc.spec.service_monitor.interval}],
+        },
+    })
+}
+
+/// What makes `desired` impossible to apply over `existing`: the fields of a StatefulSet that
+/// Kubernetes refuses to change (selector, serviceName, volumeClaimTemplates), with what to do.
+pub fn immutable_change(existing: &StatefulSet, desired: &StatefulSet) -> Option<String> {
+    let (old, new) = (&existing.spec, &desired.spec);
+    let name = desired.metadata.name.as_deref().unwrap_or_default();
+    let ns = desired.metadata.namespace.as_deref().unwrap_or("default");
+    let claims = |s: &StatefulSetSpec| -> Vec<(String, Option<Quantity>, Option<String>)> {
+        s.volume_claim_templates
+            .iter()
+            .flatten()
+            .map(|c| {
+                let spec = c.spec.as_ref();
+                let size = spec.and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref()).and_then(|r| r.get("storage").cloned());
+                (c.metadata.name.clone().unwrap_or_default(), size, spec.and_then(|s| s.storage_class_name.clone()))
+            })
+            .collect()
+    };
+    let what = if old.selector.match_labels != new.selector.match_labels {
+        "spec.selector".to_string()
+    } else if old.service_name != new.service_name {
+        "spec.serviceName".to_string()
+    } else if claims(old) != claims(new) {
+        let show = |c: Vec<(String, Option<Quantity>, Option<String>)>| {
+            c.into_iter()
+                .map(|(n, size, class)| format!("{n} {} class {}", size.map(|q| q.0).unwrap_or_default(), class.unwrap_or_else(|| "(default)".into())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!("spec.volumeClaimTemplates (storage: {} -> {})", show(claims(old)), show(claims(new)))
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the new spec changes StatefulSet {name}'s {what}, which Kubernetes cannot change in place; the old StatefulSet keeps running. \
+         To apply it, run `kubectl -n {ns} delete statefulset {name} --cascade=orphan`: the operator recreates the StatefulSet, the pods restart one by one \
+         and keep their PersistentVolumeClaims (existing claims keep their size; resize them with `kubectl edit pvc` where the StorageClass allows expansion)"
+    ))
 }
 
 #[cfg(test)]
@@ -263,6 +390,8 @@ mod tests {
         assert_eq!((sc.run_as_non_root, sc.read_only_root_filesystem), (Some(true), Some(true)));
         assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_ref().unwrap(), &vec!["ALL"]);
         assert_eq!(c.readiness_probe.as_ref().unwrap().http_get.as_ref().unwrap().path.as_deref(), Some("/health"));
+        let retention = spec.persistent_volume_claim_retention_policy.unwrap();
+        assert_eq!((retention.when_scaled.as_deref(), retention.when_deleted.as_deref()), (Some("Retain"), Some("Retain")));
         let claim = &spec.volume_claim_templates.unwrap()[0];
         assert_eq!(claim.spec.as_ref().unwrap().resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"], Quantity("10Gi".into()));
         assert_eq!(write_url(&gc), "http://metrics.monitoring.svc:8086/api/v1/prom/write?db=prometheus");
@@ -316,8 +445,53 @@ mod tests {
         assert_eq!(pod_disruption_budget(&gc).spec.unwrap().max_unavailable, Some(IntOrString::Int(1)));
         assert!(engine_config(&gc).unwrap().contains("max_body_bytes = 67108864"));
         assert_eq!(
-            prometheus_remote_yaml(&gc),
+            prometheus_remote_yaml(&gc, None),
             "remote_write:\n  - url: \"http://metrics.monitoring.svc:8086/api/v1/prom/write?db=prometheus\"\nremote_read:\n  - url: \"http://metrics.monitoring.svc:8086/api/v1/prom/read?db=prometheus\"\n    read_recent: false\n"
         );
+    }
+
+    #[test]
+    fn storage_change_is_refused_with_what_to_do() {
+        let gc = cluster(MINIMAL);
+        let bigger = cluster(&MINIMAL.replace("spec: {image: 'gemini:0.1.0'}", "spec: {image: 'gemini:0.1.0', storage: {size: 50Gi}}"));
+        let old = stateful_set(&gc, "a");
+        assert_eq!(immutable_change(&old, &stateful_set(&gc, "b")), None, "a config change is not immutable");
+        let more = cluster(&MINIMAL.replace("spec: {image: 'gemini:0.1.0'}", "spec: {image: 'gemini:0.1.0', replicas: 5}"));
+        assert_eq!(immutable_change(&old, &stateful_set(&more, "a")), None, "scaling is not immutable");
+        let msg = immutable_change(&old, &stateful_set(&bigger, "a")).unwrap();
+        assert!(msg.contains("spec.volumeClaimTemplates (storage: data 10Gi class (default) -> data 50Gi class (default))"), "{msg}");
+        assert!(msg.contains("kubectl -n monitoring delete statefulset metrics --cascade=orphan"), "{msg}");
+    }
+
+    #[test]
+    fn auth_gives_an_admin_secret_and_basic_auth_lines() {
+        let gc = cluster(MINIMAL);
+        assert_eq!(admin_secret_name(&gc), None);
+        let on = cluster(&MINIMAL.replace("spec: {image: 'gemini:0.1.0'}", "spec: {image: 'gemini:0.1.0', auth: {enabled: true}}"));
+        assert_eq!(admin_secret_name(&on).as_deref(), Some("metrics-admin"));
+        let named = cluster(&MINIMAL.replace("spec: {image: 'gemini:0.1.0'}", "spec: {image: 'gemini:0.1.0', auth: {enabled: true, adminSecretName: mine}}"));
+        assert_eq!(admin_secret_name(&named).as_deref(), Some("mine"));
+        let (a, b) = (random_password(), random_password());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()) && a != b);
+        let creds = Credentials { username: "admin".into(), password: "p:w\"d".into() };
+        let yaml = prometheus_remote_yaml(&on, Some(&creds));
+        let parsed: serde_json::Value = serde_norway::from_str(&yaml).unwrap();
+        assert_eq!(parsed["remote_write"][0]["basic_auth"]["password"], "p:w\"d");
+        assert_eq!(parsed["remote_read"][0]["basic_auth"]["username"], "admin");
+        let secret = admin_secret(&on, "metrics-admin", &creds);
+        assert_eq!(secret.data.unwrap()["password"].0, b"p:w\"d");
+    }
+
+    #[test]
+    fn service_monitor_scrapes_the_client_service_only() {
+        let gc = cluster(&MINIMAL.replace("spec: {image: 'gemini:0.1.0'}", "spec: {image: 'gemini:0.1.0', serviceMonitor: {labels: {release: kps}, interval: 15s}}"));
+        let sm = service_monitor(&gc);
+        assert_eq!(sm["metadata"]["labels"]["release"], "kps");
+        assert_eq!(sm["spec"]["endpoints"][0]["interval"], "15s");
+        let want = sm["spec"]["selector"]["matchLabels"].as_object().unwrap();
+        let has = |labels: &BTreeMap<String, String>| want.iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str());
+        assert!(has(client_service(&gc).metadata.labels.as_ref().unwrap()));
+        assert!(!has(headless_service(&gc).metadata.labels.as_ref().unwrap()));
     }
 }
