@@ -70,6 +70,7 @@ async fn listen_for_signals(tx: watch::Sender<bool>) {
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into()))
+        .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
     let code = actix_web::rt::System::new().block_on(run(args)).unwrap_or_else(|e| {
