@@ -20,6 +20,12 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// A tool `.ci/run` installs (helm, kubernetes-validate), found on PATH.
+pub fn tool_path(name: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()));
+    found.unwrap_or_else(|| panic!("{name} is not on PATH: `bash .ci/run` installs it"))
+}
+
 pub fn fixtures_dir() -> PathBuf {
     // Looked up at run time, not baked in: a test binary reused from a build in another
     // checkout must read this checkout's neighbours.
