@@ -3,6 +3,8 @@
 
 mod body;
 mod decode;
+mod influx_write;
+mod line_protocol;
 mod query;
 mod read;
 mod status;
@@ -89,6 +91,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/api/v1/write").route(web::post().to(write::write)))
         .service(endpoint("/api/v1/prom/read").route(web::post().to(read::read)))
         .service(endpoint("/api/v1/read").route(web::post().to(read::read)))
+        .service(endpoint("/write").route(web::post().to(influx_write::write)))
         .service(endpoint("/query").route(web::get().to(query::query)).route(web::post().to(query::query)))
         .service(endpoint("/ping").route(web::get().to(status::ping)).route(web::head().to(status::ping)))
         .service(endpoint("/health").route(web::get().to(status::health)))

@@ -1,0 +1,146 @@
+//! `POST /write`: InfluxDB 1.x line protocol (plain or gzip), as `influx` and Telegraf send it.
+//! A point's field `value` of measurement `m` with tags `t` is the series `m{t}` that
+//! Prometheus remote read sees; any other field `f` is the series `m_f{t}` (the mapping
+//! Telegraf's Prometheus output uses). Float, integer and boolean fields are stored as
+//! float64; strings, and integers beyond 2^53, are refused. Lines that parse are stored even
+//! when others do not (400 `partial write: …`, as InfluxDB answers).
+
+use super::body::read_raw;
+use super::line_protocol::{parse_line, to_millis, FieldValue, Point};
+use super::{ApiError, AppState};
+use crate::labels::Labels;
+use crate::storage::shard::SeriesWrite;
+use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
+use std::collections::BTreeMap;
+use std::io::Read;
+
+#[derive(serde::Deserialize)]
+pub struct Params {
+    db: Option<String>,
+    #[serde(default)]
+    precision: String,
+}
+
+/// Integers above this lose precision as float64.
+const MAX_EXACT_INTEGER: u64 = 1 << 53;
+
+fn body_text(req: &HttpRequest, raw: &[u8], limit: usize) -> Result<String, ApiError> {
+    let encoding = req.headers().get("content-encoding").and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
+    let bytes = match encoding.as_str() {
+        "" | "identity" => raw.to_vec(),
+        "gzip" => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(raw)
+                .take(limit as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::bad_request(format!("gzip decode: {e}")))?;
+            if out.len() > limit {
+                return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body too large: the limit is {limit} bytes after decompression")));
+            }
+            out
+        }
+        other => return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("unsupported content encoding {other:?}: send line protocol plain or gzip"))),
+    };
+    String::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("line protocol must be UTF-8: {e}")))
+}
+
+fn number(field: &str, value: &FieldValue) -> Result<f64, String> {
+    match value {
+        FieldValue::Float(v) => Ok(*v),
+        FieldValue::Boolean(b) => Ok(if *b { 1.0 } else { 0.0 }),
+        FieldValue::Integer(i) if i.unsigned_abs() <= MAX_EXACT_INTEGER => Ok(*i as f64),
+        FieldValue::Unsigned(u) if *u <= MAX_EXACT_INTEGER => Ok(*u as f64),
+        FieldValue::Integer(_) | FieldValue::Unsigned(_) => Err(format!("field {field:?}: integers beyond 2^53 cannot be stored exactly as float64")),
+        FieldValue::String(_) => Err(format!("field {field:?} is a string: Gemini stores numbers (float, integer, boolean) only")),
+    }
+}
+
+/// The series and samples of one point: one per field.
+fn samples_of(p: &Point, precision: &str, now_ms: i64) -> Result<Vec<(Labels, i64, f64)>, String> {
+    let ts = match p.timestamp {
+        Some(t) => to_millis(t, precision)?,
+        None => now_ms,
+    };
+    let mut tags: Vec<(&str, &str)> = p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    tags.sort_unstable();
+    for w in tags.windows(2) {
+        if w[0].0 == w[1].0 {
+            return Err(format!("duplicate tag {:?}", w[0].0));
+        }
+    }
+    if tags.iter().any(|(k, _)| *k == "__name__") {
+        return Err("tag \"__name__\" is reserved for the measurement".into());
+    }
+    let mut out = Vec::with_capacity(p.fields.len());
+    for (field, value) in &p.fields {
+        let v = number(field, value)?;
+        let name = if field == "value" { p.measurement.clone() } else { format!("{}_{field}", p.measurement) };
+        let mut pairs = tags.clone();
+        let at = pairs.partition_point(|(k, _)| *k < "__name__");
+        pairs.insert(at, ("__name__", name.as_str()));
+        out.push((Labels::from_sorted(pairs), ts, v));
+    }
+    Ok(out)
+}
+
+pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let db = params.db.clone().filter(|d| !d.is_empty()).ok_or_else(|| ApiError::bad_request("database is required"))?;
+    to_millis(0, &params.precision).map_err(ApiError::bad_request)?;
+    super::require_database(&state, &db)?;
+    let raw = read_raw(payload, state.max_body_bytes).await?;
+    let text = body_text(&req, &raw, state.max_body_bytes)?;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+
+    // Per series, timestamp → value: within one request the last value of a timestamp wins.
+    let mut series: BTreeMap<Vec<u8>, (Labels, BTreeMap<i64, f64>)> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        match parse_line(line).and_then(|p| samples_of(&p, &params.precision, now_ms)) {
+            Ok(samples) => {
+                for (labels, ts, v) in samples {
+                    series.entry(labels.as_bytes().to_vec()).or_insert_with(|| (labels, BTreeMap::new())).1.insert(ts, v);
+                }
+            }
+            Err(reason) => errors.push(format!("unable to parse '{line}': {reason}")),
+        }
+    }
+    let writes: Vec<SeriesWrite> = series
+        .into_values()
+        .map(|(labels, samples)| SeriesWrite { hash: labels.stable_hash(), labels, samples: samples.into_iter().collect() })
+        .collect();
+    let outcome = if writes.is_empty() { Default::default() } else { state.storage.write(&db, writes).await? };
+    errors.extend(outcome.rejections.iter().cloned());
+    if errors.is_empty() {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    Ok(HttpResponse::BadRequest().json(serde_json::json!({ "error": format!("partial write: {}", errors.join("\n")) })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_become_series_the_way_telegraf_names_them() {
+        let p = parse_line("cpu,host=a,zone=z value=1,idle=2i,up=t 5000000").unwrap();
+        let s = samples_of(&p, "", 0).unwrap();
+        let names: Vec<String> = s.iter().map(|(l, _, _)| l.to_string()).collect();
+        assert_eq!(names, vec![r#"cpu{host="a", zone="z"}"#, r#"cpu_idle{host="a", zone="z"}"#, r#"cpu_up{host="a", zone="z"}"#]);
+        assert_eq!(s.iter().map(|(_, t, v)| (*t, *v)).collect::<Vec<_>>(), vec![(5, 1.0), (5, 2.0), (5, 1.0)]);
+        let upper = parse_line("m,Z=1,A=2 value=1").unwrap();
+        let s = samples_of(&upper, "", 77).unwrap();
+        let order: Vec<&str> = s[0].0.iter().map(|(n, _)| n).collect();
+        assert_eq!(order, vec!["A", "Z", "__name__"], "label order is byte order");
+        assert_eq!(s[0].1, 77, "no timestamp: now");
+    }
+
+    #[test]
+    fn strings_big_integers_and_reserved_tags_are_refused() {
+        let err = |line: &str| samples_of(&parse_line(line).unwrap(), "", 0).unwrap_err();
+        assert!(err("m msg=\"x\"").contains("field \"msg\" is a string"));
+        assert!(err("m value=9007199254740993i").contains("beyond 2^53"));
+        assert!(err("m,__name__=x value=1").contains("reserved"));
+        assert!(err("m,a=1,a=2 value=1").contains("duplicate tag \"a\""));
+        assert!(samples_of(&parse_line("m value=9007199254740992i").unwrap(), "", 0).is_ok(), "2^53 itself is exact");
+    }
+}

@@ -1,0 +1,78 @@
+//! `POST /write` with InfluxDB line protocol, from the real `influx` CLI's INSERT and from raw
+//! HTTP: the points come back through Prometheus remote read as the series `m{tags}` (field
+//! `value`) and `m_<field>{tags}`; bad lines are named while good ones are kept.
+
+use std::process::Command;
+use tests::*;
+
+fn bits(v: f64) -> u64 {
+    v.to_bits()
+}
+
+fn read_name(g: &Gemini, name: &str) -> Series {
+    g.read_samples("prometheus", query_all(vec![matcher(0, "__name__", name)]))
+}
+
+fn key(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn influx_cli_insert_is_read_back_by_remote_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gemini::start(dir.path(), &[]);
+    for line in ["INSERT cpu,host=a,region=eu value=0.5,idle=97i 1700000000000000000", "INSERT cpu,host=a,region=eu value=0.75 1700000015000000000"] {
+        let out = Command::new("influx")
+            .args(["-host", "127.0.0.1", "-port", &g.port.to_string(), "-database", "prometheus", "-execute", line])
+            .output()
+            .expect("the influx CLI (apt-get install influxdb-client)");
+        assert!(out.status.success(), "{line}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+    let cpu = read_name(&g, "cpu");
+    assert_eq!(cpu[&key(&[("__name__", "cpu"), ("host", "a"), ("region", "eu")])], vec![(1_700_000_000_000, bits(0.5)), (1_700_000_015_000, bits(0.75))]);
+    let idle = read_name(&g, "cpu_idle");
+    assert_eq!(idle[&key(&[("__name__", "cpu_idle"), ("host", "a"), ("region", "eu")])], vec![(1_700_000_000_000, bits(97.0))]);
+    let out = Command::new("influx").args(["-host", "127.0.0.1", "-port", &g.port.to_string(), "-database", "prometheus", "-execute", "show measurements"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cpu\n") && text.contains("cpu_idle"), "{text}");
+}
+
+#[test]
+fn raw_writes_precision_partial_errors_and_status_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gemini::start(dir.path(), &[]);
+    let body = "# a comment\nmem,host=b value=1,free=2.5 1700000000\n\nbad line here\nmem,host=b msg=\"text\" 1700000001\nmem,host=b value=3 1700000002\n";
+    let a = g.post("/write?db=prometheus&precision=s", &[], body.as_bytes());
+    assert_eq!(a.status, 400, "{}", a.text());
+    let error: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    let error = error["error"].as_str().unwrap();
+    assert!(error.starts_with("partial write: unable to parse 'bad line here': "), "{error}");
+    assert!(error.contains("unable to parse 'mem,host=b msg=\"text\" 1700000001': field \"msg\" is a string"), "{error}");
+    let mem = read_name(&g, "mem");
+    assert_eq!(mem[&key(&[("__name__", "mem"), ("host", "b")])], vec![(1_700_000_000_000, bits(1.0)), (1_700_000_002_000, bits(3.0))], "good lines kept");
+    assert_eq!(read_name(&g, "mem_free").values().next().unwrap(), &vec![(1_700_000_000_000, bits(2.5))]);
+
+    assert_eq!(g.post("/write?db=prometheus&precision=ms", &[], b"up,job=x value=1 1700000000123").status, 204);
+    assert_eq!(read_name(&g, "up").values().next().unwrap(), &vec![(1_700_000_000_123, bits(1.0))]);
+
+    let gz = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b"gz value=7 1700000000000000000\n").unwrap();
+        e.finish().unwrap()
+    };
+    assert_eq!(g.post("/write?db=prometheus", &[("Content-Encoding", "gzip")], &gz).status, 204);
+    assert_eq!(read_name(&g, "gz").values().next().unwrap(), &vec![(1_700_000_000_000, bits(7.0))]);
+
+    let a = g.post("/write?db=nope", &[], b"m value=1");
+    assert_eq!(a.status, 404);
+    assert!(a.text().contains("database not found"), "{}", a.text());
+    let a = g.post("/write", &[], b"m value=1");
+    assert_eq!(a.status, 400);
+    assert!(a.text().contains("database is required"), "{}", a.text());
+    let a = g.post("/write?db=prometheus&precision=d", &[], b"m value=1");
+    assert_eq!(a.status, 400);
+    assert!(a.text().contains("invalid precision"), "{}", a.text());
+    assert_eq!(g.get("/write").status, 405);
+    assert!(read_name(&g, "m").is_empty(), "refused requests store nothing");
+}
