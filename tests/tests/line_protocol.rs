@@ -76,3 +76,26 @@ fn raw_writes_precision_partial_errors_and_status_codes() {
     assert_eq!(g.get("/write").status, 405);
     assert!(read_name(&g, "m").is_empty(), "refused requests store nothing");
 }
+
+#[test]
+fn show_tag_keys_tag_values_and_field_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gemini::start(dir.path(), &[]);
+    let body = "cpu,host=a,region=eu value=1 1700000000000000000\ncpu,host=b value=2 1700000000000000000\nmem,host=a value=3 1700000000000000000\n";
+    assert_eq!(g.post("/write?db=prometheus", &[], body.as_bytes()).status, 204);
+    let v = g.query("SHOW TAG KEYS ON prometheus FROM cpu");
+    assert_eq!(v["results"][0]["series"], serde_json::json!([{"name": "cpu", "columns": ["tagKey"], "values": [["host"], ["region"]]}]));
+    let v = g.query("SHOW TAG VALUES ON prometheus WITH KEY = host");
+    assert_eq!(
+        v["results"][0]["series"],
+        serde_json::json!([
+            {"name": "cpu", "columns": ["key", "value"], "values": [["host", "a"], ["host", "b"]]},
+            {"name": "mem", "columns": ["key", "value"], "values": [["host", "a"]]},
+        ])
+    );
+    let v = g.query("SHOW FIELD KEYS ON prometheus FROM mem; SHOW TAG KEYS ON prometheus FROM nothing");
+    assert_eq!(v["results"][0]["series"], serde_json::json!([{"name": "mem", "columns": ["fieldKey", "fieldType"], "values": [["value", "float"]]}]));
+    assert_eq!(v["results"][1], serde_json::json!({"statement_id": 1}), "nothing matches: no series");
+    let v = g.query("SHOW TAG KEYS");
+    assert_eq!(v["results"][0]["error"], "database name required");
+}

@@ -5,7 +5,8 @@ use super::{ApiError, AppState};
 use crate::query::influxql::{self, Statement};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use crate::index::matcher::Matcher;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 fn params(req: &HttpRequest, body: &[u8]) -> HashMap<String, String> {
     let mut out: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
@@ -30,15 +31,60 @@ fn names_series(name: &str, values: Vec<String>) -> Value {
     json!([{ "name": name, "columns": ["name"], "values": rows }])
 }
 
+/// The series of `from` (every measurement when `None`), grouped by measurement: name →
+/// (label name, label value) pairs other than `__name__`.
+async fn tags_by_measurement(state: &AppState, db: &str, from: Option<&str>) -> Result<BTreeMap<String, BTreeSet<(String, String)>>, String> {
+    let matcher = match from {
+        Some(m) => Matcher::new(0, "__name__", m)?,
+        None => Matcher::new(2, "__name__", ".+")?,
+    };
+    let series = state.storage.select(db, vec![matcher]).await.map_err(|e| e.to_string())?;
+    let mut out: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for s in series {
+        let tags = out.entry(s.labels.get("__name__").to_string()).or_default();
+        tags.extend(s.labels.iter().filter(|(n, _)| *n != "__name__").map(|(n, v)| (n.to_string(), v.to_string())));
+    }
+    Ok(out)
+}
+
+/// One InfluxDB series per measurement with `columns` and its rows; null when there are none.
+fn per_measurement(columns: &[&str], rows: BTreeMap<String, Vec<Value>>) -> Value {
+    let series: Vec<Value> = rows
+        .into_iter()
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(name, values)| json!({ "name": name, "columns": columns, "values": values }))
+        .collect();
+    if series.is_empty() { json!(null) } else { json!(series) }
+}
+
 async fn execute(state: &AppState, stmt: Statement, db: Option<&str>) -> Result<Value, String> {
+    let database = |on: &Option<String>| on.as_deref().or(db).filter(|d| !d.is_empty()).map(str::to_string).ok_or("database name required");
     match stmt {
         Statement::CreateDatabase(name) => state.storage.create_database(&name).map(|_| json!(null)),
         Statement::DropDatabase(name) => state.storage.drop_database(&name).await.map(|_| json!(null)),
         Statement::ShowDatabases => Ok(names_series("databases", state.storage.databases())),
         Statement::ShowMeasurements { on } => {
-            let db = on.as_deref().or(db).filter(|d| !d.is_empty()).ok_or("database name required")?;
-            let names = state.storage.label_values(db, "__name__").await.map_err(|e| e.to_string())?;
+            let names = state.storage.label_values(&database(&on)?, "__name__").await.map_err(|e| e.to_string())?;
             Ok(names_series("measurements", names))
+        }
+        Statement::ShowTagKeys { on, from } => {
+            let tags = tags_by_measurement(state, &database(&on)?, from.as_deref()).await?;
+            let rows = tags
+                .into_iter()
+                .map(|(m, pairs)| (m, pairs.into_iter().map(|(k, _)| k).collect::<BTreeSet<_>>().into_iter().map(|k| json!([k])).collect()))
+                .collect();
+            Ok(per_measurement(&["tagKey"], rows))
+        }
+        Statement::ShowTagValues { on, from, key } => {
+            let tags = tags_by_measurement(state, &database(&on)?, from.as_deref()).await?;
+            let rows = tags.into_iter().map(|(m, pairs)| (m, pairs.into_iter().filter(|(k, _)| *k == key).map(|(k, v)| json!([k, v])).collect())).collect();
+            Ok(per_measurement(&["key", "value"], rows))
+        }
+        Statement::ShowFieldKeys { on, from } => {
+            // Every series holds one float64 field, `value` (line protocol's other fields are series of their own).
+            let tags = tags_by_measurement(state, &database(&on)?, from.as_deref()).await?;
+            let rows = tags.into_keys().map(|m| (m, vec![json!(["value", "float"])])).collect();
+            Ok(per_measurement(&["fieldKey", "fieldType"], rows))
         }
     }
 }

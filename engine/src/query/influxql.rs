@@ -1,5 +1,6 @@
-//! A recursive-descent parser for the InfluxQL management statements Gemini serves:
-//! `CREATE DATABASE`, `DROP DATABASE`, `SHOW DATABASES`, `SHOW MEASUREMENTS [ON db]`.
+//! A recursive-descent parser for the InfluxQL statements Gemini serves: `CREATE DATABASE`,
+//! `DROP DATABASE`, `SHOW DATABASES`, `SHOW MEASUREMENTS [ON db]`, `SHOW TAG KEYS [ON db]
+//! [FROM m]`, `SHOW TAG VALUES [ON db] [FROM m] WITH KEY = k`, `SHOW FIELD KEYS [ON db] [FROM m]`.
 //! Statements are separated by `;`; keywords are case-insensitive; identifiers may be
 //! double-quoted. Errors give the byte position, like InfluxDB's `at line 1, char N`.
 
@@ -9,6 +10,9 @@ pub enum Statement {
     DropDatabase(String),
     ShowDatabases,
     ShowMeasurements { on: Option<String> },
+    ShowTagKeys { on: Option<String>, from: Option<String> },
+    ShowTagValues { on: Option<String>, from: Option<String>, key: String },
+    ShowFieldKeys { on: Option<String>, from: Option<String> },
 }
 
 #[derive(Debug, PartialEq, Clone)]
@@ -112,6 +116,15 @@ impl Parser {
         }
     }
 
+    /// `KW ident` when the next word is `kw`.
+    fn optional(&mut self, kw: &str) -> Result<Option<String>, String> {
+        if self.keyword(kw) {
+            Ok(Some(self.ident()?))
+        } else {
+            Ok(None)
+        }
+    }
+
     fn statement(&mut self) -> Result<Statement, String> {
         if self.keyword("CREATE") {
             self.expect("DATABASE")?;
@@ -126,10 +139,30 @@ impl Parser {
                 return Ok(Statement::ShowDatabases);
             }
             if self.keyword("MEASUREMENTS") {
-                let on = if self.keyword("ON") { Some(self.ident()?) } else { None };
-                return Ok(Statement::ShowMeasurements { on });
+                return Ok(Statement::ShowMeasurements { on: self.optional("ON")? });
             }
-            return Err(self.error("DATABASES, MEASUREMENTS"));
+            if self.keyword("TAG") {
+                if self.keyword("KEYS") {
+                    let on = self.optional("ON")?;
+                    return Ok(Statement::ShowTagKeys { on, from: self.optional("FROM")? });
+                }
+                self.expect("VALUES")?;
+                let on = self.optional("ON")?;
+                let from = self.optional("FROM")?;
+                self.expect("WITH")?;
+                self.expect("KEY")?;
+                if self.peek() != Some(&Token::Other('=')) {
+                    return Err(self.error("="));
+                }
+                self.at += 1;
+                return Ok(Statement::ShowTagValues { on, from, key: self.ident()? });
+            }
+            if self.keyword("FIELD") {
+                self.expect("KEYS")?;
+                let on = self.optional("ON")?;
+                return Ok(Statement::ShowFieldKeys { on, from: self.optional("FROM")? });
+            }
+            return Err(self.error("DATABASES, MEASUREMENTS, TAG, FIELD"));
         }
         Err(self.error("CREATE, DROP, SHOW"))
     }
@@ -176,12 +209,19 @@ mod tests {
         );
         assert_eq!(parse("DROP DATABASE x").unwrap(), vec![Statement::DropDatabase("x".into())]);
         assert_eq!(parse("SHOW MEASUREMENTS").unwrap(), vec![Statement::ShowMeasurements { on: None }]);
+        assert_eq!(parse("show tag keys from cpu").unwrap(), vec![Statement::ShowTagKeys { on: None, from: Some("cpu".into()) }]);
+        assert_eq!(
+            parse("SHOW TAG VALUES ON db FROM \"cpu\" WITH KEY = \"host\"").unwrap(),
+            vec![Statement::ShowTagValues { on: Some("db".into()), from: Some("cpu".into()), key: "host".into() }]
+        );
+        assert_eq!(parse("SHOW FIELD KEYS ON db").unwrap(), vec![Statement::ShowFieldKeys { on: Some("db".into()), from: None }]);
     }
 
     #[test]
     fn errors_give_position() {
         let e = parse("SHOW FOO").unwrap_err();
-        assert_eq!(e, "found FOO, expected DATABASES, MEASUREMENTS at line 1, char 6");
+        assert_eq!(e, "found FOO, expected DATABASES, MEASUREMENTS, TAG, FIELD at line 1, char 6");
+        assert_eq!(parse("SHOW TAG VALUES WITH KEY host").unwrap_err(), "found host, expected = at line 1, char 26");
         let e = parse("CREATE DATABASE").unwrap_err();
         assert_eq!(e, "found EOF, expected identifier at line 1, char 16");
         assert!(parse("SHOW DATABASES x").unwrap_err().contains("expected ;"));
