@@ -217,8 +217,13 @@ impl Run {
         }
     }
 
-    /// SIGTERM, then the exit status and what the operator logged.
+    /// SIGTERM, then the exit status and what the operator logged. Prints the operator's peak
+    /// memory (see it with `--nocapture`).
     fn terminate(mut self) -> (std::process::ExitStatus, String, Vec<Call>) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        if let Some(hwm) = status.lines().find(|l| l.starts_with("VmHWM")) {
+            eprintln!("gemini-operator peak memory: {}", hwm.trim_start_matches("VmHWM:").trim());
+        }
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         let code = loop {
