@@ -99,3 +99,17 @@ fn show_tag_keys_tag_values_and_field_keys() {
     let v = g.query("SHOW TAG KEYS");
     assert_eq!(v["results"][0]["error"], "database name required");
 }
+
+#[test]
+fn show_series_and_cardinality() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gemini::start(dir.path(), &[]);
+    let body = "cpu,host=a,region=eu\\ west value=1 1700000000000000000\ncpu,host=b value=2 1700000000000000000\nmem,host=a value=3 1700000000000000000\n";
+    assert_eq!(g.post("/write?db=prometheus", &[], body.as_bytes()).status, 204);
+    let v = g.query("SHOW SERIES ON prometheus");
+    assert_eq!(v["results"][0]["series"], serde_json::json!([{"columns": ["key"], "values": [["cpu,host=a,region=eu\\ west"], ["cpu,host=b"], ["mem,host=a"]]}]));
+    let v = g.query("SHOW SERIES ON prometheus FROM mem; SHOW SERIES CARDINALITY ON prometheus; SHOW SERIES CARDINALITY ON prometheus FROM cpu");
+    assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["mem,host=a"]]));
+    assert_eq!(v["results"][1]["series"][0]["values"], serde_json::json!([[3]]));
+    assert_eq!(v["results"][2]["series"][0]["values"], serde_json::json!([[2]]));
+}

@@ -57,6 +57,25 @@ fn per_measurement(columns: &[&str], rows: BTreeMap<String, Vec<Value>>) -> Valu
     if series.is_empty() { json!(null) } else { json!(series) }
 }
 
+/// A series key as InfluxDB prints it: `m,tag=v,…` with line-protocol escaping.
+fn series_key(labels: &crate::labels::Labels) -> String {
+    let esc = |s: &str, extra: &[char]| s.chars().fold(String::new(), |mut o, c| {
+        if c == ',' || c == ' ' || extra.contains(&c) {
+            o.push('\\');
+        }
+        o.push(c);
+        o
+    });
+    let mut key = esc(labels.get("__name__"), &[]);
+    for (n, v) in labels.iter().filter(|(n, _)| *n != "__name__") {
+        key.push(',');
+        key.push_str(&esc(n, &['=']));
+        key.push('=');
+        key.push_str(&esc(v, &['=']));
+    }
+    key
+}
+
 async fn execute(state: &AppState, stmt: Statement, db: Option<&str>) -> Result<Value, String> {
     let database = |on: &Option<String>| on.as_deref().or(db).filter(|d| !d.is_empty()).map(str::to_string).ok_or("database name required");
     match stmt {
@@ -79,6 +98,19 @@ async fn execute(state: &AppState, stmt: Statement, db: Option<&str>) -> Result<
             let tags = tags_by_measurement(state, &database(&on)?, from.as_deref()).await?;
             let rows = tags.into_iter().map(|(m, pairs)| (m, pairs.into_iter().filter(|(k, _)| *k == key).map(|(k, v)| json!([k, v])).collect())).collect();
             Ok(per_measurement(&["key", "value"], rows))
+        }
+        Statement::ShowSeries { on, from, cardinality } => {
+            let matcher = match &from {
+                Some(m) => Matcher::new(0, "__name__", m)?,
+                None => Matcher::new(2, "__name__", ".+")?,
+            };
+            let series = state.storage.select(&database(&on)?, vec![matcher]).await.map_err(|e| e.to_string())?;
+            if cardinality {
+                return Ok(if series.is_empty() { json!(null) } else { json!([{ "columns": ["count"], "values": [[series.len()]] }]) });
+            }
+            let keys: BTreeSet<String> = series.iter().map(|s| series_key(&s.labels)).collect();
+            let rows: Vec<Value> = keys.into_iter().map(|k| json!([k])).collect();
+            Ok(if rows.is_empty() { json!(null) } else { json!([{ "columns": ["key"], "values": rows }]) })
         }
         Statement::ShowFieldKeys { on, from } => {
             // Every series holds one float64 field, `value` (line protocol's other fields are series of their own).

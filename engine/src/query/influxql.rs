@@ -1,6 +1,7 @@
 //! A recursive-descent parser for the InfluxQL statements Gemini serves: `CREATE DATABASE`,
 //! `DROP DATABASE`, `SHOW DATABASES`, `SHOW MEASUREMENTS [ON db]`, `SHOW TAG KEYS [ON db]
-//! [FROM m]`, `SHOW TAG VALUES [ON db] [FROM m] WITH KEY = k`, `SHOW FIELD KEYS [ON db] [FROM m]`.
+//! [FROM m]`, `SHOW TAG VALUES [ON db] [FROM m] WITH KEY = k`, `SHOW FIELD KEYS [ON db] [FROM m]`,
+//! `SHOW SERIES [CARDINALITY] [ON db] [FROM m]`.
 //! Statements are separated by `;`; keywords are case-insensitive; identifiers may be
 //! double-quoted. Errors give the byte position, like InfluxDB's `at line 1, char N`.
 
@@ -13,6 +14,7 @@ pub enum Statement {
     ShowTagKeys { on: Option<String>, from: Option<String> },
     ShowTagValues { on: Option<String>, from: Option<String>, key: String },
     ShowFieldKeys { on: Option<String>, from: Option<String> },
+    ShowSeries { on: Option<String>, from: Option<String>, cardinality: bool },
 }
 
 #[derive(Debug, PartialEq, Clone)]
@@ -162,7 +164,12 @@ impl Parser {
                 let on = self.optional("ON")?;
                 return Ok(Statement::ShowFieldKeys { on, from: self.optional("FROM")? });
             }
-            return Err(self.error("DATABASES, MEASUREMENTS, TAG, FIELD"));
+            if self.keyword("SERIES") {
+                let cardinality = self.keyword("CARDINALITY");
+                let on = self.optional("ON")?;
+                return Ok(Statement::ShowSeries { on, from: self.optional("FROM")?, cardinality });
+            }
+            return Err(self.error("DATABASES, MEASUREMENTS, TAG, FIELD, SERIES"));
         }
         Err(self.error("CREATE, DROP, SHOW"))
     }
@@ -214,13 +221,15 @@ mod tests {
             parse("SHOW TAG VALUES ON db FROM \"cpu\" WITH KEY = \"host\"").unwrap(),
             vec![Statement::ShowTagValues { on: Some("db".into()), from: Some("cpu".into()), key: "host".into() }]
         );
+        assert_eq!(parse("show series cardinality on db").unwrap(), vec![Statement::ShowSeries { on: Some("db".into()), from: None, cardinality: true }]);
+        assert_eq!(parse("SHOW SERIES FROM cpu").unwrap(), vec![Statement::ShowSeries { on: None, from: Some("cpu".into()), cardinality: false }]);
         assert_eq!(parse("SHOW FIELD KEYS ON db").unwrap(), vec![Statement::ShowFieldKeys { on: Some("db".into()), from: None }]);
     }
 
     #[test]
     fn errors_give_position() {
         let e = parse("SHOW FOO").unwrap_err();
-        assert_eq!(e, "found FOO, expected DATABASES, MEASUREMENTS, TAG, FIELD at line 1, char 6");
+        assert_eq!(e, "found FOO, expected DATABASES, MEASUREMENTS, TAG, FIELD, SERIES at line 1, char 6");
         assert_eq!(parse("SHOW TAG VALUES WITH KEY host").unwrap_err(), "found host, expected = at line 1, char 26");
         let e = parse("CREATE DATABASE").unwrap_err();
         assert_eq!(e, "found EOF, expected identifier at line 1, char 16");
