@@ -31,14 +31,18 @@ fn names_series(name: &str, values: Vec<String>) -> Value {
     json!([{ "name": name, "columns": ["name"], "values": rows }])
 }
 
+/// Selects the measurement `from`, or every measurement.
+fn measurement_matcher(from: Option<&str>) -> Result<Matcher, String> {
+    match from {
+        Some(m) => Matcher::new(0, "__name__", m),
+        None => Matcher::new(2, "__name__", ".+"),
+    }
+}
+
 /// The series of `from` (every measurement when `None`), grouped by measurement: name →
 /// (label name, label value) pairs other than `__name__`.
 async fn tags_by_measurement(state: &AppState, db: &str, from: Option<&str>) -> Result<BTreeMap<String, BTreeSet<(String, String)>>, String> {
-    let matcher = match from {
-        Some(m) => Matcher::new(0, "__name__", m)?,
-        None => Matcher::new(2, "__name__", ".+")?,
-    };
-    let series = state.storage.select(db, vec![matcher]).await.map_err(|e| e.to_string())?;
+    let series = state.storage.select(db, vec![measurement_matcher(from)?]).await.map_err(|e| e.to_string())?;
     let mut out: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for s in series {
         let tags = out.entry(s.labels.get("__name__").to_string()).or_default();
@@ -100,11 +104,7 @@ async fn execute(state: &AppState, stmt: Statement, db: Option<&str>) -> Result<
             Ok(per_measurement(&["key", "value"], rows))
         }
         Statement::ShowSeries { on, from, cardinality } => {
-            let matcher = match &from {
-                Some(m) => Matcher::new(0, "__name__", m)?,
-                None => Matcher::new(2, "__name__", ".+")?,
-            };
-            let series = state.storage.select(&database(&on)?, vec![matcher]).await.map_err(|e| e.to_string())?;
+            let series = state.storage.select(&database(&on)?, vec![measurement_matcher(from.as_deref())?]).await.map_err(|e| e.to_string())?;
             if cardinality {
                 return Ok(if series.is_empty() { json!(null) } else { json!([{ "columns": ["count"], "values": [[series.len()]] }]) });
             }
