@@ -5,7 +5,7 @@ use super::ApiError;
 use actix_web::{http::StatusCode, web, HttpRequest};
 use futures_util::StreamExt;
 
-fn too_large(limit: usize) -> ApiError {
+pub fn too_large(limit: usize) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body too large: the limit is {limit} bytes after decompression"))
 }
 

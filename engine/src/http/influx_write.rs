@@ -5,7 +5,7 @@
 //! float64; strings, and integers beyond 2^53, are refused. Lines that parse are stored even
 //! when others do not (400 `partial write: …`, as InfluxDB answers).
 
-use super::body::read_raw;
+use super::body::{read_raw, too_large};
 use super::line_protocol::{parse_line, to_millis, FieldValue, Point};
 use super::{ApiError, AppState};
 use crate::labels::Labels;
@@ -35,7 +35,7 @@ fn body_text(req: &HttpRequest, raw: &[u8], limit: usize) -> Result<String, ApiE
                 .read_to_end(&mut out)
                 .map_err(|e| ApiError::bad_request(format!("gzip decode: {e}")))?;
             if out.len() > limit {
-                return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body too large: the limit is {limit} bytes after decompression")));
+                return Err(too_large(limit));
             }
             out
         }
@@ -84,7 +84,7 @@ fn samples_of(p: &Point, precision: &str, now_ms: i64) -> Result<Vec<(Labels, i6
 }
 
 pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let db = params.db.clone().filter(|d| !d.is_empty()).ok_or_else(|| ApiError::bad_request("database is required"))?;
+    let db = super::required_database(&params.db)?;
     to_millis(0, &params.precision).map_err(ApiError::bad_request)?;
     super::require_database(&state, &db)?;
     let raw = read_raw(payload, state.max_body_bytes).await?;

@@ -70,6 +70,11 @@ fn database_or_default(db: &Option<String>) -> String {
     db.clone().filter(|d| !d.is_empty()).unwrap_or_else(|| "prometheus".to_string())
 }
 
+/// The database a request must name with `db=`: 400 `database is required` when it names none.
+fn required_database(db: &Option<String>) -> Result<String, ApiError> {
+    db.clone().filter(|d| !d.is_empty()).ok_or_else(|| ApiError::bad_request("database is required"))
+}
+
 /// 404 `database not found: <db>` unless the database exists.
 fn require_database(state: &AppState, db: &str) -> Result<(), ApiError> {
     match state.storage.database_id(db) {

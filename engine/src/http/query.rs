@@ -23,12 +23,26 @@ fn params(req: &HttpRequest, body: &[u8]) -> HashMap<String, String> {
     out
 }
 
-fn names_series(name: &str, values: Vec<String>) -> Value {
-    if values.is_empty() {
-        return json!(null);
+/// One InfluxDB series (a table with optional name, columns and rows); `None` without rows.
+fn table(name: Option<&str>, columns: &[&str], rows: Vec<Value>) -> Option<Value> {
+    if rows.is_empty() {
+        return None;
     }
-    let rows: Vec<Value> = values.into_iter().map(|v| json!([v])).collect();
-    json!([{ "name": name, "columns": ["name"], "values": rows }])
+    let mut t = json!({ "columns": columns, "values": rows });
+    if let Some(name) = name {
+        t["name"] = json!(name);
+    }
+    Some(t)
+}
+
+/// A statement's `series`: the tables, or null when there are none (InfluxDB then omits the key).
+fn series(tables: impl IntoIterator<Item = Option<Value>>) -> Value {
+    let tables: Vec<Value> = tables.into_iter().flatten().collect();
+    if tables.is_empty() { json!(null) } else { json!(tables) }
+}
+
+fn names_series(name: &str, values: Vec<String>) -> Value {
+    series([table(Some(name), &["name"], values.into_iter().map(|v| json!([v])).collect())])
 }
 
 /// Selects the measurement `from`, or every measurement.
@@ -53,12 +67,7 @@ async fn tags_by_measurement(state: &AppState, db: &str, from: Option<&str>) -> 
 
 /// One InfluxDB series per measurement with `columns` and its rows; null when there are none.
 fn per_measurement(columns: &[&str], rows: BTreeMap<String, Vec<Value>>) -> Value {
-    let series: Vec<Value> = rows
-        .into_iter()
-        .filter(|(_, values)| !values.is_empty())
-        .map(|(name, values)| json!({ "name": name, "columns": columns, "values": values }))
-        .collect();
-    if series.is_empty() { json!(null) } else { json!(series) }
+    series(rows.into_iter().map(|(name, values)| table(Some(&name), columns, values)))
 }
 
 /// A series key as InfluxDB prints it: `m,tag=v,…` with line-protocol escaping.
@@ -104,13 +113,13 @@ async fn execute(state: &AppState, stmt: Statement, db: Option<&str>) -> Result<
             Ok(per_measurement(&["key", "value"], rows))
         }
         Statement::ShowSeries { on, from, cardinality } => {
-            let series = state.storage.select(&database(&on)?, vec![measurement_matcher(from.as_deref())?]).await.map_err(|e| e.to_string())?;
+            let found = state.storage.select(&database(&on)?, vec![measurement_matcher(from.as_deref())?]).await.map_err(|e| e.to_string())?;
             if cardinality {
-                return Ok(if series.is_empty() { json!(null) } else { json!([{ "columns": ["count"], "values": [[series.len()]] }]) });
+                let rows = if found.is_empty() { vec![] } else { vec![json!([found.len()])] };
+                return Ok(series([table(None, &["count"], rows)]));
             }
-            let keys: BTreeSet<String> = series.iter().map(|s| series_key(&s.labels)).collect();
-            let rows: Vec<Value> = keys.into_iter().map(|k| json!([k])).collect();
-            Ok(if rows.is_empty() { json!(null) } else { json!([{ "columns": ["key"], "values": rows }]) })
+            let keys: BTreeSet<String> = found.iter().map(|s| series_key(&s.labels)).collect();
+            Ok(series([table(None, &["key"], keys.into_iter().map(|k| json!([k])).collect())]))
         }
         Statement::ShowFieldKeys { on, from } => {
             // Every series holds one float64 field, `value` (line protocol's other fields are series of their own).

@@ -25,7 +25,7 @@ pub async fn prom_write(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let db = params.db.clone().filter(|d| !d.is_empty()).ok_or_else(|| ApiError::bad_request("database is required"))?;
+    let db = super::required_database(&params.db)?;
     handle(req, &db, payload, state).await
 }
 
