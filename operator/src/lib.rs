@@ -12,6 +12,12 @@ pub mod resources;
 pub mod status;
 pub mod wiring;
 
+/// `namespace/name` of an object: how status, logs and the backoff table name it.
+pub fn namespaced_name<K: kube::Resource>(o: &K) -> String {
+    use kube::ResourceExt;
+    format!("{}/{}", o.namespace().unwrap_or_default(), o.name_any())
+}
+
 /// The field manager of every server-side apply, and the reporting controller of events.
 pub const MANAGER: &str = "gemini-operator";
 /// Held on every GeminiCluster until its entries are out of every Prometheus.

@@ -7,7 +7,7 @@
 use crate::crd::GeminiCluster;
 use crate::resources::{admin_secret_name, service_monitor};
 use crate::wiring::desired_prometheus_lists;
-use crate::MANAGER;
+use crate::{namespaced_name, MANAGER};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{Selector, SelectorExt};
 use kube::{Client, ResourceExt};
@@ -82,10 +82,6 @@ pub fn selection(gc: &GeminiCluster) -> Result<Option<Selection>, String> {
     Ok(Some(Selection { selector, namespaces }))
 }
 
-fn key(p: &DynamicObject) -> String {
-    format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any())
-}
-
 /// The Prometheus objects (`namespace/name`) the selection matches now.
 async fn matched(client: &Client, gc: &GeminiCluster, sel: &Selection) -> Result<BTreeSet<String>, kube::Error> {
     let ar = prometheus_resource();
@@ -99,7 +95,7 @@ async fn matched(client: &Client, gc: &GeminiCluster, sel: &Selection) -> Result
             all.into_iter().filter(|p| chosen.contains(&p.namespace().unwrap_or_default())).collect()
         }
     };
-    Ok(found.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).map(key).collect())
+    Ok(found.iter().filter(|p| p.metadata.deletion_timestamp.is_none()).map(namespaced_name).collect())
 }
 
 /// Sets (`wired`) or removes this cluster's entries in one Prometheus object. Returns whether

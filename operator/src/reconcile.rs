@@ -8,7 +8,7 @@ use crate::metrics::Metrics;
 use crate::prometheus::{self, Selection};
 use crate::resources::{self, Credentials};
 use crate::status::{self, Observed, Problem, Wiring};
-use crate::{FINALIZER, MANAGER};
+use crate::{namespaced_name, FINALIZER, MANAGER};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
@@ -67,22 +67,18 @@ pub async fn reconcile(gc: Arc<GeminiCluster>, ctx: Arc<Context>) -> Result<Acti
     .map_err(|e| Error::Finalizer(Box::new(e)));
     ctx.metrics.observe(started.elapsed(), result.is_ok());
     if result.is_ok() {
-        ctx.failures.lock().unwrap().remove(&object_key(&gc));
+        ctx.failures.lock().unwrap().remove(&namespaced_name(gc.as_ref()));
     }
     result
-}
-
-fn object_key(gc: &GeminiCluster) -> String {
-    format!("{}/{}", gc.namespace().unwrap_or_default(), gc.name_any())
 }
 
 /// The controller's error policy: retry after 5 s, doubling per consecutive failure, at most 5 min.
 pub fn error_policy(gc: Arc<GeminiCluster>, error: &Error, ctx: Arc<Context>) -> Action {
     let mut failures = ctx.failures.lock().unwrap();
-    let n = failures.entry(object_key(&gc)).or_insert(0);
+    let n = failures.entry(namespaced_name(gc.as_ref())).or_insert(0);
     *n += 1;
     let delay = backoff(*n);
-    tracing::warn!(cluster = %object_key(&gc), %error, retry_in = ?delay, "reconcile failed");
+    tracing::warn!(cluster = %namespaced_name(gc.as_ref()), %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
