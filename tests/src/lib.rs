@@ -26,10 +26,14 @@ pub fn tool_path(name: &str) -> PathBuf {
     found.unwrap_or_else(|| panic!("{name} is not on PATH: `bash .ci/run` installs it"))
 }
 
+/// The workspace root. Looked up at run time, not baked in: a test binary reused from a build
+/// in another checkout must read this checkout's files and neighbours.
+pub fn project_root() -> PathBuf {
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo test")).join("..")
+}
+
 pub fn fixtures_dir() -> PathBuf {
-    // Looked up at run time, not baked in: a test binary reused from a build in another
-    // checkout must read this checkout's neighbours.
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo test")).join("../../shared/fixtures/prometheus-2.42")
+    project_root().join("../shared/fixtures/prometheus-2.42")
 }
 
 pub fn free_port() -> u16 {

@@ -6,13 +6,8 @@
 //! kubernetes-validate are installed by `.ci/run`.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use tests::Gemini;
-
-fn root() -> PathBuf {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo test")).join("..")
-}
+use tests::{project_root, Gemini};
 
 fn tool(name: &str) -> Command {
     Command::new(tests::tool_path(name))
@@ -26,11 +21,11 @@ fn run(cmd: &mut Command) -> String {
 }
 
 fn chart(name: &str) -> String {
-    root().join("charts").join(name).to_string_lossy().into_owned()
+    project_root().join("charts").join(name).to_string_lossy().into_owned()
 }
 
 fn full_values(name: &str) -> String {
-    root().join(format!("charts/test-values/{name}-full.yaml")).to_string_lossy().into_owned()
+    project_root().join(format!("charts/test-values/{name}-full.yaml")).to_string_lossy().into_owned()
 }
 
 /// `helm template` of a chart, with the values file when given, as JSON documents.
@@ -76,8 +71,8 @@ fn charts_lint_strict() {
 
 #[test]
 fn operator_chart_renders_valid_objects_and_ships_the_crd() {
-    let chart_crd = std::fs::read_to_string(root().join("charts/gemini-operator/crds/geminicluster.yaml")).unwrap();
-    let crd = std::fs::read_to_string(root().join("crds/geminicluster.yaml")).unwrap();
+    let chart_crd = std::fs::read_to_string(project_root().join("charts/gemini-operator/crds/geminicluster.yaml")).unwrap();
+    let crd = std::fs::read_to_string(project_root().join("crds/geminicluster.yaml")).unwrap();
     assert!(chart_crd == crd, "charts/gemini-operator/crds/geminicluster.yaml differs from crds/geminicluster.yaml: copy it over");
 
     let (_, docs) = template("gemini-operator", None);
@@ -99,7 +94,7 @@ fn operator_chart_renders_valid_objects_and_ships_the_crd() {
 
 /// The GeminiCluster CRD's schema, compiled.
 fn crd_validator() -> jsonschema::Validator {
-    let crd: Value = serde_norway::from_str(&std::fs::read_to_string(root().join("crds/geminicluster.yaml")).unwrap()).unwrap();
+    let crd: Value = serde_norway::from_str(&std::fs::read_to_string(project_root().join("crds/geminicluster.yaml")).unwrap()).unwrap();
     jsonschema::validator_for(&crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]).expect("the CRD schema compiles")
 }
 
@@ -150,7 +145,7 @@ fn cluster_chart_notes_give_the_urls() {
 #[test]
 fn objects_the_operator_builds_are_valid_kubernetes() {
     use operator::resources::*;
-    let text = std::fs::read_to_string(root().join("examples/geminicluster-full.yaml")).unwrap();
+    let text = std::fs::read_to_string(project_root().join("examples/geminicluster-full.yaml")).unwrap();
     let mut gc: operator::crd::GeminiCluster = serde_norway::from_str(&text).unwrap();
     gc.metadata.uid = Some("0b9d1c9e-3c53-4d6f-9d7a-6f2b1c0e8a11".into());
     let config = engine_config(&gc).unwrap();
@@ -169,7 +164,7 @@ fn objects_the_operator_builds_are_valid_kubernetes() {
 
 #[test]
 fn dashboard_asks_only_for_metrics_the_engine_serves() {
-    let dashboard = std::fs::read_to_string(root().join("charts/gemini-cluster/dashboards/gemini.json")).unwrap();
+    let dashboard = std::fs::read_to_string(project_root().join("charts/gemini-cluster/dashboards/gemini.json")).unwrap();
     let json: Value = serde_json::from_str(&dashboard).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let g = Gemini::start(dir.path(), &[]);

@@ -17,6 +17,14 @@ fn key(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
 }
 
+/// A server with `body` written to `prometheus` as line protocol (the directory goes last).
+fn gemini_with_lines(body: &str) -> (Gemini, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gemini::start(dir.path(), &[]);
+    assert_eq!(g.post("/write?db=prometheus", &[], body.as_bytes()).status, 204);
+    (g, dir)
+}
+
 #[test]
 fn influx_cli_insert_is_read_back_by_remote_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,10 +87,7 @@ fn raw_writes_precision_partial_errors_and_status_codes() {
 
 #[test]
 fn show_tag_keys_tag_values_and_field_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let g = Gemini::start(dir.path(), &[]);
-    let body = "cpu,host=a,region=eu value=1 1700000000000000000\ncpu,host=b value=2 1700000000000000000\nmem,host=a value=3 1700000000000000000\n";
-    assert_eq!(g.post("/write?db=prometheus", &[], body.as_bytes()).status, 204);
+    let (g, _dir) = gemini_with_lines("cpu,host=a,region=eu value=1 1700000000000000000\ncpu,host=b value=2 1700000000000000000\nmem,host=a value=3 1700000000000000000\n");
     let v = g.query("SHOW TAG KEYS ON prometheus FROM cpu");
     assert_eq!(v["results"][0]["series"], serde_json::json!([{"name": "cpu", "columns": ["tagKey"], "values": [["host"], ["region"]]}]));
     let v = g.query("SHOW TAG VALUES ON prometheus WITH KEY = host");
@@ -102,10 +107,7 @@ fn show_tag_keys_tag_values_and_field_keys() {
 
 #[test]
 fn show_series_and_cardinality() {
-    let dir = tempfile::tempdir().unwrap();
-    let g = Gemini::start(dir.path(), &[]);
-    let body = "cpu,host=a,region=eu\\ west value=1 1700000000000000000\ncpu,host=b value=2 1700000000000000000\nmem,host=a value=3 1700000000000000000\n";
-    assert_eq!(g.post("/write?db=prometheus", &[], body.as_bytes()).status, 204);
+    let (g, _dir) = gemini_with_lines("cpu,host=a,region=eu\\ west value=1 1700000000000000000\ncpu,host=b value=2 1700000000000000000\nmem,host=a value=3 1700000000000000000\n");
     let v = g.query("SHOW SERIES ON prometheus");
     assert_eq!(v["results"][0]["series"], serde_json::json!([{"columns": ["key"], "values": [["cpu,host=a,region=eu\\ west"], ["cpu,host=b"], ["mem,host=a"]]}]));
     let v = g.query("SHOW SERIES ON prometheus FROM mem; SHOW SERIES CARDINALITY ON prometheus; SHOW SERIES CARDINALITY ON prometheus FROM cpu");

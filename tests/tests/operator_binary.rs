@@ -324,7 +324,7 @@ fn operator_chart_rbac_grants_exactly_the_calls_the_operator_makes() {
     assert!(released.body["spec"]["holderIdentity"].is_null(), "{}", released.body);
 
     let used: BTreeSet<(String, String, String)> = calls.iter().flat_map(permission).collect();
-    let root = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("..");
+    let root = tests::project_root();
     let rendered = Command::new(tests::tool_path("helm"))
         .args(["template", "op", root.join("charts/gemini-operator").to_str().unwrap(), "--namespace", "ops", "--set", "replicas=2"])
         .output()

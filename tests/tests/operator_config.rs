@@ -5,7 +5,7 @@ use tests::*;
 
 #[test]
 fn generated_engine_config_starts_gemini() {
-    let text = std::fs::read_to_string(std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../examples/geminicluster-full.yaml")).unwrap();
+    let text = std::fs::read_to_string(project_root().join("examples/geminicluster-full.yaml")).unwrap();
     let mut gc: operator::crd::GeminiCluster = serde_norway::from_str(&text).unwrap();
     gc.spec.databases = vec!["prometheus".into(), "longterm".into()];
     let config = operator::resources::engine_config(&gc).unwrap();
