@@ -36,6 +36,55 @@ pub fn fixtures_dir() -> PathBuf {
     project_root().join("../shared/fixtures/prometheus-2.42")
 }
 
+/// The captured `write-*` or `read-*` bodies, in capture order.
+pub fn fixture_files(prefix: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(fixtures_dir())
+        .expect("shared/fixtures/prometheus-2.42 beside the project")
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_str().unwrap();
+            n.starts_with(prefix) && n.ends_with(".bin")
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no {prefix}*.bin fixtures");
+    files
+}
+
+/// Path and headers Prometheus sent with a body.
+pub fn captured_request(bin: &std::path::Path) -> (String, Vec<(String, String)>) {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bin.with_extension("headers.json")).unwrap()).unwrap();
+    let headers = meta["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !["Host", "Content-Length"].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    (meta["path"].as_str().unwrap().to_string(), headers)
+}
+
+/// Sends a captured body with the path and headers Prometheus used.
+pub fn send_captured(g: &Gemini, bin: &std::path::Path) -> Answer {
+    let (path, headers) = captured_request(bin);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    g.post(&path, &headers, &std::fs::read(bin).unwrap())
+}
+
+/// Every sample the captured writes carry, series → samples.
+pub fn fixture_writes() -> Series {
+    let mut expected: Series = BTreeMap::new();
+    for bin in fixture_files("write-") {
+        let raw = snap::raw::Decoder::new().decompress_vec(&std::fs::read(&bin).unwrap()).unwrap();
+        let req = pb::WriteRequest::decode(raw.as_slice()).unwrap();
+        for (k, v) in to_series(req.timeseries) {
+            expected.entry(k).or_default().extend(v);
+        }
+    }
+    expected
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -158,7 +207,12 @@ impl Gemini {
 
     /// InfluxQL over `/query` (POST, as the influx CLI does); returns the parsed JSON.
     pub fn query(&self, q: &str) -> serde_json::Value {
-        let path = format!("/query?q={}", urlencode(q));
+        self.query_in("", q)
+    }
+
+    /// `/query` with `db=` set: a 200 answer's JSON.
+    pub fn query_in(&self, db: &str, q: &str) -> serde_json::Value {
+        let path = format!("/query?db={}&q={}", urlencode(db), urlencode(q));
         let a = self.post(&path, &[], b"");
         assert_eq!(a.status, 200, "{q}: {}", a.text());
         serde_json::from_slice(&a.body).unwrap()

@@ -7,40 +7,6 @@ use proto::prometheus as pb;
 use std::collections::BTreeMap;
 use tests::*;
 
-fn fixture_files(prefix: &str) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(fixtures_dir())
-        .expect("shared/fixtures/prometheus-2.42 beside the project")
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_str().unwrap();
-            n.starts_with(prefix) && n.ends_with(".bin")
-        })
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no {prefix}*.bin fixtures");
-    files
-}
-
-/// Path and headers Prometheus sent with a body.
-fn captured_request(bin: &std::path::Path) -> (String, Vec<(String, String)>) {
-    let meta: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bin.with_extension("headers.json")).unwrap()).unwrap();
-    let headers = meta["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| !["Host", "Content-Length"].contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect();
-    (meta["path"].as_str().unwrap().to_string(), headers)
-}
-
-fn send_captured(g: &Gemini, bin: &std::path::Path) -> Answer {
-    let (path, headers) = captured_request(bin);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    g.post(&path, &headers, &std::fs::read(bin).unwrap())
-}
-
 #[test]
 fn replayed_prometheus_traffic_reads_back_exactly() {
     let dir = tempfile::tempdir().unwrap();

@@ -112,6 +112,8 @@ fn show_series_and_cardinality() {
     assert_eq!(v["results"][0]["series"], serde_json::json!([{"columns": ["key"], "values": [["cpu,host=a,region=eu\\ west"], ["cpu,host=b"], ["mem,host=a"]]}]));
     let v = g.query("SHOW SERIES ON prometheus FROM mem; SHOW SERIES CARDINALITY ON prometheus; SHOW SERIES CARDINALITY ON prometheus FROM cpu");
     assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["mem,host=a"]]));
-    assert_eq!(v["results"][1]["series"][0]["values"], serde_json::json!([[3]]));
-    assert_eq!(v["results"][2]["series"][0]["values"], serde_json::json!([[2]]));
+    assert_eq!(v["results"][1]["series"], serde_json::json!([{"columns": ["cardinality estimation"], "values": [[3]]}]));
+    assert_eq!(v["results"][2]["series"], serde_json::json!([{"name": "cpu", "columns": ["count"], "values": [[2]]}]));
+    let v = g.query("SHOW SERIES EXACT CARDINALITY ON prometheus");
+    assert_eq!(v["results"][0]["series"], serde_json::json!([{"name": "cpu", "columns": ["count"], "values": [[2]]}, {"name": "mem", "columns": ["count"], "values": [[1]]}]));
 }

@@ -7,6 +7,7 @@ mod influx_write;
 mod line_protocol;
 mod query;
 mod read;
+mod select;
 mod status;
 mod write;
 

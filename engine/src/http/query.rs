@@ -2,7 +2,9 @@
 //! a form body, answered in InfluxDB 1.x JSON so the `influx` CLI works unchanged.
 
 use super::{ApiError, AppState};
-use crate::query::influxql::{self, Statement};
+use crate::query::ast::Name;
+use crate::query::condition::Cond;
+use crate::query::influxql::{self, Statement, TagKeys};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use crate::index::matcher::Matcher;
@@ -89,14 +91,31 @@ fn series_key(labels: &crate::labels::Labels) -> String {
     key
 }
 
-async fn execute(state: &AppState, stmt: Statement, db: Option<&str>) -> Result<Value, String> {
+/// Keeps the series whose tags satisfy `condition` (tags only: series have no fields here).
+fn filter_series(found: &mut Vec<crate::storage::SelectedSeries>, condition: &Option<crate::query::ast::Expr>) -> Result<(), String> {
+    let Some(expr) = condition else { return Ok(()) };
+    let cond = Cond::compile(expr, &|_, hint| hint != Some("field"), &mut |_| 0)?;
+    found.retain(|s| cond.eval(&|k| s.labels.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()), &[]));
+    Ok(())
+}
+
+async fn execute(state: &AppState, stmt: Statement, db: Option<&str>, epoch: Option<&str>) -> Result<Value, String> {
     let database = |on: &Option<String>| on.as_deref().or(db).filter(|d| !d.is_empty()).map(str::to_string).ok_or("database name required");
     match stmt {
         Statement::CreateDatabase(name) => state.storage.create_database(&name).map(|_| json!(null)),
         Statement::DropDatabase(name) => state.storage.drop_database(&name).await.map(|_| json!(null)),
         Statement::ShowDatabases => Ok(names_series("databases", state.storage.databases())),
-        Statement::ShowMeasurements { on } => {
-            let names = state.storage.label_values(&database(&on)?, "__name__").await.map_err(|e| e.to_string())?;
+        Statement::ShowMeasurements { on, name, limit, offset } => {
+            let mut names = state.storage.label_values(&database(&on)?, "__name__").await.map_err(|e| e.to_string())?;
+            match name {
+                Some(Name::Exact(m)) => names.retain(|n| *n == m),
+                Some(Name::Regex(re)) => {
+                    let re = regex::Regex::new(&re).map_err(|e| format!("invalid regex /{re}/: {e}"))?;
+                    names.retain(|n| re.is_match(n));
+                }
+                None => {}
+            }
+            let names = names.into_iter().skip(offset).take(if limit == 0 { usize::MAX } else { limit }).collect();
             Ok(names_series("measurements", names))
         }
         Statement::ShowTagKeys { on, from } => {
@@ -107,16 +126,31 @@ async fn execute(state: &AppState, stmt: Statement, db: Option<&str>) -> Result<
                 .collect();
             Ok(per_measurement(&["tagKey"], rows))
         }
-        Statement::ShowTagValues { on, from, key } => {
+        Statement::ShowTagValues { on, from, keys } => {
+            let wanted: Box<dyn Fn(&str) -> bool> = match keys {
+                TagKeys::In(keys) => Box::new(move |k| keys.iter().any(|w| w == k)),
+                TagKeys::Regex(re) => {
+                    let re = regex::Regex::new(&re).map_err(|e| format!("invalid regex /{re}/: {e}"))?;
+                    Box::new(move |k| re.is_match(k))
+                }
+            };
             let tags = tags_by_measurement(state, &database(&on)?, from.as_deref()).await?;
-            let rows = tags.into_iter().map(|(m, pairs)| (m, pairs.into_iter().filter(|(k, _)| *k == key).map(|(k, v)| json!([k, v])).collect())).collect();
+            let rows = tags.into_iter().map(|(m, pairs)| (m, pairs.into_iter().filter(|(k, _)| wanted(k)).map(|(k, v)| json!([k, v])).collect())).collect();
             Ok(per_measurement(&["key", "value"], rows))
         }
-        Statement::ShowSeries { on, from, cardinality } => {
-            let found = state.storage.select(&database(&on)?, vec![measurement_matcher(from.as_deref())?]).await.map_err(|e| e.to_string())?;
+        Statement::ShowSeries { on, from, condition, cardinality, exact } => {
+            let mut found = state.storage.select(&database(&on)?, vec![measurement_matcher(from.as_deref())?]).await.map_err(|e| e.to_string())?;
+            filter_series(&mut found, &condition)?;
+            if cardinality && (exact || from.is_some()) {
+                let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+                for s in &found {
+                    *counts.entry(s.labels.get("__name__").to_string()).or_default() += 1;
+                }
+                return Ok(per_measurement(&["count"], counts.into_iter().map(|(m, n)| (m, vec![json!([n])])).collect()));
+            }
             if cardinality {
                 let rows = if found.is_empty() { vec![] } else { vec![json!([found.len()])] };
-                return Ok(series([table(None, &["count"], rows)]));
+                return Ok(series([table(None, &["cardinality estimation"], rows)]));
             }
             let keys: BTreeSet<String> = found.iter().map(|s| series_key(&s.labels)).collect();
             Ok(series([table(None, &["key"], keys.into_iter().map(|k| json!([k])).collect())]))
@@ -126,6 +160,10 @@ async fn execute(state: &AppState, stmt: Statement, db: Option<&str>) -> Result<
             let tags = tags_by_measurement(state, &database(&on)?, from.as_deref()).await?;
             let rows = tags.into_keys().map(|m| (m, vec![json!(["value", "float"])])).collect();
             Ok(per_measurement(&["fieldKey", "fieldType"], rows))
+        }
+        Statement::Select(select) => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+            Ok(series(super::select::run(state, &select, db, epoch, now).await?.into_iter().map(Some)))
         }
     }
 }
@@ -141,7 +179,7 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let mut results = Vec::new();
     for (i, stmt) in statements.into_iter().enumerate() {
         let mut result = json!({ "statement_id": i });
-        match execute(&state, stmt, db).await {
+        match execute(&state, stmt, db, params.get("epoch").map(String::as_str)).await {
             Ok(Value::Null) => {}
             Ok(series) => result["series"] = series,
             Err(e) => result["error"] = json!(e),

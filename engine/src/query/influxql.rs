@@ -1,116 +1,95 @@
 //! A recursive-descent parser for the InfluxQL statements Gemini serves: `CREATE DATABASE`,
-//! `DROP DATABASE`, `SHOW DATABASES`, `SHOW MEASUREMENTS [ON db]`, `SHOW TAG KEYS [ON db]
-//! [FROM m]`, `SHOW TAG VALUES [ON db] [FROM m] WITH KEY = k`, `SHOW FIELD KEYS [ON db] [FROM m]`,
-//! `SHOW SERIES [CARDINALITY] [ON db] [FROM m]`.
+//! `DROP DATABASE`, `SHOW DATABASES`, `SHOW MEASUREMENTS [ON db] [WITH MEASUREMENT =~ /re/ |
+//! = m] [LIMIT n] [OFFSET n]`, `SHOW TAG KEYS [ON db] [FROM m]`, `SHOW TAG VALUES [ON db]
+//! [FROM m] WITH KEY = k | IN (k, …) | =~ /re/`, `SHOW FIELD KEYS [ON db] [FROM m]`,
+//! `SHOW SERIES [CARDINALITY] [ON db] [FROM m] [WHERE …]`, `SHOW SERIES EXACT CARDINALITY` and `SELECT` (see `select.rs`).
 //! Statements are separated by `;`; keywords are case-insensitive; identifiers may be
-//! double-quoted. Errors give the byte position, like InfluxDB's `at line 1, char N`.
+//! double-quoted. Errors give the position, like InfluxDB's `at line 1, char N`.
+
+use super::ast::{Expr, Name, Select};
+use super::lexer::{tokenize, Token};
 
 #[derive(Debug, PartialEq)]
 pub enum Statement {
     CreateDatabase(String),
     DropDatabase(String),
     ShowDatabases,
-    ShowMeasurements { on: Option<String> },
+    ShowMeasurements { on: Option<String>, name: Option<Name>, limit: usize, offset: usize },
     ShowTagKeys { on: Option<String>, from: Option<String> },
-    ShowTagValues { on: Option<String>, from: Option<String>, key: String },
+    ShowTagValues { on: Option<String>, from: Option<String>, keys: TagKeys },
     ShowFieldKeys { on: Option<String>, from: Option<String> },
-    ShowSeries { on: Option<String>, from: Option<String>, cardinality: bool },
+    /// `CARDINALITY` without `FROM` or `EXACT` is one total, as InfluxDB's estimate; with either,
+    /// an exact count per measurement.
+    ShowSeries { on: Option<String>, from: Option<String>, condition: Option<Expr>, cardinality: bool, exact: bool },
+    Select(Box<Select>),
 }
 
-#[derive(Debug, PartialEq, Clone)]
-enum Token {
-    Word(String),
-    Quoted(String),
-    Semicolon,
-    Other(char),
+/// The keys `SHOW TAG VALUES` lists.
+#[derive(Debug, PartialEq)]
+pub enum TagKeys {
+    In(Vec<String>),
+    Regex(String),
 }
 
-struct Lexer<'a> {
-    src: &'a str,
-    pos: usize,
-}
-
-impl<'a> Lexer<'a> {
-    fn next(&mut self) -> Result<Option<(usize, Token)>, String> {
-        let rest = &self.src[self.pos..];
-        let trimmed = rest.trim_start();
-        self.pos += rest.len() - trimmed.len();
-        let start = self.pos;
-        let mut chars = trimmed.chars();
-        let Some(c) = chars.next() else { return Ok(None) };
-        if c.is_alphanumeric() || c == '_' {
-            let len = trimmed.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(trimmed.len());
-            self.pos += len;
-            return Ok(Some((start, Token::Word(trimmed[..len].to_string()))));
-        }
-        if c == '"' {
-            let mut out = String::new();
-            let mut escaped = false;
-            for (i, ch) in trimmed.char_indices().skip(1) {
-                match (escaped, ch) {
-                    (false, '\\') => escaped = true,
-                    (false, '"') => {
-                        self.pos += i + 1;
-                        return Ok(Some((start, Token::Quoted(out))));
-                    }
-                    _ => {
-                        escaped = false;
-                        out.push(ch);
-                    }
-                }
-            }
-            return Err(format!("found unterminated quoted identifier at char {}", start + 1));
-        }
-        self.pos += c.len_utf8();
-        Ok(Some((start, if c == ';' { Token::Semicolon } else { Token::Other(c) })))
-    }
-}
-
-struct Parser {
+pub struct Parser {
     tokens: Vec<(usize, Token)>,
-    at: usize,
+    pub(super) at: usize,
     end: usize,
 }
 
 impl Parser {
-    fn peek(&self) -> Option<&Token> {
+    pub fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.at).map(|(_, t)| t)
     }
 
-    fn pos(&self) -> usize {
-        self.tokens.get(self.at).map(|(p, _)| *p).unwrap_or(self.end) + 1
+    /// The token `n` places after the next one.
+    pub fn tokens_after(&self, n: usize) -> Option<&Token> {
+        self.tokens.get(self.at + n).map(|(_, t)| t)
     }
 
-    fn describe(&self) -> String {
-        match self.peek() {
-            None => "EOF".into(),
-            Some(Token::Word(w)) => w.clone(),
-            Some(Token::Quoted(w)) => format!("\"{w}\""),
-            Some(Token::Semicolon) => ";".into(),
-            Some(Token::Other(c)) => c.to_string(),
-        }
+    pub fn advance(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.at).map(|(_, t)| t.clone());
+        self.at += 1;
+        t
     }
 
-    fn error(&self, expected: &str) -> String {
-        format!("found {}, expected {expected} at line 1, char {}", self.describe(), self.pos())
+    pub fn error(&self, expected: &str) -> String {
+        let found = self.peek().map(Token::describe).unwrap_or_else(|| "EOF".into());
+        let pos = self.tokens.get(self.at).map(|(p, _)| *p).unwrap_or(self.end) + 1;
+        format!("found {found}, expected {expected} at line 1, char {pos}")
     }
 
-    fn keyword(&mut self, kw: &str) -> bool {
-        if matches!(self.peek(), Some(Token::Word(w)) if w.eq_ignore_ascii_case(kw)) {
+    pub fn peek_keyword(&self, kw: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(w)) if w.eq_ignore_ascii_case(kw))
+    }
+
+    pub fn keyword(&mut self, kw: &str) -> bool {
+        let found = self.peek_keyword(kw);
+        if found {
             self.at += 1;
-            true
-        } else {
-            false
         }
+        found
     }
 
-    fn expect(&mut self, kw: &str) -> Result<(), String> {
+    pub fn expect(&mut self, kw: &str) -> Result<(), String> {
         self.keyword(kw).then_some(()).ok_or_else(|| self.error(kw))
     }
 
-    fn ident(&mut self) -> Result<String, String> {
+    pub fn op(&mut self, op: &str) -> bool {
+        let found = matches!(self.peek(), Some(Token::Op(o)) if *o == op);
+        if found {
+            self.at += 1;
+        }
+        found
+    }
+
+    pub fn expect_op(&mut self, op: &str) -> Result<(), String> {
+        self.op(op).then_some(()).ok_or_else(|| self.error(op))
+    }
+
+    pub fn ident(&mut self) -> Result<String, String> {
         match self.peek().cloned() {
-            Some(Token::Word(w)) | Some(Token::Quoted(w)) => {
+            Some(Token::Word(w)) | Some(Token::QuotedIdent(w)) => {
                 self.at += 1;
                 Ok(w)
             }
@@ -118,16 +97,26 @@ impl Parser {
         }
     }
 
-    /// `KW ident` when the next word is `kw`.
-    fn optional(&mut self, kw: &str) -> Result<Option<String>, String> {
-        if self.keyword(kw) {
-            Ok(Some(self.ident()?))
-        } else {
-            Ok(None)
+    pub fn unsigned(&mut self) -> Result<usize, String> {
+        match self.peek() {
+            Some(Token::Integer(n)) if *n >= 0 => {
+                let n = *n as usize;
+                self.at += 1;
+                Ok(n)
+            }
+            _ => Err(self.error("integer")),
         }
     }
 
+    /// `KW ident` when the next word is `kw`.
+    fn optional(&mut self, kw: &str) -> Result<Option<String>, String> {
+        if self.keyword(kw) { Ok(Some(self.ident()?)) } else { Ok(None) }
+    }
+
     fn statement(&mut self) -> Result<Statement, String> {
+        if self.keyword("SELECT") {
+            return Ok(Statement::Select(Box::new(self.select()?)));
+        }
         if self.keyword("CREATE") {
             self.expect("DATABASE")?;
             return Ok(Statement::CreateDatabase(self.ident()?));
@@ -137,64 +126,98 @@ impl Parser {
             return Ok(Statement::DropDatabase(self.ident()?));
         }
         if self.keyword("SHOW") {
-            if self.keyword("DATABASES") {
-                return Ok(Statement::ShowDatabases);
-            }
-            if self.keyword("MEASUREMENTS") {
-                return Ok(Statement::ShowMeasurements { on: self.optional("ON")? });
-            }
-            if self.keyword("TAG") {
-                if self.keyword("KEYS") {
-                    let on = self.optional("ON")?;
-                    return Ok(Statement::ShowTagKeys { on, from: self.optional("FROM")? });
-                }
-                self.expect("VALUES")?;
-                let on = self.optional("ON")?;
-                let from = self.optional("FROM")?;
-                self.expect("WITH")?;
-                self.expect("KEY")?;
-                if self.peek() != Some(&Token::Other('=')) {
-                    return Err(self.error("="));
-                }
-                self.at += 1;
-                return Ok(Statement::ShowTagValues { on, from, key: self.ident()? });
-            }
-            if self.keyword("FIELD") {
-                self.expect("KEYS")?;
-                let on = self.optional("ON")?;
-                return Ok(Statement::ShowFieldKeys { on, from: self.optional("FROM")? });
-            }
-            if self.keyword("SERIES") {
-                let cardinality = self.keyword("CARDINALITY");
-                let on = self.optional("ON")?;
-                return Ok(Statement::ShowSeries { on, from: self.optional("FROM")?, cardinality });
-            }
-            return Err(self.error("DATABASES, MEASUREMENTS, TAG, FIELD, SERIES"));
+            return self.show();
         }
-        Err(self.error("CREATE, DROP, SHOW"))
+        Err(self.error("SELECT, CREATE, DROP, SHOW"))
+    }
+
+    fn show(&mut self) -> Result<Statement, String> {
+        if self.keyword("DATABASES") {
+            return Ok(Statement::ShowDatabases);
+        }
+        if self.keyword("MEASUREMENTS") {
+            let on = self.optional("ON")?;
+            let mut name = None;
+            if self.keyword("WITH") {
+                self.expect("MEASUREMENT")?;
+                name = Some(if self.op("=") {
+                    Name::Exact(self.ident()?)
+                } else if self.op("=~") {
+                    match self.advance() {
+                        Some(Token::Regex(re)) => Name::Regex(re),
+                        _ => return Err(self.error("regex")),
+                    }
+                } else {
+                    return Err(self.error("= or =~"));
+                });
+            }
+            let limit = if self.keyword("LIMIT") { self.unsigned()? } else { 0 };
+            let offset = if self.keyword("OFFSET") { self.unsigned()? } else { 0 };
+            return Ok(Statement::ShowMeasurements { on, name, limit, offset });
+        }
+        if self.keyword("TAG") {
+            if self.keyword("KEYS") {
+                let on = self.optional("ON")?;
+                return Ok(Statement::ShowTagKeys { on, from: self.optional("FROM")? });
+            }
+            self.expect("VALUES")?;
+            let on = self.optional("ON")?;
+            let from = self.optional("FROM")?;
+            self.expect("WITH")?;
+            self.expect("KEY")?;
+            let keys = if self.op("=") {
+                TagKeys::In(vec![self.ident()?])
+            } else if self.op("=~") {
+                match self.advance() {
+                    Some(Token::Regex(re)) => TagKeys::Regex(re),
+                    _ => return Err(self.error("regex")),
+                }
+            } else if self.keyword("IN") {
+                self.expect_op("(")?;
+                let mut keys = vec![self.ident()?];
+                while self.op(",") {
+                    keys.push(self.ident()?);
+                }
+                self.expect_op(")")?;
+                TagKeys::In(keys)
+            } else {
+                return Err(self.error("=, =~ or IN"));
+            };
+            return Ok(Statement::ShowTagValues { on, from, keys });
+        }
+        if self.keyword("FIELD") {
+            self.expect("KEYS")?;
+            let on = self.optional("ON")?;
+            return Ok(Statement::ShowFieldKeys { on, from: self.optional("FROM")? });
+        }
+        if self.keyword("SERIES") {
+            let exact = self.keyword("EXACT");
+            let cardinality = self.keyword("CARDINALITY");
+            if exact && !cardinality {
+                return Err(self.error("CARDINALITY"));
+            }
+            let on = self.optional("ON")?;
+            let from = self.optional("FROM")?;
+            let condition = if self.keyword("WHERE") { Some(self.expr()?) } else { None };
+            return Ok(Statement::ShowSeries { on, from, condition, cardinality, exact });
+        }
+        Err(self.error("DATABASES, MEASUREMENTS, TAG, FIELD, SERIES"))
     }
 }
 
 /// Parses one or more `;`-separated statements.
 pub fn parse(src: &str) -> Result<Vec<Statement>, String> {
-    let mut lexer = Lexer { src, pos: 0 };
-    let mut tokens = Vec::new();
-    while let Some(t) = lexer.next()? {
-        tokens.push(t);
-    }
+    let tokens = tokenize(src)?;
     let mut p = Parser { tokens, at: 0, end: src.len() };
     let mut out = Vec::new();
     loop {
-        while p.peek() == Some(&Token::Semicolon) {
-            p.at += 1;
-        }
+        while p.op(";") {}
         if p.peek().is_none() {
             break;
         }
         out.push(p.statement()?);
-        match p.peek() {
-            None | Some(Token::Semicolon) => {}
-            _ => return Err(p.error(";")),
+        if p.peek().is_some() && !p.op(";") {
+            return Err(p.error(";"));
         }
     }
     if out.is_empty() {
@@ -212,17 +235,36 @@ mod tests {
         assert_eq!(parse("create database prometheus").unwrap(), vec![Statement::CreateDatabase("prometheus".into())]);
         assert_eq!(
             parse("SHOW DATABASES; show measurements on \"my db\";").unwrap(),
-            vec![Statement::ShowDatabases, Statement::ShowMeasurements { on: Some("my db".into()) }]
+            vec![Statement::ShowDatabases, Statement::ShowMeasurements { on: Some("my db".into()), name: None, limit: 0, offset: 0 }]
         );
         assert_eq!(parse("DROP DATABASE x").unwrap(), vec![Statement::DropDatabase("x".into())]);
-        assert_eq!(parse("SHOW MEASUREMENTS").unwrap(), vec![Statement::ShowMeasurements { on: None }]);
+        assert_eq!(
+            parse("SHOW MEASUREMENTS WITH MEASUREMENT =~ /cpu.*/ LIMIT 10 OFFSET 2").unwrap(),
+            vec![Statement::ShowMeasurements { on: None, name: Some(Name::Regex("cpu.*".into())), limit: 10, offset: 2 }]
+        );
         assert_eq!(parse("show tag keys from cpu").unwrap(), vec![Statement::ShowTagKeys { on: None, from: Some("cpu".into()) }]);
         assert_eq!(
             parse("SHOW TAG VALUES ON db FROM \"cpu\" WITH KEY = \"host\"").unwrap(),
-            vec![Statement::ShowTagValues { on: Some("db".into()), from: Some("cpu".into()), key: "host".into() }]
+            vec![Statement::ShowTagValues { on: Some("db".into()), from: Some("cpu".into()), keys: TagKeys::In(vec!["host".into()]) }]
         );
-        assert_eq!(parse("show series cardinality on db").unwrap(), vec![Statement::ShowSeries { on: Some("db".into()), from: None, cardinality: true }]);
-        assert_eq!(parse("SHOW SERIES FROM cpu").unwrap(), vec![Statement::ShowSeries { on: None, from: Some("cpu".into()), cardinality: false }]);
+        assert_eq!(
+            parse("SHOW TAG VALUES WITH KEY IN (host, \"dc\")").unwrap(),
+            vec![Statement::ShowTagValues { on: None, from: None, keys: TagKeys::In(vec!["host".into(), "dc".into()]) }]
+        );
+        assert_eq!(
+            parse("show series cardinality on db").unwrap(),
+            vec![Statement::ShowSeries { on: Some("db".into()), from: None, condition: None, cardinality: true, exact: false }]
+        );
+        assert_eq!(
+            parse("SHOW SERIES FROM cpu WHERE host = 'a'").unwrap(),
+            vec![Statement::ShowSeries {
+                on: None,
+                from: Some("cpu".into()),
+                condition: Some(Expr::binary("=", Expr::var("host"), Expr::Str("a".into()))),
+                cardinality: false,
+                exact: false
+            }]
+        );
         assert_eq!(parse("SHOW FIELD KEYS ON db").unwrap(), vec![Statement::ShowFieldKeys { on: Some("db".into()), from: None }]);
     }
 
@@ -230,7 +272,7 @@ mod tests {
     fn errors_give_position() {
         let e = parse("SHOW FOO").unwrap_err();
         assert_eq!(e, "found FOO, expected DATABASES, MEASUREMENTS, TAG, FIELD, SERIES at line 1, char 6");
-        assert_eq!(parse("SHOW TAG VALUES WITH KEY host").unwrap_err(), "found host, expected = at line 1, char 26");
+        assert_eq!(parse("SHOW TAG VALUES WITH KEY host").unwrap_err(), "found host, expected =, =~ or IN at line 1, char 26");
         let e = parse("CREATE DATABASE").unwrap_err();
         assert_eq!(e, "found EOF, expected identifier at line 1, char 16");
         assert!(parse("SHOW DATABASES x").unwrap_err().contains("expected ;"));

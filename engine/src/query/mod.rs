@@ -1,2 +1,8 @@
-//! InfluxQL: the statement parser used by `/query`. It knows nothing of storage or HTTP.
+//! InfluxQL: scanner, syntax tree, statement parser and the pure parts of `SELECT`
+//! evaluation. It knows nothing of storage or HTTP.
+pub mod ast;
 pub mod influxql;
+pub mod lexer;
+pub mod select;
+pub mod aggregate;
+pub mod condition;

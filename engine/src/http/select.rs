@@ -1,0 +1,311 @@
+//! `SELECT` over storage. Field `value` of measurement `m` is the series `m{tags}`; any other
+//! field `f` is the series `m_f{tags}` (how `/write` stores line protocol). Per measurement:
+//! find the series of each field, drop those the tag condition refuses, read their samples in
+//! the time range, join fields by (tags, time) into rows, filter rows on field conditions,
+//! split the rows into `GROUP BY` groups and answer raw rows or aggregates per window.
+
+use super::AppState;
+use crate::index::matcher::Matcher;
+use crate::query::aggregate::{self, Call, Wanted, Windows, FUNCTIONS};
+use crate::query::ast::{Expr, Name, Select};
+use crate::query::condition::{split_time, Cond, TimeRange};
+use crate::storage::chunk;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+const NS_PER_MS: i64 = 1_000_000;
+
+type TagSet = Vec<(String, String)>;
+/// One row per time of a series: a value (or none) per field.
+type Rows = BTreeMap<i64, Vec<Option<f64>>>;
+
+enum Column {
+    Field(usize),
+    Tag(String),
+    Aggregate(Call, usize),
+}
+
+/// A JSON number as InfluxDB prints it: integral values without a fraction.
+pub fn number(v: f64) -> Value {
+    if v.fract() == 0.0 && v.abs() < 1e15 { json!(v as i64) } else { serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null) }
+}
+
+/// A time column: RFC 3339 (trailing zeros trimmed), or an integer in the `epoch` unit.
+pub fn time_value(ns: i64, epoch: Option<&str>) -> Value {
+    let unit = match epoch {
+        Some("n" | "ns") => 1,
+        Some("u" | "µ") => 1_000,
+        Some("ms") => NS_PER_MS,
+        Some("s") => 1_000_000_000,
+        Some("m") => 60_000_000_000,
+        Some("h") => 3_600_000_000_000,
+        _ => return json!(jiff::Timestamp::from_nanosecond(ns as i128).map(|t| t.to_string()).unwrap_or_default()),
+    };
+    json!(ns / unit)
+}
+
+/// The statement-wide checks InfluxDB makes before reading anything.
+fn check(select: &Select) -> Result<bool, String> {
+    let mut aggregates = 0;
+    for field in &select.fields {
+        match &field.expr {
+            Expr::Wildcard | Expr::Var { .. } => {}
+            Expr::Call { name, args } => {
+                if !FUNCTIONS.contains(&name.as_str()) {
+                    return Err(format!("undefined function {name}()"));
+                }
+                let want = if name == "percentile" { 2 } else { 1 };
+                if args.len() != want {
+                    return Err(format!("invalid number of arguments for {name}, expected {want}, got {}", args.len()));
+                }
+                if !matches!(args[0], Expr::Var { .. } | Expr::Wildcard) {
+                    return Err(format!("expected field argument in {name}()"));
+                }
+                if want == 2 && !matches!(args[1], Expr::Integer(_) | Expr::Number(_)) {
+                    return Err(format!("expected float argument in {name}()"));
+                }
+                aggregates += 1;
+            }
+            other => return Err(format!("unsupported expression {other:?}: SELECT takes fields, tags and the functions {}", FUNCTIONS.join(", "))),
+        }
+    }
+    if aggregates > 0 && aggregates < select.fields.len() {
+        return Err("mixing aggregate and non-aggregate queries is not supported".into());
+    }
+    if aggregates == 0 && select.interval.is_some() {
+        return Err("GROUP BY requires at least one aggregate function".into());
+    }
+    Ok(aggregates > 0)
+}
+
+/// The columns of one measurement, named as InfluxDB names them (`mean`, `mean_1`, …).
+fn columns(select: &Select, tag_keys: &BTreeSet<String>, fields: &mut Vec<String>, is_tag: &dyn Fn(&str, Option<&str>) -> bool) -> Vec<(String, Column)> {
+    let mut field = |name: &str| fields.iter().position(|f| f == name).unwrap_or_else(|| {
+        fields.push(name.to_string());
+        fields.len() - 1
+    });
+    let mut out: Vec<(String, Column)> = Vec::new();
+    for f in &select.fields {
+        match &f.expr {
+            Expr::Wildcard => {
+                let mut names: Vec<&String> = tag_keys.iter().filter(|k| !select.group_by.contains(k) && !select.group_by_all).collect();
+                let value = "value".to_string();
+                names.push(&value);
+                names.sort();
+                for n in names {
+                    let column = if *n == "value" { Column::Field(field("value")) } else { Column::Tag(n.clone()) };
+                    out.push((n.clone(), column));
+                }
+            }
+            Expr::Var { name, hint } => {
+                let column = if is_tag(name, hint.as_deref()) { Column::Tag(name.clone()) } else { Column::Field(field(name)) };
+                out.push((f.alias.clone().unwrap_or(name.clone()), column));
+            }
+            Expr::Call { name, args } => {
+                let arg = match args.get(1) {
+                    Some(Expr::Integer(n)) => *n as f64,
+                    Some(Expr::Number(n)) => *n,
+                    _ => 0.0,
+                };
+                let call = Call { func: name.clone(), arg };
+                match &args[0] {
+                    Expr::Var { name: v, .. } => out.push((f.alias.clone().unwrap_or(name.clone()), Column::Aggregate(call, field(v)))),
+                    _ => out.push((format!("{name}_value"), Column::Aggregate(call, field("value")))),
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (name, _) in out.iter_mut() {
+        let n = seen.entry(name.clone()).or_insert(0);
+        if *n > 0 {
+            *name = format!("{name}_{n}");
+        }
+        *n += 1;
+    }
+    out
+}
+
+fn tag_of<'a>(tags: &'a TagSet, key: &str) -> Option<&'a str> {
+    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// Reads every field's series of measurement `m` into rows keyed by tag set.
+async fn read_rows(state: &AppState, db: &str, m: &str, fields: &[String], cond: Option<&Cond>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, String> {
+    let (min_ms, max_ms) = (range.min.div_euclid(NS_PER_MS) + (range.min.rem_euclid(NS_PER_MS) != 0) as i64, range.max.div_euclid(NS_PER_MS));
+    let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
+    for (i, field) in fields.iter().enumerate() {
+        let metric = if field == "value" { m.to_string() } else { format!("{m}_{field}") };
+        let mut series = state.storage.select(db, vec![Matcher::new(0, "__name__", &metric)?]).await.map_err(|e| e.to_string())?;
+        let tagset = |labels: &crate::labels::Labels| -> TagSet {
+            labels.iter().filter(|(n, _)| *n != "__name__").map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        };
+        if let Some(cond) = cond.filter(|c| !c.has_fields()) {
+            series.retain(|s| {
+                let tags = tagset(&s.labels);
+                cond.eval(&|k| tag_of(&tags, k).map(str::to_string), &[])
+            });
+        }
+        let chunks = state.storage.read_chunks(db, &series, min_ms, max_ms).await.map_err(|e| e.to_string())?;
+        for (s, chunks) in series.iter().zip(chunks) {
+            let rows = out.entry(tagset(&s.labels)).or_default();
+            for c in chunks {
+                chunk::decode_each(&c.data, |t, v| {
+                    if t >= min_ms && t <= max_ms {
+                        rows.entry(t * NS_PER_MS).or_insert_with(|| vec![None; fields.len()])[i] = Some(v);
+                    }
+                })
+                .ok_or_else(|| format!("corrupt chunk in series {}", s.labels))?;
+            }
+        }
+    }
+    if let Some(cond) = cond.filter(|c| c.has_fields()) {
+        for (tags, rows) in out.iter_mut() {
+            rows.retain(|_, values| cond.eval(&|k| tag_of(tags, k).map(str::to_string), values));
+        }
+    }
+    out.retain(|_, rows| !rows.is_empty());
+    Ok(out)
+}
+
+/// The measurements `select` reads in `db`, sorted and unique.
+async fn measurements(state: &AppState, select: &Select, db: &str) -> Result<Vec<String>, String> {
+    let mut out = BTreeSet::new();
+    for source in &select.sources {
+        match &source.name {
+            Name::Exact(m) => {
+                out.insert(m.clone());
+            }
+            Name::Regex(re) => {
+                let re = regex::Regex::new(re).map_err(|e| format!("invalid regex /{re}/: {e}"))?;
+                let names = state.storage.label_values(db, "__name__").await.map_err(|e| e.to_string())?;
+                out.extend(names.into_iter().filter(|n| re.is_match(n)));
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Runs a `SELECT`; the answer is the statement's `series` list.
+pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, epoch: Option<&str>, now: i64) -> Result<Vec<Value>, String> {
+    let aggregate = check(select)?;
+    let (mut range, rest) = split_time(select.condition.as_ref(), now)?;
+    if select.interval.is_some() && range.max == i64::MAX {
+        range.max = now;
+    }
+    let db = select.sources.iter().find_map(|s| s.db.clone()).or(default_db.map(str::to_string)).filter(|d| !d.is_empty()).ok_or("database name required")?;
+    if state.storage.database_id(&db).is_none() {
+        return Err(format!("database not found: {db}"));
+    }
+    let mut out = Vec::new();
+    for m in measurements(state, select, &db).await? {
+        let value_series = state.storage.select(&db, vec![Matcher::new(0, "__name__", &m)?]).await.map_err(|e| e.to_string())?;
+        let tag_keys: BTreeSet<String> = value_series.iter().flat_map(|s| s.labels.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).filter(|n| n != "__name__").collect();
+        let is_tag = |name: &str, hint: Option<&str>| match hint {
+            Some("tag") => true,
+            Some("field") => false,
+            _ => name != "value" && tag_keys.contains(name),
+        };
+        let mut fields = Vec::new();
+        let columns = columns(select, &tag_keys, &mut fields, &is_tag);
+        let cond = rest
+            .as_ref()
+            .map(|e| {
+                Cond::compile(e, &is_tag, &mut |name| fields.iter().position(|f| f == name).unwrap_or_else(|| {
+                    fields.push(name.to_string());
+                    fields.len() - 1
+                }))
+            })
+            .transpose()?;
+        let data = read_rows(state, &db, &m, &fields, cond.as_ref(), range).await?;
+        let mut groups: BTreeMap<TagSet, Vec<(&TagSet, &Rows)>> = BTreeMap::new();
+        for (tags, rows) in &data {
+            let key = if select.group_by_all {
+                tags.clone()
+            } else {
+                select.group_by.iter().map(|g| (g.clone(), tag_of(tags, g).unwrap_or_default().to_string())).collect()
+            };
+            groups.entry(key).or_default().push((tags, rows));
+        }
+        let earliest = data.values().filter_map(|r| r.keys().next()).min().copied().unwrap_or(0);
+        for (key, members) in groups {
+            let mut values = if aggregate { aggregate_rows(&columns, &members, select, range, earliest, epoch)? } else { raw_rows(&columns, &members, epoch) };
+            if values.is_empty() {
+                continue;
+            }
+            if select.descending {
+                values.reverse();
+            }
+            let values: Vec<Value> = values.into_iter().skip(select.offset).take(if select.limit == 0 { usize::MAX } else { select.limit }).collect();
+            if values.is_empty() {
+                continue;
+            }
+            let mut series = Map::new();
+            series.insert("name".into(), json!(m));
+            if select.group_by_all || !select.group_by.is_empty() {
+                series.insert("tags".into(), Value::Object(key.into_iter().map(|(k, v)| (k, json!(v))).collect()));
+            }
+            let names: Vec<&str> = std::iter::once("time").chain(columns.iter().map(|(n, _)| n.as_str())).collect();
+            series.insert("columns".into(), json!(names));
+            series.insert("values".into(), Value::Array(values));
+            out.push(Value::Object(series));
+        }
+    }
+    Ok(out.into_iter().skip(select.soffset).take(if select.slimit == 0 { usize::MAX } else { select.slimit }).collect())
+}
+
+/// Raw rows of a group, by time and then by series; rows with no field value are left out.
+fn raw_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], epoch: Option<&str>) -> Vec<Value> {
+    let mut rows: Vec<(i64, usize, Value)> = Vec::new();
+    for (i, (tags, series_rows)) in members.iter().enumerate() {
+        for (t, values) in series_rows.iter() {
+            let mut any_field = false;
+            let mut row = vec![time_value(*t, epoch)];
+            for (_, column) in columns {
+                row.push(match column {
+                    Column::Field(f) => values[*f].map(|v| {
+                        any_field = true;
+                        number(v)
+                    }).unwrap_or(Value::Null),
+                    Column::Tag(k) => tag_of(tags, k).map(|v| json!(v)).unwrap_or(Value::Null),
+                    Column::Aggregate(..) => Value::Null,
+                });
+            }
+            if any_field {
+                rows.push((*t, i, Value::Array(row)));
+            }
+        }
+    }
+    rows.sort_by_key(|r| (r.0, r.1));
+    rows.into_iter().map(|r| r.2).collect()
+}
+
+/// Aggregate rows of a group, one per window.
+fn aggregate_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], select: &Select, range: TimeRange, earliest: i64, epoch: Option<&str>) -> Result<Vec<Value>, String> {
+    let mut calls = Vec::new();
+    let mut points = Vec::new();
+    for (_, column) in columns {
+        if let Column::Aggregate(call, field) = column {
+            let mut pts: Vec<(i64, f64)> = members.iter().flat_map(|(_, rows)| rows.iter().filter_map(|(t, v)| v[*field].map(|v| (*t, v)))).collect();
+            pts.sort_by_key(|p| p.0);
+            calls.push(call.clone());
+            points.push(pts);
+        }
+    }
+    let windows = match select.interval {
+        Some(i) => Windows { start: if range.min == i64::MIN { earliest } else { range.min }, end: range.max, every: Some(i.every), offset: i.offset },
+        None => Windows { start: if range.min == i64::MIN { 0 } else { range.min }, end: range.max, every: None, offset: 0 },
+    };
+    let limit = if select.limit == 0 { usize::MAX } else { select.limit };
+    let wanted = Wanted { rows: select.offset.saturating_add(limit), descending: select.descending };
+    let rows = aggregate::rows(&calls, &points, &windows, select.fill, wanted)?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, values)| {
+            let mut row = vec![time_value(t, epoch)];
+            row.extend(values.into_iter().map(|v| v.map(number).unwrap_or(Value::Null)));
+            Value::Array(row)
+        })
+        .collect())
+}
