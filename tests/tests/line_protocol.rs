@@ -1,6 +1,6 @@
 //! `POST /write` with InfluxDB line protocol, from the real `influx` CLI's INSERT and from raw
 //! HTTP: the points come back through Prometheus remote read as the series `m{tags}` (field
-//! `value`) and `m_<field>{tags}`; bad lines are named while good ones are kept.
+//! `value`) and `m_<field>{tags}`, and InfluxQL as fields of `m`; bad lines are named while good ones are kept.
 
 use std::process::Command;
 use tests::*;
@@ -28,7 +28,7 @@ fn gemini_with_lines(body: &str) -> (Gemini, tempfile::TempDir) {
 #[test]
 fn influx_cli_insert_is_read_back_by_remote_read() {
     let dir = tempfile::tempdir().unwrap();
-    let g = Gemini::start(dir.path(), &[]);
+    let mut g = Gemini::start(dir.path(), &[]);
     for line in ["INSERT cpu,host=a,region=eu value=0.5,idle=97i 1700000000000000000", "INSERT cpu,host=a,region=eu value=0.75 1700000015000000000"] {
         let out = Command::new("influx")
             .args(["-host", "127.0.0.1", "-port", &g.port.to_string(), "-database", "prometheus", "-execute", line])
@@ -42,7 +42,21 @@ fn influx_cli_insert_is_read_back_by_remote_read() {
     assert_eq!(idle[&key(&[("__name__", "cpu_idle"), ("host", "a"), ("region", "eu")])], vec![(1_700_000_000_000, bits(97.0))]);
     let out = Command::new("influx").args(["-host", "127.0.0.1", "-port", &g.port.to_string(), "-database", "prometheus", "-execute", "show measurements"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("cpu\n") && text.contains("cpu_idle"), "{text}");
+    assert!(text.contains("cpu\n") && !text.contains("cpu_idle"), "field idle is part of measurement cpu: {text}");
+    let v = g.query_in("prometheus", "SHOW FIELD KEYS; SELECT * FROM cpu");
+    assert_eq!(v["results"][0]["series"], serde_json::json!([{"name": "cpu", "columns": ["fieldKey", "fieldType"], "values": [["idle", "float"], ["value", "float"]]}]));
+    assert_eq!(
+        v["results"][1]["series"],
+        serde_json::json!([{"name": "cpu", "columns": ["time", "host", "idle", "region", "value"], "values": [
+            ["2023-11-14T22:13:20Z", "a", 97, "eu", 0.5],
+            ["2023-11-14T22:13:35Z", "a", null, "eu", 0.75]
+        ]}])
+    );
+    g.terminate();
+    g.restart();
+    let v = g.query_in("prometheus", "SHOW MEASUREMENTS; SELECT mean(*) FROM cpu");
+    assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["cpu"]]), "the field registry survives a restart");
+    assert_eq!(v["results"][1]["series"][0]["columns"], serde_json::json!(["time", "mean_idle", "mean_value"]));
 }
 
 #[test]

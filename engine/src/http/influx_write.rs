@@ -11,7 +11,7 @@ use super::{ApiError, AppState};
 use crate::labels::Labels;
 use crate::storage::shard::SeriesWrite;
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 #[derive(serde::Deserialize)]
@@ -94,9 +94,16 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
     // Per series, timestamp → value: within one request the last value of a timestamp wins.
     let mut series: BTreeMap<Vec<u8>, (Labels, BTreeMap<i64, f64>)> = BTreeMap::new();
     let mut errors = Vec::new();
+    // Measurement → fields of the good lines, for the field registry.
+    let mut fields: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        match parse_line(line).and_then(|p| samples_of(&p, &params.precision, now_ms)) {
-            Ok(samples) => {
+        match parse_line(line).and_then(|p| samples_of(&p, &params.precision, now_ms).map(|s| (p, s))) {
+            Ok((point, samples)) => {
+                for (field, _) in &point.fields {
+                    if !fields.get(&point.measurement).is_some_and(|f| f.contains(field)) {
+                        fields.entry(point.measurement.clone()).or_default().insert(field.clone());
+                    }
+                }
                 for (labels, ts, v) in samples {
                     series.entry(labels.as_bytes().to_vec()).or_insert_with(|| (labels, BTreeMap::new())).1.insert(ts, v);
                 }
@@ -108,6 +115,8 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         .into_values()
         .map(|(labels, samples)| SeriesWrite { hash: labels.stable_hash(), labels, samples: samples.into_iter().collect() })
         .collect();
+    let pairs: BTreeSet<(String, String)> = fields.into_iter().flat_map(|(m, fs)| fs.into_iter().map(move |f| (m.clone(), f))).collect();
+    state.storage.register_fields(&db, &pairs)?;
     let outcome = if writes.is_empty() { Default::default() } else { state.storage.write(&db, writes).await? };
     errors.extend(outcome.rejections.iter().cloned());
     if errors.is_empty() {

@@ -3,6 +3,7 @@
 
 mod body;
 mod decode;
+mod fields;
 mod influx_write;
 mod line_protocol;
 mod query;

@@ -7,7 +7,8 @@ use crate::query::condition::Cond;
 use crate::query::influxql::{self, Statement, TagKeys};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
-use crate::index::matcher::Matcher;
+use super::fields::FieldMap;
+use crate::storage::SelectedSeries;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 fn params(req: &HttpRequest, body: &[u8]) -> HashMap<String, String> {
@@ -47,22 +48,24 @@ fn names_series(name: &str, values: Vec<String>) -> Value {
     series([table(Some(name), &["name"], values.into_iter().map(|v| json!([v])).collect())])
 }
 
-/// Selects the measurement `from`, or every measurement.
-fn measurement_matcher(from: Option<&str>) -> Result<Matcher, String> {
-    match from {
-        Some(m) => Matcher::new(0, "__name__", m),
-        None => Matcher::new(2, "__name__", ".+"),
-    }
+/// The series of measurement `from` (all its fields), or of every measurement.
+async fn series_of(state: &AppState, db: &str, from: Option<&str>) -> Result<(FieldMap, Vec<SelectedSeries>), String> {
+    let fields = FieldMap::load(state, db)?;
+    let found = state.storage.select(db, vec![fields.matcher(from)?]).await.map_err(|e| e.to_string())?;
+    Ok((fields, found))
+}
+
+fn tags_of(s: &SelectedSeries) -> impl Iterator<Item = (String, String)> + '_ {
+    s.labels.iter().filter(|(n, _)| *n != "__name__").map(|(n, v)| (n.to_string(), v.to_string()))
 }
 
 /// The series of `from` (every measurement when `None`), grouped by measurement: name →
-/// (label name, label value) pairs other than `__name__`.
+/// (tag, value) pairs.
 async fn tags_by_measurement(state: &AppState, db: &str, from: Option<&str>) -> Result<BTreeMap<String, BTreeSet<(String, String)>>, String> {
-    let series = state.storage.select(db, vec![measurement_matcher(from)?]).await.map_err(|e| e.to_string())?;
+    let (fields, found) = series_of(state, db, from).await?;
     let mut out: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
-    for s in series {
-        let tags = out.entry(s.labels.get("__name__").to_string()).or_default();
-        tags.extend(s.labels.iter().filter(|(n, _)| *n != "__name__").map(|(n, v)| (n.to_string(), v.to_string())));
+    for s in &found {
+        out.entry(fields.measurement_of(s.labels.get("__name__")).to_string()).or_default().extend(tags_of(s));
     }
     Ok(out)
 }
@@ -73,7 +76,7 @@ fn per_measurement(columns: &[&str], rows: BTreeMap<String, Vec<Value>>) -> Valu
 }
 
 /// A series key as InfluxDB prints it: `m,tag=v,…` with line-protocol escaping.
-fn series_key(labels: &crate::labels::Labels) -> String {
+fn series_key(measurement: &str, labels: &crate::labels::Labels) -> String {
     let esc = |s: &str, extra: &[char]| s.chars().fold(String::new(), |mut o, c| {
         if c == ',' || c == ' ' || extra.contains(&c) {
             o.push('\\');
@@ -81,7 +84,7 @@ fn series_key(labels: &crate::labels::Labels) -> String {
         o.push(c);
         o
     });
-    let mut key = esc(labels.get("__name__"), &[]);
+    let mut key = esc(measurement, &[]);
     for (n, v) in labels.iter().filter(|(n, _)| *n != "__name__") {
         key.push(',');
         key.push_str(&esc(n, &['=']));
@@ -92,7 +95,7 @@ fn series_key(labels: &crate::labels::Labels) -> String {
 }
 
 /// Keeps the series whose tags satisfy `condition` (tags only: series have no fields here).
-fn filter_series(found: &mut Vec<crate::storage::SelectedSeries>, condition: &Option<crate::query::ast::Expr>) -> Result<(), String> {
+fn filter_series(found: &mut Vec<SelectedSeries>, condition: &Option<crate::query::ast::Expr>) -> Result<(), String> {
     let Some(expr) = condition else { return Ok(()) };
     let cond = Cond::compile(expr, &|_, hint| hint != Some("field"), &mut |_| 0)?;
     found.retain(|s| cond.eval(&|k| s.labels.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()), &[]));
@@ -106,7 +109,10 @@ async fn execute(state: &AppState, stmt: Statement, db: Option<&str>, epoch: Opt
         Statement::DropDatabase(name) => state.storage.drop_database(&name).await.map(|_| json!(null)),
         Statement::ShowDatabases => Ok(names_series("databases", state.storage.databases())),
         Statement::ShowMeasurements { on, name, limit, offset } => {
-            let mut names = state.storage.label_values(&database(&on)?, "__name__").await.map_err(|e| e.to_string())?;
+            let db = database(&on)?;
+            let fields = FieldMap::load(state, &db)?;
+            let series_names = state.storage.label_values(&db, "__name__").await.map_err(|e| e.to_string())?;
+            let mut names: BTreeSet<String> = series_names.iter().map(|n| fields.measurement_of(n).to_string()).collect();
             match name {
                 Some(Name::Exact(m)) => names.retain(|n| *n == m),
                 Some(Name::Regex(re)) => {
@@ -139,27 +145,38 @@ async fn execute(state: &AppState, stmt: Statement, db: Option<&str>, epoch: Opt
             Ok(per_measurement(&["key", "value"], rows))
         }
         Statement::ShowSeries { on, from, condition, cardinality, exact } => {
-            let mut found = state.storage.select(&database(&on)?, vec![measurement_matcher(from.as_deref())?]).await.map_err(|e| e.to_string())?;
+            let (fields, mut found) = series_of(state, &database(&on)?, from.as_deref()).await?;
             filter_series(&mut found, &condition)?;
-            if cardinality && (exact || from.is_some()) {
-                let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-                for s in &found {
-                    *counts.entry(s.labels.get("__name__").to_string()).or_default() += 1;
-                }
-                return Ok(per_measurement(&["count"], counts.into_iter().map(|(m, n)| (m, vec![json!([n])])).collect()));
+            // measurement → its series keys (a key once, whatever number of fields it has)
+            let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for s in &found {
+                let m = fields.measurement_of(s.labels.get("__name__"));
+                keys.entry(m.to_string()).or_default().insert(series_key(m, &s.labels));
             }
+            if cardinality && (exact || from.is_some()) {
+                return Ok(per_measurement(&["count"], keys.into_iter().map(|(m, k)| (m, vec![json!([k.len()])])).collect()));
+            }
+            let all: BTreeSet<String> = keys.into_values().flatten().collect();
             if cardinality {
-                let rows = if found.is_empty() { vec![] } else { vec![json!([found.len()])] };
+                let rows = if all.is_empty() { vec![] } else { vec![json!([all.len()])] };
                 return Ok(series([table(None, &["cardinality estimation"], rows)]));
             }
-            let keys: BTreeSet<String> = found.iter().map(|s| series_key(&s.labels)).collect();
-            Ok(series([table(None, &["key"], keys.into_iter().map(|k| json!([k])).collect())]))
+            Ok(series([table(None, &["key"], all.into_iter().map(|k| json!([k])).collect())]))
         }
         Statement::ShowFieldKeys { on, from } => {
-            // Every series holds one float64 field, `value` (line protocol's other fields are series of their own).
-            let tags = tags_by_measurement(state, &database(&on)?, from.as_deref()).await?;
-            let rows = tags.into_keys().map(|m| (m, vec![json!(["value", "float"])])).collect();
-            Ok(per_measurement(&["fieldKey", "fieldType"], rows))
+            // Every field is a float64 series; see `fields.rs` for how fields map onto series.
+            let (fields, found) = series_of(state, &database(&on)?, from.as_deref()).await?;
+            let mut has_value: BTreeMap<String, bool> = BTreeMap::new();
+            for s in &found {
+                let name = s.labels.get("__name__");
+                let m = fields.measurement_of(name);
+                *has_value.entry(m.to_string()).or_default() |= m == name;
+            }
+            let rows = has_value.into_iter().map(|(m, v)| {
+                let rows = fields.fields_of(&m, v).into_iter().map(|f| json!([f, "float"])).collect();
+                (m, rows)
+            });
+            Ok(per_measurement(&["fieldKey", "fieldType"], rows.collect()))
         }
         Statement::Select(select) => {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);

@@ -1,9 +1,10 @@
 //! `SELECT` over storage. Field `value` of measurement `m` is the series `m{tags}`; any other
-//! field `f` is the series `m_f{tags}` (how `/write` stores line protocol). Per measurement:
+//! field `f` is the series `m_f{tags}` (see `fields.rs`). Per measurement:
 //! find the series of each field, drop those the tag condition refuses, read their samples in
 //! the time range, join fields by (tags, time) into rows, filter rows on field conditions,
 //! split the rows into `GROUP BY` groups and answer raw rows or aggregates per window.
 
+use super::fields::FieldMap;
 use super::AppState;
 use crate::index::matcher::Matcher;
 use crate::query::aggregate::{self, Call, Wanted, Windows, FUNCTIONS};
@@ -79,7 +80,7 @@ fn check(select: &Select) -> Result<bool, String> {
 }
 
 /// The columns of one measurement, named as InfluxDB names them (`mean`, `mean_1`, …).
-fn columns(select: &Select, tag_keys: &BTreeSet<String>, fields: &mut Vec<String>, is_tag: &dyn Fn(&str, Option<&str>) -> bool) -> Vec<(String, Column)> {
+fn columns(select: &Select, tag_keys: &BTreeSet<String>, all_fields: &[String], fields: &mut Vec<String>, is_tag: &dyn Fn(&str, Option<&str>) -> bool) -> Vec<(String, Column)> {
     let mut field = |name: &str| fields.iter().position(|f| f == name).unwrap_or_else(|| {
         fields.push(name.to_string());
         fields.len() - 1
@@ -88,12 +89,11 @@ fn columns(select: &Select, tag_keys: &BTreeSet<String>, fields: &mut Vec<String
     for f in &select.fields {
         match &f.expr {
             Expr::Wildcard => {
-                let mut names: Vec<&String> = tag_keys.iter().filter(|k| !select.group_by.contains(k) && !select.group_by_all).collect();
-                let value = "value".to_string();
-                names.push(&value);
+                let tags = tag_keys.iter().filter(|k| !select.group_by.contains(k) && !select.group_by_all);
+                let mut names: Vec<(&String, bool)> = tags.map(|t| (t, false)).chain(all_fields.iter().map(|f| (f, true))).collect();
                 names.sort();
-                for n in names {
-                    let column = if *n == "value" { Column::Field(field("value")) } else { Column::Tag(n.clone()) };
+                for (n, is_field) in names {
+                    let column = if is_field { Column::Field(field(n)) } else { Column::Tag(n.clone()) };
                     out.push((n.clone(), column));
                 }
             }
@@ -110,7 +110,11 @@ fn columns(select: &Select, tag_keys: &BTreeSet<String>, fields: &mut Vec<String
                 let call = Call { func: name.clone(), arg };
                 match &args[0] {
                     Expr::Var { name: v, .. } => out.push((f.alias.clone().unwrap_or(name.clone()), Column::Aggregate(call, field(v)))),
-                    _ => out.push((format!("{name}_value"), Column::Aggregate(call, field("value")))),
+                    _ => {
+                        for f in all_fields {
+                            out.push((format!("{name}_{f}"), Column::Aggregate(call.clone(), field(f))));
+                        }
+                    }
                 }
             }
             _ => {}
@@ -136,7 +140,7 @@ async fn read_rows(state: &AppState, db: &str, m: &str, fields: &[String], cond:
     let (min_ms, max_ms) = (range.min.div_euclid(NS_PER_MS) + (range.min.rem_euclid(NS_PER_MS) != 0) as i64, range.max.div_euclid(NS_PER_MS));
     let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
     for (i, field) in fields.iter().enumerate() {
-        let metric = if field == "value" { m.to_string() } else { format!("{m}_{field}") };
+        let metric = FieldMap::series_name(m, field);
         let mut series = state.storage.select(db, vec![Matcher::new(0, "__name__", &metric)?]).await.map_err(|e| e.to_string())?;
         let tagset = |labels: &crate::labels::Labels| -> TagSet {
             labels.iter().filter(|(n, _)| *n != "__name__").map(|(n, v)| (n.to_string(), v.to_string())).collect()
@@ -170,7 +174,7 @@ async fn read_rows(state: &AppState, db: &str, m: &str, fields: &[String], cond:
 }
 
 /// The measurements `select` reads in `db`, sorted and unique.
-async fn measurements(state: &AppState, select: &Select, db: &str) -> Result<Vec<String>, String> {
+async fn measurements(state: &AppState, select: &Select, db: &str, fields: &FieldMap) -> Result<Vec<String>, String> {
     let mut out = BTreeSet::new();
     for source in &select.sources {
         match &source.name {
@@ -180,7 +184,7 @@ async fn measurements(state: &AppState, select: &Select, db: &str) -> Result<Vec
             Name::Regex(re) => {
                 let re = regex::Regex::new(re).map_err(|e| format!("invalid regex /{re}/: {e}"))?;
                 let names = state.storage.label_values(db, "__name__").await.map_err(|e| e.to_string())?;
-                out.extend(names.into_iter().filter(|n| re.is_match(n)));
+                out.extend(names.iter().map(|n| fields.measurement_of(n)).filter(|n| re.is_match(n)).map(str::to_string));
             }
         }
     }
@@ -199,16 +203,18 @@ pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, ep
         return Err(format!("database not found: {db}"));
     }
     let mut out = Vec::new();
-    for m in measurements(state, select, &db).await? {
-        let value_series = state.storage.select(&db, vec![Matcher::new(0, "__name__", &m)?]).await.map_err(|e| e.to_string())?;
-        let tag_keys: BTreeSet<String> = value_series.iter().flat_map(|s| s.labels.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).filter(|n| n != "__name__").collect();
+    let field_map = FieldMap::load(state, &db)?;
+    for m in measurements(state, select, &db, &field_map).await? {
+        let all_series = state.storage.select(&db, vec![field_map.matcher(Some(&m))?]).await.map_err(|e| e.to_string())?;
+        let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| s.labels.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).filter(|n| n != "__name__").collect();
+        let all_fields = field_map.fields_of(&m, all_series.iter().any(|s| s.labels.get("__name__") == m));
         let is_tag = |name: &str, hint: Option<&str>| match hint {
             Some("tag") => true,
             Some("field") => false,
             _ => name != "value" && tag_keys.contains(name),
         };
         let mut fields = Vec::new();
-        let columns = columns(select, &tag_keys, &mut fields, &is_tag);
+        let columns = columns(select, &tag_keys, &all_fields, &mut fields, &is_tag);
         let cond = rest
             .as_ref()
             .map(|e| {

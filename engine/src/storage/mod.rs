@@ -3,6 +3,7 @@
 //! family. This is the only way the HTTP layer reaches data; it knows nothing of HTTP.
 
 pub mod chunk;
+pub mod fields;
 pub mod keys;
 pub mod shard;
 
@@ -13,7 +14,7 @@ use actix::prelude::*;
 use futures_util::future::join_all;
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteOptions, DB};
 use shard::{ChunkPage, Shard, SeriesWrite, StoredChunk, WriteOutcome};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, RwLock};
@@ -62,6 +63,7 @@ pub struct Storage {
     shards: Vec<Addr<Shard>>,
     catalog: RwLock<Catalog>,
     metadata: RwLock<HashMap<u32, BTreeMap<String, MetricMeta>>>,
+    fields: fields::FieldRegistry,
     metrics: Arc<Metrics>,
     data_dir: PathBuf,
     sync_writes: bool,
@@ -137,6 +139,7 @@ impl Storage {
         );
         let catalog = Self::load_catalog(&db)?;
         let metadata = Self::load_metadata(&db)?;
+        let fields = fields::FieldRegistry::load(&db, &db.cf_handle(META_CF).unwrap())?;
         // Load shards in parallel: each reads only its own column families.
         let loaded: Vec<Result<Shard, String>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..shards)
@@ -160,6 +163,7 @@ impl Storage {
             shards: addrs,
             catalog: RwLock::new(catalog),
             metadata: RwLock::new(metadata),
+            fields,
             metrics,
             data_dir: opts.data_dir,
             sync_writes: opts.sync_writes,
@@ -254,6 +258,11 @@ impl Storage {
         *end.last_mut().unwrap() += 1;
         self.db.delete_range_cf(cf, &prefix, &end).map_err(|e| e.to_string())?;
         self.metadata.write().unwrap().remove(&id);
+        let prefix = fields::prefix(id);
+        let mut end = prefix.clone();
+        *end.last_mut().unwrap() += 1;
+        self.db.delete_range_cf(cf, &prefix, &end).map_err(|e| e.to_string())?;
+        self.fields.drop_database(id);
         for r in join_all(self.shards.iter().map(|s| s.send(shard::DropDatabase(id)))).await {
             r.map_err(|e| e.to_string())??;
         }
@@ -315,6 +324,25 @@ impl Storage {
             map.insert(m.family.clone(), m);
         }
         Ok(())
+    }
+
+    /// Records the (measurement, field) pairs line protocol wrote; see `fields.rs`.
+    pub fn register_fields(&self, db: &str, pairs: &BTreeSet<(String, String)>) -> Result<(), StorageError> {
+        let id = self.require(db)?;
+        let missing = self.fields.missing(id, pairs);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut batch = rocksdb::WriteBatch::default();
+        self.fields.stage(&mut batch, &self.db.cf_handle(META_CF).unwrap(), id, &missing);
+        self.db.write_opt(batch, &self.write_opts()).map_err(|e| StorageError::Internal(e.to_string()))?;
+        self.fields.commit(id, missing);
+        Ok(())
+    }
+
+    /// Measurement → fields, for what line protocol wrote to `db`.
+    pub fn line_fields(&self, db: &str) -> Result<fields::Fields, StorageError> {
+        Ok(self.fields.get(self.require(db)?))
     }
 
     pub fn metadata(&self, db: &str) -> Result<Vec<MetricMeta>, StorageError> {
