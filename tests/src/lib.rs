@@ -122,6 +122,20 @@ fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
     Answer { status: r.status().as_u16(), content_type, headers, body }
 }
 
+/// A POST to any server.
+pub fn post_url(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+    let mut req = agent().post(url);
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    answer(req.send(body))
+}
+
+/// A snappy-compressed remote write 1.0 body.
+pub fn write_body(req: &pb::WriteRequest) -> Vec<u8> {
+    snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap()
+}
+
 pub struct Gemini {
     child: Option<Child>,
     pub port: u16,
@@ -198,11 +212,7 @@ impl Gemini {
     }
 
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-        let mut req = agent().post(&self.url(path));
-        for (n, v) in headers {
-            req = req.header(*n, *v);
-        }
-        answer(req.send(body))
+        post_url(&self.url(path), headers, body)
     }
 
     /// InfluxQL over `/query` (POST, as the influx CLI does); returns the parsed JSON.
@@ -220,8 +230,7 @@ impl Gemini {
 
     /// A remote write 1.0 request, snappy-compressed, to `/api/v1/prom/write?db=`.
     pub fn write(&self, db: &str, req: &pb::WriteRequest) -> Answer {
-        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
-        self.post(&format!("/api/v1/prom/write?db={db}"), &PROTO_HEADERS, &body)
+        self.post(&format!("/api/v1/prom/write?db={db}"), &PROTO_HEADERS, &write_body(req))
     }
 
     /// Remote read with the given accepted response types; panics unless 200.

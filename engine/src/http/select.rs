@@ -227,11 +227,9 @@ pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, ep
         let data = read_rows(state, &db, &m, &fields, cond.as_ref(), range).await?;
         let mut groups: BTreeMap<TagSet, Vec<(&TagSet, &Rows)>> = BTreeMap::new();
         for (tags, rows) in &data {
-            let key = if select.group_by_all {
-                tags.clone()
-            } else {
-                select.group_by.iter().map(|g| (g.clone(), tag_of(tags, g).unwrap_or_default().to_string())).collect()
-            };
+            // `GROUP BY *` is every tag key of the measurement; a series without one has ''.
+            let keys: Vec<&String> = if select.group_by_all { tag_keys.iter().collect() } else { select.group_by.iter().collect() };
+            let key = keys.into_iter().map(|g| (g.clone(), tag_of(tags, g).unwrap_or_default().to_string())).collect();
             groups.entry(key).or_default().push((tags, rows));
         }
         let earliest = data.values().filter_map(|r| r.keys().next()).min().copied().unwrap_or(0);

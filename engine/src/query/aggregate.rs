@@ -31,8 +31,12 @@ impl Call {
             "count" => Some((t0, n)),
             "sum" => Some((t0, values().sum())),
             "mean" => Some((t0, values().sum::<f64>() / n)),
-            "first" => points.first().copied(),
-            "last" => points.last().copied(),
+            // On a tie in time (points of several series) InfluxDB keeps the larger value.
+            "first" => points.iter().copied().take_while(|p| p.0 == t0).reduce(|a, b| if b.1 > a.1 { b } else { a }),
+            "last" => {
+                let t1 = points[points.len() - 1].0;
+                points.iter().rev().copied().take_while(|p| p.0 == t1).reduce(|a, b| if b.1 > a.1 { b } else { a })
+            }
             "min" => pick(|b, a| b < a),
             "max" => pick(|b, a| b > a),
             "spread" => Some((t0, values().fold(f64::MIN, f64::max) - values().fold(f64::MAX, f64::min))),
@@ -189,6 +193,8 @@ mod tests {
         assert_eq!(Call { func: "percentile".into(), arg: 0.0 }.reduce(&pts), None);
         assert_eq!(call("stddev").reduce(&pts[..1]), None);
         assert_eq!(call("mean").reduce(&[]), None);
+        let ties = [(0, 1.0), (0, 3.0), (5, 4.0), (5, 2.0)];
+        assert_eq!((call("first").reduce(&ties), call("last").reduce(&ties)), (Some((0, 3.0)), Some((5, 4.0))));
     }
 
     fn windows(start: i64, end: i64) -> Windows {
