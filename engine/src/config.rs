@@ -24,7 +24,8 @@ pub enum Command {
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML file with the same keys as the flags below, in snake_case
-    /// (http_addr, data_dir, shards, max_body_bytes, databases, sync_writes, http_workers).
+    /// (http_addr, data_dir, shards, max_body_bytes, databases, sync_writes, http_workers) and an
+    /// `[auth]` table with `enabled` and `protect_metrics`.
     #[arg(long, env = "GEMINI_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to serve HTTP on [default: 127.0.0.1:8086].
@@ -49,6 +50,27 @@ pub struct ServeArgs {
     /// HTTP worker threads [default: number of cores].
     #[arg(long, env = "GEMINI_HTTP_WORKERS")]
     pub http_workers: Option<usize>,
+    /// Require credentials (u/p parameters, Basic or `Token u:p`) on every endpoint but /ping
+    /// and /health; while no user exists only `CREATE USER … WITH ALL PRIVILEGES` is accepted
+    /// [default: false].
+    #[arg(long, env = "GEMINI_AUTH_ENABLED", num_args = 0..=1, default_missing_value = "true")]
+    pub auth_enabled: Option<bool>,
+    /// With auth enabled, require credentials on /metrics too [default: false].
+    #[arg(long, env = "GEMINI_AUTH_PROTECT_METRICS", num_args = 0..=1, default_missing_value = "true")]
+    pub auth_protect_metrics: Option<bool>,
+    /// Admin user created at start when no user exists (with GEMINI_ADMIN_PASSWORD).
+    #[arg(long, env = "GEMINI_ADMIN_USER")]
+    pub admin_user: Option<String>,
+    /// Password of `--admin-user`; only read from the environment, never from the command line.
+    #[arg(skip = std::env::var("GEMINI_ADMIN_PASSWORD").ok())]
+    pub admin_password: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct AuthFile {
+    enabled: Option<bool>,
+    protect_metrics: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -61,6 +83,8 @@ struct FileConfig {
     databases: Option<Vec<String>>,
     sync_writes: Option<bool>,
     http_workers: Option<usize>,
+    #[serde(default)]
+    auth: AuthFile,
 }
 
 /// The settings the server runs with, every one resolved.
@@ -73,6 +97,15 @@ pub struct Config {
     pub databases: Vec<String>,
     pub sync_writes: bool,
     pub http_workers: usize,
+    pub auth: Auth,
+    /// Admin (name, password) to create when no user exists.
+    pub admin: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Auth {
+    pub enabled: bool,
+    pub protect_metrics: bool,
 }
 
 fn cores() -> usize {
@@ -99,6 +132,15 @@ impl ServeArgs {
                 .collect(),
             sync_writes: self.sync_writes.or(file.sync_writes).unwrap_or(false),
             http_workers: self.http_workers.or(file.http_workers).unwrap_or_else(cores),
+            auth: Auth {
+                enabled: self.auth_enabled.or(file.auth.enabled).unwrap_or(false),
+                protect_metrics: self.auth_protect_metrics.or(file.auth.protect_metrics).unwrap_or(false),
+            },
+            admin: match (self.admin_user, self.admin_password) {
+                (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Some((u, p)),
+                (Some(u), _) if !u.is_empty() => return Err("--admin-user needs the password in GEMINI_ADMIN_PASSWORD".into()),
+                _ => None,
+            },
         };
         if cfg.shards == 0 || cfg.http_workers == 0 || cfg.max_body_bytes == 0 {
             return Err("shards, http_workers and max_body_bytes must be at least 1".into());
@@ -115,13 +157,14 @@ mod tests {
     fn flags_override_file_and_defaults_fill_in() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gemini.toml");
-        std::fs::write(&path, "http_addr = \"0.0.0.0:9999\"\ndata_dir = \"/var/lib/gemini\"\ndatabases = [\"a\", \"b\"]\n").unwrap();
+        std::fs::write(&path, "http_addr = \"0.0.0.0:9999\"\ndata_dir = \"/var/lib/gemini\"\ndatabases = [\"a\", \"b\"]\n[auth]\nenabled = true\n").unwrap();
         let cfg = ServeArgs { config: Some(path.clone()), data_dir: Some("/x".into()), ..Default::default() }.resolve().unwrap();
         assert_eq!(cfg.http_addr, "0.0.0.0:9999");
         assert_eq!(cfg.data_dir, PathBuf::from("/x"));
         assert_eq!(cfg.databases, vec!["a", "b"]);
         assert_eq!(cfg.max_body_bytes, 32 << 20);
         assert!(!cfg.sync_writes);
+        assert_eq!(cfg.auth, Auth { enabled: true, protect_metrics: false });
     }
 
     #[test]

@@ -26,7 +26,17 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
     for db in &cfg.databases {
         storage.create_database(db)?;
     }
-    let state = http::AppState { storage: storage.clone(), metrics, max_body_bytes: cfg.max_body_bytes };
+    if let Some((name, password)) = &cfg.admin {
+        if storage.users().is_empty() {
+            let admin = storage::users::UserStore::new_user(name, password, true)?;
+            storage.change_user(name, |users| {
+                users.insert(name.clone(), admin);
+                Ok(())
+            })?;
+            tracing::info!(user = %name, "created the admin user");
+        }
+    }
+    let state = http::AppState { storage: storage.clone(), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth };
     http::serve(state, &cfg.http_addr, cfg.http_workers)
         .await
         .map_err(|e| format!("HTTP server on {}: {e}", cfg.http_addr))?;

@@ -8,8 +8,8 @@
 use crate::crd::GeminiCluster;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Secret, SecurityContext, Service,
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Secret, SecretKeySelector, SecurityContext, Service,
     ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::ByteString;
@@ -66,6 +66,11 @@ pub fn engine_config(gc: &GeminiCluster) -> Result<String, String> {
     table.insert("http_addr".into(), format!("0.0.0.0:{PORT}").into());
     table.insert("data_dir".into(), DATA_DIR.into());
     table.insert("databases".into(), toml::Value::Array(gc.spec.databases.iter().map(|d| d.clone().into()).collect()));
+    if gc.spec.auth.enabled {
+        let mut auth = toml::Table::new();
+        auth.insert("enabled".into(), true.into());
+        table.insert("auth".into(), auth.into());
+    }
     for (key, value) in &gc.spec.config {
         let v = toml::Value::try_from(value).map_err(|e| format!("spec.config.{key}: {e}"))?;
         table.insert(key.clone(), v);
@@ -125,6 +130,19 @@ fn probe(path: &str, period: i32) -> Probe {
     }
 }
 
+/// The engine's environment: the log level and, with auth on, the admin user it creates at
+/// first start, read from the admin Secret.
+fn engine_env(gc: &GeminiCluster) -> Vec<EnvVar> {
+    let mut env = vec![EnvVar { name: "RUST_LOG".into(), value: Some("info".into()), ..Default::default() }];
+    if let Some(secret) = admin_secret_name(gc) {
+        for (name, key) in [("GEMINI_ADMIN_USER", "username"), ("GEMINI_ADMIN_PASSWORD", "password")] {
+            let from = SecretKeySelector { name: secret.clone(), key: key.into(), ..Default::default() };
+            env.push(EnvVar { name: name.into(), value_from: Some(EnvVarSource { secret_key_ref: Some(from), ..Default::default() }), ..Default::default() });
+        }
+    }
+    env
+}
+
 pub fn stateful_set(gc: &GeminiCluster, config_hash: &str) -> StatefulSet {
     let spec = &gc.spec;
     let mut pod_labels = spec.pod_labels.clone();
@@ -135,7 +153,7 @@ pub fn stateful_set(gc: &GeminiCluster, config_hash: &str) -> StatefulSet {
         name: "gemini".into(),
         image: Some(spec.image.clone()),
         args: Some(vec!["serve".into(), "--config".into(), format!("{CONFIG_DIR}/{CONFIG_FILE}")]),
-        env: Some(vec![k8s_openapi::api::core::v1::EnvVar { name: "RUST_LOG".into(), value: Some("info".into()), ..Default::default() }]),
+        env: Some(engine_env(gc)),
         ports: Some(vec![ContainerPort { name: Some("http".into()), container_port: PORT, ..Default::default() }]),
         readiness_probe: Some(probe("/health", 5)),
         liveness_probe: Some(probe("/ping", 10)),
@@ -481,6 +499,19 @@ mod tests {
         assert_eq!(parsed["remote_read"][0]["basic_auth"]["username"], "admin");
         let secret = admin_secret(&on, "metrics-admin", &creds);
         assert_eq!(secret.data.unwrap()["password"].0, b"p:w\"d");
+        // The engine turns auth on and creates the admin from the Secret at first start.
+        assert!(engine_config(&on).unwrap().contains("[auth]\nenabled = true"), "{}", engine_config(&on).unwrap());
+        let sts = stateful_set(&on, "h");
+        let env = sts.spec.template.spec.unwrap().containers[0].env.clone().unwrap();
+        let refs: Vec<(String, String, String)> = env
+            .iter()
+            .filter_map(|e| e.value_from.as_ref()?.secret_key_ref.as_ref().map(|r| (e.name.clone(), r.name.clone(), r.key.clone())))
+            .collect();
+        assert_eq!(refs, vec![
+            ("GEMINI_ADMIN_USER".into(), "metrics-admin".into(), "username".into()),
+            ("GEMINI_ADMIN_PASSWORD".into(), "metrics-admin".into(), "password".into()),
+        ]);
+        assert!(!engine_config(&gc).unwrap().contains("auth"));
     }
 
     #[test]

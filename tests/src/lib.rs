@@ -9,7 +9,7 @@ use proto::prometheus as pb;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where `cargo build --release --bins` put the binaries: beside this test's own directory.
 pub fn bin(name: &str) -> PathBuf {
@@ -381,4 +381,63 @@ impl Client {
         }
         r.send(&body[..]).ok().map(|resp| resp.status().as_u16())
     }
+}
+
+/// A real Prometheus (Debian's `prometheus`) with its own directory; `SELF_PORT` in the
+/// configuration becomes its own port.
+pub struct Prometheus {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    pub fn start(config: &str) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = config.replace("SELF_PORT", &port.to_string());
+        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus (apt-get install prometheus) must be installed");
+        let p = Prometheus { child, port, _dir: dir };
+        for _ in 0..300 {
+            if agent().get(&p.url("/-/ready")).call().is_ok_and(|r| r.status() == 200) {
+                return p;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("prometheus did not become ready");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// `/api/v1/query_range` with step 1 s; the result series sorted by labels.
+    pub fn query_range(&self, q: &str, start: i64, end: i64) -> serde_json::Value {
+        let url = self.url(&format!("/api/v1/query_range?query={}&start={start}&end={end}&step=1", urlencode(q)));
+        let mut r = agent().get(&url).call().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
+        assert_eq!(v["status"], "success", "{q}: {v}");
+        let mut result = v["data"]["result"].as_array().unwrap().clone();
+        result.sort_by_key(|s| s["metric"].to_string());
+        serde_json::Value::Array(result)
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn now_s() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }

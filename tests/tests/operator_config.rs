@@ -1,5 +1,6 @@
 //! The engine configuration the operator generates is one the real `gemini` accepts: the
-//! server starts with it and creates the databases it names.
+//! server starts with it, creates the databases it names and, with `spec.auth`, turns auth
+//! on with the admin from the environment the StatefulSet sets from the admin Secret.
 
 use tests::*;
 
@@ -12,8 +13,15 @@ fn generated_engine_config_starts_gemini() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gemini.toml");
     std::fs::write(&path, &config).unwrap();
-    // The test's own --http-addr and --data-dir override the pod's values from the file.
+    assert!(gc.spec.auth.enabled, "the full example turns auth on");
+    // As the pod: GEMINI_ADMIN_USER / GEMINI_ADMIN_PASSWORD from the admin Secret. The test's
+    // own --http-addr and --data-dir override the pod's values from the file.
+    std::env::set_var("GEMINI_ADMIN_USER", "admin");
+    std::env::set_var("GEMINI_ADMIN_PASSWORD", "from-the-secret");
     let g = Gemini::start(&dir.path().join("data"), &["--config", path.to_str().unwrap()]);
-    let v = g.query("SHOW DATABASES");
+    let a = g.post("/query?q=SHOW%20DATABASES", &[], b"");
+    assert_eq!(a.status, 401, "auth is on: {}", a.text());
+    let a = g.post("/query?q=SHOW%20DATABASES", &[("Authorization", "Token admin:from-the-secret")], b"");
+    let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
     assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["longterm"], ["prometheus"]]), "{config}");
 }

@@ -2,65 +2,8 @@
 //! itself and remote-writes into gemini; a second one with an empty local store and
 //! `remote_read` pointed at gemini answers `/api/v1/query_range` with the same values.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tests::*;
-
-struct Prometheus {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(config: &str) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let config = config.replace("SELF_PORT", &port.to_string());
-        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus (apt-get install prometheus) must be installed");
-        let p = Prometheus { child, port, _dir: dir };
-        for _ in 0..300 {
-            if agent().get(&p.url("/-/ready")).call().is_ok_and(|r| r.status() == 200) {
-                return p;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("prometheus did not become ready");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-
-    fn query_range(&self, q: &str, start: i64, end: i64) -> serde_json::Value {
-        let url = self.url(&format!("/api/v1/query_range?query={}&start={start}&end={end}&step=1", urlencode(q)));
-        let mut r = agent().get(&url).call().unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
-        assert_eq!(v["status"], "success", "{q}: {v}");
-        let mut result = v["data"]["result"].as_array().unwrap().clone();
-        result.sort_by_key(|s| s["metric"].to_string());
-        serde_json::Value::Array(result)
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn now_s() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-}
 
 #[test]
 fn prometheus_reads_back_what_it_wrote() {

@@ -1,6 +1,7 @@
 //! The HTTP API (actix-web): routes, shared state, JSON errors and request metrics.
 //! Handlers translate between wire formats and `Storage`; they never touch RocksDB.
 
+mod auth;
 mod body;
 mod decode;
 mod fields;
@@ -10,6 +11,7 @@ mod query;
 mod read;
 mod select;
 mod status;
+mod users;
 mod write;
 
 use crate::metrics::Metrics;
@@ -24,6 +26,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Largest accepted request body after decompression.
     pub max_body_bytes: usize,
+    pub auth: crate::config::Auth,
 }
 
 /// An error answer: a status code and `{"error": "..."}` naming what was wrong.
@@ -53,7 +56,11 @@ impl ResponseError for ApiError {
         self.status
     }
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(serde_json::json!({ "error": self.message }))
+        let mut answer = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            answer.insert_header(("WWW-Authenticate", "Basic realm=\"gemini\""));
+        }
+        answer.json(serde_json::json!({ "error": self.message }))
     }
 }
 

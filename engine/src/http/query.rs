@@ -7,6 +7,7 @@ use crate::query::condition::Cond;
 use crate::query::influxql::{self, Statement, TagKeys};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
+use super::auth::Principal;
 use super::fields::FieldMap;
 use crate::storage::SelectedSeries;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -102,12 +103,13 @@ fn filter_series(found: &mut Vec<SelectedSeries>, condition: &Option<crate::quer
     Ok(())
 }
 
-async fn execute(state: &AppState, stmt: Statement, db: Option<&str>, epoch: Option<&str>) -> Result<Value, String> {
+async fn execute(state: &AppState, who: &Principal, stmt: Statement, db: Option<&str>, epoch: Option<&str>) -> Result<Value, String> {
     let database = |on: &Option<String>| on.as_deref().or(db).filter(|d| !d.is_empty()).map(str::to_string).ok_or("database name required");
     match stmt {
         Statement::CreateDatabase(name) => state.storage.create_database(&name).map(|_| json!(null)),
         Statement::DropDatabase(name) => state.storage.drop_database(&name).await.map(|_| json!(null)),
-        Statement::ShowDatabases => Ok(names_series("databases", state.storage.databases())),
+        Statement::ShowDatabases => Ok(names_series("databases", super::users::visible_databases(state, who))),
+        Statement::User(stmt) => super::users::execute(state, stmt),
         Statement::ShowMeasurements { on, name, limit, offset } => {
             let db = database(&on)?;
             let fields = FieldMap::load(state, &db)?;
@@ -191,12 +193,13 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     if q.is_empty() {
         return Err(ApiError::bad_request("missing required parameter \"q\""));
     }
-    let statements = influxql::parse(q).map_err(|e| ApiError::bad_request(format!("error parsing query: {e}")))?;
+    let statements = influxql::parse_with_text(q).map_err(|e| ApiError::bad_request(format!("error parsing query: {e}")))?;
     let db = params.get("db").map(String::as_str);
+    let who = super::users::authorize(&req, &state, &statements, db)?;
     let mut results = Vec::new();
-    for (i, stmt) in statements.into_iter().enumerate() {
+    for (i, (stmt, _)) in statements.into_iter().enumerate() {
         let mut result = json!({ "statement_id": i });
-        match execute(&state, stmt, db, params.get("epoch").map(String::as_str)).await {
+        match execute(&state, &who, stmt, db, params.get("epoch").map(String::as_str)).await {
             Ok(Value::Null) => {}
             Ok(series) => result["series"] = series,
             Err(e) => result["error"] = json!(e),

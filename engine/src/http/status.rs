@@ -1,7 +1,7 @@
 //! Liveness and self-observation: `/ping` (204, as InfluxDB), `/health` and `/metrics`.
 
-use super::AppState;
-use actix_web::{web, HttpResponse};
+use super::{ApiError, AppState};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 /// The InfluxDB version we answer as; clients such as the `influx` CLI print it.
 pub const INFLUXDB_VERSION: &str = concat!("1.8.10-gemini-", env!("CARGO_PKG_VERSION"));
@@ -24,8 +24,12 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+/// Open, or with `[auth] protect_metrics` for any authenticated user.
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.auth.protect_metrics {
+        super::auth::authenticate(&req, &state)?;
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(state.storage.disk_bytes()))
+        .body(state.metrics.render(state.storage.disk_bytes())))
 }

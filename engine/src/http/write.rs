@@ -3,6 +3,7 @@
 //! then hand the series to storage. Status codes follow the remote write specification.
 
 use super::body::{decompress, protobuf_message, read_raw};
+use crate::storage::users::Privilege;
 use super::{ApiError, AppState};
 use crate::labels::Labels;
 use crate::storage::shard::{SeriesWrite, WriteOutcome};
@@ -63,6 +64,8 @@ async fn handle(req: HttpRequest, db: &str, payload: web::Payload, state: web::D
             ))
         }
     };
+    let who = super::auth::authenticate(&req, &state)?;
+    super::auth::require(&who, Privilege::Write, db)?;
     // Unknown database before reading the body: nothing to decode for a 404.
     super::require_database(&state, db)?;
     let raw = read_raw(payload, state.max_body_bytes).await?;

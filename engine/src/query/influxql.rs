@@ -2,10 +2,12 @@
 //! `DROP DATABASE`, `SHOW DATABASES`, `SHOW MEASUREMENTS [ON db] [WITH MEASUREMENT =~ /re/ |
 //! = m] [LIMIT n] [OFFSET n]`, `SHOW TAG KEYS [ON db] [FROM m]`, `SHOW TAG VALUES [ON db]
 //! [FROM m] WITH KEY = k | IN (k, …) | =~ /re/`, `SHOW FIELD KEYS [ON db] [FROM m]`,
-//! `SHOW SERIES [CARDINALITY] [ON db] [FROM m] [WHERE …]`, `SHOW SERIES EXACT CARDINALITY` and `SELECT` (see `select.rs`).
+//! `SHOW SERIES [CARDINALITY] [ON db] [FROM m] [WHERE …]`, `SHOW SERIES EXACT CARDINALITY`, `SELECT`
+//! (see `select.rs`) and the user statements (see `admin.rs`).
 //! Statements are separated by `;`; keywords are case-insensitive; identifiers may be
 //! double-quoted. Errors give the position, like InfluxDB's `at line 1, char N`.
 
+use super::admin::UserStatement;
 use super::ast::{Expr, Name, Select};
 use super::lexer::{tokenize, Token};
 
@@ -22,6 +24,7 @@ pub enum Statement {
     /// an exact count per measurement.
     ShowSeries { on: Option<String>, from: Option<String>, condition: Option<Expr>, cardinality: bool, exact: bool },
     Select(Box<Select>),
+    User(UserStatement),
 }
 
 /// The keys `SHOW TAG VALUES` lists.
@@ -117,18 +120,25 @@ impl Parser {
         if self.keyword("SELECT") {
             return Ok(Statement::Select(Box::new(self.select()?)));
         }
-        if self.keyword("CREATE") {
-            self.expect("DATABASE")?;
-            return Ok(Statement::CreateDatabase(self.ident()?));
+        for kw in ["CREATE", "DROP", "SHOW", "SET", "GRANT", "REVOKE"] {
+            if self.keyword(kw) {
+                if let Some(stmt) = self.user_statement(kw)? {
+                    return Ok(stmt);
+                }
+                return match kw {
+                    "CREATE" => {
+                        self.expect("DATABASE")?;
+                        Ok(Statement::CreateDatabase(self.ident()?))
+                    }
+                    "DROP" => {
+                        self.expect("DATABASE")?;
+                        Ok(Statement::DropDatabase(self.ident()?))
+                    }
+                    _ => self.show(),
+                };
+            }
         }
-        if self.keyword("DROP") {
-            self.expect("DATABASE")?;
-            return Ok(Statement::DropDatabase(self.ident()?));
-        }
-        if self.keyword("SHOW") {
-            return self.show();
-        }
-        Err(self.error("SELECT, CREATE, DROP, SHOW"))
+        Err(self.error("SELECT, CREATE, DROP, SHOW, SET, GRANT, REVOKE"))
     }
 
     fn show(&mut self) -> Result<Statement, String> {
@@ -207,15 +217,24 @@ impl Parser {
 
 /// Parses one or more `;`-separated statements.
 pub fn parse(src: &str) -> Result<Vec<Statement>, String> {
+    Ok(parse_with_text(src)?.into_iter().map(|(s, _)| s).collect())
+}
+
+/// Parses one or more `;`-separated statements, each with its source text.
+pub fn parse_with_text(src: &str) -> Result<Vec<(Statement, String)>, String> {
     let tokens = tokenize(src)?;
     let mut p = Parser { tokens, at: 0, end: src.len() };
     let mut out = Vec::new();
+    let position = |p: &Parser| p.tokens.get(p.at).map(|(pos, _)| *pos).unwrap_or(src.len());
     loop {
         while p.op(";") {}
         if p.peek().is_none() {
             break;
         }
-        out.push(p.statement()?);
+        let start = position(&p);
+        let stmt = p.statement()?;
+        let text = src[start..position(&p)].trim().to_string();
+        out.push((stmt, text));
         if p.peek().is_some() && !p.op(";") {
             return Err(p.error(";"));
         }
@@ -272,6 +291,8 @@ mod tests {
     fn errors_give_position() {
         let e = parse("SHOW FOO").unwrap_err();
         assert_eq!(e, "found FOO, expected DATABASES, MEASUREMENTS, TAG, FIELD, SERIES at line 1, char 6");
+        let texts: Vec<String> = parse_with_text(" SHOW DATABASES ;SELECT value FROM m").unwrap().into_iter().map(|(_, t)| t).collect();
+        assert_eq!(texts, vec!["SHOW DATABASES", "SELECT value FROM m"]);
         assert_eq!(parse("SHOW TAG VALUES WITH KEY host").unwrap_err(), "found host, expected =, =~ or IN at line 1, char 26");
         let e = parse("CREATE DATABASE").unwrap_err();
         assert_eq!(e, "found EOF, expected identifier at line 1, char 16");

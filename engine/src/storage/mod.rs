@@ -6,6 +6,7 @@ pub mod chunk;
 pub mod fields;
 pub mod keys;
 pub mod shard;
+pub mod users;
 
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
@@ -64,6 +65,7 @@ pub struct Storage {
     catalog: RwLock<Catalog>,
     metadata: RwLock<HashMap<u32, BTreeMap<String, MetricMeta>>>,
     fields: fields::FieldRegistry,
+    users: users::UserStore,
     metrics: Arc<Metrics>,
     data_dir: PathBuf,
     sync_writes: bool,
@@ -140,6 +142,7 @@ impl Storage {
         let catalog = Self::load_catalog(&db)?;
         let metadata = Self::load_metadata(&db)?;
         let fields = fields::FieldRegistry::load(&db, &db.cf_handle(META_CF).unwrap())?;
+        let users = users::UserStore::load(&db, &db.cf_handle(META_CF).unwrap())?;
         // Load shards in parallel: each reads only its own column families.
         let loaded: Vec<Result<Shard, String>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..shards)
@@ -164,6 +167,7 @@ impl Storage {
             catalog: RwLock::new(catalog),
             metadata: RwLock::new(metadata),
             fields,
+            users,
             metrics,
             data_dir: opts.data_dir,
             sync_writes: opts.sync_writes,
@@ -338,6 +342,15 @@ impl Storage {
         self.db.write_opt(batch, &self.write_opts()).map_err(|e| StorageError::Internal(e.to_string()))?;
         self.fields.commit(id, missing);
         Ok(())
+    }
+
+    pub fn users(&self) -> &users::UserStore {
+        &self.users
+    }
+
+    /// Changes the users (see `UserStore::update`); `name` is the user whose record changes.
+    pub fn change_user(&self, name: &str, change: impl FnOnce(&mut BTreeMap<String, users::User>) -> Result<(), String>) -> Result<(), String> {
+        self.users.update(&self.db, &self.db.cf_handle(META_CF).unwrap(), name, change)
     }
 
     /// Measurement → fields, for what line protocol wrote to `db`.

@@ -1,0 +1,158 @@
+//! Users, their passwords (argon2id, PHC strings) and privileges, kept in the `meta` column
+//! family under `user/<name>` as JSON. A password that verified once is remembered as a
+//! keyed BLAKE2b digest (key random per process), so requests do not pay argon2 each time.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use blake2::{Blake2b512, Digest};
+use rocksdb::DB;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Privilege {
+    Read,
+    Write,
+    All,
+}
+
+impl Privilege {
+    pub fn allows(self, wanted: Privilege) -> bool {
+        self == Privilege::All || self == wanted
+    }
+
+    /// As `SHOW GRANTS` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Privilege::Read => "READ",
+            Privilege::Write => "WRITE",
+            Privilege::All => "ALL PRIVILEGES",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct User {
+    pub name: String,
+    hash: String,
+    pub admin: bool,
+    pub privileges: BTreeMap<String, Privilege>,
+}
+
+impl User {
+    /// Whether the user may do `wanted` on `db`.
+    pub fn may(&self, wanted: Privilege, db: &str) -> bool {
+        self.admin || self.privileges.get(db).is_some_and(|p| p.allows(wanted))
+    }
+}
+
+fn key(name: &str) -> Vec<u8> {
+    [b"user/".as_slice(), name.as_bytes()].concat()
+}
+
+fn hash(password: &str) -> Result<String, String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no OS random source: {e}"))?;
+    let salt = SaltString::encode_b64(&bytes).map_err(|e| e.to_string())?;
+    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| format!("cannot hash the password: {e}"))
+}
+
+pub struct UserStore {
+    users: RwLock<BTreeMap<String, User>>,
+    verified: RwLock<HashMap<String, Vec<u8>>>,
+    cache_key: [u8; 32],
+}
+
+impl UserStore {
+    pub fn load(db: &DB, cf: &impl rocksdb::AsColumnFamilyRef) -> Result<UserStore, String> {
+        let mut users = BTreeMap::new();
+        for item in db.prefix_iterator_cf(cf, b"user/") {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            if !k.starts_with(b"user/") {
+                break;
+            }
+            let user: User = serde_json::from_slice(&v).map_err(|e| format!("corrupt user record: {e}"))?;
+            users.insert(user.name.clone(), user);
+        }
+        let mut cache_key = [0u8; 32];
+        getrandom::fill(&mut cache_key).map_err(|e| format!("no OS random source: {e}"))?;
+        Ok(UserStore { users: RwLock::new(users), verified: RwLock::default(), cache_key })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.read().unwrap().is_empty()
+    }
+
+    pub fn list(&self) -> Vec<User> {
+        self.users.read().unwrap().values().cloned().collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<User> {
+        self.users.read().unwrap().get(name).cloned()
+    }
+
+    fn digest(&self, name: &str, password: &str) -> Vec<u8> {
+        let mut h = Blake2b512::new();
+        h.update(self.cache_key);
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(password.as_bytes());
+        h.finalize().to_vec()
+    }
+
+    /// The user, when `password` is theirs.
+    pub fn authenticate(&self, name: &str, password: &str) -> Option<User> {
+        let user = self.get(name)?;
+        let digest = self.digest(name, password);
+        if self.verified.read().unwrap().get(name) == Some(&digest) {
+            return Some(user);
+        }
+        let parsed = PasswordHash::new(&user.hash).ok()?;
+        Argon2::default().verify_password(password.as_bytes(), &parsed).ok()?;
+        self.verified.write().unwrap().insert(name.to_string(), digest);
+        Some(user)
+    }
+
+    /// Applies `change` to a copy of the user list and persists the users it touched.
+    pub fn update(&self, db: &DB, cf: &impl rocksdb::AsColumnFamilyRef, name: &str, change: impl FnOnce(&mut BTreeMap<String, User>) -> Result<(), String>) -> Result<(), String> {
+        let mut users = self.users.write().unwrap();
+        let mut next = users.clone();
+        change(&mut next)?;
+        match next.get(name) {
+            Some(u) => db.put_cf(cf, key(name), serde_json::to_vec(u).unwrap()),
+            None => db.delete_cf(cf, key(name)),
+        }
+        .map_err(|e| e.to_string())?;
+        *users = next;
+        self.verified.write().unwrap().remove(name);
+        Ok(())
+    }
+
+    pub fn new_user(name: &str, password: &str, admin: bool) -> Result<User, String> {
+        Ok(User { name: name.to_string(), hash: hash(password)?, admin, privileges: BTreeMap::new() })
+    }
+
+    pub fn set_password(user: &mut User, password: &str) -> Result<(), String> {
+        user.hash = hash(password)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hashed_and_checked() {
+        let u = UserStore::new_user("alice", "s3cret", false).unwrap();
+        assert!(u.hash.starts_with("$argon2id$"), "{}", u.hash);
+        assert!(!u.hash.contains("s3cret"));
+        let mut with_grant = u.clone();
+        with_grant.privileges.insert("db".into(), Privilege::Read);
+        assert!(with_grant.may(Privilege::Read, "db"));
+        assert!(!with_grant.may(Privilege::Write, "db"));
+        assert!(!with_grant.may(Privilege::Read, "other"));
+        assert!(Privilege::All.allows(Privilege::Write));
+    }
+}
