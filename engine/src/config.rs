@@ -24,7 +24,8 @@ pub enum Command {
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML file with the same keys as the flags below, in snake_case
-    /// (http_addr, data_dir, shards, max_body_bytes, databases, sync_writes, http_workers) and an
+    /// (http_addr, data_dir, shards, max_body_bytes, databases, sync_writes, http_workers, tls_cert,
+    /// tls_key) and an
     /// `[auth]` table with `enabled` and `protect_metrics`.
     #[arg(long, env = "GEMINI_CONFIG")]
     pub config: Option<PathBuf>,
@@ -58,6 +59,12 @@ pub struct ServeArgs {
     /// With auth enabled, require credentials on /metrics too [default: false].
     #[arg(long, env = "GEMINI_AUTH_PROTECT_METRICS", num_args = 0..=1, default_missing_value = "true")]
     pub auth_protect_metrics: Option<bool>,
+    /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) instead of HTTP; needs --tls-key.
+    #[arg(long, env = "GEMINI_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "GEMINI_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Admin user created at start when no user exists (with GEMINI_ADMIN_PASSWORD).
     #[arg(long, env = "GEMINI_ADMIN_USER")]
     pub admin_user: Option<String>,
@@ -83,6 +90,8 @@ struct FileConfig {
     databases: Option<Vec<String>>,
     sync_writes: Option<bool>,
     http_workers: Option<usize>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default)]
     auth: AuthFile,
 }
@@ -98,6 +107,8 @@ pub struct Config {
     pub sync_writes: bool,
     pub http_workers: usize,
     pub auth: Auth,
+    /// (certificate, key) PEM files: HTTPS only.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Admin (name, password) to create when no user exists.
     pub admin: Option<(String, String)>,
 }
@@ -135,6 +146,11 @@ impl ServeArgs {
             auth: Auth {
                 enabled: self.auth_enabled.or(file.auth.enabled).unwrap_or(false),
                 protect_metrics: self.auth_protect_metrics.or(file.auth.protect_metrics).unwrap_or(false),
+            },
+            tls: match (self.tls_cert.or(file.tls_cert), self.tls_key.or(file.tls_key)) {
+                (Some(c), Some(k)) => Some((c, k)),
+                (None, None) => None,
+                _ => return Err("TLS needs both --tls-cert and --tls-key".into()),
             },
             admin: match (self.admin_user, self.admin_password) {
                 (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Some((u, p)),

@@ -37,7 +37,11 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
         }
     }
     let state = http::AppState { storage: storage.clone(), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth };
-    http::serve(state, &cfg.http_addr, cfg.http_workers)
+    let tls = match &cfg.tls {
+        Some((cert, key)) => Some(http::tls::server_config(cert, key)?),
+        None => None,
+    };
+    http::serve(state, &cfg.http_addr, cfg.http_workers, tls)
         .await
         .map_err(|e| format!("HTTP server on {}: {e}", cfg.http_addr))?;
     tracing::info!("stopping: storing open chunks");

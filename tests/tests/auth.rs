@@ -175,14 +175,8 @@ fn prometheus_remote_writes_with_url_credentials_and_basic_auth() {
     assert_eq!(query(&g, "CREATE USER admin WITH PASSWORD 'a' WITH ALL PRIVILEGES", &[]).status, 200);
     let setup = "CREATE USER prom WITH PASSWORD 'p@ss word'; GRANT WRITE ON via_url TO prom; GRANT WRITE ON via_basic TO prom";
     assert_eq!(query(&g, setup, &[("Authorization", "Token admin:a")]).status, 200);
-    let _prometheus = Prometheus::start(&format!(
-        r#"
-global: {{scrape_interval: 1s}}
-scrape_configs:
-  - job_name: prometheus
-    static_configs: [{{targets: ['127.0.0.1:SELF_PORT']}}]
-remote_write:
-  - url: "http://127.0.0.1:{port}/api/v1/prom/write?db=via_url&u=prom&p=p%40ss%20word"
+    let _prometheus = self_scraping_prometheus(&format!(
+        r#"  - url: "http://127.0.0.1:{port}/api/v1/prom/write?db=via_url&u=prom&p=p%40ss%20word"
     queue_config: {{batch_send_deadline: 1s}}
   - url: "http://127.0.0.1:{port}/api/v1/prom/write?db=via_basic"
     basic_auth: {{username: prom, password: "p@ss word"}}

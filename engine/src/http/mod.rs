@@ -11,6 +11,7 @@ mod query;
 mod read;
 mod select;
 mod status;
+pub mod tls;
 mod users;
 mod write;
 
@@ -116,7 +117,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Serves until SIGTERM or SIGINT, then finishes in-flight requests and returns.
-pub async fn serve(state: AppState, addr: &str, workers: usize) -> std::io::Result<()> {
+/// With `tls`, only HTTPS (HTTP/2 or HTTP/1.1 by ALPN) is served on `addr`.
+pub async fn serve(state: AppState, addr: &str, workers: usize, tls: Option<rustls::ServerConfig>) -> std::io::Result<()> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         let metrics = state.metrics.clone();
@@ -139,8 +141,11 @@ pub async fn serve(state: AppState, addr: &str, workers: usize) -> std::io::Resu
     .shutdown_timeout(30)
     // actix stops the whole actix system on a signal, shard actors included; we stop only
     // the HTTP server, so that storage can still store its open chunks afterwards.
-    .disable_signals()
-    .bind(addr)?
+    .disable_signals();
+    let server = match tls {
+        Some(config) => server.bind_rustls_0_23(addr, config)?,
+        None => server.bind(addr)?,
+    }
     .run();
     let handle = server.handle();
     actix_web::rt::spawn(async move {
