@@ -27,7 +27,7 @@ fn influx_cli_creates_lists_and_shows_measurements() {
     influx(&g, &["-execute", "CREATE DATABASE other"]);
     let out = influx(&g, &["-execute", "show databases"]);
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
-    assert_eq!(lines, vec!["name: databases", "name", "----", "other", "prometheus"], "{out}");
+    assert_eq!(lines, vec!["name: databases", "name", "----", "prometheus", "other"], "{out}");
 
     let w = proto::prometheus::WriteRequest {
         timeseries: vec![

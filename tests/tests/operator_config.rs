@@ -23,5 +23,5 @@ fn generated_engine_config_starts_gemini() {
     assert_eq!(a.status, 401, "auth is on: {}", a.text());
     let a = g.post("/query?q=SHOW%20DATABASES", &[("Authorization", "Token admin:from-the-secret")], b"");
     let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
-    assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["longterm"], ["prometheus"]]), "{config}");
+    assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["prometheus"], ["longterm"]]), "{config}");
 }

@@ -197,8 +197,14 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let db = params.get("db").map(String::as_str);
     let who = super::users::authorize(&req, &state, &statements, db)?;
     let mut results = Vec::new();
-    for (i, (stmt, _)) in statements.into_iter().enumerate() {
+    let read_only = req.method() == actix_web::http::Method::GET;
+    for (i, (stmt, text)) in statements.into_iter().enumerate() {
         let mut result = json!({ "statement_id": i });
+        if read_only && stmt.is_change() {
+            // InfluxDB 1.x runs it and warns: changes belong in a POST.
+            let text = format!("deprecated use of '{}' in a read only context, please use a POST request instead", super::users::quoted(&stmt, &text));
+            result["messages"] = json!([{ "level": "warning", "text": text }]);
+        }
         match execute(&state, &who, stmt, db, params.get("epoch").map(String::as_str)).await {
             Ok(Value::Null) => {}
             Ok(series) => result["series"] = series,

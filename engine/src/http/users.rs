@@ -34,7 +34,7 @@ pub fn select_db(s: &Select) -> Option<String> {
 }
 
 /// The statement as errors may quote it: user statements lose their password.
-fn quoted(stmt: &Statement, text: &str) -> String {
+pub fn quoted(stmt: &Statement, text: &str) -> String {
     match stmt {
         Statement::User(UserStatement::Create { name, .. }) => format!("CREATE USER {name} WITH PASSWORD [REDACTED]"),
         Statement::User(UserStatement::SetPassword { name, .. }) => format!("SET PASSWORD FOR {name} = [REDACTED]"),

@@ -27,6 +27,17 @@ pub enum Statement {
     User(UserStatement),
 }
 
+impl Statement {
+    /// Whether the statement changes something (InfluxDB wants those over POST).
+    pub fn is_change(&self) -> bool {
+        match self {
+            Statement::CreateDatabase(_) | Statement::DropDatabase(_) => true,
+            Statement::User(u) => !matches!(u, UserStatement::ShowUsers | UserStatement::ShowGrants(_)),
+            _ => false,
+        }
+    }
+}
+
 /// The keys `SHOW TAG VALUES` lists.
 #[derive(Debug, PartialEq)]
 pub enum TagKeys {

@@ -223,8 +223,12 @@ impl Storage {
         self.database_id(name).ok_or_else(|| StorageError::DatabaseNotFound(name.to_string()))
     }
 
+    /// Database names in the order they were created, as InfluxDB lists them.
     pub fn databases(&self) -> Vec<String> {
-        self.catalog.read().unwrap().databases.keys().cloned().collect()
+        let catalog = self.catalog.read().unwrap();
+        let mut by_id: Vec<(&u32, &String)> = catalog.databases.iter().map(|(name, id)| (id, name)).collect();
+        by_id.sort();
+        by_id.into_iter().map(|(_, name)| name.clone()).collect()
     }
 
     /// Creates a database; creating one that exists is not an error (as InfluxDB).
