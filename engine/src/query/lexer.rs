@@ -1,6 +1,6 @@
 //! The InfluxQL scanner: bare and double-quoted identifiers, single-quoted strings, numbers,
 //! duration literals (`90s`, `1h30m`, in nanoseconds), regular expressions (`/re/`, only
-//! where InfluxQL allows one: after `=~`, `!~`, `FROM` or a comma) and operators. Every
+//! where InfluxQL allows one: after `=~`, `!~`, `FROM`, a comma or `db..`) and operators. Every
 //! token carries its byte offset for error messages.
 
 #[derive(Debug, PartialEq, Clone)]
@@ -80,7 +80,7 @@ fn quoted(src: &str, quote: char) -> Option<(String, usize)> {
 
 fn regex_allowed(prev: Option<&Token>) -> bool {
     match prev {
-        Some(Token::Op(op)) => matches!(*op, "=~" | "!~" | ","),
+        Some(Token::Op(op)) => matches!(*op, "=~" | "!~" | "," | "."),
         Some(Token::Word(w)) => w.eq_ignore_ascii_case("FROM"),
         _ => false,
     }
@@ -150,7 +150,7 @@ pub fn tokenize(src: &str) -> Result<Vec<(usize, Token)>, String> {
         } else if c == '.' {
             (Token::Op("."), 1)
         } else {
-            let op = OPERATORS.iter().find(|op| trimmed.starts_with(*op)).ok_or_else(|| error(&format!("found {c}, expected a statement"), pos))?;
+            let op = OPERATORS.iter().find(|op| trimmed.starts_with(*op)).ok_or_else(|| error(&format!("unexpected character {c:?}"), pos))?;
             (Token::Op(op), op.len())
         };
         out.push((pos, token));

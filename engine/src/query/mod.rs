@@ -4,6 +4,7 @@ pub mod admin;
 pub mod ast;
 pub mod influxql;
 pub mod lexer;
+pub mod render;
 pub mod select;
 pub mod aggregate;
 pub mod condition;

@@ -10,27 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Privilege {
-    Read,
-    Write,
-    All,
-}
-
-impl Privilege {
-    pub fn allows(self, wanted: Privilege) -> bool {
-        self == Privilege::All || self == wanted
-    }
-
-    /// As `SHOW GRANTS` prints it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Privilege::Read => "READ",
-            Privilege::Write => "WRITE",
-            Privilege::All => "ALL PRIVILEGES",
-        }
-    }
-}
+pub use crate::query::admin::Privilege;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct User {
