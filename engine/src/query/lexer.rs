@@ -86,6 +86,13 @@ fn regex_allowed(prev: Option<&Token>) -> bool {
     }
 }
 
+fn float(text: &str, at: usize) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(error("number out of range", at)),
+    }
+}
+
 /// A number, or a duration when a unit follows the integer (`1h30m` adds up).
 fn number(src: &str, at: usize) -> Result<(Token, usize), String> {
     let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -93,13 +100,12 @@ fn number(src: &str, at: usize) -> Result<(Token, usize), String> {
     let unit_len = |s: &str| s.find(|c: char| !(c.is_alphabetic())).unwrap_or(s.len());
     if src[len..].starts_with('.') && digits(&src[len + 1..]) > 0 {
         len += 1 + digits(&src[len + 1..]);
-        let value = src[..len].parse::<f64>().map_err(|e| error(&format!("invalid number: {e}"), at))?;
-        return Ok((Token::Number(value), len));
+        return Ok((Token::Number(float(&src[..len], at)?), len));
     }
     if unit_len(&src[len..]) == 0 {
         return match src[..len].parse::<i64>() {
             Ok(n) => Ok((Token::Integer(n), len)),
-            Err(_) => Ok((Token::Number(src[..len].parse::<f64>().map_err(|e| error(&e.to_string(), at))?), len)),
+            Err(_) => Ok((Token::Number(float(&src[..len], at)?), len)),
         };
     }
     let (mut total, mut pos) = (0i64, 0);

@@ -25,8 +25,10 @@ fn ident(s: &str) -> String {
     quote(s, '"')
 }
 
+/// A float as the lexer reads a float back: always with a decimal point, never an exponent.
 fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{v:.1}") } else { format!("{v}") }
+    let s = format!("{v}");
+    if s.contains('.') { s } else { s + ".0" }
 }
 
 impl Display for Expr {
