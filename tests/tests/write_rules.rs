@@ -240,7 +240,7 @@ fn databases_and_metadata_via_query() {
     let dir = tempfile::tempdir().unwrap();
     let mut g = Gemini::start(dir.path(), &["--databases", "prometheus,extra"]);
     let v = g.query("SHOW DATABASES");
-    assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["extra"], ["prometheus"]]));
+    assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["prometheus"], ["extra"]]), "creation order, as InfluxDB");
     g.query("CREATE DATABASE fresh");
     let w = wr(vec![series(&[("__name__", "up"), ("job", "x")], &[(1000, 1.0)]), series(&[("__name__", "go_goroutines")], &[(1000, 9.0)])]);
     assert_eq!(g.write("fresh", &w).status, 204);
@@ -269,7 +269,7 @@ fn databases_and_metadata_via_query() {
     let after = stored(&g, "fresh");
     assert_eq!(after.keys().map(|k| k[0].1.as_str()).collect::<Vec<_>>(), vec!["later"]);
     let v = g.query("SHOW DATABASES");
-    assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["extra"], ["fresh"], ["prometheus"]]));
+    assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["prometheus"], ["extra"], ["fresh"]]));
     let a = g.post("/query?q=SHOW%20NONSENSE", &[], b"");
     assert_eq!(a.status, 400);
     assert!(error_of(&a).starts_with("error parsing query: found NONSENSE"), "{}", a.text());
