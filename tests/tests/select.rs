@@ -115,6 +115,8 @@ fn select_errors_name_the_problem_and_change_nothing() {
     let g = Gemini::start(dir.path(), &[]);
     let w = proto::prometheus::WriteRequest { timeseries: vec![series(&[("__name__", "up"), ("job", "x")], &[(T0, 1.0)])], metadata: vec![] };
     assert_eq!(g.write("prometheus", &w).status, 204);
+    let three = ["a", "b", "c"].map(|job| series(&[("__name__", "load"), ("job", job)], &[(T0, 1.0)]));
+    assert_eq!(g.write("prometheus", &proto::prometheus::WriteRequest { timeseries: three.to_vec(), metadata: vec![] }).status, 204);
     let a = g.get("/query?db=prometheus&q=SELECT%20FROM%20up");
     assert_eq!(a.status, 400);
     assert!(a.text().contains("error parsing query: found FROM, expected identifier, string, number, bool at line 1, char 8"), "{}", a.text());
@@ -126,6 +128,8 @@ fn select_errors_name_the_problem_and_change_nothing() {
         ("SELECT value FROM up WHERE time > now() - 1h OR job = 'x'", "time bounds can only be joined"),
         ("SELECT value FROM nope..up", "database not found: nope"),
         ("SELECT mean(value) FROM up WHERE time > 0s GROUP BY time(1s) fill(0)", "more than the 1000000 allowed"),
+        // 3 series × 400 000 windows: each fits, the answer does not.
+        ("SELECT mean(value) FROM load WHERE time >= 1700000000s AND time < 1700400000s GROUP BY time(1s), job fill(0)", "more than 1000000 aggregate rows"),
     ] {
         let answer = g.query_in("prometheus", q);
         let got = answer["results"][0]["error"].as_str().unwrap_or_default();

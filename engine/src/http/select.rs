@@ -204,6 +204,7 @@ pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, ep
     }
     let mut out = Vec::new();
     let field_map = FieldMap::load(state, &db)?;
+    let mut aggregate_rows_total = 0;
     for m in measurements(state, select, &db, &field_map).await? {
         let all_series = state.storage.select(&db, vec![field_map.matcher(Some(&m))?]).await.map_err(|e| e.to_string())?;
         let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| s.labels.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).filter(|n| n != "__name__").collect();
@@ -235,6 +236,12 @@ pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, ep
         let earliest = data.values().filter_map(|r| r.keys().next()).min().copied().unwrap_or(0);
         for (key, members) in groups {
             let mut values = if aggregate { aggregate_rows(&columns, &members, select, range, earliest, epoch)? } else { raw_rows(&columns, &members, epoch) };
+            if aggregate {
+                aggregate_rows_total += values.len();
+                if aggregate_rows_total > aggregate::MAX_WINDOWS as usize {
+                    return Err(format!("the answer would hold more than {} aggregate rows: narrow the time range, widen the interval, add a LIMIT or SLIMIT, or use fill(none)", aggregate::MAX_WINDOWS));
+                }
+            }
             if values.is_empty() {
                 continue;
             }
