@@ -55,6 +55,11 @@ impl Labels {
         })
     }
 
+    /// The pairs other than `__name__`: InfluxQL's tags.
+    pub fn tags(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.iter().filter(|(n, _)| *n != "__name__")
+    }
+
     /// The value of label `name`, or "" when the series lacks it (Prometheus semantics).
     pub fn get(&self, name: &str) -> &str {
         self.iter().find(|(n, _)| *n == name).map(|(_, v)| v).unwrap_or("")
@@ -72,7 +77,7 @@ impl fmt::Display for Labels {
         let name = self.get("__name__");
         write!(f, "{name}{{")?;
         let mut first = true;
-        for (n, v) in self.iter().filter(|(n, _)| *n != "__name__") {
+        for (n, v) in self.tags() {
             if !first {
                 write!(f, ", ")?;
             }

@@ -71,8 +71,10 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Principal, Ap
     state.storage.users().authenticate(&user, &password).map(Principal::User).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "authorization failed"))
 }
 
-/// 403 unless the caller may write (`Privilege::Write`) or read (`Privilege::Read`) `db`.
-pub fn require(who: &Principal, wanted: Privilege, db: &str) -> Result<(), ApiError> {
+/// 401 without valid credentials, 403 unless the caller may write (`Privilege::Write`) or
+/// read (`Privilege::Read`) `db`.
+pub fn authorize(req: &HttpRequest, state: &AppState, wanted: Privilege, db: &str) -> Result<(), ApiError> {
+    let who = authenticate(req, state)?;
     if who.may(wanted, db) {
         return Ok(());
     }

@@ -2,8 +2,8 @@
 //! a form body, answered in InfluxDB 1.x JSON so the `influx` CLI works unchanged.
 
 use super::{ApiError, AppState};
-use crate::query::ast::Name;
-use crate::query::condition::Cond;
+use crate::query::ast::{limit_or_all, Name};
+use crate::query::condition::{regex, Cond};
 use crate::query::influxql::{self, Statement, TagKeys};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
@@ -57,7 +57,7 @@ async fn series_of(state: &AppState, db: &str, from: Option<&str>) -> Result<(Fi
 }
 
 fn tags_of(s: &SelectedSeries) -> impl Iterator<Item = (String, String)> + '_ {
-    s.labels.iter().filter(|(n, _)| *n != "__name__").map(|(n, v)| (n.to_string(), v.to_string()))
+    s.labels.tags().map(|(n, v)| (n.to_string(), v.to_string()))
 }
 
 /// The series of `from` (every measurement when `None`), grouped by measurement: name →
@@ -86,7 +86,7 @@ fn series_key(measurement: &str, labels: &crate::labels::Labels) -> String {
         o
     });
     let mut key = esc(measurement, &[]);
-    for (n, v) in labels.iter().filter(|(n, _)| *n != "__name__") {
+    for (n, v) in labels.tags() {
         key.push(',');
         key.push_str(&esc(n, &['=']));
         key.push('=');
@@ -99,12 +99,22 @@ fn series_key(measurement: &str, labels: &crate::labels::Labels) -> String {
 fn filter_series(found: &mut Vec<SelectedSeries>, condition: &Option<crate::query::ast::Expr>) -> Result<(), String> {
     let Some(expr) = condition else { return Ok(()) };
     let cond = Cond::compile(expr, &|_, hint| hint != Some("field"), &mut |_| 0)?;
-    found.retain(|s| cond.eval(&|k| s.labels.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()), &[]));
+    found.retain(|s| cond.eval(&|k| s.labels.iter().find(|(n, _)| *n == k).map(|(_, v)| v), &[]));
     Ok(())
 }
 
+/// The database a statement works on: its own (`ON db`, `FROM db..m`), else the `db` parameter.
+pub fn target_db(own: Option<&str>, db: Option<&str>) -> Option<String> {
+    own.or(db).filter(|d| !d.is_empty()).map(str::to_string)
+}
+
+/// The database a `SELECT` names in its sources, if any.
+pub fn select_db(s: &crate::query::ast::Select) -> Option<&str> {
+    s.sources.iter().find_map(|s| s.db.as_deref())
+}
+
 async fn execute(state: &AppState, who: &Principal, stmt: Statement, db: Option<&str>, epoch: Option<&str>) -> Result<Value, String> {
-    let database = |on: &Option<String>| on.as_deref().or(db).filter(|d| !d.is_empty()).map(str::to_string).ok_or("database name required");
+    let database = |on: &Option<String>| target_db(on.as_deref(), db).ok_or("database name required");
     match stmt {
         Statement::CreateDatabase(name) => state.storage.create_database(&name).map(|_| json!(null)),
         Statement::DropDatabase(name) => state.storage.drop_database(&name).await.map(|_| json!(null)),
@@ -118,12 +128,12 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, db: Option<
             match name {
                 Some(Name::Exact(m)) => names.retain(|n| *n == m),
                 Some(Name::Regex(re)) => {
-                    let re = regex::Regex::new(&re).map_err(|e| format!("invalid regex /{re}/: {e}"))?;
+                    let re = regex(&re)?;
                     names.retain(|n| re.is_match(n));
                 }
                 None => {}
             }
-            let names = names.into_iter().skip(offset).take(if limit == 0 { usize::MAX } else { limit }).collect();
+            let names = names.into_iter().skip(offset).take(limit_or_all(limit)).collect();
             Ok(names_series("measurements", names))
         }
         Statement::ShowTagKeys { on, from } => {
@@ -138,7 +148,7 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, db: Option<
             let wanted: Box<dyn Fn(&str) -> bool> = match keys {
                 TagKeys::In(keys) => Box::new(move |k| keys.iter().any(|w| w == k)),
                 TagKeys::Regex(re) => {
-                    let re = regex::Regex::new(&re).map_err(|e| format!("invalid regex /{re}/: {e}"))?;
+                    let re = regex(&re)?;
                     Box::new(move |k| re.is_match(k))
                 }
             };

@@ -68,8 +68,7 @@ pub async fn read(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let db = super::database_or_default(&params.db);
-    let who = super::auth::authenticate(&req, &state)?;
-    super::auth::require(&who, crate::storage::users::Privilege::Read, &db)?;
+    super::auth::authorize(&req, &state, crate::storage::users::Privilege::Read, &db)?;
     super::require_database(&state, &db)?;
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let body = decompress(&req, &raw, state.max_body_bytes)?;

@@ -5,11 +5,12 @@
 //! split the rows into `GROUP BY` groups and answer raw rows or aggregates per window.
 
 use super::fields::FieldMap;
+use super::query::{select_db, target_db};
 use super::AppState;
 use crate::index::matcher::Matcher;
 use crate::query::aggregate::{self, Call, Wanted, Windows, FUNCTIONS};
-use crate::query::ast::{Expr, Name, Select};
-use crate::query::condition::{split_time, Cond, TimeRange};
+use crate::query::ast::{limit_or_all, Expr, Name, Select};
+use crate::query::condition::{regex, split_time, Cond, TimeRange};
 use crate::storage::chunk;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,12 +80,17 @@ fn check(select: &Select) -> Result<bool, String> {
     Ok(aggregates > 0)
 }
 
-/// The columns of one measurement, named as InfluxDB names them (`mean`, `mean_1`, …).
-fn columns(select: &Select, tag_keys: &BTreeSet<String>, all_fields: &[String], fields: &mut Vec<String>, is_tag: &dyn Fn(&str, Option<&str>) -> bool) -> Vec<(String, Column)> {
-    let mut field = |name: &str| fields.iter().position(|f| f == name).unwrap_or_else(|| {
+/// The place of field `name` in the rows, added at the end when new.
+fn field_index(fields: &mut Vec<String>, name: &str) -> usize {
+    fields.iter().position(|f| f == name).unwrap_or_else(|| {
         fields.push(name.to_string());
         fields.len() - 1
-    });
+    })
+}
+
+/// The columns of one measurement, named as InfluxDB names them (`mean`, `mean_1`, …).
+fn columns(select: &Select, tag_keys: &BTreeSet<String>, all_fields: &[String], fields: &mut Vec<String>, is_tag: &dyn Fn(&str, Option<&str>) -> bool) -> Vec<(String, Column)> {
+    let mut field = |name: &str| field_index(fields, name);
     let mut out: Vec<(String, Column)> = Vec::new();
     for f in &select.fields {
         match &f.expr {
@@ -143,12 +149,12 @@ async fn read_rows(state: &AppState, db: &str, m: &str, fields: &[String], cond:
         let metric = FieldMap::series_name(m, field);
         let mut series = state.storage.select(db, vec![Matcher::new(0, "__name__", &metric)?]).await.map_err(|e| e.to_string())?;
         let tagset = |labels: &crate::labels::Labels| -> TagSet {
-            labels.iter().filter(|(n, _)| *n != "__name__").map(|(n, v)| (n.to_string(), v.to_string())).collect()
+            labels.tags().map(|(n, v)| (n.to_string(), v.to_string())).collect()
         };
         if let Some(cond) = cond.filter(|c| !c.has_fields()) {
             series.retain(|s| {
                 let tags = tagset(&s.labels);
-                cond.eval(&|k| tag_of(&tags, k).map(str::to_string), &[])
+                cond.eval(&|k| tag_of(&tags, k), &[])
             });
         }
         let chunks = state.storage.read_chunks(db, &series, min_ms, max_ms).await.map_err(|e| e.to_string())?;
@@ -166,7 +172,7 @@ async fn read_rows(state: &AppState, db: &str, m: &str, fields: &[String], cond:
     }
     if let Some(cond) = cond.filter(|c| c.has_fields()) {
         for (tags, rows) in out.iter_mut() {
-            rows.retain(|_, values| cond.eval(&|k| tag_of(tags, k).map(str::to_string), values));
+            rows.retain(|_, values| cond.eval(&|k| tag_of(tags, k), values));
         }
     }
     out.retain(|_, rows| !rows.is_empty());
@@ -182,7 +188,7 @@ async fn measurements(state: &AppState, select: &Select, db: &str, fields: &Fiel
                 out.insert(m.clone());
             }
             Name::Regex(re) => {
-                let re = regex::Regex::new(re).map_err(|e| format!("invalid regex /{re}/: {e}"))?;
+                let re = regex(re)?;
                 let names = state.storage.label_values(db, "__name__").await.map_err(|e| e.to_string())?;
                 out.extend(names.iter().map(|n| fields.measurement_of(n)).filter(|n| re.is_match(n)).map(str::to_string));
             }
@@ -198,7 +204,7 @@ pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, ep
     if select.interval.is_some() && range.max == i64::MAX {
         range.max = now;
     }
-    let db = select.sources.iter().find_map(|s| s.db.clone()).or(default_db.map(str::to_string)).filter(|d| !d.is_empty()).ok_or("database name required")?;
+    let db = target_db(select_db(select), default_db).ok_or("database name required")?;
     if state.storage.database_id(&db).is_none() {
         return Err(format!("database not found: {db}"));
     }
@@ -207,7 +213,7 @@ pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, ep
     let mut aggregate_rows_total = 0;
     for m in measurements(state, select, &db, &field_map).await? {
         let all_series = state.storage.select(&db, vec![field_map.matcher(Some(&m))?]).await.map_err(|e| e.to_string())?;
-        let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| s.labels.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).filter(|n| n != "__name__").collect();
+        let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| s.labels.tags().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).collect();
         let all_fields = field_map.fields_of(&m, all_series.iter().any(|s| s.labels.get("__name__") == m));
         let is_tag = |name: &str, hint: Option<&str>| match hint {
             Some("tag") => true,
@@ -219,18 +225,15 @@ pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, ep
         let cond = rest
             .as_ref()
             .map(|e| {
-                Cond::compile(e, &is_tag, &mut |name| fields.iter().position(|f| f == name).unwrap_or_else(|| {
-                    fields.push(name.to_string());
-                    fields.len() - 1
-                }))
+                Cond::compile(e, &is_tag, &mut |name| field_index(&mut fields, name))
             })
             .transpose()?;
         let data = read_rows(state, &db, &m, &fields, cond.as_ref(), range).await?;
         let mut groups: BTreeMap<TagSet, Vec<(&TagSet, &Rows)>> = BTreeMap::new();
+        // `GROUP BY *` is every tag key of the measurement; a series without one has ''.
+        let group_keys: Vec<&String> = if select.group_by_all { tag_keys.iter().collect() } else { select.group_by.iter().collect() };
         for (tags, rows) in &data {
-            // `GROUP BY *` is every tag key of the measurement; a series without one has ''.
-            let keys: Vec<&String> = if select.group_by_all { tag_keys.iter().collect() } else { select.group_by.iter().collect() };
-            let key = keys.into_iter().map(|g| (g.clone(), tag_of(tags, g).unwrap_or_default().to_string())).collect();
+            let key = group_keys.iter().map(|g| (g.to_string(), tag_of(tags, g).unwrap_or_default().to_string())).collect();
             groups.entry(key).or_default().push((tags, rows));
         }
         let earliest = data.values().filter_map(|r| r.keys().next()).min().copied().unwrap_or(0);
@@ -248,7 +251,7 @@ pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, ep
             if select.descending {
                 values.reverse();
             }
-            let values: Vec<Value> = values.into_iter().skip(select.offset).take(if select.limit == 0 { usize::MAX } else { select.limit }).collect();
+            let values: Vec<Value> = values.into_iter().skip(select.offset).take(limit_or_all(select.limit)).collect();
             if values.is_empty() {
                 continue;
             }
@@ -263,7 +266,7 @@ pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, ep
             out.push(Value::Object(series));
         }
     }
-    Ok(out.into_iter().skip(select.soffset).take(if select.slimit == 0 { usize::MAX } else { select.slimit }).collect())
+    Ok(out.into_iter().skip(select.soffset).take(limit_or_all(select.slimit)).collect())
 }
 
 /// Raw rows of a group, by time and then by series; rows with no field value are left out.
@@ -308,8 +311,7 @@ fn aggregate_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], se
         Some(i) => Windows { start: if range.min == i64::MIN { earliest } else { range.min }, end: range.max, every: Some(i.every), offset: i.offset },
         None => Windows { start: if range.min == i64::MIN { 0 } else { range.min }, end: range.max, every: None, offset: 0 },
     };
-    let limit = if select.limit == 0 { usize::MAX } else { select.limit };
-    let wanted = Wanted { rows: select.offset.saturating_add(limit), descending: select.descending };
+    let wanted = Wanted { rows: select.offset.saturating_add(limit_or_all(select.limit)), descending: select.descending };
     let rows = aggregate::rows(&calls, &points, &windows, select.fill, wanted)?;
     Ok(rows
         .into_iter()

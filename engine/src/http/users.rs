@@ -4,7 +4,7 @@
 use super::auth::{self, Principal};
 use super::{ApiError, AppState};
 use crate::query::admin::UserStatement;
-use crate::query::ast::Select;
+use super::query::{select_db, target_db};
 use crate::query::influxql::Statement;
 use crate::storage::users::{Privilege, UserStore};
 use actix_web::http::StatusCode;
@@ -19,18 +19,14 @@ enum Need {
 }
 
 fn need(stmt: &Statement, db: Option<&str>) -> Need {
-    let on = |on: &Option<String>| on.as_deref().or(db).filter(|d| !d.is_empty()).map(|d| Need::Read(d.to_string())).unwrap_or(Need::Nothing);
+    let on = |on: Option<&str>| target_db(on, db).map(Need::Read).unwrap_or(Need::Nothing);
     match stmt {
         Statement::CreateDatabase(_) | Statement::DropDatabase(_) | Statement::User(_) => Need::Admin,
         Statement::ShowDatabases => Need::Nothing,
-        Statement::ShowMeasurements { on: o, .. } | Statement::ShowTagKeys { on: o, .. } | Statement::ShowTagValues { on: o, .. } => on(o),
-        Statement::ShowFieldKeys { on: o, .. } | Statement::ShowSeries { on: o, .. } => on(o),
-        Statement::Select(s) => on(&select_db(s)),
+        Statement::ShowMeasurements { on: o, .. } | Statement::ShowTagKeys { on: o, .. } | Statement::ShowTagValues { on: o, .. } => on(o.as_deref()),
+        Statement::ShowFieldKeys { on: o, .. } | Statement::ShowSeries { on: o, .. } => on(o.as_deref()),
+        Statement::Select(s) => on(select_db(s)),
     }
-}
-
-pub fn select_db(s: &Select) -> Option<String> {
-    s.sources.iter().find_map(|s| s.db.clone())
 }
 
 /// The statement as errors may quote it: user statements lose their password.

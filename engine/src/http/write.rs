@@ -64,8 +64,7 @@ async fn handle(req: HttpRequest, db: &str, payload: web::Payload, state: web::D
             ))
         }
     };
-    let who = super::auth::authenticate(&req, &state)?;
-    super::auth::require(&who, Privilege::Write, db)?;
+    super::auth::authorize(&req, &state, Privilege::Write, db)?;
     // Unknown database before reading the body: nothing to decode for a 404.
     super::require_database(&state, db)?;
     let raw = read_raw(payload, state.max_body_bytes).await?;

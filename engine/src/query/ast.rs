@@ -64,6 +64,11 @@ pub struct Interval {
     pub offset: i64,
 }
 
+/// A `LIMIT`/`SLIMIT` as a count to take: 0 (none written) is everything.
+pub fn limit_or_all(limit: usize) -> usize {
+    if limit == 0 { usize::MAX } else { limit }
+}
+
 #[derive(Debug, PartialEq, Clone)]
 pub struct Select {
     pub fields: Vec<SelectField>,

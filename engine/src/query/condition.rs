@@ -133,7 +133,8 @@ pub enum Cond {
     Never,
 }
 
-fn regex(re: &str) -> Result<Regex, String> {
+/// Compiles an InfluxQL regex; the error names it.
+pub fn regex(re: &str) -> Result<Regex, String> {
     Regex::new(re).map_err(|e| format!("invalid regex /{re}/: {e}"))
 }
 
@@ -180,17 +181,17 @@ impl Cond {
         }
     }
 
-    pub fn eval(&self, tag: &dyn Fn(&str) -> Option<String>, fields: &[Option<f64>]) -> bool {
+    pub fn eval<'a>(&self, tag: &dyn Fn(&str) -> Option<&'a str>, fields: &[Option<f64>]) -> bool {
         match self {
             Cond::And(l, r) => l.eval(tag, fields) && r.eval(tag, fields),
             Cond::Or(l, r) => l.eval(tag, fields) || r.eval(tag, fields),
             Cond::Tag { key, test } => {
                 let v = tag(key).unwrap_or_default();
                 match test {
-                    TagTest::Eq(s) => v == *s,
-                    TagTest::Ne(s) => v != *s,
-                    TagTest::Matches(re) => re.is_match(&v),
-                    TagTest::NotMatches(re) => !re.is_match(&v),
+                    TagTest::Eq(s) => v == s,
+                    TagTest::Ne(s) => v != s,
+                    TagTest::Matches(re) => re.is_match(v),
+                    TagTest::NotMatches(re) => !re.is_match(v),
                     TagTest::Never => false,
                 }
             }
@@ -246,8 +247,8 @@ mod tests {
         });
         let cond = Cond::compile(&condition("(host =~ /^a/ OR host = '') AND value > 2 AND dc::tag != 'x'"), &is_tag, &mut index).unwrap();
         assert!(cond.has_fields());
-        fn tags(host: Option<&'static str>) -> impl Fn(&str) -> Option<String> {
-            move |k| if k == "host" { host.map(str::to_string) } else { None }
+        fn tags(host: Option<&'static str>) -> impl Fn(&str) -> Option<&'static str> {
+            move |k| if k == "host" { host } else { None }
         }
         assert!(cond.eval(&tags(Some("ab")), &[Some(3.0)]));
         assert!(cond.eval(&tags(None), &[Some(3.0)]));

@@ -261,15 +261,12 @@ impl Storage {
             id
         };
         let cf = self.db.cf_handle(META_CF).unwrap();
-        let prefix = meta_metadata_key(id, "");
-        let mut end = prefix.clone();
-        *end.last_mut().unwrap() += 1;
-        self.db.delete_range_cf(cf, &prefix, &end).map_err(|e| e.to_string())?;
+        for prefix in [meta_metadata_key(id, ""), fields::prefix(id)] {
+            let mut end = prefix.clone();
+            *end.last_mut().unwrap() += 1;
+            self.db.delete_range_cf(cf, &prefix, &end).map_err(|e| e.to_string())?;
+        }
         self.metadata.write().unwrap().remove(&id);
-        let prefix = fields::prefix(id);
-        let mut end = prefix.clone();
-        *end.last_mut().unwrap() += 1;
-        self.db.delete_range_cf(cf, &prefix, &end).map_err(|e| e.to_string())?;
         self.fields.drop_database(id);
         for r in join_all(self.shards.iter().map(|s| s.send(shard::DropDatabase(id)))).await {
             r.map_err(|e| e.to_string())??;
