@@ -184,6 +184,16 @@ impl Gemini {
         }
     }
 
+    /// Runs the real `influx` CLI against this server: (exit status success, stdout + stderr).
+    pub fn influx(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new("influx")
+            .args(["-host", "127.0.0.1", "-port", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("the influx CLI (apt-get install influxdb-client) must be installed");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
     }
@@ -453,4 +463,10 @@ pub fn self_scraping_prometheus(remote_write: &str) -> Prometheus {
     Prometheus::start(&format!(
         "global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: prometheus\n    static_configs: [{{targets: ['127.0.0.1:SELF_PORT']}}]\nremote_write:\n{remote_write}"
     ))
+}
+
+/// Lines with their runs of spaces collapsed and blank lines dropped, as the `influx` CLI pads
+/// its columns.
+pub fn words(text: &str) -> Vec<String> {
+    text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect()
 }

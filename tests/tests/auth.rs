@@ -3,7 +3,6 @@
 //! gets 403 in InfluxDB's words, the real `influx` CLI manages users and grants, and the real
 //! Prometheus remote-writes with `u`/`p` in the URL and with `basic_auth`.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 use tests::*;
 
@@ -124,17 +123,11 @@ fn protected_metrics_and_an_admin_from_the_environment() {
 }
 
 fn influx(g: &Gemini, user: &str, password: &str, command: &str) -> (bool, String) {
-    let out = Command::new("influx")
-        .args(["-host", "127.0.0.1", "-port", &g.port.to_string(), "-precision", "rfc3339", "-database", "prometheus"])
-        .args(if user.is_empty() { vec![] } else { vec!["-username", user, "-password", password] })
-        .args(["-execute", command])
-        .output()
-        .expect("the influx CLI (apt-get install influxdb-client) must be installed");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
-}
-
-fn words(text: &str) -> Vec<String> {
-    text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect()
+    let mut args = vec!["-precision", "rfc3339", "-database", "prometheus", "-execute", command];
+    if !user.is_empty() {
+        args.extend(["-username", user, "-password", password]);
+    }
+    g.influx(&args)
 }
 
 #[test]

@@ -1,22 +1,11 @@
 //! The real `influx` CLI (Debian's influxdb-client) manages databases through `/query`.
 
-use std::process::Command;
 use tests::*;
 
 fn influx(g: &Gemini, args: &[&str]) -> String {
-    let (ok, text) = influx_status(g, args);
+    let (ok, text) = g.influx(args);
     assert!(ok, "influx {args:?} failed: {text}");
     text
-}
-
-fn influx_status(g: &Gemini, args: &[&str]) -> (bool, String) {
-    let out = Command::new("influx")
-        .args(["-host", "127.0.0.1", "-port", &g.port.to_string()])
-        .args(args)
-        .output()
-        .expect("the influx CLI (apt-get install influxdb-client) must be installed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
 }
 
 #[test]
@@ -44,6 +33,6 @@ fn influx_cli_creates_lists_and_shows_measurements() {
     influx(&g, &["-execute", "drop database other"]);
     let out = influx(&g, &["-execute", "show databases"]);
     assert!(!out.contains("other"), "{out}");
-    let (_, out) = influx_status(&g, &["-database", "nope", "-execute", "show measurements"]);
+    let (_, out) = g.influx(&["-database", "nope", "-execute", "show measurements"]);
     assert!(out.contains("database not found: nope"), "{out}");
 }

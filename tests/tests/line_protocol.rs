@@ -2,7 +2,6 @@
 //! HTTP: the points come back through Prometheus remote read as the series `m{tags}` (field
 //! `value`) and `m_<field>{tags}`, and InfluxQL as fields of `m`; bad lines are named while good ones are kept.
 
-use std::process::Command;
 use tests::*;
 
 fn bits(v: f64) -> u64 {
@@ -30,18 +29,14 @@ fn influx_cli_insert_is_read_back_by_remote_read() {
     let dir = tempfile::tempdir().unwrap();
     let mut g = Gemini::start(dir.path(), &[]);
     for line in ["INSERT cpu,host=a,region=eu value=0.5,idle=97i 1700000000000000000", "INSERT cpu,host=a,region=eu value=0.75 1700000015000000000"] {
-        let out = Command::new("influx")
-            .args(["-host", "127.0.0.1", "-port", &g.port.to_string(), "-database", "prometheus", "-execute", line])
-            .output()
-            .expect("the influx CLI (apt-get install influxdb-client)");
-        assert!(out.status.success(), "{line}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let (ok, out) = g.influx(&["-database", "prometheus", "-execute", line]);
+        assert!(ok, "{line}: {out}");
     }
     let cpu = read_name(&g, "cpu");
     assert_eq!(cpu[&key(&[("__name__", "cpu"), ("host", "a"), ("region", "eu")])], vec![(1_700_000_000_000, bits(0.5)), (1_700_000_015_000, bits(0.75))]);
     let idle = read_name(&g, "cpu_idle");
     assert_eq!(idle[&key(&[("__name__", "cpu_idle"), ("host", "a"), ("region", "eu")])], vec![(1_700_000_000_000, bits(97.0))]);
-    let out = Command::new("influx").args(["-host", "127.0.0.1", "-port", &g.port.to_string(), "-database", "prometheus", "-execute", "show measurements"]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (_, text) = g.influx(&["-database", "prometheus", "-execute", "show measurements"]);
     assert!(text.contains("cpu\n") && !text.contains("cpu_idle"), "field idle is part of measurement cpu: {text}");
     let v = g.query_in("prometheus", "SHOW FIELD KEYS; SELECT * FROM cpu");
     assert_eq!(v["results"][0]["series"], serde_json::json!([{"name": "cpu", "columns": ["fieldKey", "fieldType"], "values": [["idle", "float"], ["value", "float"]]}]));

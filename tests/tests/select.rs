@@ -3,26 +3,15 @@
 //! fixtures agree with the samples the writes carried; errors name the problem.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use tests::*;
 
 /// 2023-11-14T22:13:20Z in milliseconds.
 const T0: i64 = 1_700_000_000_000;
 
 fn influx(g: &Gemini, args: &[&str]) -> String {
-    let out = Command::new("influx")
-        .args(["-host", "127.0.0.1", "-port", &g.port.to_string(), "-precision", "rfc3339"])
-        .args(args)
-        .output()
-        .expect("the influx CLI (apt-get install influxdb-client) must be installed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "influx {args:?} failed: {text}");
+    let (ok, text) = g.influx(&[&["-precision", "rfc3339"], args].concat());
+    assert!(ok, "influx {args:?} failed: {text}");
     text
-}
-
-/// Lines with their runs of spaces collapsed, as the CLI pads columns.
-fn words(text: &str) -> Vec<String> {
-    text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect()
 }
 
 #[test]
