@@ -24,8 +24,8 @@ pub enum Command {
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML file with the same keys as the flags below, in snake_case
-    /// (http_addr, data_dir, shards, max_body_bytes, databases, sync_writes, http_workers, tls_cert,
-    /// tls_key) and an
+    /// (http_addr, data_dir, shards, max_body_bytes, databases, retention, retention_check_interval,
+    /// sync_writes, http_workers, tls_cert, tls_key) and an
     /// `[auth]` table with `enabled` and `protect_metrics`.
     #[arg(long, env = "GEMINI_CONFIG")]
     pub config: Option<PathBuf>,
@@ -44,6 +44,14 @@ pub struct ServeArgs {
     /// Databases created at start, comma separated [default: prometheus].
     #[arg(long, env = "GEMINI_DATABASES", value_delimiter = ',')]
     pub databases: Option<Vec<String>>,
+    /// How long the default retention policy of the databases created at start keeps data,
+    /// set at every start: a number and `ms`, `s`, `m`, `h`, `d`, `w` or `y` (at least 1h), or
+    /// `0` / `inf` for forever. Without it, policies stay as InfluxQL statements left them.
+    #[arg(long, env = "GEMINI_RETENTION")]
+    pub retention: Option<String>,
+    /// How often expired partitions are dropped [default: 1m].
+    #[arg(long, env = "GEMINI_RETENTION_CHECK_INTERVAL")]
+    pub retention_check_interval: Option<String>,
     /// fsync the write-ahead log before acknowledging each write, for power-loss safety; without
     /// it an acknowledged write survives a crash or kill -9 of the server [default: false].
     #[arg(long, env = "GEMINI_SYNC_WRITES", num_args = 0..=1, default_missing_value = "true")]
@@ -88,6 +96,8 @@ struct FileConfig {
     shards: Option<usize>,
     max_body_bytes: Option<usize>,
     databases: Option<Vec<String>>,
+    retention: Option<String>,
+    retention_check_interval: Option<String>,
     sync_writes: Option<bool>,
     http_workers: Option<usize>,
     tls_cert: Option<PathBuf>,
@@ -104,6 +114,9 @@ pub struct Config {
     pub shards: usize,
     pub max_body_bytes: usize,
     pub databases: Vec<String>,
+    /// Nanoseconds (0 = forever) for the default policy of `databases`.
+    pub retention: Option<i64>,
+    pub retention_check_interval: std::time::Duration,
     pub sync_writes: bool,
     pub http_workers: usize,
     pub auth: Auth,
@@ -117,6 +130,23 @@ pub struct Config {
 pub struct Auth {
     pub enabled: bool,
     pub protect_metrics: bool,
+}
+
+/// `30d`, `12h`, `90m`, `1y` (365 days), `0` or `inf` (forever) → nanoseconds.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if s == "0" || s.eq_ignore_ascii_case("inf") {
+        return Ok(0);
+    }
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let unit = match &s[digits..] {
+        "y" => Some(365 * 86_400_000_000_000),
+        unit => crate::query::lexer::unit_nanos(unit),
+    };
+    let Some(unit) = unit.filter(|_| digits > 0) else {
+        return Err(format!("invalid duration {s:?}: expected a number and ms, s, m, h, d, w or y (like 30d), or inf"));
+    };
+    s[..digits].parse::<i64>().ok().and_then(|n| n.checked_mul(unit)).ok_or_else(|| format!("invalid duration {s:?}: not a number of that size"))
 }
 
 fn cores() -> usize {
@@ -141,6 +171,14 @@ impl ServeArgs {
                 .into_iter()
                 .filter(|d| !d.is_empty())
                 .collect(),
+            retention: self.retention.or(file.retention).map(|r| parse_duration(&r).map_err(|e| format!("retention: {e}"))).transpose()?,
+            retention_check_interval: match self.retention_check_interval.or(file.retention_check_interval) {
+                None => std::time::Duration::from_secs(60),
+                Some(i) => match parse_duration(&i).map_err(|e| format!("retention_check_interval: {e}"))? {
+                    0 => return Err("retention_check_interval must be more than 0".into()),
+                    ns => std::time::Duration::from_nanos(ns as u64),
+                },
+            },
             sync_writes: self.sync_writes.or(file.sync_writes).unwrap_or(false),
             http_workers: self.http_workers.or(file.http_workers).unwrap_or_else(cores),
             auth: Auth {

@@ -24,8 +24,16 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
         metrics.clone(),
     )?);
     for db in &cfg.databases {
-        storage.create_database(db)?;
+        storage.create_database(db, None)?;
+        if let Some(duration) = cfg.retention {
+            // The configuration is the source of truth (the operator writes it); the shard
+            // duration follows the duration, as InfluxDB picks it.
+            let keep = query::retention::PolicyOptions { duration: Some(duration), shard_duration: Some(0), ..Default::default() };
+            let rp = storage.database(db).map_err(|e| e.to_string())?.default_policy;
+            storage.alter_policy(db, &rp, &keep).map_err(|e| format!("retention of database {db}, policy {rp}: {e}"))?;
+        }
     }
+    actix_web::rt::spawn(enforce_retention(storage.clone(), cfg.retention_check_interval));
     if let Some((name, password)) = &cfg.admin {
         if storage.users().is_empty() {
             let admin = storage::users::UserStore::new_user(name, password, true)?;
@@ -48,4 +56,18 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
     storage.shutdown().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Drops expired data every `interval`, for as long as the server runs.
+async fn enforce_retention(storage: Arc<storage::Storage>, interval: std::time::Duration) {
+    let mut tick = actix_web::rt::time::interval(interval);
+    loop {
+        tick.tick().await;
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        match storage.enforce_retention(now_ms).await {
+            Ok(e) if e.partitions + e.series > 0 => tracing::info!(partitions = e.partitions, series = e.series, "retention dropped expired data"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "retention check failed"),
+        }
+    }
 }

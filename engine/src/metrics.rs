@@ -24,6 +24,8 @@ pub struct Metrics {
     pub series_created: AtomicU64,
     pub active_series: AtomicI64,
     pub metadata_ingested: AtomicU64,
+    pub retention_partitions_dropped: AtomicU64,
+    pub retention_series_dropped: AtomicU64,
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     durations: Mutex<BTreeMap<String, Histogram>>,
 }
@@ -52,6 +54,8 @@ impl Metrics {
         counter(&mut o, "gemini_samples_rejected_total", "Samples refused as out of order or conflicting.", self.samples_rejected.load(Relaxed));
         counter(&mut o, "gemini_series_created_total", "Series created.", self.series_created.load(Relaxed));
         counter(&mut o, "gemini_metadata_ingested_total", "Metric metadata entries received.", self.metadata_ingested.load(Relaxed));
+        counter(&mut o, "gemini_retention_partitions_dropped_total", "Time partitions dropped by retention, per shard.", self.retention_partitions_dropped.load(Relaxed));
+        counter(&mut o, "gemini_retention_series_dropped_total", "Series dropped by retention: nothing of them was newer than their policy's duration.", self.retention_series_dropped.load(Relaxed));
         let _ = write!(o, "# HELP gemini_active_series Series held in storage.\n# TYPE gemini_active_series gauge\ngemini_active_series {}\n", self.active_series.load(Relaxed));
         let _ = write!(o, "# HELP gemini_storage_bytes Bytes of the data directory on disk.\n# TYPE gemini_storage_bytes gauge\ngemini_storage_bytes {storage_bytes}\n");
         o.push_str("# HELP gemini_http_requests_total HTTP requests by path and status code.\n# TYPE gemini_http_requests_total counter\n");

@@ -66,6 +66,8 @@ pub fn engine_config(gc: &GeminiCluster) -> Result<String, String> {
     table.insert("http_addr".into(), format!("0.0.0.0:{PORT}").into());
     table.insert("data_dir".into(), DATA_DIR.into());
     table.insert("databases".into(), toml::Value::Array(gc.spec.databases.iter().map(|d| d.clone().into()).collect()));
+    // The default retention policy of those databases, set by the engine at every start.
+    table.insert("retention".into(), gc.spec.retention.clone().into());
     if gc.spec.auth.enabled {
         let mut auth = toml::Table::new();
         auth.insert("enabled".into(), true.into());
@@ -396,7 +398,7 @@ mod tests {
     fn defaults_give_a_working_statefulset() {
         let gc = cluster(MINIMAL);
         let config = engine_config(&gc).unwrap();
-        assert_eq!(config, "data_dir = \"/var/lib/gemini\"\ndatabases = [\"prometheus\"]\nhttp_addr = \"0.0.0.0:8086\"\n");
+        assert_eq!(config, "data_dir = \"/var/lib/gemini\"\ndatabases = [\"prometheus\"]\nhttp_addr = \"0.0.0.0:8086\"\nretention = \"30d\"\n");
         let sts = stateful_set(&gc, &config_hash(&config));
         let spec = sts.spec;
         assert_eq!(spec.replicas, Some(1));

@@ -170,3 +170,93 @@ fn same_statements_and_writes_give_the_same_answers_as_influxdb_1_6() {
     }
     assert!(mismatches.is_empty(), "{} differences:\n{}", mismatches.len(), mismatches.join("\n"));
 }
+
+/// Retention policy statements, in order: each answer must be equal.
+const POLICY_STATEMENTS: &[&str] = &[
+    "CREATE DATABASE rp_db",
+    "SHOW RETENTION POLICIES ON rp_db",
+    "CREATE RETENTION POLICY one ON rp_db DURATION 1h REPLICATION 1 SHARD DURATION 1h",
+    "CREATE RETENTION POLICY one ON rp_db DURATION 1h REPLICATION 1 SHARD DURATION 1h",
+    "CREATE RETENTION POLICY one ON rp_db DURATION 2h REPLICATION 1",
+    "CREATE RETENTION POLICY d3 ON rp_db DURATION 3d REPLICATION 1",
+    "CREATE RETENTION POLICY d200 ON rp_db DURATION 200d REPLICATION 2",
+    "CREATE RETENTION POLICY odd ON rp_db DURATION 1h30m15s REPLICATION 1 SHARD DURATION 1h1s",
+    "CREATE RETENTION POLICY short ON rp_db DURATION 30m REPLICATION 1",
+    "CREATE RETENTION POLICY wide ON rp_db DURATION 1h REPLICATION 1 SHARD DURATION 2h",
+    "CREATE RETENTION POLICY x ON nope DURATION 1h REPLICATION 1",
+    "CREATE RETENTION POLICY x ON rp_db DURATION 1h REPLICATION 0",
+    "ALTER RETENTION POLICY one ON rp_db DURATION 3h DEFAULT",
+    "ALTER RETENTION POLICY one ON rp_db SHARD DURATION 30m",
+    "ALTER RETENTION POLICY autogen ON rp_db DURATION 2h",
+    "ALTER RETENTION POLICY nope ON rp_db DURATION 3h",
+    "ALTER RETENTION POLICY one ON rp_db DURATION 30m",
+    "SHOW RETENTION POLICIES ON rp_db",
+    "SHOW RETENTION POLICIES",
+    "DROP RETENTION POLICY d3 ON rp_db",
+    "DROP RETENTION POLICY d3 ON rp_db",
+    "DROP RETENTION POLICY x ON nope",
+    "CREATE DATABASE other WITH DURATION 3d SHARD DURATION 30m NAME short",
+    "SHOW RETENTION POLICIES ON other",
+    "CREATE DATABASE tiny WITH DURATION 30m",
+    "SHOW RETENTION POLICIES ON rp_db",
+];
+
+/// After writes to two policies: reads by policy, then with the default policy dropped.
+const POLICY_READS: &[&str] = &[
+    "SELECT * FROM cpu",
+    "SELECT * FROM d200.cpu",
+    "SELECT * FROM rp_db.d200.cpu",
+    "SELECT * FROM rp_db.nope.cpu",
+    "SHOW MEASUREMENTS",
+    "DROP RETENTION POLICY one ON rp_db",
+    "SHOW RETENTION POLICIES ON rp_db",
+    "SELECT * FROM cpu",
+    "SELECT * FROM d200.cpu",
+];
+
+#[test]
+fn retention_policies_behave_as_in_influxdb_1_6() {
+    let (idir, gdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let influx = Influxd::start(idir.path());
+    let g = Gemini::start(gdir.path(), &["--databases", ""]);
+    let bases = [influx.base.clone(), g.url("")];
+    let mut mismatches = Vec::new();
+    let mut compare = |q: &str| {
+        let (a, b) = (query(&bases[0], "rp_db", q, ""), query(&bases[1], "rp_db", q, ""));
+        if a != b {
+            mismatches.push(format!("{q}\n  InfluxDB 1.6: {} {}\n  gemini:       {} {}", a.0, a.1, b.0, b.1));
+        }
+    };
+    for q in POLICY_STATEMENTS {
+        compare(q);
+    }
+    // Recent points (InfluxDB refuses points beyond a policy's duration).
+    let t = now_s() - 60;
+    let writes: Vec<Vec<u16>> = bases
+        .iter()
+        .map(|base| {
+            [("", "cpu,host=a value=1"), ("&rp=one", "cpu,host=b value=2"), ("&rp=d200", "cpu,host=c value=3\nmem value=4")]
+                .iter()
+                .map(|(rp, lines)| {
+                    let body = lines.lines().map(|l| format!("{l} {t}\n")).collect::<String>();
+                    post_url(&format!("{base}/write?db=rp_db&precision=s{rp}"), &[], body.as_bytes()).status
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(writes[0], writes[1], "writes to the default policy, to one and to d200");
+    assert_eq!(writes[1], vec![204, 204, 204]);
+    for q in POLICY_READS {
+        compare(q);
+    }
+    assert!(mismatches.is_empty(), "{} differences:\n{}", mismatches.len(), mismatches.join("\n"));
+
+    // Deliberate difference: a write to a policy that does not exist.
+    let status = |base: &str, rp: &str| post_url(&format!("{base}/write?db=rp_db&precision=s{rp}"), &[], format!("cpu value=1 {t}").as_bytes());
+    for rp in ["", "&rp=nope"] {
+        let (a, b) = (status(&bases[0], rp), status(&bases[1], rp));
+        assert_eq!(a.status, 500, "InfluxDB 1.6 answers 500 (which Prometheus retries forever): {}", a.text());
+        assert_eq!(b.status, 404, "Gemini answers 404 like a missing database: {}", b.text());
+        assert_eq!(a.text().trim(), b.text(), "the same message");
+    }
+}

@@ -24,4 +24,21 @@ fn generated_engine_config_starts_gemini() {
     let a = g.post("/query?q=SHOW%20DATABASES", &[("Authorization", "Token admin:from-the-secret")], b"");
     let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
     assert_eq!(v["results"][0]["series"][0]["values"], serde_json::json!([["prometheus"], ["longterm"]]), "{config}");
+    // spec.retention is the default retention policy of every database of the spec.
+    let want = operator_duration(&gc.spec.retention);
+    for db in ["prometheus", "longterm"] {
+        let q = format!("/query?q=SHOW%20RETENTION%20POLICIES%20ON%20{db}");
+        let a = g.post(&q, &[("Authorization", "Token admin:from-the-secret")], b"");
+        let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+        assert_eq!(v["results"][0]["series"][0]["values"][0][1], serde_json::json!(want), "{db}: {v}");
+    }
+}
+
+/// `30d` as InfluxDB prints a policy duration: `720h0m0s`.
+fn operator_duration(spec: &str) -> String {
+    let hours = match spec.strip_suffix('d') {
+        Some(days) => days.parse::<u64>().unwrap() * 24,
+        None => spec.strip_suffix('h').expect("the examples use d or h").parse::<u64>().unwrap(),
+    };
+    format!("{hours}h0m0s")
 }

@@ -17,6 +17,7 @@ use std::io::Read;
 #[derive(serde::Deserialize)]
 pub struct Params {
     db: Option<String>,
+    rp: Option<String>,
     #[serde(default)]
     precision: String,
 }
@@ -87,7 +88,7 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
     let db = super::required_database(&params.db)?;
     super::auth::authorize(&req, &state, crate::storage::users::Privilege::Write, &db)?;
     to_millis(0, &params.precision).map_err(ApiError::bad_request)?;
-    super::require_database(&state, &db)?;
+    super::require_policy(&state, &db, params.rp.as_deref())?;
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let text = body_text(&req, &raw, state.max_body_bytes)?;
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
@@ -118,7 +119,7 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         .collect();
     let pairs: BTreeSet<(String, String)> = fields.into_iter().flat_map(|(m, fs)| fs.into_iter().map(move |f| (m.clone(), f))).collect();
     state.storage.register_fields(&db, &pairs)?;
-    let outcome = if writes.is_empty() { Default::default() } else { state.storage.write(&db, writes).await? };
+    let outcome = if writes.is_empty() { Default::default() } else { state.storage.write(&db, params.rp.as_deref(), writes).await? };
     errors.extend(outcome.rejections.iter().cloned());
     if errors.is_empty() {
         return Ok(HttpResponse::NoContent().finish());

@@ -69,7 +69,7 @@ impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> ApiError {
         use crate::storage::StorageError::*;
         match e {
-            DatabaseNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            DatabaseNotFound(_) | PolicyNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
             Internal(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
     }
@@ -85,12 +85,10 @@ fn required_database(db: &Option<String>) -> Result<String, ApiError> {
     db.clone().filter(|d| !d.is_empty()).ok_or_else(|| ApiError::bad_request("database is required"))
 }
 
-/// 404 `database not found: <db>` unless the database exists.
-fn require_database(state: &AppState, db: &str) -> Result<(), ApiError> {
-    match state.storage.database_id(db) {
-        Some(_) => Ok(()),
-        None => Err(crate::storage::StorageError::DatabaseNotFound(db.to_string()).into()),
-    }
+/// 404 `database not found: <db>` or `retention policy not found: <rp>` unless the policy
+/// (or the database's default one, without `rp`) exists.
+fn require_policy(state: &AppState, db: &str, rp: Option<&str>) -> Result<(), ApiError> {
+    Ok(state.storage.require_policy(db, rp)?)
 }
 
 /// A path whose other methods answer 405 naming the method.

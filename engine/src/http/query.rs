@@ -9,7 +9,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use super::auth::Principal;
 use super::fields::FieldMap;
-use crate::storage::SelectedSeries;
+use crate::query::retention::{go_duration, RetentionStatement};
+use crate::storage::{Policies, SelectedSeries};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 fn params(req: &HttpRequest, body: &[u8]) -> HashMap<String, String> {
@@ -52,7 +53,7 @@ fn names_series(name: &str, values: Vec<String>) -> Value {
 /// The series of measurement `from` (all its fields), or of every measurement.
 async fn series_of(state: &AppState, db: &str, from: Option<&str>) -> Result<(FieldMap, Vec<SelectedSeries>), String> {
     let fields = FieldMap::load(state, db)?;
-    let found = state.storage.select(db, vec![fields.matcher(from)?]).await.map_err(|e| e.to_string())?;
+    let found = state.storage.select(db, Policies::All, vec![fields.matcher(from)?]).await.map_err(|e| e.to_string())?;
     Ok((fields, found))
 }
 
@@ -113,17 +114,28 @@ pub fn select_db(s: &crate::query::ast::Select) -> Option<&str> {
     s.sources.iter().find_map(|s| s.db.as_deref())
 }
 
-async fn execute(state: &AppState, who: &Principal, stmt: Statement, db: Option<&str>, epoch: Option<&str>) -> Result<Value, String> {
+/// The `/query` parameters a statement may use.
+struct Params<'a> {
+    db: Option<&'a str>,
+    rp: Option<&'a str>,
+    epoch: Option<&'a str>,
+}
+
+async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Params<'_>) -> Result<Value, String> {
+    let db = params.db;
     let database = |on: &Option<String>| target_db(on.as_deref(), db).ok_or("database name required");
     match stmt {
-        Statement::CreateDatabase(name) => state.storage.create_database(&name).map(|_| json!(null)),
+        Statement::CreateDatabase { name, policy } => {
+            state.storage.create_database(&name, policy.as_ref().map(|(rp, o)| (rp.as_str(), o))).map(|_| json!(null))
+        }
+        Statement::Retention(r) => retention(state, r, db).await,
         Statement::DropDatabase(name) => state.storage.drop_database(&name).await.map(|_| json!(null)),
         Statement::ShowDatabases => Ok(names_series("databases", super::users::visible_databases(state, who))),
         Statement::User(stmt) => super::users::execute(state, stmt),
         Statement::ShowMeasurements { on, name, limit, offset } => {
             let db = database(&on)?;
             let fields = FieldMap::load(state, &db)?;
-            let series_names = state.storage.label_values(&db, "__name__").await.map_err(|e| e.to_string())?;
+            let series_names = state.storage.label_values(&db, Policies::All, "__name__").await.map_err(|e| e.to_string())?;
             let mut names: BTreeSet<String> = series_names.iter().map(|n| fields.measurement_of(n).to_string()).collect();
             match name {
                 Some(Name::Exact(m)) => names.retain(|n| *n == m),
@@ -192,7 +204,25 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, db: Option<
         }
         Statement::Select(select) => {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
-            Ok(series(super::select::run(state, &select, db, epoch, now).await?.into_iter().map(Some)))
+            Ok(series(super::select::run(state, &select, (db, params.rp), params.epoch, now).await?.into_iter().map(Some)))
+        }
+    }
+}
+
+async fn retention(state: &AppState, stmt: RetentionStatement, db: Option<&str>) -> Result<Value, String> {
+    match stmt {
+        RetentionStatement::Create { name, db, options } => state.storage.create_policy(&db, &name, &options).map(|_| json!(null)),
+        RetentionStatement::Alter { name, db, options } => state.storage.alter_policy(&db, &name, &options).map(|_| json!(null)),
+        RetentionStatement::Drop { name, db } => state.storage.drop_policy(&db, &name).await.map(|_| json!(null)),
+        RetentionStatement::Show { on } => {
+            let db = target_db(on.as_deref(), db).ok_or("database name required")?;
+            let d = state.storage.database(&db).map_err(|e| e.to_string())?;
+            let rows = d
+                .policies
+                .iter()
+                .map(|p| json!([p.name, go_duration(p.duration), go_duration(p.shard_duration), p.replication, p.name == d.default_policy]))
+                .collect();
+            Ok(series([table(None, &["name", "duration", "shardGroupDuration", "replicaN", "default"], rows)]))
         }
     }
 }
@@ -215,7 +245,8 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
             let text = format!("deprecated use of '{}' in a read only context, please use a POST request instead", super::users::quoted(&stmt, &text));
             result["messages"] = json!([{ "level": "warning", "text": text }]);
         }
-        match execute(&state, &who, stmt, db, params.get("epoch").map(String::as_str)).await {
+        let params = Params { db, rp: params.get("rp").map(String::as_str).filter(|r| !r.is_empty()), epoch: params.get("epoch").map(String::as_str) };
+        match execute(&state, &who, stmt, &params).await {
             Ok(Value::Null) => {}
             Ok(series) => result["series"] = series,
             Err(e) => result["error"] = json!(e),

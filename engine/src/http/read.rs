@@ -7,7 +7,7 @@ use super::body::{decompress, read_raw};
 use super::{ApiError, AppState};
 use crate::index::matcher::Matcher;
 use crate::storage::shard::StoredChunk;
-use crate::storage::{chunk, SelectedSeries};
+use crate::storage::{chunk, Policies, SelectedSeries};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use prost::Message;
@@ -22,6 +22,7 @@ const STREAM_BATCH: usize = 64;
 #[derive(serde::Deserialize)]
 pub struct ReadParams {
     db: Option<String>,
+    rp: Option<String>,
 }
 
 struct Query {
@@ -69,23 +70,24 @@ pub async fn read(
 ) -> Result<HttpResponse, ApiError> {
     let db = super::database_or_default(&params.db);
     super::auth::authorize(&req, &state, crate::storage::users::Privilege::Read, &db)?;
-    super::require_database(&state, &db)?;
+    let rp = params.rp.clone().filter(|r| !r.is_empty());
+    super::require_policy(&state, &db, rp.as_deref())?;
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let body = decompress(&req, &raw, state.max_body_bytes)?;
     let request = pb::ReadRequest::decode(body.as_slice())
         .map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.ReadRequest: {e}")))?;
     let queries = parse_queries(&request)?;
     match negotiate(&request)? {
-        ResponseType::Samples => samples(&state, &db, queries).await,
-        ResponseType::StreamedXorChunks => Ok(streamed(state, db, queries)),
+        ResponseType::Samples => samples(&state, &db, rp.as_deref(), queries).await,
+        ResponseType::StreamedXorChunks => Ok(streamed(state, db, rp, queries)),
     }
 }
 
-async fn samples(state: &AppState, db: &str, queries: Vec<Query>) -> Result<HttpResponse, ApiError> {
+async fn samples(state: &AppState, db: &str, rp: Option<&str>, queries: Vec<Query>) -> Result<HttpResponse, ApiError> {
     let mut results = Vec::with_capacity(queries.len());
     for q in queries {
-        let series = state.storage.select(db, q.matchers).await?;
-        let chunks = state.storage.read_chunks(db, &series, q.start, q.end).await?;
+        let series = state.storage.select(db, Policies::One(rp), q.matchers).await?;
+        let chunks = state.storage.read_chunks(&series, q.start, q.end).await?;
         let mut timeseries = Vec::new();
         for (s, chunks) in series.iter().zip(chunks) {
             let mut samples = Vec::new();
@@ -176,10 +178,10 @@ impl Framer {
     }
 }
 
-fn streamed(state: web::Data<AppState>, db: String, queries: Vec<Query>) -> HttpResponse {
+fn streamed(state: web::Data<AppState>, db: String, rp: Option<String>, queries: Vec<Query>) -> HttpResponse {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
     actix_web::rt::spawn(async move {
-        if let Err(e) = stream_queries(&state, &db, queries, &tx).await {
+        if let Err(e) = stream_queries(&state, &db, rp.as_deref(), queries, &tx).await {
             tracing::warn!(error = %e, "streamed remote read stopped");
             let _ = tx.send(Err(std::io::Error::other(e))).await;
         }
@@ -193,12 +195,13 @@ fn streamed(state: web::Data<AppState>, db: String, queries: Vec<Query>) -> Http
 async fn stream_queries(
     state: &AppState,
     db: &str,
+    rp: Option<&str>,
     queries: Vec<Query>,
     tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<(), String> {
     let send = |f: Bytes| async move { tx.send(Ok(f)).await.map_err(|_| "client went away".to_string()) };
     for (index, q) in queries.into_iter().enumerate() {
-        let series = state.storage.select(db, q.matchers).await.map_err(|e| e.to_string())?;
+        let series = state.storage.select(db, Policies::One(rp), q.matchers).await.map_err(|e| e.to_string())?;
         let mut framer = Framer::new(index as i64);
         for batch in series.chunks(STREAM_BATCH) {
             // Per shard: ids still to fetch, fetched chunks (and whether the series is
@@ -217,7 +220,7 @@ async fn stream_queries(
                         let ids: Vec<u64> = pending[s.shard].iter().copied().collect();
                         let page = state
                             .storage
-                            .read_page(db, s.shard, ids, resume[s.shard], q.start, q.end, MAX_FRAME_BYTES)
+                            .read_page(s.policy, s.shard, ids, resume[s.shard], q.start, q.end, MAX_FRAME_BYTES)
                             .await
                             .map_err(|e| e.to_string())?;
                         let n = page.series.len();

@@ -11,7 +11,7 @@ use crate::index::matcher::Matcher;
 use crate::query::aggregate::{self, Call, Wanted, Windows, FUNCTIONS};
 use crate::query::ast::{limit_or_all, Expr, Name, Select};
 use crate::query::condition::{regex, split_time, Cond, TimeRange};
-use crate::storage::chunk;
+use crate::storage::{chunk, Policies};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -142,12 +142,12 @@ fn tag_of<'a>(tags: &'a TagSet, key: &str) -> Option<&'a str> {
 }
 
 /// Reads every field's series of measurement `m` into rows keyed by tag set.
-async fn read_rows(state: &AppState, db: &str, m: &str, fields: &[String], cond: Option<&Cond>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, String> {
+async fn read_rows(state: &AppState, (db, rp): (&str, Policies<'_>), m: &str, fields: &[String], cond: Option<&Cond>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, String> {
     let (min_ms, max_ms) = (range.min.div_euclid(NS_PER_MS) + (range.min.rem_euclid(NS_PER_MS) != 0) as i64, range.max.div_euclid(NS_PER_MS));
     let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
     for (i, field) in fields.iter().enumerate() {
         let metric = FieldMap::series_name(m, field);
-        let mut series = state.storage.select(db, vec![Matcher::new(0, "__name__", &metric)?]).await.map_err(|e| e.to_string())?;
+        let mut series = state.storage.select(db, rp, vec![Matcher::new(0, "__name__", &metric)?]).await.map_err(|e| e.to_string())?;
         let tagset = |labels: &crate::labels::Labels| -> TagSet {
             labels.tags().map(|(n, v)| (n.to_string(), v.to_string())).collect()
         };
@@ -157,7 +157,7 @@ async fn read_rows(state: &AppState, db: &str, m: &str, fields: &[String], cond:
                 cond.eval(&|k| tag_of(&tags, k), &[])
             });
         }
-        let chunks = state.storage.read_chunks(db, &series, min_ms, max_ms).await.map_err(|e| e.to_string())?;
+        let chunks = state.storage.read_chunks(&series, min_ms, max_ms).await.map_err(|e| e.to_string())?;
         for (s, chunks) in series.iter().zip(chunks) {
             let rows = out.entry(tagset(&s.labels)).or_default();
             for c in chunks {
@@ -180,7 +180,7 @@ async fn read_rows(state: &AppState, db: &str, m: &str, fields: &[String], cond:
 }
 
 /// The measurements `select` reads in `db`, sorted and unique.
-async fn measurements(state: &AppState, select: &Select, db: &str, fields: &FieldMap) -> Result<Vec<String>, String> {
+async fn measurements(state: &AppState, select: &Select, (db, rp): (&str, Policies<'_>), fields: &FieldMap) -> Result<Vec<String>, String> {
     let mut out = BTreeSet::new();
     for source in &select.sources {
         match &source.name {
@@ -189,7 +189,7 @@ async fn measurements(state: &AppState, select: &Select, db: &str, fields: &Fiel
             }
             Name::Regex(re) => {
                 let re = regex(re)?;
-                let names = state.storage.label_values(db, "__name__").await.map_err(|e| e.to_string())?;
+                let names = state.storage.label_values(db, rp, "__name__").await.map_err(|e| e.to_string())?;
                 out.extend(names.iter().map(|n| fields.measurement_of(n)).filter(|n| re.is_match(n)).map(str::to_string));
             }
         }
@@ -197,22 +197,24 @@ async fn measurements(state: &AppState, select: &Select, db: &str, fields: &Fiel
     Ok(out.into_iter().collect())
 }
 
-/// Runs a `SELECT`; the answer is the statement's `series` list.
-pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, epoch: Option<&str>, now: i64) -> Result<Vec<Value>, String> {
+/// Runs a `SELECT` in the retention policy its sources name, else `default_rp`, else the
+/// database's default; the answer is the statement's `series` list.
+pub async fn run(state: &AppState, select: &Select, (default_db, default_rp): (Option<&str>, Option<&str>), epoch: Option<&str>, now: i64) -> Result<Vec<Value>, String> {
     let aggregate = check(select)?;
     let (mut range, rest) = split_time(select.condition.as_ref(), now)?;
     if select.interval.is_some() && range.max == i64::MAX {
         range.max = now;
     }
     let db = target_db(select_db(select), default_db).ok_or("database name required")?;
-    if state.storage.database_id(&db).is_none() {
-        return Err(format!("database not found: {db}"));
-    }
+    let rp_name = select.sources.iter().find_map(|s| s.rp.as_deref()).or(default_rp);
+    state.storage.require_policy(&db, rp_name).map_err(|e| e.to_string())?;
+    let rp = Policies::One(rp_name);
+    let space = (db.as_str(), rp);
     let mut out = Vec::new();
     let field_map = FieldMap::load(state, &db)?;
     let mut aggregate_rows_total = 0;
-    for m in measurements(state, select, &db, &field_map).await? {
-        let all_series = state.storage.select(&db, vec![field_map.matcher(Some(&m))?]).await.map_err(|e| e.to_string())?;
+    for m in measurements(state, select, space, &field_map).await? {
+        let all_series = state.storage.select(&db, rp, vec![field_map.matcher(Some(&m))?]).await.map_err(|e| e.to_string())?;
         let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| s.labels.tags().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).collect();
         let all_fields = field_map.fields_of(&m, all_series.iter().any(|s| s.labels.get("__name__") == m));
         let is_tag = |name: &str, hint: Option<&str>| match hint {
@@ -228,7 +230,7 @@ pub async fn run(state: &AppState, select: &Select, default_db: Option<&str>, ep
                 Cond::compile(e, &is_tag, &mut |name| field_index(&mut fields, name))
             })
             .transpose()?;
-        let data = read_rows(state, &db, &m, &fields, cond.as_ref(), range).await?;
+        let data = read_rows(state, space, &m, &fields, cond.as_ref(), range).await?;
         let mut groups: BTreeMap<TagSet, Vec<(&TagSet, &Rows)>> = BTreeMap::new();
         // `GROUP BY *` is every tag key of the measurement; a series without one has ''.
         let group_keys: Vec<&String> = if select.group_by_all { tag_keys.iter().collect() } else { select.group_by.iter().collect() };

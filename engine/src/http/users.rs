@@ -6,6 +6,7 @@ use super::{ApiError, AppState};
 use crate::query::admin::UserStatement;
 use super::query::{select_db, target_db};
 use crate::query::influxql::Statement;
+use crate::query::retention::RetentionStatement;
 use crate::storage::users::{Privilege, UserStore};
 use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
@@ -21,7 +22,9 @@ enum Need {
 fn need(stmt: &Statement, db: Option<&str>) -> Need {
     let on = |on: Option<&str>| target_db(on, db).map(Need::Read).unwrap_or(Need::Nothing);
     match stmt {
-        Statement::CreateDatabase(_) | Statement::DropDatabase(_) | Statement::User(_) => Need::Admin,
+        Statement::CreateDatabase { .. } | Statement::DropDatabase(_) | Statement::User(_) => Need::Admin,
+        Statement::Retention(RetentionStatement::Show { on: o }) => on(o.as_deref()),
+        Statement::Retention(_) => Need::Admin,
         Statement::ShowDatabases => Need::Nothing,
         Statement::ShowMeasurements { on: o, .. } | Statement::ShowTagKeys { on: o, .. } | Statement::ShowTagValues { on: o, .. } => on(o.as_deref()),
         Statement::ShowFieldKeys { on: o, .. } | Statement::ShowSeries { on: o, .. } => on(o.as_deref()),

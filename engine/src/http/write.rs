@@ -15,7 +15,6 @@ use proto::{prometheus as v1, write_v2 as v2};
 #[derive(serde::Deserialize)]
 pub struct WriteParams {
     db: Option<String>,
-    #[allow(dead_code)]
     rp: Option<String>,
 }
 
@@ -27,7 +26,7 @@ pub async fn prom_write(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let db = super::required_database(&params.db)?;
-    handle(req, &db, payload, state).await
+    handle(req, &db, params.rp.as_deref(), payload, state).await
 }
 
 /// `/api/v1/write`: Prometheus' own path; `db` defaults to `prometheus`.
@@ -38,7 +37,7 @@ pub async fn write(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let db = super::database_or_default(&params.db);
-    handle(req, &db, payload, state).await
+    handle(req, &db, params.rp.as_deref(), payload, state).await
 }
 
 enum Version {
@@ -53,7 +52,7 @@ struct Decoded {
     metadata: Vec<MetricMeta>,
 }
 
-async fn handle(req: HttpRequest, db: &str, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let version = match protobuf_message(&req)?.as_deref() {
         None | Some("prometheus.WriteRequest") => Version::V1,
         Some("io.prometheus.write.v2.Request") => Version::V2,
@@ -65,8 +64,8 @@ async fn handle(req: HttpRequest, db: &str, payload: web::Payload, state: web::D
         }
     };
     super::auth::authorize(&req, &state, Privilege::Write, db)?;
-    // Unknown database before reading the body: nothing to decode for a 404.
-    super::require_database(&state, db)?;
+    // Unknown database or policy before reading the body: nothing to decode for a 404.
+    super::require_policy(&state, db, rp)?;
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let body = decompress(&req, &raw, state.max_body_bytes)?;
     let decoded = match version {
@@ -74,7 +73,7 @@ async fn handle(req: HttpRequest, db: &str, payload: web::Payload, state: web::D
         Version::V2 => decode_v2(&body)?,
     };
     state.storage.put_metadata(db, decoded.metadata)?;
-    let outcome = state.storage.write(db, decoded.series).await?;
+    let outcome = state.storage.write(db, rp, decoded.series).await?;
     let written = outcome.accepted + outcome.duplicates;
     let mut answer = if outcome.rejected > 0 {
         HttpResponse::BadRequest()

@@ -73,6 +73,29 @@ impl Postings {
         insert_sorted(values.entry(value.into()).or_default(), id);
     }
 
+    /// Forgets one series, and every label value left without series.
+    pub fn remove(&mut self, db: u32, id: u64, labels: &Labels) {
+        let Some(p) = self.by_db.get_mut(&db) else { return };
+        let drop_id = |list: &mut Vec<u64>| {
+            if let Ok(pos) = list.binary_search(&id) {
+                list.remove(pos);
+            }
+        };
+        drop_id(&mut p.all);
+        for (name, value) in labels.iter() {
+            let Some(values) = p.by_label.get_mut(name) else { continue };
+            if let Some(ids) = values.get_mut(value) {
+                drop_id(ids);
+                if ids.is_empty() {
+                    values.remove(value);
+                }
+            }
+            if values.is_empty() {
+                p.by_label.remove(name);
+            }
+        }
+    }
+
     pub fn remove_db(&mut self, db: u32) {
         self.by_db.remove(&db);
     }
@@ -153,6 +176,17 @@ mod tests {
         p.add(1, 3, &l(&[("a", "b")]));
         p.add(1, 5, &l(&[("a", "b")]));
         assert_eq!(p.candidates(1, &[Matcher::new(0, "a", "b").unwrap()]), vec![3, 5]);
+    }
+
+    #[test]
+    fn removed_series_and_empty_values_are_gone() {
+        let mut p = index();
+        p.remove(1, 1, &l(&[("__name__", "up"), ("job", "node")]));
+        assert_eq!(p.label_values(1, "job"), vec!["prometheus"]);
+        assert_eq!(p.candidates(1, &[Matcher::new(0, "__name__", "up").unwrap()]), vec![2]);
+        assert_eq!(p.candidates(1, &[Matcher::new(1, "job", "x").unwrap()]), vec![2, 3]);
+        p.remove(1, 3, &l(&[("__name__", "go_goroutines"), ("job", "prometheus")]));
+        assert_eq!(p.label_values(1, "__name__"), vec!["up"]);
     }
 
     #[test]

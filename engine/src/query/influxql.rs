@@ -3,17 +3,20 @@
 //! = m] [LIMIT n] [OFFSET n]`, `SHOW TAG KEYS [ON db] [FROM m]`, `SHOW TAG VALUES [ON db]
 //! [FROM m] WITH KEY = k | IN (k, …) | =~ /re/`, `SHOW FIELD KEYS [ON db] [FROM m]`,
 //! `SHOW SERIES [CARDINALITY] [ON db] [FROM m] [WHERE …]`, `SHOW SERIES EXACT CARDINALITY`, `SELECT`
-//! (see `select.rs`) and the user statements (see `admin.rs`).
+//! (see `select.rs`), the user statements (see `admin.rs`) and the retention policy
+//! statements with `CREATE DATABASE … WITH` (see `retention.rs`).
 //! Statements are separated by `;`; keywords are case-insensitive; identifiers may be
 //! double-quoted. Errors give the position, like InfluxDB's `at line 1, char N`.
 
 use super::admin::UserStatement;
+use super::retention::{PolicyOptions, RetentionStatement};
 use super::ast::{Expr, Name, Select};
 use super::lexer::{tokenize, Token};
 
 #[derive(Debug, PartialEq)]
 pub enum Statement {
-    CreateDatabase(String),
+    /// `policy`: the default retention policy's name and settings, from `WITH`.
+    CreateDatabase { name: String, policy: Option<(String, PolicyOptions)> },
     DropDatabase(String),
     ShowDatabases,
     ShowMeasurements { on: Option<String>, name: Option<Name>, limit: usize, offset: usize },
@@ -25,14 +28,16 @@ pub enum Statement {
     ShowSeries { on: Option<String>, from: Option<String>, condition: Option<Expr>, cardinality: bool, exact: bool },
     Select(Box<Select>),
     User(UserStatement),
+    Retention(RetentionStatement),
 }
 
 impl Statement {
     /// Whether the statement changes something (InfluxDB wants those over POST).
     pub fn is_change(&self) -> bool {
         match self {
-            Statement::CreateDatabase(_) | Statement::DropDatabase(_) => true,
+            Statement::CreateDatabase { .. } | Statement::DropDatabase(_) => true,
             Statement::User(u) => !matches!(u, UserStatement::ShowUsers | UserStatement::ShowGrants(_)),
+            Statement::Retention(r) => !matches!(r, RetentionStatement::Show { .. }),
             _ => false,
         }
     }
@@ -67,10 +72,14 @@ impl Parser {
         t
     }
 
+    /// The 1-based character position of the next token, as errors give it.
+    pub fn position(&self) -> usize {
+        self.tokens.get(self.at).map(|(p, _)| *p).unwrap_or(self.end) + 1
+    }
+
     pub fn error(&self, expected: &str) -> String {
         let found = self.peek().map(Token::describe).unwrap_or_else(|| "EOF".into());
-        let pos = self.tokens.get(self.at).map(|(p, _)| *p).unwrap_or(self.end) + 1;
-        format!("found {found}, expected {expected} at line 1, char {pos}")
+        format!("found {found}, expected {expected} at line 1, char {}", self.position())
     }
 
     pub fn peek_keyword(&self, kw: &str) -> bool {
@@ -131,16 +140,20 @@ impl Parser {
         if self.keyword("SELECT") {
             return Ok(Statement::Select(Box::new(self.select()?)));
         }
-        for kw in ["CREATE", "DROP", "SHOW", "SET", "GRANT", "REVOKE"] {
+        for kw in ["CREATE", "DROP", "SHOW", "SET", "GRANT", "REVOKE", "ALTER"] {
             if self.keyword(kw) {
                 if let Some(stmt) = self.user_statement(kw)? {
+                    return Ok(stmt);
+                }
+                if let Some(stmt) = self.retention_statement(kw)? {
                     return Ok(stmt);
                 }
                 return match kw {
                     "CREATE" => {
                         self.expect("DATABASE")?;
-                        Ok(Statement::CreateDatabase(self.ident()?))
+                        self.create_database()
                     }
+                    "ALTER" => Err(self.error("RETENTION")),
                     "DROP" => {
                         self.expect("DATABASE")?;
                         Ok(Statement::DropDatabase(self.ident()?))
@@ -149,7 +162,7 @@ impl Parser {
                 };
             }
         }
-        Err(self.error("SELECT, CREATE, DROP, SHOW, SET, GRANT, REVOKE"))
+        Err(self.error("SELECT, CREATE, DROP, SHOW, SET, GRANT, REVOKE, ALTER"))
     }
 
     fn show(&mut self) -> Result<Statement, String> {
@@ -262,7 +275,7 @@ mod tests {
 
     #[test]
     fn parses_statements() {
-        assert_eq!(parse("create database prometheus").unwrap(), vec![Statement::CreateDatabase("prometheus".into())]);
+        assert_eq!(parse("create database prometheus").unwrap(), vec![Statement::CreateDatabase { name: "prometheus".into(), policy: None }]);
         assert_eq!(
             parse("SHOW DATABASES; show measurements on \"my db\";").unwrap(),
             vec![Statement::ShowDatabases, Statement::ShowMeasurements { on: Some("my db".into()), name: None, limit: 0, offset: 0 }]

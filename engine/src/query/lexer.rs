@@ -34,7 +34,8 @@ impl Token {
 
 const OPERATORS: [&str; 17] = ["!=", "<>", "<=", ">=", "=~", "!~", "::", "=", "<", ">", "+", "-", "*", "/", ",", "(", ")"];
 
-fn unit_nanos(unit: &str) -> Option<i64> {
+/// Nanoseconds of an InfluxQL duration unit.
+pub fn unit_nanos(unit: &str) -> Option<i64> {
     Some(match unit {
         "ns" => 1,
         "u" | "µ" => 1_000,

@@ -5,6 +5,7 @@ pub mod ast;
 pub mod influxql;
 pub mod lexer;
 pub mod render;
+pub mod retention;
 pub mod select;
 pub mod aggregate;
 pub mod condition;

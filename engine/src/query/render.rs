@@ -6,6 +6,7 @@
 use super::admin::{Privilege, UserStatement};
 use super::ast::{Expr, Fill, Name, Select, Source};
 use super::influxql::{Statement, TagKeys};
+use super::retention::{PolicyOptions, RetentionStatement};
 use std::fmt::{self, Display, Formatter, Write};
 
 fn quote(s: &str, q: char) -> String {
@@ -122,6 +123,24 @@ fn on_from(on: &Option<String>, from: &Option<String>) -> String {
     out
 }
 
+/// ` DURATION d REPLICATION n SHARD DURATION s DEFAULT`, the parts that are set.
+fn options(o: &PolicyOptions) -> String {
+    let mut out = String::new();
+    if let Some(d) = o.duration {
+        out += &format!(" DURATION {d}ns");
+    }
+    if let Some(n) = o.replication {
+        out += &format!(" REPLICATION {n}");
+    }
+    if let Some(s) = o.shard_duration {
+        out += &format!(" SHARD DURATION {s}ns");
+    }
+    if o.default {
+        out += " DEFAULT";
+    }
+    out
+}
+
 fn privilege(p: Privilege) -> &'static str {
     p.name()
 }
@@ -151,7 +170,13 @@ impl Display for UserStatement {
 impl Display for Statement {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
-            Statement::CreateDatabase(db) => write!(f, "CREATE DATABASE {}", ident(db)),
+            Statement::CreateDatabase { name, policy } => {
+                write!(f, "CREATE DATABASE {}", ident(name))?;
+                match policy {
+                    Some((rp, o)) => write!(f, " WITH{} NAME {}", options(o), ident(rp)),
+                    None => Ok(()),
+                }
+            }
             Statement::DropDatabase(db) => write!(f, "DROP DATABASE {}", ident(db)),
             Statement::ShowDatabases => f.write_str("SHOW DATABASES"),
             Statement::ShowMeasurements { on, name: n, limit, offset } => {
@@ -193,6 +218,12 @@ impl Display for Statement {
             }
             Statement::Select(s) => s.fmt(f),
             Statement::User(u) => u.fmt(f),
+            Statement::Retention(r) => match r {
+                RetentionStatement::Create { name, db, options: o } => write!(f, "CREATE RETENTION POLICY {} ON {}{}", ident(name), ident(db), options(o)),
+                RetentionStatement::Alter { name, db, options: o } => write!(f, "ALTER RETENTION POLICY {} ON {}{}", ident(name), ident(db), options(o)),
+                RetentionStatement::Drop { name, db } => write!(f, "DROP RETENTION POLICY {} ON {}", ident(name), ident(db)),
+                RetentionStatement::Show { on } => write!(f, "SHOW RETENTION POLICIES{}", on_from(on, &None)),
+            },
         }
     }
 }

@@ -4,13 +4,62 @@
 //! delete per column family; chunk keys put the time partition right after it, so expiring
 //! old data is a range delete too.
 
-/// Chunks are grouped in partitions of this many milliseconds (one day).
-pub const PARTITION_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
 
-/// Day number offset by 2^31 so that order holds for negative times; the absurd timestamps
-/// beyond about 5.8 million years from 1970 share the two edge partitions.
-pub fn partition_of(t: i64) -> u32 {
-    (t.div_euclid(PARTITION_MS) + (1 << 31)).clamp(0, u32::MAX as i64) as u32
+/// A time partition of chunks: whole hours `[start, end)`, each offset by 2^31 so that order
+/// holds for negative times (the absurd timestamps beyond 245 000 years from 1970 share the
+/// edge hours). Its length is the retention policy's shard duration when it was opened; a
+/// policy's partitions may have several lengths after `ALTER … SHARD DURATION`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Partition {
+    pub start: u32,
+    pub end: u32,
+}
+
+fn hour_floor(t: i64) -> u32 {
+    (t.div_euclid(HOUR_MS) + (1 << 31)).clamp(0, u32::MAX as i64) as u32
+}
+
+fn hour_ceil(t: i64) -> u32 {
+    let h = t.div_euclid(HOUR_MS) + (t.rem_euclid(HOUR_MS) != 0) as i64;
+    (h + (1 << 31)).clamp(0, u32::MAX as i64) as u32
+}
+
+/// The first millisecond of an hour boundary; the edge hours reach the ends of time.
+pub fn hour_ms(h: u32) -> i64 {
+    match h {
+        0 => i64::MIN,
+        u32::MAX => i64::MAX,
+        h => (h as i64 - (1 << 31)) * HOUR_MS,
+    }
+}
+
+impl Partition {
+    /// The partition of `t` for partitions of `length_ms` aligned on the epoch.
+    pub fn of(t: i64, length_ms: i64) -> Partition {
+        let start = t.div_euclid(length_ms).saturating_mul(length_ms);
+        let first = hour_floor(start).min(u32::MAX - 1);
+        Partition { start: first, end: hour_ceil(start.saturating_add(length_ms)).max(first + 1) }
+    }
+
+    /// Stretches the end so that the partition holds time `t` (a chunk begun under a longer
+    /// shard duration than the current one).
+    pub fn reaching(self, t: i64) -> Partition {
+        Partition { end: self.end.max(hour_ceil(t.saturating_add(1))), ..self }
+    }
+
+    pub fn overlaps(&self, min_t: i64, max_t: i64) -> bool {
+        hour_ms(self.start) <= max_t && (self.end == u32::MAX || hour_ms(self.end) > min_t)
+    }
+
+    pub fn contains(&self, t: i64) -> bool {
+        self.overlaps(t, t)
+    }
+
+    /// Whether every time in the partition is before `t`.
+    pub fn before(&self, t: i64) -> bool {
+        self.end != u32::MAX && hour_ms(self.end) <= t
+    }
 }
 
 pub fn flip(t: i64) -> [u8; 8] {
@@ -76,21 +125,57 @@ pub fn parse_posting_key(k: &[u8]) -> Option<(u32, &str, &str, u64)> {
     Some((db, name, value, id))
 }
 
-/// Full chunks: `[db][partition][series id][min time]`; the value is `[max time][xor bytes]`.
-pub fn chunk_key(db: u32, partition: u32, id: u64, min_t: i64) -> [u8; 24] {
-    let mut k = [0u8; 24];
-    k[..4].copy_from_slice(&db.to_be_bytes());
-    k[4..8].copy_from_slice(&partition.to_be_bytes());
-    k[8..16].copy_from_slice(&id.to_be_bytes());
-    k[16..].copy_from_slice(&flip(min_t));
+/// Full chunks: `[db][partition start][partition end][series id][min time]`; the value is
+/// `[max time][xor bytes]`.
+pub fn chunk_key(db: u32, p: Partition, id: u64, min_t: i64) -> [u8; 28] {
+    let mut k = [0u8; 28];
+    k[..20].copy_from_slice(&chunk_prefix(db, p, id));
+    k[20..].copy_from_slice(&flip(min_t));
     k
 }
 
 /// The prefix of one series' chunks in one partition.
-pub fn chunk_prefix(db: u32, partition: u32, id: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k.copy_from_slice(&chunk_key(db, partition, id, 0)[..16]);
+pub fn chunk_prefix(db: u32, p: Partition, id: u64) -> [u8; 20] {
+    let mut k = [0u8; 20];
+    k[..12].copy_from_slice(&partition_prefix(db, p));
+    k[12..].copy_from_slice(&id.to_be_bytes());
     k
+}
+
+/// The prefix of a whole partition's chunks.
+pub fn partition_prefix(db: u32, p: Partition) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..4].copy_from_slice(&db.to_be_bytes());
+    k[4..8].copy_from_slice(&p.start.to_be_bytes());
+    k[8..].copy_from_slice(&p.end.to_be_bytes());
+    k
+}
+
+/// The partition of a chunk key (or of a partition prefix).
+pub fn partition_at(k: &[u8]) -> Partition {
+    Partition { start: u32_at(k, 4), end: u32_at(k, 8) }
+}
+
+/// The smallest key after every key that starts with `prefix` (None: there is none).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The key of a shard's next series id in its series column family: database 0 is never
+/// allocated and a series key is longer, so it collides with nothing.
+pub const NEXT_SERIES_ID: [u8; 4] = [0; 4];
+
+/// A shard's partition length for a database, in its head column family beside the open
+/// chunks (which are `[db][series id]`): `[db]` → milliseconds.
+pub fn partition_length_key(db: u32) -> [u8; 4] {
+    db.to_be_bytes()
 }
 
 /// Write-ahead sample log: `[sequence]`.
@@ -107,10 +192,30 @@ mod tests {
         let ts = [i64::MIN, -1, 0, 1, 1_700_000_000_000, i64::MAX];
         for w in ts.windows(2) {
             assert!(flip(w[0]) < flip(w[1]));
-            assert!(partition_of(w[0]) <= partition_of(w[1]));
+            assert!(Partition::of(w[0], HOUR_MS) <= Partition::of(w[1], HOUR_MS));
             assert_eq!(unflip(&flip(w[0])), w[0]);
         }
-        assert!(chunk_key(1, 5, 9, i64::MAX) < chunk_key(1, 6, 0, i64::MIN));
+        let (a, b) = (Partition { start: 5, end: 6 }, Partition { start: 6, end: 7 });
+        assert!(chunk_key(1, a, 9, i64::MAX) < chunk_key(1, b, 0, i64::MIN));
+        assert_eq!(partition_at(&chunk_key(1, a, 9, 0)), a);
+    }
+
+    #[test]
+    fn partitions_hold_their_times() {
+        let day = 24 * HOUR_MS;
+        for t in [i64::MIN, -1, 0, 1, 1_700_000_000_123, i64::MAX] {
+            for length in [HOUR_MS, 90 * 60_000, day, 7 * day] {
+                let p = Partition::of(t, length);
+                assert!(p.start < p.end, "{t} {length}");
+                assert!(p.contains(t), "{t} {length} {p:?}");
+            }
+        }
+        let p = Partition::of(day + 5, day);
+        assert_eq!((hour_ms(p.start), hour_ms(p.end)), (day, 2 * day));
+        assert!(p.before(2 * day) && !p.before(2 * day - 1));
+        assert_eq!(hour_ms(Partition::of(5, HOUR_MS).reaching(2 * HOUR_MS).end), 3 * HOUR_MS);
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff]), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Storage: one RocksDB instance per data directory, N shard actors that each own their
-//! column families, and the catalog of databases and metric metadata in the `meta` column
-//! family. This is the only way the HTTP layer reaches data; it knows nothing of HTTP.
+//! column families, and the catalog of databases, retention policies and metric metadata in
+//! the `meta` column family. This is the only way the HTTP layer reaches data; it knows
+//! nothing of HTTP.
 
+pub mod catalog;
 pub mod chunk;
 pub mod fields;
 pub mod keys;
@@ -14,7 +16,9 @@ use crate::metrics::Metrics;
 use actix::prelude::*;
 use futures_util::future::join_all;
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteOptions, DB};
-use shard::{ChunkPage, Shard, SeriesWrite, StoredChunk, WriteOutcome};
+use catalog::{Catalog, Database, Record};
+use crate::query::retention::PolicyOptions;
+use shard::{ChunkPage, Expired, Shard, SeriesWrite, StoredChunk, WriteOutcome};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
@@ -25,6 +29,7 @@ const META_CF: &str = "meta";
 #[derive(Debug, PartialEq)]
 pub enum StorageError {
     DatabaseNotFound(String),
+    PolicyNotFound(String),
     Internal(String),
 }
 
@@ -32,9 +37,19 @@ impl std::fmt::Display for StorageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StorageError::DatabaseNotFound(db) => write!(f, "database not found: {db}"),
+            StorageError::PolicyNotFound(rp) => write!(f, "retention policy not found: {rp}"),
             StorageError::Internal(e) => write!(f, "{e}"),
         }
     }
+}
+
+/// Which retention policies of a database an operation covers.
+#[derive(Clone, Copy, Debug)]
+pub enum Policies<'a> {
+    /// The named one, or the database's default.
+    One(Option<&'a str>),
+    /// Every one (what `SHOW` statements list).
+    All,
 }
 
 /// Metric metadata as remote write carries it (type, help, unit), per metric family.
@@ -53,16 +68,12 @@ pub struct StorageOptions {
     pub sync_writes: bool,
 }
 
-#[derive(Default)]
-struct Catalog {
-    databases: BTreeMap<String, u32>,
-    next_id: u32,
-}
-
 pub struct Storage {
     db: Arc<DB>,
     shards: Vec<Addr<Shard>>,
     catalog: RwLock<Catalog>,
+    /// Policy id → partition length in ms, as the catalog says; shards adopt changes.
+    partition_lengths: Arc<RwLock<HashMap<u32, i64>>>,
     metadata: RwLock<HashMap<u32, BTreeMap<String, MetricMeta>>>,
     fields: fields::FieldRegistry,
     users: users::UserStore,
@@ -70,10 +81,6 @@ pub struct Storage {
     data_dir: PathBuf,
     sync_writes: bool,
     _arbiters: Vec<Arbiter>,
-}
-
-fn meta_db_key(name: &str) -> Vec<u8> {
-    [b"db/".as_slice(), name.as_bytes()].concat()
 }
 
 fn meta_metadata_key(db: u32, family: &str) -> Vec<u8> {
@@ -140,6 +147,10 @@ impl Storage {
                 .map_err(|e| format!("cannot open storage in {}: {e}", path.display()))?,
         );
         let catalog = Self::load_catalog(&db)?;
+        let partition_lengths = Arc::new(RwLock::new(Self::lengths(&catalog)));
+        let meta = db.cf_handle(META_CF).unwrap();
+        // Chunk keys of the format before retention policies are rewritten once.
+        let migrate = db.get_cf(meta, b"chunk_format").map_err(|e| e.to_string())?.is_none();
         let metadata = Self::load_metadata(&db)?;
         let fields = fields::FieldRegistry::load(&db, &db.cf_handle(META_CF).unwrap())?;
         let users = users::UserStore::load(&db, &db.cf_handle(META_CF).unwrap())?;
@@ -147,16 +158,19 @@ impl Storage {
         let loaded: Vec<Result<Shard, String>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..shards)
                 .map(|i| {
-                    let (db, metrics) = (db.clone(), metrics.clone());
-                    s.spawn(move || Shard::load(i, db, opts.sync_writes, metrics))
+                    let (db, metrics, lengths) = (db.clone(), metrics.clone(), partition_lengths.clone());
+                    s.spawn(move || Shard::load(i, db, opts.sync_writes, metrics, lengths, migrate))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("shard load panicked")).collect()
         });
+        let loaded: Vec<Shard> = loaded.into_iter().collect::<Result<_, _>>()?;
+        if migrate {
+            db.put_cf(meta, b"chunk_format", [2]).map_err(|e| e.to_string())?;
+        }
         let mut arbiters = Vec::new();
         let mut addrs = Vec::new();
         for shard in loaded {
-            let shard = shard?;
             let arbiter = Arbiter::new();
             addrs.push(Shard::start_in_arbiter(&arbiter.handle(), move |_| shard));
             arbiters.push(arbiter);
@@ -165,6 +179,7 @@ impl Storage {
             db,
             shards: addrs,
             catalog: RwLock::new(catalog),
+            partition_lengths,
             metadata: RwLock::new(metadata),
             fields,
             users,
@@ -177,18 +192,52 @@ impl Storage {
 
     fn load_catalog(db: &DB) -> Result<Catalog, String> {
         let cf = db.cf_handle(META_CF).unwrap();
-        let mut c = Catalog { databases: BTreeMap::new(), next_id: 1 };
-        for item in db.prefix_iterator_cf(cf, b"db/") {
-            let (k, v) = item.map_err(|e| e.to_string())?;
-            let Some(name) = k.strip_prefix(b"db/") else { break };
-            let id = keys::u32_at(&v, 0);
-            c.databases.insert(String::from_utf8_lossy(name).into_owned(), id);
-            c.next_id = c.next_id.max(id + 1);
+        let records = |prefix: &[u8]| -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+            let mut out = Vec::new();
+            for item in db.prefix_iterator_cf(cf, prefix) {
+                let (k, v) = item.map_err(|e| e.to_string())?;
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                out.push((k.to_vec(), v.to_vec()));
+            }
+            Ok(out)
+        };
+        let next_id = db.get_cf(cf, b"next_db_id").map_err(|e| e.to_string())?.map(|v| keys::u32_at(&v, 0)).unwrap_or(1);
+        let (catalog, added) = Catalog::load(records(b"db/")?, records(b"rp/")?, next_id)?;
+        Self::persist(db, added, &WriteOptions::default())?;
+        Ok(catalog)
+    }
+
+    fn persist(db: &DB, records: Vec<Record>, wo: &WriteOptions) -> Result<(), String> {
+        if records.is_empty() {
+            return Ok(());
         }
-        if let Some(v) = db.get_cf(cf, b"next_db_id").map_err(|e| e.to_string())? {
-            c.next_id = c.next_id.max(keys::u32_at(&v, 0));
+        let cf = db.cf_handle(META_CF).unwrap();
+        let mut batch = rocksdb::WriteBatch::default();
+        for r in records {
+            match r {
+                Record::Put(k, v) => batch.put_cf(cf, k, v),
+                Record::Delete(k) => batch.delete_cf(cf, k),
+            }
         }
-        Ok(c)
+        db.write_opt(batch, wo).map_err(|e| e.to_string())
+    }
+
+    fn lengths(c: &Catalog) -> HashMap<u32, i64> {
+        c.databases.values().flat_map(|d| &d.policies).map(|p| (p.id, p.partition_ms())).collect()
+    }
+
+    /// Runs a catalog change on a copy, stores its records, then makes it the catalog: a
+    /// change that cannot be stored leaves no trace.
+    fn change_catalog<T>(&self, change: impl FnOnce(&mut Catalog) -> Result<(T, Vec<Record>), String>) -> Result<T, String> {
+        let mut c = self.catalog.write().unwrap();
+        let mut next = Catalog { databases: c.databases.clone(), next_id: c.next_id };
+        let (out, records) = change(&mut next)?;
+        Self::persist(&self.db, records, &self.write_opts())?;
+        *self.partition_lengths.write().unwrap() = Self::lengths(&next);
+        *c = next;
+        Ok(out)
     }
 
     fn load_metadata(db: &DB) -> Result<HashMap<u32, BTreeMap<String, MetricMeta>>, String> {
@@ -216,7 +265,30 @@ impl Storage {
     }
 
     pub fn database_id(&self, name: &str) -> Option<u32> {
-        self.catalog.read().unwrap().databases.get(name).copied()
+        self.catalog.read().unwrap().databases.get(name).map(|d| d.id)
+    }
+
+    /// A database with its retention policies.
+    pub fn database(&self, name: &str) -> Result<Database, StorageError> {
+        self.catalog.read().unwrap().databases.get(name).cloned().ok_or_else(|| StorageError::DatabaseNotFound(name.to_string()))
+    }
+
+    /// The ids of the policies an operation covers.
+    fn policy_ids(&self, db: &str, which: Policies) -> Result<Vec<u32>, StorageError> {
+        let c = self.catalog.read().unwrap();
+        let d = c.databases.get(db).ok_or_else(|| StorageError::DatabaseNotFound(db.to_string()))?;
+        match which {
+            Policies::All => Ok(d.policies.iter().map(|p| p.id).collect()),
+            Policies::One(rp) => {
+                let name = rp.filter(|r| !r.is_empty()).unwrap_or(&d.default_policy);
+                Ok(vec![d.policy(name).ok_or_else(|| StorageError::PolicyNotFound(name.to_string()))?.id])
+            }
+        }
+    }
+
+    /// 404-style errors for a database or policy that does not exist.
+    pub fn require_policy(&self, db: &str, rp: Option<&str>) -> Result<(), StorageError> {
+        self.policy_ids(db, Policies::One(rp)).map(|_| ())
     }
 
     fn require(&self, name: &str) -> Result<u32, StorageError> {
@@ -226,40 +298,47 @@ impl Storage {
     /// Database names in the order they were created, as InfluxDB lists them.
     pub fn databases(&self) -> Vec<String> {
         let catalog = self.catalog.read().unwrap();
-        let mut by_id: Vec<(&u32, &String)> = catalog.databases.iter().map(|(name, id)| (id, name)).collect();
+        let mut by_id: Vec<(u32, &String)> = catalog.databases.iter().map(|(name, d)| (d.id, name)).collect();
         by_id.sort();
         by_id.into_iter().map(|(_, name)| name.clone()).collect()
     }
 
-    /// Creates a database; creating one that exists is not an error (as InfluxDB).
-    pub fn create_database(&self, name: &str) -> Result<(), String> {
-        if name.is_empty() {
-            return Err("database name required".into());
+    /// Creates a database with its default retention policy (see `Catalog::create_database`);
+    /// creating one that exists is not an error (as InfluxDB).
+    pub fn create_database(&self, name: &str, policy: Option<(&str, &PolicyOptions)>) -> Result<(), String> {
+        self.change_catalog(|c| Ok(((), c.create_database(name, policy)?)))
+    }
+
+    pub fn create_policy(&self, db: &str, name: &str, opts: &PolicyOptions) -> Result<(), String> {
+        self.change_catalog(|c| c.create_policy(db, name, opts).map(|(_, r)| ((), r)))
+    }
+
+    /// Changes a policy; a shorter duration takes effect at the next retention check.
+    pub fn alter_policy(&self, db: &str, name: &str, opts: &PolicyOptions) -> Result<(), String> {
+        self.change_catalog(|c| c.alter_policy(db, name, opts).map(|(_, r)| ((), r)))
+    }
+
+    /// Drops a policy and its data; dropping one that does not exist is not an error.
+    pub async fn drop_policy(&self, db: &str, name: &str) -> Result<(), String> {
+        if let Some(p) = self.change_catalog(|c| Ok(c.drop_policy(db, name)))? {
+            self.drop_space(p.id).await?;
         }
-        let mut c = self.catalog.write().unwrap();
-        if c.databases.contains_key(name) {
-            return Ok(());
+        Ok(())
+    }
+
+    /// Drops every series and chunk of one policy in every shard.
+    async fn drop_space(&self, policy: u32) -> Result<(), String> {
+        for r in join_all(self.shards.iter().map(|s| s.send(shard::DropPolicy(policy)))).await {
+            r.map_err(|e| e.to_string())??;
         }
-        let id = c.next_id;
-        let cf = self.db.cf_handle(META_CF).unwrap();
-        let mut batch = rocksdb::WriteBatch::default();
-        batch.put_cf(cf, meta_db_key(name), id.to_be_bytes());
-        batch.put_cf(cf, b"next_db_id", (id + 1).to_be_bytes());
-        self.db.write_opt(batch, &self.write_opts()).map_err(|e| e.to_string())?;
-        c.databases.insert(name.to_string(), id);
-        c.next_id = id + 1;
         Ok(())
     }
 
     /// Drops a database and all its data; dropping one that does not exist is not an error.
     pub async fn drop_database(&self, name: &str) -> Result<(), String> {
-        let id = {
-            let mut c = self.catalog.write().unwrap();
-            let Some(id) = c.databases.remove(name) else { return Ok(()) };
-            let cf = self.db.cf_handle(META_CF).unwrap();
-            self.db.delete_cf_opt(cf, meta_db_key(name), &self.write_opts()).map_err(|e| e.to_string())?;
-            id
-        };
+        let id = self.database_id(name);
+        let policies = self.change_catalog(|c| Ok(c.drop_database(name)))?;
+        let Some(id) = id else { return Ok(()) };
         let cf = self.db.cf_handle(META_CF).unwrap();
         for prefix in [meta_metadata_key(id, ""), fields::prefix(id)] {
             let mut end = prefix.clone();
@@ -268,10 +347,30 @@ impl Storage {
         }
         self.metadata.write().unwrap().remove(&id);
         self.fields.drop_database(id);
-        for r in join_all(self.shards.iter().map(|s| s.send(shard::DropDatabase(id)))).await {
-            r.map_err(|e| e.to_string())??;
+        for p in policies {
+            self.drop_space(p.id).await?;
         }
         Ok(())
+    }
+
+    /// Retention: in every policy with a duration, drops what is older than `now_ms` minus
+    /// it (whole partitions, and series with nothing newer).
+    pub async fn enforce_retention(&self, now_ms: i64) -> Result<Expired, String> {
+        let due: Vec<(u32, i64)> = {
+            let c = self.catalog.read().unwrap();
+            c.databases.values().flat_map(|d| &d.policies).filter(|p| p.duration > 0).map(|p| (p.id, now_ms - p.duration / 1_000_000)).collect()
+        };
+        let mut total = Expired::default();
+        for (policy, before) in due {
+            for r in join_all(self.shards.iter().map(|s| s.send(shard::Expire { db: policy, before }))).await {
+                let e = r.map_err(|e| e.to_string())??;
+                total.partitions += e.partitions;
+                total.series += e.series;
+            }
+        }
+        self.metrics.retention_partitions_dropped.fetch_add(total.partitions as u64, Relaxed);
+        self.metrics.retention_series_dropped.fetch_add(total.series as u64, Relaxed);
+        Ok(total)
     }
 
     /// Picks the shard of a series from the stable hash of its labels.
@@ -279,9 +378,10 @@ impl Storage {
         (labels_hash % self.shards.len() as u64) as usize
     }
 
-    /// Writes series to their shards; returns when every shard has its part in the WAL.
-    pub async fn write(&self, db: &str, series: Vec<SeriesWrite>) -> Result<WriteOutcome, StorageError> {
-        let id = self.require(db)?;
+    /// Writes series to their shards, in policy `rp` (or the default one); returns when every
+    /// shard has its part in the WAL.
+    pub async fn write(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, StorageError> {
+        let id = self.policy_ids(db, Policies::One(rp))?[0];
         let mut per_shard: Vec<Vec<SeriesWrite>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
         for s in series {
             per_shard[self.shard_of(s.hash)].push(s);
@@ -364,50 +464,45 @@ impl Storage {
         Ok(self.metadata.read().unwrap().get(&id).map(|m| m.values().cloned().collect()).unwrap_or_default())
     }
 
-    /// Series matching every matcher, sorted by labels, each with its shard and id.
-    pub async fn select(&self, db: &str, matchers: Vec<Matcher>) -> Result<Vec<SelectedSeries>, StorageError> {
-        let id = self.require(db)?;
+    /// Series matching every matcher in the policies asked for, sorted by labels (then policy),
+    /// each with its policy, shard and id.
+    pub async fn select(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>) -> Result<Vec<SelectedSeries>, StorageError> {
         let matchers = Arc::new(matchers);
-        let sends = self.shards.iter().map(|s| s.send(shard::Select { db: id, matchers: matchers.clone() }));
         let mut out = Vec::new();
-        for (shard, r) in join_all(sends).await.into_iter().enumerate() {
-            let found = r.map_err(|e| StorageError::Internal(format!("shard unavailable: {e}")))?;
-            out.extend(found.into_iter().map(|(labels, id)| SelectedSeries { labels, shard, id }));
+        for policy in self.policy_ids(db, which)? {
+            let sends = self.shards.iter().map(|s| s.send(shard::Select { db: policy, matchers: matchers.clone() }));
+            for (shard, r) in join_all(sends).await.into_iter().enumerate() {
+                let found = r.map_err(|e| StorageError::Internal(format!("shard unavailable: {e}")))?;
+                out.extend(found.into_iter().map(|(labels, id)| SelectedSeries { labels, policy, shard, id }));
+            }
         }
-        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels).then(a.policy.cmp(&b.policy)));
         Ok(out)
     }
 
     /// Chunks overlapping [min_t, max_t] of each series, in the order given, all at once.
-    pub async fn read_chunks(
-        &self,
-        db: &str,
-        series: &[SelectedSeries],
-        min_t: i64,
-        max_t: i64,
-    ) -> Result<Vec<Vec<StoredChunk>>, StorageError> {
-        let mut per_shard: Vec<Vec<u64>> = vec![Vec::new(); self.shards.len()];
+    pub async fn read_chunks(&self, series: &[SelectedSeries], min_t: i64, max_t: i64) -> Result<Vec<Vec<StoredChunk>>, StorageError> {
+        let mut per_page: BTreeMap<(u32, usize), Vec<u64>> = BTreeMap::new();
         for s in series {
-            per_shard[s.shard].push(s.id);
+            per_page.entry((s.policy, s.shard)).or_default().push(s.id);
         }
-        let pages = per_shard.into_iter().enumerate().map(|(shard, ids)| async move {
-            if ids.is_empty() {
-                return Ok(ChunkPage::default());
-            }
-            self.read_page(db, shard, ids, i64::MIN, min_t, max_t, usize::MAX).await
+        let pages = per_page.into_iter().map(|((policy, shard), ids)| async move {
+            let page = self.read_page(policy, shard, ids, i64::MIN, min_t, max_t, usize::MAX).await;
+            ((policy, shard), page)
         });
-        let mut per_shard_out = Vec::new();
-        for page in join_all(pages).await {
-            per_shard_out.push(page?.series.into_iter());
+        let mut out: HashMap<(u32, usize), std::vec::IntoIter<Vec<StoredChunk>>> = HashMap::new();
+        for (at, page) in join_all(pages).await {
+            out.insert(at, page?.series.into_iter());
         }
-        Ok(series.iter().map(|s| per_shard_out[s.shard].next().unwrap_or_default()).collect())
+        Ok(series.iter().map(|s| out.get_mut(&(s.policy, s.shard)).and_then(|it| it.next()).unwrap_or_default()).collect())
     }
 
-    /// One page of chunks from one shard: see `shard::ReadChunks` and `shard::ChunkPage`.
+    /// One page of chunks of one policy from one shard: see `shard::ReadChunks` and
+    /// `shard::ChunkPage`.
     #[allow(clippy::too_many_arguments)]
     pub async fn read_page(
         &self,
-        db: &str,
+        policy: u32,
         shard: usize,
         ids: Vec<u64>,
         first_from: i64,
@@ -415,21 +510,21 @@ impl Storage {
         max_t: i64,
         budget: usize,
     ) -> Result<ChunkPage, StorageError> {
-        let db = self.require(db)?;
         self.shards[shard]
-            .send(shard::ReadChunks { db, ids, first_from, min_t, max_t, budget })
+            .send(shard::ReadChunks { db: policy, ids, first_from, min_t, max_t, budget })
             .await
             .map_err(|e| StorageError::Internal(format!("shard unavailable: {e}")))?
             .map_err(StorageError::Internal)
     }
 
-    /// Every value of a label across the database, sorted and unique.
-    pub async fn label_values(&self, db: &str, name: &str) -> Result<Vec<String>, StorageError> {
-        let id = self.require(db)?;
-        let sends = self.shards.iter().map(|s| s.send(shard::LabelValues { db: id, name: name.to_string() }));
+    /// Every value of a label across the policies asked for, sorted and unique.
+    pub async fn label_values(&self, db: &str, which: Policies<'_>, name: &str) -> Result<Vec<String>, StorageError> {
         let mut out = Vec::new();
-        for r in join_all(sends).await {
-            out.extend(r.map_err(|e| StorageError::Internal(e.to_string()))?);
+        for policy in self.policy_ids(db, which)? {
+            let sends = self.shards.iter().map(|s| s.send(shard::LabelValues { db: policy, name: name.to_string() }));
+            for r in join_all(sends).await {
+                out.extend(r.map_err(|e| StorageError::Internal(e.to_string()))?);
+            }
         }
         out.sort();
         out.dedup();
@@ -466,10 +561,25 @@ impl Storage {
 
 }
 
+impl Drop for Storage {
+    /// Stops the shard threads and waits for them, so that the RocksDB instance is closed
+    /// (and its lock released) when `Storage` is gone.
+    fn drop(&mut self) {
+        for a in &self._arbiters {
+            a.stop();
+        }
+        for a in self._arbiters.drain(..) {
+            let _ = a.join();
+        }
+    }
+}
+
 /// A series found by `select`: where it lives and what it is.
 #[derive(Clone, Debug)]
 pub struct SelectedSeries {
     pub labels: Labels,
+    /// The id of its retention policy.
+    pub policy: u32,
     pub shard: usize,
     pub id: u64,
 }
@@ -488,7 +598,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let opts = StorageOptions { data_dir: dir.path().into(), shards: 2, sync_writes: false };
         let storage = Storage::open(opts, Arc::new(Metrics::default())).unwrap();
-        storage.create_database("db").unwrap();
+        storage.create_database("db", None).unwrap();
         let mut state = 7u64;
         let noisy: Vec<(i64, f64)> = (0..20_000)
             .map(|i| {
@@ -497,10 +607,10 @@ mod tests {
             })
             .collect();
         let small = vec![(0, 1.0), (15_000, 2.0)];
-        let out = storage.write("db", vec![series("a", noisy), series("b", small.clone()), series("c", small)]).await.unwrap();
+        let out = storage.write("db", None, vec![series("a", noisy), series("b", small.clone()), series("c", small)]).await.unwrap();
         assert_eq!(out.accepted, 20_004);
-        let all = storage.select("db", vec![Matcher::new(2, "__name__", ".*").unwrap()]).await.unwrap();
-        let whole = storage.read_chunks("db", &all, i64::MIN, i64::MAX).await.unwrap();
+        let all = storage.select("db", Policies::One(None), vec![Matcher::new(2, "__name__", ".*").unwrap()]).await.unwrap();
+        let whole = storage.read_chunks(&all, i64::MIN, i64::MAX).await.unwrap();
         assert!(whole[0].len() > 100, "a has many chunks");
 
         // Page through shard by shard with a small budget; the pages put together are the whole.
@@ -510,7 +620,7 @@ mod tests {
             let mut got: Vec<Vec<StoredChunk>> = vec![Vec::new(); mine.len()];
             let (mut from, mut at, mut pages) = (i64::MIN, 0, 0);
             while !ids.is_empty() {
-                let page = storage.read_page("db", shard, ids.iter().copied().collect(), from, i64::MIN, i64::MAX, 16 << 10).await.unwrap();
+                let page = storage.read_page(all[0].policy, shard, ids.iter().copied().collect(), from, i64::MIN, i64::MAX, 16 << 10).await.unwrap();
                 pages += 1;
                 let bytes: usize = page.series.iter().flatten().map(|c| c.data.len()).sum();
                 assert!(bytes < (16 << 10) + 4096, "page of {bytes} bytes");
@@ -533,5 +643,108 @@ mod tests {
                 assert!(pages > 5, "the long series took {pages} pages");
             }
         }
+    }
+
+    const HOUR: i64 = 3_600_000;
+
+    fn open(dir: &Path) -> Storage {
+        Storage::open(StorageOptions { data_dir: dir.into(), shards: 2, sync_writes: false }, Arc::new(Metrics::default())).unwrap()
+    }
+
+    async fn samples_of(storage: &Storage, rp: Option<&str>) -> Vec<(String, Vec<i64>)> {
+        let all = storage.select("db", Policies::One(rp), vec![Matcher::new(2, "__name__", ".*").unwrap()]).await.unwrap();
+        let chunks = storage.read_chunks(&all, i64::MIN, i64::MAX).await.unwrap();
+        all.iter()
+            .zip(chunks)
+            .map(|(s, chunks)| {
+                let mut ts = Vec::new();
+                for c in chunks {
+                    chunk::decode_each(&c.data, |t, _| ts.push(t)).unwrap();
+                }
+                (s.labels.get("__name__").to_string(), ts)
+            })
+            .collect()
+    }
+
+    fn minutes(from: i64, to: i64) -> Vec<(i64, f64)> {
+        (from..to).step_by(60_000).map(|t| (t, t as f64)).collect()
+    }
+
+    #[actix_web::test]
+    async fn retention_drops_whole_partitions_and_dead_series_and_policies_are_separate() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_800_000_000_000 / HOUR * HOUR + HOUR / 2;
+        let one_hour = PolicyOptions { duration: Some(catalog::HOUR_NS), shard_duration: Some(catalog::HOUR_NS), ..Default::default() };
+        {
+            let storage = open(dir.path());
+            storage.create_database("db", None).unwrap();
+            storage.create_policy("db", "short", &one_hour).unwrap();
+            // "old" stopped 2 h ago; "live" spans the last 5 h; "kept" is in the default policy.
+            storage.write("db", Some("short"), vec![series("old", minutes(now - 5 * HOUR, now - 2 * HOUR)), series("live", minutes(now - 5 * HOUR, now))]).await.unwrap();
+            storage.write("db", None, vec![series("kept", minutes(now - 5 * HOUR, now))]).await.unwrap();
+            assert_eq!(samples_of(&storage, None).await.len(), 1, "policies are separate spaces");
+            let gone = storage.enforce_retention(now).await.unwrap();
+            assert_eq!(gone.series, 1, "{gone:?}");
+            assert!(gone.partitions >= 3, "{gone:?}");
+            let left = samples_of(&storage, Some("short")).await;
+            assert_eq!(left.len(), 1);
+            assert_eq!(left[0].0, "live");
+            // Everything before the partition holding now - 1h is gone, nothing after it.
+            let first = left[0].1[0];
+            assert_eq!(first, (now - HOUR) / HOUR * HOUR, "whole partitions only");
+            assert_eq!(*left[0].1.last().unwrap(), now - 60_000);
+            assert_eq!(samples_of(&storage, None).await[0].1.len(), 300, "the default policy keeps all");
+            // The dropped series can come back as a new one.
+            storage.write("db", Some("short"), vec![series("old", vec![(now, 1.0)])]).await.unwrap();
+            // Longer partitions from now on: the log written after this is replayed with them.
+            storage.alter_policy("db", "short", &PolicyOptions { duration: Some(48 * catalog::HOUR_NS), shard_duration: Some(24 * catalog::HOUR_NS), ..Default::default() }).unwrap();
+            storage.write("db", Some("short"), vec![series("live", minutes(now, now + 3 * HOUR))]).await.unwrap();
+        }
+        // Reopened without a shutdown: heads and log replay give the same data.
+        let storage = open(dir.path());
+        let left = samples_of(&storage, Some("short")).await;
+        assert_eq!(left.iter().map(|(n, ts)| (n.as_str(), ts.len())).collect::<Vec<_>>(), vec![("live", 90 + 180), ("old", 1)]);
+        let d = storage.database("db").unwrap();
+        assert_eq!(d.policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), vec!["autogen", "short"]);
+        storage.drop_policy("db", "short").await.unwrap();
+        assert_eq!(storage.select("db", Policies::One(Some("short")), vec![]).await.unwrap_err(), StorageError::PolicyNotFound("short".into()));
+        assert_eq!(samples_of(&storage, None).await[0].1.len(), 300);
+    }
+
+    #[actix_web::test]
+    async fn chunks_of_the_first_key_format_are_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_800_000_000_000;
+        {
+            let storage = open(dir.path());
+            storage.create_database("db", None).unwrap();
+            storage.write("db", None, vec![series("a", minutes(now - 72 * HOUR, now))]).await.unwrap();
+            storage.shutdown().await.unwrap();
+        }
+        // Rewrite every chunk key as the first format had it: [db][day][series][min time].
+        {
+            let path = dir.path().join("rocksdb");
+            let names = DB::list_cf(&Options::default(), &path).unwrap();
+            let db = DB::open_cf(&Options::default(), &path, &names).unwrap();
+            let mut batch = rocksdb::WriteBatch::default();
+            let mut old = 0;
+            for name in names.iter().filter(|n| n.ends_with(".chunks")) {
+                let cf = db.cf_handle(name).unwrap();
+                for item in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
+                    let (k, v) = item.unwrap();
+                    let min_t = keys::unflip(&k[20..]);
+                    let day = (min_t.div_euclid(24 * HOUR) + (1 << 31)) as u32;
+                    let key = [&k[..4], &day.to_be_bytes(), &k[12..20], &k[20..]].concat();
+                    batch.delete_cf(cf, &k);
+                    batch.put_cf(cf, key, &v);
+                    old += 1;
+                }
+            }
+            assert!(old > 3);
+            batch.delete_cf(db.cf_handle(META_CF).unwrap(), b"chunk_format");
+            db.write(batch).unwrap();
+        }
+        let storage = open(dir.path());
+        assert_eq!(samples_of(&storage, None).await[0].1, minutes(now - 72 * HOUR, now).iter().map(|(t, _)| *t).collect::<Vec<_>>());
     }
 }

@@ -6,22 +6,33 @@
 //! RocksDB write batch as any new series and any chunk that filled up; the batch is in
 //! RocksDB's WAL before the reply. A checkpoint stores every changed open chunk in `head`
 //! and range-deletes the log up to that point; at start the heads are loaded and the log
-//! replayed on top, which recreates exactly the same chunks.
+//! replayed on top, which recreates exactly the same chunks. For that the partition length
+//! (shard duration) that cuts chunks changes only at a checkpoint, stored with it.
+//!
+//! The `db` of a shard is a retention policy's id (a database's first policy has the
+//! database's id): each policy is a separate space of series, as in InfluxDB.
 
 use super::chunk::{XorChunk, SAMPLES_PER_CHUNK};
-use super::keys::{self, partition_of};
+use super::keys::{self, Partition};
 use crate::index::{matcher::Matcher, postings::Postings};
 use crate::labels::Labels;
 use crate::metrics::Metrics;
 use actix::prelude::*;
 use rocksdb::{ColumnFamily, WriteBatch, WriteOptions, DB};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+
+/// Policy id → partition length in ms, as the catalog wants it; shared with `Storage`.
+pub type PartitionLengths = Arc<RwLock<std::collections::HashMap<u32, i64>>>;
 
 /// Log bytes after which a checkpoint runs, bounding replay time at start.
 const CHECKPOINT_LOG_BYTES: usize = 32 << 20;
 /// At most this many rejected series are named in an answer.
 const MAX_REJECTIONS_NAMED: usize = 5;
+/// The partition length of a policy the shard has not been told about: the one fixed length
+/// that data directories had before retention policies.
+const FALLBACK_PARTITION_MS: i64 = 86_400_000;
 
 pub const CF_KINDS: [&str; 5] = ["series", "postings", "head", "chunks", "log"];
 
@@ -85,8 +96,12 @@ pub struct Shard {
     by_hash: HashMap<u64, u64>,
     collided: HashMap<u64, Vec<u64>>,
     postings: Postings,
-    /// Per database, the lowest and highest chunk partition stored.
-    partitions: HashMap<u32, (u32, u32)>,
+    /// Per database, the chunk partitions stored.
+    partitions: HashMap<u32, BTreeSet<Partition>>,
+    /// Per database, the length of new partitions (its shard duration), as of the last checkpoint.
+    partition_ms: HashMap<u32, i64>,
+    /// What the catalog wants; adopted at the next write to that database, with a checkpoint.
+    wanted_lengths: PartitionLengths,
     dropped: HashSet<u32>,
     /// Series changed since the last checkpoint.
     dirty: Vec<u64>,
@@ -161,8 +176,10 @@ impl Shard {
         column_family(&self.db, &self.cf_names, kind)
     }
 
-    /// Loads the shard's state from its column families and replays its log.
-    pub fn load(index: usize, db: Arc<DB>, sync: bool, metrics: Arc<Metrics>) -> Result<Shard, String> {
+    /// Loads the shard's state from its column families, replays its log with the partition
+    /// lengths it was written with, then adopts `partition_ms` (the catalog's). `migrate`
+    /// rewrites chunk keys of the format before retention policies.
+    pub fn load(index: usize, db: Arc<DB>, sync: bool, metrics: Arc<Metrics>, wanted_lengths: PartitionLengths, migrate: bool) -> Result<Shard, String> {
         let mut s = Shard {
             index,
             db,
@@ -174,24 +191,36 @@ impl Shard {
             collided: HashMap::default(),
             postings: Postings::default(),
             partitions: HashMap::default(),
+            partition_ms: HashMap::default(),
+            wanted_lengths,
             dropped: HashSet::default(),
             dirty: Vec::new(),
             next_id: 1,
             next_seq: 1,
             log_bytes: 0,
         };
-        s.load_state().map_err(|e| format!("shard {index}: {e}"))?;
+        if migrate {
+            s.migrate_chunk_keys().map_err(|e| format!("shard {index}: {e}"))?;
+        }
+        let adopt = s.wanted_lengths.read().unwrap().clone();
+        s.load_state(adopt).map_err(|e| format!("shard {index}: {e}"))?;
         s.metrics.active_series.fetch_add(s.series.len() as i64, std::sync::atomic::Ordering::Relaxed);
         Ok(s)
     }
 
-    fn load_state(&mut self) -> Result<(), String> {
+    fn load_state(&mut self, adopt: std::collections::HashMap<u32, i64>) -> Result<(), String> {
         let db = self.db.clone();
         let names = self.cf_names.clone();
         let cf = |kind: &str| column_family(&db, &names, kind);
         let err = |e: rocksdb::Error| e.to_string();
         for item in db.iterator_cf(cf("series"), rocksdb::IteratorMode::Start) {
             let (k, v) = item.map_err(err)?;
+            if k.len() != 12 {
+                if *k == keys::NEXT_SERIES_ID {
+                    self.next_id = self.next_id.max(keys::u64_at(&v, 0));
+                }
+                continue;
+            }
             let (dbid, id) = (keys::u32_at(&k, 0), keys::u64_at(&k, 4));
             let labels = Labels::from_encoded(&v).ok_or("corrupt series entry")?;
             self.index_series(dbid, id, labels);
@@ -204,6 +233,10 @@ impl Shard {
         }
         for item in db.iterator_cf(cf("head"), rocksdb::IteratorMode::Start) {
             let (k, v) = item.map_err(err)?;
+            if k.len() == 4 {
+                self.partition_ms.insert(keys::u32_at(&k, 0), i64::from_be_bytes(v[..8].try_into().map_err(|_| "corrupt partition length")?));
+                continue;
+            }
             let id = keys::u64_at(&k, 4);
             if let Some(series) = self.series.get_mut(&id) {
                 series.head = XorChunk::from_bytes(&v).ok_or("corrupt open chunk")?;
@@ -229,21 +262,50 @@ impl Shard {
             }
         }
         tracing::info!(shard = self.index, series = self.series.len(), replayed, "shard loaded");
+        self.partition_ms.extend(adopt);
         self.checkpoint_with(batch)
+    }
+
+    /// Rewrites chunk keys of the first format (`[db][day][series][min time]`, one-day
+    /// partitions) into today's, in batches; safe to run again after a crash halfway.
+    fn migrate_chunk_keys(&mut self) -> Result<(), String> {
+        const DAY_MS: i64 = 86_400_000;
+        let db = self.db.clone();
+        let cf = column_family(&db, &self.cf_names, "chunks");
+        let mut batch = WriteBatch::default();
+        let mut moved = 0u64;
+        for item in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            if k.len() != 24 {
+                continue;
+            }
+            let day_ms = (keys::u32_at(&k, 4) as i64 - (1 << 31)).saturating_mul(DAY_MS);
+            let p = Partition::of(day_ms, DAY_MS);
+            batch.put_cf(cf, keys::chunk_key(keys::u32_at(&k, 0), p, keys::u64_at(&k, 8), keys::unflip(&k[16..])), &v);
+            batch.delete_cf(cf, &k);
+            moved += 1;
+            if batch.len() >= 20_000 {
+                db.write(std::mem::take(&mut batch)).map_err(|e| e.to_string())?;
+            }
+        }
+        db.write(batch).map_err(|e| e.to_string())?;
+        if moved > 0 {
+            tracing::info!(shard = self.index, chunks = moved, "chunk keys migrated to time partitions with their own length");
+        }
+        Ok(())
     }
 
     fn load_partitions(&mut self) -> Result<(), String> {
         let db = self.db.clone();
         let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, "chunks"));
         it.seek_to_first();
-        while it.valid() {
-            let k = it.key().unwrap();
-            let dbid = keys::u32_at(k, 0);
-            let first = keys::u32_at(k, 4);
-            it.seek_for_prev(keys::db_end(dbid));
-            let last = keys::u32_at(it.key().unwrap(), 4);
-            self.partitions.insert(dbid, (first, last));
-            it.seek(keys::db_end(dbid));
+        while let Some(k) = it.key() {
+            let (dbid, p) = (keys::u32_at(k, 0), keys::partition_at(k));
+            self.partitions.entry(dbid).or_default().insert(p);
+            match keys::prefix_end(&keys::partition_prefix(dbid, p)) {
+                Some(next) => it.seek(next),
+                None => break,
+            }
         }
         it.status().map_err(|e| e.to_string())
     }
@@ -270,22 +332,26 @@ impl Shard {
             .copied()
     }
 
+    fn partition_length(&self, db: u32) -> i64 {
+        self.partition_ms.get(&db).copied().unwrap_or(FALLBACK_PARTITION_MS)
+    }
+
     /// Appends one sample to a series' open chunk, cutting the chunk into `batch` first when it
     /// is full or the sample falls in another partition.
     fn append(&mut self, id: u64, t: i64, value: f64, batch: &mut WriteBatch) {
+        let length = self.partition_length(self.series[&id].db);
         let series = self.series.get_mut(&id).expect("series exists");
         let head = &mut series.head;
         if !head.is_empty()
-            && (head.len() >= SAMPLES_PER_CHUNK || partition_of(head.min_time()) != partition_of(t))
+            && (head.len() >= SAMPLES_PER_CHUNK || Partition::of(head.min_time(), length) != Partition::of(t, length))
         {
             let full = std::mem::take(head);
-            let p = partition_of(full.min_time());
+            let p = Partition::of(full.min_time(), length).reaching(full.max_time());
             let key = keys::chunk_key(series.db, p, id, full.min_time());
             let mut stored = Vec::with_capacity(8 + full.bytes().len());
             stored.extend_from_slice(&full.max_time().to_be_bytes());
             stored.extend_from_slice(full.bytes());
-            let range = self.partitions.entry(series.db).or_insert((p, p));
-            *range = (range.0.min(p), range.1.max(p));
+            self.partitions.entry(series.db).or_default().insert(p);
             let cf = column_family(&self.db, &self.cf_names, "chunks");
             batch.put_cf(cf, key, stored);
         }
@@ -299,6 +365,13 @@ impl Shard {
     fn write(&mut self, db: u32, writes: Vec<SeriesWrite>) -> Result<WriteOutcome, String> {
         if self.dropped.contains(&db) {
             return Err("database was dropped".into());
+        }
+        let wanted = self.wanted_lengths.read().unwrap().get(&db).copied();
+        if let Some(ms) = wanted.filter(|ms| self.partition_ms.get(&db) != Some(ms)) {
+            // The log since the last checkpoint was cut with the old length: checkpoint first,
+            // storing the new length with it, so that a replay cuts exactly as we do.
+            self.partition_ms.insert(db, ms);
+            self.checkpoint()?;
         }
         let mut out = WriteOutcome::default();
         let mut batch = WriteBatch::default();
@@ -395,20 +468,20 @@ impl Shard {
             return find(head.bytes());
         }
         let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
-        let p = partition_of(t);
-        it.seek_for_prev(keys::chunk_key(db, p, id, t));
-        let k = it.key()?;
-        if !k.starts_with(&keys::chunk_prefix(db, p, id)) {
-            return None;
+        for p in self.partitions.get(&db)?.iter().filter(|p| p.contains(t)) {
+            it.seek_for_prev(keys::chunk_key(db, *p, id, t));
+            let (Some(k), Some(v)) = (it.key(), it.value()) else { continue };
+            if k.starts_with(&keys::chunk_prefix(db, *p, id)) && i64::from_be_bytes(v[..8].try_into().ok()?) >= t {
+                return find(&v[8..]);
+            }
         }
-        let v = it.value()?;
-        (i64::from_be_bytes(v[..8].try_into().ok()?) >= t).then(|| find(&v[8..]))?
+        None
     }
 
     fn reload(&mut self) {
         let active = self.series.len() as i64;
         self.metrics.active_series.fetch_sub(active, std::sync::atomic::Ordering::Relaxed);
-        match Shard::load(self.index, self.db.clone(), self.sync, self.metrics.clone()) {
+        match Shard::load(self.index, self.db.clone(), self.sync, self.metrics.clone(), self.wanted_lengths.clone(), false) {
             Ok(fresh) => *self = Shard { dropped: std::mem::take(&mut self.dropped), ..fresh },
             Err(e) => tracing::error!(shard = self.index, error = %e, "reload failed"),
         }
@@ -418,12 +491,16 @@ impl Shard {
         self.checkpoint_with(WriteBatch::default())
     }
 
-    /// Stores changed open chunks and drops the log they cover, atomically.
+    /// Stores changed open chunks and the partition lengths, and drops the log they cover,
+    /// atomically.
     fn checkpoint_with(&mut self, mut batch: WriteBatch) -> Result<(), String> {
         for id in &self.dirty {
             if let Some(s) = self.series.get(id) {
                 batch.put_cf(self.cf("head"), keys::series_key(s.db, *id), s.head.bytes());
             }
+        }
+        for (db, ms) in &self.partition_ms {
+            batch.put_cf(self.cf("head"), keys::partition_length_key(*db), ms.to_be_bytes());
         }
         batch.delete_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq));
         let mut wo = WriteOptions::default();
@@ -477,10 +554,9 @@ impl Shard {
                 chunks.push(c);
                 resume
             };
-            let range = self.partitions.get(&db).map(|&(lo, hi)| (lo.max(partition_of(min_t)), hi.min(partition_of(max_t))));
-            if let Some((lo, hi)) = range {
-                for p in lo..=hi {
-                    let prefix = keys::chunk_prefix(db, p, id);
+            if let Some(partitions) = self.partitions.get(&db) {
+                for p in partitions.iter().filter(|p| p.overlaps(min_t, max_t)) {
+                    let prefix = keys::chunk_prefix(db, *p, id);
                     it.seek(prefix);
                     while let (Some(k), Some(v)) = (it.key(), it.value()) {
                         if !k.starts_with(&prefix) {
@@ -515,31 +591,104 @@ impl Shard {
         Ok(page)
     }
 
-    fn drop_database(&mut self, db: u32) -> Result<(), String> {
+    fn drop_policy(&mut self, db: u32) -> Result<(), String> {
         self.dropped.insert(db);
         let mut batch = WriteBatch::default();
         for kind in CF_KINDS.iter().filter(|k| **k != "log") {
             batch.delete_range_cf(self.cf(kind), keys::db_prefix(db).to_vec(), keys::db_end(db));
         }
+        // Log entries of the dropped series stay until the next checkpoint: their ids must
+        // never name another series.
+        batch.put_cf(self.cf("series"), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
         self.db.write(batch).map_err(|e| e.to_string())?;
         let gone: Vec<u64> = self.series.iter().filter(|(_, s)| s.db == db).map(|(id, _)| id).collect();
         for id in &gone {
-            let s = self.series.remove(id).unwrap();
-            let h = series_hash(db, s.labels.stable_hash());
-            if self.by_hash.get(&h) == Some(id) {
-                self.by_hash.remove(&h);
-            }
-            if let Some(c) = self.collided.get_mut(&h) {
-                c.retain(|x| x != id);
-            }
+            self.forget(*id);
         }
-        self.metrics.active_series.fetch_sub(gone.len() as i64, std::sync::atomic::Ordering::Relaxed);
         self.postings.remove_db(db);
         self.partitions.remove(&db);
+        self.partition_ms.remove(&db);
         for kind in CF_KINDS.iter().filter(|k| **k != "log") {
             self.db.compact_range_cf(self.cf(kind), Some(keys::db_prefix(db).to_vec()), Some(keys::db_end(db)));
         }
         Ok(())
+    }
+}
+
+impl Shard {
+    /// Removes a series from memory (table, hash lookup, index); its keys are the caller's.
+    fn forget(&mut self, id: u64) -> Option<Series> {
+        let s = self.series.remove(&id)?;
+        let h = series_hash(s.db, s.labels.stable_hash());
+        if self.by_hash.get(&h) == Some(&id) {
+            self.by_hash.remove(&h);
+        }
+        if let Some(c) = self.collided.get_mut(&h) {
+            c.retain(|x| *x != id);
+        }
+        self.postings.remove(s.db, id, &s.labels);
+        self.metrics.active_series.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        Some(s)
+    }
+
+    /// Deletes series with all their data (series entry, index entries, open and full chunks).
+    fn delete_series(&mut self, ids: &[u64]) -> Result<usize, String> {
+        let mut batch = WriteBatch::default();
+        let mut gone = Vec::new();
+        for &id in ids {
+            let Some(s) = self.series.get(&id) else { continue };
+            batch.delete_cf(self.cf("series"), keys::series_key(s.db, id));
+            batch.delete_cf(self.cf("head"), keys::series_key(s.db, id));
+            for (name, value) in s.labels.iter() {
+                batch.delete_cf(self.cf("postings"), keys::posting_key(s.db, name, value, id));
+            }
+            for p in self.partitions.get(&s.db).into_iter().flatten() {
+                let prefix = keys::chunk_prefix(s.db, *p, id);
+                batch.delete_range_cf(self.cf("chunks"), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
+            }
+            gone.push(id);
+        }
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        batch.put_cf(self.cf("series"), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
+        self.db.write(batch).map_err(|e| e.to_string())?;
+        for id in &gone {
+            self.forget(*id);
+        }
+        Ok(gone.len())
+    }
+
+    /// Retention: drops the partitions of `db` that end by `before` and the series whose
+    /// newest sample is older than `before` (their open chunks with them), then compacts the
+    /// dropped ranges so the disk space comes back.
+    fn expire(&mut self, db: u32, before: i64) -> Result<Expired, String> {
+        let old: Vec<Partition> = self.partitions.get(&db).into_iter().flatten().filter(|p| p.before(before)).copied().collect();
+        let cf = self.cf("chunks");
+        let mut ranges = Vec::new();
+        let mut batch = WriteBatch::default();
+        for p in &old {
+            let prefix = keys::partition_prefix(db, *p);
+            let end = keys::prefix_end(&prefix).unwrap_or_else(|| keys::db_end(db));
+            self.db.delete_file_in_range_cf(cf, &prefix[..], &end[..]).map_err(|e| e.to_string())?;
+            batch.delete_range_cf(cf, &prefix[..], &end[..]);
+            ranges.push((prefix, end));
+        }
+        self.db.write(batch).map_err(|e| e.to_string())?;
+        if let Some(set) = self.partitions.get_mut(&db) {
+            set.retain(|p| !old.contains(p));
+        }
+        let stale: Vec<u64> = self
+            .series
+            .iter()
+            .filter(|(_, s)| s.db == db && !s.head.is_empty() && s.head.max_time() < before)
+            .map(|(id, _)| id)
+            .collect();
+        let series = self.delete_series(&stale)?;
+        for (start, end) in &ranges {
+            self.db.compact_range_cf(self.cf("chunks"), Some(start.as_slice()), Some(end.as_slice()));
+        }
+        Ok(Expired { partitions: old.len(), series })
     }
 }
 
@@ -632,12 +781,45 @@ impl Handler<LabelValues> for Shard {
 
 #[derive(Message)]
 #[rtype(result = "Result<(), String>")]
-pub struct DropDatabase(pub u32);
+pub struct DropPolicy(pub u32);
 
-impl Handler<DropDatabase> for Shard {
+impl Handler<DropPolicy> for Shard {
     type Result = Result<(), String>;
-    fn handle(&mut self, msg: DropDatabase, _: &mut Context<Self>) -> Self::Result {
-        self.drop_database(msg.0)
+    fn handle(&mut self, msg: DropPolicy, _: &mut Context<Self>) -> Self::Result {
+        self.drop_policy(msg.0)
+    }
+}
+
+/// Retention: drops what of database `db` is older than `before` (see `Shard::expire`).
+#[derive(Message)]
+#[rtype(result = "Result<Expired, String>")]
+pub struct Expire {
+    pub db: u32,
+    pub before: i64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Expired {
+    pub partitions: usize,
+    pub series: usize,
+}
+
+impl Handler<Expire> for Shard {
+    type Result = Result<Expired, String>;
+    fn handle(&mut self, msg: Expire, _: &mut Context<Self>) -> Self::Result {
+        self.expire(msg.db, msg.before)
+    }
+}
+
+/// Deletes the given series of this shard with all their data; answers how many existed.
+#[derive(Message)]
+#[rtype(result = "Result<usize, String>")]
+pub struct DeleteSeries(pub Vec<u64>);
+
+impl Handler<DeleteSeries> for Shard {
+    type Result = Result<usize, String>;
+    fn handle(&mut self, msg: DeleteSeries, _: &mut Context<Self>) -> Self::Result {
+        self.delete_series(&msg.0)
     }
 }
 

@@ -1,0 +1,320 @@
+//! The catalog: databases and their retention policies, as InfluxDB 1.x has them. Pure
+//! rules (defaults, validation, InfluxDB's error wording) and their records in the `meta`
+//! column family: `db/<name>` → `[id][default policy name]`, `rp/[db id]<name>` → the
+//! policy as JSON. `Storage` holds the one `Catalog` and tells the shards what changes.
+//!
+//! Each policy has an id of its own, the space its series live in inside the shards; a
+//! database's first policy has the database's id, so data written before policies existed
+//! is its `autogen`.
+
+use crate::query::retention::PolicyOptions;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const HOUR_NS: i64 = 3_600_000_000_000;
+const DAY_NS: i64 = 24 * HOUR_NS;
+pub const AUTOGEN: &str = "autogen";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub name: String,
+    pub id: u32,
+    /// How long data is kept, in nanoseconds; 0 keeps it forever.
+    pub duration: i64,
+    /// The time span of one partition of its data, in nanoseconds: expired data goes a
+    /// partition at a time.
+    pub shard_duration: i64,
+    /// Accepted and shown as InfluxDB does; copies across nodes are the cluster's setting.
+    pub replication: u32,
+}
+
+impl Policy {
+    /// The partition length the shards cut chunks at.
+    pub fn partition_ms(&self) -> i64 {
+        self.shard_duration / 1_000_000
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Database {
+    pub id: u32,
+    /// May name a policy that was dropped, as in InfluxDB: writes without `rp` then fail.
+    pub default_policy: String,
+    /// In creation order.
+    pub policies: Vec<Policy>,
+}
+
+impl Database {
+    pub fn policy(&self, name: &str) -> Option<&Policy> {
+        self.policies.iter().find(|p| p.name == name)
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct Catalog {
+    pub databases: BTreeMap<String, Database>,
+    pub next_id: u32,
+}
+
+/// InfluxDB's shard duration for a policy that names none.
+fn default_shard_duration(duration: i64) -> i64 {
+    match duration {
+        0 => 7 * DAY_NS,
+        d if d < 2 * DAY_NS => HOUR_NS,
+        d if d < 180 * DAY_NS => DAY_NS,
+        _ => 7 * DAY_NS,
+    }
+}
+
+/// Applies `opts` over `p` (a new policy starts with duration 0 and no shard duration),
+/// with InfluxDB's rules and messages.
+fn apply(p: &mut Policy, opts: &PolicyOptions, new: bool) -> Result<(), String> {
+    if let Some(d) = opts.duration {
+        if d != 0 && d < HOUR_NS {
+            return Err("retention policy duration must be at least 1h0m0s".into());
+        }
+        p.duration = d;
+    }
+    match opts.shard_duration {
+        Some(s) => p.shard_duration = if s == 0 { default_shard_duration(p.duration) } else { s.max(HOUR_NS) },
+        None if new => p.shard_duration = default_shard_duration(p.duration),
+        None => {}
+    }
+    if let Some(r) = opts.replication {
+        p.replication = r;
+    }
+    if p.duration != 0 && p.duration < p.shard_duration {
+        return Err("retention policy duration must be greater than the shard duration".into());
+    }
+    Ok(())
+}
+
+pub fn db_key(name: &str) -> Vec<u8> {
+    [b"db/".as_slice(), name.as_bytes()].concat()
+}
+
+pub fn db_value(d: &Database) -> Vec<u8> {
+    [d.id.to_be_bytes().as_slice(), d.default_policy.as_bytes()].concat()
+}
+
+pub fn policy_prefix(db: u32) -> Vec<u8> {
+    [b"rp/".as_slice(), &db.to_be_bytes()].concat()
+}
+
+pub fn policy_key(db: u32, name: &str) -> Vec<u8> {
+    [policy_prefix(db).as_slice(), name.as_bytes()].concat()
+}
+
+pub fn policy_value(p: &Policy) -> Vec<u8> {
+    serde_json::to_vec(p).expect("a policy serializes")
+}
+
+/// A change to write to the meta column family before memory takes it.
+#[derive(Debug, PartialEq)]
+pub enum Record {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+}
+
+impl Catalog {
+    /// Rebuilds the catalog from the meta records `db/…` and `rp/…` (key, value) and the
+    /// stored next id. Answers the records to add: the `autogen` of databases made before
+    /// retention policies existed.
+    pub fn load(dbs: Vec<(Vec<u8>, Vec<u8>)>, policies: Vec<(Vec<u8>, Vec<u8>)>, next_id: u32) -> Result<(Catalog, Vec<Record>), String> {
+        let mut c = Catalog { databases: BTreeMap::new(), next_id: next_id.max(1) };
+        let mut by_db: BTreeMap<u32, Vec<Policy>> = BTreeMap::new();
+        for (k, v) in policies {
+            let db = u32::from_be_bytes(k.get(3..7).and_then(|b| b.try_into().ok()).ok_or("corrupt retention policy key")?);
+            let p: Policy = serde_json::from_slice(&v).map_err(|e| format!("corrupt retention policy: {e}"))?;
+            c.next_id = c.next_id.max(p.id + 1);
+            by_db.entry(db).or_default().push(p);
+        }
+        let mut added = Vec::new();
+        for (k, v) in dbs {
+            let name = String::from_utf8_lossy(&k[3..]).into_owned();
+            let id = u32::from_be_bytes(v.get(..4).and_then(|b| b.try_into().ok()).ok_or("corrupt database entry")?);
+            c.next_id = c.next_id.max(id + 1);
+            let mut policies = by_db.remove(&id).unwrap_or_default();
+            policies.sort_by_key(|p| p.id);
+            let default_policy = match v.len() {
+                4 => AUTOGEN.to_string(),
+                _ => String::from_utf8_lossy(&v[4..]).into_owned(),
+            };
+            let mut d = Database { id, default_policy, policies };
+            if d.policies.is_empty() && v.len() == 4 {
+                let autogen = Policy { name: AUTOGEN.into(), id, duration: 0, shard_duration: default_shard_duration(0), replication: 1 };
+                added.push(Record::Put(policy_key(id, AUTOGEN), policy_value(&autogen)));
+                added.push(Record::Put(db_key(&name), db_value(&Database { policies: vec![], ..d.clone() })));
+                d.policies.push(autogen);
+            }
+            c.databases.insert(name, d);
+        }
+        Ok((c, added))
+    }
+
+    pub fn database(&self, name: &str) -> Result<&Database, String> {
+        self.databases.get(name).ok_or_else(|| format!("database not found: {name}"))
+    }
+
+    fn database_mut(&mut self, name: &str) -> Result<&mut Database, String> {
+        self.databases.get_mut(name).ok_or_else(|| format!("database not found: {name}"))
+    }
+
+    /// `CREATE DATABASE name [WITH … NAME rp]`: a new database with its default policy
+    /// (`autogen`, kept forever, unless `policy` says otherwise). An existing database is
+    /// left as it is, unless the policy asked for conflicts with its own.
+    pub fn create_database(&mut self, name: &str, policy: Option<(&str, &PolicyOptions)>) -> Result<Vec<Record>, String> {
+        if name.is_empty() {
+            return Err("database name required".into());
+        }
+        let none = PolicyOptions::default();
+        let (rp, opts) = policy.unwrap_or((AUTOGEN, &none));
+        let rp = if rp.is_empty() { AUTOGEN } else { rp };
+        let mut p = Policy { name: rp.to_string(), id: self.next_id, duration: 0, shard_duration: 0, replication: 1 };
+        apply(&mut p, opts, true)?;
+        if let Some(d) = self.databases.get(name) {
+            return match d.policy(rp) {
+                _ if policy.is_none() => Ok(vec![]),
+                Some(old) if *old == Policy { id: old.id, ..p } => Ok(vec![]),
+                _ => Err("retention policy conflicts with an existing policy".into()),
+            };
+        }
+        let d = Database { id: p.id, default_policy: p.name.clone(), policies: vec![p.clone()] };
+        self.next_id += 1;
+        let records = vec![
+            Record::Put(db_key(name), db_value(&d)),
+            Record::Put(policy_key(d.id, &p.name), policy_value(&p)),
+            Record::Put(b"next_db_id".to_vec(), self.next_id.to_be_bytes().to_vec()),
+        ];
+        self.databases.insert(name.to_string(), d);
+        Ok(records)
+    }
+
+    /// `DROP DATABASE`: answers its policies (whose data goes) and the records to delete.
+    pub fn drop_database(&mut self, name: &str) -> (Vec<Policy>, Vec<Record>) {
+        let Some(d) = self.databases.remove(name) else { return (vec![], vec![]) };
+        let mut records = vec![Record::Delete(db_key(name))];
+        records.extend(d.policies.iter().map(|p| Record::Delete(policy_key(d.id, &p.name))));
+        (d.policies, records)
+    }
+
+    /// `CREATE RETENTION POLICY`: creating one exactly like an existing one is not an error.
+    pub fn create_policy(&mut self, db: &str, name: &str, opts: &PolicyOptions) -> Result<(Policy, Vec<Record>), String> {
+        let id = self.next_id;
+        let d = self.database_mut(db)?;
+        let mut p = Policy { name: name.to_string(), id, duration: 0, shard_duration: 0, replication: 1 };
+        apply(&mut p, opts, true)?;
+        if let Some(old) = d.policy(name) {
+            return match *old == (Policy { id: old.id, ..p }) {
+                true => Ok((old.clone(), vec![])),
+                false => Err("retention policy already exists".into()),
+            };
+        }
+        d.policies.push(p.clone());
+        let mut records = vec![Record::Put(policy_key(d.id, name), policy_value(&p))];
+        if opts.default {
+            d.default_policy = name.to_string();
+            records.push(Record::Put(db_key(db), db_value(d)));
+        }
+        self.next_id += 1;
+        records.push(Record::Put(b"next_db_id".to_vec(), self.next_id.to_be_bytes().to_vec()));
+        Ok((p, records))
+    }
+
+    /// `ALTER RETENTION POLICY`: answers the policy as it is now.
+    pub fn alter_policy(&mut self, db: &str, name: &str, opts: &PolicyOptions) -> Result<(Policy, Vec<Record>), String> {
+        let d = self.database_mut(db)?;
+        let p = d.policies.iter_mut().find(|p| p.name == name).ok_or_else(|| format!("retention policy not found: {name}"))?;
+        let mut changed = p.clone();
+        apply(&mut changed, opts, false)?;
+        *p = changed.clone();
+        let mut records = vec![Record::Put(policy_key(d.id, name), policy_value(&changed))];
+        if opts.default {
+            d.default_policy = name.to_string();
+            records.push(Record::Put(db_key(db), db_value(d)));
+        }
+        Ok((changed, records))
+    }
+
+    /// `DROP RETENTION POLICY`: answers the dropped policy, if it existed. The database's
+    /// default keeps its name, as in InfluxDB.
+    pub fn drop_policy(&mut self, db: &str, name: &str) -> (Option<Policy>, Vec<Record>) {
+        let Some(d) = self.databases.get_mut(db) else { return (None, vec![]) };
+        let Some(at) = d.policies.iter().position(|p| p.name == name) else { return (None, vec![]) };
+        let p = d.policies.remove(at);
+        (Some(p), vec![Record::Delete(policy_key(d.id, name))])
+    }
+
+    /// The policy `rp` of `db`, or its default one.
+    pub fn resolve(&self, db: &str, rp: Option<&str>) -> Result<&Policy, String> {
+        let d = self.database(db)?;
+        let name = rp.filter(|r| !r.is_empty()).unwrap_or(&d.default_policy);
+        d.policy(name).ok_or_else(|| format!("retention policy not found: {name}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(duration: Option<i64>, shard: Option<i64>, default: bool) -> PolicyOptions {
+        PolicyOptions { duration, shard_duration: shard, replication: None, default }
+    }
+
+    #[test]
+    fn influxdb_defaults_and_rules() {
+        let mut c = Catalog { next_id: 1, ..Default::default() };
+        c.create_database("a", None).unwrap();
+        let a = c.database("a").unwrap();
+        assert_eq!((a.default_policy.as_str(), a.policies[0].duration, a.policies[0].shard_duration, a.policies[0].id), ("autogen", 0, 7 * DAY_NS, a.id));
+        assert_eq!(c.create_database("a", None).unwrap(), vec![]);
+        assert_eq!(c.create_database("a", Some(("autogen", &opts(Some(HOUR_NS), None, false)))).unwrap_err(), "retention policy conflicts with an existing policy");
+        c.create_database("b", Some(("short", &opts(Some(3 * DAY_NS), Some(HOUR_NS / 2), false)))).unwrap();
+        let b = c.database("b").unwrap();
+        assert_eq!((b.default_policy.as_str(), b.policies[0].shard_duration), ("short", HOUR_NS));
+        assert_eq!(c.create_database("e", Some(("x", &opts(Some(HOUR_NS / 2), None, false)))).unwrap_err(), "retention policy duration must be at least 1h0m0s");
+
+        for (d, shard) in [(DAY_NS, HOUR_NS), (3 * DAY_NS, DAY_NS), (200 * DAY_NS, 7 * DAY_NS)] {
+            let (p, _) = c.create_policy("a", &format!("d{d}"), &opts(Some(d), None, false)).unwrap();
+            assert_eq!(p.shard_duration, shard);
+        }
+        let (one, _) = c.create_policy("a", "one", &opts(Some(HOUR_NS), Some(HOUR_NS), true)).unwrap();
+        assert!(c.create_policy("a", "one", &opts(Some(HOUR_NS), Some(HOUR_NS), true)).is_ok(), "the same again");
+        assert_eq!(c.create_policy("a", "one", &opts(Some(2 * HOUR_NS), None, false)).unwrap_err(), "retention policy already exists");
+        assert_eq!(c.create_policy("a", "x", &opts(Some(HOUR_NS), Some(2 * HOUR_NS), false)).unwrap_err(), "retention policy duration must be greater than the shard duration");
+        assert_eq!(c.create_policy("nope", "x", &opts(Some(HOUR_NS), None, false)).unwrap_err(), "database not found: nope");
+        assert_eq!(c.resolve("a", None).unwrap().id, one.id);
+        assert_eq!(c.alter_policy("a", "autogen", &opts(Some(2 * HOUR_NS), None, false)).unwrap_err(), "retention policy duration must be greater than the shard duration");
+        let (altered, _) = c.alter_policy("a", "autogen", &opts(Some(2 * HOUR_NS), Some(HOUR_NS), true)).unwrap();
+        assert_eq!((altered.duration, altered.shard_duration), (2 * HOUR_NS, HOUR_NS));
+        assert_eq!(c.alter_policy("a", "nope", &opts(Some(HOUR_NS), None, false)).unwrap_err(), "retention policy not found: nope");
+        assert_eq!(c.drop_policy("a", "autogen").0.unwrap().id, a_id(&c));
+        assert_eq!(c.resolve("a", None).unwrap_err(), "retention policy not found: autogen");
+        assert_eq!(c.resolve("a", Some("one")).unwrap().id, one.id);
+        assert_eq!(c.drop_policy("a", "autogen"), (None, vec![]));
+    }
+
+    fn a_id(c: &Catalog) -> u32 {
+        c.database("a").unwrap().id
+    }
+
+    #[test]
+    fn records_load_back_and_old_databases_get_autogen() {
+        let mut c = Catalog { next_id: 1, ..Default::default() };
+        let mut records = c.create_database("a", None).unwrap();
+        records.extend(c.create_policy("a", "one", &opts(Some(HOUR_NS), None, true)).unwrap().1);
+        let mut meta: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for r in records {
+            if let Record::Put(k, v) = r {
+                meta.insert(k, v);
+            }
+        }
+        meta.insert(db_key("old"), 7u32.to_be_bytes().to_vec());
+        let pick = |prefix: &[u8]| meta.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let (loaded, added) = Catalog::load(pick(b"db/"), pick(b"rp/"), 3).unwrap();
+        assert_eq!(loaded.databases["a"], c.databases["a"]);
+        assert_eq!(loaded.databases["old"].policies[0], Policy { name: "autogen".into(), id: 7, duration: 0, shard_duration: 7 * DAY_NS, replication: 1 });
+        assert_eq!(loaded.next_id, 8);
+        assert_eq!(added.len(), 2);
+    }
+}
