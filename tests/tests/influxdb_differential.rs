@@ -260,3 +260,42 @@ fn retention_policies_behave_as_in_influxdb_1_6() {
         assert_eq!(a.text().trim(), b.text(), "the same message");
     }
 }
+
+/// Deleting statements, in order, after the same line protocol: each answer must be equal.
+const DELETES: &[&str] = &[
+    "DROP MEASUREMENT nope",
+    "DROP SERIES FROM nope",
+    "DROP SERIES WHERE time > 0",
+    "DROP SERIES FROM cpu WHERE host = 'b'",
+    "SHOW SERIES",
+    "DELETE FROM cpu WHERE time < 1700000060s",
+    "SELECT value FROM cpu",
+    "SHOW SERIES",
+    "DELETE FROM cpu WHERE time > 1700000060s",
+    "SHOW SERIES",
+    "DELETE WHERE host = 'x'",
+    "DROP MEASUREMENT disk",
+    "SHOW MEASUREMENTS",
+    "DROP SERIES FROM /m.*/",
+    "SHOW MEASUREMENTS",
+];
+
+#[test]
+fn deleting_statements_behave_as_in_influxdb_1_6() {
+    let (idir, gdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let influx = Influxd::start(idir.path());
+    let g = Gemini::start(gdir.path(), &["--databases", ""]);
+    let lines = "cpu,host=a value=1,usage=2 1700000000\ncpu,host=a value=2 1700000100\ncpu,host=b value=3 1700000000\nmem,host=a value=4 1700000000\ndisk,host=a value=5 1700000000\n";
+    let mut mismatches = Vec::new();
+    for base in [&influx.base, &g.url("")] {
+        assert_eq!(query(base, "", "CREATE DATABASE del", "").0, 200);
+        assert_eq!(post_url(&format!("{base}/write?db=del&precision=s"), &[], lines.as_bytes()).status, 204);
+    }
+    for q in DELETES {
+        let (a, b) = (query(&influx.base, "del", q, ""), query(&g.url(""), "del", q, ""));
+        if a != b {
+            mismatches.push(format!("{q}\n  InfluxDB 1.6: {} {}\n  gemini:       {} {}", a.0, a.1, b.0, b.1));
+        }
+    }
+    assert!(mismatches.is_empty(), "{} differences:\n{}", mismatches.len(), mismatches.join("\n"));
+}

@@ -9,6 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use super::auth::Principal;
 use super::fields::FieldMap;
+use crate::query::delete::DeleteStatement;
 use crate::query::retention::{go_duration, RetentionStatement};
 use crate::storage::{Policies, SelectedSeries};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -129,6 +130,7 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
             state.storage.create_database(&name, policy.as_ref().map(|(rp, o)| (rp.as_str(), o))).map(|_| json!(null))
         }
         Statement::Retention(r) => retention(state, r, db).await,
+        Statement::Delete(d) => delete(state, d, db).await,
         Statement::DropDatabase(name) => state.storage.drop_database(&name).await.map(|_| json!(null)),
         Statement::ShowDatabases => Ok(names_series("databases", super::users::visible_databases(state, who))),
         Statement::User(stmt) => super::users::execute(state, stmt),
@@ -207,6 +209,39 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
             Ok(series(super::select::run(state, &select, (db, params.rp), params.epoch, now).await?.into_iter().map(Some)))
         }
     }
+}
+
+/// `DROP MEASUREMENT`, `DROP SERIES` and `DELETE`, in every retention policy of the database.
+async fn delete(state: &AppState, stmt: DeleteStatement, db: Option<&str>) -> Result<Value, String> {
+    let db = target_db(None, db).ok_or("database name required")?;
+    let (from, condition, points) = match stmt {
+        DeleteStatement::DropMeasurement(m) => (Some(Name::Exact(m)), None, false),
+        DeleteStatement::DropSeries { from, condition } => (from, condition, false),
+        DeleteStatement::Delete { from, condition } => (from, condition, true),
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+    let (range, tags) = crate::query::condition::split_time(condition.as_ref(), now)?;
+    let bounded = range.min != i64::MIN || range.max != i64::MAX;
+    if bounded && !points {
+        return Err("DROP SERIES doesn't support time in WHERE clause".into());
+    }
+    let fields = FieldMap::load(state, &db)?;
+    let exact = match &from {
+        Some(Name::Exact(m)) => Some(m.as_str()),
+        _ => None,
+    };
+    let mut found = state.storage.select(&db, Policies::All, vec![fields.matcher(exact)?]).await.map_err(|e| e.to_string())?;
+    if let Some(Name::Regex(re)) = &from {
+        let re = regex(re)?;
+        found.retain(|s| re.is_match(fields.measurement_of(s.labels.get("__name__"))));
+    }
+    filter_series(&mut found, &tags)?;
+    let done = match bounded {
+        // Whole milliseconds inside the nanosecond bounds.
+        true => state.storage.delete_points(&found, range.min.div_euclid(1_000_000) + (range.min.rem_euclid(1_000_000) != 0) as i64, range.max.div_euclid(1_000_000)).await,
+        false => state.storage.delete_series(&found).await,
+    };
+    done.map(|_| json!(null)).map_err(|e| e.to_string())
 }
 
 async fn retention(state: &AppState, stmt: RetentionStatement, db: Option<&str>) -> Result<Value, String> {

@@ -17,6 +17,7 @@ enum Need {
     Nothing,
     Admin,
     Read(String),
+    Write(String),
 }
 
 fn need(stmt: &Statement, db: Option<&str>) -> Need {
@@ -25,6 +26,7 @@ fn need(stmt: &Statement, db: Option<&str>) -> Need {
         Statement::CreateDatabase { .. } | Statement::DropDatabase(_) | Statement::User(_) => Need::Admin,
         Statement::Retention(RetentionStatement::Show { on: o }) => on(o.as_deref()),
         Statement::Retention(_) => Need::Admin,
+        Statement::Delete(_) => target_db(None, db).map(Need::Write).unwrap_or(Need::Nothing),
         Statement::ShowDatabases => Need::Nothing,
         Statement::ShowMeasurements { on: o, .. } | Statement::ShowTagKeys { on: o, .. } | Statement::ShowTagValues { on: o, .. } => on(o.as_deref()),
         Statement::ShowFieldKeys { on: o, .. } | Statement::ShowSeries { on: o, .. } => on(o.as_deref()),
@@ -54,6 +56,7 @@ pub fn authorize(req: &HttpRequest, state: &AppState, statements: &[(Statement, 
             Need::Nothing => None,
             Need::Admin => (!who.is_admin()).then(|| "admin privilege".to_string()),
             Need::Read(db) => (!who.may(Privilege::Read, &db)).then(|| format!("READ on {db}")),
+            Need::Write(db) => (!who.may(Privilege::Write, &db)).then(|| format!("WRITE on {db}")),
         };
         if let Some(missing) = missing {
             let msg = format!("error authorizing query: {} not authorized to execute statement '{}', requires {missing}", who.name(), quoted(stmt, text));

@@ -4,11 +4,13 @@
 //! [FROM m] WITH KEY = k | IN (k, …) | =~ /re/`, `SHOW FIELD KEYS [ON db] [FROM m]`,
 //! `SHOW SERIES [CARDINALITY] [ON db] [FROM m] [WHERE …]`, `SHOW SERIES EXACT CARDINALITY`, `SELECT`
 //! (see `select.rs`), the user statements (see `admin.rs`) and the retention policy
-//! statements with `CREATE DATABASE … WITH` (see `retention.rs`).
+//! statements with `CREATE DATABASE … WITH` (see `retention.rs`) and the deleting ones
+//! (see `delete.rs`).
 //! Statements are separated by `;`; keywords are case-insensitive; identifiers may be
 //! double-quoted. Errors give the position, like InfluxDB's `at line 1, char N`.
 
 use super::admin::UserStatement;
+use super::delete::DeleteStatement;
 use super::retention::{PolicyOptions, RetentionStatement};
 use super::ast::{Expr, Name, Select};
 use super::lexer::{tokenize, Token};
@@ -29,13 +31,14 @@ pub enum Statement {
     Select(Box<Select>),
     User(UserStatement),
     Retention(RetentionStatement),
+    Delete(DeleteStatement),
 }
 
 impl Statement {
     /// Whether the statement changes something (InfluxDB wants those over POST).
     pub fn is_change(&self) -> bool {
         match self {
-            Statement::CreateDatabase { .. } | Statement::DropDatabase(_) => true,
+            Statement::CreateDatabase { .. } | Statement::DropDatabase(_) | Statement::Delete(_) => true,
             Statement::User(u) => !matches!(u, UserStatement::ShowUsers | UserStatement::ShowGrants(_)),
             Statement::Retention(r) => !matches!(r, RetentionStatement::Show { .. }),
             _ => false,
@@ -140,8 +143,11 @@ impl Parser {
         if self.keyword("SELECT") {
             return Ok(Statement::Select(Box::new(self.select()?)));
         }
-        for kw in ["CREATE", "DROP", "SHOW", "SET", "GRANT", "REVOKE", "ALTER"] {
+        for kw in ["CREATE", "DROP", "SHOW", "SET", "GRANT", "REVOKE", "ALTER", "DELETE"] {
             if self.keyword(kw) {
+                if let Some(stmt) = self.delete_statement(kw)? {
+                    return Ok(stmt);
+                }
                 if let Some(stmt) = self.user_statement(kw)? {
                     return Ok(stmt);
                 }
@@ -162,7 +168,7 @@ impl Parser {
                 };
             }
         }
-        Err(self.error("SELECT, CREATE, DROP, SHOW, SET, GRANT, REVOKE, ALTER"))
+        Err(self.error("SELECT, CREATE, DROP, SHOW, SET, GRANT, REVOKE, ALTER, DELETE"))
     }
 
     fn show(&mut self) -> Result<Statement, String> {

@@ -1,6 +1,7 @@
 //! InfluxQL: scanner, syntax tree, statement parser and the pure parts of `SELECT`
 //! evaluation. It knows nothing of storage or HTTP.
 pub mod admin;
+pub mod delete;
 pub mod ast;
 pub mod influxql;
 pub mod lexer;

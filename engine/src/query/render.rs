@@ -6,6 +6,7 @@
 use super::admin::{Privilege, UserStatement};
 use super::ast::{Expr, Fill, Name, Select, Source};
 use super::influxql::{Statement, TagKeys};
+use super::delete::DeleteStatement;
 use super::retention::{PolicyOptions, RetentionStatement};
 use std::fmt::{self, Display, Formatter, Write};
 
@@ -224,6 +225,21 @@ impl Display for Statement {
                 RetentionStatement::Drop { name, db } => write!(f, "DROP RETENTION POLICY {} ON {}", ident(name), ident(db)),
                 RetentionStatement::Show { on } => write!(f, "SHOW RETENTION POLICIES{}", on_from(on, &None)),
             },
+            Statement::Delete(d) => {
+                let (kw, from, condition) = match d {
+                    DeleteStatement::DropMeasurement(m) => return write!(f, "DROP MEASUREMENT {}", ident(m)),
+                    DeleteStatement::DropSeries { from, condition } => ("DROP SERIES", from, condition),
+                    DeleteStatement::Delete { from, condition } => ("DELETE", from, condition),
+                };
+                f.write_str(kw)?;
+                if let Some(from) = from {
+                    write!(f, " FROM {}", name(from))?;
+                }
+                match condition {
+                    Some(c) => write!(f, " WHERE {c}"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

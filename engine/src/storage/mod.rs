@@ -517,6 +517,35 @@ impl Storage {
             .map_err(StorageError::Internal)
     }
 
+    /// Deletes these series with all their data; answers how many there were.
+    pub async fn delete_series(&self, series: &[SelectedSeries]) -> Result<usize, StorageError> {
+        self.per_shard(series, |ids| shard::DeleteSeries(ids)).await
+    }
+
+    /// Deletes the samples in [min_t, max_t] of these series; answers how many series were
+    /// left with nothing and went.
+    pub async fn delete_points(&self, series: &[SelectedSeries], min_t: i64, max_t: i64) -> Result<usize, StorageError> {
+        self.per_shard(series, |ids| shard::DeletePoints { ids, min_t, max_t }).await
+    }
+
+    /// Sends each shard the message made from its series' ids; sums the answers.
+    async fn per_shard<M>(&self, series: &[SelectedSeries], message: impl Fn(Vec<u64>) -> M) -> Result<usize, StorageError>
+    where
+        M: Message<Result = Result<usize, String>> + Send + 'static,
+        Shard: Handler<M>,
+    {
+        let mut ids: Vec<Vec<u64>> = vec![Vec::new(); self.shards.len()];
+        for s in series {
+            ids[s.shard].push(s.id);
+        }
+        let sends = ids.into_iter().enumerate().filter(|(_, ids)| !ids.is_empty()).map(|(i, ids)| self.shards[i].send(message(ids)));
+        let mut total = 0;
+        for r in join_all(sends).await {
+            total += r.map_err(|e| StorageError::Internal(format!("shard unavailable: {e}")))?.map_err(StorageError::Internal)?;
+        }
+        Ok(total)
+    }
+
     /// Every value of a label across the policies asked for, sorted and unique.
     pub async fn label_values(&self, db: &str, which: Policies<'_>, name: &str) -> Result<Vec<String>, StorageError> {
         let mut out = Vec::new();

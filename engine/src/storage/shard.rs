@@ -634,6 +634,19 @@ impl Shard {
     /// Deletes series with all their data (series entry, index entries, open and full chunks).
     fn delete_series(&mut self, ids: &[u64]) -> Result<usize, String> {
         let mut batch = WriteBatch::default();
+        let gone = self.stage_series_deletion(ids, &mut batch);
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        self.db.write(batch).map_err(|e| e.to_string())?;
+        for id in &gone {
+            self.forget(*id);
+        }
+        Ok(gone.len())
+    }
+
+    /// Puts the deletion of these series' keys in `batch`; answers the ids that exist.
+    fn stage_series_deletion(&self, ids: &[u64], batch: &mut WriteBatch) -> Vec<u64> {
         let mut gone = Vec::new();
         for &id in ids {
             let Some(s) = self.series.get(&id) else { continue };
@@ -648,13 +661,93 @@ impl Shard {
             }
             gone.push(id);
         }
-        if gone.is_empty() {
-            return Ok(0);
+        if !gone.is_empty() {
+            batch.put_cf(self.cf("series"), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
         }
-        batch.put_cf(self.cf("series"), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
-        self.db.write(batch).map_err(|e| e.to_string())?;
+        gone
+    }
+
+    /// `DELETE`: removes the samples in [min_t, max_t] of these series. Chunks inside the range
+    /// go, chunks across one of its ends are rewritten without those samples; when the open
+    /// chunk empties, the newest remaining chunk becomes the open one; a series left with
+    /// nothing goes entirely. Stored with a checkpoint, so no log replay brings samples back.
+    /// Answers the number of series deleted entirely.
+    fn delete_points(&mut self, ids: &[u64], min_t: i64, max_t: i64) -> Result<usize, String> {
+        let without = |data: &[u8]| -> Result<Option<XorChunk>, String> {
+            let mut kept = XorChunk::new();
+            super::chunk::decode_each(data, |t, v| {
+                if t < min_t || t > max_t {
+                    kept.append(t, v);
+                }
+            })
+            .ok_or("corrupt chunk")?;
+            Ok((!kept.is_empty()).then_some(kept))
+        };
+        let stored = |c: &XorChunk| [c.max_time().to_be_bytes().as_slice(), c.bytes()].concat();
+        let mut batch = WriteBatch::default();
+        let mut emptied = Vec::new();
+        let db = self.db.clone();
+        let cf = column_family(&db, &self.cf_names, "chunks");
+        for &id in ids {
+            let Some(series) = self.series.get(&id) else { continue };
+            let space = series.db;
+            // The newest full chunk left: (partition, min time, stored value).
+            let mut newest: Option<(Partition, i64, Vec<u8>)> = None;
+            let mut it = db.raw_iterator_cf(cf);
+            for p in self.partitions.get(&space).into_iter().flatten() {
+                let prefix = keys::chunk_prefix(space, *p, id);
+                it.seek(prefix);
+                while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    let (c_min, c_max) = (keys::unflip(&k[20..]), i64::from_be_bytes(v[..8].try_into().unwrap()));
+                    let mut left = Some((c_min, v.to_vec()));
+                    if c_min <= max_t && c_max >= min_t {
+                        batch.delete_cf(cf, k);
+                        left = without(&v[8..])?.map(|kept| (kept.min_time(), stored(&kept)));
+                        if let Some((min, value)) = &left {
+                            batch.put_cf(cf, keys::chunk_key(space, *p, id, *min), value);
+                        }
+                    }
+                    if let Some((min, value)) = left.filter(|(min, _)| newest.as_ref().is_none_or(|n| *min > n.1)) {
+                        newest = Some((*p, min, value));
+                    }
+                    it.next();
+                }
+            }
+            it.status().map_err(|e| e.to_string())?;
+            let head = &series.head;
+            if head.is_empty() || head.min_time() > max_t || head.max_time() < min_t {
+                continue;
+            }
+            let head = match without(head.bytes())? {
+                Some(kept) => kept,
+                None => match newest {
+                    Some((p, min, value)) => {
+                        batch.delete_cf(cf, keys::chunk_key(space, p, id, min));
+                        XorChunk::from_bytes(&value[8..]).ok_or("corrupt chunk")?
+                    }
+                    None => {
+                        emptied.push(id);
+                        continue;
+                    }
+                },
+            };
+            let series = self.series.get_mut(&id).expect("series exists");
+            series.head = head;
+            if !series.dirty {
+                series.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+        let gone = self.stage_series_deletion(&emptied, &mut batch);
         for id in &gone {
             self.forget(*id);
+        }
+        if let Err(e) = self.checkpoint_with(batch) {
+            self.reload();
+            return Err(e);
         }
         Ok(gone.len())
     }
@@ -808,6 +901,22 @@ impl Handler<Expire> for Shard {
     type Result = Result<Expired, String>;
     fn handle(&mut self, msg: Expire, _: &mut Context<Self>) -> Self::Result {
         self.expire(msg.db, msg.before)
+    }
+}
+
+/// Deletes the samples in [min_t, max_t] of the given series (see `Shard::delete_points`).
+#[derive(Message)]
+#[rtype(result = "Result<usize, String>")]
+pub struct DeletePoints {
+    pub ids: Vec<u64>,
+    pub min_t: i64,
+    pub max_t: i64,
+}
+
+impl Handler<DeletePoints> for Shard {
+    type Result = Result<usize, String>;
+    fn handle(&mut self, msg: DeletePoints, _: &mut Context<Self>) -> Self::Result {
+        self.delete_points(&msg.ids, msg.min_t, msg.max_t)
     }
 }
 
