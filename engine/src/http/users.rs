@@ -6,6 +6,7 @@ use super::{ApiError, AppState};
 use crate::query::admin::UserStatement;
 use super::query::{select_db, target_db};
 use crate::query::influxql::Statement;
+use crate::query::delete::DeleteStatement;
 use crate::query::retention::RetentionStatement;
 use crate::storage::users::{Privilege, UserStore};
 use actix_web::http::StatusCode;
@@ -26,6 +27,8 @@ fn need(stmt: &Statement, db: Option<&str>) -> Need {
         Statement::CreateDatabase { .. } | Statement::DropDatabase(_) | Statement::User(_) => Need::Admin,
         Statement::Retention(RetentionStatement::Show { on: o }) => on(o.as_deref()),
         Statement::Retention(_) => Need::Admin,
+        // As InfluxDB: dropping a measurement takes an admin, deleting series or points WRITE.
+        Statement::Delete(DeleteStatement::DropMeasurement(_)) => Need::Admin,
         Statement::Delete(_) => target_db(None, db).map(Need::Write).unwrap_or(Need::Nothing),
         Statement::ShowDatabases => Need::Nothing,
         Statement::ShowMeasurements { on: o, .. } | Statement::ShowTagKeys { on: o, .. } | Statement::ShowTagValues { on: o, .. } => on(o.as_deref()),

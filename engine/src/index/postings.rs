@@ -73,25 +73,29 @@ impl Postings {
         insert_sorted(values.entry(value.into()).or_default(), id);
     }
 
-    /// Forgets one series, and every label value left without series.
-    pub fn remove(&mut self, db: u32, id: u64, labels: &Labels) {
-        let Some(p) = self.by_db.get_mut(&db) else { return };
-        let drop_id = |list: &mut Vec<u64>| {
-            if let Ok(pos) = list.binary_search(&id) {
-                list.remove(pos);
-            }
-        };
-        drop_id(&mut p.all);
-        for (name, value) in labels.iter() {
-            let Some(values) = p.by_label.get_mut(name) else { continue };
-            if let Some(ids) = values.get_mut(value) {
-                drop_id(ids);
-                if ids.is_empty() {
-                    values.remove(value);
+    /// Forgets series given as (database, id, labels), and every label value left without
+    /// series: one pass over each list touched, however many series go.
+    pub fn remove(&mut self, gone: &[(u32, u64, &Labels)]) {
+        let mut by_db: HashMap<u32, (std::collections::HashSet<u64>, std::collections::HashSet<(&str, &str)>)> = HashMap::new();
+        for (db, id, labels) in gone {
+            let (ids, pairs) = by_db.entry(*db).or_default();
+            ids.insert(*id);
+            pairs.extend(labels.iter());
+        }
+        for (db, (ids, pairs)) in by_db {
+            let Some(p) = self.by_db.get_mut(&db) else { continue };
+            p.all.retain(|i| !ids.contains(i));
+            for (name, value) in pairs {
+                let Some(values) = p.by_label.get_mut(name) else { continue };
+                if let Some(list) = values.get_mut(value) {
+                    list.retain(|i| !ids.contains(i));
+                    if list.is_empty() {
+                        values.remove(value);
+                    }
                 }
-            }
-            if values.is_empty() {
-                p.by_label.remove(name);
+                if values.is_empty() {
+                    p.by_label.remove(name);
+                }
             }
         }
     }
@@ -181,11 +185,11 @@ mod tests {
     #[test]
     fn removed_series_and_empty_values_are_gone() {
         let mut p = index();
-        p.remove(1, 1, &l(&[("__name__", "up"), ("job", "node")]));
+        p.remove(&[(1, 1, &l(&[("__name__", "up"), ("job", "node")]))]);
         assert_eq!(p.label_values(1, "job"), vec!["prometheus"]);
         assert_eq!(p.candidates(1, &[Matcher::new(0, "__name__", "up").unwrap()]), vec![2]);
         assert_eq!(p.candidates(1, &[Matcher::new(1, "job", "x").unwrap()]), vec![2, 3]);
-        p.remove(1, 3, &l(&[("__name__", "go_goroutines"), ("job", "prometheus")]));
+        p.remove(&[(1, 3, &l(&[("__name__", "go_goroutines"), ("job", "prometheus")]))]);
         assert_eq!(p.label_values(1, "__name__"), vec!["up"]);
     }
 

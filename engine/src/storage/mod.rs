@@ -686,9 +686,12 @@ mod tests {
         all.iter()
             .zip(chunks)
             .map(|(s, chunks)| {
-                let mut ts = Vec::new();
+                let mut ts: Vec<i64> = Vec::new();
                 for c in chunks {
+                    let before = ts.len();
                     chunk::decode_each(&c.data, |t, _| ts.push(t)).unwrap();
+                    assert_eq!((ts[before], ts[ts.len() - 1]), (c.min_t, c.max_t), "a chunk's bounds are its first and last sample");
+                    assert!(before == 0 || ts[before - 1] < ts[before], "chunks in time order");
                 }
                 (s.labels.get("__name__").to_string(), ts)
             })

@@ -56,7 +56,7 @@ pub struct StoredChunk {
     pub data: Vec<u8>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SeriesWrite {
     pub labels: Labels,
     pub hash: u64,
@@ -262,8 +262,15 @@ impl Shard {
             }
         }
         tracing::info!(shard = self.index, series = self.series.len(), replayed, "shard loaded");
+        // A policy dropped from the catalog just before a crash, before the shards heard of it.
+        let orphans: HashSet<u32> = self.series.iter().map(|(_, s)| s.db).chain(self.partitions.keys().copied()).filter(|db| !adopt.contains_key(db)).collect();
         self.partition_ms.extend(adopt);
-        self.checkpoint_with(batch)
+        self.checkpoint_with(batch)?;
+        for db in orphans {
+            tracing::warn!(shard = self.index, policy = db, "dropping the data of a retention policy the catalog no longer has");
+            self.drop_policy(db)?;
+        }
+        Ok(())
     }
 
     /// Rewrites chunk keys of the first format (`[db][day][series][min time]`, one-day
@@ -370,8 +377,14 @@ impl Shard {
         if let Some(ms) = wanted.filter(|ms| self.partition_ms.get(&db) != Some(ms)) {
             // The log since the last checkpoint was cut with the old length: checkpoint first,
             // storing the new length with it, so that a replay cuts exactly as we do.
-            self.partition_ms.insert(db, ms);
-            self.checkpoint()?;
+            let old = self.partition_ms.insert(db, ms);
+            if let Err(e) = self.checkpoint() {
+                match old {
+                    Some(old) => self.partition_ms.insert(db, old),
+                    None => self.partition_ms.remove(&db),
+                };
+                return Err(e);
+            }
         }
         let mut out = WriteOutcome::default();
         let mut batch = WriteBatch::default();
@@ -548,35 +561,37 @@ impl Shard {
                 page.series.push(chunks);
                 continue;
             };
-            let mut full = |chunks: &mut Vec<StoredChunk>, c: StoredChunk| {
+            // Partitions of different lengths (after a shard duration change) do not sort in
+            // time order: gather the series' full chunks, then put them in time order.
+            let mut stored = Vec::new();
+            for p in self.partitions.get(&db).into_iter().flatten().filter(|p| p.overlaps(min_t, max_t)) {
+                let prefix = keys::chunk_prefix(db, *p, id);
+                it.seek(prefix);
+                while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    let (c_min, c_max) = (keys::unflip(&k[20..]), i64::from_be_bytes(v[..8].try_into().unwrap()));
+                    if c_min > max_t {
+                        break;
+                    }
+                    if overlaps(c_min, c_max) {
+                        stored.push(StoredChunk { min_t: c_min, max_t: c_max, data: v[8..].to_vec() });
+                    }
+                    it.next();
+                }
+            }
+            it.status().map_err(|e| e.to_string())?;
+            stored.sort_unstable_by_key(|c| c.min_t);
+            for c in stored {
                 bytes += c.data.len();
                 let resume = c.max_t.checked_add(1).filter(|_| bytes >= req.budget && c.max_t < max_t);
                 chunks.push(c);
-                resume
-            };
-            if let Some(partitions) = self.partitions.get(&db) {
-                for p in partitions.iter().filter(|p| p.overlaps(min_t, max_t)) {
-                    let prefix = keys::chunk_prefix(db, *p, id);
-                    it.seek(prefix);
-                    while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                        if !k.starts_with(&prefix) {
-                            break;
-                        }
-                        let (c_min, c_max) = (keys::unflip(&k[16..]), i64::from_be_bytes(v[..8].try_into().unwrap()));
-                        if c_min > max_t {
-                            break;
-                        }
-                        if overlaps(c_min, c_max) {
-                            if let Some(resume) = full(&mut chunks, StoredChunk { min_t: c_min, max_t: c_max, data: v[8..].to_vec() }) {
-                                page.series.push(chunks);
-                                page.resume = Some(resume);
-                                return Ok(page);
-                            }
-                        }
-                        it.next();
-                    }
+                if let Some(resume) = resume {
+                    page.series.push(chunks);
+                    page.resume = Some(resume);
+                    return Ok(page);
                 }
-                it.status().map_err(|e| e.to_string())?;
             }
             let head = &series.head;
             if !head.is_empty() && overlaps(head.min_time(), head.max_time()) {
@@ -602,9 +617,7 @@ impl Shard {
         batch.put_cf(self.cf("series"), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
         self.db.write(batch).map_err(|e| e.to_string())?;
         let gone: Vec<u64> = self.series.iter().filter(|(_, s)| s.db == db).map(|(id, _)| id).collect();
-        for id in &gone {
-            self.forget(*id);
-        }
+        self.forget(&gone);
         self.postings.remove_db(db);
         self.partitions.remove(&db);
         self.partition_ms.remove(&db);
@@ -616,19 +629,23 @@ impl Shard {
 }
 
 impl Shard {
-    /// Removes a series from memory (table, hash lookup, index); its keys are the caller's.
-    fn forget(&mut self, id: u64) -> Option<Series> {
-        let s = self.series.remove(&id)?;
-        let h = series_hash(s.db, s.labels.stable_hash());
-        if self.by_hash.get(&h) == Some(&id) {
-            self.by_hash.remove(&h);
+    /// Removes series from memory (table, hash lookup, index); their keys are the caller's.
+    fn forget(&mut self, ids: &[u64]) {
+        let mut gone = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(s) = self.series.remove(id) else { continue };
+            let h = series_hash(s.db, s.labels.stable_hash());
+            if self.by_hash.get(&h) == Some(id) {
+                self.by_hash.remove(&h);
+            }
+            if let Some(c) = self.collided.get_mut(&h) {
+                c.retain(|x| x != id);
+            }
+            gone.push((s.db, *id, s.labels));
         }
-        if let Some(c) = self.collided.get_mut(&h) {
-            c.retain(|x| *x != id);
-        }
-        self.postings.remove(s.db, id, &s.labels);
-        self.metrics.active_series.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        Some(s)
+        let refs: Vec<(u32, u64, &Labels)> = gone.iter().map(|(db, id, labels)| (*db, *id, labels)).collect();
+        self.postings.remove(&refs);
+        self.metrics.active_series.fetch_sub(gone.len() as i64, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Deletes series with all their data (series entry, index entries, open and full chunks).
@@ -639,9 +656,7 @@ impl Shard {
             return Ok(0);
         }
         self.db.write(batch).map_err(|e| e.to_string())?;
-        for id in &gone {
-            self.forget(*id);
-        }
+        self.forget(&gone);
         Ok(gone.len())
     }
 
@@ -655,9 +670,14 @@ impl Shard {
             for (name, value) in s.labels.iter() {
                 batch.delete_cf(self.cf("postings"), keys::posting_key(s.db, name, value, id));
             }
+            // A range delete only where the series has chunks: tombstones slow every read.
+            let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
             for p in self.partitions.get(&s.db).into_iter().flatten() {
                 let prefix = keys::chunk_prefix(s.db, *p, id);
-                batch.delete_range_cf(self.cf("chunks"), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
+                it.seek(prefix);
+                if it.key().is_some_and(|k| k.starts_with(&prefix)) {
+                    batch.delete_range_cf(self.cf("chunks"), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
+                }
             }
             gone.push(id);
         }
@@ -742,9 +762,7 @@ impl Shard {
             }
         }
         let gone = self.stage_series_deletion(&emptied, &mut batch);
-        for id in &gone {
-            self.forget(*id);
-        }
+        self.forget(&gone);
         if let Err(e) = self.checkpoint_with(batch) {
             self.reload();
             return Err(e);
