@@ -79,6 +79,33 @@ pub struct ServeArgs {
     /// Password of `--admin-user`; only read from the environment, never from the command line.
     #[arg(skip = std::env::var("GEMINI_ADMIN_PASSWORD").ok())]
     pub admin_password: Option<String>,
+    /// This node's address as the other nodes reach it (`host:port`); with peers it is one node
+    /// of a cluster, which also needs the secret in GEMINI_CLUSTER_SECRET.
+    #[arg(long = "cluster.self", env = "GEMINI_CLUSTER_SELF")]
+    pub cluster_self: Option<String>,
+    /// The cluster's nodes, comma separated (this one included or not).
+    #[arg(long = "cluster.peers", env = "GEMINI_CLUSTER_PEERS", value_delimiter = ',')]
+    pub cluster_peers: Option<Vec<String>>,
+    /// A file with one node per line, re-read when it changes; instead of --cluster.peers.
+    #[arg(long = "cluster.peers-file", env = "GEMINI_CLUSTER_PEERS_FILE")]
+    pub cluster_peers_file: Option<PathBuf>,
+    /// Copies of each series across the nodes [default: 1].
+    #[arg(long = "cluster.replication-factor", env = "GEMINI_CLUSTER_REPLICATION_FACTOR")]
+    pub cluster_replication_factor: Option<usize>,
+    /// The secret of the requests between nodes; only read from the environment.
+    #[arg(skip = std::env::var("GEMINI_CLUSTER_SECRET").ok())]
+    pub cluster_secret: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct ClusterFile {
+    #[serde(rename = "self")]
+    self_name: Option<String>,
+    peers: Option<Vec<String>>,
+    peers_file: Option<PathBuf>,
+    replication_factor: Option<usize>,
+    secret: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -104,6 +131,8 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     #[serde(default)]
     auth: AuthFile,
+    #[serde(default)]
+    cluster: ClusterFile,
 }
 
 /// The settings the server runs with, every one resolved.
@@ -124,6 +153,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Admin (name, password) to create when no user exists.
     pub admin: Option<(String, String)>,
+    /// Set when this node is one of a cluster.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -195,6 +226,21 @@ impl ServeArgs {
                 (Some(u), _) if !u.is_empty() => return Err("--admin-user needs the password in GEMINI_ADMIN_PASSWORD".into()),
                 _ => None,
             },
+            cluster: None,
+        };
+        let mut cfg = cfg;
+        let peers = self.cluster_peers.or(file.cluster.peers).unwrap_or_default();
+        let peers_file = self.cluster_peers_file.or(file.cluster.peers_file);
+        cfg.cluster = match self.cluster_self.or(file.cluster.self_name) {
+            None if peers.is_empty() && peers_file.is_none() => None,
+            None => return Err("cluster peers need --cluster.self: this node's address as the others reach it".into()),
+            Some(self_name) => Some(crate::cluster::ClusterConfig {
+                self_name,
+                peers,
+                peers_file,
+                replication_factor: self.cluster_replication_factor.or(file.cluster.replication_factor).unwrap_or(1),
+                secret: self.cluster_secret.or(file.cluster.secret).unwrap_or_default(),
+            }),
         };
         if cfg.shards == 0 || cfg.http_workers == 0 || cfg.max_body_bytes == 0 {
             return Err("shards, http_workers and max_body_bytes must be at least 1".into());

@@ -5,6 +5,7 @@
 //! `storage::chunk` XOR encoding), `index` finds series by labels, `query` parses InfluxQL.
 
 pub mod bench;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod index;
@@ -44,7 +45,15 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
             tracing::info!(user = %name, "created the admin user");
         }
     }
-    let state = http::AppState { storage: storage.clone(), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth };
+    let cluster = match cfg.cluster.clone() {
+        Some(c) => {
+            let cluster = Arc::new(cluster::Cluster::new(c)?);
+            actix_web::rt::spawn(reload_peers(cluster.clone()));
+            Some(cluster)
+        }
+        None => None,
+    };
+    let state = http::AppState { storage: storage.clone(), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, cluster };
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(http::tls::server_config(cert, key)?),
         None => None,
@@ -56,6 +65,17 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
     storage.shutdown().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Re-reads the cluster's peer file every 2 s (it changes when the operator scales).
+async fn reload_peers(cluster: Arc<cluster::Cluster>) {
+    let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        if let Err(e) = cluster.reload_peers() {
+            tracing::error!(error = %e, "cluster peer file");
+        }
+    }
 }
 
 /// Drops expired data every `interval`, for as long as the server runs.

@@ -146,7 +146,12 @@ pub struct Gemini {
 impl Gemini {
     /// Starts `gemini serve` on a free port with `data_dir` and extra flags; waits for `/ping`.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Gemini {
-        let mut g = Gemini { child: None, port: free_port(), data_dir: data_dir.to_path_buf(), args: extra.iter().map(|s| s.to_string()).collect() };
+        Gemini::start_on(free_port(), data_dir, extra)
+    }
+
+    /// `start` on a given port (a cluster's nodes must know each other's ports first).
+    pub fn start_on(port: u16, data_dir: &Path, extra: &[&str]) -> Gemini {
+        let mut g = Gemini { child: None, port, data_dir: data_dir.to_path_buf(), args: extra.iter().map(|s| s.to_string()).collect() };
         g.spawn();
         g
     }

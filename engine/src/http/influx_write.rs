@@ -119,7 +119,11 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         .collect();
     let pairs: BTreeSet<(String, String)> = fields.into_iter().flat_map(|(m, fs)| fs.into_iter().map(move |f| (m.clone(), f))).collect();
     state.storage.register_fields(&db, &pairs)?;
-    let outcome = if writes.is_empty() { Default::default() } else { state.storage.write(&db, params.rp.as_deref(), writes).await? };
+    let outcome = match &state.cluster {
+        _ if writes.is_empty() => Default::default(),
+        Some(c) => super::cluster::write(&state, c, &db, params.rp.as_deref(), writes).await?,
+        None => state.storage.write(&db, params.rp.as_deref(), writes).await?,
+    };
     errors.extend(outcome.rejections.iter().cloned());
     if errors.is_empty() {
         return Ok(HttpResponse::NoContent().finish());

@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+mod cluster;
 mod decode;
 mod fields;
 mod influx_write;
@@ -28,6 +29,18 @@ pub struct AppState {
     /// Largest accepted request body after decompression.
     pub max_body_bytes: usize,
     pub auth: crate::config::Auth,
+    /// Set when this node is one of several.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+}
+
+/// Internal endpoints answer only requests that carry the cluster secret.
+fn internal_only(req: &actix_web::HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let given = req.headers().get(crate::cluster::SECRET_HEADER).map(|v| v.as_bytes());
+    match &state.cluster {
+        Some(c) if c.admits(given) => Ok(()),
+        Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "internal endpoint: the cluster secret is required")),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")),
+    }
 }
 
 /// An error answer: a status code and `{"error": "..."}` naming what was wrong.
@@ -109,6 +122,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/ping").route(web::get().to(status::ping)).route(web::head().to(status::ping)))
         .service(endpoint("/health").route(web::get().to(status::health)))
         .service(endpoint("/metrics").route(web::get().to(status::metrics)))
+        .service(endpoint("/internal/v1/write").route(web::post().to(write::internal_write)))
+        .service(endpoint("/internal/v1/read").route(web::post().to(read::internal_read)))
+        .service(endpoint("/internal/v1/query").route(web::post().to(query::internal_query)))
         .default_service(web::to(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").error_response()
         }));

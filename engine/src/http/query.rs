@@ -271,6 +271,22 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let statements = influxql::parse_with_text(q).map_err(|e| ApiError::bad_request(format!("error parsing query: {e}")))?;
     let db = params.get("db").map(String::as_str);
     let who = super::users::authorize(&req, &state, &statements, db)?;
+    run(&req, &state, &who, statements, &params, true).await
+}
+
+/// `/internal/v1/query`: a change made on another node of the cluster, run here as well.
+pub async fn internal_query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    super::internal_only(&req, &state)?;
+    let params = params(&req, &body);
+    let q = params.get("q").map(String::as_str).unwrap_or("");
+    let statements = influxql::parse_with_text(q).map_err(|e| ApiError::bad_request(format!("error parsing query: {e}")))?;
+    run(&req, &state, &Principal::Anyone, statements, &params, false).await
+}
+
+/// Runs the statements; with `broadcast`, each change that succeeded here is sent to the other
+/// nodes of a cluster too (databases, policies, users and deletions apply to all of them).
+async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: Vec<(Statement, String)>, params: &HashMap<String, String>, broadcast: bool) -> Result<HttpResponse, ApiError> {
+    let db = params.get("db").map(String::as_str);
     let mut results = Vec::new();
     let read_only = req.method() == actix_web::http::Method::GET;
     for (i, (stmt, text)) in statements.into_iter().enumerate() {
@@ -280,11 +296,18 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
             let text = format!("deprecated use of '{}' in a read only context, please use a POST request instead", super::users::quoted(&stmt, &text));
             result["messages"] = json!([{ "level": "warning", "text": text }]);
         }
-        let params = Params { db, rp: params.get("rp").map(String::as_str).filter(|r| !r.is_empty()), epoch: params.get("epoch").map(String::as_str) };
-        match execute(&state, &who, stmt, &params).await {
+        let change = stmt.is_change();
+        let run_params = Params { db, rp: params.get("rp").map(String::as_str).filter(|r| !r.is_empty()), epoch: params.get("epoch").map(String::as_str) };
+        match execute(state, who, stmt, &run_params).await {
             Ok(Value::Null) => {}
             Ok(series) => result["series"] = series,
             Err(e) => result["error"] = json!(e),
+        }
+        if let (true, true, Some(cluster), None) = (broadcast, change, &state.cluster, result.get("error")) {
+            let failed = super::cluster::broadcast_statement(cluster, &text, db).await;
+            if !failed.is_empty() {
+                result["error"] = json!(format!("done on {}, not on: {}", cluster.self_name, failed.join("; ")));
+            }
         }
         results.push(result);
     }

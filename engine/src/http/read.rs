@@ -29,6 +29,8 @@ struct Query {
     start: i64,
     end: i64,
     matchers: Vec<Matcher>,
+    /// As the client sent it, for the other nodes of a cluster.
+    wire: pb::Query,
 }
 
 fn parse_queries(req: &pb::ReadRequest) -> Result<Vec<Query>, ApiError> {
@@ -42,7 +44,7 @@ fn parse_queries(req: &pb::ReadRequest) -> Result<Vec<Query>, ApiError> {
                 .map(|m| Matcher::new(m.r#type, &m.name, &m.value))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ApiError::bad_request(format!("query {i}: {e}")))?;
-            Ok(Query { start: q.start_timestamp_ms, end: q.end_timestamp_ms, matchers })
+            Ok(Query { start: q.start_timestamp_ms, end: q.end_timestamp_ms, matchers, wire: q.clone() })
         })
         .collect()
 }
@@ -77,35 +79,98 @@ pub async fn read(
     let request = pb::ReadRequest::decode(body.as_slice())
         .map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.ReadRequest: {e}")))?;
     let queries = parse_queries(&request)?;
+    if let Some(cluster) = state.cluster.clone() {
+        return cluster_read(&state, &cluster, &db, rp.as_deref(), queries, negotiate(&request)?).await;
+    }
     match negotiate(&request)? {
         ResponseType::Samples => samples(&state, &db, rp.as_deref(), queries).await,
         ResponseType::StreamedXorChunks => Ok(streamed(state, db, rp, queries)),
     }
 }
 
+/// `/internal/v1/read`: this node's own samples, for the node that merges a cluster read.
+pub async fn internal_read(req: HttpRequest, params: web::Query<ReadParams>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    super::internal_only(&req, &state)?;
+    let db = super::database_or_default(&params.db);
+    let rp = params.rp.clone().filter(|r| !r.is_empty());
+    let raw = read_raw(payload, state.max_body_bytes).await?;
+    let body = decompress(&req, &raw, state.max_body_bytes)?;
+    let request = pb::ReadRequest::decode(body.as_slice()).map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.ReadRequest: {e}")))?;
+    samples(&state, &db, rp.as_deref(), parse_queries(&request)?).await
+}
+
+/// A read through a cluster: every node's samples merged, as SAMPLES or re-encoded chunks.
+async fn cluster_read(state: &AppState, cluster: &crate::cluster::Cluster, db: &str, rp: Option<&str>, queries: Vec<Query>, kind: ResponseType) -> Result<HttpResponse, ApiError> {
+    let mut merged_queries = Vec::with_capacity(queries.len());
+    for q in queries {
+        let mut merged = super::cluster::Merged::new();
+        let wire = q.wire.clone();
+        super::cluster::merge(&mut merged, local_timeseries(state, db, rp, q).await?);
+        super::cluster::read_peers(cluster, db, rp, &wire, &mut merged).await?;
+        merged_queries.push(merged);
+    }
+    let labels = |key: &Vec<(String, String)>| key.iter().map(|(n, v)| pb::Label { name: n.clone(), value: v.clone() }).collect::<Vec<_>>();
+    if kind == ResponseType::Samples {
+        let results = merged_queries
+            .into_iter()
+            .map(|m| pb::QueryResult {
+                timeseries: m.iter().map(|(k, s)| pb::TimeSeries { labels: labels(k), samples: s.iter().map(|(t, v)| pb::Sample { timestamp: *t, value: *v }).collect(), ..Default::default() }).collect(),
+            })
+            .collect();
+        return samples_answer(pb::ReadResponse { results });
+    }
+    let mut frames = Vec::new();
+    for (index, m) in merged_queries.into_iter().enumerate() {
+        let mut framer = Framer::new(index as i64);
+        for (key, samples) in &m {
+            let mut chunks = Vec::new();
+            let points: Vec<(&i64, &f64)> = samples.iter().collect();
+            for part in points.chunks(chunk::SAMPLES_PER_CHUNK as usize) {
+                let mut c = chunk::XorChunk::new();
+                for (t, v) in part {
+                    c.append(**t, **v);
+                }
+                chunks.push(StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.bytes().to_vec() });
+            }
+            framer.push(labels(key), chunks, &mut frames);
+        }
+        frames.extend(framer.take());
+    }
+    Ok(HttpResponse::Ok().content_type("application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse").body(frames.concat()))
+}
+
+/// This node's samples of one query, series by series.
+async fn local_timeseries(state: &AppState, db: &str, rp: Option<&str>, q: Query) -> Result<Vec<pb::TimeSeries>, ApiError> {
+    let series = state.storage.select(db, Policies::One(rp), q.matchers).await?;
+    let chunks = state.storage.read_chunks(&series, q.start, q.end).await?;
+    let mut timeseries = Vec::new();
+    for (s, chunks) in series.iter().zip(chunks) {
+        let mut samples = Vec::new();
+        for c in &chunks {
+            chunk::decode_each(&c.data, |t, v| {
+                if t >= q.start && t <= q.end {
+                    samples.push(pb::Sample { value: v, timestamp: t });
+                }
+            })
+            .ok_or_else(|| ApiError::new(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, format!("corrupt chunk in series {}", s.labels)))?;
+        }
+        if !samples.is_empty() {
+            timeseries.push(pb::TimeSeries { labels: labels_pb(s), samples, ..Default::default() });
+        }
+    }
+    Ok(timeseries)
+}
+
 async fn samples(state: &AppState, db: &str, rp: Option<&str>, queries: Vec<Query>) -> Result<HttpResponse, ApiError> {
     let mut results = Vec::with_capacity(queries.len());
     for q in queries {
-        let series = state.storage.select(db, Policies::One(rp), q.matchers).await?;
-        let chunks = state.storage.read_chunks(&series, q.start, q.end).await?;
-        let mut timeseries = Vec::new();
-        for (s, chunks) in series.iter().zip(chunks) {
-            let mut samples = Vec::new();
-            for c in &chunks {
-                chunk::decode_each(&c.data, |t, v| {
-                    if t >= q.start && t <= q.end {
-                        samples.push(pb::Sample { value: v, timestamp: t });
-                    }
-                })
-                .ok_or_else(|| ApiError::new(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, format!("corrupt chunk in series {}", s.labels)))?;
-            }
-            if !samples.is_empty() {
-                timeseries.push(pb::TimeSeries { labels: labels_pb(s), samples, ..Default::default() });
-            }
-        }
-        results.push(pb::QueryResult { timeseries });
+        results.push(pb::QueryResult { timeseries: local_timeseries(state, db, rp, q).await? });
     }
-    let body = pb::ReadResponse { results }.encode_to_vec();
+    samples_answer(pb::ReadResponse { results })
+}
+
+fn samples_answer(response: pb::ReadResponse) -> Result<HttpResponse, ApiError> {
+    let body = response.encode_to_vec();
     let compressed = snap::raw::Encoder::new()
         .compress_vec(&body)
         .map_err(|e| ApiError::new(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, format!("snappy encode: {e}")))?;

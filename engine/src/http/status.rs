@@ -14,7 +14,15 @@ pub async fn ping() -> HttpResponse {
 }
 
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let peers = state.cluster.as_ref().map(|c| {
+        let names = c.peers().names.clone();
+        names.into_iter().map(|p| {
+            let reachable = p == c.self_name || !c.is_down(&p);
+            serde_json::json!({ "name": p, "reachable": reachable })
+        }).collect::<Vec<_>>()
+    });
     HttpResponse::Ok().json(serde_json::json!({
+        "peers": peers,
         "name": "gemini",
         "message": "ready for queries and writes",
         "status": "pass",
@@ -31,5 +39,25 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(state.storage.disk_bytes())))
+        .body(state.metrics.render(state.storage.disk_bytes()) + &cluster_metrics(&state)))
+}
+
+/// Per peer: forwarded samples, forward errors and failovers.
+fn cluster_metrics(state: &AppState) -> String {
+    use std::fmt::Write;
+    let Some(c) = &state.cluster else { return String::new() };
+    let stats = c.stats();
+    let mut o = String::new();
+    let families: [(&str, &str, fn(&crate::cluster::PeerStats) -> u64); 3] = [
+        ("gemini_cluster_forwarded_samples_total", "Samples forwarded to a peer that owns them.", |s| s.forwarded_samples),
+        ("gemini_cluster_forward_errors_total", "Requests to a peer that failed (it is then skipped for a few seconds).", |s| s.forward_errors),
+        ("gemini_cluster_failovers_total", "Copies that went to the next node in hash order because this peer was down.", |s| s.failovers),
+    ];
+    for (name, help, value) in families {
+        let _ = write!(o, "# HELP {name} {help}\n# TYPE {name} counter\n");
+        for (peer, s) in &stats {
+            let _ = writeln!(o, "{name}{{peer={peer:?}}} {}", value(s));
+        }
+    }
+    o
 }

@@ -73,7 +73,10 @@ async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payl
         Version::V2 => decode_v2(&body)?,
     };
     state.storage.put_metadata(db, decoded.metadata)?;
-    let outcome = state.storage.write(db, rp, decoded.series).await?;
+    let outcome = match &state.cluster {
+        Some(c) => super::cluster::write(&state, c, db, rp, decoded.series).await?,
+        None => state.storage.write(db, rp, decoded.series).await?,
+    };
     let written = outcome.accepted + outcome.duplicates;
     let mut answer = if outcome.rejected > 0 {
         HttpResponse::BadRequest()
@@ -90,6 +93,20 @@ async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payl
         return Ok(answer.json(serde_json::json!({ "error": rejection_message(&outcome) })));
     }
     Ok(answer.finish())
+}
+
+/// `/internal/v1/write`: a node's share of a cluster write, stored here only; the answer is
+/// the outcome as JSON.
+pub async fn internal_write(req: HttpRequest, params: web::Query<WriteParams>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    super::internal_only(&req, &state)?;
+    let db = super::database_or_default(&params.db);
+    let rp = params.rp.as_deref().filter(|r| !r.is_empty());
+    super::require_policy(&state, &db, rp)?;
+    let raw = read_raw(payload, state.max_body_bytes).await?;
+    let body = decompress(&req, &raw, state.max_body_bytes)?;
+    let decoded = decode_v1(&body)?;
+    let outcome = state.storage.write(&db, rp, decoded.series).await?;
+    Ok(HttpResponse::Ok().json(super::cluster::outcome_json(&outcome)))
 }
 
 fn rejection_message(o: &WriteOutcome) -> String {

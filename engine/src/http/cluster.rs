@@ -1,0 +1,262 @@
+//! What writes and reads do in a cluster. A write is split by owner (see
+//! `cluster::placement`): this node's part goes to its storage, the rest to the owners over
+//! `/internal/v1/write` (remote write 1.0 protobuf, snappy, the cluster secret in a header);
+//! an owner that does not answer is marked down and its copy goes to the next node in hash
+//! order, and the answer is 204 only when every series has its replication-factor copies.
+//! Retries are harmless: a sample stored again is a duplicate, not a second sample. A remote
+//! read asks every node for its own samples over `/internal/v1/read` and merges them by
+//! series, one sample per timestamp; with as many nodes unreachable as there are copies it
+//! answers 503 naming them, never a silent partial answer.
+
+use super::{ApiError, AppState};
+use crate::cluster::{placement, Cluster, SECRET_HEADER};
+use crate::storage::shard::{SeriesWrite, WriteOutcome};
+use actix_web::http::StatusCode;
+use futures_util::future::join_all;
+use prost::Message;
+use proto::prometheus as pb;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+thread_local! {
+    /// One client (and connection pool) per worker thread: awc's client is not `Send`.
+    static CLIENT: awc::Client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+}
+
+/// Why an internal request failed: the peer is unreachable or faulty (try another), or it
+/// refused the request (tell the client).
+enum Fault {
+    Unreachable(String),
+    Refused(ApiError),
+}
+
+/// POSTs a snappy protobuf body to a peer; answers the response body of a 2xx.
+async fn internal_post(cluster: &Cluster, peer: &str, path_and_query: &str, body: Vec<u8>) -> Result<Vec<u8>, Fault> {
+    let url = format!("http://{peer}{path_and_query}");
+    let request = CLIENT.with(|c| {
+        c.post(url)
+            .insert_header((SECRET_HEADER, cluster.secret()))
+            .insert_header(("Content-Type", "application/x-protobuf"))
+            .insert_header(("Content-Encoding", "snappy"))
+            .send_body(body)
+    });
+    let mut response = request.await.map_err(|e| Fault::Unreachable(e.to_string()))?;
+    let status = response.status();
+    let bytes = response.body().limit(1 << 30).await.map_err(|e| Fault::Unreachable(e.to_string()))?;
+    if status.is_success() {
+        return Ok(bytes.to_vec());
+    }
+    let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+    if status.is_server_error() {
+        return Err(Fault::Unreachable(format!("{status}: {message}")));
+    }
+    Err(Fault::Refused(ApiError::new(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY), message)))
+}
+
+fn query_string(db: &str, rp: Option<&str>) -> String {
+    let mut q = serde_urlencoded::to_string([("db", db)]).unwrap_or_default();
+    if let Some(rp) = rp {
+        q.push('&');
+        q.push_str(&serde_urlencoded::to_string([("rp", rp)]).unwrap_or_default());
+    }
+    q
+}
+
+fn to_pb(series: &[SeriesWrite]) -> pb::WriteRequest {
+    let timeseries = series
+        .iter()
+        .map(|s| pb::TimeSeries {
+            labels: s.labels.iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.to_string() }).collect(),
+            samples: s.samples.iter().map(|(t, v)| pb::Sample { timestamp: *t, value: *v }).collect(),
+            ..Default::default()
+        })
+        .collect();
+    pb::WriteRequest { timeseries, ..Default::default() }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Outcome {
+    accepted: u64,
+    duplicates: u64,
+    new_series: u64,
+    rejected: u64,
+    rejections: Vec<String>,
+}
+
+pub fn outcome_json(o: &WriteOutcome) -> serde_json::Value {
+    serde_json::json!(Outcome { accepted: o.accepted, duplicates: o.duplicates, new_series: o.new_series, rejected: o.rejected, rejections: o.rejections.clone() })
+}
+
+async fn forward(cluster: &Cluster, peer: &str, db: &str, rp: Option<&str>, part: &[SeriesWrite]) -> Result<WriteOutcome, Fault> {
+    let body = snap::raw::Encoder::new().compress_vec(&to_pb(part).encode_to_vec()).map_err(|e| Fault::Unreachable(e.to_string()))?;
+    let answer = internal_post(cluster, peer, &format!("/internal/v1/write?{}", query_string(db, rp)), body).await?;
+    let o: Outcome = serde_json::from_slice(&answer).map_err(|e| Fault::Unreachable(format!("bad answer: {e}")))?;
+    let samples: usize = part.iter().map(|s| s.samples.len()).sum();
+    cluster.count(peer, |s| s.forwarded_samples += samples as u64);
+    Ok(WriteOutcome { accepted: o.accepted, duplicates: o.duplicates, new_series: o.new_series, rejected: o.rejected, rejections: o.rejections })
+}
+
+/// Writes every series to its replication-factor owners; see the module doc.
+pub async fn write(state: &AppState, cluster: &Cluster, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, ApiError> {
+    let peers = cluster.peers();
+    let copies = cluster.replication_factor.min(peers.names.len());
+    let me = peers.names.iter().position(|p| *p == cluster.self_name).expect("self is a peer");
+    // Per series: peers in its order, each peer's state for it (0: not asked, 1: passed over
+    // while marked down, 2: sent a copy), copies missing.
+    let mut wants: Vec<(Vec<usize>, Vec<u8>, usize)> =
+        series.iter().map(|s| (placement::ranked(s.hash, &peers.hashes), vec![0; peers.names.len()], copies)).collect();
+    let mut total = WriteOutcome::default();
+    loop {
+        let mut batches: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, (ranked, state, missing)) in wants.iter_mut().enumerate() {
+            for _ in 0..*missing {
+                // The first node in its order not sent a copy yet, passing over those marked
+                // down; when only those are left, they are tried anyway (they may be back).
+                let mut pick = None;
+                for &n in ranked.iter() {
+                    if state[n] == 2 {
+                        continue;
+                    }
+                    if n == me || !cluster.is_down(&peers.names[n]) {
+                        pick = Some(n);
+                        break;
+                    }
+                    if state[n] == 0 {
+                        cluster.count(&peers.names[n], |s| s.failovers += 1);
+                        state[n] = 1;
+                    }
+                }
+                let Some(node) = pick.or_else(|| ranked.iter().copied().find(|n| state[*n] < 2)) else {
+                    let down: Vec<&str> = peers.names.iter().filter(|p| cluster.is_down(p)).map(String::as_str).collect();
+                    return Err(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("cannot store {copies} copies of every series: unreachable peers {}", down.join(", ")),
+                    ));
+                };
+                state[node] = 2;
+                batches.entry(node).or_default().push(i);
+            }
+        }
+        if batches.is_empty() {
+            break;
+        }
+        let (series, peers) = (&series, &peers);
+        let sends = batches.into_iter().map(|(node, idx)| async move {
+            let part: Vec<SeriesWrite> = idx.iter().map(|i| series[*i].clone()).collect();
+            let result = match node == me {
+                true => state.storage.write(db, rp, part).await.map_err(|e| Fault::Refused(e.into())),
+                false => forward(cluster, &peers.names[node], db, rp, &part).await,
+            };
+            (node, idx, result)
+        });
+        for (node, idx, result) in join_all(sends).await {
+            match result {
+                Ok(o) => {
+                    for i in idx {
+                        wants[i].2 -= 1;
+                    }
+                    total.merge(o);
+                    if node != me {
+                        cluster.mark_up(&peers.names[node]);
+                    }
+                }
+                Err(Fault::Unreachable(e)) => {
+                    tracing::warn!(peer = %peers.names[node], error = %e, "peer unreachable: its copies go to the next node");
+                    cluster.mark_down(&peers.names[node]);
+                }
+                Err(Fault::Refused(e)) => return Err(e),
+            }
+        }
+    }
+    // Every series was stored `copies` times: count it once.
+    let once = |n: u64| n / copies as u64;
+    Ok(WriteOutcome { accepted: once(total.accepted), duplicates: once(total.duplicates), new_series: once(total.new_series), rejected: once(total.rejected), rejections: total.rejections })
+}
+
+/// Merges every node's samples for one remote read query: labels → time → value.
+pub type Merged = BTreeMap<Vec<(String, String)>, BTreeMap<i64, f64>>;
+
+pub fn merge(into: &mut Merged, timeseries: Vec<pb::TimeSeries>) {
+    for ts in timeseries {
+        let key = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
+        let samples = into.entry(key).or_default();
+        for s in ts.samples {
+            samples.entry(s.timestamp).or_insert(s.value);
+        }
+    }
+}
+
+/// The other nodes' samples for `query` merged into `into`; 503 when as many nodes as there
+/// are copies (or more) did not answer.
+pub async fn read_peers(cluster: &Cluster, db: &str, rp: Option<&str>, query: &pb::Query, into: &mut Merged) -> Result<(), ApiError> {
+    let peers = cluster.peers();
+    let request = pb::ReadRequest { queries: vec![query.clone()], accepted_response_types: vec![] };
+    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let path = format!("/internal/v1/read?{}", query_string(db, rp));
+    let others = peers.names.iter().filter(|p| **p != cluster.self_name);
+    let answers = join_all(others.map(|p| {
+        let (body, path) = (body.clone(), &path);
+        async move { (p, internal_post(cluster, p, path, body).await) }
+    }))
+    .await;
+    let mut missing = Vec::new();
+    for (peer, answer) in answers {
+        let bytes = match answer {
+            Ok(b) => b,
+            Err(Fault::Refused(e)) => return Err(e),
+            Err(Fault::Unreachable(e)) => {
+                tracing::warn!(%peer, error = %e, "peer unreachable for a read");
+                cluster.mark_down(peer);
+                missing.push(peer.as_str());
+                continue;
+            }
+        };
+        let raw = snap::raw::Decoder::new().decompress_vec(&bytes).map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("peer {peer}: {e}")))?;
+        let response = pb::ReadResponse::decode(raw.as_slice()).map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("peer {peer}: {e}")))?;
+        for result in response.results {
+            merge(into, result.timeseries);
+        }
+    }
+    if missing.len() >= cluster.replication_factor {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("peers unreachable: {} (replication factor {}: the answer would be incomplete)", missing.join(", "), cluster.replication_factor),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a change statement on every other node; answers the nodes where it failed, each
+/// with the reason.
+pub async fn broadcast_statement(cluster: &Cluster, text: &str, db: Option<&str>) -> Vec<String> {
+    let peers = cluster.peers();
+    let mut query = vec![("q", text)];
+    if let Some(db) = db {
+        query.push(("db", db));
+    }
+    let path = format!("/internal/v1/query?{}", serde_urlencoded::to_string(&query).unwrap_or_default());
+    let others = peers.names.iter().filter(|p| **p != cluster.self_name);
+    let answers = join_all(others.map(|p| {
+        let path = &path;
+        async move { (p, internal_post(cluster, p, path, Vec::new()).await) }
+    }))
+    .await;
+    let mut failed = Vec::new();
+    for (peer, answer) in answers {
+        let reason = match answer {
+            Ok(body) => serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["results"][0]["error"].as_str().map(str::to_string)),
+            Err(Fault::Unreachable(e)) => {
+                cluster.mark_down(peer);
+                Some(e)
+            }
+            Err(Fault::Refused(e)) => Some(e.message),
+        };
+        if let Some(reason) = reason {
+            failed.push(format!("{peer}: {reason}"));
+        }
+    }
+    failed
+}

@@ -1,0 +1,159 @@
+//! Three (then four) `gemini` processes on loopback as one cluster: any node takes writes and
+//! reads, every series has its copies, a node lost with replication factor 2 loses no write
+//! and no read, replication factor 1 answers 503 naming the missing node, the peer file grows
+//! the cluster, and statements reach every node.
+
+use proto::prometheus as pb;
+use std::path::Path;
+use tests::*;
+
+const SECRET: &str = "cluster-test-secret";
+
+struct Nodes {
+    nodes: Vec<Gemini>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+/// `n` nodes that know each other through a peer file (so it can grow), with `rf` copies.
+fn cluster(n: usize, rf: usize, peers_file: &Path) -> Nodes {
+    std::env::set_var("GEMINI_CLUSTER_SECRET", SECRET);
+    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+    let names: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    std::fs::write(peers_file, names.join("\n")).unwrap();
+    let dirs: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nodes = ports.iter().zip(&dirs).map(|(port, dir)| start_node(*port, dir.path(), rf, peers_file)).collect();
+    Nodes { nodes, _dirs: dirs }
+}
+
+fn start_node(port: u16, dir: &Path, rf: usize, peers_file: &Path) -> Gemini {
+    let (me, rf) = (format!("127.0.0.1:{port}"), rf.to_string());
+    Gemini::start_on(port, dir, &["--cluster.self", &me, "--cluster.peers-file", peers_file.to_str().unwrap(), "--cluster.replication-factor", &rf])
+}
+
+fn everything() -> pb::Query {
+    query_all(vec![matcher(2, "__name__", ".+")])
+}
+
+/// Series held by one node alone (SHOW statements answer from the node's own data).
+fn local_series(g: &Gemini) -> u64 {
+    let v = g.query_in("prometheus", "SHOW SERIES CARDINALITY");
+    v["results"][0]["series"][0]["values"][0][0].as_u64().unwrap_or(0)
+}
+
+fn gauge(name: &str, i: usize, t: i64) -> pb::TimeSeries {
+    series(&[("__name__", name), ("i", &i.to_string())], &[(t, i as f64)])
+}
+
+#[test]
+fn three_nodes_with_two_copies_read_back_every_sample_once() {
+    let files = tempfile::tempdir().unwrap();
+    let c = cluster(3, 2, &files.path().join("peers"));
+    let mut expected = fixture_writes();
+    for samples in expected.values_mut() {
+        samples.sort_by_key(|s| s.0);
+        samples.dedup();
+    }
+    for (i, bin) in fixture_files("write-").iter().enumerate() {
+        let a = send_captured(&c.nodes[(i * 7 + 1) % 3], bin);
+        assert_eq!(a.status, 204, "{}: {}", bin.display(), a.text());
+    }
+    for g in &c.nodes {
+        assert!(g.read_samples("prometheus", everything()) == expected, "SAMPLES through {}", g.port);
+        assert!(g.read_streamed("prometheus", everything()) == expected, "streamed through {}", g.port);
+    }
+    // Two copies of each series, spread: no node holds everything.
+    let held: Vec<u64> = c.nodes.iter().map(local_series).collect();
+    let total = expected.len() as u64;
+    assert_eq!(held.iter().sum::<u64>(), 2 * total, "{held:?} for {total} series");
+    assert!(held.iter().all(|h| *h < total), "{held:?}");
+    let metrics = c.nodes[0].get("/metrics").text();
+    assert!(metrics.contains("gemini_cluster_forwarded_samples_total{peer="), "{metrics}");
+}
+
+#[test]
+fn losing_any_one_node_loses_no_write_and_no_read() {
+    let files = tempfile::tempdir().unwrap();
+    let mut c = cluster(3, 2, &files.path().join("peers"));
+    let mut written = 0;
+    let t0 = now_s() * 1000 - 3_600_000;
+    for victim in 0..3 {
+        c.nodes[victim].kill9();
+        // A writer keeps going through the others: every write succeeds.
+        for round in 0..20 {
+            let via = &c.nodes[(victim + 1 + round % 2) % 3];
+            let t = t0 + (written as i64) * 1000;
+            let req = pb::WriteRequest { timeseries: (0..50).map(|i| gauge("load", i, t)).collect(), metadata: vec![] };
+            let a = via.write("prometheus", &req);
+            assert_eq!(a.status, 204, "node {victim} down, write {round}: {}", a.text());
+            written += 1;
+        }
+        // Reads through the survivors are complete.
+        for g in c.nodes.iter().enumerate().filter(|(i, _)| *i != victim).map(|(_, g)| g) {
+            let got = g.read_samples("prometheus", query_all(vec![matcher(0, "__name__", "load")]));
+            assert_eq!(got.len(), 50);
+            assert!(got.values().all(|s| s.len() == written), "node {victim} down: {} of {written} samples", got.values().next().unwrap().len());
+        }
+        c.nodes[victim].restart();
+        assert_eq!(c.nodes[victim].get("/ping").status, 204);
+        let health: serde_json::Value = serde_json::from_slice(&c.nodes[victim].get("/health").body).unwrap();
+        assert_eq!(health["peers"].as_array().unwrap().len(), 3, "{health}");
+    }
+    let failovers = c.nodes.iter().map(|g| g.get("/metrics").text()).filter(|m| m.contains("gemini_cluster_failovers_total{peer=")).count();
+    assert!(failovers > 0, "copies went to the next node while one was down");
+}
+
+#[test]
+fn one_copy_and_a_node_down_is_a_503_naming_it() {
+    let files = tempfile::tempdir().unwrap();
+    let mut c = cluster(3, 1, &files.path().join("peers"));
+    let t = now_s() * 1000;
+    let req = pb::WriteRequest { timeseries: (0..30).map(|i| gauge("up", i, t)).collect(), metadata: vec![] };
+    assert_eq!(c.nodes[0].write("prometheus", &req).status, 204);
+    assert_eq!(c.nodes[1].read_samples("prometheus", everything()).len(), 30);
+    let gone = format!("127.0.0.1:{}", c.nodes[2].port);
+    c.nodes[2].kill9();
+    let body = snap::raw::Encoder::new().compress_vec(&prost::Message::encode_to_vec(&pb::ReadRequest { queries: vec![everything()], accepted_response_types: vec![] })).unwrap();
+    let a = c.nodes[0].post("/api/v1/read?db=prometheus", &PROTO_HEADERS, &body);
+    assert_eq!(a.status, 503, "{}", a.text());
+    assert!(a.text().contains(&gone), "{}", a.text());
+}
+
+#[test]
+fn the_peer_file_grows_the_cluster_and_statements_reach_every_node() {
+    let files = tempfile::tempdir().unwrap();
+    let peers = files.path().join("peers");
+    let mut c = cluster(3, 2, &peers);
+    let ok = |a: serde_json::Value| assert!(a["results"][0].get("error").is_none(), "{a}");
+    // A database made on one node takes writes through another.
+    ok(c.nodes[0].query("CREATE DATABASE shared"));
+    let t = now_s() * 1000;
+    let old = pb::WriteRequest { timeseries: (0..40).map(|i| gauge("old", i, t)).collect(), metadata: vec![] };
+    assert_eq!(c.nodes[1].write("shared", &old).status, 204);
+
+    // A fourth node joins: the others re-read the file.
+    let port = free_port();
+    let mut names = std::fs::read_to_string(&peers).unwrap();
+    names.push_str(&format!("\n127.0.0.1:{port}"));
+    std::fs::write(&peers, names).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fourth = start_node(port, dir.path(), 2, &peers);
+    ok(fourth.query("CREATE DATABASE shared"));
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let new = pb::WriteRequest { timeseries: (0..40).map(|i| gauge("new", i, t)).collect(), metadata: vec![] };
+    assert_eq!(c.nodes[2].write("shared", &new).status, 204);
+    c.nodes.push(fourth);
+    for g in &c.nodes {
+        let got = g.read_samples("shared", everything());
+        assert_eq!(got.len(), 80, "old and new series through {}", g.port);
+    }
+    let on_fourth = c.nodes[3].query_in("shared", "SHOW SERIES CARDINALITY");
+    let held = on_fourth["results"][0]["series"][0]["values"][0][0].as_u64().unwrap_or(0);
+    assert!(held > 0 && held < 80, "the new node holds its share of the new series: {held}");
+    // DROP DATABASE reaches every node.
+    ok(c.nodes[3].query("DROP DATABASE shared"));
+    for g in &c.nodes {
+        let dbs = g.query("SHOW DATABASES");
+        assert!(!dbs.to_string().contains("shared"), "{dbs}");
+    }
+    let _ = &mut c;
+}
