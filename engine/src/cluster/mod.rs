@@ -9,12 +9,12 @@ pub mod placement;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// The header that carries the cluster secret on internal requests.
 pub const SECRET_HEADER: &str = "X-Gemini-Cluster-Secret";
 /// How long a peer that failed a request is skipped before it is tried again.
-const DOWN_FOR: Duration = Duration::from_secs(5);
+const DOWN_FOR: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterConfig {
@@ -35,18 +35,17 @@ pub struct Peers {
 }
 
 impl Peers {
-    fn new(mut names: Vec<String>, self_name: &str) -> Peers {
-        names.retain(|n| !n.trim().is_empty());
-        for n in names.iter_mut() {
-            *n = n.trim().to_string();
-        }
+    /// The list must name this node, spelled as `--cluster.self` is: a node listed under two
+    /// names would take two copies of a series.
+    fn new(names: Vec<String>, self_name: &str) -> Result<Peers, String> {
+        let mut names: Vec<String> = names.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
         if !names.iter().any(|n| n == self_name) {
-            names.push(self_name.to_string());
+            return Err(format!("the peer list {names:?} does not name this node, {self_name:?} (--cluster.self)"));
         }
         names.sort();
         names.dedup();
         let hashes = names.iter().map(|n| placement::peer_hash(n)).collect();
-        Peers { names, hashes }
+        Ok(Peers { names, hashes })
     }
 }
 
@@ -65,7 +64,8 @@ pub struct Cluster {
     secret: String,
     peers_file: Option<PathBuf>,
     peers: RwLock<Arc<Peers>>,
-    file_seen: Mutex<Option<SystemTime>>,
+    /// The peer file's text as last read.
+    file_seen: Mutex<Option<String>>,
     down_until: Mutex<BTreeMap<String, Instant>>,
     stats: Mutex<BTreeMap<String, PeerStats>>,
 }
@@ -78,8 +78,9 @@ impl Cluster {
         if cfg.replication_factor == 0 {
             return Err("cluster.replication-factor must be at least 1".into());
         }
+        let listed = if cfg.peers_file.is_some() { vec![cfg.self_name.clone()] } else { cfg.peers };
         let c = Cluster {
-            peers: RwLock::new(Arc::new(Peers::new(cfg.peers, &cfg.self_name))),
+            peers: RwLock::new(Arc::new(Peers::new(listed, &cfg.self_name)?)),
             self_name: cfg.self_name,
             replication_factor: cfg.replication_factor,
             secret: cfg.secret,
@@ -92,20 +93,20 @@ impl Cluster {
         Ok(c)
     }
 
-    /// Re-reads the peer file when its modification time changed.
+    /// Re-reads the peer file; a new list takes effect when it names this node (a file caught
+    /// half-written, or empty, leaves the list as it was).
     pub fn reload_peers(&self) -> Result<(), String> {
         let Some(path) = &self.peers_file else { return Ok(()) };
-        let modified = std::fs::metadata(path).and_then(|m| m.modified()).map_err(|e| format!("peer file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("peer file {}: {e}", path.display()))?;
         let mut seen = self.file_seen.lock().unwrap();
-        if *seen == Some(modified) {
+        if seen.as_deref() == Some(text.as_str()) {
             return Ok(());
         }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("peer file {}: {e}", path.display()))?;
         let names: Vec<String> = text.lines().map(|l| l.split('#').next().unwrap_or("").to_string()).collect();
-        let peers = Peers::new(names, &self.self_name);
+        let peers = Peers::new(names, &self.self_name).map_err(|e| format!("peer file {}: {e}; keeping the list as it was", path.display()))?;
         tracing::info!(peers = ?peers.names, "cluster peers");
         *self.peers.write().unwrap() = Arc::new(peers);
-        *seen = Some(modified);
+        *seen = Some(text);
         Ok(())
     }
 
@@ -162,17 +163,22 @@ mod tests {
 
     #[test]
     fn peers_include_self_sorted_once_and_the_file_is_reread() {
-        let c = Cluster::new(config(&["c:8086", " a:8086", "c:8086", ""])).unwrap();
+        let c = Cluster::new(config(&["c:8086", " a:8086", "c:8086", "", "b:8086"])).unwrap();
         assert_eq!(c.peers().names, vec!["a:8086", "b:8086", "c:8086"]);
+        let missing = Cluster::new(config(&["a:8086", "c:8086"])).err().unwrap();
+        assert!(missing.contains("does not name this node, \"b:8086\""), "{missing}");
         assert!(c.admits(Some(b"s3cret")) && !c.admits(Some(b"s3creT")) && !c.admits(None));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("peers");
         std::fs::write(&file, "a:8086\nb:8086 # me\n").unwrap();
         let c = Cluster::new(ClusterConfig { peers_file: Some(file.clone()), ..config(&[]) }).unwrap();
         assert_eq!(c.peers().names, vec!["a:8086", "b:8086"]);
-        std::thread::sleep(Duration::from_millis(20));
         std::fs::write(&file, "a:8086\nb:8086\nd:8086\n").unwrap();
         c.reload_peers().unwrap();
+        assert_eq!(c.peers().names, vec!["a:8086", "b:8086", "d:8086"]);
+        // Caught half-written: the list stays.
+        std::fs::write(&file, "").unwrap();
+        assert!(c.reload_peers().is_err());
         assert_eq!(c.peers().names, vec!["a:8086", "b:8086", "d:8086"]);
         assert_eq!(Cluster::new(ClusterConfig { secret: String::new(), ..config(&[]) }).err().unwrap(), "a cluster needs a secret (GEMINI_CLUSTER_SECRET) for the requests between its nodes");
     }

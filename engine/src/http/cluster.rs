@@ -19,12 +19,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 thread_local! {
-    /// One client (and connection pool) per worker thread: awc's client is not `Send`.
-    static CLIENT: awc::Client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+    /// One client (and connection pool) per worker thread: awc's client is not `Send`. A peer
+    /// that does not connect within 2 s or answer within 10 s counts as down, well within
+    /// Prometheus' 30 s remote timeout.
+    static CLIENT: awc::Client = awc::Client::builder()
+        .connector(awc::Connector::new().timeout(Duration::from_secs(2)))
+        .timeout(Duration::from_secs(10))
+        .finish();
 }
 
-/// Why an internal request failed: the peer is unreachable or faulty (try another), or it
-/// refused the request (tell the client).
+/// Why a part of a cluster request failed: a peer did not give a good answer (try another;
+/// whatever it said, the client's request was valid here), or this node's own storage refused.
 enum Fault {
     Unreachable(String),
     Refused(ApiError),
@@ -50,10 +55,10 @@ async fn internal_post(cluster: &Cluster, peer: &str, path_and_query: &str, body
         .ok()
         .and_then(|v| v["error"].as_str().map(str::to_string))
         .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-    if status.is_server_error() {
-        return Err(Fault::Unreachable(format!("{status}: {message}")));
-    }
-    Err(Fault::Refused(ApiError::new(StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY), message)))
+    // A peer that refuses what this node accepted (a database it does not have yet, another
+    // secret) is out of step with the cluster: its copy goes elsewhere, never a 4xx to the
+    // client, which would drop the samples.
+    Err(Fault::Unreachable(format!("{status}: {message}")))
 }
 
 fn query_string(db: &str, rp: Option<&str>) -> String {
@@ -90,9 +95,18 @@ pub fn outcome_json(o: &WriteOutcome) -> serde_json::Value {
     serde_json::json!(Outcome { accepted: o.accepted, duplicates: o.duplicates, new_series: o.new_series, rejected: o.rejected, rejections: o.rejections.clone() })
 }
 
-async fn forward(cluster: &Cluster, peer: &str, db: &str, rp: Option<&str>, part: &[SeriesWrite]) -> Result<WriteOutcome, Fault> {
+/// Line protocol's (measurement, field) pairs, which every owner registers (see `fields.rs`).
+pub type FieldPairs = std::collections::BTreeSet<(String, String)>;
+
+async fn forward(cluster: &Cluster, peer: &str, (db, rp): (&str, Option<&str>), part: &[SeriesWrite], fields: &FieldPairs) -> Result<WriteOutcome, Fault> {
     let body = snap::raw::Encoder::new().compress_vec(&to_pb(part).encode_to_vec()).map_err(|e| Fault::Unreachable(e.to_string()))?;
-    let answer = internal_post(cluster, peer, &format!("/internal/v1/write?{}", query_string(db, rp)), body).await?;
+    let mut path = format!("/internal/v1/write?{}", query_string(db, rp));
+    if !fields.is_empty() {
+        let pairs = serde_json::to_string(fields).expect("pairs serialize");
+        path.push('&');
+        path.push_str(&serde_urlencoded::to_string([("fields", pairs)]).unwrap_or_default());
+    }
+    let answer = internal_post(cluster, peer, &path, body).await?;
     let o: Outcome = serde_json::from_slice(&answer).map_err(|e| Fault::Unreachable(format!("bad answer: {e}")))?;
     let samples: usize = part.iter().map(|s| s.samples.len()).sum();
     cluster.count(peer, |s| s.forwarded_samples += samples as u64);
@@ -100,7 +114,7 @@ async fn forward(cluster: &Cluster, peer: &str, db: &str, rp: Option<&str>, part
 }
 
 /// Writes every series to its replication-factor owners; see the module doc.
-pub async fn write(state: &AppState, cluster: &Cluster, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, ApiError> {
+pub async fn write(state: &AppState, cluster: &Cluster, (db, rp): (&str, Option<&str>), series: Vec<SeriesWrite>, fields: &FieldPairs) -> Result<WriteOutcome, ApiError> {
     let peers = cluster.peers();
     let copies = cluster.replication_factor.min(peers.names.len());
     let me = peers.names.iter().position(|p| *p == cluster.self_name).expect("self is a peer");
@@ -148,7 +162,7 @@ pub async fn write(state: &AppState, cluster: &Cluster, db: &str, rp: Option<&st
             let part: Vec<SeriesWrite> = idx.iter().map(|i| series[*i].clone()).collect();
             let result = match node == me {
                 true => state.storage.write(db, rp, part).await.map_err(|e| Fault::Refused(e.into())),
-                false => forward(cluster, &peers.names[node], db, rp, &part).await,
+                false => forward(cluster, &peers.names[node], (db, rp), &part, fields).await,
             };
             (node, idx, result)
         });
@@ -171,9 +185,11 @@ pub async fn write(state: &AppState, cluster: &Cluster, db: &str, rp: Option<&st
             }
         }
     }
-    // Every series was stored `copies` times: count it once.
+    // Every series was stored `copies` times: count it once; a sample refused by any copy is
+    // refused.
     let once = |n: u64| n / copies as u64;
-    Ok(WriteOutcome { accepted: once(total.accepted), duplicates: once(total.duplicates), new_series: once(total.new_series), rejected: once(total.rejected), rejections: total.rejections })
+    let rejected = if total.rejected > 0 { once(total.rejected).max(1) } else { 0 };
+    Ok(WriteOutcome { accepted: once(total.accepted), duplicates: once(total.duplicates), new_series: once(total.new_series), rejected, rejections: total.rejections })
 }
 
 /// Merges every node's samples for one remote read query: labels → time → value.

@@ -121,7 +121,7 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
     state.storage.register_fields(&db, &pairs)?;
     let outcome = match &state.cluster {
         _ if writes.is_empty() => Default::default(),
-        Some(c) => super::cluster::write(&state, c, &db, params.rp.as_deref(), writes).await?,
+        Some(c) => super::cluster::write(&state, c, (&db, params.rp.as_deref()), writes, &pairs).await?,
         None => state.storage.write(&db, params.rp.as_deref(), writes).await?,
     };
     errors.extend(outcome.rejections.iter().cloned());

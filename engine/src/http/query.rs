@@ -270,8 +270,11 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     }
     let statements = influxql::parse_with_text(q).map_err(|e| ApiError::bad_request(format!("error parsing query: {e}")))?;
     let db = params.get("db").map(String::as_str);
+    // Statements run without credentials while no user exists (the first admin) stay on this
+    // node: another node may have users, and must not get an admin from an anonymous caller.
+    let bootstrap = state.auth.enabled && state.storage.users().is_empty();
     let who = super::users::authorize(&req, &state, &statements, db)?;
-    run(&req, &state, &who, statements, &params, true).await
+    run(&req, &state, &who, statements, &params, !bootstrap).await
 }
 
 /// `/internal/v1/query`: a change made on another node of the cluster, run here as well.

@@ -16,6 +16,8 @@ use proto::{prometheus as v1, write_v2 as v2};
 pub struct WriteParams {
     db: Option<String>,
     rp: Option<String>,
+    /// Internal writes only: line protocol's (measurement, field) pairs as JSON.
+    fields: Option<String>,
 }
 
 /// `/api/v1/prom/write`: the openGemini ≤1.3 / InfluxDB 1.x path, where `db` is required.
@@ -74,7 +76,7 @@ async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payl
     };
     state.storage.put_metadata(db, decoded.metadata)?;
     let outcome = match &state.cluster {
-        Some(c) => super::cluster::write(&state, c, db, rp, decoded.series).await?,
+        Some(c) => super::cluster::write(&state, c, (db, rp), decoded.series, &Default::default()).await?,
         None => state.storage.write(db, rp, decoded.series).await?,
     };
     let written = outcome.accepted + outcome.duplicates;
@@ -105,6 +107,10 @@ pub async fn internal_write(req: HttpRequest, params: web::Query<WriteParams>, p
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let body = decompress(&req, &raw, state.max_body_bytes)?;
     let decoded = decode_v1(&body)?;
+    if let Some(fields) = &params.fields {
+        let pairs: super::cluster::FieldPairs = serde_json::from_str(fields).map_err(|e| ApiError::bad_request(format!("fields: {e}")))?;
+        state.storage.register_fields(&db, &pairs)?;
+    }
     let outcome = state.storage.write(&db, rp, decoded.series).await?;
     Ok(HttpResponse::Ok().json(super::cluster::outcome_json(&outcome)))
 }
