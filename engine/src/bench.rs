@@ -34,6 +34,12 @@ pub struct BenchArgs {
     /// Data directory for the server; a temporary one is used and removed when not given.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Servers started as one cluster on loopback; connections are spread over them.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// Copies of each series in the cluster.
+    #[arg(long, default_value_t = 1)]
+    pub replication_factor: usize,
 }
 
 /// A tiny deterministic generator, so every run sends the same workload.
@@ -258,6 +264,14 @@ fn encode(args: &BenchArgs) -> Vec<Vec<Vec<u8>>> {
     per_conn
 }
 
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
@@ -294,37 +308,51 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     let samples = (args.series * args.scrapes) as u64;
     let wire: usize = requests.iter().flatten().map(Vec::len).sum();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?.local_addr().unwrap().port();
+    let nodes = args.nodes.max(1);
+    let ports: Vec<u16> = (0..nodes)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").map(|l| l.local_addr().unwrap().port()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let peers: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut cmd = match args.server_cpu {
-        Some(cpu) => {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(cpu.to_string()).arg(&exe);
-            c
+    let mut servers = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        let mut cmd = match args.server_cpu {
+            Some(cpu) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(cpu.to_string()).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        let dir = if nodes == 1 { data_dir.clone() } else { data_dir.join(format!("node-{i}")) };
+        cmd.arg("serve").arg("--http-addr").arg(format!("127.0.0.1:{port}")).arg("--data-dir").arg(&dir);
+        if let Some(s) = args.shards {
+            cmd.arg("--shards").arg(s.to_string());
         }
-        None => Command::new(&exe),
-    };
-    cmd.arg("serve").arg("--http-addr").arg(format!("127.0.0.1:{port}")).arg("--data-dir").arg(&data_dir);
-    if let Some(s) = args.shards {
-        cmd.arg("--shards").arg(s.to_string());
+        if nodes > 1 {
+            cmd.arg("--cluster.self").arg(&peers[i]).arg("--cluster.peers").arg(peers.join(","));
+            cmd.arg("--cluster.replication-factor").arg(args.replication_factor.to_string()).env("GEMINI_CLUSTER_SECRET", "bench");
+        }
+        servers.push(cmd.env("RUST_LOG", "warn").stdout(Stdio::null()).spawn().map_err(|e| format!("start server: {e}"))?);
     }
-    let mut server = cmd.env("RUST_LOG", "warn").stdout(Stdio::null()).spawn().map_err(|e| format!("start server: {e}"))?;
-    let pid = server.id();
-    let base = format!("http://127.0.0.1:{port}");
+    let pids: Vec<u32> = servers.iter().map(|s| s.id()).collect();
+    let bases: Vec<String> = peers.iter().map(|p| format!("http://{p}")).collect();
+    let base = bases[0].clone();
 
     let result = actix_web::rt::System::new().block_on(async {
         let client = awc::Client::builder().timeout(Duration::from_secs(120)).finish();
         let ready = Instant::now();
-        while client.get(format!("{base}/ping")).send().await.ok().map(|r| r.status().as_u16()) != Some(204) {
-            if ready.elapsed() > Duration::from_secs(60) {
-                return Err("server did not start".to_string());
+        for base in &bases {
+            while client.get(format!("{base}/ping")).send().await.ok().map(|r| r.status().as_u16()) != Some(204) {
+                if ready.elapsed() > Duration::from_secs(60) {
+                    return Err("server did not start".to_string());
+                }
+                actix_web::rt::time::sleep(Duration::from_millis(50)).await;
             }
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
-        let url = format!("{base}/api/v1/write?db=prometheus");
         let started = Instant::now();
-        let tasks = requests.into_iter().map(|bodies| {
-            let (client, url) = (client.clone(), url.clone());
+        let tasks = requests.into_iter().enumerate().map(|(i, bodies)| {
+            let (client, url) = (client.clone(), format!("{}/api/v1/write?db=prometheus", bases[i % bases.len()]));
             async move {
                 let mut lat = Vec::with_capacity(bodies.len());
                 for body in bodies {
@@ -348,14 +376,40 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         for r in futures_util::future::join_all(tasks).await {
             latencies.extend(r?);
         }
-        Ok((started.elapsed(), latencies))
+        let elapsed = started.elapsed();
+        // A remote read of one metric of every target (all scrapes), best of 3, through the
+        // first server: in a cluster it asks every node and merges.
+        let query = pb::ReadRequest {
+            queries: vec![pb::Query {
+                start_timestamp_ms: 0,
+                end_timestamp_ms: i64::MAX,
+                matchers: vec![pb::LabelMatcher { r#type: 0, name: "__name__".into(), value: "node_load1".into() }],
+                hints: None,
+            }],
+            accepted_response_types: vec![],
+        };
+        let body = snap::raw::Encoder::new().compress_vec(&query.encode_to_vec()).map_err(|e| e.to_string())?;
+        let mut read = Duration::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let mut resp = client.post(format!("{base}/api/v1/read?db=prometheus")).insert_header(("Content-Encoding", "snappy")).send_body(body.clone()).await.map_err(|e| format!("read failed: {e}"))?;
+            resp.body().limit(1 << 30).await.map_err(|e| e.to_string())?;
+            read = read.min(t.elapsed());
+        }
+        Ok((elapsed, latencies, read))
     });
-    let rss = peak_rss_kib(pid);
+    let rss: u64 = pids.iter().filter_map(|p| peak_rss_kib(*p)).sum();
+    let cpu: f64 = pids.iter().filter_map(|p| cpu_seconds(*p)).sum();
     // A clean stop stores open chunks and flushes memtables, so disk holds everything.
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
-    let exit = server.wait().map_err(|e| e.to_string())?;
-    let (elapsed, mut latencies) = result?;
-    if !exit.success() {
+    for pid in &pids {
+        let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    }
+    let mut exits = Vec::new();
+    for mut server in servers {
+        exits.push(server.wait().map_err(|e| e.to_string())?);
+    }
+    let (elapsed, mut latencies, read) = result?;
+    if let Some(exit) = exits.iter().find(|e| !e.success()) {
         return Err(format!("server exited with {exit}"));
     }
     latencies.sort();
@@ -364,10 +418,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     println!("ingest:          {:.0} samples/s ({:.2} s)", samples as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
     println!("latency:         p50 {:.2} ms, p99 {:.2} ms", percentile(&latencies, 0.5).as_secs_f64() * 1e3, percentile(&latencies, 0.99).as_secs_f64() * 1e3);
     println!("disk:            {} bytes, {:.3} bytes/sample (SST + WAL after a clean stop)", disk, disk as f64 / samples as f64);
-    match rss {
-        Some(kib) => println!("server peak RSS: {:.1} MB", kib as f64 / 1024.0),
-        None => println!("server peak RSS: unknown"),
-    }
+    println!("server peak RSS: {:.1} MB (sum over {nodes} server(s))", rss as f64 / 1024.0);
+    println!("server CPU:      {:.1} s, {:.2} µs per sample (sum over {nodes} server(s))", cpu, cpu * 1e6 / samples as f64);
+    println!("remote read:     node_load1 of every target, every scrape: {:.1} ms", read.as_secs_f64() * 1e3);
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
@@ -380,7 +433,7 @@ mod tests {
 
     #[test]
     fn workload_has_the_asked_shape() {
-        let args = BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None };
+        let args = BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1 };
         let reqs = encode(&args);
         assert_eq!(reqs.len(), 2);
         let mut total = 0;

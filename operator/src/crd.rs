@@ -33,6 +33,11 @@ pub struct GeminiClusterSpec {
     #[serde(default = "default_replicas")]
     #[schemars(range(min = 1, max = 100))]
     pub replicas: i32,
+    /// Copies of each series across the pods (at most the number of pods). The pods find each
+    /// other through the headless Service; scaling changes their list without restarting them.
+    #[serde(default = "default_replication_factor")]
+    #[schemars(range(min = 1, max = 10))]
+    pub replication_factor: i32,
     /// Persistent storage of each pod.
     #[serde(default)]
     pub storage: StorageSpec,
@@ -82,6 +87,10 @@ pub struct GeminiClusterSpec {
 
 fn default_replicas() -> i32 {
     1
+}
+
+fn default_replication_factor() -> i32 {
+    2
 }
 
 fn default_retention() -> String {

@@ -125,6 +125,17 @@ async fn admin_credentials(ctx: &Context, gc: &GeminiCluster) -> Result<Result<O
     }
 }
 
+/// The secret of the requests between the pods: created once with a random value.
+async fn ensure_cluster_secret(ctx: &Context, gc: &GeminiCluster) -> Result<(), kube::Error> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &gc.namespace().unwrap_or_default());
+    let name = resources::cluster_secret_name(gc);
+    if api.get_opt(&name).await?.is_none() {
+        api.create(&PostParams { field_manager: Some(MANAGER.into()), ..Default::default() }, &resources::cluster_secret(gc, &resources::random_password())).await?;
+        publish(ctx, gc, EventType::Normal, "ClusterSecretCreated", format!("created Secret {name} for the requests between the pods")).await;
+    }
+    Ok(())
+}
+
 /// What the spec asks for, checked before anything is written.
 struct Plan {
     config: String,
@@ -157,6 +168,7 @@ async fn apply(gc: &GeminiCluster, ctx: &Context) -> Result<Action, Error> {
             None
         }
     };
+    ensure_cluster_secret(ctx, gc).await?;
     apply_object(client, &ns, &resources::config_map(gc, &plan.config)).await?;
     apply_object(client, &ns, &resources::headless_service(gc)).await?;
     apply_object(client, &ns, &resources::client_service(gc)).await?;

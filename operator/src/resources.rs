@@ -9,7 +9,7 @@ use crate::crd::GeminiCluster;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Secret, SecretKeySelector, SecurityContext, Service,
+    ObjectFieldSelector, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, Secret, SecretKeySelector, SecurityContext, Service,
     ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::ByteString;
@@ -25,6 +25,9 @@ pub const PORT: i32 = 8086;
 const DATA_DIR: &str = "/var/lib/gemini";
 const CONFIG_DIR: &str = "/etc/gemini";
 const CONFIG_FILE: &str = "gemini.toml";
+/// The ConfigMap key with the pods' addresses, one per line: outside the hashed engine
+/// configuration, so scaling rewrites it without restarting the pods (they re-read it).
+const PEERS_FILE: &str = "peers";
 /// Pod annotation holding the hash of the engine configuration: a change rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "gemini.io/config-hash";
 
@@ -68,6 +71,10 @@ pub fn engine_config(gc: &GeminiCluster) -> Result<String, String> {
     table.insert("databases".into(), toml::Value::Array(gc.spec.databases.iter().map(|d| d.clone().into()).collect()));
     // The default retention policy of those databases, set by the engine at every start.
     table.insert("retention".into(), gc.spec.retention.clone().into());
+    let mut cluster = toml::Table::new();
+    cluster.insert("peers_file".into(), format!("{CONFIG_DIR}/{PEERS_FILE}").into());
+    cluster.insert("replication_factor".into(), i64::from(gc.spec.replication_factor).into());
+    table.insert("cluster".into(), cluster.into());
     if gc.spec.auth.enabled {
         let mut auth = toml::Table::new();
         auth.insert("enabled".into(), true.into());
@@ -88,7 +95,30 @@ pub fn config_hash(config: &str) -> String {
 pub fn config_map(gc: &GeminiCluster, config: &str) -> ConfigMap {
     ConfigMap {
         metadata: meta(gc, format!("{}-config", gc.name_any())),
-        data: Some(BTreeMap::from([(CONFIG_FILE.to_string(), config.to_string())])),
+        data: Some(BTreeMap::from([(CONFIG_FILE.to_string(), config.to_string()), (PEERS_FILE.to_string(), peers(gc))])),
+        ..Default::default()
+    }
+}
+
+/// A pod's address as the other pods reach it, through the headless Service.
+fn pod_address(gc: &GeminiCluster, pod: &str) -> String {
+    format!("{pod}.{}.{}.svc:{PORT}", headless_service_name(gc), gc.namespace().unwrap_or_default())
+}
+
+/// Every pod's address, one per line, in ordinal order.
+pub fn peers(gc: &GeminiCluster) -> String {
+    (0..gc.spec.replicas).map(|i| pod_address(gc, &format!("{}-{i}", gc.name_any())) + "\n").collect()
+}
+
+pub fn cluster_secret_name(gc: &GeminiCluster) -> String {
+    format!("{}-cluster", gc.name_any())
+}
+
+/// The secret of the requests between the pods (created once, never overwritten).
+pub fn cluster_secret(gc: &GeminiCluster, secret: &str) -> Secret {
+    Secret {
+        metadata: meta(gc, cluster_secret_name(gc)),
+        data: Some(BTreeMap::from([("secret".to_string(), ByteString(secret.as_bytes().to_vec()))])),
         ..Default::default()
     }
 }
@@ -132,10 +162,18 @@ fn probe(path: &str, period: i32) -> Probe {
     }
 }
 
-/// The engine's environment: the log level and, with auth on, the admin user it creates at
-/// first start, read from the admin Secret.
+/// The engine's environment: the log level, the pod's own address in the cluster and the
+/// cluster secret and, with auth on, the admin user it creates at first start, read from the
+/// admin Secret.
 fn engine_env(gc: &GeminiCluster) -> Vec<EnvVar> {
-    let mut env = vec![EnvVar { name: "RUST_LOG".into(), value: Some("info".into()), ..Default::default() }];
+    let pod_name = EnvVarSource { field_ref: Some(ObjectFieldSelector { field_path: "metadata.name".into(), ..Default::default() }), ..Default::default() };
+    let secret = SecretKeySelector { name: cluster_secret_name(gc), key: "secret".into(), ..Default::default() };
+    let mut env = vec![
+        EnvVar { name: "RUST_LOG".into(), value: Some("info".into()), ..Default::default() },
+        EnvVar { name: "POD_NAME".into(), value_from: Some(pod_name), ..Default::default() },
+        EnvVar { name: "GEMINI_CLUSTER_SELF".into(), value: Some(pod_address(gc, "$(POD_NAME)")), ..Default::default() },
+        EnvVar { name: "GEMINI_CLUSTER_SECRET".into(), value_from: Some(EnvVarSource { secret_key_ref: Some(secret), ..Default::default() }), ..Default::default() },
+    ];
     if let Some(secret) = admin_secret_name(gc) {
         for (name, key) in [("GEMINI_ADMIN_USER", "username"), ("GEMINI_ADMIN_PASSWORD", "password")] {
             let from = SecretKeySelector { name: secret.clone(), key: key.into(), ..Default::default() };
@@ -398,7 +436,7 @@ mod tests {
     fn defaults_give_a_working_statefulset() {
         let gc = cluster(MINIMAL);
         let config = engine_config(&gc).unwrap();
-        assert_eq!(config, "data_dir = \"/var/lib/gemini\"\ndatabases = [\"prometheus\"]\nhttp_addr = \"0.0.0.0:8086\"\nretention = \"30d\"\n");
+        assert_eq!(config, "data_dir = \"/var/lib/gemini\"\ndatabases = [\"prometheus\"]\nhttp_addr = \"0.0.0.0:8086\"\nretention = \"30d\"\n\n[cluster]\npeers_file = \"/etc/gemini/peers\"\nreplication_factor = 2\n");
         let sts = stateful_set(&gc, &config_hash(&config));
         let spec = sts.spec;
         assert_eq!(spec.replicas, Some(1));
@@ -484,6 +522,23 @@ mod tests {
     }
 
     #[test]
+    fn pods_know_each_other_through_the_headless_service() {
+        let gc = cluster("apiVersion: gemini.io/v1alpha1\nkind: GeminiCluster\nmetadata: {name: metrics, namespace: monitoring}\nspec: {image: g, replicas: 3}\n");
+        assert_eq!(peers(&gc), "metrics-0.metrics-headless.monitoring.svc:8086\nmetrics-1.metrics-headless.monitoring.svc:8086\nmetrics-2.metrics-headless.monitoring.svc:8086\n");
+        let data = config_map(&gc, "x").data.unwrap();
+        assert_eq!(data["peers"], peers(&gc));
+        let env = stateful_set(&gc, "h").spec.template.spec.unwrap().containers[0].env.clone().unwrap();
+        let own = env.iter().find(|e| e.name == "GEMINI_CLUSTER_SELF").unwrap();
+        assert_eq!(own.value.as_deref(), Some("$(POD_NAME).metrics-headless.monitoring.svc:8086"));
+        let pod = env.iter().position(|e| e.name == "POD_NAME").unwrap();
+        assert!(pod < env.iter().position(|e| e.name == "GEMINI_CLUSTER_SELF").unwrap(), "POD_NAME is defined before it is used");
+        // Scaling changes the peer list, not the configuration hash: no rolling restart.
+        let bigger = cluster("apiVersion: gemini.io/v1alpha1\nkind: GeminiCluster\nmetadata: {name: metrics, namespace: monitoring}\nspec: {image: g, replicas: 4}\n");
+        assert_eq!(config_hash(&engine_config(&gc).unwrap()), config_hash(&engine_config(&bigger).unwrap()));
+        assert_ne!(peers(&gc), peers(&bigger));
+    }
+
+    #[test]
     fn auth_gives_an_admin_secret_and_basic_auth_lines() {
         let gc = cluster(MINIMAL);
         assert_eq!(admin_secret_name(&gc), None);
@@ -510,6 +565,7 @@ mod tests {
             .filter_map(|e| e.value_from.as_ref()?.secret_key_ref.as_ref().map(|r| (e.name.clone(), r.name.clone(), r.key.clone())))
             .collect();
         assert_eq!(refs, vec![
+            ("GEMINI_CLUSTER_SECRET".into(), "metrics-cluster".into(), "secret".into()),
             ("GEMINI_ADMIN_USER".into(), "metrics-admin".into(), "username".into()),
             ("GEMINI_ADMIN_PASSWORD".into(), "metrics-admin".into(), "password".into()),
         ]);

@@ -82,9 +82,19 @@ impl ApiServer {
         seen.body
     }
 
-    /// The five objects applied before the StatefulSet, in order; returns the remote Secret.
+    /// The cluster Secret, found, then the five objects applied before the StatefulSet, in
+    /// order; returns the remote Secret.
     async fn expect_owned_objects(&mut self) -> Value {
-        self.expect_apply(&format!("{NS_PATH}/configmaps/metrics-config")).await;
+        let existing = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "metrics-cluster"}, "data": {"secret": "czNjcmV0"}});
+        self.expect("GET", &format!("{NS_PATH}/secrets/metrics-cluster"), 200, Some(existing)).await;
+        self.expect_applied_objects().await
+    }
+
+    /// The five objects applied before the StatefulSet, in order; returns the remote Secret.
+    async fn expect_applied_objects(&mut self) -> Value {
+        let config = self.expect_apply(&format!("{NS_PATH}/configmaps/metrics-config")).await;
+        let peers = config["data"]["peers"].as_str().unwrap_or_default();
+        assert!(!peers.is_empty() && peers.lines().all(|l| l.ends_with(".metrics-headless.monitoring.svc:8086")), "{config}");
         self.expect_apply(&format!("{NS_PATH}/services/metrics-headless")).await;
         self.expect_apply(&format!("{NS_PATH}/services/metrics")).await;
         self.expect_apply("/apis/policy/v1/namespaces/monitoring/poddisruptionbudgets/metrics").await;
@@ -135,7 +145,12 @@ async fn first_create_without_the_prometheus_operator() {
 
     let gc = cluster(json!({"image": "gemini:0.1.0", "replicas": 3}), json!({}));
     let task = run(gc, client).await;
-    let remote = api.expect_owned_objects().await;
+    // The first reconcile makes the cluster secret; the pods' addresses go in the ConfigMap.
+    api.expect("GET", &format!("{NS_PATH}/secrets/metrics-cluster"), 404, Some(not_found())).await;
+    let created = api.expect("POST", &format!("{NS_PATH}/secrets"), 201, None).await;
+    assert_eq!(base64_decode(created.body["data"]["secret"].as_str().unwrap()).len(), 32);
+    assert_eq!(created.body["metadata"]["name"], "metrics-cluster");
+    let remote = api.expect_applied_objects().await;
     let yaml = String::from_utf8(base64_decode(remote["data"]["prometheus.yml"].as_str().unwrap())).unwrap();
     assert!(yaml.contains("url: \"http://metrics.monitoring.svc:8086/api/v1/prom/write?db=prometheus\""), "{yaml}");
     api.expect("GET", &format!("{APPS}/statefulsets/metrics"), 404, Some(not_found())).await;
@@ -154,7 +169,7 @@ async fn first_create_without_the_prometheus_operator() {
     assert_eq!((wired["status"].as_str(), wired["reason"].as_str()), (Some("False"), Some("PrometheusOperatorAbsent")));
     let action = task.await.unwrap().unwrap();
     assert!(format!("{action:?}").contains("15s"), "re-checked soon while pods start: {action:?}");
-    assert_eq!(api.event_reasons(), vec!["Created"]);
+    assert_eq!(api.event_reasons(), vec!["ClusterSecretCreated", "Created"]);
 }
 
 fn prometheus(rv: &str, writes: Value) -> Value {
@@ -283,7 +298,7 @@ async fn an_api_error_fails_the_reconcile_and_backs_off() {
     let ctx = Context::new(client, Arc::new(Metrics::default()), None);
     let (gc2, ctx2) = (Arc::new(gc), ctx.clone());
     let task = tokio::spawn(async move { reconcile(gc2, ctx2).await });
-    api.expect("PATCH", &format!("{NS_PATH}/configmaps/metrics-config"), 500, Some(status(500, "InternalError", "etcd is down"))).await;
+    api.expect("GET", &format!("{NS_PATH}/secrets/metrics-cluster"), 500, Some(status(500, "InternalError", "etcd is down"))).await;
     let error = task.await.unwrap().unwrap_err();
     assert!(error.to_string().contains("etcd is down"), "{error}");
     let gc = Arc::new(cluster(json!({"image": "gemini:0.1.0"}), json!({})));

@@ -11,6 +11,17 @@ fn generated_engine_config_starts_gemini() {
     gc.spec.databases = vec!["prometheus".into(), "longterm".into()];
     let config = operator::resources::engine_config(&gc).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    // The pod's peer file lists the pods through the headless Service; here it lists this one
+    // node, at the address the pod's GEMINI_CLUSTER_SELF would give.
+    let peers = operator::resources::peers(&gc);
+    assert_eq!(peers.lines().count(), gc.spec.replicas as usize, "{peers}");
+    let port = free_port();
+    let peers_file = dir.path().join("peers");
+    std::fs::write(&peers_file, format!("127.0.0.1:{port}\n")).unwrap();
+    assert!(config.contains("peers_file = \"/etc/gemini/peers\""), "{config}");
+    let config = config.replace("/etc/gemini/peers", peers_file.to_str().unwrap());
+    std::env::set_var("GEMINI_CLUSTER_SELF", format!("127.0.0.1:{port}"));
+    std::env::set_var("GEMINI_CLUSTER_SECRET", "from-the-cluster-secret");
     let path = dir.path().join("gemini.toml");
     std::fs::write(&path, &config).unwrap();
     assert!(gc.spec.auth.enabled, "the full example turns auth on");
@@ -18,7 +29,9 @@ fn generated_engine_config_starts_gemini() {
     // own --http-addr and --data-dir override the pod's values from the file.
     std::env::set_var("GEMINI_ADMIN_USER", "admin");
     std::env::set_var("GEMINI_ADMIN_PASSWORD", "from-the-secret");
-    let g = Gemini::start(&dir.path().join("data"), &["--config", path.to_str().unwrap()]);
+    let g = Gemini::start_on(port, &dir.path().join("data"), &["--config", path.to_str().unwrap()]);
+    let health: serde_json::Value = serde_json::from_slice(&g.get("/health").body).unwrap();
+    assert_eq!(health["peers"], serde_json::json!([{ "name": format!("127.0.0.1:{port}"), "reachable": true }]), "a one-pod cluster");
     let a = g.post("/query?q=SHOW%20DATABASES", &[], b"");
     assert_eq!(a.status, 401, "auth is on: {}", a.text());
     let a = g.post("/query?q=SHOW%20DATABASES", &[("Authorization", "Token admin:from-the-secret")], b"");
