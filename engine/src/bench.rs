@@ -377,13 +377,13 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             latencies.extend(r?);
         }
         let elapsed = started.elapsed();
-        // A remote read of one metric of every target (all scrapes), best of 3, through the
+        // A remote read of node_cpu_seconds_total of every target (all scrapes), best of 3, through the
         // first server: in a cluster it asks every node and merges.
         let query = pb::ReadRequest {
             queries: vec![pb::Query {
                 start_timestamp_ms: 0,
                 end_timestamp_ms: i64::MAX,
-                matchers: vec![pb::LabelMatcher { r#type: 0, name: "__name__".into(), value: "node_load1".into() }],
+                matchers: vec![pb::LabelMatcher { r#type: 0, name: "__name__".into(), value: "node_cpu_seconds_total".into() }],
                 hints: None,
             }],
             accepted_response_types: vec![],
@@ -420,7 +420,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     println!("disk:            {} bytes, {:.3} bytes/sample (SST + WAL after a clean stop)", disk, disk as f64 / samples as f64);
     println!("server peak RSS: {:.1} MB (sum over {nodes} server(s))", rss as f64 / 1024.0);
     println!("server CPU:      {:.1} s, {:.2} µs per sample (sum over {nodes} server(s))", cpu, cpu * 1e6 / samples as f64);
-    println!("remote read:     node_load1 of every target, every scrape: {:.1} ms", read.as_secs_f64() * 1e3);
+    println!("remote read:     node_cpu_seconds_total of every target, every scrape: {:.1} ms", read.as_secs_f64() * 1e3);
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
