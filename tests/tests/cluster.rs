@@ -34,10 +34,10 @@ fn everything() -> pb::Query {
     query_all(vec![matcher(2, "__name__", ".+")])
 }
 
-/// Series held by one node alone (SHOW statements answer from the node's own data).
+/// Series held by one node alone, from its own metrics.
 fn local_series(g: &Gemini) -> u64 {
-    let v = g.query_in("prometheus", "SHOW SERIES CARDINALITY");
-    v["results"][0]["series"][0]["values"][0][0].as_u64().unwrap_or(0)
+    let metrics = g.get("/metrics").text();
+    metrics.lines().find_map(|l| l.strip_prefix("gemini_active_series ")).unwrap().parse().unwrap()
 }
 
 fn gauge(name: &str, i: usize, t: i64) -> pb::TimeSeries {
@@ -68,6 +68,14 @@ fn three_nodes_with_two_copies_read_back_every_sample_once() {
     assert!(held.iter().all(|h| *h < total), "{held:?}");
     let metrics = c.nodes[0].get("/metrics").text();
     assert!(metrics.contains("gemini_cluster_forwarded_samples_total{peer="), "{metrics}");
+    // InfluxQL answers for the whole cluster too, through any node.
+    let up: usize = expected.iter().filter(|(k, _)| k.iter().any(|(n, v)| n == "__name__" && v == "up")).map(|(_, s)| s.len()).sum();
+    for g in &c.nodes {
+        let count = g.query_in("prometheus", "SELECT count(value) FROM up");
+        assert_eq!(count["results"][0]["series"][0]["values"][0][1].as_u64(), Some(up as u64), "{count}");
+        let cardinality = g.query_in("prometheus", "SHOW SERIES CARDINALITY");
+        assert_eq!(cardinality["results"][0]["series"][0]["values"][0][0].as_u64(), Some(total), "{cardinality}");
+    }
 }
 
 #[test]
@@ -151,8 +159,7 @@ fn the_peer_file_grows_the_cluster_and_statements_reach_every_node() {
         let got = g.read_samples("shared", everything());
         assert_eq!(got.len(), 120, "old, early and new series through {}", g.port);
     }
-    let on_fourth = c.nodes[3].query_in("shared", "SHOW SERIES CARDINALITY");
-    let held = on_fourth["results"][0]["series"][0]["values"][0][0].as_u64().unwrap_or(0);
+    let held = local_series(&c.nodes[3]);
     assert!(held > 0 && held < 40, "the new node holds its share of the new series (and none of the others): {held}");
     // DROP DATABASE reaches every node.
     ok(c.nodes[3].query("DROP DATABASE shared"));

@@ -10,7 +10,10 @@
 
 use super::{ApiError, AppState};
 use crate::cluster::{placement, Cluster, SECRET_HEADER};
+use crate::index::matcher::Matcher;
+use crate::labels::Labels;
 use crate::storage::shard::{SeriesWrite, WriteOutcome};
+use crate::storage::Policies;
 use actix_web::http::StatusCode;
 use futures_util::future::join_all;
 use prost::Message;
@@ -275,4 +278,64 @@ pub async fn broadcast_statement(cluster: &Cluster, text: &str, db: Option<&str>
         }
     }
     failed
+}
+
+/// How a series listing names its policies on the wire: `rp=x`, `policies=all`, or nothing
+/// for the database's default.
+fn policies_query(which: Policies<'_>) -> Vec<(&'static str, String)> {
+    match which {
+        Policies::All => vec![("policies", "all".to_string())],
+        Policies::One(Some(rp)) => vec![("rp", rp.to_string())],
+        Policies::One(None) => vec![],
+    }
+}
+
+/// The label sets of the series matching `matcher`, on this node and, in a cluster, on every
+/// other one (`/internal/v1/series`): sorted and unique. Fails, naming them, when as many
+/// nodes as there are copies do not answer.
+pub async fn series_labels(state: &AppState, db: &str, which: Policies<'_>, matcher: Matcher) -> Result<Vec<Labels>, String> {
+    let wire = matcher.to_wire();
+    let local = state.storage.select(db, which, vec![matcher]).await.map_err(|e| e.to_string())?;
+    let mut all: std::collections::BTreeSet<Labels> = local.into_iter().map(|s| s.labels).collect();
+    let Some(cluster) = &state.cluster else { return Ok(all.into_iter().collect()) };
+    let query = pb::Query { matchers: vec![pb::LabelMatcher { r#type: wire.0, name: wire.1, value: wire.2 }], ..Default::default() };
+    let request = pb::ReadRequest { queries: vec![query], accepted_response_types: vec![] };
+    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).map_err(|e| e.to_string())?;
+    let mut params = vec![("db", db.to_string())];
+    params.extend(policies_query(which));
+    let path = format!("/internal/v1/series?{}", serde_urlencoded::to_string(&params).unwrap_or_default());
+    let peers = cluster.peers();
+    let answers = join_all(peers.names.iter().filter(|p| **p != cluster.self_name).map(|p| {
+        let (body, path) = (body.clone(), &path);
+        async move { (p, internal_post(cluster, p, path, body).await) }
+    }))
+    .await;
+    let mut missing = Vec::new();
+    for (peer, answer) in answers {
+        let decoded = answer.map_err(|e| match e {
+            Fault::Unreachable(e) | Fault::Refused(ApiError { message: e, .. }) => e,
+        });
+        let response = decoded.and_then(|b| {
+            let raw = snap::raw::Decoder::new().decompress_vec(&b).map_err(|e| e.to_string())?;
+            pb::ReadResponse::decode(raw.as_slice()).map_err(|e| e.to_string())
+        });
+        match response {
+            Ok(r) => {
+                for ts in r.results.into_iter().flat_map(|q| q.timeseries) {
+                    let mut pairs: Vec<(String, String)> = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
+                    pairs.sort();
+                    all.insert(Labels::from_sorted(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "peer unreachable for a series listing");
+                cluster.mark_down(peer);
+                missing.push(peer.as_str());
+            }
+        }
+    }
+    if missing.len() >= cluster.replication_factor {
+        return Err(format!("peers unreachable: {} (replication factor {}: the answer would be incomplete)", missing.join(", "), cluster.replication_factor));
+    }
+    Ok(all.into_iter().collect())
 }

@@ -124,6 +124,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/metrics").route(web::get().to(status::metrics)))
         .service(endpoint("/internal/v1/write").route(web::post().to(write::internal_write)))
         .service(endpoint("/internal/v1/read").route(web::post().to(read::internal_read)))
+        .service(endpoint("/internal/v1/series").route(web::post().to(read::internal_series)))
         .service(endpoint("/internal/v1/query").route(web::post().to(query::internal_query)))
         .default_service(web::to(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").error_response()

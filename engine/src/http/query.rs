@@ -11,7 +11,9 @@ use super::auth::Principal;
 use super::fields::FieldMap;
 use crate::query::delete::DeleteStatement;
 use crate::query::retention::{go_duration, RetentionStatement};
-use crate::storage::{Policies, SelectedSeries};
+use crate::index::matcher::Matcher;
+use crate::labels::Labels;
+use crate::storage::Policies;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 fn params(req: &HttpRequest, body: &[u8]) -> HashMap<String, String> {
@@ -51,15 +53,16 @@ fn names_series(name: &str, values: Vec<String>) -> Value {
     series([table(Some(name), &["name"], values.into_iter().map(|v| json!([v])).collect())])
 }
 
-/// The series of measurement `from` (all its fields), or of every measurement.
-async fn series_of(state: &AppState, db: &str, from: Option<&str>) -> Result<(FieldMap, Vec<SelectedSeries>), String> {
+/// The series of measurement `from` (all its fields), or of every measurement, in every
+/// policy (and, in a cluster, on every node).
+async fn series_of(state: &AppState, db: &str, from: Option<&str>) -> Result<(FieldMap, Vec<Labels>), String> {
     let fields = FieldMap::load(state, db)?;
-    let found = state.storage.select(db, Policies::All, vec![fields.matcher(from)?]).await.map_err(|e| e.to_string())?;
+    let found = super::cluster::series_labels(state, db, Policies::All, fields.matcher(from)?).await?;
     Ok((fields, found))
 }
 
-fn tags_of(s: &SelectedSeries) -> impl Iterator<Item = (String, String)> + '_ {
-    s.labels.tags().map(|(n, v)| (n.to_string(), v.to_string()))
+fn tags_of(s: &Labels) -> impl Iterator<Item = (String, String)> + '_ {
+    s.tags().map(|(n, v)| (n.to_string(), v.to_string()))
 }
 
 /// The series of `from` (every measurement when `None`), grouped by measurement: name →
@@ -68,7 +71,7 @@ async fn tags_by_measurement(state: &AppState, db: &str, from: Option<&str>) -> 
     let (fields, found) = series_of(state, db, from).await?;
     let mut out: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for s in &found {
-        out.entry(fields.measurement_of(s.labels.get("__name__")).to_string()).or_default().extend(tags_of(s));
+        out.entry(fields.measurement_of(s.get("__name__")).to_string()).or_default().extend(tags_of(s));
     }
     Ok(out)
 }
@@ -98,10 +101,10 @@ fn series_key(measurement: &str, labels: &crate::labels::Labels) -> String {
 }
 
 /// Keeps the series whose tags satisfy `condition` (tags only: series have no fields here).
-fn filter_series(found: &mut Vec<SelectedSeries>, condition: &Option<crate::query::ast::Expr>) -> Result<(), String> {
+fn filter_series<T>(found: &mut Vec<T>, labels: impl Fn(&T) -> &Labels, condition: &Option<crate::query::ast::Expr>) -> Result<(), String> {
     let Some(expr) = condition else { return Ok(()) };
     let cond = Cond::compile(expr, &|_, hint| hint != Some("field"), &mut |_| 0)?;
-    found.retain(|s| cond.eval(&|k| s.labels.iter().find(|(n, _)| *n == k).map(|(_, v)| v), &[]));
+    found.retain(|s| cond.eval(&|k| labels(s).iter().find(|(n, _)| *n == k).map(|(_, v)| v), &[]));
     Ok(())
 }
 
@@ -137,7 +140,13 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
         Statement::ShowMeasurements { on, name, limit, offset } => {
             let db = database(&on)?;
             let fields = FieldMap::load(state, &db)?;
-            let series_names = state.storage.label_values(&db, Policies::All, "__name__").await.map_err(|e| e.to_string())?;
+            let series_names = match &state.cluster {
+                None => state.storage.label_values(&db, Policies::All, "__name__").await.map_err(|e| e.to_string())?,
+                Some(_) => {
+                    let all = Matcher::new(2, "__name__", ".+")?;
+                    super::cluster::series_labels(state, &db, Policies::All, all).await?.iter().map(|s| s.get("__name__").to_string()).collect()
+                }
+            };
             let mut names: BTreeSet<String> = series_names.iter().map(|n| fields.measurement_of(n).to_string()).collect();
             match name {
                 Some(Name::Exact(m)) => names.retain(|n| *n == m),
@@ -172,12 +181,12 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
         }
         Statement::ShowSeries { on, from, condition, cardinality, exact } => {
             let (fields, mut found) = series_of(state, &database(&on)?, from.as_deref()).await?;
-            filter_series(&mut found, &condition)?;
+            filter_series(&mut found, |s| s, &condition)?;
             // measurement → its series keys (a key once, whatever number of fields it has)
             let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
             for s in &found {
-                let m = fields.measurement_of(s.labels.get("__name__"));
-                keys.entry(m.to_string()).or_default().insert(series_key(m, &s.labels));
+                let m = fields.measurement_of(s.get("__name__"));
+                keys.entry(m.to_string()).or_default().insert(series_key(m, s));
             }
             if cardinality && (exact || from.is_some()) {
                 return Ok(per_measurement(&["count"], keys.into_iter().map(|(m, k)| (m, vec![json!([k.len()])])).collect()));
@@ -194,7 +203,7 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
             let (fields, found) = series_of(state, &database(&on)?, from.as_deref()).await?;
             let mut has_value: BTreeMap<String, bool> = BTreeMap::new();
             for s in &found {
-                let name = s.labels.get("__name__");
+                let name = s.get("__name__");
                 let m = fields.measurement_of(name);
                 *has_value.entry(m.to_string()).or_default() |= m == name;
             }
@@ -235,7 +244,7 @@ async fn delete(state: &AppState, stmt: DeleteStatement, db: Option<&str>) -> Re
         let re = regex(re)?;
         found.retain(|s| re.is_match(fields.measurement_of(s.labels.get("__name__"))));
     }
-    filter_series(&mut found, &tags)?;
+    filter_series(&mut found, |s| &s.labels, &tags)?;
     let done = match bounded {
         // Whole milliseconds inside the nanosecond bounds.
         true => state.storage.delete_points(&found, range.min.div_euclid(1_000_000) + (range.min.rem_euclid(1_000_000) != 0) as i64, range.max.div_euclid(1_000_000)).await,

@@ -99,15 +99,49 @@ pub async fn internal_read(req: HttpRequest, params: web::Query<ReadParams>, pay
     samples(&state, &db, rp.as_deref(), parse_queries(&request)?).await
 }
 
+#[derive(serde::Deserialize)]
+pub struct SeriesParams {
+    db: Option<String>,
+    rp: Option<String>,
+    /// `all`: every policy of the database.
+    policies: Option<String>,
+}
+
+/// `/internal/v1/series`: the label sets of this node's series that match each query of the
+/// request (as series without samples), for a cluster-wide `SHOW` or `SELECT`.
+pub async fn internal_series(req: HttpRequest, params: web::Query<SeriesParams>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    super::internal_only(&req, &state)?;
+    let db = super::database_or_default(&params.db);
+    let which = match params.policies.as_deref() {
+        Some("all") => Policies::All,
+        _ => Policies::One(params.rp.as_deref().filter(|r| !r.is_empty())),
+    };
+    let raw = read_raw(payload, state.max_body_bytes).await?;
+    let body = decompress(&req, &raw, state.max_body_bytes)?;
+    let request = pb::ReadRequest::decode(body.as_slice()).map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.ReadRequest: {e}")))?;
+    let mut results = Vec::new();
+    for q in parse_queries(&request)? {
+        let series = state.storage.select(&db, which, q.matchers).await?;
+        results.push(pb::QueryResult { timeseries: series.iter().map(|s| pb::TimeSeries { labels: labels_pb(s), ..Default::default() }).collect() });
+    }
+    samples_answer(pb::ReadResponse { results })
+}
+
+/// Every node's samples for one query, merged: labels → time → value.
+pub async fn merged_samples(state: &AppState, cluster: &crate::cluster::Cluster, db: &str, rp: Option<&str>, wire: pb::Query) -> Result<super::cluster::Merged, ApiError> {
+    let request = pb::ReadRequest { queries: vec![wire.clone()], accepted_response_types: vec![] };
+    let q = parse_queries(&request)?.pop().expect("one query");
+    let mut merged = super::cluster::Merged::new();
+    super::cluster::merge(&mut merged, local_timeseries(state, db, rp, q).await?);
+    super::cluster::read_peers(cluster, db, rp, &wire, &mut merged).await?;
+    Ok(merged)
+}
+
 /// A read through a cluster: every node's samples merged, as SAMPLES or re-encoded chunks.
 async fn cluster_read(state: &AppState, cluster: &crate::cluster::Cluster, db: &str, rp: Option<&str>, queries: Vec<Query>, kind: ResponseType) -> Result<HttpResponse, ApiError> {
     let mut merged_queries = Vec::with_capacity(queries.len());
     for q in queries {
-        let mut merged = super::cluster::Merged::new();
-        let wire = q.wire.clone();
-        super::cluster::merge(&mut merged, local_timeseries(state, db, rp, q).await?);
-        super::cluster::read_peers(cluster, db, rp, &wire, &mut merged).await?;
-        merged_queries.push(merged);
+        merged_queries.push(merged_samples(state, cluster, db, rp, q.wire).await?);
     }
     let labels = |key: &Vec<(String, String)>| key.iter().map(|(n, v)| pb::Label { name: n.clone(), value: v.clone() }).collect::<Vec<_>>();
     if kind == ResponseType::Samples {

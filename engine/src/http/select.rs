@@ -12,6 +12,7 @@ use crate::query::aggregate::{self, Call, Wanted, Windows, FUNCTIONS};
 use crate::query::ast::{limit_or_all, Expr, Name, Select};
 use crate::query::condition::{regex, split_time, Cond, TimeRange};
 use crate::storage::{chunk, Policies};
+use proto::prometheus as pb;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -147,26 +148,41 @@ async fn read_rows(state: &AppState, (db, rp): (&str, Policies<'_>), m: &str, fi
     let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
     for (i, field) in fields.iter().enumerate() {
         let metric = FieldMap::series_name(m, field);
+        let tag_filter = |tags: &TagSet| cond.filter(|c| !c.has_fields()).is_none_or(|c| c.eval(&|k| tag_of(tags, k), &[]));
+        let mut put = |tags: TagSet, t: i64, v: f64| {
+            if t >= min_ms && t <= max_ms {
+                out.entry(tags).or_default().entry(t * NS_PER_MS).or_insert_with(|| vec![None; fields.len()])[i] = Some(v);
+            }
+        };
+        if let (Some(cluster), Policies::One(rp)) = (&state.cluster, rp) {
+            // Every node's samples, merged.
+            let wire = pb::Query {
+                start_timestamp_ms: min_ms,
+                end_timestamp_ms: max_ms,
+                matchers: vec![pb::LabelMatcher { r#type: 0, name: "__name__".into(), value: metric.clone() }],
+                hints: None,
+            };
+            let merged = super::read::merged_samples(state, cluster, db, rp, wire).await.map_err(|e| e.message)?;
+            for (labels, samples) in merged {
+                let tags: TagSet = labels.into_iter().filter(|(n, _)| n != "__name__").collect();
+                if tag_filter(&tags) {
+                    for (t, v) in samples {
+                        put(tags.clone(), t, v);
+                    }
+                }
+            }
+            continue;
+        }
         let mut series = state.storage.select(db, rp, vec![Matcher::new(0, "__name__", &metric)?]).await.map_err(|e| e.to_string())?;
         let tagset = |labels: &crate::labels::Labels| -> TagSet {
             labels.tags().map(|(n, v)| (n.to_string(), v.to_string())).collect()
         };
-        if let Some(cond) = cond.filter(|c| !c.has_fields()) {
-            series.retain(|s| {
-                let tags = tagset(&s.labels);
-                cond.eval(&|k| tag_of(&tags, k), &[])
-            });
-        }
+        series.retain(|s| tag_filter(&tagset(&s.labels)));
         let chunks = state.storage.read_chunks(&series, min_ms, max_ms).await.map_err(|e| e.to_string())?;
         for (s, chunks) in series.iter().zip(chunks) {
-            let rows = out.entry(tagset(&s.labels)).or_default();
+            let tags = tagset(&s.labels);
             for c in chunks {
-                chunk::decode_each(&c.data, |t, v| {
-                    if t >= min_ms && t <= max_ms {
-                        rows.entry(t * NS_PER_MS).or_insert_with(|| vec![None; fields.len()])[i] = Some(v);
-                    }
-                })
-                .ok_or_else(|| format!("corrupt chunk in series {}", s.labels))?;
+                chunk::decode_each(&c.data, |t, v| put(tags.clone(), t, v)).ok_or_else(|| format!("corrupt chunk in series {}", s.labels))?;
             }
         }
     }
@@ -189,7 +205,13 @@ async fn measurements(state: &AppState, select: &Select, (db, rp): (&str, Polici
             }
             Name::Regex(re) => {
                 let re = regex(re)?;
-                let names = state.storage.label_values(db, rp, "__name__").await.map_err(|e| e.to_string())?;
+                let names: Vec<String> = match &state.cluster {
+                    None => state.storage.label_values(db, rp, "__name__").await.map_err(|e| e.to_string())?,
+                    Some(_) => {
+                        let all = Matcher::new(2, "__name__", ".+")?;
+                        super::cluster::series_labels(state, db, rp, all).await?.iter().map(|s| s.get("__name__").to_string()).collect()
+                    }
+                };
                 out.extend(names.iter().map(|n| fields.measurement_of(n)).filter(|n| re.is_match(n)).map(str::to_string));
             }
         }
@@ -214,9 +236,9 @@ pub async fn run(state: &AppState, select: &Select, (default_db, default_rp): (O
     let field_map = FieldMap::load(state, &db)?;
     let mut aggregate_rows_total = 0;
     for m in measurements(state, select, space, &field_map).await? {
-        let all_series = state.storage.select(&db, rp, vec![field_map.matcher(Some(&m))?]).await.map_err(|e| e.to_string())?;
-        let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| s.labels.tags().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).collect();
-        let all_fields = field_map.fields_of(&m, all_series.iter().any(|s| s.labels.get("__name__") == m));
+        let all_series = super::cluster::series_labels(state, &db, rp, field_map.matcher(Some(&m))?).await?;
+        let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| s.tags().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).collect();
+        let all_fields = field_map.fields_of(&m, all_series.iter().any(|s| s.get("__name__") == m));
         let is_tag = |name: &str, hint: Option<&str>| match hint {
             Some("tag") => true,
             Some("field") => false,

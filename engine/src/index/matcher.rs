@@ -36,6 +36,17 @@ impl Matcher {
         Ok(Matcher { name: name.to_string(), op })
     }
 
+    /// (kind, name, value) as the remote read proto carries it.
+    pub fn to_wire(&self) -> (i32, String, String) {
+        let inner = |r: &Regex| r.as_str().strip_prefix("^(?s:").and_then(|s| s.strip_suffix(")$")).unwrap_or(r.as_str()).to_string();
+        match &self.op {
+            MatchOp::Equal(v) => (0, self.name.clone(), v.clone()),
+            MatchOp::NotEqual(v) => (1, self.name.clone(), v.clone()),
+            MatchOp::Regex(r) => (2, self.name.clone(), inner(r)),
+            MatchOp::NotRegex(r) => (3, self.name.clone(), inner(r)),
+        }
+    }
+
     pub fn matches_value(&self, value: &str) -> bool {
         match &self.op {
             MatchOp::Equal(v) => value == v,
