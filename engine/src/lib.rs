@@ -16,6 +16,11 @@ pub mod storage;
 
 use std::sync::Arc;
 
+/// The current time in nanoseconds since the Unix epoch (0 on a clock before 1970).
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
 /// Opens storage, creates the configured databases, serves HTTP until SIGTERM/SIGINT, then
 /// stores every open chunk and returns.
 pub async fn run(cfg: config::Config) -> Result<(), String> {
@@ -83,8 +88,7 @@ async fn enforce_retention(storage: Arc<storage::Storage>, interval: std::time::
     let mut tick = actix_web::rt::time::interval(interval);
     loop {
         tick.tick().await;
-        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-        match storage.enforce_retention(now_ms).await {
+        match storage.enforce_retention(now_ns() / 1_000_000).await {
             Ok(e) if e.partitions + e.series > 0 => tracing::info!(partitions = e.partitions, series = e.series, "retention dropped expired data"),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "retention check failed"),

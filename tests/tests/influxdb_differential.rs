@@ -214,22 +214,26 @@ const POLICY_READS: &[&str] = &[
     "SELECT * FROM d200.cpu",
 ];
 
+/// Runs `statements` in order on InfluxDB (`bases[0]`) and gemini (`bases[1]`) with `db=`;
+/// answers each one whose status or JSON differs, with both answers.
+fn differences(bases: &[String; 2], db: &str, statements: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for q in statements {
+        let (a, b) = (query(&bases[0], db, q, ""), query(&bases[1], db, q, ""));
+        if a != b {
+            out.push(format!("{q}\n  InfluxDB 1.6: {} {}\n  gemini:       {} {}", a.0, a.1, b.0, b.1));
+        }
+    }
+    out
+}
+
 #[test]
 fn retention_policies_behave_as_in_influxdb_1_6() {
     let (idir, gdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let influx = Influxd::start(idir.path());
     let g = Gemini::start(gdir.path(), &["--databases", ""]);
     let bases = [influx.base.clone(), g.url("")];
-    let mut mismatches = Vec::new();
-    let mut compare = |q: &str| {
-        let (a, b) = (query(&bases[0], "rp_db", q, ""), query(&bases[1], "rp_db", q, ""));
-        if a != b {
-            mismatches.push(format!("{q}\n  InfluxDB 1.6: {} {}\n  gemini:       {} {}", a.0, a.1, b.0, b.1));
-        }
-    };
-    for q in POLICY_STATEMENTS {
-        compare(q);
-    }
+    let mut mismatches = differences(&bases, "rp_db", POLICY_STATEMENTS);
     // Recent points (InfluxDB refuses points beyond a policy's duration).
     let t = now_s() - 60;
     let writes: Vec<Vec<u16>> = bases
@@ -246,9 +250,7 @@ fn retention_policies_behave_as_in_influxdb_1_6() {
         .collect();
     assert_eq!(writes[0], writes[1], "writes to the default policy, to one and to d200");
     assert_eq!(writes[1], vec![204, 204, 204]);
-    for q in POLICY_READS {
-        compare(q);
-    }
+    mismatches.extend(differences(&bases, "rp_db", POLICY_READS));
     assert!(mismatches.is_empty(), "{} differences:\n{}", mismatches.len(), mismatches.join("\n"));
 
     // Deliberate difference: a write to a policy that does not exist.
@@ -286,16 +288,11 @@ fn deleting_statements_behave_as_in_influxdb_1_6() {
     let influx = Influxd::start(idir.path());
     let g = Gemini::start(gdir.path(), &["--databases", ""]);
     let lines = "cpu,host=a value=1,usage=2 1700000000\ncpu,host=a value=2 1700000100\ncpu,host=b value=3 1700000000\nmem,host=a value=4 1700000000\ndisk,host=a value=5 1700000000\n";
-    let mut mismatches = Vec::new();
-    for base in [&influx.base, &g.url("")] {
+    let bases = [influx.base.clone(), g.url("")];
+    for base in &bases {
         assert_eq!(query(base, "", "CREATE DATABASE del", "").0, 200);
         assert_eq!(post_url(&format!("{base}/write?db=del&precision=s"), &[], lines.as_bytes()).status, 204);
     }
-    for q in DELETES {
-        let (a, b) = (query(&influx.base, "del", q, ""), query(&g.url(""), "del", q, ""));
-        if a != b {
-            mismatches.push(format!("{q}\n  InfluxDB 1.6: {} {}\n  gemini:       {} {}", a.0, a.1, b.0, b.1));
-        }
-    }
+    let mismatches = differences(&bases, "del", DELETES);
     assert!(mismatches.is_empty(), "{} differences:\n{}", mismatches.len(), mismatches.join("\n"));
 }

@@ -208,42 +208,56 @@ pub fn merge(into: &mut Merged, timeseries: Vec<pb::TimeSeries>) {
     }
 }
 
-/// The other nodes' samples for `query` merged into `into`; 503 when as many nodes as there
-/// are copies (or more) did not answer.
-pub async fn read_peers(cluster: &Cluster, db: &str, rp: Option<&str>, query: &pb::Query, into: &mut Merged) -> Result<(), ApiError> {
-    let peers = cluster.peers();
-    let request = pb::ReadRequest { queries: vec![query.clone()], accepted_response_types: vec![] };
-    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let path = format!("/internal/v1/read?{}", query_string(db, rp));
+/// POSTs `body` to `path` on every other node at once; answers each node's result.
+async fn post_to_others<'a>(cluster: &Cluster, peers: &'a crate::cluster::Peers, path: &str, body: Vec<u8>) -> Vec<(&'a String, Result<Vec<u8>, Fault>)> {
     let others = peers.names.iter().filter(|p| **p != cluster.self_name);
-    let answers = join_all(others.map(|p| {
-        let (body, path) = (body.clone(), &path);
+    join_all(others.map(|p| {
+        let body = body.clone();
         async move { (p, internal_post(cluster, p, path, body).await) }
     }))
-    .await;
+    .await
+}
+
+/// Sends one remote read query to `path` (`/internal/v1/read` or `/internal/v1/series`) on
+/// every other node; answers their responses. A node that does not answer is marked down;
+/// when as many nodes as there are copies are missing, the 503 names them.
+async fn ask_others(cluster: &Cluster, path: &str, query: pb::Query) -> Result<Vec<pb::ReadResponse>, ApiError> {
+    let peers = cluster.peers();
+    let request = pb::ReadRequest { queries: vec![query], accepted_response_types: vec![] };
+    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let mut missing = Vec::new();
-    for (peer, answer) in answers {
+    let mut responses = Vec::new();
+    for (peer, answer) in post_to_others(cluster, &peers, path, body).await {
         let bytes = match answer {
             Ok(b) => b,
             Err(Fault::Refused(e)) => return Err(e),
             Err(Fault::Unreachable(e)) => {
-                tracing::warn!(%peer, error = %e, "peer unreachable for a read");
+                tracing::warn!(%peer, error = %e, %path, "peer unreachable");
                 cluster.mark_down(peer);
                 missing.push(peer.as_str());
                 continue;
             }
         };
         let raw = snap::raw::Decoder::new().decompress_vec(&bytes).map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("peer {peer}: {e}")))?;
-        let response = pb::ReadResponse::decode(raw.as_slice()).map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("peer {peer}: {e}")))?;
-        for result in response.results {
-            merge(into, result.timeseries);
-        }
+        responses.push(pb::ReadResponse::decode(raw.as_slice()).map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("peer {peer}: {e}")))?);
     }
     if missing.len() >= cluster.replication_factor {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("peers unreachable: {} (replication factor {}: the answer would be incomplete)", missing.join(", "), cluster.replication_factor),
         ));
+    }
+    Ok(responses)
+}
+
+/// The other nodes' samples for `query` merged into `into`; 503 when as many nodes as there
+/// are copies (or more) did not answer.
+pub async fn read_peers(cluster: &Cluster, db: &str, rp: Option<&str>, query: &pb::Query, into: &mut Merged) -> Result<(), ApiError> {
+    let path = format!("/internal/v1/read?{}", query_string(db, rp));
+    for response in ask_others(cluster, &path, query.clone()).await? {
+        for result in response.results {
+            merge(into, result.timeseries);
+        }
     }
     Ok(())
 }
@@ -257,14 +271,8 @@ pub async fn broadcast_statement(cluster: &Cluster, text: &str, db: Option<&str>
         query.push(("db", db));
     }
     let path = format!("/internal/v1/query?{}", serde_urlencoded::to_string(&query).unwrap_or_default());
-    let others = peers.names.iter().filter(|p| **p != cluster.self_name);
-    let answers = join_all(others.map(|p| {
-        let path = &path;
-        async move { (p, internal_post(cluster, p, path, Vec::new()).await) }
-    }))
-    .await;
     let mut failed = Vec::new();
-    for (peer, answer) in answers {
+    for (peer, answer) in post_to_others(cluster, &peers, &path, Vec::new()).await {
         let reason = match answer {
             Ok(body) => serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["results"][0]["error"].as_str().map(str::to_string)),
             Err(Fault::Unreachable(e)) => {
@@ -299,43 +307,13 @@ pub async fn series_labels(state: &AppState, db: &str, which: Policies<'_>, matc
     let mut all: std::collections::BTreeSet<Labels> = local.into_iter().map(|s| s.labels).collect();
     let Some(cluster) = &state.cluster else { return Ok(all.into_iter().collect()) };
     let query = pb::Query { matchers: vec![pb::LabelMatcher { r#type: wire.0, name: wire.1, value: wire.2 }], ..Default::default() };
-    let request = pb::ReadRequest { queries: vec![query], accepted_response_types: vec![] };
-    let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).map_err(|e| e.to_string())?;
     let mut params = vec![("db", db.to_string())];
     params.extend(policies_query(which));
     let path = format!("/internal/v1/series?{}", serde_urlencoded::to_string(&params).unwrap_or_default());
-    let peers = cluster.peers();
-    let answers = join_all(peers.names.iter().filter(|p| **p != cluster.self_name).map(|p| {
-        let (body, path) = (body.clone(), &path);
-        async move { (p, internal_post(cluster, p, path, body).await) }
-    }))
-    .await;
-    let mut missing = Vec::new();
-    for (peer, answer) in answers {
-        let decoded = answer.map_err(|e| match e {
-            Fault::Unreachable(e) | Fault::Refused(ApiError { message: e, .. }) => e,
-        });
-        let response = decoded.and_then(|b| {
-            let raw = snap::raw::Decoder::new().decompress_vec(&b).map_err(|e| e.to_string())?;
-            pb::ReadResponse::decode(raw.as_slice()).map_err(|e| e.to_string())
-        });
-        match response {
-            Ok(r) => {
-                for ts in r.results.into_iter().flat_map(|q| q.timeseries) {
-                    let mut pairs: Vec<(String, String)> = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
-                    pairs.sort();
-                    all.insert(Labels::from_sorted(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "peer unreachable for a series listing");
-                cluster.mark_down(peer);
-                missing.push(peer.as_str());
-            }
-        }
-    }
-    if missing.len() >= cluster.replication_factor {
-        return Err(format!("peers unreachable: {} (replication factor {}: the answer would be incomplete)", missing.join(", "), cluster.replication_factor));
+    for ts in ask_others(cluster, &path, query).await.map_err(|e| e.message)?.into_iter().flat_map(|r| r.results).flat_map(|q| q.timeseries) {
+        let mut pairs: Vec<(String, String)> = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
+        pairs.sort();
+        all.insert(Labels::from_sorted(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))));
     }
     Ok(all.into_iter().collect())
 }

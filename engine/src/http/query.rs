@@ -214,7 +214,7 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
             Ok(per_measurement(&["fieldKey", "fieldType"], rows.collect()))
         }
         Statement::Select(select) => {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+            let now = crate::now_ns();
             Ok(series(super::select::run(state, &select, (db, params.rp), params.epoch, now).await?.into_iter().map(Some)))
         }
     }
@@ -228,7 +228,7 @@ async fn delete(state: &AppState, stmt: DeleteStatement, db: Option<&str>) -> Re
         DeleteStatement::DropSeries { from, condition } => (from, condition, false),
         DeleteStatement::Delete { from, condition } => (from, condition, true),
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+    let now = crate::now_ns();
     let (range, tags) = crate::query::condition::split_time(condition.as_ref(), now)?;
     let bounded = range.min != i64::MIN || range.max != i64::MAX;
     if bounded && !points {
@@ -246,8 +246,10 @@ async fn delete(state: &AppState, stmt: DeleteStatement, db: Option<&str>) -> Re
     }
     filter_series(&mut found, |s| &s.labels, &tags)?;
     let done = match bounded {
-        // Whole milliseconds inside the nanosecond bounds.
-        true => state.storage.delete_points(&found, range.min.div_euclid(1_000_000) + (range.min.rem_euclid(1_000_000) != 0) as i64, range.max.div_euclid(1_000_000)).await,
+        true => {
+            let (min_ms, max_ms) = range.millis();
+            state.storage.delete_points(&found, min_ms, max_ms).await
+        }
         false => state.storage.delete_series(&found).await,
     };
     done.map(|_| json!(null)).map_err(|e| e.to_string())

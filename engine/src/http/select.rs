@@ -144,7 +144,7 @@ fn tag_of<'a>(tags: &'a TagSet, key: &str) -> Option<&'a str> {
 
 /// Reads every field's series of measurement `m` into rows keyed by tag set.
 async fn read_rows(state: &AppState, (db, rp): (&str, Policies<'_>), m: &str, fields: &[String], cond: Option<&Cond>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, String> {
-    let (min_ms, max_ms) = (range.min.div_euclid(NS_PER_MS) + (range.min.rem_euclid(NS_PER_MS) != 0) as i64, range.max.div_euclid(NS_PER_MS));
+    let (min_ms, max_ms) = range.millis();
     let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
     for (i, field) in fields.iter().enumerate() {
         let metric = FieldMap::series_name(m, field);

@@ -14,6 +14,11 @@ pub struct TimeRange {
 
 impl TimeRange {
     pub const ALL: TimeRange = TimeRange { min: i64::MIN, max: i64::MAX };
+
+    /// The whole milliseconds inside the nanosecond bounds, as storage keeps time.
+    pub fn millis(&self) -> (i64, i64) {
+        (self.min.div_euclid(1_000_000) + (self.min.rem_euclid(1_000_000) != 0) as i64, self.max.div_euclid(1_000_000))
+    }
 }
 
 fn mentions_time(e: &Expr) -> bool {

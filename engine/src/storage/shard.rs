@@ -663,6 +663,7 @@ impl Shard {
     /// Puts the deletion of these series' keys in `batch`; answers the ids that exist.
     fn stage_series_deletion(&self, ids: &[u64], batch: &mut WriteBatch) -> Vec<u64> {
         let mut gone = Vec::new();
+        let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
         for &id in ids {
             let Some(s) = self.series.get(&id) else { continue };
             batch.delete_cf(self.cf("series"), keys::series_key(s.db, id));
@@ -671,7 +672,6 @@ impl Shard {
                 batch.delete_cf(self.cf("postings"), keys::posting_key(s.db, name, value, id));
             }
             // A range delete only where the series has chunks: tombstones slow every read.
-            let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
             for p in self.partitions.get(&s.db).into_iter().flatten() {
                 let prefix = keys::chunk_prefix(s.db, *p, id);
                 it.seek(prefix);
