@@ -1,7 +1,7 @@
 //! Three (then four) `gemini` processes on loopback as one cluster: any node takes writes and
 //! reads, every series has its copies, a node lost with replication factor 2 loses no write
 //! and no read, replication factor 1 answers 503 naming the missing node, the peer file grows
-//! the cluster, and statements reach every node.
+//! the cluster, and statements reach every node, also one that was down when they ran.
 
 use proto::prometheus as pb;
 use std::path::Path;
@@ -38,6 +38,16 @@ fn everything() -> pb::Query {
 fn local_series(g: &Gemini) -> u64 {
     let metrics = g.get("/metrics").text();
     metrics.lines().find_map(|l| l.strip_prefix("gemini_active_series ")).unwrap().parse().unwrap()
+}
+
+/// How many series named `name` one node holds itself (its internal listing, no fan-out).
+fn own_series(g: &Gemini, db: &str, name: &str) -> usize {
+    let request = pb::ReadRequest { queries: vec![query_all(vec![matcher(0, "__name__", name)])], accepted_response_types: vec![] };
+    let body = snap::raw::Encoder::new().compress_vec(&prost::Message::encode_to_vec(&request)).unwrap();
+    let headers = [PROTO_HEADERS.as_slice(), &[("X-Gemini-Cluster-Secret", SECRET)]].concat();
+    let a = g.post(&format!("/internal/v1/series?db={db}"), &headers, &body);
+    assert_eq!(a.status, 200, "{}", a.text());
+    decode_samples(&a.body).results[0].timeseries.len()
 }
 
 fn gauge(name: &str, i: usize, t: i64) -> pb::TimeSeries {
@@ -150,7 +160,9 @@ fn the_peer_file_grows_the_cluster_and_statements_reach_every_node() {
     let early = pb::WriteRequest { timeseries: (0..40).map(|i| gauge("early", i, t)).collect(), metadata: vec![] };
     let a = c.nodes[2].write("shared", &early);
     assert_eq!(a.status, 204, "{}", a.text());
-    ok(fourth.query("CREATE DATABASE shared"));
+    // The catalog exchange gives the new node the database; a peer that refused a copy is
+    // tried again after 10 s.
+    eventually("the new node has the database", || fourth.query("SHOW DATABASES").to_string().contains("shared"));
     std::thread::sleep(std::time::Duration::from_secs(11));
     let new = pb::WriteRequest { timeseries: (0..40).map(|i| gauge("new", i, t)).collect(), metadata: vec![] };
     assert_eq!(c.nodes[2].write("shared", &new).status, 204);
@@ -159,8 +171,10 @@ fn the_peer_file_grows_the_cluster_and_statements_reach_every_node() {
         let got = g.read_samples("shared", everything());
         assert_eq!(got.len(), 120, "old, early and new series through {}", g.port);
     }
-    let held = local_series(&c.nodes[3]);
-    assert!(held > 0 && held < 40, "the new node holds its share of the new series (and none of the others): {held}");
+    let fourth = &c.nodes[3];
+    assert_eq!(own_series(fourth, "shared", "old"), 0, "old series stay where they were");
+    let new_held = own_series(fourth, "shared", "new");
+    assert!(new_held > 0 && new_held < 40, "the new node holds its share of the new series: {new_held}");
     // DROP DATABASE reaches every node.
     ok(c.nodes[3].query("DROP DATABASE shared"));
     for g in &c.nodes {
@@ -168,4 +182,62 @@ fn the_peer_file_grows_the_cluster_and_statements_reach_every_node() {
         assert!(!dbs.to_string().contains("shared"), "{dbs}");
     }
     let _ = &mut c;
+}
+
+/// Waits up to 15 s for `done`.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !done() {
+        assert!(std::time::Instant::now() < until, "not within 15 s: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_node_that_was_down_catches_up_on_databases_policies_and_users() {
+    let files = tempfile::tempdir().unwrap();
+    let mut c = cluster(3, 2, &files.path().join("peers"));
+    let ok = |a: serde_json::Value| assert!(a["results"][0].get("error").is_none(), "{a}");
+    let t = now_s() * 1000;
+    for db in ["gone", "again"] {
+        ok(c.nodes[0].query(&format!("CREATE DATABASE {db}")));
+        let req = pb::WriteRequest { timeseries: (0..30).map(|i| gauge("old", i, t)).collect(), metadata: vec![] };
+        assert_eq!(c.nodes[1].write(db, &req).status, 204);
+    }
+    assert!(local_series(&c.nodes[2]) > 0, "the third node holds copies");
+    c.nodes[2].kill9();
+    // Every statement succeeds while a node is down; it takes them when it returns.
+    for q in [
+        "CREATE DATABASE fresh WITH DURATION 2d NAME two_days",
+        "CREATE RETENTION POLICY hourly ON prometheus DURATION 1h REPLICATION 1 DEFAULT",
+        "DROP DATABASE gone",
+        "DROP DATABASE again",
+        "CREATE DATABASE again",
+        "CREATE USER ann WITH PASSWORD 'pw'",
+        "GRANT READ ON fresh TO ann",
+    ] {
+        ok(c.nodes[0].query(q));
+    }
+    c.nodes[2].restart();
+    let back = &c.nodes[2];
+    eventually("the databases", || {
+        let dbs = back.query("SHOW DATABASES").to_string();
+        dbs.contains("fresh") && !dbs.contains("gone")
+    });
+    let rps = back.query("SHOW RETENTION POLICIES ON prometheus");
+    assert_eq!(rps["results"][0]["series"][0]["values"][1], serde_json::json!(["hourly", "1h0m0s", "1h0m0s", 1, true]), "{rps}");
+    let rps = back.query("SHOW RETENTION POLICIES ON fresh");
+    assert_eq!(rps["results"][0]["series"][0]["values"][0][0], "two_days", "{rps}");
+    assert!(back.query("SHOW USERS").to_string().contains("ann"));
+    assert_eq!(back.query("SHOW GRANTS FOR ann")["results"][0]["series"][0]["values"], serde_json::json!([["fresh", "READ"]]));
+    // What it held of the dropped databases went with them, also of the one made again.
+    assert_eq!(local_series(back), 0);
+    for g in &c.nodes {
+        assert_eq!(g.read_samples("again", everything()).len(), 0, "through {}", g.port);
+    }
+    // It takes writes for the new database, as every node does.
+    let req = pb::WriteRequest { timeseries: (0..30).map(|i| gauge("new", i, t)).collect(), metadata: vec![] };
+    let a = back.write("fresh", &req);
+    assert_eq!(a.status, 204, "{}", a.text());
+    assert_eq!(c.nodes[0].read_samples("fresh", everything()).len(), 30);
 }

@@ -4,10 +4,12 @@
 //! consensus: every node computes the same owners from the same peer list, and Kubernetes
 //! gives the pods stable names.
 
+pub mod catalog_sync;
 pub mod placement;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -68,6 +70,11 @@ pub struct Cluster {
     file_seen: Mutex<Option<String>>,
     down_until: Mutex<BTreeMap<String, Instant>>,
     stats: Mutex<BTreeMap<String, PeerStats>>,
+    /// Held while the catalog changes and its entries are versioned or merged (see
+    /// `catalog_sync`), so a merge never sees a change without its entry.
+    pub catalog_lock: tokio::sync::Mutex<()>,
+    /// Set once every peer has exchanged catalogs with this node.
+    catalog_synced: AtomicBool,
 }
 
 impl Cluster {
@@ -88,6 +95,8 @@ impl Cluster {
             file_seen: Mutex::new(None),
             down_until: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(BTreeMap::new()),
+            catalog_lock: tokio::sync::Mutex::new(()),
+            catalog_synced: AtomicBool::new(false),
         };
         c.reload_peers()?;
         Ok(c)
@@ -140,6 +149,16 @@ impl Cluster {
 
     pub fn count(&self, peer: &str, change: impl FnOnce(&mut PeerStats)) {
         change(self.stats.lock().unwrap().entry(peer.to_string()).or_default());
+    }
+
+    /// Whether this node has exchanged catalogs with every peer since it started: until then
+    /// it may lack users or databases the others have.
+    pub fn catalog_synced(&self) -> bool {
+        self.catalog_synced.load(Relaxed)
+    }
+
+    pub fn set_catalog_synced(&self) {
+        self.catalog_synced.store(true, Relaxed);
     }
 
     pub fn stats(&self) -> BTreeMap<String, PeerStats> {

@@ -33,18 +33,18 @@ thread_local! {
 
 /// Why a part of a cluster request failed: a peer did not give a good answer (try another;
 /// whatever it said, the client's request was valid here), or this node's own storage refused.
-enum Fault {
+pub(super) enum Fault {
     Unreachable(String),
     Refused(ApiError),
 }
 
-/// POSTs a snappy protobuf body to a peer; answers the response body of a 2xx.
-async fn internal_post(cluster: &Cluster, peer: &str, path_and_query: &str, body: Vec<u8>) -> Result<Vec<u8>, Fault> {
+/// POSTs a snappy body of `content_type` to a peer; answers the response body of a 2xx.
+async fn internal_post(cluster: &Cluster, peer: &str, path_and_query: &str, content_type: &str, body: Vec<u8>) -> Result<Vec<u8>, Fault> {
     let url = format!("http://{peer}{path_and_query}");
     let request = CLIENT.with(|c| {
         c.post(url)
             .insert_header((SECRET_HEADER, cluster.secret()))
-            .insert_header(("Content-Type", "application/x-protobuf"))
+            .insert_header(("Content-Type", content_type))
             .insert_header(("Content-Encoding", "snappy"))
             .send_body(body)
     });
@@ -63,6 +63,8 @@ async fn internal_post(cluster: &Cluster, peer: &str, path_and_query: &str, body
     // client, which would drop the samples.
     Err(Fault::Unreachable(format!("{status}: {message}")))
 }
+
+const PROTOBUF: &str = "application/x-protobuf";
 
 fn query_string(db: &str, rp: Option<&str>) -> String {
     let mut q = serde_urlencoded::to_string([("db", db)]).unwrap_or_default();
@@ -109,7 +111,7 @@ async fn forward(cluster: &Cluster, peer: &str, (db, rp): (&str, Option<&str>), 
         path.push('&');
         path.push_str(&serde_urlencoded::to_string([("fields", pairs)]).unwrap_or_default());
     }
-    let answer = internal_post(cluster, peer, &path, body).await?;
+    let answer = internal_post(cluster, peer, &path, PROTOBUF, body).await?;
     let o: Outcome = serde_json::from_slice(&answer).map_err(|e| Fault::Unreachable(format!("bad answer: {e}")))?;
     let samples: usize = part.iter().map(|s| s.samples.len()).sum();
     cluster.count(peer, |s| s.forwarded_samples += samples as u64);
@@ -209,11 +211,11 @@ pub fn merge(into: &mut Merged, timeseries: Vec<pb::TimeSeries>) {
 }
 
 /// POSTs `body` to `path` on every other node at once; answers each node's result.
-async fn post_to_others<'a>(cluster: &Cluster, peers: &'a crate::cluster::Peers, path: &str, body: Vec<u8>) -> Vec<(&'a String, Result<Vec<u8>, Fault>)> {
+pub(super) async fn post_to_others<'a>(cluster: &Cluster, peers: &'a crate::cluster::Peers, path: &str, content_type: &str, body: Vec<u8>) -> Vec<(&'a String, Result<Vec<u8>, Fault>)> {
     let others = peers.names.iter().filter(|p| **p != cluster.self_name);
     join_all(others.map(|p| {
         let body = body.clone();
-        async move { (p, internal_post(cluster, p, path, body).await) }
+        async move { (p, internal_post(cluster, p, path, content_type, body).await) }
     }))
     .await
 }
@@ -227,7 +229,7 @@ async fn ask_others(cluster: &Cluster, path: &str, query: pb::Query) -> Result<V
     let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let mut missing = Vec::new();
     let mut responses = Vec::new();
-    for (peer, answer) in post_to_others(cluster, &peers, path, body).await {
+    for (peer, answer) in post_to_others(cluster, &peers, path, PROTOBUF, body).await {
         let bytes = match answer {
             Ok(b) => b,
             Err(Fault::Refused(e)) => return Err(e),
@@ -272,7 +274,7 @@ pub async fn broadcast_statement(cluster: &Cluster, text: &str, db: Option<&str>
     }
     let path = format!("/internal/v1/query?{}", serde_urlencoded::to_string(&query).unwrap_or_default());
     let mut failed = Vec::new();
-    for (peer, answer) in post_to_others(cluster, &peers, &path, Vec::new()).await {
+    for (peer, answer) in post_to_others(cluster, &peers, &path, PROTOBUF, Vec::new()).await {
         let reason = match answer {
             Ok(body) => serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["results"][0]["error"].as_str().map(str::to_string)),
             Err(Fault::Unreachable(e)) => {

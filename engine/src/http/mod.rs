@@ -3,6 +3,7 @@
 
 mod auth;
 mod body;
+pub mod catalog_sync;
 mod cluster;
 mod decode;
 mod fields;
@@ -126,6 +127,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/internal/v1/read").route(web::post().to(read::internal_read)))
         .service(endpoint("/internal/v1/series").route(web::post().to(read::internal_series)))
         .service(endpoint("/internal/v1/query").route(web::post().to(query::internal_query)))
+        .service(endpoint("/internal/v1/catalog").route(web::post().to(catalog_sync::internal_catalog)))
         .default_service(web::to(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").error_response()
         }));

@@ -5,6 +5,7 @@ use super::{ApiError, AppState};
 use crate::query::ast::{limit_or_all, Name};
 use crate::query::condition::{regex, Cond};
 use crate::query::influxql::{self, Statement, TagKeys};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 use super::auth::Principal;
@@ -281,11 +282,16 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     }
     let statements = influxql::parse_with_text(q).map_err(|e| ApiError::bad_request(format!("error parsing query: {e}")))?;
     let db = params.get("db").map(String::as_str);
-    // Statements run without credentials while no user exists (the first admin) stay on this
-    // node: another node may have users, and must not get an admin from an anonymous caller.
+    // The first admin, made without credentials while no user exists, becomes every node's:
+    // so only once this node knows every other node has no user either.
     let bootstrap = state.auth.enabled && state.storage.users().is_empty();
+    if let (true, Some(cluster)) = (bootstrap, &state.cluster) {
+        if !cluster.catalog_synced() {
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the first user can be created once this node has reached every peer of the cluster"));
+        }
+    }
     let who = super::users::authorize(&req, &state, &statements, db)?;
-    run(&req, &state, &who, statements, &params, !bootstrap).await
+    run(&req, &state, &who, statements, &params, true).await
 }
 
 /// `/internal/v1/query`: a change made on another node of the cluster, run here as well.
@@ -297,8 +303,9 @@ pub async fn internal_query(req: HttpRequest, body: web::Bytes, state: web::Data
     run(&req, &state, &Principal::Anyone, statements, &params, false).await
 }
 
-/// Runs the statements; with `broadcast`, each change that succeeded here is sent to the other
-/// nodes of a cluster too (databases, policies, users and deletions apply to all of them).
+/// Runs the statements. In a cluster, a change to databases, policies or users is versioned
+/// and sent to every node it can reach at once (the others take it at their next catalog
+/// exchange); with `broadcast`, a deletion that succeeded here runs on every other node too.
 async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: Vec<(Statement, String)>, params: &HashMap<String, String>, broadcast: bool) -> Result<HttpResponse, ApiError> {
     let db = params.get("db").map(String::as_str);
     let mut results = Vec::new();
@@ -310,14 +317,30 @@ async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: V
             let text = format!("deprecated use of '{}' in a read only context, please use a POST request instead", super::users::quoted(&stmt, &text));
             result["messages"] = json!([{ "level": "warning", "text": text }]);
         }
-        let change = stmt.is_change();
+        let (catalog, deletion) = (stmt.changes_catalog(), matches!(stmt, Statement::Delete(_)));
         let run_params = Params { db, rp: params.get("rp").map(String::as_str).filter(|r| !r.is_empty()), epoch: params.get("epoch").map(String::as_str) };
-        match execute(state, who, stmt, &run_params).await {
+        let changing = match (&state.cluster, catalog) {
+            (Some(cluster), true) => Some(cluster.catalog_lock.lock().await),
+            _ => None,
+        };
+        let mut outcome = execute(state, who, stmt, &run_params).await;
+        if let (Some(changing), Some(cluster)) = (changing, &state.cluster) {
+            let recorded = crate::cluster::catalog_sync::record_local(&state.storage, &cluster.self_name, true);
+            drop(changing);
+            match recorded {
+                Ok(changes) if !changes.is_empty() => {
+                    super::catalog_sync::exchange(&state.storage, cluster).await;
+                }
+                Ok(_) => {}
+                Err(e) => outcome = Err(format!("done on {}, but not recorded for the other nodes: {e}", cluster.self_name)),
+            }
+        }
+        match outcome {
             Ok(Value::Null) => {}
             Ok(series) => result["series"] = series,
             Err(e) => result["error"] = json!(e),
         }
-        if let (true, true, Some(cluster), None) = (broadcast, change, &state.cluster, result.get("error")) {
+        if let (true, true, Some(cluster), None) = (broadcast, deletion, &state.cluster, result.get("error")) {
             let failed = super::cluster::broadcast_statement(cluster, &text, db).await;
             if !failed.is_empty() {
                 result["error"] = json!(format!("done on {}, not on: {}", cluster.self_name, failed.join("; ")));

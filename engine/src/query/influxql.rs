@@ -35,6 +35,12 @@ pub enum Statement {
 }
 
 impl Statement {
+    /// Whether the statement changes databases, retention policies or users: what every node
+    /// of a cluster keeps the same.
+    pub fn changes_catalog(&self) -> bool {
+        self.is_change() && !matches!(self, Statement::Delete(_))
+    }
+
     /// Whether the statement changes something (InfluxDB wants those over POST).
     pub fn is_change(&self) -> bool {
         match self {

@@ -192,21 +192,24 @@ impl Storage {
 
     fn load_catalog(db: &DB) -> Result<Catalog, String> {
         let cf = db.cf_handle(META_CF).unwrap();
-        let records = |prefix: &[u8]| -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
-            let mut out = Vec::new();
-            for item in db.prefix_iterator_cf(cf, prefix) {
-                let (k, v) = item.map_err(|e| e.to_string())?;
-                if !k.starts_with(prefix) {
-                    break;
-                }
-                out.push((k.to_vec(), v.to_vec()));
-            }
-            Ok(out)
-        };
+        let records = |prefix: &[u8]| Self::meta_prefix(db, prefix);
         let next_id = db.get_cf(cf, b"next_db_id").map_err(|e| e.to_string())?.map(|v| keys::u32_at(&v, 0)).unwrap_or(1);
         let (catalog, added) = Catalog::load(records(b"db/")?, records(b"rp/")?, next_id)?;
         Self::persist(db, added, &WriteOptions::default())?;
         Ok(catalog)
+    }
+
+    fn meta_prefix(db: &DB, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+        let cf = db.cf_handle(META_CF).unwrap();
+        let mut out = Vec::new();
+        for item in db.prefix_iterator_cf(cf, prefix) {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
     }
 
     fn persist(db: &DB, records: Vec<Record>, wo: &WriteOptions) -> Result<(), String> {
@@ -316,6 +319,20 @@ impl Storage {
     /// Changes a policy; a shorter duration takes effect at the next retention check.
     pub fn alter_policy(&self, db: &str, name: &str, opts: &PolicyOptions) -> Result<(), String> {
         self.change_catalog(|c| c.alter_policy(db, name, opts).map(|(_, r)| ((), r)))
+    }
+
+    /// See `Catalog::create_bare_database`.
+    pub fn create_bare_database(&self, name: &str, default_policy: &str) -> Result<(), String> {
+        self.change_catalog(|c| Ok(((), c.create_bare_database(name, default_policy))))
+    }
+
+    pub fn set_default_policy(&self, db: &str, name: &str) -> Result<(), String> {
+        self.change_catalog(|c| Ok(((), c.set_default_policy(db, name)?)))
+    }
+
+    /// See `Catalog::put_policy`.
+    pub fn put_policy(&self, db: &str, name: &str, duration: i64, shard_duration: i64, replication: u32) -> Result<(), String> {
+        self.change_catalog(|c| Ok(((), c.put_policy(db, name, duration, shard_duration, replication)?)))
     }
 
     /// Drops a policy and its data; dropping one that does not exist is not an error.
@@ -443,6 +460,16 @@ impl Storage {
         self.db.write_opt(batch, &self.write_opts()).map_err(|e| StorageError::Internal(e.to_string()))?;
         self.fields.commit(id, missing);
         Ok(())
+    }
+
+    /// The `meta` records under `prefix` (key, value), for state kept beside the catalog.
+    pub fn meta_records(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+        Self::meta_prefix(&self.db, prefix)
+    }
+
+    /// Writes `meta` records at once.
+    pub fn write_meta(&self, records: Vec<Record>) -> Result<(), String> {
+        Self::persist(&self.db, records, &self.write_opts())
     }
 
     pub fn users(&self) -> &users::UserStore {
