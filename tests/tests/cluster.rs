@@ -26,8 +26,14 @@ fn cluster(n: usize, rf: usize, peers_file: &Path) -> Nodes {
 }
 
 fn start_node(port: u16, dir: &Path, rf: usize, peers_file: &Path) -> Gemini {
+    start_node_with(port, dir, rf, peers_file, &[])
+}
+
+fn start_node_with(port: u16, dir: &Path, rf: usize, peers_file: &Path, extra: &[&str]) -> Gemini {
     let (me, rf) = (format!("127.0.0.1:{port}"), rf.to_string());
-    Gemini::start_on(port, dir, &["--cluster.self", &me, "--cluster.peers-file", peers_file.to_str().unwrap(), "--cluster.replication-factor", &rf])
+    let mut args = vec!["--cluster.self", &me, "--cluster.peers-file", peers_file.to_str().unwrap(), "--cluster.replication-factor", &rf];
+    args.extend(extra);
+    Gemini::start_on(port, dir, &args)
 }
 
 fn everything() -> pb::Query {
@@ -240,4 +246,28 @@ fn a_node_that_was_down_catches_up_on_databases_policies_and_users() {
     let a = back.write("fresh", &req);
     assert_eq!(a.status, 204, "{}", a.text());
     assert_eq!(c.nodes[0].read_samples("fresh", everything()).len(), 30);
+}
+
+#[test]
+fn the_first_admin_waits_until_every_peer_was_reached_then_holds_on_every_node() {
+    std::env::set_var("GEMINI_CLUSTER_SECRET", SECRET);
+    let files = tempfile::tempdir().unwrap();
+    let peers = files.path().join("peers");
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    std::fs::write(&peers, ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect::<String>()).unwrap();
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let start = |i: usize| start_node_with(ports[i], dirs[i].path(), 2, &peers, &["--auth-enabled"]);
+    let first = start(0);
+    let _second = start(1);
+    let create = format!("/query?q={}", urlencode("CREATE USER root WITH PASSWORD 'pw' WITH ALL PRIVILEGES"));
+    // The third node may hold users of its own: no anonymous admin until it was reached.
+    let a = first.post(&create, &[], b"");
+    assert_eq!(a.status, 503, "{}", a.text());
+    assert!(a.text().contains("once this node has reached every peer"), "{}", a.text());
+    let third = start(2);
+    eventually("the first admin is accepted", || first.post(&create, &[], b"").status == 200);
+    let root = [("Authorization", "Basic cm9vdDpwdw==")]; // root:pw
+    eventually("the admin reaches the third node", || third.post("/query?q=SHOW%20DATABASES", &root, b"").status == 200);
+    assert_eq!(third.post("/query?q=SHOW%20DATABASES", &[], b"").status, 401);
+    assert_eq!(third.post(&create, &[], b"").status, 401, "no second anonymous admin");
 }
