@@ -53,6 +53,9 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
     let cluster = match cfg.cluster.clone() {
         Some(c) => {
             let cluster = Arc::new(cluster::Cluster::new(c)?);
+            if let Some((cert, _)) = &cfg.tls {
+                http::tls::use_for_cluster(cert)?;
+            }
             cluster::catalog_sync::record_local(&storage, &cluster.self_name, false)?;
             actix_web::rt::spawn(reload_peers(cluster.clone()));
             actix_web::rt::spawn(http::catalog_sync::keep_in_step(storage.clone(), cluster.clone()));

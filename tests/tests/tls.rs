@@ -1,6 +1,7 @@
 //! HTTPS: a self-signed certificate made at test time (rcgen); the real Prometheus
 //! remote-writes over HTTPS trusting it through `tls_config.ca_file`; HTTP/2 is offered by
-//! ALPN and spoken; plain HTTP to the TLS port gets no answer and the server keeps serving.
+//! ALPN and spoken; plain HTTP to the TLS port gets no answer and the server keeps serving;
+//! the nodes of a cluster talk HTTPS to each other, trusting only their shared certificate.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -118,4 +119,51 @@ fn a_bad_certificate_stops_the_start_with_a_message() {
     assert!(stderr.contains("cert.pem") && stderr.contains("TLS certificate"), "{stderr}");
     let out = std::process::Command::new(bin("gemini")).args(["serve", "--tls-cert", "x.pem"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("TLS needs both --tls-cert and --tls-key"));
+}
+
+#[test]
+fn cluster_nodes_talk_https_to_each_other_and_trust_only_their_certificate() {
+    std::env::set_var("GEMINI_CLUSTER_SECRET", "tls-cluster-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let tls = certificate(dir.path());
+    let ports = [free_port(), free_port()];
+    let peers = ports.map(|p| format!("127.0.0.1:{p}")).join(",");
+    let node = |i: usize, cert: &Tls| {
+        let me = format!("127.0.0.1:{}", ports[i]);
+        let (c, k) = (cert.cert_file.to_str().unwrap(), cert.key_file.to_str().unwrap());
+        let args = ["--tls-cert", c, "--tls-key", k, "--cluster.self", &me, "--cluster.peers", &peers, "--cluster.replication-factor", "2"];
+        Gemini::start_on(ports[i], &dir.path().join(format!("data{i}")), &args)
+    };
+    let https = https_agent(&tls);
+    let post = |port: u16, path: &str, body: &[u8]| {
+        let mut req = https.post(&format!("https://127.0.0.1:{port}{path}"));
+        for (n, v) in PROTO_HEADERS {
+            req = req.header(n, v);
+        }
+        let mut r = req.send(body).unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_vec().unwrap())
+    };
+    let req = proto::prometheus::WriteRequest { timeseries: (0..20).map(|i| series(&[("__name__", "up"), ("i", &i.to_string())], &[(1_000, 1.0)])).collect(), metadata: vec![] };
+    let read = prost::Message::encode_to_vec(&proto::prometheus::ReadRequest { queries: vec![query_all(vec![matcher(0, "__name__", "up")])], accepted_response_types: vec![] });
+    let read = snap::raw::Encoder::new().compress_vec(&read).unwrap();
+    {
+        let _first = node(0, &tls);
+        let second = node(1, &tls);
+        // Two nodes, two copies: the write succeeds only when the other node took its copy.
+        let (status, body) = post(ports[0], "/api/v1/prom/write?db=prometheus", &write_body(&req));
+        assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
+        let (status, body) = post(ports[1], "/api/v1/prom/read?db=prometheus", &read);
+        assert_eq!(status, 200);
+        assert_eq!(decode_samples(&body).results[0].timeseries.len(), 20);
+        drop(second);
+    }
+    // A node with another certificate is not trusted: no copy reaches it, so the write fails.
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let other = certificate(&other_dir);
+    let _first = node(0, &tls);
+    let _stranger = node(1, &other);
+    let (status, body) = post(ports[0], "/api/v1/prom/write?db=prometheus", &write_body(&req));
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains(&format!("127.0.0.1:{}", ports[1])), "{}", String::from_utf8_lossy(&body));
 }

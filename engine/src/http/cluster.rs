@@ -25,10 +25,13 @@ thread_local! {
     /// One client (and connection pool) per worker thread: awc's client is not `Send`. A peer
     /// that does not connect within 2 s or answer within 10 s counts as down, well within
     /// Prometheus' 30 s remote timeout.
-    static CLIENT: awc::Client = awc::Client::builder()
-        .connector(awc::Connector::new().timeout(Duration::from_secs(2)))
-        .timeout(Duration::from_secs(10))
-        .finish();
+    static CLIENT: awc::Client = {
+        let mut connector = awc::Connector::new().timeout(Duration::from_secs(2));
+        if let Some(tls) = super::tls::cluster_client() {
+            connector = connector.rustls_0_23(tls);
+        }
+        awc::Client::builder().connector(connector).timeout(Duration::from_secs(10)).finish()
+    };
 }
 
 /// Why a part of a cluster request failed: a peer did not give a good answer (try another;
@@ -40,7 +43,8 @@ pub(super) enum Fault {
 
 /// POSTs a snappy body of `content_type` to a peer; answers the response body of a 2xx.
 async fn internal_post(cluster: &Cluster, peer: &str, path_and_query: &str, content_type: &str, body: Vec<u8>) -> Result<Vec<u8>, Fault> {
-    let url = format!("http://{peer}{path_and_query}");
+    let scheme = if super::tls::cluster_client().is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{peer}{path_and_query}");
     let request = CLIENT.with(|c| {
         c.post(url)
             .insert_header((SECRET_HEADER, cluster.secret()))
