@@ -58,12 +58,14 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
             }
             cluster::catalog_sync::record_local(&storage, &cluster.self_name, false)?;
             actix_web::rt::spawn(reload_peers(cluster.clone()));
-            actix_web::rt::spawn(http::catalog_sync::keep_in_step(storage.clone(), cluster.clone()));
             Some(cluster)
         }
         None => None,
     };
     let state = http::AppState { storage: storage.clone(), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, cluster };
+    if let Some(cluster) = &state.cluster {
+        actix_web::rt::spawn(http::catalog_sync::keep_in_step(state.clone(), cluster.clone()));
+    }
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(http::tls::server_config(cert, key)?),
         None => None,

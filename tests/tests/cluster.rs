@@ -205,7 +205,7 @@ fn a_node_that_was_down_catches_up_on_databases_policies_and_users() {
     let mut c = cluster(3, 2, &files.path().join("peers"));
     let ok = |a: serde_json::Value| assert!(a["results"][0].get("error").is_none(), "{a}");
     let t = now_s() * 1000;
-    for db in ["gone", "again"] {
+    for db in ["gone", "again", "kept"] {
         ok(c.nodes[0].query(&format!("CREATE DATABASE {db}")));
         let req = pb::WriteRequest { timeseries: (0..30).map(|i| gauge("old", i, t)).collect(), metadata: vec![] };
         assert_eq!(c.nodes[1].write(db, &req).status, 204);
@@ -224,6 +224,9 @@ fn a_node_that_was_down_catches_up_on_databases_policies_and_users() {
     ] {
         ok(c.nodes[0].query(q));
     }
+    // Deletions too: 11 series dropped, 11 emptied, 8 left.
+    ok(c.nodes[1].query_in("kept", "DROP SERIES FROM old WHERE i =~ /^1/"));
+    ok(c.nodes[0].query_in("kept", "DELETE FROM old WHERE i =~ /^2/"));
     c.nodes[2].restart();
     let back = &c.nodes[2];
     // Entries are applied in order (databases, policies, users): the grant comes last.
@@ -235,8 +238,13 @@ fn a_node_that_was_down_catches_up_on_databases_policies_and_users() {
     assert_eq!(rps["results"][0]["series"][0]["values"][1], serde_json::json!(["hourly", "1h0m0s", "1h0m0s", 1, true]), "{rps}");
     let rps = back.query("SHOW RETENTION POLICIES ON fresh");
     assert_eq!(rps["results"][0]["series"][0]["values"][0][0], "two_days", "{rps}");
-    // What it held of the dropped databases went with them, also of the one made again.
-    assert_eq!(local_series(back), 0);
+    // What it held of the dropped databases went with them, also of the one made again, and
+    // so did the series deleted while it was away: through every node 8 are left.
+    eventually("the deletions", || own_series(back, "kept", "old") <= 8);
+    assert_eq!(local_series(back), own_series(back, "kept", "old") as u64);
+    for g in &c.nodes {
+        assert_eq!(g.read_samples("kept", everything()).len(), 8, "through {}", g.port);
+    }
     for g in &c.nodes {
         assert_eq!(g.read_samples("again", everything()).len(), 0, "through {}", g.port);
     }

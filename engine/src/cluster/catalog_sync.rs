@@ -5,6 +5,11 @@
 //! that created the object: a newer object with another `born` was dropped and made again
 //! while this node was away, so what this node kept of the old one goes.
 //!
+//! Deletions (`DROP SERIES`, `DROP MEASUREMENT`, `DELETE`) are entries too, `delete <id>`,
+//! kept for ever: another node runs them once, bounded to the points that existed when they
+//! ran (`before_ns`), so a node that was away deletes what it missed and nothing written
+//! since.
+//!
 //! Entries live in the `meta` column family under `sync/`. A change made here is versioned by
 //! `record_local` (after the statement ran) and exchanged at once; `merge` applies what
 //! another node knows better. Objects found without an entry at start (made by the
@@ -42,8 +47,8 @@ impl Entry {
     }
 }
 
-/// `["db", name]`, `["rp", db, name]` or `["user", name]`: databases sort before their
-/// policies, so a batch creates a database before filling it.
+/// `["db", name]`, `["rp", db, name]`, `["user", name]` or `["delete", id]`: databases sort
+/// before deletions and their policies, so a batch creates a database before filling it.
 pub type Key = Vec<String>;
 pub type Entries = BTreeMap<Key, Entry>;
 
@@ -106,7 +111,7 @@ pub fn record_local(storage: &Storage, self_name: &str, after_statement: bool) -
         changed.push((key.clone(), entry));
     }
     for (key, e) in &entries {
-        if e.object.is_some() && !objects.contains_key(key) {
+        if e.object.is_some() && !objects.contains_key(key) && !is_deletion(key) {
             changed.push((key.clone(), Entry { version: now.clone(), born: e.born.clone(), object: None }));
         }
     }
@@ -114,9 +119,31 @@ pub fn record_local(storage: &Storage, self_name: &str, after_statement: bool) -
     Ok(changed)
 }
 
-/// Applies the entries that beat this node's own, in key order, and stores them. Answers
-/// how many it applied.
-pub async fn merge(storage: &Storage, incoming: Entries) -> Result<usize, String> {
+fn is_deletion(key: &Key) -> bool {
+    key.first().is_some_and(|k| k == "delete")
+}
+
+/// A deletion run here, for the other nodes to run too: the statement, its database and when
+/// it ran.
+pub fn record_deletion(storage: &Storage, self_name: &str, db: &str, statement: &str) -> Result<(), String> {
+    let now = crate::now_ns();
+    let version = Version { time_ns: now, node: self_name.to_string() };
+    let key = vec!["delete".to_string(), format!("{now:020}.{self_name}")];
+    let object = json!({ "db": db, "statement": statement, "before_ns": now });
+    store(storage, &[(key, Entry { version: version.clone(), born: version, object: Some(object) })])
+}
+
+/// A deletion another node ran: database, statement, and the time of the newest points it
+/// covers.
+pub struct Deletion {
+    pub db: String,
+    pub statement: String,
+    pub before_ns: i64,
+}
+
+/// Applies the entries that beat this node's own, in key order, and stores them; runs each
+/// new deletion with `delete`. Answers how many it applied.
+pub async fn merge<F: std::future::Future<Output = Result<(), String>>>(storage: &Storage, incoming: Entries, delete: impl Fn(Deletion) -> F) -> Result<usize, String> {
     let mut entries = load(storage)?;
     let mut applied = 0;
     for (key, entry) in incoming {
@@ -126,7 +153,16 @@ pub async fn merge(storage: &Storage, incoming: Entries) -> Result<usize, String
         }
         // Made again while this node was away: the old object goes first.
         let reborn = mine.is_some_and(|m| m.object.is_some() && m.born != entry.born);
-        apply(storage, &key, &entry, reborn).await.map_err(|e| format!("catalog entry {key:?}: {e}"))?;
+        let applied_here = match (is_deletion(&key), &entry.object) {
+            (true, Some(o)) => {
+                let text = |name: &str| field(o, name)?.as_str().map(str::to_string).ok_or_else(|| format!("{name} is not a string"));
+                let deletion = Deletion { db: text("db")?, statement: text("statement")?, before_ns: int(o, "before_ns")? };
+                delete(deletion).await
+            }
+            (true, None) => Ok(()),
+            (false, _) => apply(storage, &key, &entry, reborn).await,
+        };
+        applied_here.map_err(|e| format!("catalog entry {key:?}: {e}"))?;
         store(storage, &[(key.clone(), entry.clone())])?;
         entries.insert(key, entry);
         applied += 1;
@@ -189,6 +225,10 @@ mod tests {
         Storage::open(StorageOptions { data_dir: dir.to_path_buf(), shards: 1, sync_writes: false }, Default::default()).unwrap()
     }
 
+    async fn no_deletions(d: Deletion) -> Result<(), String> {
+        Err(format!("unexpected deletion: {}", d.statement))
+    }
+
     fn names(s: &Storage) -> Vec<String> {
         s.databases()
     }
@@ -203,7 +243,7 @@ mod tests {
             s.create_database("old", None).unwrap();
             assert_eq!(record_local(s, "x", false).unwrap().len(), 4);
         }
-        assert_eq!(merge(&b, load(&a).unwrap()).await.unwrap(), 0, "nothing differs");
+        assert_eq!(merge(&b, load(&a).unwrap(), no_deletions).await.unwrap(), 0, "nothing differs");
 
         // b is away while a changes things.
         let day = PolicyOptions { duration: Some(24 * HOUR_NS), default: true, ..Default::default() };
@@ -219,7 +259,7 @@ mod tests {
         assert_eq!(changed.len(), 7, "{changed:?}");
         assert_eq!(record_local(&a, "a", true).unwrap(), vec![], "recorded once");
 
-        assert!(merge(&b, load(&a).unwrap()).await.unwrap() > 0);
+        assert!(merge(&b, load(&a).unwrap(), no_deletions).await.unwrap() > 0);
         assert_eq!(names(&b), vec!["prometheus", "new"]);
         let p = b.database("prometheus").unwrap();
         assert_eq!((p.default_policy.as_str(), p.policies.len()), ("day", 2));
@@ -228,7 +268,7 @@ mod tests {
         assert!(b.users().authenticate("ann", "pw").is_some());
         assert_eq!(record_local(&b, "b", true).unwrap(), vec![], "b now has exactly a's objects");
         // Sending b's entries back changes nothing on a: the tombstone of `old` holds.
-        assert_eq!(merge(&a, load(&b).unwrap()).await.unwrap(), 0);
+        assert_eq!(merge(&a, load(&b).unwrap(), no_deletions).await.unwrap(), 0);
 
         // Dropped and made again while b was away: b's copy of the old one goes.
         b.create_database("new", None).unwrap();
@@ -237,7 +277,7 @@ mod tests {
         record_local(&a, "a", true).unwrap();
         a.create_database("new", None).unwrap();
         record_local(&a, "a", true).unwrap();
-        merge(&b, load(&a).unwrap()).await.unwrap();
+        merge(&b, load(&a).unwrap(), no_deletions).await.unwrap();
         let n = b.database("new").unwrap();
         assert_eq!(n.policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), vec!["autogen"]);
     }

@@ -2,14 +2,13 @@
 //! change made here, and every few seconds, this node sends all its catalog entries to every
 //! other node over `/internal/v1/catalog` (snappy JSON); the other node merges them and
 //! answers its own, which this node merges in turn (see `cluster::catalog_sync`). A node
-//! that was down catches up at its first exchange after it starts.
+//! that was down catches up at its first exchange after it starts, deletions included.
 
 use super::body::{decompress, read_raw};
 use super::cluster::{post_to_others, Fault};
 use super::{ApiError, AppState};
 use crate::cluster::catalog_sync::{self, Entries, Entry, Key};
 use crate::cluster::Cluster;
-use crate::storage::Storage;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::time::Duration;
@@ -34,7 +33,8 @@ fn decode(snappy: &[u8]) -> Result<Entries, String> {
 
 /// Sends this node's entries to every other node and merges their answers; answers whether
 /// every node answered.
-pub async fn exchange(storage: &Storage, cluster: &Cluster) -> bool {
+pub async fn exchange(state: &AppState, cluster: &Cluster) -> bool {
+    let storage = &state.storage;
     let body = match catalog_sync::load(storage).and_then(encode) {
         Ok(b) => b,
         Err(e) => {
@@ -58,7 +58,7 @@ pub async fn exchange(storage: &Storage, cluster: &Cluster) -> bool {
         let merged = match theirs {
             Ok(theirs) => {
                 let _changing = cluster.catalog_lock.lock().await;
-                catalog_sync::merge(storage, theirs).await
+                catalog_sync::merge(storage, theirs, |d| super::query::replay_deletion(state, d)).await
             }
             Err(e) => Err(e),
         };
@@ -76,11 +76,11 @@ pub async fn exchange(storage: &Storage, cluster: &Cluster) -> bool {
 
 /// Exchanges catalogs with the other nodes every `EXCHANGE_EVERY`, from the start and for as
 /// long as the server runs.
-pub async fn keep_in_step(storage: std::sync::Arc<Storage>, cluster: std::sync::Arc<Cluster>) {
+pub async fn keep_in_step(state: AppState, cluster: std::sync::Arc<Cluster>) {
     let mut tick = actix_web::rt::time::interval(EXCHANGE_EVERY);
     loop {
         tick.tick().await;
-        if exchange(&storage, &cluster).await {
+        if exchange(&state, &cluster).await {
             cluster.set_catalog_synced();
         }
     }
@@ -95,7 +95,7 @@ pub async fn internal_catalog(req: HttpRequest, payload: web::Payload, state: we
     let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
     let mine = {
         let _changing = cluster.catalog_lock.lock().await;
-        catalog_sync::merge(&state.storage, theirs).await.map_err(internal)?;
+        catalog_sync::merge(&state.storage, theirs, |d| super::query::replay_deletion(&state, d)).await.map_err(internal)?;
         catalog_sync::load(&state.storage).map_err(internal)?
     };
     Ok(HttpResponse::Ok().content_type(JSON).insert_header(("Content-Encoding", "snappy")).body(encode(mine).map_err(internal)?))

@@ -268,32 +268,6 @@ pub async fn read_peers(cluster: &Cluster, db: &str, rp: Option<&str>, query: &p
     Ok(())
 }
 
-/// Runs a change statement on every other node; answers the nodes where it failed, each
-/// with the reason.
-pub async fn broadcast_statement(cluster: &Cluster, text: &str, db: Option<&str>) -> Vec<String> {
-    let peers = cluster.peers();
-    let mut query = vec![("q", text)];
-    if let Some(db) = db {
-        query.push(("db", db));
-    }
-    let path = format!("/internal/v1/query?{}", serde_urlencoded::to_string(&query).unwrap_or_default());
-    let mut failed = Vec::new();
-    for (peer, answer) in post_to_others(cluster, &peers, &path, PROTOBUF, Vec::new()).await {
-        let reason = match answer {
-            Ok(body) => serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["results"][0]["error"].as_str().map(str::to_string)),
-            Err(Fault::Unreachable(e)) => {
-                cluster.mark_down(peer);
-                Some(e)
-            }
-            Err(Fault::Refused(e)) => Some(e.message),
-        };
-        if let Some(reason) = reason {
-            failed.push(format!("{peer}: {reason}"));
-        }
-    }
-    failed
-}
-
 /// How a series listing names its policies on the wire: `rp=x`, `policies=all`, or nothing
 /// for the database's default.
 fn policies_query(which: Policies<'_>) -> Vec<(&'static str, String)> {

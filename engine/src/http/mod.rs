@@ -24,6 +24,7 @@ use actix_web::{http::StatusCode, web, App, HttpResponse, HttpServer, ResponseEr
 use std::sync::Arc;
 use std::time::Instant;
 
+#[derive(Clone)]
 pub struct AppState {
     pub storage: Arc<Storage>,
     pub metrics: Arc<Metrics>,
@@ -126,7 +127,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/internal/v1/write").route(web::post().to(write::internal_write)))
         .service(endpoint("/internal/v1/read").route(web::post().to(read::internal_read)))
         .service(endpoint("/internal/v1/series").route(web::post().to(read::internal_series)))
-        .service(endpoint("/internal/v1/query").route(web::post().to(query::internal_query)))
         .service(endpoint("/internal/v1/catalog").route(web::post().to(catalog_sync::internal_catalog)))
         .default_service(web::to(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").error_response()

@@ -134,7 +134,7 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
             state.storage.create_database(&name, policy.as_ref().map(|(rp, o)| (rp.as_str(), o))).map(|_| json!(null))
         }
         Statement::Retention(r) => retention(state, r, db).await,
-        Statement::Delete(d) => delete(state, d, db).await,
+        Statement::Delete(d) => delete(state, d, db, None).await,
         Statement::DropDatabase(name) => state.storage.drop_database(&name).await.map(|_| json!(null)),
         Statement::ShowDatabases => Ok(names_series("databases", super::users::visible_databases(state, who))),
         Statement::User(stmt) => super::users::execute(state, stmt),
@@ -222,7 +222,8 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
 }
 
 /// `DROP MEASUREMENT`, `DROP SERIES` and `DELETE`, in every retention policy of the database.
-async fn delete(state: &AppState, stmt: DeleteStatement, db: Option<&str>) -> Result<Value, String> {
+/// `before_ns` bounds it to the points at or before that time: a deletion another node ran.
+async fn delete(state: &AppState, stmt: DeleteStatement, db: Option<&str>, before_ns: Option<i64>) -> Result<Value, String> {
     let db = target_db(None, db).ok_or("database name required")?;
     let (from, condition, points) = match stmt {
         DeleteStatement::DropMeasurement(m) => (Some(Name::Exact(m)), None, false),
@@ -230,7 +231,7 @@ async fn delete(state: &AppState, stmt: DeleteStatement, db: Option<&str>) -> Re
         DeleteStatement::Delete { from, condition } => (from, condition, true),
     };
     let now = crate::now_ns();
-    let (range, tags) = crate::query::condition::split_time(condition.as_ref(), now)?;
+    let (mut range, tags) = crate::query::condition::split_time(condition.as_ref(), now)?;
     let bounded = range.min != i64::MIN || range.max != i64::MAX;
     if bounded && !points {
         return Err("DROP SERIES doesn't support time in WHERE clause".into());
@@ -246,7 +247,10 @@ async fn delete(state: &AppState, stmt: DeleteStatement, db: Option<&str>) -> Re
         found.retain(|s| re.is_match(fields.measurement_of(s.labels.get("__name__"))));
     }
     filter_series(&mut found, |s| &s.labels, &tags)?;
-    let done = match bounded {
+    if let Some(before) = before_ns {
+        range.max = range.max.min(before);
+    }
+    let done = match bounded || before_ns.is_some() {
         true => {
             let (min_ms, max_ms) = range.millis();
             state.storage.delete_points(&found, min_ms, max_ms).await
@@ -254,6 +258,19 @@ async fn delete(state: &AppState, stmt: DeleteStatement, db: Option<&str>) -> Re
         false => state.storage.delete_series(&found).await,
     };
     done.map(|_| json!(null)).map_err(|e| e.to_string())
+}
+
+/// A deletion another node ran (see `cluster::catalog_sync`), here limited to the points that
+/// existed when it ran; nothing to do without the database.
+pub async fn replay_deletion(state: &AppState, d: crate::cluster::catalog_sync::Deletion) -> Result<(), String> {
+    if state.storage.database(&d.db).is_err() {
+        return Ok(());
+    }
+    let parsed = influxql::parse_with_text(&d.statement).map_err(|e| format!("{}: {e}", d.statement))?;
+    match parsed.into_iter().next() {
+        Some((Statement::Delete(stmt), _)) => delete(state, stmt, Some(&d.db), Some(d.before_ns)).await.map(|_| ()),
+        _ => Err(format!("not a deletion: {}", d.statement)),
+    }
 }
 
 async fn retention(state: &AppState, stmt: RetentionStatement, db: Option<&str>) -> Result<Value, String> {
@@ -291,22 +308,13 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         }
     }
     let who = super::users::authorize(&req, &state, &statements, db)?;
-    run(&req, &state, &who, statements, &params, true).await
+    run(&req, &state, &who, statements, &params).await
 }
 
-/// `/internal/v1/query`: a change made on another node of the cluster, run here as well.
-pub async fn internal_query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    super::internal_only(&req, &state)?;
-    let params = params(&req, &body);
-    let q = params.get("q").map(String::as_str).unwrap_or("");
-    let statements = influxql::parse_with_text(q).map_err(|e| ApiError::bad_request(format!("error parsing query: {e}")))?;
-    run(&req, &state, &Principal::Anyone, statements, &params, false).await
-}
-
-/// Runs the statements. In a cluster, a change to databases, policies or users is versioned
-/// and sent to every node it can reach at once (the others take it at their next catalog
-/// exchange); with `broadcast`, a deletion that succeeded here runs on every other node too.
-async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: Vec<(Statement, String)>, params: &HashMap<String, String>, broadcast: bool) -> Result<HttpResponse, ApiError> {
+/// Runs the statements. In a cluster, a change to databases, policies or users, and a
+/// deletion, is recorded for the other nodes and sent to every node it can reach at once (the
+/// others take it at their next catalog exchange; see `cluster::catalog_sync`).
+async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: Vec<(Statement, String)>, params: &HashMap<String, String>) -> Result<HttpResponse, ApiError> {
     let db = params.get("db").map(String::as_str);
     let mut results = Vec::new();
     let read_only = req.method() == actix_web::http::Method::GET;
@@ -324,12 +332,21 @@ async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: V
             _ => None,
         };
         let mut outcome = execute(state, who, stmt, &run_params).await;
+        let deleted_in = target_db(None, db).filter(|_| deletion && outcome.is_ok());
+        if let (Some(db), Some(cluster)) = (deleted_in, &state.cluster) {
+            match crate::cluster::catalog_sync::record_deletion(&state.storage, &cluster.self_name, &db, &text) {
+                Ok(()) => {
+                    super::catalog_sync::exchange(state, cluster).await;
+                }
+                Err(e) => outcome = Err(format!("done on {}, but not recorded for the other nodes: {e}", cluster.self_name)),
+            }
+        }
         if let (Some(changing), Some(cluster)) = (changing, &state.cluster) {
             let recorded = crate::cluster::catalog_sync::record_local(&state.storage, &cluster.self_name, true);
             drop(changing);
             match recorded {
                 Ok(changes) if !changes.is_empty() => {
-                    super::catalog_sync::exchange(&state.storage, cluster).await;
+                    super::catalog_sync::exchange(state, cluster).await;
                 }
                 Ok(_) => {}
                 Err(e) => outcome = Err(format!("done on {}, but not recorded for the other nodes: {e}", cluster.self_name)),
@@ -339,12 +356,6 @@ async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: V
             Ok(Value::Null) => {}
             Ok(series) => result["series"] = series,
             Err(e) => result["error"] = json!(e),
-        }
-        if let (true, true, Some(cluster), None) = (broadcast, deletion, &state.cluster, result.get("error")) {
-            let failed = super::cluster::broadcast_statement(cluster, &text, db).await;
-            if !failed.is_empty() {
-                result["error"] = json!(format!("done on {}, not on: {}", cluster.self_name, failed.join("; ")));
-            }
         }
         results.push(result);
     }
