@@ -311,6 +311,19 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     run(&req, &state, &who, statements, &params).await
 }
 
+/// A change a statement made here, once recorded for the other nodes (`recorded` says whether
+/// there was one), is sent to those this node can reach now.
+async fn share(state: &AppState, cluster: &crate::cluster::Cluster, recorded: Result<bool, String>) -> Result<(), String> {
+    match recorded {
+        Ok(true) => {
+            super::catalog_sync::exchange(state, cluster).await;
+            Ok(())
+        }
+        Ok(false) => Ok(()),
+        Err(e) => Err(format!("done on {}, but not recorded for the other nodes: {e}", cluster.self_name)),
+    }
+}
+
 /// Runs the statements. In a cluster, a change to databases, policies or users, and a
 /// deletion, is recorded for the other nodes and sent to every node it can reach at once (the
 /// others take it at their next catalog exchange; see `cluster::catalog_sync`).
@@ -334,22 +347,16 @@ async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: V
         let mut outcome = execute(state, who, stmt, &run_params).await;
         let deleted_in = target_db(None, db).filter(|_| deletion && outcome.is_ok());
         if let (Some(db), Some(cluster)) = (deleted_in, &state.cluster) {
-            match crate::cluster::catalog_sync::record_deletion(&state.storage, &cluster.self_name, &db, &text) {
-                Ok(()) => {
-                    super::catalog_sync::exchange(state, cluster).await;
-                }
-                Err(e) => outcome = Err(format!("done on {}, but not recorded for the other nodes: {e}", cluster.self_name)),
+            let recorded = crate::cluster::catalog_sync::record_deletion(&state.storage, &cluster.self_name, &db, &text).map(|()| true);
+            if let Err(e) = share(state, cluster, recorded).await {
+                outcome = Err(e);
             }
         }
         if let (Some(changing), Some(cluster)) = (changing, &state.cluster) {
-            let recorded = crate::cluster::catalog_sync::record_local(&state.storage, &cluster.self_name, true);
+            let recorded = crate::cluster::catalog_sync::record_local(&state.storage, &cluster.self_name, true).map(|c| !c.is_empty());
             drop(changing);
-            match recorded {
-                Ok(changes) if !changes.is_empty() => {
-                    super::catalog_sync::exchange(state, cluster).await;
-                }
-                Ok(_) => {}
-                Err(e) => outcome = Err(format!("done on {}, but not recorded for the other nodes: {e}", cluster.self_name)),
+            if let Err(e) = share(state, cluster, recorded).await {
+                outcome = Err(e);
             }
         }
         match outcome {
