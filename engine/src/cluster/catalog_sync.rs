@@ -187,8 +187,7 @@ async fn apply(storage: &Storage, key: &Key, entry: &Entry, reborn: bool) -> Res
             if reborn {
                 storage.drop_database(name).await?;
             }
-            storage.create_bare_database(name, default)?;
-            storage.set_default_policy(name, default)
+            storage.put_database(name, default)
         }
         (["rp", db, name], None) => storage.drop_policy(db, name).await,
         // A policy of a database this node dropped later: nothing to hold it.

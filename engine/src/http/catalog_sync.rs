@@ -31,6 +31,13 @@ fn decode(snappy: &[u8]) -> Result<Entries, String> {
     parse(&snap::raw::Decoder::new().decompress_vec(snappy).map_err(|e| format!("snappy: {e}"))?)
 }
 
+/// Merges another node's entries here, under the catalog lock; deletions run through `/query`'s
+/// own code.
+async fn take(state: &AppState, cluster: &Cluster, theirs: Entries) -> Result<usize, String> {
+    let _changing = cluster.catalog_lock.lock().await;
+    catalog_sync::merge(&state.storage, theirs, |d| super::query::replay_deletion(state, d)).await
+}
+
 /// Sends this node's entries to every other node and merges their answers; answers whether
 /// every node answered.
 pub async fn exchange(state: &AppState, cluster: &Cluster) -> bool {
@@ -56,10 +63,7 @@ pub async fn exchange(state: &AppState, cluster: &Cluster) -> bool {
             Err(Fault::Refused(e)) => Err(e.message),
         };
         let merged = match theirs {
-            Ok(theirs) => {
-                let _changing = cluster.catalog_lock.lock().await;
-                catalog_sync::merge(storage, theirs, |d| super::query::replay_deletion(state, d)).await
-            }
+            Ok(theirs) => take(state, cluster, theirs).await,
             Err(e) => Err(e),
         };
         match merged {
@@ -93,10 +97,7 @@ pub async fn internal_catalog(req: HttpRequest, payload: web::Payload, state: we
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let theirs = parse(&decompress(&req, &raw, state.max_body_bytes)?).map_err(ApiError::bad_request)?;
     let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
-    let mine = {
-        let _changing = cluster.catalog_lock.lock().await;
-        catalog_sync::merge(&state.storage, theirs, |d| super::query::replay_deletion(&state, d)).await.map_err(internal)?;
-        catalog_sync::load(&state.storage).map_err(internal)?
-    };
+    take(&state, cluster, theirs).await.map_err(internal)?;
+    let mine = catalog_sync::load(&state.storage).map_err(internal)?;
     Ok(HttpResponse::Ok().content_type(JSON).insert_header(("Content-Encoding", "snappy")).body(encode(mine).map_err(internal)?))
 }

@@ -245,27 +245,23 @@ impl Catalog {
         (Some(p), vec![Record::Delete(policy_key(d.id, name))])
     }
 
-    /// A database with no policy yet, as another node of the cluster has it (its policies
-    /// follow one by one); an existing database is left as it is.
-    pub fn create_bare_database(&mut self, name: &str, default_policy: &str) -> Vec<Record> {
-        if self.databases.contains_key(name) {
-            return vec![];
+    /// Creates database `name` with no policy yet, as another node of the cluster has it (its
+    /// policies follow one by one), or names `default_policy` its default, which need not
+    /// exist (as after dropping it).
+    pub fn put_database(&mut self, name: &str, default_policy: &str) -> Vec<Record> {
+        let mut records = Vec::new();
+        let created = !self.databases.contains_key(name);
+        if created {
+            self.databases.insert(name.to_string(), Database { id: self.next_id, default_policy: default_policy.to_string(), policies: vec![] });
+            self.next_id += 1;
+            records.push(Record::Put(b"next_db_id".to_vec(), self.next_id.to_be_bytes().to_vec()));
         }
-        let d = Database { id: self.next_id, default_policy: default_policy.to_string(), policies: vec![] };
-        self.next_id += 1;
-        let records = vec![Record::Put(db_key(name), db_value(&d)), Record::Put(b"next_db_id".to_vec(), self.next_id.to_be_bytes().to_vec())];
-        self.databases.insert(name.to_string(), d);
+        let d = self.databases.get_mut(name).expect("made above");
+        if created || d.default_policy != default_policy {
+            d.default_policy = default_policy.to_string();
+            records.push(Record::Put(db_key(name), db_value(d)));
+        }
         records
-    }
-
-    /// Names the default policy of `db`, which need not exist (as after dropping it).
-    pub fn set_default_policy(&mut self, db: &str, name: &str) -> Result<Vec<Record>, String> {
-        let d = self.database_mut(db)?;
-        if d.default_policy == name {
-            return Ok(vec![]);
-        }
-        d.default_policy = name.to_string();
-        Ok(vec![Record::Put(db_key(db), db_value(d))])
     }
 
     /// Creates policy `name` or changes it to have exactly these settings.

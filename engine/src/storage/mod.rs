@@ -321,13 +321,9 @@ impl Storage {
         self.change_catalog(|c| c.alter_policy(db, name, opts).map(|(_, r)| ((), r)))
     }
 
-    /// See `Catalog::create_bare_database`.
-    pub fn create_bare_database(&self, name: &str, default_policy: &str) -> Result<(), String> {
-        self.change_catalog(|c| Ok(((), c.create_bare_database(name, default_policy))))
-    }
-
-    pub fn set_default_policy(&self, db: &str, name: &str) -> Result<(), String> {
-        self.change_catalog(|c| Ok(((), c.set_default_policy(db, name)?)))
+    /// See `Catalog::put_database`.
+    pub fn put_database(&self, name: &str, default_policy: &str) -> Result<(), String> {
+        self.change_catalog(|c| Ok(((), c.put_database(name, default_policy))))
     }
 
     /// See `Catalog::put_policy`.
