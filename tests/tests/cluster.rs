@@ -8,6 +8,8 @@ use std::path::Path;
 use tests::*;
 
 const SECRET: &str = "cluster-test-secret";
+/// How long a node may take to take another node's catalog changes.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(15);
 
 struct Nodes {
     nodes: Vec<Gemini>,
@@ -168,7 +170,7 @@ fn the_peer_file_grows_the_cluster_and_statements_reach_every_node() {
     assert_eq!(a.status, 204, "{}", a.text());
     // The catalog exchange gives the new node the database; a peer that refused a copy is
     // tried again after 10 s.
-    eventually("the new node has the database", || fourth.query("SHOW DATABASES").to_string().contains("shared"));
+    wait_until("the new node has the database", CATCH_UP, || fourth.query("SHOW DATABASES").to_string().contains("shared"));
     std::thread::sleep(std::time::Duration::from_secs(11));
     let new = pb::WriteRequest { timeseries: (0..40).map(|i| gauge("new", i, t)).collect(), metadata: vec![] };
     assert_eq!(c.nodes[2].write("shared", &new).status, 204);
@@ -188,15 +190,6 @@ fn the_peer_file_grows_the_cluster_and_statements_reach_every_node() {
         assert!(!dbs.to_string().contains("shared"), "{dbs}");
     }
     let _ = &mut c;
-}
-
-/// Waits up to 15 s for `done`.
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while !done() {
-        assert!(std::time::Instant::now() < until, "not within 15 s: {what}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
 }
 
 #[test]
@@ -231,7 +224,7 @@ fn a_node_that_was_down_catches_up_on_databases_policies_and_users() {
     let back = &c.nodes[2];
     // Entries are applied in order (databases, policies, users): the grant comes last.
     let grants = || back.query("SHOW GRANTS FOR ann")["results"][0]["series"][0]["values"].clone();
-    eventually("the grant", || grants() == serde_json::json!([["fresh", "READ"]]));
+    wait_until("the grant", CATCH_UP, || grants() == serde_json::json!([["fresh", "READ"]]));
     let dbs = back.query("SHOW DATABASES").to_string();
     assert!(dbs.contains("fresh") && !dbs.contains("gone"), "{dbs}");
     let rps = back.query("SHOW RETENTION POLICIES ON prometheus");
@@ -240,7 +233,7 @@ fn a_node_that_was_down_catches_up_on_databases_policies_and_users() {
     assert_eq!(rps["results"][0]["series"][0]["values"][0][0], "two_days", "{rps}");
     // What it held of the dropped databases went with them, also of the one made again, and
     // so did the series deleted while it was away: through every node 8 are left.
-    eventually("the deletions", || own_series(back, "kept", "old") <= 8);
+    wait_until("the deletions", CATCH_UP, || own_series(back, "kept", "old") <= 8);
     assert_eq!(local_series(back), own_series(back, "kept", "old") as u64);
     for g in &c.nodes {
         assert_eq!(g.read_samples("kept", everything()).len(), 8, "through {}", g.port);
@@ -272,9 +265,9 @@ fn the_first_admin_waits_until_every_peer_was_reached_then_holds_on_every_node()
     assert_eq!(a.status, 503, "{}", a.text());
     assert!(a.text().contains("once this node has reached every peer"), "{}", a.text());
     let third = start(2);
-    eventually("the first admin is accepted", || first.post(&create, &[], b"").status == 200);
+    wait_until("the first admin is accepted", CATCH_UP, || first.post(&create, &[], b"").status == 200);
     let root = [("Authorization", "Basic cm9vdDpwdw==")]; // root:pw
-    eventually("the admin reaches the third node", || third.post("/query?q=SHOW%20DATABASES", &root, b"").status == 200);
+    wait_until("the admin reaches the third node", CATCH_UP, || third.post("/query?q=SHOW%20DATABASES", &root, b"").status == 200);
     assert_eq!(third.post("/query?q=SHOW%20DATABASES", &[], b"").status, 401);
     assert_eq!(third.post(&create, &[], b"").status, 401, "no second anonymous admin");
 }

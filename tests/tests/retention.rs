@@ -5,7 +5,7 @@
 
 use proto::prometheus as pb;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tests::*;
 
 const MIN: i64 = 60_000;
@@ -49,14 +49,6 @@ fn samples_in(g: &Gemini, target: &str, name: &str) -> usize {
     g.read_samples(target, query_all(vec![matcher(0, "__name__", name)])).values().map(Vec::len).sum()
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} did not happen within 30 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn expired_partitions_are_dropped_and_the_disk_space_comes_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -85,7 +77,7 @@ fn expired_partitions_are_dropped_and_the_disk_space_comes_back() {
 
     // The trigger: the policy becomes 1h with 1h partitions; the next check drops them.
     ok(g.query("ALTER RETENTION POLICY one_hour ON metrics DURATION 1h"));
-    wait_until("the old samples going", || samples_in(&g, "metrics&rp=one_hour", "old_metric") == 0);
+    wait_until("the old samples going", Duration::from_secs(30), || samples_in(&g, "metrics&rp=one_hour", "old_metric") == 0);
     assert_eq!(samples_in(&g, "metrics&rp=one_hour", "fresh_metric"), 20 * 40, "fresh samples stay");
     assert_eq!(samples_in(&g, "metrics", "old_metric"), old_samples, "the default policy keeps everything");
     let series = g.query_in("metrics", "SHOW SERIES FROM old_metric");
@@ -94,7 +86,7 @@ fn expired_partitions_are_dropped_and_the_disk_space_comes_back() {
     let dropped = metrics.lines().find_map(|l| l.strip_prefix("gemini_retention_series_dropped_total ")).unwrap();
     assert_eq!(dropped, "400", "the old series of the short policy are gone");
 
-    wait_until("the disk space coming back", || sst_bytes(dir.path()) < before * 3 / 4);
+    wait_until("the disk space coming back", Duration::from_secs(30), || sst_bytes(dir.path()) < before * 3 / 4);
     let after = sst_bytes(dir.path());
     println!("table files: {before} bytes before, {after} after");
 
@@ -115,7 +107,7 @@ fn data_written_older_than_a_one_hour_policy_goes_at_the_next_check() {
     // Without rp= the write goes to the default policy, now one_hour.
     assert_eq!(g.write("metrics", &load("old_metric", 10, now - 3 * 60 * MIN, now - 2 * 60 * MIN)).status, 204);
     assert_eq!(g.write("metrics", &load("fresh_metric", 10, now - 5 * MIN, now)).status, 204);
-    wait_until("the old samples going", || samples_in(&g, "metrics", "old_metric") == 0);
+    wait_until("the old samples going", Duration::from_secs(30), || samples_in(&g, "metrics", "old_metric") == 0);
     assert_eq!(samples_in(&g, "metrics&rp=one_hour", "fresh_metric"), 10 * 20);
     assert_eq!(samples_in(&g, "metrics&rp=autogen", "fresh_metric"), 0);
 
