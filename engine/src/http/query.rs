@@ -62,17 +62,14 @@ async fn series_of(state: &AppState, db: &str, from: Option<&str>) -> Result<(Fi
     Ok((fields, found))
 }
 
-fn tags_of(s: &Labels) -> impl Iterator<Item = (String, String)> + '_ {
-    s.tags().map(|(n, v)| (n.to_string(), v.to_string()))
-}
-
 /// The series of `from` (every measurement when `None`), grouped by measurement: name →
 /// (tag, value) pairs.
 async fn tags_by_measurement(state: &AppState, db: &str, from: Option<&str>) -> Result<BTreeMap<String, BTreeSet<(String, String)>>, String> {
     let (fields, found) = series_of(state, db, from).await?;
     let mut out: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     for s in &found {
-        out.entry(fields.measurement_of(s.get("__name__")).to_string()).or_default().extend(tags_of(s));
+        let tags = fields.tags(s.iter()).into_iter().map(|(n, v)| (n.to_string(), v.to_string()));
+        out.entry(fields.measurement_of(s.get("__name__")).to_string()).or_default().extend(tags);
     }
     Ok(out)
 }
@@ -83,7 +80,7 @@ fn per_measurement(columns: &[&str], rows: BTreeMap<String, Vec<Value>>) -> Valu
 }
 
 /// A series key as InfluxDB prints it: `m,tag=v,…` with line-protocol escaping.
-fn series_key(measurement: &str, labels: &crate::labels::Labels) -> String {
+fn series_key(measurement: &str, tags: &[(&str, &str)]) -> String {
     let esc = |s: &str, extra: &[char]| s.chars().fold(String::new(), |mut o, c| {
         if c == ',' || c == ' ' || extra.contains(&c) {
             o.push('\\');
@@ -92,7 +89,7 @@ fn series_key(measurement: &str, labels: &crate::labels::Labels) -> String {
         o
     });
     let mut key = esc(measurement, &[]);
-    for (n, v) in labels.tags() {
+    for (n, v) in tags {
         key.push(',');
         key.push_str(&esc(n, &['=']));
         key.push('=');
@@ -102,10 +99,13 @@ fn series_key(measurement: &str, labels: &crate::labels::Labels) -> String {
 }
 
 /// Keeps the series whose tags satisfy `condition` (tags only: series have no fields here).
-fn filter_series<T>(found: &mut Vec<T>, labels: impl Fn(&T) -> &Labels, condition: &Option<crate::query::ast::Expr>) -> Result<(), String> {
+fn filter_series<T>(found: &mut Vec<T>, fields: &FieldMap, labels: impl Fn(&T) -> &Labels, condition: &Option<crate::query::ast::Expr>) -> Result<(), String> {
     let Some(expr) = condition else { return Ok(()) };
     let cond = Cond::compile(expr, &|_, hint| hint != Some("field"), &mut |_| 0)?;
-    found.retain(|s| cond.eval(&|k| labels(s).iter().find(|(n, _)| *n == k).map(|(_, v)| v), &[]));
+    found.retain(|s| {
+        let tags = fields.tags(labels(s).iter());
+        cond.eval(&|k| tags.iter().find(|(n, _)| *n == k).map(|(_, v)| *v), &[])
+    });
     Ok(())
 }
 
@@ -140,6 +140,10 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
         Statement::User(stmt) => super::users::execute(state, stmt),
         Statement::ShowMeasurements { on, name, limit, offset } => {
             let db = database(&on)?;
+            if state.storage.database(&db).is_err() {
+                // InfluxDB 1.6 lists no measurements of a database it does not have, without an error.
+                return Ok(json!(null));
+            }
             let fields = FieldMap::load(state, &db)?;
             let series_names = match &state.cluster {
                 None => state.storage.label_values(&db, Policies::All, "__name__").await.map_err(|e| e.to_string())?,
@@ -182,12 +186,12 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
         }
         Statement::ShowSeries { on, from, condition, cardinality, exact } => {
             let (fields, mut found) = series_of(state, &database(&on)?, from.as_deref()).await?;
-            filter_series(&mut found, |s| s, &condition)?;
+            filter_series(&mut found, &fields, |s| s, &condition)?;
             // measurement → its series keys (a key once, whatever number of fields it has)
             let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
             for s in &found {
                 let m = fields.measurement_of(s.get("__name__"));
-                keys.entry(m.to_string()).or_default().insert(series_key(m, s));
+                keys.entry(m.to_string()).or_default().insert(series_key(m, &fields.tags(s.iter())));
             }
             if cardinality && (exact || from.is_some()) {
                 return Ok(per_measurement(&["count"], keys.into_iter().map(|(m, k)| (m, vec![json!([k.len()])])).collect()));
@@ -246,7 +250,7 @@ async fn delete(state: &AppState, stmt: DeleteStatement, db: Option<&str>, befor
         let re = regex(re)?;
         found.retain(|s| re.is_match(fields.measurement_of(s.labels.get("__name__"))));
     }
-    filter_series(&mut found, |s| &s.labels, &tags)?;
+    filter_series(&mut found, &fields, |s| &s.labels, &tags)?;
     if let Some(before) = before_ns {
         range.max = range.max.min(before);
     }

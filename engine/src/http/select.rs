@@ -143,7 +143,7 @@ fn tag_of<'a>(tags: &'a TagSet, key: &str) -> Option<&'a str> {
 }
 
 /// Reads every field's series of measurement `m` into rows keyed by tag set.
-async fn read_rows(state: &AppState, (db, rp): (&str, Policies<'_>), m: &str, fields: &[String], cond: Option<&Cond>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, String> {
+async fn read_rows(state: &AppState, (db, rp): (&str, Policies<'_>), (field_map, m): (&FieldMap, &str), fields: &[String], cond: Option<&Cond>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, String> {
     let (min_ms, max_ms) = range.millis();
     let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
     for (i, field) in fields.iter().enumerate() {
@@ -164,7 +164,7 @@ async fn read_rows(state: &AppState, (db, rp): (&str, Policies<'_>), m: &str, fi
             };
             let merged = super::read::merged_samples(state, cluster, db, rp, wire).await.map_err(|e| e.message)?;
             for (labels, samples) in merged {
-                let tags: TagSet = labels.into_iter().filter(|(n, _)| n != "__name__").collect();
+                let tags: TagSet = field_map.tags(labels.iter().map(|(n, v)| (n.as_str(), v.as_str()))).into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
                 if tag_filter(&tags) {
                     for (t, v) in samples {
                         put(tags.clone(), t, v);
@@ -175,7 +175,7 @@ async fn read_rows(state: &AppState, (db, rp): (&str, Policies<'_>), m: &str, fi
         }
         let mut series = state.storage.select(db, rp, vec![Matcher::new(0, "__name__", &metric)?]).await.map_err(|e| e.to_string())?;
         let tagset = |labels: &crate::labels::Labels| -> TagSet {
-            labels.tags().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+            field_map.tags(labels.iter()).into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
         };
         series.retain(|s| tag_filter(&tagset(&s.labels)));
         let chunks = state.storage.read_chunks(&series, min_ms, max_ms).await.map_err(|e| e.to_string())?;
@@ -237,7 +237,7 @@ pub async fn run(state: &AppState, select: &Select, (default_db, default_rp): (O
     let mut aggregate_rows_total = 0;
     for m in measurements(state, select, space, &field_map).await? {
         let all_series = super::cluster::series_labels(state, &db, rp, field_map.matcher(Some(&m))?).await?;
-        let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| s.tags().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).collect();
+        let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| field_map.tags(s.iter()).into_iter().map(|(n, _)| n.to_string())).collect();
         let all_fields = field_map.fields_of(&m, all_series.iter().any(|s| s.get("__name__") == m));
         let is_tag = |name: &str, hint: Option<&str>| match hint {
             Some("tag") => true,
@@ -252,7 +252,7 @@ pub async fn run(state: &AppState, select: &Select, (default_db, default_rp): (O
                 Cond::compile(e, &is_tag, &mut |name| field_index(&mut fields, name))
             })
             .transpose()?;
-        let data = read_rows(state, space, &m, &fields, cond.as_ref(), range).await?;
+        let data = read_rows(state, space, (&field_map, &m), &fields, cond.as_ref(), range).await?;
         let mut groups: BTreeMap<TagSet, Vec<(&TagSet, &Rows)>> = BTreeMap::new();
         // `GROUP BY *` is every tag key of the measurement; a series without one has ''.
         let group_keys: Vec<&String> = if select.group_by_all { tag_keys.iter().collect() } else { select.group_by.iter().collect() };

@@ -174,7 +174,13 @@ impl Parser {
                 };
             }
         }
-        Err(self.error("SELECT, CREATE, DROP, SHOW, SET, GRANT, REVOKE, ALTER, DELETE"))
+        for kw in ["EXPLAIN", "KILL"] {
+            if self.peek_keyword(kw) {
+                return Err(format!("{kw} is not supported by Gemini at line 1, char {}", self.position()));
+            }
+        }
+        // Worded as InfluxDB 1.6 words it, its statements in its order.
+        Err(self.error("SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL"))
     }
 
     fn show(&mut self) -> Result<Statement, String> {
@@ -334,5 +340,8 @@ mod tests {
         assert_eq!(e, "found EOF, expected identifier at line 1, char 16");
         assert!(parse("SHOW DATABASES x").unwrap_err().contains("expected ;"));
         assert!(parse("   ").is_err());
+        let e = parse("SELEC value FROM up").unwrap_err();
+        assert_eq!(e, "found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL at line 1, char 1");
+        assert_eq!(parse("KILL QUERY 1").unwrap_err(), "KILL is not supported by Gemini at line 1, char 1");
     }
 }
