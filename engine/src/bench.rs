@@ -3,10 +3,14 @@
 //! (counters, gauges and constants over realistic label sets), sends it over concurrent
 //! keep-alive connections the way Prometheus' remote-write shards do (each connection owns a
 //! slice of the series and sends them in time order), then reports samples/s, request
-//! latency, bytes on disk per sample after a clean stop, and the server's peak RSS.
+//! latency, bytes on disk per sample after a clean stop (the whole data directory), the
+//! server's peak RSS and CPU, and the time of a remote read whose answer it checks against
+//! what it wrote.
 
 use prost::Message;
 use proto::prometheus as pb;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,7 +44,17 @@ pub struct BenchArgs {
     /// Copies of each series in the cluster.
     #[arg(long, default_value_t = 1)]
     pub replication_factor: usize,
+    /// Start the server(s) with `--sync-writes` (fsync the write-ahead log before each
+    /// acknowledgement), to measure what it costs.
+    #[arg(long)]
+    pub sync_writes: bool,
 }
+
+/// The metric the bench reads back after the load.
+const READ_METRIC: &str = "node_cpu_seconds_total";
+
+/// Label set (sorted by name) → samples in time order.
+type Written = HashMap<Vec<(String, String)>, Vec<(i64, f64)>>;
 
 /// A tiny deterministic generator, so every run sends the same workload.
 struct Rng(u64);
@@ -232,10 +246,13 @@ fn step(spec: &mut SeriesSpec, rng: &mut Rng) {
     }
 }
 
-/// Pre-encodes the requests of each connection, in time order.
-fn encode(args: &BenchArgs) -> Vec<Vec<Vec<u8>>> {
+/// Pre-encodes the requests of each connection, in time order, and keeps what was sent of
+/// the series of `READ_METRIC`, to check the remote read against.
+fn encode(args: &BenchArgs) -> (Vec<Vec<Vec<u8>>>, Written) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut specs = workload(args.series, &mut rng);
+    let read: Vec<bool> = specs.iter().map(|s| s.labels.iter().any(|l| l.name == "__name__" && l.value == READ_METRIC)).collect();
+    let mut sent: Vec<Vec<(i64, f64)>> = vec![Vec::new(); specs.len()];
     let mut per_conn: Vec<Vec<Vec<u8>>> = vec![Vec::new(); args.connections];
     let start = 1_700_000_000_000i64;
     let mut enc = snap::raw::Encoder::new();
@@ -253,6 +270,9 @@ fn encode(args: &BenchArgs) -> Vec<Vec<Vec<u8>>> {
                         let s = &mut specs[i];
                         step(s, &mut rng);
                         let sample = pb::Sample { value: s.value, timestamp: t + late[s.target] };
+                        if read[i] {
+                            sent[i].push((sample.timestamp, sample.value));
+                        }
                         pb::TimeSeries { labels: s.labels.clone(), samples: vec![sample], ..Default::default() }
                     })
                     .collect();
@@ -261,7 +281,60 @@ fn encode(args: &BenchArgs) -> Vec<Vec<Vec<u8>>> {
             }
         }
     }
-    per_conn
+    let written = specs
+        .iter()
+        .zip(sent)
+        .filter(|(_, samples)| !samples.is_empty())
+        .map(|(s, samples)| (s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(), samples))
+        .collect();
+    (per_conn, written)
+}
+
+fn series_name(labels: &[(String, String)]) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
+/// Checks a SAMPLES answer (snappy-compressed `ReadResponse`) to the one-query remote read of
+/// `READ_METRIC`: every series the bench wrote is there once, with exactly the samples it
+/// wrote (same timestamps, same value bits, in time order), and nothing else. Returns the
+/// number of series and samples.
+fn check_read(body: &[u8], written: &Written) -> Result<(usize, usize), String> {
+    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| format!("not snappy-compressed: {e}"))?;
+    let response = pb::ReadResponse::decode(raw.as_slice()).map_err(|e| format!("not a prometheus.ReadResponse: {e}"))?;
+    let [result] = response.results.as_slice() else {
+        return Err(format!("{} query results for one query", response.results.len()));
+    };
+    let mut seen = HashSet::new();
+    let mut samples = 0;
+    for ts in &result.timeseries {
+        let mut labels: Vec<(String, String)> = ts.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+        labels.sort();
+        let name = series_name(&labels);
+        let Some(want) = written.get(&labels) else {
+            return Err(format!("series {name} was never written"));
+        };
+        if !seen.insert(labels) {
+            return Err(format!("series {name} is in the answer twice"));
+        }
+        let got: Vec<(i64, f64)> = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
+        let same = |a: &(i64, f64), b: &(i64, f64)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits();
+        if let Some(i) = (0..got.len().max(want.len())).find(|&i| !matches!((got.get(i), want.get(i)), (Some(a), Some(b)) if same(a, b))) {
+            return Err(format!(
+                "series {name}: {} samples, {} written; first difference at sample {i}: got {:?}, written {:?}",
+                got.len(),
+                want.len(),
+                got.get(i),
+                want.get(i)
+            ));
+        }
+        samples += got.len();
+    }
+    if seen.len() < written.len() {
+        let missing = written.keys().find(|k| !seen.contains(*k)).expect("a missing series");
+        return Err(format!("{} of {} series written are missing, {} among them", written.len() - seen.len(), written.len(), series_name(missing)));
+    }
+    Ok((seen.len(), samples))
 }
 
 /// CPU seconds (user + system) a process has used so far.
@@ -277,18 +350,35 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Bytes of RocksDB's table files and write-ahead logs (not its info logs).
-fn stored_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            total += stored_bytes(&p);
-        } else if p.extension().is_some_and(|x| x == "sst" || x == "log") {
-            total += e.metadata().map(|m| m.len()).unwrap_or(0);
+/// Apparent sizes under a data directory, as `du -b` counts them: every file and directory
+/// (a hard-linked file once, a symbolic link as itself).
+#[derive(Debug, Default, PartialEq)]
+struct DiskUsage {
+    total: u64,
+    /// RocksDB table files (`*.sst`).
+    tables: u64,
+    /// RocksDB write-ahead logs (`*.log`).
+    wal: u64,
+}
+
+fn disk_usage(path: &Path, usage: &mut DiskUsage, links: &mut HashSet<(u64, u64)>) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_dir() && meta.nlink() > 1 && !links.insert((meta.dev(), meta.ino())) {
+        return Ok(());
+    }
+    usage.total += meta.len();
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))? {
+            disk_usage(&entry.map_err(|e| format!("{}: {e}", path.display()))?.path(), usage, links)?;
+        }
+    } else if meta.is_file() {
+        match path.extension().and_then(|x| x.to_str()) {
+            Some("sst") => usage.tables += meta.len(),
+            Some("log") => usage.wal += meta.len(),
+            _ => {}
         }
     }
-    total
+    Ok(())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -304,7 +394,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("gemini-bench-{}", std::process::id())));
     eprintln!("encoding {} series x {} scrapes ...", args.series, args.scrapes);
-    let requests = encode(&args);
+    let (requests, written) = encode(&args);
     let samples = (args.series * args.scrapes) as u64;
     let wire: usize = requests.iter().flatten().map(Vec::len).sum();
 
@@ -328,6 +418,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         cmd.arg("serve").arg("--http-addr").arg(format!("127.0.0.1:{port}")).arg("--data-dir").arg(&dir);
         if let Some(s) = args.shards {
             cmd.arg("--shards").arg(s.to_string());
+        }
+        if args.sync_writes {
+            cmd.arg("--sync-writes=true");
         }
         if nodes > 1 {
             cmd.arg("--cluster.self").arg(&peers[i]).arg("--cluster.peers").arg(peers.join(","));
@@ -377,24 +470,37 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             latencies.extend(r?);
         }
         let elapsed = started.elapsed();
-        // A remote read of node_cpu_seconds_total of every target (all scrapes), best of 3, through the
-        // first server: in a cluster it asks every node and merges.
+        // A remote read of READ_METRIC of every target (all scrapes) as SAMPLES, best of 3,
+        // through the first server (in a cluster it asks every node and merges); each answer
+        // is checked, after its timing, against what the bench wrote.
         let query = pb::ReadRequest {
             queries: vec![pb::Query {
                 start_timestamp_ms: 0,
                 end_timestamp_ms: i64::MAX,
-                matchers: vec![pb::LabelMatcher { r#type: 0, name: "__name__".into(), value: "node_cpu_seconds_total".into() }],
+                matchers: vec![pb::LabelMatcher { r#type: 0, name: "__name__".into(), value: READ_METRIC.into() }],
                 hints: None,
             }],
-            accepted_response_types: vec![],
+            accepted_response_types: vec![pb::read_request::ResponseType::Samples as i32],
         };
         let body = snap::raw::Encoder::new().compress_vec(&query.encode_to_vec()).map_err(|e| e.to_string())?;
-        let mut read = Duration::MAX;
+        let mut read = (Duration::MAX, 0, 0);
         for _ in 0..3 {
             let t = Instant::now();
-            let mut resp = client.post(format!("{base}/api/v1/read?db=prometheus")).insert_header(("Content-Encoding", "snappy")).send_body(body.clone()).await.map_err(|e| format!("read failed: {e}"))?;
-            resp.body().limit(1 << 30).await.map_err(|e| e.to_string())?;
-            read = read.min(t.elapsed());
+            let mut resp = client
+                .post(format!("{base}/api/v1/read?db=prometheus"))
+                .insert_header(("Content-Type", "application/x-protobuf"))
+                .insert_header(("Content-Encoding", "snappy"))
+                .send_body(body.clone())
+                .await
+                .map_err(|e| format!("remote read failed: {e}"))?;
+            let answer = resp.body().limit(1 << 30).await.map_err(|e| format!("remote read failed: {e}"))?;
+            let took = t.elapsed();
+            if resp.status().as_u16() != 200 {
+                let text = String::from_utf8_lossy(&answer[..answer.len().min(500)]).into_owned();
+                return Err(format!("remote read answered {}: {text}", resp.status()));
+            }
+            let (series, samples) = check_read(&answer, &written).map_err(|e| format!("remote read of {READ_METRIC} does not hold what the bench wrote: {e}"))?;
+            read = (read.0.min(took), series, samples);
         }
         Ok((elapsed, latencies, read))
     });
@@ -408,22 +514,32 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     for mut server in servers {
         exits.push(server.wait().map_err(|e| e.to_string())?);
     }
-    let (elapsed, mut latencies, read) = result?;
-    if let Some(exit) = exits.iter().find(|e| !e.success()) {
-        return Err(format!("server exited with {exit}"));
-    }
-    latencies.sort();
-    let disk = stored_bytes(&data_dir);
-    println!("workload:        {} series x {} scrapes = {} samples in {} requests ({:.1} MB snappy on the wire)", args.series, args.scrapes, samples, latencies.len(), wire as f64 / 1e6);
-    println!("ingest:          {:.0} samples/s ({:.2} s)", samples as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
-    println!("latency:         p50 {:.2} ms, p99 {:.2} ms", percentile(&latencies, 0.5).as_secs_f64() * 1e3, percentile(&latencies, 0.99).as_secs_f64() * 1e3);
-    println!("disk:            {} bytes, {:.3} bytes/sample (SST + WAL after a clean stop)", disk, disk as f64 / samples as f64);
-    println!("server peak RSS: {:.1} MB (sum over {nodes} server(s))", rss as f64 / 1024.0);
-    println!("server CPU:      {:.1} s, {:.2} µs per sample (sum over {nodes} server(s))", cpu, cpu * 1e6 / samples as f64);
-    println!("remote read:     node_cpu_seconds_total of every target, every scrape: {:.1} ms", read.as_secs_f64() * 1e3);
+    let outcome = result.and_then(|r| match exits.iter().find(|e| !e.success()) {
+        Some(exit) => Err(format!("server exited with {exit}")),
+        None => Ok(r),
+    });
+    let disk = outcome.and_then(|r| {
+        let mut usage = DiskUsage::default();
+        disk_usage(&data_dir, &mut usage, &mut HashSet::new()).map(|()| (r, usage))
+    });
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
+    let ((elapsed, mut latencies, (read, read_series, read_samples)), disk) = disk?;
+    latencies.sort();
+    let copies = match (nodes, args.replication_factor.min(nodes)) {
+        (1, _) => "single node, one copy".to_string(),
+        (n, 1) => format!("{n} nodes, one copy"),
+        (n, c) => format!("{n} nodes, all {c} copies of every sample"),
+    };
+    println!("workload:        {} series x {} scrapes = {} samples in {} requests ({:.1} MB snappy on the wire)", args.series, args.scrapes, samples, latencies.len(), wire as f64 / 1e6);
+    println!("ingest:          {:.0} samples/s ({:.2} s, --sync-writes {})", samples as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64(), if args.sync_writes { "on" } else { "off" });
+    println!("latency:         p50 {:.2} ms, p99 {:.2} ms", percentile(&latencies, 0.5).as_secs_f64() * 1e3, percentile(&latencies, 0.99).as_secs_f64() * 1e3);
+    println!("disk:            {} bytes, {:.3} bytes/sample: the whole data directory after a clean stop, apparent sizes as du -b counts ({copies})", disk.total, disk.total as f64 / samples as f64);
+    println!("                 of which tables (*.sst) {}, WAL (*.log) {}, the rest (MANIFEST, OPTIONS, info LOGs, directories …) {}", disk.tables, disk.wal, disk.total - disk.tables - disk.wal);
+    println!("server peak RSS: {:.1} MB (sum over {nodes} server(s))", rss as f64 / 1024.0);
+    println!("server CPU:      {:.1} s, {:.2} µs per sample (sum over {nodes} server(s))", cpu, cpu * 1e6 / samples as f64);
+    println!("remote read:     {READ_METRIC} of every target, every scrape ({read_series} series, {read_samples} samples, all checked against what was written): {:.1} ms", read.as_secs_f64() * 1e3);
     Ok(())
 }
 
@@ -431,10 +547,70 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    fn small_args() -> BenchArgs {
+        BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1, sync_writes: false }
+    }
+
+    /// A SAMPLES answer as a server would send it: snappy over a protobuf `ReadResponse`.
+    fn answer(series: &[(Vec<(String, String)>, Vec<(i64, f64)>)]) -> Vec<u8> {
+        let timeseries = series
+            .iter()
+            .map(|(labels, samples)| pb::TimeSeries {
+                labels: labels.iter().rev().map(|(name, value)| pb::Label { name: name.clone(), value: value.clone() }).collect(),
+                samples: samples.iter().map(|&(timestamp, value)| pb::Sample { timestamp, value }).collect(),
+                ..Default::default()
+            })
+            .collect();
+        let response = pb::ReadResponse { results: vec![pb::QueryResult { timeseries }] };
+        snap::raw::Encoder::new().compress_vec(&response.encode_to_vec()).unwrap()
+    }
+
+    #[test]
+    fn read_check_accepts_exactly_what_was_written() {
+        let (_, written) = encode(&small_args());
+        // 1000 series span two targets of about 580, each with 64 CPU-mode series of the
+        // metric; three samples each.
+        assert_eq!(written.len(), 128);
+        assert!(written.values().all(|s| s.len() == 3));
+        let all: Vec<_> = written.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(check_read(&answer(&all), &written), Ok((128, 384)));
+
+        let mut missing_series = all.clone();
+        missing_series.pop();
+        assert!(check_read(&answer(&missing_series), &written).unwrap_err().contains("1 of 128 series written are missing"));
+        let mut missing_sample = all.clone();
+        missing_sample[5].1.remove(1);
+        assert!(check_read(&answer(&missing_sample), &written).unwrap_err().contains("2 samples, 3 written"));
+        let mut other_value = all.clone();
+        other_value[7].1[2].1 += 0.01;
+        assert!(check_read(&answer(&other_value), &written).unwrap_err().contains("first difference at sample 2"));
+        let mut twice = all.clone();
+        twice.push(all[0].clone());
+        assert!(check_read(&answer(&twice), &written).unwrap_err().contains("twice"));
+        let mut stranger = all.clone();
+        stranger[0].0.push(("zone".into(), "a".into()));
+        assert!(check_read(&answer(&stranger), &written).unwrap_err().contains("never written"));
+        assert!(check_read(b"Service Unavailable", &written).is_err());
+    }
+
+    #[test]
+    fn disk_usage_counts_every_file_and_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("shard-0");
+        std::fs::create_dir(&db).unwrap();
+        for (name, len) in [("000012.sst", 1000), ("000013.log", 300), ("MANIFEST-000005", 70), ("OPTIONS-000007", 9000), ("LOG", 500), ("LOG.old.1700000000", 400), ("CURRENT", 16)] {
+            std::fs::write(db.join(name), vec![0u8; len]).unwrap();
+        }
+        std::fs::hard_link(db.join("000012.sst"), dir.path().join("checkpoint.sst")).unwrap();
+        let dirs = std::fs::metadata(dir.path()).unwrap().len() + std::fs::metadata(&db).unwrap().len();
+        let mut usage = DiskUsage::default();
+        disk_usage(dir.path(), &mut usage, &mut HashSet::new()).unwrap();
+        assert_eq!(usage, DiskUsage { total: dirs + 1000 + 300 + 70 + 9000 + 500 + 400 + 16, tables: 1000, wal: 300 });
+    }
+
     #[test]
     fn workload_has_the_asked_shape() {
-        let args = BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1 };
-        let reqs = encode(&args);
+        let reqs = encode(&small_args()).0;
         assert_eq!(reqs.len(), 2);
         let mut total = 0;
         for bodies in &reqs {
