@@ -24,7 +24,7 @@ for _ in $(seq 1 600); do
     grep -E "Compiling|Fresh librocksdb" "$LOG" >&2
     exit 1
   fi
-  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/ping"; then
+  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/ping" 2>/dev/null; then
     grep -q "Fresh librocksdb-sys" "$LOG" || { echo "first-run: FAILED: cargo did not report librocksdb-sys as fresh:" >&2; cat "$LOG" >&2; exit 1; }
     echo "first-run: ok, /ping answers and librocksdb-sys was fresh:"
     grep -E "Compiling|Fresh librocksdb-sys" "$LOG" | sed 's/^/  /'
