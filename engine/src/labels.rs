@@ -115,5 +115,33 @@ mod tests {
         // Changing this value moves every series to another shard: never do it.
         let l = Labels::from_sorted([("__name__", "up"), ("job", "node")]);
         assert_eq!(l.stable_hash(), xxhash_rust::xxh3::xxh3_64(b"__name__\xffup\xffjob\xffnode\xff"));
+        // The same, pinned to literals computed outside this code: with Python's `xxhash`
+        // package (PyPI), `xxhash.xxh3_64_intdigest(b"__name__\xffup\xffjob\xffnode\xff")`
+        // and so on for each encoding below. The cases cover each of xxh3's input-length paths
+        // (0, 1-3, 4-8, 9-16, 17-128, 129-240, over 240 bytes) and non-ASCII UTF-8.
+        let long150 = "v".repeat(150);
+        let long300 = "v".repeat(300);
+        let pinned: [(&[(&str, &str)], usize, u64); 9] = [
+            (&[], 0, 0x2d06_8005_38d3_94c2),
+            (&[("a", "")], 3, 0xabc4_28f6_ee4d_53cd),
+            (&[("a", "b")], 4, 0x59c2_8587_06f3_c527),
+            (&[("job", "node")], 9, 0x538b_d194_e98c_7816),
+            (&[("__name__", "up"), ("job", "node")], 21, 0x85d6_66c2_8b44_5bb9),
+            (&[("__name__", "température"), ("ville", "Zürich")], 36, 0xb52e_493b_1a55_c256),
+            (
+                &[("__name__", "http_requests_total"), ("code", "200"), ("handler", "/api/v1/query"), ("instance", "10.0.0.1:9090"), ("job", "prometheus")],
+                98,
+                0x38f8_e9d1_1a82_2f2d,
+            ),
+            (&[("__name__", "x"), ("long", long150.as_str())], 167, 0x4bc3_d257_5ece_4135),
+            (&[("__name__", "x"), ("long", long300.as_str())], 317, 0x4db5_6fb6_43b8_283b),
+        ];
+        for (pairs, len, hash) in pinned {
+            let l = Labels::from_sorted(pairs.iter().copied());
+            assert_eq!(l.as_bytes().len(), len, "{pairs:?}: encoded length");
+            assert_eq!(l.stable_hash(), hash, "{pairs:?}: the series hash moved; never change it");
+        }
+        // The encoding itself, byte for byte, as the module doc gives it.
+        assert_eq!(l.as_bytes(), b"__name__\xffup\xffjob\xffnode\xff");
     }
 }

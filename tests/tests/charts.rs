@@ -2,7 +2,10 @@
 //! a values file that sets everything renders objects that `kubernetes-validate --strict`
 //! accepts (built-in kinds) or that the GeminiCluster CRD's schema accepts; the chart's CRD is
 //! the committed one; NOTES.txt tells the URLs; the Grafana dashboard asks only for metrics
-//! the engine serves. The objects the operator builds are validated the same way. Helm and
+//! the engine serves. The objects the operator builds are validated the same way. Every
+//! ServiceMonitor, the chart's and the operator's, is checked against the Prometheus
+//! Operator's own CRD schema (`tests/fixtures/servicemonitor-spec-schema.json`), unknown
+//! fields included. A rendered document that does not parse fails the test. Helm and
 //! kubernetes-validate are installed by `.ci/run`.
 
 use serde_json::Value;
@@ -36,8 +39,34 @@ fn template(name: &str, values: Option<&str>) -> (String, Vec<Value>) {
         cmd.args(["--values", v]);
     }
     let text = run(&mut cmd);
-    let docs = text.split("\n---").filter_map(|d| serde_norway::from_str::<Value>(d).ok()).filter(|d| d.is_object()).collect();
+    let docs = yaml_documents(&text);
     (text, docs)
+}
+
+/// The documents of a multi-document YAML stream, each an object. A document that does not
+/// parse, or is not a mapping, fails the test; only documents with nothing but blank lines
+/// and comments (Helm's `# Source:` lines of a template that rendered nothing) are skipped.
+fn yaml_documents(text: &str) -> Vec<Value> {
+    let mut pieces = vec![String::new()];
+    for line in text.lines() {
+        // A document marker at the start of a line ends the document before it.
+        if line == "---" || line.starts_with("--- ") {
+            pieces.push(line.trim_start_matches("---").to_string() + "\n");
+        } else {
+            let last = pieces.last_mut().unwrap();
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    pieces
+        .into_iter()
+        .filter(|p| p.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')))
+        .map(|p| {
+            let doc: Value = serde_norway::from_str(&p).unwrap_or_else(|e| panic!("a rendered document does not parse: {e}\n{p}"));
+            assert!(doc.is_object(), "a rendered document is not an object: {doc}\n{p}");
+            doc
+        })
+        .collect()
 }
 
 /// Runs kubernetes-validate --strict on the built-in objects of `yaml`.
@@ -85,11 +114,113 @@ fn operator_chart_renders_valid_objects_and_ships_the_crd() {
     let (_, docs) = template("gemini-operator", Some(&full_values("gemini-operator")));
     assert_eq!(kinds(&docs), ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "Deployment", "ServiceMonitor"]);
     validate_builtin("operator-full", &docs);
+    validate_service_monitors("operator-full", &docs, 1);
     let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
     let pod = &deployment["spec"]["template"]["spec"];
     assert!(pod["containers"][0]["args"].to_string().contains("--leader-elect"), "two replicas elect a leader");
     assert_eq!(pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(pod["serviceAccountName"], "gemini-op");
+}
+
+/// The Prometheus Operator's ServiceMonitor spec schema (see `tests/fixtures/README.md`).
+fn service_monitor_spec_schema() -> Value {
+    let path = project_root().join("tests/fixtures/servicemonitor-spec-schema.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Fields of `value` that `schema` does not know: the API server would drop them without a
+/// word (CRD schemas are structural: unknown fields are pruned, not refused), so a typo in a
+/// field name would pass the schema and then do nothing.
+fn unknown_fields(value: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
+    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+        return;
+    }
+    match value {
+        Value::Object(fields) => {
+            let known = schema.get("properties").and_then(Value::as_object);
+            for (name, v) in fields {
+                let at = format!("{path}/{name}");
+                match (known.and_then(|k| k.get(name)), schema.get("additionalProperties")) {
+                    (Some(s), _) => unknown_fields(v, s, &at, out),
+                    (None, Some(s)) if s.is_object() => unknown_fields(v, s, &at, out),
+                    (None, Some(Value::Bool(true))) => {}
+                    _ => out.push(at),
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(s) = schema.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    unknown_fields(v, s, &format!("{path}/{i}"), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What is wrong with a ServiceMonitor: its apiVersion, kind and name, its spec against the
+/// Prometheus Operator's CRD schema, and fields the schema does not know.
+fn service_monitor_problems(validator: &jsonschema::Validator, schema: &Value, sm: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if sm["apiVersion"] != "monitoring.coreos.com/v1" || sm["kind"] != "ServiceMonitor" {
+        problems.push(format!("not a monitoring.coreos.com/v1 ServiceMonitor: {} {}", sm["apiVersion"], sm["kind"]));
+    }
+    if !sm["metadata"]["name"].as_str().is_some_and(|n| !n.is_empty()) {
+        problems.push("no metadata.name".into());
+    }
+    problems.extend(validator.iter_errors(&sm["spec"]).map(|e| format!("spec{}: {e}", e.instance_path())));
+    unknown_fields(&sm["spec"], schema, "spec", &mut problems);
+    let top: Vec<&String> = sm.as_object().map(|o| o.keys().filter(|k| !["apiVersion", "kind", "metadata", "spec"].contains(&k.as_str())).collect()).unwrap_or_default();
+    problems.extend(top.into_iter().map(|k| format!("unknown top-level field {k}")));
+    problems
+}
+
+/// Checks that `docs` hold `expected` ServiceMonitors and that each is valid.
+fn validate_service_monitors(label: &str, docs: &[Value], expected: usize) {
+    let schema = service_monitor_spec_schema();
+    let validator = jsonschema::validator_for(&schema).expect("the ServiceMonitor schema compiles");
+    let monitors: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "ServiceMonitor").collect();
+    assert_eq!(monitors.len(), expected, "{label}: ServiceMonitors");
+    for sm in monitors {
+        let problems = service_monitor_problems(&validator, &schema, sm);
+        assert!(problems.is_empty(), "{label}: ServiceMonitor {}: {problems:?}", sm["metadata"]["name"]);
+    }
+}
+
+#[test]
+fn service_monitor_schema_refuses_what_the_prometheus_operator_would() {
+    let schema = service_monitor_spec_schema();
+    let validator = jsonschema::validator_for(&schema).expect("the ServiceMonitor schema compiles");
+    let good = serde_json::json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "m"},
+        "spec": {"selector": {"matchLabels": {"app": "x"}}, "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}]},
+    });
+    assert_eq!(service_monitor_problems(&validator, &schema, &good), Vec::<String>::new());
+    let bad = |change: fn(&mut Value), want: &str| {
+        let mut sm = good.clone();
+        change(&mut sm);
+        let problems = service_monitor_problems(&validator, &schema, &sm);
+        assert!(problems.iter().any(|p| p.contains(want)), "{sm}: wanted a problem naming {want:?}, got {problems:?}");
+    };
+    bad(|sm| sm["spec"]["endpoints"][0]["interval"] = "15 seconds".into(), "spec/endpoints/0/interval");
+    bad(|sm| sm["spec"]["endpoints"][0]["port"] = 8086.into(), "spec/endpoints/0/port");
+    bad(|sm| { sm["spec"].as_object_mut().unwrap().remove("selector"); }, "selector");
+    bad(|sm| sm["spec"]["endpoints"][0]["scrapeInterval"] = "15s".into(), "spec/endpoints/0/scrapeInterval");
+    bad(|sm| sm["spec"]["selector"]["matchLabel"] = serde_json::json!({"app": "x"}), "spec/selector/matchLabel");
+    bad(|sm| sm["apiVersion"] = "monitoring.coreos.com/v1alpha1".into(), "not a monitoring.coreos.com/v1 ServiceMonitor");
+}
+
+#[test]
+fn rendered_documents_that_do_not_parse_fail() {
+    let text = "---\n# Source: a.yaml\n---\n# Source: b.yaml\nkind: A\n---\nkind: B\nspec: [unclosed\n";
+    let outcome = std::panic::catch_unwind(|| yaml_documents(text));
+    let message = outcome.expect_err("a document that does not parse fails").downcast::<String>().map(|s| *s).unwrap_or_default();
+    assert!(message.contains("does not parse") && message.contains("kind: B"), "{message}");
+    assert_eq!(kinds(&yaml_documents("---\n# Source: empty.yaml\n---\nkind: A\n--- \nkind: B\n")), ["A", "B"]);
+    assert!(std::panic::catch_unwind(|| yaml_documents("---\n- a list\n")).is_err(), "a document that is not an object fails");
 }
 
 /// The GeminiCluster CRD's schema, compiled.
@@ -119,6 +250,7 @@ fn cluster_chart_renders_a_valid_gemini_cluster() {
             let json: Value = serde_json::from_str(dashboard["data"]["gemini.json"].as_str().unwrap()).expect("dashboard JSON");
             assert_eq!(json["uid"], "gemini-overview");
             validate_builtin("cluster-full", &docs);
+            assert_eq!(kinds(&docs), ["ConfigMap", "GeminiCluster"], "the dashboard and the cluster; the operator makes the rest");
         } else {
             assert_eq!(kinds(&docs), ["GeminiCluster"], "the dashboard is off by default");
         }
@@ -160,6 +292,8 @@ fn objects_the_operator_builds_are_valid_kubernetes() {
         serde_json::to_value(remote_secret(&gc, Some(&creds))).unwrap(),
     ];
     validate_builtin("operator-objects", &docs);
+    // The ServiceMonitor it makes where the Prometheus Operator runs.
+    validate_service_monitors("operator-objects", &[service_monitor(&gc)], 1);
 }
 
 #[test]

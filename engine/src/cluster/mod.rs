@@ -51,6 +51,17 @@ impl Peers {
     }
 }
 
+/// How the last request from this node to a peer ended: it answered with a 2xx, or it failed
+/// (no connection, a timeout, another status) with this error. Every internal request records
+/// it, and the catalog exchange makes one to every peer every 3 s, so it is that fresh (or
+/// the request is still waiting for an answer, at most 10 s); a peer that no request to has
+/// ended yet has none.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Contact {
+    Answered,
+    Failed(String),
+}
+
 /// Per peer: what was forwarded to it and what failed.
 #[derive(Default, Debug, Clone, Copy)]
 pub struct PeerStats {
@@ -69,6 +80,8 @@ pub struct Cluster {
     /// The peer file's text as last read.
     file_seen: Mutex<Option<String>>,
     down_until: Mutex<BTreeMap<String, Instant>>,
+    /// Per peer: how the last request to it ended (see `Contact`).
+    contacts: Mutex<BTreeMap<String, Contact>>,
     stats: Mutex<BTreeMap<String, PeerStats>>,
     /// Held while the catalog changes and its entries are versioned or merged (see
     /// `catalog_sync`), so a merge never sees a change without its entry.
@@ -94,6 +107,7 @@ impl Cluster {
             peers_file: cfg.peers_file,
             file_seen: Mutex::new(None),
             down_until: Mutex::new(BTreeMap::new()),
+            contacts: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             catalog_lock: tokio::sync::Mutex::new(()),
             catalog_synced: AtomicBool::new(false),
@@ -145,6 +159,16 @@ impl Cluster {
 
     pub fn mark_up(&self, peer: &str) {
         self.down_until.lock().unwrap().remove(peer);
+    }
+
+    /// Records how a request to `peer` ended.
+    pub fn record_contact(&self, peer: &str, outcome: Contact) {
+        self.contacts.lock().unwrap().insert(peer.to_string(), outcome);
+    }
+
+    /// How the last request to `peer` ended; `None` before the first one ended.
+    pub fn last_contact(&self, peer: &str) -> Option<Contact> {
+        self.contacts.lock().unwrap().get(peer).cloned()
     }
 
     pub fn count(&self, peer: &str, change: impl FnOnce(&mut PeerStats)) {

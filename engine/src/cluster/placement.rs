@@ -27,6 +27,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn owners_are_pinned() {
+        // Literals computed outside this code, in Python from the rule in this file's doc:
+        // a peer's hash is xxh3_64 of its name (`xxhash.xxh3_64_intdigest`, PyPI's `xxhash`);
+        // a series ranks peers by SplitMix64's finalizer of (series hash XOR finalizer of the
+        // peer's hash), highest first. Changing any of these moves series between nodes.
+        let names = ["gemini-0:8086", "gemini-1:8086", "gemini-2:8086", "gemini-3:8086"];
+        let hashes = [0xacb6_fc98_252d_1a33u64, 0xd9ba_c982_2129_b629, 0xfd2a_0648_a038_7b06, 0xd1dd_a09d_e0ec_4886];
+        for (name, hash) in names.iter().zip(hashes) {
+            assert_eq!(peer_hash(name), hash, "{name}");
+        }
+        // series hash, its order over the first three peers, over all four. 0x85d6…5bb9 is
+        // `up{job="node"}` (see `labels.rs`).
+        let pinned: [(u64, [usize; 3], [usize; 4]); 8] = [
+            (0, [2, 1, 0], [2, 1, 3, 0]),
+            (1, [0, 1, 2], [0, 1, 3, 2]),
+            (0xdead_beef, [0, 1, 2], [0, 3, 1, 2]),
+            (0x85d6_66c2_8b44_5bb9, [2, 0, 1], [3, 2, 0, 1]),
+            (u64::MAX, [2, 1, 0], [2, 1, 0, 3]),
+            (0x0123_4567_89ab_cdef, [2, 0, 1], [3, 2, 0, 1]),
+            (0xfedc_ba98_7654_3210, [1, 2, 0], [1, 3, 2, 0]),
+            (1 << 63, [2, 1, 0], [2, 1, 3, 0]),
+        ];
+        for (series, three, four) in pinned {
+            assert_eq!(ranked(series, &hashes[..3]), three, "series {series:#x} over three peers");
+            assert_eq!(ranked(series, &hashes), four, "series {series:#x} over four peers");
+        }
+    }
+
+    #[test]
     fn spreads_evenly_and_a_new_node_takes_only_its_share() {
         let names = |n: usize| (0..n).map(|i| peer_hash(&format!("gemini-{i}:8086"))).collect::<Vec<_>>();
         let (three, four) = (names(3), names(4));

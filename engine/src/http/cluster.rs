@@ -9,7 +9,7 @@
 //! answers 503 naming them, never a silent partial answer.
 
 use super::{ApiError, AppState};
-use crate::cluster::{placement, Cluster, SECRET_HEADER};
+use crate::cluster::{placement, Cluster, Contact, SECRET_HEADER};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::shard::{SeriesWrite, WriteOutcome};
@@ -41,8 +41,18 @@ pub(super) enum Fault {
     Refused(ApiError),
 }
 
-/// POSTs a snappy body of `content_type` to a peer; answers the response body of a 2xx.
+/// POSTs a snappy body of `content_type` to a peer; answers the response body of a 2xx. The
+/// outcome is the peer's last contact (`/health`).
 async fn internal_post(cluster: &Cluster, peer: &str, path_and_query: &str, content_type: &str, body: Vec<u8>) -> Result<Vec<u8>, Fault> {
+    let result = post_once(cluster, peer, path_and_query, content_type, body).await;
+    cluster.record_contact(peer, match &result {
+        Err(Fault::Unreachable(e)) => Contact::Failed(e.clone()),
+        Ok(_) | Err(Fault::Refused(_)) => Contact::Answered,
+    });
+    result
+}
+
+async fn post_once(cluster: &Cluster, peer: &str, path_and_query: &str, content_type: &str, body: Vec<u8>) -> Result<Vec<u8>, Fault> {
     let scheme = if super::tls::cluster_client().is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{peer}{path_and_query}");
     let request = CLIENT.with(|c| {

@@ -13,12 +13,23 @@ pub async fn ping() -> HttpResponse {
         .finish()
 }
 
+/// `/health`: always 200 while the server runs. In a cluster, `peers` lists every node with
+/// `reachable` from the last request this node made to it (see `Contact`): `true` when it
+/// answered, `false` with the `error` when it failed, `null` before any request to it ended.
+/// This node itself is reachable.
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    use crate::cluster::Contact;
     let peers = state.cluster.as_ref().map(|c| {
         let names = c.peers().names.clone();
         names.into_iter().map(|p| {
-            let reachable = p == c.self_name || !c.is_down(&p);
-            serde_json::json!({ "name": p, "reachable": reachable })
+            if p == c.self_name {
+                return serde_json::json!({ "name": p, "reachable": true });
+            }
+            match c.last_contact(&p) {
+                None => serde_json::json!({ "name": p, "reachable": null }),
+                Some(Contact::Answered) => serde_json::json!({ "name": p, "reachable": true }),
+                Some(Contact::Failed(error)) => serde_json::json!({ "name": p, "reachable": false, "error": error }),
+            }
         }).collect::<Vec<_>>()
     });
     HttpResponse::Ok().json(serde_json::json!({
