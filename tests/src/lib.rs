@@ -422,6 +422,12 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(config: &str) -> Prometheus {
+        Prometheus::start_with(config, &[])
+    }
+
+    /// `start` with extra command-line flags (e.g. `--web.enable-remote-write-receiver`).
+    pub fn start_with(config: &str, flags: &[&str]) -> Prometheus {
+        require_prometheus_2_42();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = config.replace("SELF_PORT", &port.to_string());
@@ -430,6 +436,7 @@ impl Prometheus {
             .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
             .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -465,6 +472,53 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The version a reference program reports: the first word starting with a digit (after an
+/// optional `v`) of the first line of `program args`, stdout or else stderr.
+fn reported_version(program: &str, args: &[&str], install: &str) -> (String, String) {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("cannot run `{program}` ({e}): {install}"));
+    let text = String::from_utf8_lossy(if out.stdout.is_empty() { &out.stderr } else { &out.stdout }).into_owned();
+    let line = text.lines().next().unwrap_or("").trim().to_string();
+    let version = line
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|w| w.strip_prefix('v').unwrap_or(w))
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or("")
+        .to_string();
+    (version, line)
+}
+
+/// Fails with a clear message unless `program args` reports a version starting with `want`
+/// (e.g. `2.42.`); checked once per test binary.
+fn require_version(checked: &'static std::sync::OnceLock<Result<(), String>>, program: &str, args: &[&str], want: &str, why: &str, install: &str) {
+    let result = checked.get_or_init(|| {
+        let (version, line) = reported_version(program, args, install);
+        if version.starts_with(want) {
+            Ok(())
+        } else {
+            Err(format!("these tests assume {program} {want}x ({why}), but `{program} {}` reports {version:?} ({line:?}); {install}", args.join(" ")))
+        }
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// The tests compare with, and replay traffic captured from, Prometheus 2.42: fails with a clear
+/// message unless `prometheus --version` is 2.42.x. `Prometheus::start` calls it.
+pub fn require_prometheus_2_42() {
+    static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let why = "the fixtures are its traffic and its answers are the reference";
+    require_version(&CHECKED, "prometheus", &["--version"], "2.42.", why, "install Debian 12's prometheus 2.42 (apt-get install prometheus)");
+}
+
+/// The differential test compares with InfluxDB 1.6: fails with a clear message unless
+/// `influxd version` is 1.6.x. To be called where that test starts `influxd`.
+pub fn require_influxd_1_6() {
+    static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let why = "the differential test takes its answers as the reference";
+    require_version(&CHECKED, "/usr/bin/influxd", &["version"], "1.6.", why, "install Debian 12's influxdb 1.6 (apt-get install influxdb)");
 }
 
 pub fn now_s() -> i64 {

@@ -42,6 +42,27 @@ fn everything() -> pb::Query {
     query_all(vec![matcher(2, "__name__", ".+")])
 }
 
+/// How long a node leaves a peer that failed or refused a copy before trying it again.
+const DOWN_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The names `SHOW DATABASES` lists, from a successful answer (no error).
+fn database_names(g: &Gemini) -> Vec<String> {
+    let a = g.query("SHOW DATABASES");
+    let result = &a["results"][0];
+    assert!(result.get("error").is_none(), "{a}");
+    assert_eq!(result["series"][0]["name"], "databases", "{a}");
+    let values = result["series"][0]["values"].as_array().unwrap_or_else(|| panic!("{a}"));
+    values.iter().map(|v| v[0].as_str().unwrap_or_else(|| panic!("{a}")).to_string()).collect()
+}
+
+/// The peers a node's `/health` lists.
+fn peer_names(g: &Gemini) -> Vec<String> {
+    let a = g.get("/health");
+    assert_eq!(a.status, 200, "{}", a.text());
+    let health: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    health["peers"].as_array().unwrap_or_else(|| panic!("{health}")).iter().map(|p| p["name"].as_str().unwrap().to_string()).collect()
+}
+
 /// Series held by one node alone, from its own metrics.
 fn local_series(g: &Gemini) -> u64 {
     let metrics = g.get("/metrics").text();
@@ -163,17 +184,25 @@ fn the_peer_file_grows_the_cluster_and_statements_reach_every_node() {
     std::fs::write(&peers, names).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let fourth = start_node(port, dir.path(), 2, &peers);
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    // The new node does not have the database yet: its copies go to the next nodes.
+    let fourth_name = format!("127.0.0.1:{port}");
+    for g in &c.nodes {
+        wait_until(&format!("{} reads the grown peer file", g.port), CATCH_UP, || peer_names(g).contains(&fourth_name));
+    }
+    // The new node may not have the database yet: then its copies go to the next nodes.
     let early = pb::WriteRequest { timeseries: (0..40).map(|i| gauge("early", i, t)).collect(), metadata: vec![] };
     let a = c.nodes[2].write("shared", &early);
     assert_eq!(a.status, 204, "{}", a.text());
     // The catalog exchange gives the new node the database; a peer that refused a copy is
     // tried again after 10 s.
-    wait_until("the new node has the database", CATCH_UP, || fourth.query("SHOW DATABASES").to_string().contains("shared"));
-    std::thread::sleep(std::time::Duration::from_secs(11));
+    wait_until("the new node has the database", CATCH_UP, || database_names(&fourth).contains(&"shared".to_string()));
+    // Written again (the same samples) until the new node takes its share: if it refused the
+    // early copies, at most 10 s after that.
     let new = pb::WriteRequest { timeseries: (0..40).map(|i| gauge("new", i, t)).collect(), metadata: vec![] };
-    assert_eq!(c.nodes[2].write("shared", &new).status, 204);
+    wait_until("the new node takes copies of new series", CATCH_UP + DOWN_FOR, || {
+        let a = c.nodes[2].write("shared", &new);
+        assert_eq!(a.status, 204, "{}", a.text());
+        own_series(&fourth, "shared", "new") > 0
+    });
     c.nodes.push(fourth);
     for g in &c.nodes {
         let got = g.read_samples("shared", everything());
@@ -186,8 +215,8 @@ fn the_peer_file_grows_the_cluster_and_statements_reach_every_node() {
     // DROP DATABASE reaches every node.
     ok(c.nodes[3].query("DROP DATABASE shared"));
     for g in &c.nodes {
-        let dbs = g.query("SHOW DATABASES");
-        assert!(!dbs.to_string().contains("shared"), "{dbs}");
+        let dbs = database_names(g);
+        assert!(dbs.contains(&"prometheus".to_string()) && !dbs.contains(&"shared".to_string()), "{dbs:?} through {}", g.port);
     }
     let _ = &mut c;
 }
@@ -225,8 +254,8 @@ fn a_node_that_was_down_catches_up_on_databases_policies_and_users() {
     // Entries are applied in order (databases, policies, users): the grant comes last.
     let grants = || back.query("SHOW GRANTS FOR ann")["results"][0]["series"][0]["values"].clone();
     wait_until("the grant", CATCH_UP, || grants() == serde_json::json!([["fresh", "READ"]]));
-    let dbs = back.query("SHOW DATABASES").to_string();
-    assert!(dbs.contains("fresh") && !dbs.contains("gone"), "{dbs}");
+    let dbs = database_names(back);
+    assert!(dbs.contains(&"fresh".to_string()) && !dbs.contains(&"gone".to_string()), "{dbs:?}");
     let rps = back.query("SHOW RETENTION POLICIES ON prometheus");
     assert_eq!(rps["results"][0]["series"][0]["values"][1], serde_json::json!(["hourly", "1h0m0s", "1h0m0s", 1, true]), "{rps}");
     let rps = back.query("SHOW RETENTION POLICIES ON fresh");

@@ -1,6 +1,7 @@
 //! Replays the real Prometheus 2.42 traffic in `shared/fixtures/prometheus-2.42` against a
 //! running gemini: every write is acknowledged, the samples read back (SAMPLES and streamed)
-//! equal what the writes carried, and every captured read gets an answer Prometheus accepts.
+//! equal what the writes carried, and every captured read gets an answer Prometheus accepts,
+//! with the same series as Prometheus 2.42 itself answers after taking the same writes.
 
 use prost::Message;
 use proto::prometheus as pb;
@@ -42,8 +43,23 @@ fn replayed_prometheus_traffic_reads_back_exactly() {
     let streamed = g.read_streamed("prometheus", everything());
     assert!(streamed == expected, "streamed answer differs from what was written");
 
-    // Every captured read: 200, snappy ReadResponse with one result per query, and every
-    // series it returns matches the query's matchers.
+    // The reference: Prometheus 2.42 itself takes the same writes through its own receiver
+    // (with an out-of-order window, so that no sample is refused for its order; every write
+    // must be taken) and answers the same reads from its own store.
+    let reference = Prometheus::start_with(
+        "global: {scrape_interval: 1h}\nstorage:\n  tsdb: {out_of_order_time_window: 3650d}\n",
+        &["--web.enable-remote-write-receiver"],
+    );
+    for bin in fixture_files("write-") {
+        let (_, headers) = captured_request(&bin);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let a = post_url(&reference.url("/api/v1/write"), &headers, &std::fs::read(&bin).unwrap());
+        assert_eq!(a.status, 204, "Prometheus refused {}: {}", bin.display(), a.text());
+    }
+
+    // Every captured read: 200, snappy ReadResponse with one result per query, the same series
+    // as Prometheus answers (which are some: the captured writes fall inside every query's
+    // window), and every series it returns matches the query's matchers.
     for bin in fixture_files("read-") {
         let raw = snap::raw::Decoder::new().decompress_vec(&std::fs::read(&bin).unwrap()).unwrap();
         let req = pb::ReadRequest::decode(raw.as_slice()).unwrap();
@@ -52,6 +68,18 @@ fn replayed_prometheus_traffic_reads_back_exactly() {
         assert_eq!(a.header("content-encoding"), Some("snappy"));
         let resp = decode_samples(&a.body);
         assert_eq!(resp.results.len(), req.queries.len(), "{}", bin.display());
+        let (_, headers) = captured_request(&bin);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let p = post_url(&reference.url("/api/v1/read"), &headers, &std::fs::read(&bin).unwrap());
+        assert_eq!(p.status, 200, "Prometheus on {}: {}", bin.display(), p.text());
+        let theirs = decode_samples(&p.body);
+        assert_eq!(theirs.results.len(), req.queries.len(), "Prometheus on {}", bin.display());
+        for (i, (ours, theirs)) in resp.results.iter().zip(&theirs.results).enumerate() {
+            let names = |r: &pb::QueryResult| r.timeseries.iter().map(|t| labels_key(&t.labels)).collect::<std::collections::BTreeSet<_>>();
+            let want = names(theirs);
+            assert!(!want.is_empty(), "{} query {i}: Prometheus finds series in the captured writes", bin.display());
+            assert_eq!(names(ours), want, "{} query {i}: the series Prometheus 2.42 answers", bin.display());
+        }
         for (q, r) in req.queries.iter().zip(&resp.results) {
             for ts in &r.timeseries {
                 let key = labels_key(&ts.labels);

@@ -16,6 +16,7 @@ struct Influxd {
 
 impl Influxd {
     fn start(dir: &Path) -> Influxd {
+        require_influxd_1_6();
         let (http, rpc) = (free_port(), free_port());
         let d = dir.display();
         let config = format!(

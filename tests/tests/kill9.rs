@@ -1,9 +1,10 @@
-//! The acknowledge rule: every sample of a 2xx answer survives `kill -9` of the server, and a
-//! clean SIGTERM exits 0 with everything kept.
+//! The acknowledge rule: every sample of a 2xx answer survives `kill -9` of the server, with
+//! and without `--sync-writes`, and a clean SIGTERM exits 0 with everything kept.
 
 use proto::prometheus as pb;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tests::*;
 
 fn batch(round: i64) -> pb::WriteRequest {
@@ -33,8 +34,19 @@ fn expected(rounds: &[i64]) -> Series {
 
 #[test]
 fn acknowledged_writes_survive_sigkill() {
+    acknowledged_writes_survive_sigkill_with(&[]);
+}
+
+/// With the write-ahead log fsynced before each answer (README: power-loss safety), the same
+/// rule holds.
+#[test]
+fn acknowledged_writes_survive_sigkill_with_sync_writes() {
+    acknowledged_writes_survive_sigkill_with(&["--sync-writes"]);
+}
+
+fn acknowledged_writes_survive_sigkill_with(flags: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let mut g = Gemini::start(dir.path(), &[]);
+    let mut g = Gemini::start(dir.path(), flags);
     let port = g.port;
     let acked = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -54,9 +66,20 @@ fn acknowledged_writes_survive_sigkill() {
             }
         })
     };
-    // Let a few hundred batches through (several chunk cuts), then kill mid-stream.
+    // Let a few hundred batches through (several chunk cuts), then kill mid-stream. A writer
+    // that stops first (a refused write, the server gone) fails the test, as does one that
+    // does not get there within two minutes.
+    let deadline = Instant::now() + Duration::from_secs(120);
     while acked.lock().unwrap().len() < 300 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        if writer.is_finished() {
+            let done = acked.lock().unwrap().len();
+            match writer.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => panic!("the writer stopped after {done} acknowledged batches, before the kill: the server is gone"),
+            }
+        }
+        assert!(Instant::now() < deadline, "only {} batches acknowledged within 120 s", acked.lock().unwrap().len());
+        std::thread::sleep(Duration::from_millis(20));
     }
     g.kill9();
     stop.store(true, Ordering::Relaxed);

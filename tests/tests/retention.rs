@@ -10,27 +10,50 @@ use tests::*;
 
 const MIN: i64 = 60_000;
 
-/// Bytes of RocksDB table files under the data directory.
+/// Bytes of RocksDB table files under the data directory. RocksDB deletes table files while
+/// it compacts: a walk during which a file or directory vanished is no measure (it would count
+/// that file as nothing) and is walked again.
 fn sst_bytes(dir: &Path) -> u64 {
-    fn walk(p: &Path) -> u64 {
-        std::fs::read_dir(p)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| {
-                        let path = e.path();
-                        if path.is_dir() {
-                            walk(&path)
-                        } else if path.extension().is_some_and(|x| x == "sst") {
-                            e.metadata().map(|m| m.len()).unwrap_or(0)
-                        } else {
-                            0
-                        }
-                    })
-                    .sum()
-            })
-            .unwrap_or(0)
+    /// The total, or `None` when something listed was gone by the time it was looked at.
+    fn walk(p: &Path) -> Option<u64> {
+        let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+        let entries = match std::fs::read_dir(p) {
+            Ok(rd) => rd,
+            Err(e) if gone(&e) => return None,
+            Err(e) => panic!("{}: {e}", p.display()),
+        };
+        let mut total = 0;
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) if gone(&e) => return None,
+                Err(e) => panic!("{}: {e}", p.display()),
+            };
+            let path = entry.path();
+            let kind = match entry.file_type() {
+                Ok(k) => k,
+                Err(e) if gone(&e) => return None,
+                Err(e) => panic!("{}: {e}", path.display()),
+            };
+            if kind.is_dir() {
+                total += walk(&path)?;
+            } else if path.extension().is_some_and(|x| x == "sst") {
+                match entry.metadata() {
+                    Ok(m) => total += m.len(),
+                    Err(e) if gone(&e) => return None,
+                    Err(e) => panic!("{}: {e}", path.display()),
+                }
+            }
+        }
+        Some(total)
     }
-    walk(dir)
+    for _ in 0..100 {
+        if let Some(total) = walk(dir) {
+            return total;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{}: files vanished during 100 walks in a row", dir.display());
 }
 
 /// `n` series of metric `name`, one sample every 15 s over [from, to) ms, noisy enough not to
