@@ -172,7 +172,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let unit = match &s[digits..] {
         "y" => Some(365 * 86_400_000_000_000),
-        unit => crate::query::lexer::unit_nanos(unit),
+        unit => crate::model::unit_nanos(unit),
     };
     let Some(unit) = unit.filter(|_| digits > 0) else {
         return Err(format!("invalid duration {s:?}: expected a number and ms, s, m, h, d, w or y (like 30d), or inf"));

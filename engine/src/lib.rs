@@ -2,7 +2,8 @@
 //! RocksDB column families, behind the openGemini / InfluxDB 1.x HTTP API.
 //!
 //! `http` speaks the wire formats, `storage` owns the data (`storage::shard` actors,
-//! `storage::chunk` XOR encoding), `index` finds series by labels, `query` parses InfluxQL.
+//! `storage::chunk` XOR encoding), `index` finds series by labels, `query` parses InfluxQL, `model` holds the vocabulary they
+//! share (privileges, retention options, duration units).
 
 pub mod bench;
 pub mod cluster;
@@ -11,6 +12,7 @@ pub mod http;
 pub mod index;
 pub mod labels;
 pub mod metrics;
+pub mod model;
 pub mod query;
 pub mod storage;
 
@@ -34,7 +36,7 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
         if let Some(duration) = cfg.retention {
             // The configuration is the source of truth (the operator writes it); the shard
             // duration follows the duration, as InfluxDB picks it.
-            let keep = query::retention::PolicyOptions { duration: Some(duration), shard_duration: Some(0), ..Default::default() };
+            let keep = model::PolicyOptions { duration: Some(duration), shard_duration: Some(0), ..Default::default() };
             let rp = storage.database(db).map_err(|e| e.to_string())?.default_policy;
             storage.alter_policy(db, &rp, &keep).map_err(|e| format!("retention of database {db}, policy {rp}: {e}"))?;
         }

@@ -217,7 +217,7 @@ async fn apply(storage: &Storage, key: &Key, entry: &Entry, reborn: bool) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::retention::PolicyOptions;
+    use crate::model::PolicyOptions;
     use crate::storage::{catalog::HOUR_NS, StorageOptions};
 
     fn open(dir: &std::path::Path) -> Storage {

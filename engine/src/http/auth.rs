@@ -4,7 +4,8 @@
 //! privilege is 403 in InfluxDB's words.
 
 use super::{ApiError, AppState};
-use crate::storage::users::{Privilege, User};
+use crate::model::Privilege;
+use crate::storage::users::User;
 use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
 use base64::Engine;

@@ -86,7 +86,7 @@ fn samples_of(p: &Point, precision: &str, now_ms: i64) -> Result<Vec<(Labels, i6
 
 pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = super::required_database(&params.db)?;
-    super::auth::authorize(&req, &state, crate::storage::users::Privilege::Write, &db)?;
+    super::auth::authorize(&req, &state, crate::model::Privilege::Write, &db)?;
     to_millis(0, &params.precision).map_err(ApiError::bad_request)?;
     super::require_policy(&state, &db, params.rp.as_deref())?;
     let raw = read_raw(payload, state.max_body_bytes).await?;

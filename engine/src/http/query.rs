@@ -12,7 +12,7 @@ use super::auth::Principal;
 use super::fields::FieldMap;
 use crate::query::delete::DeleteStatement;
 use crate::query::retention::{go_duration, RetentionStatement};
-use crate::index::matcher::Matcher;
+use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
 use crate::storage::Policies;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -148,7 +148,7 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
             let series_names = match &state.cluster {
                 None => state.storage.label_values(&db, Policies::All, "__name__").await.map_err(|e| e.to_string())?,
                 Some(_) => {
-                    let all = Matcher::new(2, "__name__", ".+")?;
+                    let all = Matcher::new(MatchKind::Regex, "__name__", ".+")?;
                     super::cluster::series_labels(state, &db, Policies::All, all).await?.iter().map(|s| s.get("__name__").to_string()).collect()
                 }
             };

@@ -41,7 +41,7 @@ fn parse_queries(req: &pb::ReadRequest) -> Result<Vec<Query>, ApiError> {
             let matchers = q
                 .matchers
                 .iter()
-                .map(|m| Matcher::new(m.r#type, &m.name, &m.value))
+                .map(|m| Matcher::from_wire(m.r#type, &m.name, &m.value))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ApiError::bad_request(format!("query {i}: {e}")))?;
             Ok(Query { start: q.start_timestamp_ms, end: q.end_timestamp_ms, matchers, wire: q.clone() })
@@ -71,7 +71,7 @@ pub async fn read(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let db = super::database_or_default(&params.db);
-    super::auth::authorize(&req, &state, crate::storage::users::Privilege::Read, &db)?;
+    super::auth::authorize(&req, &state, crate::model::Privilege::Read, &db)?;
     let rp = params.rp.clone().filter(|r| !r.is_empty());
     super::require_policy(&state, &db, rp.as_deref())?;
     let raw = read_raw(payload, state.max_body_bytes).await?;

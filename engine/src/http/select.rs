@@ -7,7 +7,7 @@
 use super::fields::FieldMap;
 use super::query::{select_db, target_db};
 use super::AppState;
-use crate::index::matcher::Matcher;
+use crate::index::matcher::{MatchKind, Matcher};
 use crate::query::aggregate::{self, Call, Wanted, Windows, FUNCTIONS};
 use crate::query::ast::{limit_or_all, Expr, Name, Select};
 use crate::query::condition::{regex, split_time, Cond, TimeRange};
@@ -173,7 +173,7 @@ async fn read_rows(state: &AppState, (db, rp): (&str, Policies<'_>), (field_map,
             }
             continue;
         }
-        let mut series = state.storage.select(db, rp, vec![Matcher::new(0, "__name__", &metric)?]).await.map_err(|e| e.to_string())?;
+        let mut series = state.storage.select(db, rp, vec![Matcher::new(MatchKind::Equal, "__name__", &metric)?]).await.map_err(|e| e.to_string())?;
         let tagset = |labels: &crate::labels::Labels| -> TagSet {
             field_map.tags(labels.iter()).into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
         };
@@ -208,7 +208,7 @@ async fn measurements(state: &AppState, select: &Select, (db, rp): (&str, Polici
                 let names: Vec<String> = match &state.cluster {
                     None => state.storage.label_values(db, rp, "__name__").await.map_err(|e| e.to_string())?,
                     Some(_) => {
-                        let all = Matcher::new(2, "__name__", ".+")?;
+                        let all = Matcher::new(MatchKind::Regex, "__name__", ".+")?;
                         super::cluster::series_labels(state, db, rp, all).await?.iter().map(|s| s.get("__name__").to_string()).collect()
                     }
                 };

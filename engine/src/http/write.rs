@@ -3,7 +3,7 @@
 //! then hand the series to storage. Status codes follow the remote write specification.
 
 use super::body::{decompress, protobuf_message, read_raw};
-use crate::storage::users::Privilege;
+use crate::model::Privilege;
 use super::{ApiError, AppState};
 use crate::labels::Labels;
 use crate::storage::shard::{SeriesWrite, WriteOutcome};

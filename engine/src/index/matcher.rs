@@ -13,6 +13,15 @@ pub enum MatchOp {
     NotRegex(Regex),
 }
 
+/// The four kinds of matcher; on the remote read wire they are 0 to 3 in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchKind {
+    Equal,
+    NotEqual,
+    Regex,
+    NotRegex,
+}
+
 #[derive(Clone, Debug)]
 pub struct Matcher {
     pub name: String,
@@ -20,20 +29,31 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    /// Builds a matcher; `kind` is 0 `=`, 1 `!=`, 2 `=~`, 3 `!~` as in the remote read proto.
-    pub fn new(kind: i32, name: &str, value: &str) -> Result<Matcher, String> {
+    /// Builds a matcher; a regex is fully anchored.
+    pub fn new(kind: MatchKind, name: &str, value: &str) -> Result<Matcher, String> {
         let re = || {
             Regex::new(&format!("^(?s:{value})$"))
                 .map_err(|e| format!("invalid regular expression {value:?} for label {name:?}: {e}"))
         };
         let op = match kind {
-            0 => MatchOp::Equal(value.to_string()),
-            1 => MatchOp::NotEqual(value.to_string()),
-            2 => MatchOp::Regex(re()?),
-            3 => MatchOp::NotRegex(re()?),
-            other => return Err(format!("unknown matcher type {other} for label {name:?}")),
+            MatchKind::Equal => MatchOp::Equal(value.to_string()),
+            MatchKind::NotEqual => MatchOp::NotEqual(value.to_string()),
+            MatchKind::Regex => MatchOp::Regex(re()?),
+            MatchKind::NotRegex => MatchOp::NotRegex(re()?),
         };
         Ok(Matcher { name: name.to_string(), op })
+    }
+
+    /// A matcher as the remote read proto carries it: `kind` 0 `=`, 1 `!=`, 2 `=~`, 3 `!~`.
+    pub fn from_wire(kind: i32, name: &str, value: &str) -> Result<Matcher, String> {
+        let kind = match kind {
+            0 => MatchKind::Equal,
+            1 => MatchKind::NotEqual,
+            2 => MatchKind::Regex,
+            3 => MatchKind::NotRegex,
+            other => return Err(format!("unknown matcher type {other} for label {name:?}")),
+        };
+        Matcher::new(kind, name, value)
     }
 
     /// (kind, name, value) as the remote read proto carries it.
@@ -77,11 +97,11 @@ mod tests {
 
     #[test]
     fn regex_is_anchored() {
-        let m = Matcher::new(2, "job", "no").unwrap();
+        let m = Matcher::new(MatchKind::Regex, "job", "no").unwrap();
         assert!(!m.matches(&l(&[("job", "node")])));
-        let m = Matcher::new(2, "job", "no.*").unwrap();
+        let m = Matcher::new(MatchKind::Regex, "job", "no.*").unwrap();
         assert!(m.matches(&l(&[("job", "node")])));
-        let m = Matcher::new(2, "device", "lo|eth.*").unwrap();
+        let m = Matcher::new(MatchKind::Regex, "device", "lo|eth.*").unwrap();
         assert!(m.matches(&l(&[("device", "lo")])));
         assert!(m.matches(&l(&[("device", "eth0")])));
         assert!(!m.matches(&l(&[("device", "wlo")])));
@@ -89,19 +109,19 @@ mod tests {
 
     #[test]
     fn empty_value_matches_missing_label() {
-        let m = Matcher::new(0, "foo", "").unwrap();
+        let m = Matcher::new(MatchKind::Equal, "foo", "").unwrap();
         assert!(m.matches(&l(&[("job", "a")])));
         assert!(!m.matches(&l(&[("foo", "x")])));
-        let m = Matcher::new(1, "foo", "").unwrap();
+        let m = Matcher::new(MatchKind::NotEqual, "foo", "").unwrap();
         assert!(!m.matches(&l(&[("job", "a")])));
-        let m = Matcher::new(3, "job", "node").unwrap();
+        let m = Matcher::new(MatchKind::NotRegex, "job", "node").unwrap();
         assert!(m.matches(&l(&[("x", "y")])));
         assert!(m.matches_empty());
     }
 
     #[test]
     fn bad_regex_names_the_problem() {
-        let err = Matcher::new(2, "job", "(").unwrap_err();
+        let err = Matcher::new(MatchKind::Regex, "job", "(").unwrap_err();
         assert!(err.contains("job") && err.contains("invalid regular expression"), "{err}");
     }
 }

@@ -146,6 +146,7 @@ impl Postings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::matcher::MatchKind;
 
     fn l(pairs: &[(&str, &str)]) -> Labels {
         Labels::from_sorted(pairs.iter().copied())
@@ -164,12 +165,12 @@ mod tests {
     fn intersects_and_unions() {
         let p = index();
         let m = |k, n, v| Matcher::new(k, n, v).unwrap();
-        assert_eq!(p.candidates(1, &[m(0, "__name__", "up")]), vec![1, 2]);
-        assert_eq!(p.candidates(1, &[m(0, "__name__", "up"), m(0, "job", "prometheus")]), vec![2]);
-        assert_eq!(p.candidates(1, &[m(2, "__name__", "up|go_.*")]), vec![1, 2, 3]);
-        assert_eq!(p.candidates(1, &[m(1, "job", "node")]), vec![1, 2, 3], "superset, caller filters");
-        assert_eq!(p.candidates(1, &[m(0, "nope", "x")]), Vec::<u64>::new());
-        assert_eq!(p.candidates(2, &[m(0, "__name__", "up")]), vec![4]);
+        assert_eq!(p.candidates(1, &[m(MatchKind::Equal, "__name__", "up")]), vec![1, 2]);
+        assert_eq!(p.candidates(1, &[m(MatchKind::Equal, "__name__", "up"), m(MatchKind::Equal, "job", "prometheus")]), vec![2]);
+        assert_eq!(p.candidates(1, &[m(MatchKind::Regex, "__name__", "up|go_.*")]), vec![1, 2, 3]);
+        assert_eq!(p.candidates(1, &[m(MatchKind::NotEqual, "job", "node")]), vec![1, 2, 3], "superset, caller filters");
+        assert_eq!(p.candidates(1, &[m(MatchKind::Equal, "nope", "x")]), Vec::<u64>::new());
+        assert_eq!(p.candidates(2, &[m(MatchKind::Equal, "__name__", "up")]), vec![4]);
         assert_eq!(p.label_values(1, "__name__"), vec!["go_goroutines", "up"]);
     }
 
@@ -179,7 +180,7 @@ mod tests {
         p.add(1, 5, &l(&[("a", "b")]));
         p.add(1, 3, &l(&[("a", "b")]));
         p.add(1, 5, &l(&[("a", "b")]));
-        assert_eq!(p.candidates(1, &[Matcher::new(0, "a", "b").unwrap()]), vec![3, 5]);
+        assert_eq!(p.candidates(1, &[Matcher::new(MatchKind::Equal, "a", "b").unwrap()]), vec![3, 5]);
     }
 
     #[test]
@@ -187,8 +188,8 @@ mod tests {
         let mut p = index();
         p.remove(&[(1, 1, &l(&[("__name__", "up"), ("job", "node")]))]);
         assert_eq!(p.label_values(1, "job"), vec!["prometheus"]);
-        assert_eq!(p.candidates(1, &[Matcher::new(0, "__name__", "up").unwrap()]), vec![2]);
-        assert_eq!(p.candidates(1, &[Matcher::new(1, "job", "x").unwrap()]), vec![2, 3]);
+        assert_eq!(p.candidates(1, &[Matcher::new(MatchKind::Equal, "__name__", "up").unwrap()]), vec![2]);
+        assert_eq!(p.candidates(1, &[Matcher::new(MatchKind::NotEqual, "job", "x").unwrap()]), vec![2, 3]);
         p.remove(&[(1, 3, &l(&[("__name__", "go_goroutines"), ("job", "prometheus")]))]);
         assert_eq!(p.label_values(1, "__name__"), vec!["up"]);
     }

@@ -5,30 +5,8 @@
 
 use super::influxql::{Parser, Statement};
 use super::lexer::Token;
-use serde::{Deserialize, Serialize};
 
-/// A privilege on a database, as `GRANT` names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Privilege {
-    Read,
-    Write,
-    All,
-}
-
-impl Privilege {
-    pub fn allows(self, wanted: Privilege) -> bool {
-        self == Privilege::All || self == wanted
-    }
-
-    /// As `SHOW GRANTS` prints it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Privilege::Read => "READ",
-            Privilege::Write => "WRITE",
-            Privilege::All => "ALL PRIVILEGES",
-        }
-    }
-}
+use crate::model::Privilege;
 
 #[derive(Debug, PartialEq)]
 pub enum UserStatement {

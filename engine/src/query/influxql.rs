@@ -11,7 +11,8 @@
 
 use super::admin::UserStatement;
 use super::delete::DeleteStatement;
-use super::retention::{PolicyOptions, RetentionStatement};
+use super::retention::RetentionStatement;
+use crate::model::PolicyOptions;
 use super::ast::{Expr, Name, Select};
 use super::lexer::{tokenize, Token};
 

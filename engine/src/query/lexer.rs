@@ -34,20 +34,7 @@ impl Token {
 
 const OPERATORS: [&str; 17] = ["!=", "<>", "<=", ">=", "=~", "!~", "::", "=", "<", ">", "+", "-", "*", "/", ",", "(", ")"];
 
-/// Nanoseconds of an InfluxQL duration unit.
-pub fn unit_nanos(unit: &str) -> Option<i64> {
-    Some(match unit {
-        "ns" => 1,
-        "u" | "µ" => 1_000,
-        "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        "d" => 86_400_000_000_000,
-        "w" => 604_800_000_000_000,
-        _ => return None,
-    })
-}
+use crate::model::unit_nanos;
 
 fn error(msg: &str, at: usize) -> String {
     format!("{msg} at line 1, char {}", at + 1)

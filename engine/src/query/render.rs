@@ -3,11 +3,13 @@
 //! Parsing the text gives the same statement again (the parser tests and the fuzz target
 //! check that).
 
-use super::admin::{Privilege, UserStatement};
+use super::admin::UserStatement;
+use crate::model::Privilege;
 use super::ast::{Expr, Fill, Name, Select, Source};
 use super::influxql::{Statement, TagKeys};
 use super::delete::DeleteStatement;
-use super::retention::{PolicyOptions, RetentionStatement};
+use super::retention::RetentionStatement;
+use crate::model::PolicyOptions;
 use std::fmt::{self, Display, Formatter, Write};
 
 fn quote(s: &str, q: char) -> String {

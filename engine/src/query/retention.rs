@@ -8,15 +8,7 @@
 use super::influxql::{Parser, Statement};
 use super::lexer::Token;
 
-/// What a statement sets on a retention policy; `None` leaves a setting as it is (or at its
-/// default for a new policy). Durations in nanoseconds.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PolicyOptions {
-    pub duration: Option<i64>,
-    pub shard_duration: Option<i64>,
-    pub replication: Option<u32>,
-    pub default: bool,
-}
+use crate::model::PolicyOptions;
 
 #[derive(Debug, PartialEq)]
 pub enum RetentionStatement {

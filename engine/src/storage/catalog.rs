@@ -7,7 +7,7 @@
 //! database's first policy has the database's id, so data written before policies existed
 //! is its `autogen`.
 
-use crate::query::retention::PolicyOptions;
+use crate::model::PolicyOptions;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -17,7 +17,7 @@ use actix::prelude::*;
 use futures_util::future::join_all;
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteOptions, DB};
 use catalog::{Catalog, Database, Record};
-use crate::query::retention::PolicyOptions;
+use crate::model::PolicyOptions;
 use shard::{ChunkPage, Expired, Shard, SeriesWrite, StoredChunk, WriteOutcome};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -639,6 +639,7 @@ pub struct SelectedSeries {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::matcher::MatchKind;
 
     fn series(name: &str, samples: Vec<(i64, f64)>) -> SeriesWrite {
         let labels = Labels::from_sorted([("__name__", name)]);
@@ -661,7 +662,7 @@ mod tests {
         let small = vec![(0, 1.0), (15_000, 2.0)];
         let out = storage.write("db", None, vec![series("a", noisy), series("b", small.clone()), series("c", small)]).await.unwrap();
         assert_eq!(out.accepted, 20_004);
-        let all = storage.select("db", Policies::One(None), vec![Matcher::new(2, "__name__", ".*").unwrap()]).await.unwrap();
+        let all = storage.select("db", Policies::One(None), vec![Matcher::new(MatchKind::Regex, "__name__", ".*").unwrap()]).await.unwrap();
         let whole = storage.read_chunks(&all, i64::MIN, i64::MAX).await.unwrap();
         assert!(whole[0].len() > 100, "a has many chunks");
 
@@ -704,7 +705,7 @@ mod tests {
     }
 
     async fn samples_of(storage: &Storage, rp: Option<&str>) -> Vec<(String, Vec<i64>)> {
-        let all = storage.select("db", Policies::One(rp), vec![Matcher::new(2, "__name__", ".*").unwrap()]).await.unwrap();
+        let all = storage.select("db", Policies::One(rp), vec![Matcher::new(MatchKind::Regex, "__name__", ".*").unwrap()]).await.unwrap();
         let chunks = storage.read_chunks(&all, i64::MIN, i64::MAX).await.unwrap();
         all.iter()
             .zip(chunks)

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
-pub use crate::query::admin::Privilege;
+use crate::model::Privilege;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct User {
