@@ -514,7 +514,7 @@ pub fn require_prometheus_2_42() {
 }
 
 /// The differential test compares with InfluxDB 1.6: fails with a clear message unless
-/// `influxd version` is 1.6.x. To be called where that test starts `influxd`.
+/// `influxd version` is 1.6.x. The differential test calls it where it starts `influxd`.
 pub fn require_influxd_1_6() {
     static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let why = "the differential test takes its answers as the reference";
