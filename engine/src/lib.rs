@@ -1,13 +1,18 @@
 //! The Gemini engine: Prometheus remote write and remote read over per-shard actors that own
 //! RocksDB column families, behind the openGemini / InfluxDB 1.x HTTP API.
 //!
-//! `http` speaks the wire formats, `storage` owns the data (`storage::shard` actors,
-//! `storage::chunk` XOR encoding), `index` finds series by labels, `query` parses InfluxQL, `model` holds the vocabulary they
-//! share (privileges, retention options, duration units).
+//! The layers, top down: `http` speaks the wire formats (parameters, auth, body limits,
+//! rendering); `exec` runs InfluxQL statements; both read and write through `data`, the data
+//! interface, which is this node's `storage` or the `cluster` coordinator over every node's.
+//! `storage` owns the data (`storage::shard` actors, `storage::chunk` XOR encoding), `index`
+//! finds series by labels, `query` parses InfluxQL, and `model` holds the vocabulary they share
+//! (privileges, retention options, duration units).
 
 pub mod bench;
 pub mod cluster;
 pub mod config;
+pub mod data;
+pub mod exec;
 pub mod http;
 pub mod index;
 pub mod labels;
@@ -15,8 +20,12 @@ pub mod metrics;
 pub mod model;
 pub mod query;
 pub mod storage;
+pub mod tls;
 
 use std::sync::Arc;
+
+/// How often every node of a cluster exchanges catalogs with every other.
+const CATALOG_EXCHANGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The current time in nanoseconds since the Unix epoch (0 on a clock before 1970).
 pub fn now_ns() -> i64 {
@@ -52,24 +61,24 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
             tracing::info!(user = %name, "created the admin user");
         }
     }
-    let cluster = match cfg.cluster.clone() {
+    let data = match cfg.cluster.clone() {
         Some(c) => {
             let cluster = Arc::new(cluster::Cluster::new(c)?);
             if let Some((cert, _)) = &cfg.tls {
-                http::tls::use_for_cluster(cert)?;
+                tls::use_for_cluster(cert)?;
             }
             cluster::catalog_sync::record_local(&storage, &cluster.self_name, false)?;
             actix_web::rt::spawn(reload_peers(cluster.clone()));
-            Some(cluster)
+            let transport = Box::new(cluster::transport::HttpTransport { secret: cluster.secret().to_string() });
+            let coordinator = Arc::new(cluster::coordinator::Coordinator::new(cluster, storage.clone(), transport, exec::delete::replay_deletion));
+            actix_web::rt::spawn(coordinator.clone().keep_in_step(CATALOG_EXCHANGE_EVERY));
+            data::Data::Cluster(coordinator)
         }
-        None => None,
+        None => data::Data::Local(storage.clone()),
     };
-    let state = http::AppState { storage: storage.clone(), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, cluster };
-    if let Some(cluster) = &state.cluster {
-        actix_web::rt::spawn(http::catalog_sync::keep_in_step(state.clone(), cluster.clone()));
-    }
+    let state = http::AppState { data: Arc::new(data), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth };
     let tls = match &cfg.tls {
-        Some((cert, key)) => Some(http::tls::server_config(cert, key)?),
+        Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,
     };
     http::serve(state, &cfg.http_addr, cfg.http_workers, tls)

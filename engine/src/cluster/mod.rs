@@ -1,11 +1,13 @@
-//! The cluster: which peers exist (a fixed list or a file re-read when it changes), which of
-//! them are reachable, and the internal requests between them. Placement is in
-//! `placement.rs`; what a write or read does with it is in `http/cluster.rs`. There is no
-//! consensus: every node computes the same owners from the same peer list, and Kubernetes
-//! gives the pods stable names.
+//! The cluster: which peers exist (a fixed list or a file re-read when it changes) and which
+//! of them are reachable. Placement is in `placement.rs`; what a write or read does with it in
+//! `coordinator.rs`, which reaches the other nodes through `transport.rs`; the catalog is kept
+//! the same everywhere by `catalog_sync.rs`. There is no consensus: every node computes the
+//! same owners from the same peer list, and Kubernetes gives the pods stable names.
 
 pub mod catalog_sync;
+pub mod coordinator;
 pub mod placement;
+pub mod transport;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

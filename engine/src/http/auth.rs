@@ -5,40 +5,11 @@
 
 use super::{ApiError, AppState};
 use crate::model::Privilege;
-use crate::storage::users::User;
+use crate::exec::Principal;
 use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
 use base64::Engine;
 use std::collections::HashMap;
-
-/// The caller: anyone when auth is off, else an authenticated user.
-pub enum Principal {
-    Anyone,
-    User(User),
-}
-
-impl Principal {
-    pub fn may(&self, wanted: Privilege, db: &str) -> bool {
-        match self {
-            Principal::Anyone => true,
-            Principal::User(u) => u.may(wanted, db),
-        }
-    }
-
-    pub fn is_admin(&self) -> bool {
-        match self {
-            Principal::Anyone => true,
-            Principal::User(u) => u.admin,
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        match self {
-            Principal::Anyone => "anonymous",
-            Principal::User(u) => &u.name,
-        }
-    }
-}
 
 fn credentials(req: &HttpRequest) -> Option<(String, String)> {
     let params: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
@@ -65,11 +36,11 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Principal, Ap
     if !state.auth.enabled {
         return Ok(Principal::Anyone);
     }
-    if state.storage.users().is_empty() {
+    if state.data.storage().users().is_empty() {
         return Err(ApiError::new(StatusCode::FORBIDDEN, NO_ADMIN));
     }
     let (user, password) = credentials(req).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unable to parse authentication credentials"))?;
-    state.storage.users().authenticate(&user, &password).map(Principal::User).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "authorization failed"))
+    state.data.storage().users().authenticate(&user, &password).map(Principal::User).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "authorization failed"))
 }
 
 /// 401 without valid credentials, 403 unless the caller may write (`Privilege::Write`) or

@@ -118,12 +118,7 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         .map(|(labels, samples)| SeriesWrite { hash: labels.stable_hash(), labels, samples: samples.into_iter().collect() })
         .collect();
     let pairs: BTreeSet<(String, String)> = fields.into_iter().flat_map(|(m, fs)| fs.into_iter().map(move |f| (m.clone(), f))).collect();
-    state.storage.register_fields(&db, &pairs)?;
-    let outcome = match &state.cluster {
-        _ if writes.is_empty() => Default::default(),
-        Some(c) => super::cluster::write(&state, c, (&db, params.rp.as_deref()), writes, &pairs).await?,
-        None => state.storage.write(&db, params.rp.as_deref(), writes).await?,
-    };
+    let outcome = state.data.write(&db, params.rp.as_deref(), writes, &pairs).await?;
     errors.extend(outcome.rejections.iter().cloned());
     if errors.is_empty() {
         return Ok(HttpResponse::NoContent().finish());

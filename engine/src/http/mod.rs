@@ -1,91 +1,46 @@
 //! The HTTP API (actix-web): routes, shared state, JSON errors and request metrics.
-//! Handlers translate between wire formats and `Storage`; they never touch RocksDB.
+//! Handlers check parameters, credentials and body limits, translate between wire formats and
+//! the data interface (`crate::data`) or the InfluxQL executor (`crate::exec`), and render
+//! the answers; they never touch RocksDB and never ask whether they run in a cluster (only
+//! the internal endpoints, which exist for the cluster, do).
 
 mod auth;
 mod body;
-pub mod catalog_sync;
-mod cluster;
 mod decode;
-mod fields;
+mod error;
 mod influx_write;
+mod internal;
 mod line_protocol;
 mod query;
 mod read;
-mod select;
 mod status;
-pub mod tls;
-mod users;
 mod write;
 
+pub use error::ApiError;
+
+use crate::data::Data;
 use crate::metrics::Metrics;
-use crate::storage::Storage;
 use actix_web::dev::Service;
-use actix_web::{http::StatusCode, web, App, HttpResponse, HttpServer, ResponseError};
+use actix_web::{http::StatusCode, web, App, HttpServer, ResponseError};
 use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub storage: Arc<Storage>,
+    pub data: Arc<Data>,
     pub metrics: Arc<Metrics>,
     /// Largest accepted request body after decompression.
     pub max_body_bytes: usize,
     pub auth: crate::config::Auth,
-    /// Set when this node is one of several.
-    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
-/// Internal endpoints answer only requests that carry the cluster secret.
-fn internal_only(req: &actix_web::HttpRequest, state: &AppState) -> Result<(), ApiError> {
-    let given = req.headers().get(crate::cluster::SECRET_HEADER).map(|v| v.as_bytes());
-    match &state.cluster {
-        Some(c) if c.admits(given) => Ok(()),
-        Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "internal endpoint: the cluster secret is required")),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")),
-    }
-}
-
-/// An error answer: a status code and `{"error": "..."}` naming what was wrong.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
-    }
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        Self::new(StatusCode::BAD_REQUEST, message)
-    }
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.status
-    }
-    fn error_response(&self) -> HttpResponse {
-        let mut answer = HttpResponse::build(self.status);
-        if self.status == StatusCode::UNAUTHORIZED {
-            answer.insert_header(("WWW-Authenticate", "Basic realm=\"gemini\""));
-        }
-        answer.json(serde_json::json!({ "error": self.message }))
-    }
-}
-
-impl From<crate::storage::StorageError> for ApiError {
-    fn from(e: crate::storage::StorageError) -> ApiError {
-        use crate::storage::StorageError::*;
-        match e {
-            DatabaseNotFound(_) | PolicyNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-            Internal(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+impl AppState {
+    /// The cluster this node is one of, if any: for `/health`, `/metrics` and the internal
+    /// endpoints.
+    fn cluster(&self) -> Option<&crate::cluster::Cluster> {
+        match &*self.data {
+            Data::Local(_) => None,
+            Data::Cluster(c) => Some(&c.cluster),
         }
     }
 }
@@ -103,7 +58,7 @@ fn required_database(db: &Option<String>) -> Result<String, ApiError> {
 /// 404 `database not found: <db>` or `retention policy not found: <rp>` unless the policy
 /// (or the database's default one, without `rp`) exists.
 fn require_policy(state: &AppState, db: &str, rp: Option<&str>) -> Result<(), ApiError> {
-    Ok(state.storage.require_policy(db, rp)?)
+    Ok(state.data.storage().require_policy(db, rp)?)
 }
 
 /// A path whose other methods answer 405 naming the method.
@@ -124,10 +79,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/ping").route(web::get().to(status::ping)).route(web::head().to(status::ping)))
         .service(endpoint("/health").route(web::get().to(status::health)))
         .service(endpoint("/metrics").route(web::get().to(status::metrics)))
-        .service(endpoint("/internal/v1/write").route(web::post().to(write::internal_write)))
-        .service(endpoint("/internal/v1/read").route(web::post().to(read::internal_read)))
-        .service(endpoint("/internal/v1/series").route(web::post().to(read::internal_series)))
-        .service(endpoint("/internal/v1/catalog").route(web::post().to(catalog_sync::internal_catalog)))
+        .service(endpoint("/internal/v1/write").route(web::post().to(internal::write)))
+        .service(endpoint("/internal/v1/read").route(web::post().to(internal::read)))
+        .service(endpoint("/internal/v1/series").route(web::post().to(internal::series)))
+        .service(endpoint("/internal/v1/catalog").route(web::post().to(internal::catalog)))
         .default_service(web::to(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").error_response()
         }));

@@ -1,23 +1,23 @@
 //! Remote read: every query of a `ReadRequest`, answered as SAMPLES (one snappy protobuf
 //! `ReadResponse`) or STREAMED_XOR_CHUNKS (frames of uvarint length, big-endian CRC32-C and a
-//! `ChunkedReadResponse`, none over 1 MiB). A streamed answer is produced batch by batch
-//! behind a one-frame channel, so memory is bounded by the frame size, not the result.
+//! `ChunkedReadResponse`, none over 1 MiB). A streamed answer is produced piece by piece from
+//! the data interface's stream behind a one-frame channel, so memory is bounded by the frame
+//! size, not the result.
 
 use super::body::{decompress, read_raw};
 use super::{ApiError, AppState};
+use crate::data::{Data, Selection};
 use crate::index::matcher::Matcher;
+use crate::labels::Labels;
 use crate::storage::shard::StoredChunk;
-use crate::storage::{chunk, Policies, SelectedSeries};
+use crate::storage::Policies;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use prost::Message;
-use std::collections::VecDeque;
 use proto::prometheus::{self as pb, read_request::ResponseType};
 
 /// Largest streamed frame, header included, as Prometheus' server uses.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
-/// Series whose chunks are fetched from the shards at once while streaming.
-const STREAM_BATCH: usize = 64;
 
 #[derive(serde::Deserialize)]
 pub struct ReadParams {
@@ -25,15 +25,8 @@ pub struct ReadParams {
     rp: Option<String>,
 }
 
-struct Query {
-    start: i64,
-    end: i64,
-    matchers: Vec<Matcher>,
-    /// As the client sent it, for the other nodes of a cluster.
-    wire: pb::Query,
-}
-
-fn parse_queries(req: &pb::ReadRequest) -> Result<Vec<Query>, ApiError> {
+/// The queries of a remote read request, as selections.
+pub(super) fn parse_queries(req: &pb::ReadRequest) -> Result<Vec<Selection>, ApiError> {
     req.queries
         .iter()
         .enumerate()
@@ -44,7 +37,7 @@ fn parse_queries(req: &pb::ReadRequest) -> Result<Vec<Query>, ApiError> {
                 .map(|m| Matcher::from_wire(m.r#type, &m.name, &m.value))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| ApiError::bad_request(format!("query {i}: {e}")))?;
-            Ok(Query { start: q.start_timestamp_ms, end: q.end_timestamp_ms, matchers, wire: q.clone() })
+            Ok(Selection { matchers, min_t: q.start_timestamp_ms, max_t: q.end_timestamp_ms })
         })
         .collect()
 }
@@ -60,8 +53,8 @@ fn negotiate(req: &pb::ReadRequest) -> Result<ResponseType, ApiError> {
         .ok_or_else(|| ApiError::bad_request(format!("none of the accepted response types {:?} is supported: use SAMPLES (0) or STREAMED_XOR_CHUNKS (1)", req.accepted_response_types)))
 }
 
-fn labels_pb(s: &SelectedSeries) -> Vec<pb::Label> {
-    s.labels.iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.to_string() }).collect()
+pub(super) fn labels_pb(labels: &Labels) -> Vec<pb::Label> {
+    labels.iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.to_string() }).collect()
 }
 
 pub async fn read(
@@ -79,131 +72,30 @@ pub async fn read(
     let request = pb::ReadRequest::decode(body.as_slice())
         .map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.ReadRequest: {e}")))?;
     let queries = parse_queries(&request)?;
-    if let Some(cluster) = state.cluster.clone() {
-        return cluster_read(&state, &cluster, &db, rp.as_deref(), queries, negotiate(&request)?).await;
-    }
     match negotiate(&request)? {
-        ResponseType::Samples => samples(&state, &db, rp.as_deref(), queries).await,
+        ResponseType::Samples => samples(&state.data, &db, Policies::One(rp.as_deref()), queries).await,
         ResponseType::StreamedXorChunks => Ok(streamed(state, db, rp, queries)),
     }
 }
 
-/// `/internal/v1/read`: this node's own samples, for the node that merges a cluster read.
-pub async fn internal_read(req: HttpRequest, params: web::Query<ReadParams>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    super::internal_only(&req, &state)?;
-    let db = super::database_or_default(&params.db);
-    let rp = params.rp.clone().filter(|r| !r.is_empty());
-    let raw = read_raw(payload, state.max_body_bytes).await?;
-    let body = decompress(&req, &raw, state.max_body_bytes)?;
-    let request = pb::ReadRequest::decode(body.as_slice()).map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.ReadRequest: {e}")))?;
-    samples(&state, &db, rp.as_deref(), parse_queries(&request)?).await
-}
-
-#[derive(serde::Deserialize)]
-pub struct SeriesParams {
-    db: Option<String>,
-    rp: Option<String>,
-    /// `all`: every policy of the database.
-    policies: Option<String>,
-}
-
-/// `/internal/v1/series`: the label sets of this node's series that match each query of the
-/// request (as series without samples), for a cluster-wide `SHOW` or `SELECT`.
-pub async fn internal_series(req: HttpRequest, params: web::Query<SeriesParams>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    super::internal_only(&req, &state)?;
-    let db = super::database_or_default(&params.db);
-    let which = match params.policies.as_deref() {
-        Some("all") => Policies::All,
-        _ => Policies::One(params.rp.as_deref().filter(|r| !r.is_empty())),
-    };
-    let raw = read_raw(payload, state.max_body_bytes).await?;
-    let body = decompress(&req, &raw, state.max_body_bytes)?;
-    let request = pb::ReadRequest::decode(body.as_slice()).map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.ReadRequest: {e}")))?;
-    let mut results = Vec::new();
-    for q in parse_queries(&request)? {
-        let series = state.storage.select(&db, which, q.matchers).await?;
-        results.push(pb::QueryResult { timeseries: series.iter().map(|s| pb::TimeSeries { labels: labels_pb(s), ..Default::default() }).collect() });
-    }
-    samples_answer(pb::ReadResponse { results })
-}
-
-/// Every node's samples for one query, merged: labels → time → value.
-pub async fn merged_samples(state: &AppState, cluster: &crate::cluster::Cluster, db: &str, rp: Option<&str>, wire: pb::Query) -> Result<super::cluster::Merged, ApiError> {
-    let request = pb::ReadRequest { queries: vec![wire.clone()], accepted_response_types: vec![] };
-    let q = parse_queries(&request)?.pop().expect("one query");
-    let mut merged = super::cluster::Merged::new();
-    super::cluster::merge(&mut merged, local_timeseries(state, db, rp, q).await?);
-    super::cluster::read_peers(cluster, db, rp, &wire, &mut merged).await?;
-    Ok(merged)
-}
-
-/// A read through a cluster: every node's samples merged, as SAMPLES or re-encoded chunks.
-async fn cluster_read(state: &AppState, cluster: &crate::cluster::Cluster, db: &str, rp: Option<&str>, queries: Vec<Query>, kind: ResponseType) -> Result<HttpResponse, ApiError> {
-    let mut merged_queries = Vec::with_capacity(queries.len());
-    for q in queries {
-        merged_queries.push(merged_samples(state, cluster, db, rp, q.wire).await?);
-    }
-    let labels = |key: &Vec<(String, String)>| key.iter().map(|(n, v)| pb::Label { name: n.clone(), value: v.clone() }).collect::<Vec<_>>();
-    if kind == ResponseType::Samples {
-        let results = merged_queries
-            .into_iter()
-            .map(|m| pb::QueryResult {
-                timeseries: m.iter().map(|(k, s)| pb::TimeSeries { labels: labels(k), samples: s.iter().map(|(t, v)| pb::Sample { timestamp: *t, value: *v }).collect(), ..Default::default() }).collect(),
-            })
-            .collect();
-        return samples_answer(pb::ReadResponse { results });
-    }
-    let mut frames = Vec::new();
-    for (index, m) in merged_queries.into_iter().enumerate() {
-        let mut framer = Framer::new(index as i64);
-        for (key, samples) in &m {
-            let mut chunks = Vec::new();
-            let points: Vec<(&i64, &f64)> = samples.iter().collect();
-            for part in points.chunks(chunk::SAMPLES_PER_CHUNK as usize) {
-                let mut c = chunk::XorChunk::new();
-                for (t, v) in part {
-                    c.append(**t, **v);
-                }
-                chunks.push(StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.bytes().to_vec() });
-            }
-            framer.push(labels(key), chunks, &mut frames);
-        }
-        frames.extend(framer.take());
-    }
-    Ok(HttpResponse::Ok().content_type("application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse").body(frames.concat()))
-}
-
-/// This node's samples of one query, series by series.
-async fn local_timeseries(state: &AppState, db: &str, rp: Option<&str>, q: Query) -> Result<Vec<pb::TimeSeries>, ApiError> {
-    let series = state.storage.select(db, Policies::One(rp), q.matchers).await?;
-    let chunks = state.storage.read_chunks(&series, q.start, q.end).await?;
-    let mut timeseries = Vec::new();
-    for (s, chunks) in series.iter().zip(chunks) {
-        let mut samples = Vec::new();
-        for c in &chunks {
-            chunk::decode_each(&c.data, |t, v| {
-                if t >= q.start && t <= q.end {
-                    samples.push(pb::Sample { value: v, timestamp: t });
-                }
-            })
-            .ok_or_else(|| ApiError::new(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, format!("corrupt chunk in series {}", s.labels)))?;
-        }
-        if !samples.is_empty() {
-            timeseries.push(pb::TimeSeries { labels: labels_pb(s), samples, ..Default::default() });
-        }
-    }
-    Ok(timeseries)
-}
-
-async fn samples(state: &AppState, db: &str, rp: Option<&str>, queries: Vec<Query>) -> Result<HttpResponse, ApiError> {
+/// Every query's samples in one `ReadResponse`.
+pub(super) async fn samples(data: &Data, db: &str, which: Policies<'_>, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
     let mut results = Vec::with_capacity(queries.len());
     for q in queries {
-        results.push(pb::QueryResult { timeseries: local_timeseries(state, db, rp, q).await? });
+        let mut stream = data.select(db, which, q).await?;
+        let mut timeseries = Vec::new();
+        while let Some((labels, samples)) = stream.next_series().await? {
+            if !samples.is_empty() {
+                let samples = samples.into_iter().map(|(timestamp, value)| pb::Sample { value, timestamp }).collect();
+                timeseries.push(pb::TimeSeries { labels: labels_pb(&labels), samples, ..Default::default() });
+            }
+        }
+        results.push(pb::QueryResult { timeseries });
     }
     samples_answer(pb::ReadResponse { results })
 }
 
-fn samples_answer(response: pb::ReadResponse) -> Result<HttpResponse, ApiError> {
+pub(super) fn samples_answer(response: pb::ReadResponse) -> Result<HttpResponse, ApiError> {
     let body = response.encode_to_vec();
     let compressed = snap::raw::Encoder::new()
         .compress_vec(&body)
@@ -277,10 +169,10 @@ impl Framer {
     }
 }
 
-fn streamed(state: web::Data<AppState>, db: String, rp: Option<String>, queries: Vec<Query>) -> HttpResponse {
+fn streamed(state: web::Data<AppState>, db: String, rp: Option<String>, queries: Vec<Selection>) -> HttpResponse {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
     actix_web::rt::spawn(async move {
-        if let Err(e) = stream_queries(&state, &db, rp.as_deref(), queries, &tx).await {
+        if let Err(e) = stream_queries(&state.data, &db, rp.as_deref(), queries, &tx).await {
             tracing::warn!(error = %e, "streamed remote read stopped");
             let _ = tx.send(Err(std::io::Error::other(e))).await;
         }
@@ -291,57 +183,16 @@ fn streamed(state: web::Data<AppState>, db: String, rp: Option<String>, queries:
         .streaming(body)
 }
 
-async fn stream_queries(
-    state: &AppState,
-    db: &str,
-    rp: Option<&str>,
-    queries: Vec<Query>,
-    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-) -> Result<(), String> {
+async fn stream_queries(data: &Data, db: &str, rp: Option<&str>, queries: Vec<Selection>, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), String> {
     let send = |f: Bytes| async move { tx.send(Ok(f)).await.map_err(|_| "client went away".to_string()) };
     for (index, q) in queries.into_iter().enumerate() {
-        let series = state.storage.select(db, Policies::One(rp), q.matchers).await.map_err(|e| e.to_string())?;
+        let mut stream = data.select(db, Policies::One(rp), q).await.map_err(|e| e.to_string())?;
         let mut framer = Framer::new(index as i64);
-        for batch in series.chunks(STREAM_BATCH) {
-            // Per shard: ids still to fetch, fetched chunks (and whether the series is
-            // complete), and where a series cut short resumes. Each shard holds at most one
-            // page (about a frame) here at a time.
-            let shards = state.storage.shard_count();
-            let mut pending: Vec<VecDeque<u64>> = vec![VecDeque::new(); shards];
-            let mut fetched: Vec<VecDeque<(Vec<StoredChunk>, bool)>> = vec![VecDeque::new(); shards];
-            let mut resume: Vec<i64> = vec![i64::MIN; shards];
-            for s in batch {
-                pending[s.shard].push_back(s.id);
-            }
-            for s in batch {
-                loop {
-                    if fetched[s.shard].is_empty() {
-                        let ids: Vec<u64> = pending[s.shard].iter().copied().collect();
-                        let page = state
-                            .storage
-                            .read_page(s.policy, s.shard, ids, resume[s.shard], q.start, q.end, MAX_FRAME_BYTES)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        let n = page.series.len();
-                        for (j, chunks) in page.series.into_iter().enumerate() {
-                            let complete = j + 1 < n || page.resume.is_none();
-                            if complete {
-                                pending[s.shard].pop_front();
-                            }
-                            fetched[s.shard].push_back((chunks, complete));
-                        }
-                        resume[s.shard] = page.resume.unwrap_or(i64::MIN);
-                    }
-                    let (chunks, complete) = fetched[s.shard].pop_front().ok_or("shard returned an empty page")?;
-                    let mut frames = Vec::new();
-                    framer.push(labels_pb(s), chunks, &mut frames);
-                    for f in frames {
-                        send(f).await?;
-                    }
-                    if complete {
-                        break;
-                    }
-                }
+        while let Some(piece) = stream.next().await.map_err(|e| e.to_string())? {
+            let mut frames = Vec::new();
+            framer.push(labels_pb(&piece.labels), piece.chunks, &mut frames);
+            for f in frames {
+                send(f).await?;
             }
         }
         if let Some(f) = framer.take() {

@@ -19,7 +19,7 @@ pub async fn ping() -> HttpResponse {
 /// This node itself is reachable.
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     use crate::cluster::Contact;
-    let peers = state.cluster.as_ref().map(|c| {
+    let peers = state.cluster().map(|c| {
         let names = c.peers().names.clone();
         names.into_iter().map(|p| {
             if p == c.self_name {
@@ -38,8 +38,8 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "message": "ready for queries and writes",
         "status": "pass",
         "version": env!("CARGO_PKG_VERSION"),
-        "databases": state.storage.databases().len(),
-        "shards": state.storage.shard_count(),
+        "databases": state.data.storage().databases().len(),
+        "shards": state.data.storage().shard_count(),
     }))
 }
 
@@ -50,13 +50,13 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(state.storage.disk_bytes()) + &cluster_metrics(&state)))
+        .body(state.metrics.render(state.data.storage().disk_bytes()) + &cluster_metrics(&state)))
 }
 
 /// Per peer: forwarded samples, forward errors and failovers.
 fn cluster_metrics(state: &AppState) -> String {
     use std::fmt::Write;
-    let Some(c) = &state.cluster else { return String::new() };
+    let Some(c) = state.cluster() else { return String::new() };
     let stats = c.stats();
     let mut o = String::new();
     let families: [(&str, &str, fn(&crate::cluster::PeerStats) -> u64); 3] = [

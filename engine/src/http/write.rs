@@ -16,8 +16,6 @@ use proto::{prometheus as v1, write_v2 as v2};
 pub struct WriteParams {
     db: Option<String>,
     rp: Option<String>,
-    /// Internal writes only: line protocol's (measurement, field) pairs as JSON.
-    fields: Option<String>,
 }
 
 /// `/api/v1/prom/write`: the openGemini ≤1.3 / InfluxDB 1.x path, where `db` is required.
@@ -49,9 +47,9 @@ enum Version {
 
 /// What a decoded request holds, validated and ready for storage.
 #[derive(Debug)]
-struct Decoded {
-    series: Vec<SeriesWrite>,
-    metadata: Vec<MetricMeta>,
+pub(super) struct Decoded {
+    pub series: Vec<SeriesWrite>,
+    pub metadata: Vec<MetricMeta>,
 }
 
 async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -74,11 +72,8 @@ async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payl
         Version::V1 => decode_v1(&body)?,
         Version::V2 => decode_v2(&body)?,
     };
-    state.storage.put_metadata(db, decoded.metadata)?;
-    let outcome = match &state.cluster {
-        Some(c) => super::cluster::write(&state, c, (db, rp), decoded.series, &Default::default()).await?,
-        None => state.storage.write(db, rp, decoded.series).await?,
-    };
+    state.data.put_metadata(db, decoded.metadata)?;
+    let outcome = state.data.write(db, rp, decoded.series, &Default::default()).await?;
     let written = outcome.accepted + outcome.duplicates;
     let mut answer = if outcome.rejected > 0 {
         HttpResponse::BadRequest()
@@ -95,24 +90,6 @@ async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payl
         return Ok(answer.json(serde_json::json!({ "error": rejection_message(&outcome) })));
     }
     Ok(answer.finish())
-}
-
-/// `/internal/v1/write`: a node's share of a cluster write, stored here only; the answer is
-/// the outcome as JSON.
-pub async fn internal_write(req: HttpRequest, params: web::Query<WriteParams>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    super::internal_only(&req, &state)?;
-    let db = super::database_or_default(&params.db);
-    let rp = params.rp.as_deref().filter(|r| !r.is_empty());
-    super::require_policy(&state, &db, rp)?;
-    let raw = read_raw(payload, state.max_body_bytes).await?;
-    let body = decompress(&req, &raw, state.max_body_bytes)?;
-    let decoded = decode_v1(&body)?;
-    if let Some(fields) = &params.fields {
-        let pairs: super::cluster::FieldPairs = serde_json::from_str(fields).map_err(|e| ApiError::bad_request(format!("fields: {e}")))?;
-        state.storage.register_fields(&db, &pairs)?;
-    }
-    let outcome = state.storage.write(&db, rp, decoded.series).await?;
-    Ok(HttpResponse::Ok().json(super::cluster::outcome_json(&outcome)))
 }
 
 fn rejection_message(o: &WriteOutcome) -> String {
@@ -155,7 +132,7 @@ fn validate_labels<'a>(pairs: &[(&'a str, &'a str)]) -> Result<Labels, String> {
     Ok(Labels::from_sorted(pairs.iter().copied()))
 }
 
-fn decode_v1(body: &[u8]) -> Result<Decoded, ApiError> {
+pub(super) fn decode_v1(body: &[u8]) -> Result<Decoded, ApiError> {
     let req = super::decode::write_request(body)
         .map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.WriteRequest: {e}")))?;
     let mut series = Vec::with_capacity(req.series.len());

@@ -33,6 +33,8 @@ pub enum StorageError {
     Internal(String),
 }
 
+impl std::error::Error for StorageError {}
+
 impl std::fmt::Display for StorageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

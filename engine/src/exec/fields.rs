@@ -4,7 +4,7 @@
 //! Those are what Prometheus wrote, and they keep `__name__` as a tag, as InfluxDB 1.x and
 //! openGemini show Prometheus data; series line protocol wrote have only their tags.
 
-use super::AppState;
+use crate::storage::{Storage, StorageError};
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::storage::fields::Fields;
 use std::collections::HashMap;
@@ -15,8 +15,8 @@ pub struct FieldMap {
 }
 
 impl FieldMap {
-    pub fn load(state: &AppState, db: &str) -> Result<FieldMap, String> {
-        let fields = state.storage.line_fields(db).map_err(|e| e.to_string())?;
+    pub fn load(storage: &Storage, db: &str) -> Result<FieldMap, StorageError> {
+        let fields = storage.line_fields(db)?;
         let by_series = fields
             .iter()
             .flat_map(|(m, fs)| fs.iter().filter(|f| *f != "value").map(move |f| (format!("{m}_{f}"), (m.clone(), f.clone()))))

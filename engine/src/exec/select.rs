@@ -1,19 +1,17 @@
-//! `SELECT` over storage. Field `value` of measurement `m` is the series `m{tags}`; any other
+//! `SELECT` over the data interface. Field `value` of measurement `m` is the series `m{tags}`; any other
 //! field `f` is the series `m_f{tags}` (see `fields.rs`). Per measurement:
 //! find the series of each field, drop those the tag condition refuses, read their samples in
 //! the time range, join fields by (tags, time) into rows, filter rows on field conditions,
 //! split the rows into `GROUP BY` groups and answer raw rows or aggregates per window.
 
 use super::fields::FieldMap;
-use super::query::{select_db, target_db};
-use super::AppState;
+use super::{select_db, show, target_db, Cell, Error, Table};
+use crate::data::{Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::query::aggregate::{self, Call, Wanted, Windows, FUNCTIONS};
 use crate::query::ast::{limit_or_all, Expr, Name, Select};
 use crate::query::condition::{regex, split_time, Cond, TimeRange};
-use crate::storage::{chunk, Policies};
-use proto::prometheus as pb;
-use serde_json::{json, Map, Value};
+use crate::storage::Policies;
 use std::collections::{BTreeMap, BTreeSet};
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -28,48 +26,29 @@ enum Column {
     Aggregate(Call, usize),
 }
 
-/// A JSON number as InfluxDB prints it: integral values without a fraction.
-pub fn number(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 1e15 { json!(v as i64) } else { serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null) }
-}
-
-/// A time column: RFC 3339 (trailing zeros trimmed), or an integer in the `epoch` unit.
-pub fn time_value(ns: i64, epoch: Option<&str>) -> Value {
-    let unit = match epoch {
-        Some("n" | "ns") => 1,
-        Some("u" | "µ") => 1_000,
-        Some("ms") => NS_PER_MS,
-        Some("s") => 1_000_000_000,
-        Some("m") => 60_000_000_000,
-        Some("h") => 3_600_000_000_000,
-        _ => return json!(jiff::Timestamp::from_nanosecond(ns as i128).map(|t| t.to_string()).unwrap_or_default()),
-    };
-    json!(ns / unit)
-}
-
 /// The statement-wide checks InfluxDB makes before reading anything.
-fn check(select: &Select) -> Result<bool, String> {
+fn check(select: &Select) -> Result<bool, Error> {
     let mut aggregates = 0;
     for field in &select.fields {
         match &field.expr {
             Expr::Wildcard | Expr::Var { .. } => {}
             Expr::Call { name, args } => {
                 if !FUNCTIONS.contains(&name.as_str()) {
-                    return Err(format!("undefined function {name}()"));
+                    return Err(format!("undefined function {name}()").into());
                 }
                 let want = if name == "percentile" { 2 } else { 1 };
                 if args.len() != want {
-                    return Err(format!("invalid number of arguments for {name}, expected {want}, got {}", args.len()));
+                    return Err(format!("invalid number of arguments for {name}, expected {want}, got {}", args.len()).into());
                 }
                 if !matches!(args[0], Expr::Var { .. } | Expr::Wildcard) {
-                    return Err(format!("expected field argument in {name}()"));
+                    return Err(format!("expected field argument in {name}()").into());
                 }
                 if want == 2 && !matches!(args[1], Expr::Integer(_) | Expr::Number(_)) {
-                    return Err(format!("expected float argument in {name}()"));
+                    return Err(format!("expected float argument in {name}()").into());
                 }
                 aggregates += 1;
             }
-            other => return Err(format!("unsupported expression {other:?}: SELECT takes fields, tags and the functions {}", FUNCTIONS.join(", "))),
+            other => return Err(format!("unsupported expression {other:?}: SELECT takes fields, tags and the functions {}", FUNCTIONS.join(", ")).into()),
         }
     }
     if aggregates > 0 && aggregates < select.fields.len() {
@@ -143,46 +122,20 @@ fn tag_of<'a>(tags: &'a TagSet, key: &str) -> Option<&'a str> {
 }
 
 /// Reads every field's series of measurement `m` into rows keyed by tag set.
-async fn read_rows(state: &AppState, (db, rp): (&str, Policies<'_>), (field_map, m): (&FieldMap, &str), fields: &[String], cond: Option<&Cond>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, String> {
-    let (min_ms, max_ms) = range.millis();
+async fn read_rows(data: &Data, (db, rp): (&str, Policies<'_>), (field_map, m): (&FieldMap, &str), fields: &[String], cond: Option<&Cond>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, Error> {
+    let (min_t, max_t) = range.millis();
     let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
+    let tagset = |labels: &crate::labels::Labels| -> TagSet { field_map.tags(labels.iter()).into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect() };
+    let tag_filter = |tags: &TagSet| cond.filter(|c| !c.has_fields()).is_none_or(|c| c.eval(&|k| tag_of(tags, k), &[]));
     for (i, field) in fields.iter().enumerate() {
         let metric = FieldMap::series_name(m, field);
-        let tag_filter = |tags: &TagSet| cond.filter(|c| !c.has_fields()).is_none_or(|c| c.eval(&|k| tag_of(tags, k), &[]));
-        let mut put = |tags: TagSet, t: i64, v: f64| {
-            if t >= min_ms && t <= max_ms {
-                out.entry(tags).or_default().entry(t * NS_PER_MS).or_insert_with(|| vec![None; fields.len()])[i] = Some(v);
-            }
-        };
-        if let (Some(cluster), Policies::One(rp)) = (&state.cluster, rp) {
-            // Every node's samples, merged.
-            let wire = pb::Query {
-                start_timestamp_ms: min_ms,
-                end_timestamp_ms: max_ms,
-                matchers: vec![pb::LabelMatcher { r#type: 0, name: "__name__".into(), value: metric.clone() }],
-                hints: None,
-            };
-            let merged = super::read::merged_samples(state, cluster, db, rp, wire).await.map_err(|e| e.message)?;
-            for (labels, samples) in merged {
-                let tags: TagSet = field_map.tags(labels.iter().map(|(n, v)| (n.as_str(), v.as_str()))).into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-                if tag_filter(&tags) {
-                    for (t, v) in samples {
-                        put(tags.clone(), t, v);
-                    }
-                }
-            }
-            continue;
-        }
-        let mut series = state.storage.select(db, rp, vec![Matcher::new(MatchKind::Equal, "__name__", &metric)?]).await.map_err(|e| e.to_string())?;
-        let tagset = |labels: &crate::labels::Labels| -> TagSet {
-            field_map.tags(labels.iter()).into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
-        };
-        series.retain(|s| tag_filter(&tagset(&s.labels)));
-        let chunks = state.storage.read_chunks(&series, min_ms, max_ms).await.map_err(|e| e.to_string())?;
-        for (s, chunks) in series.iter().zip(chunks) {
-            let tags = tagset(&s.labels);
-            for c in chunks {
-                chunk::decode_each(&c.data, |t, v| put(tags.clone(), t, v)).ok_or_else(|| format!("corrupt chunk in series {}", s.labels))?;
+        let selection = Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", &metric)?], min_t, max_t };
+        let mut stream = data.select(db, rp, selection).await?;
+        stream.retain(|labels| tag_filter(&tagset(labels)));
+        while let Some((labels, samples)) = stream.next_series().await? {
+            let tags = tagset(&labels);
+            for (t, v) in samples {
+                out.entry(tags.clone()).or_default().entry(t * NS_PER_MS).or_insert_with(|| vec![None; fields.len()])[i] = Some(v);
             }
         }
     }
@@ -196,7 +149,7 @@ async fn read_rows(state: &AppState, (db, rp): (&str, Policies<'_>), (field_map,
 }
 
 /// The measurements `select` reads in `db`, sorted and unique.
-async fn measurements(state: &AppState, select: &Select, (db, rp): (&str, Policies<'_>), fields: &FieldMap) -> Result<Vec<String>, String> {
+async fn measurements(data: &Data, select: &Select, (db, rp): (&str, Policies<'_>), fields: &FieldMap) -> Result<Vec<String>, Error> {
     let mut out = BTreeSet::new();
     for source in &select.sources {
         match &source.name {
@@ -205,13 +158,7 @@ async fn measurements(state: &AppState, select: &Select, (db, rp): (&str, Polici
             }
             Name::Regex(re) => {
                 let re = regex(re)?;
-                let names: Vec<String> = match &state.cluster {
-                    None => state.storage.label_values(db, rp, "__name__").await.map_err(|e| e.to_string())?,
-                    Some(_) => {
-                        let all = Matcher::new(MatchKind::Regex, "__name__", ".+")?;
-                        super::cluster::series_labels(state, db, rp, all).await?.iter().map(|s| s.get("__name__").to_string()).collect()
-                    }
-                };
+                let names = show::series_names(data, db, rp).await?;
                 out.extend(names.iter().map(|n| fields.measurement_of(n)).filter(|n| re.is_match(n)).map(str::to_string));
             }
         }
@@ -220,8 +167,8 @@ async fn measurements(state: &AppState, select: &Select, (db, rp): (&str, Polici
 }
 
 /// Runs a `SELECT` in the retention policy its sources name, else `default_rp`, else the
-/// database's default; the answer is the statement's `series` list.
-pub async fn run(state: &AppState, select: &Select, (default_db, default_rp): (Option<&str>, Option<&str>), epoch: Option<&str>, now: i64) -> Result<Vec<Value>, String> {
+/// database's default; the answer is one table per measurement and group.
+pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option<&str>, Option<&str>), now: i64) -> Result<Vec<Table>, Error> {
     let aggregate = check(select)?;
     let (mut range, rest) = split_time(select.condition.as_ref(), now)?;
     if select.interval.is_some() && range.max == i64::MAX {
@@ -229,14 +176,14 @@ pub async fn run(state: &AppState, select: &Select, (default_db, default_rp): (O
     }
     let db = target_db(select_db(select), default_db).ok_or("database name required")?;
     let rp_name = select.sources.iter().find_map(|s| s.rp.as_deref()).or(default_rp);
-    state.storage.require_policy(&db, rp_name).map_err(|e| e.to_string())?;
+    data.storage().require_policy(&db, rp_name)?;
     let rp = Policies::One(rp_name);
-    let space = (db.as_str(), rp);
+    let target = (db.as_str(), rp);
     let mut out = Vec::new();
-    let field_map = FieldMap::load(state, &db)?;
+    let field_map = FieldMap::load(data.storage(), &db)?;
     let mut aggregate_rows_total = 0;
-    for m in measurements(state, select, space, &field_map).await? {
-        let all_series = super::cluster::series_labels(state, &db, rp, field_map.matcher(Some(&m))?).await?;
+    for m in measurements(data, select, target, &field_map).await? {
+        let all_series = data.series(&db, rp, vec![field_map.matcher(Some(&m))?]).await?;
         let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| field_map.tags(s.iter()).into_iter().map(|(n, _)| n.to_string())).collect();
         let all_fields = field_map.fields_of(&m, all_series.iter().any(|s| s.get("__name__") == m));
         let is_tag = |name: &str, hint: Option<&str>| match hint {
@@ -252,21 +199,21 @@ pub async fn run(state: &AppState, select: &Select, (default_db, default_rp): (O
                 Cond::compile(e, &is_tag, &mut |name| field_index(&mut fields, name))
             })
             .transpose()?;
-        let data = read_rows(state, space, (&field_map, &m), &fields, cond.as_ref(), range).await?;
+        let rows = read_rows(data, target, (&field_map, &m), &fields, cond.as_ref(), range).await?;
         let mut groups: BTreeMap<TagSet, Vec<(&TagSet, &Rows)>> = BTreeMap::new();
         // `GROUP BY *` is every tag key of the measurement; a series without one has ''.
         let group_keys: Vec<&String> = if select.group_by_all { tag_keys.iter().collect() } else { select.group_by.iter().collect() };
-        for (tags, rows) in &data {
+        for (tags, series_rows) in &rows {
             let key = group_keys.iter().map(|g| (g.to_string(), tag_of(tags, g).unwrap_or_default().to_string())).collect();
-            groups.entry(key).or_default().push((tags, rows));
+            groups.entry(key).or_default().push((tags, series_rows));
         }
-        let earliest = data.values().filter_map(|r| r.keys().next()).min().copied().unwrap_or(0);
+        let earliest = rows.values().filter_map(|r| r.keys().next()).min().copied().unwrap_or(0);
         for (key, members) in groups {
-            let mut values = if aggregate { aggregate_rows(&columns, &members, select, range, earliest, epoch)? } else { raw_rows(&columns, &members, epoch) };
+            let mut values = if aggregate { aggregate_rows(&columns, &members, select, range, earliest)? } else { raw_rows(&columns, &members) };
             if aggregate {
                 aggregate_rows_total += values.len();
                 if aggregate_rows_total > aggregate::MAX_WINDOWS as usize {
-                    return Err(format!("the answer would hold more than {} aggregate rows: narrow the time range, widen the interval, add a LIMIT or SLIMIT, or use fill(none)", aggregate::MAX_WINDOWS));
+                    return Err(format!("the answer would hold more than {} aggregate rows: narrow the time range, widen the interval, add a LIMIT or SLIMIT, or use fill(none)", aggregate::MAX_WINDOWS).into());
                 }
             }
             if values.is_empty() {
@@ -275,43 +222,37 @@ pub async fn run(state: &AppState, select: &Select, (default_db, default_rp): (O
             if select.descending {
                 values.reverse();
             }
-            let values: Vec<Value> = values.into_iter().skip(select.offset).take(limit_or_all(select.limit)).collect();
+            let values: Vec<Vec<Cell>> = values.into_iter().skip(select.offset).take(limit_or_all(select.limit)).collect();
             if values.is_empty() {
                 continue;
             }
-            let mut series = Map::new();
-            series.insert("name".into(), json!(m));
-            if select.group_by_all || !select.group_by.is_empty() {
-                series.insert("tags".into(), Value::Object(key.into_iter().map(|(k, v)| (k, json!(v))).collect()));
-            }
-            let names: Vec<&str> = std::iter::once("time").chain(columns.iter().map(|(n, _)| n.as_str())).collect();
-            series.insert("columns".into(), json!(names));
-            series.insert("values".into(), Value::Array(values));
-            out.push(Value::Object(series));
+            let grouped = select.group_by_all || !select.group_by.is_empty();
+            let names: Vec<String> = std::iter::once("time").chain(columns.iter().map(|(n, _)| n.as_str())).map(str::to_string).collect();
+            out.push(Table { name: Some(m.clone()), tags: grouped.then(|| key.into_iter().collect()), columns: names, rows: values });
         }
     }
     Ok(out.into_iter().skip(select.soffset).take(limit_or_all(select.slimit)).collect())
 }
 
 /// Raw rows of a group, by time and then by series; rows with no field value are left out.
-fn raw_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], epoch: Option<&str>) -> Vec<Value> {
-    let mut rows: Vec<(i64, usize, Value)> = Vec::new();
+fn raw_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)]) -> Vec<Vec<Cell>> {
+    let mut rows: Vec<(i64, usize, Vec<Cell>)> = Vec::new();
     for (i, (tags, series_rows)) in members.iter().enumerate() {
         for (t, values) in series_rows.iter() {
             let mut any_field = false;
-            let mut row = vec![time_value(*t, epoch)];
+            let mut row = vec![Cell::Time(*t)];
             for (_, column) in columns {
                 row.push(match column {
                     Column::Field(f) => values[*f].map(|v| {
                         any_field = true;
-                        number(v)
-                    }).unwrap_or(Value::Null),
-                    Column::Tag(k) => tag_of(tags, k).map(|v| json!(v)).unwrap_or(Value::Null),
-                    Column::Aggregate(..) => Value::Null,
+                        Cell::Number(v)
+                    }).unwrap_or(Cell::Null),
+                    Column::Tag(k) => tag_of(tags, k).map(Cell::from).unwrap_or(Cell::Null),
+                    Column::Aggregate(..) => Cell::Null,
                 });
             }
             if any_field {
-                rows.push((*t, i, Value::Array(row)));
+                rows.push((*t, i, row));
             }
         }
     }
@@ -320,7 +261,7 @@ fn raw_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], epoch: O
 }
 
 /// Aggregate rows of a group, one per window.
-fn aggregate_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], select: &Select, range: TimeRange, earliest: i64, epoch: Option<&str>) -> Result<Vec<Value>, String> {
+fn aggregate_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], select: &Select, range: TimeRange, earliest: i64) -> Result<Vec<Vec<Cell>>, Error> {
     let mut calls = Vec::new();
     let mut points = Vec::new();
     for (_, column) in columns {
@@ -340,9 +281,9 @@ fn aggregate_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], se
     Ok(rows
         .into_iter()
         .map(|(t, values)| {
-            let mut row = vec![time_value(t, epoch)];
-            row.extend(values.into_iter().map(|v| v.map(number).unwrap_or(Value::Null)));
-            Value::Array(row)
+            let mut row = vec![Cell::Time(t)];
+            row.extend(values.into_iter().map(|v| v.map(Cell::Number).unwrap_or(Cell::Null)));
+            row
         })
         .collect())
 }

@@ -1,18 +1,44 @@
-//! `/query` and users: who may run which statement (as InfluxDB 1.x decides it) and the user
-//! statements themselves. Passwords never appear in answers or errors.
+//! Users: who the caller is (`Principal`), who may run which statement (as InfluxDB 1.x
+//! decides it) and the user statements themselves. Passwords never appear in answers or
+//! errors.
 
-use super::auth::{self, Principal};
-use super::{ApiError, AppState};
-use crate::query::admin::UserStatement;
-use super::query::{select_db, target_db};
-use crate::query::influxql::Statement;
-use crate::query::delete::DeleteStatement;
-use crate::query::retention::RetentionStatement;
+use super::{select_db, target_db, Cell, Error, Table};
 use crate::model::Privilege;
-use crate::storage::users::UserStore;
-use actix_web::http::StatusCode;
-use actix_web::HttpRequest;
-use serde_json::{json, Value};
+use crate::query::admin::UserStatement;
+use crate::query::delete::DeleteStatement;
+use crate::query::influxql::Statement;
+use crate::query::retention::RetentionStatement;
+use crate::storage::users::{User, UserStore};
+use crate::storage::Storage;
+
+/// The caller: anyone when auth is off, else an authenticated user.
+pub enum Principal {
+    Anyone,
+    User(User),
+}
+
+impl Principal {
+    pub fn may(&self, wanted: Privilege, db: &str) -> bool {
+        match self {
+            Principal::Anyone => true,
+            Principal::User(u) => u.may(wanted, db),
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        match self {
+            Principal::Anyone => true,
+            Principal::User(u) => u.admin,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Principal::Anyone => "anonymous",
+            Principal::User(u) => &u.name,
+        }
+    }
+}
 
 /// What running a statement takes.
 enum Need {
@@ -47,33 +73,27 @@ pub fn quoted(stmt: &Statement, text: &str) -> String {
     }
 }
 
-/// The caller, when they may run every statement; else 401/403 as InfluxDB answers. While no
-/// user exists (auth on), only `CREATE USER … WITH ALL PRIVILEGES` runs, without credentials.
-pub fn authorize(req: &HttpRequest, state: &AppState, statements: &[(Statement, String)], db: Option<&str>) -> Result<Principal, ApiError> {
-    if state.auth.enabled && state.storage.users().is_empty() {
-        let bootstrap = statements.iter().all(|(s, _)| matches!(s, Statement::User(UserStatement::Create { admin: true, .. })));
-        return if bootstrap { Ok(Principal::Anyone) } else { Err(ApiError::new(StatusCode::FORBIDDEN, format!("error authorizing query: {}", auth::NO_ADMIN))) };
+/// Whether the statements only create an admin user: what runs without credentials while no
+/// user exists (auth on).
+pub fn is_bootstrap(statements: &[(Statement, String)]) -> bool {
+    statements.iter().all(|(s, _)| matches!(s, Statement::User(UserStatement::Create { admin: true, .. })))
+}
+
+/// What `who` lacks to run `stmt` (`admin privilege`, `READ on db`, `WRITE on db`), as
+/// InfluxDB names it; `None` when they may run it.
+pub fn missing_privilege(who: &Principal, stmt: &Statement, db: Option<&str>) -> Option<String> {
+    match need(stmt, db) {
+        Need::Nothing => None,
+        Need::Admin => (!who.is_admin()).then(|| "admin privilege".to_string()),
+        Need::Read(db) => (!who.may(Privilege::Read, &db)).then(|| format!("READ on {db}")),
+        Need::Write(db) => (!who.may(Privilege::Write, &db)).then(|| format!("WRITE on {db}")),
     }
-    let who = auth::authenticate(req, state)?;
-    for (stmt, text) in statements {
-        let missing = match need(stmt, db) {
-            Need::Nothing => None,
-            Need::Admin => (!who.is_admin()).then(|| "admin privilege".to_string()),
-            Need::Read(db) => (!who.may(Privilege::Read, &db)).then(|| format!("READ on {db}")),
-            Need::Write(db) => (!who.may(Privilege::Write, &db)).then(|| format!("WRITE on {db}")),
-        };
-        if let Some(missing) = missing {
-            let msg = format!("error authorizing query: {} not authorized to execute statement '{}', requires {missing}", who.name(), quoted(stmt, text));
-            return Err(ApiError::new(StatusCode::FORBIDDEN, msg));
-        }
-    }
-    Ok(who)
 }
 
 /// The databases `SHOW DATABASES` lists to the caller: all for admins, else those they hold a
 /// privilege on.
-pub fn visible_databases(state: &AppState, who: &Principal) -> Vec<String> {
-    let all = state.storage.databases();
+pub fn visible_databases(storage: &Storage, who: &Principal) -> Vec<String> {
+    let all = storage.databases();
     match who {
         Principal::User(u) if !u.admin => all.into_iter().filter(|d| u.privileges.contains_key(d)).collect(),
         _ => all,
@@ -90,12 +110,12 @@ fn revoke(current: Privilege, revoked: Privilege) -> Option<Privilege> {
     }
 }
 
-pub fn execute(state: &AppState, stmt: UserStatement) -> Result<Value, String> {
+pub fn execute(storage: &Storage, stmt: UserStatement) -> Result<Vec<Table>, Error> {
     let not_found = || "user not found".to_string();
     match stmt {
         UserStatement::Create { name, password, admin } => {
             let user = UserStore::new_user(&name, &password, admin)?;
-            state.storage.change_user(&name, |users| match users.contains_key(&name) {
+            storage.change_user(&name, |users| match users.contains_key(&name) {
                 true => Err("user already exists".into()),
                 false => {
                     users.insert(name.clone(), user);
@@ -103,11 +123,11 @@ pub fn execute(state: &AppState, stmt: UserStatement) -> Result<Value, String> {
                 }
             })?;
         }
-        UserStatement::Drop(name) => state.storage.change_user(&name, |users| users.remove(&name).map(|_| ()).ok_or_else(not_found))?,
+        UserStatement::Drop(name) => storage.change_user(&name, |users| users.remove(&name).map(|_| ()).ok_or_else(not_found))?,
         UserStatement::SetPassword { name, password } => {
-            state.storage.change_user(&name, |users| UserStore::set_password(users.get_mut(&name).ok_or_else(not_found)?, &password))?
+            storage.change_user(&name, |users| UserStore::set_password(users.get_mut(&name).ok_or_else(not_found)?, &password))?
         }
-        UserStatement::Grant { privilege, db, name } => state.storage.change_user(&name, |users| {
+        UserStatement::Grant { privilege, db, name } => storage.change_user(&name, |users| {
             let user = users.get_mut(&name).ok_or_else(not_found)?;
             match db {
                 Some(db) => {
@@ -117,7 +137,7 @@ pub fn execute(state: &AppState, stmt: UserStatement) -> Result<Value, String> {
             }
             Ok(())
         })?,
-        UserStatement::Revoke { privilege, db, name } => state.storage.change_user(&name, |users| {
+        UserStatement::Revoke { privilege, db, name } => storage.change_user(&name, |users| {
             let user = users.get_mut(&name).ok_or_else(not_found)?;
             match db {
                 Some(db) => match user.privileges.get(&db).and_then(|p| revoke(*p, privilege)) {
@@ -133,19 +153,14 @@ pub fn execute(state: &AppState, stmt: UserStatement) -> Result<Value, String> {
             Ok(())
         })?,
         UserStatement::ShowUsers => {
-            let rows: Vec<Value> = state.storage.users().list().into_iter().map(|u| json!([u.name, u.admin])).collect();
-            return Ok(json!([table(&["user", "admin"], rows)]));
+            let rows = storage.users().list().into_iter().map(|u| vec![u.name.into(), Cell::Bool(u.admin)]).collect();
+            return Ok(vec![Table::new(None, &["user", "admin"], rows)]);
         }
         UserStatement::ShowGrants(name) => {
-            let user = state.storage.users().get(&name).ok_or_else(not_found)?;
-            let rows: Vec<Value> = user.privileges.iter().map(|(db, p)| json!([db, p.name()])).collect();
-            return Ok(json!([table(&["database", "privilege"], rows)]));
+            let user = storage.users().get(&name).ok_or_else(not_found)?;
+            let rows = user.privileges.iter().map(|(db, p)| vec![db.as_str().into(), p.name().into()]).collect();
+            return Ok(vec![Table::new(None, &["database", "privilege"], rows)]);
         }
     }
-    Ok(Value::Null)
-}
-
-/// A table InfluxDB prints even when empty (then without `values`).
-fn table(columns: &[&str], rows: Vec<Value>) -> Value {
-    if rows.is_empty() { json!({ "columns": columns }) } else { json!({ "columns": columns, "values": rows }) }
+    Ok(Vec::new())
 }

@@ -1,0 +1,174 @@
+//! The coordinator against the data interface without HTTP: three nodes in one process, each
+//! with its own storage, reached through a transport that a test can cut off per node.
+
+use super::*;
+use crate::cluster::ClusterConfig;
+use crate::index::matcher::MatchKind;
+use crate::metrics::Metrics;
+use crate::storage::StorageOptions;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+const NODES: [&str; 3] = ["a:1", "b:1", "c:1"];
+
+/// Hands each request to the named node's storage, as its internal endpoint would; nodes in
+/// `down` do not answer.
+struct InProcess {
+    nodes: BTreeMap<String, Arc<Storage>>,
+    down: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl InProcess {
+    fn node(&self, peer: &str) -> Result<&Arc<Storage>, PeerError> {
+        if self.down.lock().unwrap().contains(peer) {
+            return Err(PeerError(format!("{peer}: connection refused")));
+        }
+        self.nodes.get(peer).ok_or_else(|| PeerError(format!("{peer}: unknown node")))
+    }
+}
+
+fn refused(e: impl std::fmt::Display) -> PeerError {
+    PeerError(e.to_string())
+}
+
+impl Transport for InProcess {
+    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
+        Box::pin(async move {
+            let storage = self.node(peer)?;
+            storage.register_fields(db, fields).map_err(refused)?;
+            storage.write(db, rp, series.to_vec()).await.map_err(refused)
+        })
+    }
+
+    fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Vec<PeerSeries>, PeerError>> {
+        Box::pin(async move {
+            let mut stream = SeriesStream::local(self.node(peer)?.clone(), db, which, selection.clone()).await.map_err(refused)?;
+            let mut out = Vec::new();
+            while let Some((labels, samples)) = stream.next_series().await.map_err(refused)? {
+                if !samples.is_empty() {
+                    out.push((labels, samples));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>> {
+        Box::pin(async move { Ok(self.node(peer)?.select(db, which, matchers.to_vec()).await.map_err(refused)?.into_iter().map(|s| s.labels).collect()) })
+    }
+
+    fn catalog<'a>(&'a self, peer: &'a str, entries: &'a Entries) -> LocalBoxFuture<'a, Result<Entries, PeerError>> {
+        Box::pin(async move {
+            let storage = self.node(peer)?;
+            catalog_sync::merge(storage, entries.clone(), |d| crate::exec::delete::replay_deletion(storage, d)).await.map_err(refused)?;
+            catalog_sync::load(storage).map_err(refused)
+        })
+    }
+}
+
+struct Fixture {
+    _dirs: Vec<tempfile::TempDir>,
+    storages: Vec<Arc<Storage>>,
+    /// The nodes that do not answer now.
+    down: Arc<Mutex<BTreeSet<String>>>,
+    /// Node a's coordinator.
+    a: Coordinator,
+}
+
+impl Fixture {
+    fn new(down: &[&str]) -> Fixture {
+        let dirs: Vec<tempfile::TempDir> = NODES.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+        let storages: Vec<Arc<Storage>> = dirs
+            .iter()
+            .map(|d| {
+                let s = Storage::open(StorageOptions { data_dir: d.path().into(), shards: 1, sync_writes: false }, Arc::new(Metrics::default())).unwrap();
+                s.create_database("db", None).unwrap();
+                catalog_sync::record_local(&s, "config", false).unwrap();
+                Arc::new(s)
+            })
+            .collect();
+        let config = ClusterConfig { self_name: NODES[0].into(), peers: NODES.iter().map(|n| n.to_string()).collect(), peers_file: None, replication_factor: 2, secret: "s".into() };
+        let down = Arc::new(Mutex::new(down.iter().map(|d| d.to_string()).collect()));
+        let transport = InProcess { nodes: NODES[1..].iter().zip(&storages[1..]).map(|(n, s)| (n.to_string(), s.clone())).collect(), down: down.clone() };
+        let a = Coordinator::new(Arc::new(Cluster::new(config).unwrap()), storages[0].clone(), Box::new(transport), crate::exec::delete::replay_deletion);
+        Fixture { _dirs: dirs, storages, down, a }
+    }
+
+    fn bring_back(&self, node: &str) {
+        self.down.lock().unwrap().remove(node);
+    }
+}
+
+fn series(n: usize) -> Vec<SeriesWrite> {
+    (0..n)
+        .map(|i| {
+            let instance = format!("host{i}:9100");
+            let labels = Labels::from_sorted([("__name__", "up"), ("instance", instance.as_str())]);
+            SeriesWrite { hash: labels.stable_hash(), labels, samples: vec![(1_000, i as f64), (2_000, 1.0)] }
+        })
+        .collect()
+}
+
+fn everything() -> Selection {
+    Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", "up").unwrap()], min_t: i64::MIN, max_t: i64::MAX }
+}
+
+/// Per node, the instances of the series it holds.
+async fn held(f: &Fixture) -> Vec<BTreeSet<String>> {
+    let mut out = Vec::new();
+    for s in &f.storages {
+        let found = s.select("db", Policies::One(None), everything().matchers).await.unwrap();
+        out.push(found.iter().map(|s| s.labels.get("instance").to_string()).collect());
+    }
+    out
+}
+
+#[actix_web::test]
+async fn a_write_with_one_peer_down_gives_every_series_two_copies_elsewhere() {
+    let f = Fixture::new(&["b:1"]);
+    let outcome = f.a.write("db", None, series(30), &FieldPairs::new()).await.unwrap();
+    assert_eq!((outcome.accepted, outcome.new_series, outcome.rejected), (60, 30, 0), "each series counted once");
+    assert!(f.a.cluster.is_down("b:1"), "the peer that failed is marked down");
+    let held = held(&f).await;
+    assert!(held[1].is_empty(), "nothing reached the down node");
+    for i in 0..30 {
+        let instance = format!("host{i}:9100");
+        let copies = held.iter().filter(|h| h.contains(&instance)).count();
+        assert_eq!(copies, 2, "{instance}: two copies, on a and c");
+    }
+    // A read through a with b still down is complete: every series has a copy on a or c.
+    let read = f.a.read("db", Policies::One(None), everything()).await.unwrap();
+    assert_eq!(read.len(), 30);
+    assert!(read.iter().all(|(_, samples)| samples.len() == 2), "one sample per timestamp, copies merged");
+    let labels = f.a.series("db", Policies::One(None), everything().matchers).await.unwrap();
+    assert_eq!(labels.len(), 30);
+}
+
+#[actix_web::test]
+async fn with_as_many_nodes_down_as_copies_writes_and_reads_fail_naming_them() {
+    let f = Fixture::new(&["b:1", "c:1"]);
+    let e = f.a.write("db", None, series(10), &FieldPairs::new()).await.unwrap_err();
+    assert!(matches!(&e, Error::TooFewCopies { copies: 2, down } if *down == vec!["b:1".to_string(), "c:1".to_string()]), "{e:?}");
+    assert_eq!(e.to_string(), "cannot store 2 copies of every series: unreachable peers b:1, c:1");
+    let e = f.a.read("db", Policies::One(None), everything()).await.unwrap_err();
+    assert_eq!(e.to_string(), "peers unreachable: b:1, c:1 (replication factor 2: the answer would be incomplete)");
+}
+
+#[actix_web::test]
+async fn catalog_changes_reach_the_peers_and_a_node_that_was_down_catches_up() {
+    let f = Fixture::new(&["c:1"]);
+    let storage = f.a.storage().clone();
+    let made: Result<(), Error> = f.a.change_catalog(async { Ok(storage.create_database("made_on_a", None).map_err(crate::storage::StorageError::Internal)?) }).await;
+    made.unwrap();
+    let has = |i: usize| f.storages[i].databases().contains(&"made_on_a".to_string());
+    assert!(has(1), "b took the change at once");
+    assert!(!has(2), "c was down");
+    // A database made on b alone comes to a at the next exchange, and both go to c once it is back.
+    f.storages[1].create_database("made_on_b", None).unwrap();
+    catalog_sync::record_local(&f.storages[1], "b:1", true).unwrap();
+    assert!(!f.a.exchange().await, "c did not answer");
+    assert!(f.storages[0].databases().contains(&"made_on_b".to_string()));
+    f.bring_back("c:1");
+    assert!(f.a.exchange().await);
+    assert_eq!(f.storages[2].databases(), vec!["db", "made_on_a", "made_on_b"]);
+}

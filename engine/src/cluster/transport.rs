@@ -1,0 +1,206 @@
+//! How the coordinator talks to the other nodes: the `Transport` trait (what can be asked of a
+//! peer), and `HttpTransport`, which asks over the internal endpoints (`/internal/v1/write`,
+//! `/read`, `/series`, `/catalog`; snappy bodies, the cluster secret in a header, HTTPS when
+//! the node serves TLS). A unit test replaces it with nodes in the same process.
+
+use super::catalog_sync::{Entries, Entry, Key};
+use super::SECRET_HEADER;
+use crate::data::{FieldPairs, Selection};
+use crate::index::matcher::Matcher;
+use crate::labels::Labels;
+use crate::storage::shard::{SeriesWrite, WriteOutcome};
+use crate::storage::Policies;
+use futures_util::future::LocalBoxFuture;
+use prost::Message;
+use proto::prometheus as pb;
+use std::time::Duration;
+
+/// A peer did not give a usable answer (no connection, a timeout, an error status, a body
+/// that does not decode): its copy goes elsewhere, its part of a read is missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerError(pub String);
+
+/// One series' samples as a peer answers a read.
+pub type PeerSeries = (Labels, Vec<(i64, f64)>);
+
+pub trait Transport: Send + Sync {
+    /// Stores `series` on `peer` only (its share of a write), registering `fields` there.
+    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>>;
+    /// `peer`'s own samples of the series matching `selection`.
+    fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Vec<PeerSeries>, PeerError>>;
+    /// The label sets of `peer`'s own series matching every matcher.
+    fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>>;
+    /// Hands `peer` this node's catalog entries; answers the peer's (after it merged ours).
+    fn catalog<'a>(&'a self, peer: &'a str, entries: &'a Entries) -> LocalBoxFuture<'a, Result<Entries, PeerError>>;
+}
+
+thread_local! {
+    /// One client (and connection pool) per worker thread: awc's client is not `Send`. A peer
+    /// that does not connect within 2 s or answer within 10 s counts as down, well within
+    /// Prometheus' 30 s remote timeout.
+    static CLIENT: awc::Client = {
+        let mut connector = awc::Connector::new().timeout(Duration::from_secs(2));
+        if let Some(tls) = crate::tls::cluster_client() {
+            connector = connector.rustls_0_23(tls);
+        }
+        awc::Client::builder().connector(connector).timeout(Duration::from_secs(10)).finish()
+    };
+}
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+/// The internal endpoints over HTTP(S).
+pub struct HttpTransport {
+    pub secret: String,
+}
+
+/// `db=…[&rp=…]` or `db=…&policies=all`, as the internal endpoints read them.
+fn query_string(db: &str, which: Policies<'_>) -> String {
+    let mut params = vec![("db", db.to_string())];
+    match which {
+        Policies::All => params.push(("policies", "all".to_string())),
+        Policies::One(Some(rp)) => params.push(("rp", rp.to_string())),
+        Policies::One(None) => {}
+    }
+    serde_urlencoded::to_string(&params).unwrap_or_default()
+}
+
+fn snappy(bytes: &[u8]) -> Result<Vec<u8>, PeerError> {
+    snap::raw::Encoder::new().compress_vec(bytes).map_err(|e| PeerError(e.to_string()))
+}
+
+fn unsnappy(bytes: &[u8]) -> Result<Vec<u8>, PeerError> {
+    snap::raw::Decoder::new().decompress_vec(bytes).map_err(|e| PeerError(format!("bad answer: {e}")))
+}
+
+/// A remote read request of one query, as `/internal/v1/read` and `/series` take it.
+fn read_request(matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<u8>, PeerError> {
+    let matchers = matchers
+        .iter()
+        .map(|m| {
+            let (r#type, name, value) = m.to_wire();
+            pb::LabelMatcher { r#type, name, value }
+        })
+        .collect();
+    let query = pb::Query { start_timestamp_ms: min_t, end_timestamp_ms: max_t, matchers, hints: None };
+    snappy(&pb::ReadRequest { queries: vec![query], accepted_response_types: vec![] }.encode_to_vec())
+}
+
+/// The series of a snappy `ReadResponse`, labels sorted.
+fn read_response(bytes: &[u8]) -> Result<Vec<PeerSeries>, PeerError> {
+    let response = pb::ReadResponse::decode(unsnappy(bytes)?.as_slice()).map_err(|e| PeerError(format!("bad answer: {e}")))?;
+    Ok(response
+        .results
+        .into_iter()
+        .flat_map(|r| r.timeseries)
+        .map(|ts| {
+            let mut pairs: Vec<(String, String)> = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
+            pairs.sort();
+            let labels = Labels::from_sorted(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            (labels, ts.samples.into_iter().map(|s| (s.timestamp, s.value)).collect())
+        })
+        .collect())
+}
+
+/// The entries as `/internal/v1/catalog` carries them: a JSON list of (key, entry).
+pub fn encode_entries(entries: &Entries) -> Vec<u8> {
+    let list: Vec<(&Key, &Entry)> = entries.iter().collect();
+    serde_json::to_vec(&list).expect("entries serialize")
+}
+
+pub fn decode_entries(json: &[u8]) -> Result<Entries, String> {
+    let list: Vec<(Key, Entry)> = serde_json::from_slice(json).map_err(|e| format!("catalog entries: {e}"))?;
+    Ok(list.into_iter().collect())
+}
+
+/// A write's outcome as `/internal/v1/write` answers it.
+pub fn encode_outcome(o: &WriteOutcome) -> serde_json::Value {
+    serde_json::json!({ "accepted": o.accepted, "duplicates": o.duplicates, "new_series": o.new_series, "rejected": o.rejected, "rejections": o.rejections })
+}
+
+#[derive(serde::Deserialize)]
+struct Outcome {
+    accepted: u64,
+    duplicates: u64,
+    new_series: u64,
+    rejected: u64,
+    rejections: Vec<String>,
+}
+
+impl HttpTransport {
+    /// POSTs a snappy body to a peer; answers the response body of a 2xx.
+    async fn post(&self, peer: &str, path_and_query: &str, content_type: &str, body: Vec<u8>) -> Result<Vec<u8>, PeerError> {
+        let scheme = if crate::tls::cluster_client().is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{peer}{path_and_query}");
+        let request = CLIENT.with(|c| {
+            c.post(url)
+                .insert_header((SECRET_HEADER, self.secret.as_str()))
+                .insert_header(("Content-Type", content_type))
+                .insert_header(("Content-Encoding", "snappy"))
+                .send_body(body)
+        });
+        let mut response = request.await.map_err(|e| PeerError(e.to_string()))?;
+        let status = response.status();
+        let bytes = response.body().limit(1 << 30).await.map_err(|e| PeerError(e.to_string()))?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        // A peer that refuses what this node accepted (a database it does not have yet, another
+        // secret) is out of step with the cluster: its copy goes elsewhere, never a 4xx to the
+        // client, which would drop the samples.
+        Err(PeerError(format!("{status}: {message}")))
+    }
+}
+
+impl Transport for HttpTransport {
+    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
+        Box::pin(async move {
+            let timeseries = series
+                .iter()
+                .map(|s| pb::TimeSeries {
+                    labels: s.labels.iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.to_string() }).collect(),
+                    samples: s.samples.iter().map(|(t, v)| pb::Sample { timestamp: *t, value: *v }).collect(),
+                    ..Default::default()
+                })
+                .collect();
+            let body = snappy(&pb::WriteRequest { timeseries, ..Default::default() }.encode_to_vec())?;
+            let mut path = format!("/internal/v1/write?{}", query_string(db, Policies::One(rp)));
+            if !fields.is_empty() {
+                let pairs = serde_json::to_string(fields).expect("pairs serialize");
+                path.push('&');
+                path.push_str(&serde_urlencoded::to_string([("fields", pairs)]).unwrap_or_default());
+            }
+            let answer = self.post(peer, &path, PROTOBUF, body).await?;
+            let o: Outcome = serde_json::from_slice(&answer).map_err(|e| PeerError(format!("bad answer: {e}")))?;
+            Ok(WriteOutcome { accepted: o.accepted, duplicates: o.duplicates, new_series: o.new_series, rejected: o.rejected, rejections: o.rejections })
+        })
+    }
+
+    fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Vec<PeerSeries>, PeerError>> {
+        Box::pin(async move {
+            let body = read_request(&selection.matchers, selection.min_t, selection.max_t)?;
+            let answer = self.post(peer, &format!("/internal/v1/read?{}", query_string(db, which)), PROTOBUF, body).await?;
+            read_response(&answer)
+        })
+    }
+
+    fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>> {
+        Box::pin(async move {
+            let body = read_request(matchers, 0, 0)?;
+            let answer = self.post(peer, &format!("/internal/v1/series?{}", query_string(db, which)), PROTOBUF, body).await?;
+            Ok(read_response(&answer)?.into_iter().map(|(labels, _)| labels).collect())
+        })
+    }
+
+    fn catalog<'a>(&'a self, peer: &'a str, entries: &'a Entries) -> LocalBoxFuture<'a, Result<Entries, PeerError>> {
+        Box::pin(async move {
+            let answer = self.post(peer, "/internal/v1/catalog", JSON, snappy(&encode_entries(entries))?).await?;
+            decode_entries(&unsnappy(&answer)?).map_err(PeerError)
+        })
+    }
+}

@@ -1,0 +1,164 @@
+//! The answer to a read: series in label order, each as one or more pieces of XOR chunks
+//! covering the selection's time range (chunks may hold samples just outside it; the samples
+//! helpers cut them off). A local read pages through the shards batch by batch, holding about
+//! one page per shard at a time, so a streamed answer needs memory for a frame, not for the
+//! result. A cluster read arrives merged and is cut into chunks as it goes.
+
+use super::{Error, Selection};
+use crate::labels::Labels;
+use crate::storage::chunk::{self, XorChunk, SAMPLES_PER_CHUNK};
+use crate::storage::shard::StoredChunk;
+use crate::storage::{Policies, SelectedSeries, Storage, StorageError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Bytes of chunks a shard answers at once.
+pub const PAGE_BYTES: usize = 1 << 20;
+/// Series whose chunks are asked from the shards together.
+const BATCH: usize = 64;
+
+/// Part of a series' chunks, in time order; `last` on its final piece.
+#[derive(Debug)]
+pub struct SeriesPiece {
+    pub labels: Labels,
+    pub chunks: Vec<StoredChunk>,
+    pub last: bool,
+}
+
+/// One series' merged samples: what a cluster read answers.
+pub type SeriesSamples = (Labels, Vec<(i64, f64)>);
+
+pub struct SeriesStream {
+    min_t: i64,
+    max_t: i64,
+    source: Source,
+}
+
+enum Source {
+    Paged(Pager),
+    Merged(VecDeque<SeriesSamples>),
+}
+
+/// What a shard lane (one policy in one shard) has in hand for the current batch.
+#[derive(Default)]
+struct Lane {
+    /// Ids still to fetch, in order.
+    pending: VecDeque<u64>,
+    /// Fetched chunks of the next series, and whether they complete it.
+    fetched: VecDeque<(Vec<StoredChunk>, bool)>,
+    /// Where a series cut short resumes.
+    resume: Option<i64>,
+}
+
+struct Pager {
+    storage: Arc<Storage>,
+    series: Vec<SelectedSeries>,
+    /// The series the next piece belongs to.
+    next: usize,
+    batch_end: usize,
+    lanes: HashMap<(u32, usize), Lane>,
+}
+
+impl SeriesStream {
+    /// This node's series matching `selection`, read page by page as the stream is consumed.
+    pub async fn local(storage: Arc<Storage>, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
+        let series = storage.select(db, which, selection.matchers).await?;
+        let pager = Pager { storage, series, next: 0, batch_end: 0, lanes: HashMap::new() };
+        Ok(SeriesStream { min_t: selection.min_t, max_t: selection.max_t, source: Source::Paged(pager) })
+    }
+
+    /// A stream over samples merged in memory (a cluster read), already in the time range.
+    pub fn merged(series: Vec<SeriesSamples>) -> SeriesStream {
+        SeriesStream { min_t: i64::MIN, max_t: i64::MAX, source: Source::Merged(series.into()) }
+    }
+
+    /// Keeps only the series whose labels satisfy `keep`; before any chunk is read, for a
+    /// local stream.
+    pub fn retain(&mut self, keep: impl Fn(&Labels) -> bool) {
+        match &mut self.source {
+            Source::Paged(p) => p.series.retain(|s| keep(&s.labels)),
+            Source::Merged(m) => m.retain(|(labels, _)| keep(labels)),
+        }
+    }
+
+    /// The next piece; `None` after the last.
+    pub async fn next(&mut self) -> Result<Option<SeriesPiece>, Error> {
+        match &mut self.source {
+            Source::Paged(p) => p.next(self.min_t, self.max_t).await,
+            Source::Merged(m) => Ok(m.pop_front().map(|(labels, samples)| SeriesPiece { labels, chunks: encode(&samples), last: true })),
+        }
+    }
+
+    /// The next whole series with its samples inside the time range (possibly none).
+    pub async fn next_series(&mut self) -> Result<Option<SeriesSamples>, Error> {
+        if let Source::Merged(m) = &mut self.source {
+            return Ok(m.pop_front());
+        }
+        let mut samples = Vec::new();
+        loop {
+            let Some(piece) = self.next().await? else { return Ok(None) };
+            for c in &piece.chunks {
+                chunk::decode_each(&c.data, |t, v| {
+                    if t >= self.min_t && t <= self.max_t {
+                        samples.push((t, v));
+                    }
+                })
+                .ok_or_else(|| StorageError::Internal(format!("corrupt chunk in series {}", piece.labels)))?;
+            }
+            if piece.last {
+                return Ok(Some((piece.labels, samples)));
+            }
+        }
+    }
+}
+
+/// Samples in Prometheus XOR chunks of at most `SAMPLES_PER_CHUNK` each.
+fn encode(samples: &[(i64, f64)]) -> Vec<StoredChunk> {
+    samples
+        .chunks(SAMPLES_PER_CHUNK as usize)
+        .map(|part| {
+            let mut c = XorChunk::new();
+            for (t, v) in part {
+                c.append(*t, *v);
+            }
+            StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes() }
+        })
+        .collect()
+}
+
+impl Pager {
+    async fn next(&mut self, min_t: i64, max_t: i64) -> Result<Option<SeriesPiece>, Error> {
+        if self.next >= self.series.len() {
+            return Ok(None);
+        }
+        if self.next == self.batch_end {
+            self.batch_end = (self.next + BATCH).min(self.series.len());
+            self.lanes.clear();
+            for s in &self.series[self.next..self.batch_end] {
+                self.lanes.entry((s.policy, s.shard)).or_default().pending.push_back(s.id);
+            }
+        }
+        let s = &self.series[self.next];
+        let lane = self.lanes.get_mut(&(s.policy, s.shard)).expect("every series of the batch has its lane");
+        if lane.fetched.is_empty() {
+            let ids: Vec<u64> = lane.pending.iter().copied().collect();
+            let from = lane.resume.unwrap_or(i64::MIN);
+            let page = self.storage.read_page(s.policy, s.shard, ids, from, min_t, max_t, PAGE_BYTES).await?;
+            let n = page.series.len();
+            for (j, chunks) in page.series.into_iter().enumerate() {
+                let complete = j + 1 < n || page.resume.is_none();
+                if complete {
+                    lane.pending.pop_front();
+                }
+                lane.fetched.push_back((chunks, complete));
+            }
+            lane.resume = page.resume;
+        }
+        let (chunks, last) = lane.fetched.pop_front().ok_or_else(|| StorageError::Internal(format!("shard {} answered an empty page", s.shard)))?;
+        let labels = s.labels.clone();
+        if last {
+            self.next += 1;
+        }
+        Ok(Some(SeriesPiece { labels, chunks, last }))
+    }
+}

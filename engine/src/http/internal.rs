@@ -1,0 +1,100 @@
+//! The internal endpoints, which the other nodes of a cluster call (`cluster::transport`):
+//! each works on this node's own data only, and answers only requests that carry the cluster
+//! secret. `/internal/v1/write` stores a node's share of a write (remote write 1.0 body; the
+//! answer is the outcome as JSON); `/read` answers this node's samples as a SAMPLES remote
+//! read; `/series` the label sets of its series matching each query (series without
+//! samples); `/catalog` merges another node's catalog entries and answers this node's.
+
+use super::body::{decompress, read_raw};
+use super::read::{labels_pb, parse_queries, samples, samples_answer};
+use super::{ApiError, AppState};
+use crate::cluster::transport::{decode_entries, encode_entries, encode_outcome};
+use crate::data::{Data, FieldPairs};
+use crate::storage::Policies;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use prost::Message;
+use proto::prometheus as pb;
+
+#[derive(serde::Deserialize)]
+pub struct Params {
+    db: Option<String>,
+    rp: Option<String>,
+    /// `all`: every policy of the database.
+    policies: Option<String>,
+    /// Writes only: line protocol's (measurement, field) pairs as JSON.
+    fields: Option<String>,
+}
+
+impl Params {
+    fn which(&self) -> Policies<'_> {
+        match self.policies.as_deref() {
+            Some("all") => Policies::All,
+            _ => Policies::One(self.rp.as_deref().filter(|r| !r.is_empty())),
+        }
+    }
+}
+
+/// 403 without the cluster secret, 404 on a node that is not in a cluster; else this node's
+/// own data.
+fn local_data(req: &HttpRequest, state: &AppState) -> Result<Data, ApiError> {
+    let given = req.headers().get(crate::cluster::SECRET_HEADER).map(|v| v.as_bytes());
+    match state.cluster() {
+        Some(c) if c.admits(given) => Ok(Data::Local(state.data.storage().clone())),
+        Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "internal endpoint: the cluster secret is required")),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")),
+    }
+}
+
+async fn read_request(req: &HttpRequest, payload: web::Payload, state: &AppState) -> Result<pb::ReadRequest, ApiError> {
+    let raw = read_raw(payload, state.max_body_bytes).await?;
+    let body = decompress(req, &raw, state.max_body_bytes)?;
+    pb::ReadRequest::decode(body.as_slice()).map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.ReadRequest: {e}")))
+}
+
+pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let local = local_data(&req, &state)?;
+    let db = super::database_or_default(&params.db);
+    let rp = params.rp.as_deref().filter(|r| !r.is_empty());
+    super::require_policy(&state, &db, rp)?;
+    let raw = read_raw(payload, state.max_body_bytes).await?;
+    let body = decompress(&req, &raw, state.max_body_bytes)?;
+    let decoded = super::write::decode_v1(&body)?;
+    let fields: FieldPairs = match &params.fields {
+        Some(f) => serde_json::from_str(f).map_err(|e| ApiError::bad_request(format!("fields: {e}")))?,
+        None => FieldPairs::new(),
+    };
+    let outcome = local.write(&db, rp, decoded.series, &fields).await?;
+    Ok(HttpResponse::Ok().json(encode_outcome(&outcome)))
+}
+
+pub async fn read(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let local = local_data(&req, &state)?;
+    let db = super::database_or_default(&params.db);
+    let request = read_request(&req, payload, &state).await?;
+    samples(&local, &db, params.which(), parse_queries(&request)?).await
+}
+
+pub async fn series(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let local = local_data(&req, &state)?;
+    let db = super::database_or_default(&params.db);
+    let request = read_request(&req, payload, &state).await?;
+    let mut results = Vec::new();
+    for q in parse_queries(&request)? {
+        let series = local.series(&db, params.which(), q.matchers).await?;
+        results.push(pb::QueryResult { timeseries: series.iter().map(|l| pb::TimeSeries { labels: labels_pb(l), ..Default::default() }).collect() });
+    }
+    samples_answer(pb::ReadResponse { results })
+}
+
+pub async fn catalog(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    local_data(&req, &state)?;
+    let Data::Cluster(coordinator) = &*state.data else { return Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")) };
+    let raw = read_raw(payload, state.max_body_bytes).await?;
+    let theirs = decode_entries(&decompress(&req, &raw, state.max_body_bytes)?).map_err(ApiError::bad_request)?;
+    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
+    coordinator.take(theirs).await.map_err(internal)?;
+    let mine = crate::cluster::catalog_sync::load(coordinator.storage()).map_err(internal)?;
+    let body = snap::raw::Encoder::new().compress_vec(&encode_entries(&mine)).map_err(|e| internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().content_type("application/json").insert_header(("Content-Encoding", "snappy")).body(body))
+}
