@@ -80,12 +80,11 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<crate::storage::StorageError> for ApiError {
-    fn from(e: crate::storage::StorageError) -> ApiError {
-        use crate::storage::StorageError::*;
-        match e {
-            DatabaseNotFound(_) | PolicyNotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
-            Internal(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+impl From<crate::storage::Error> for ApiError {
+    fn from(e: crate::storage::Error) -> ApiError {
+        match e.is_not_found() {
+            true => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            false => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
     }
 }

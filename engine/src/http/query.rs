@@ -131,11 +131,11 @@ async fn execute(state: &AppState, who: &Principal, stmt: Statement, params: &Pa
     let database = |on: &Option<String>| target_db(on.as_deref(), db).ok_or("database name required");
     match stmt {
         Statement::CreateDatabase { name, policy } => {
-            state.storage.create_database(&name, policy.as_ref().map(|(rp, o)| (rp.as_str(), o))).map(|_| json!(null))
+            state.storage.create_database(&name, policy.as_ref().map(|(rp, o)| (rp.as_str(), o))).map(|_| json!(null)).map_err(String::from)
         }
         Statement::Retention(r) => retention(state, r, db).await,
         Statement::Delete(d) => delete(state, d, db, None).await,
-        Statement::DropDatabase(name) => state.storage.drop_database(&name).await.map(|_| json!(null)),
+        Statement::DropDatabase(name) => state.storage.drop_database(&name).await.map(|_| json!(null)).map_err(String::from),
         Statement::ShowDatabases => Ok(names_series("databases", super::users::visible_databases(state, who))),
         Statement::User(stmt) => super::users::execute(state, stmt),
         Statement::ShowMeasurements { on, name, limit, offset } => {
@@ -279,9 +279,9 @@ pub async fn replay_deletion(state: &AppState, d: crate::cluster::catalog_sync::
 
 async fn retention(state: &AppState, stmt: RetentionStatement, db: Option<&str>) -> Result<Value, String> {
     match stmt {
-        RetentionStatement::Create { name, db, options } => state.storage.create_policy(&db, &name, &options).map(|_| json!(null)),
-        RetentionStatement::Alter { name, db, options } => state.storage.alter_policy(&db, &name, &options).map(|_| json!(null)),
-        RetentionStatement::Drop { name, db } => state.storage.drop_policy(&db, &name).await.map(|_| json!(null)),
+        RetentionStatement::Create { name, db, options } => state.storage.create_policy(&db, &name, &options).map(|_| json!(null)).map_err(String::from),
+        RetentionStatement::Alter { name, db, options } => state.storage.alter_policy(&db, &name, &options).map(|_| json!(null)).map_err(String::from),
+        RetentionStatement::Drop { name, db } => state.storage.drop_policy(&db, &name).await.map(|_| json!(null)).map_err(String::from),
         RetentionStatement::Show { on } => {
             let db = target_db(on.as_deref(), db).ok_or("database name required")?;
             let d = state.storage.database(&db).map_err(|e| e.to_string())?;

@@ -103,7 +103,7 @@ pub fn execute(state: &AppState, stmt: UserStatement) -> Result<Value, String> {
                 }
             })?;
         }
-        UserStatement::Drop(name) => state.storage.change_user(&name, |users| users.remove(&name).map(|_| ()).ok_or_else(not_found))?,
+        UserStatement::Drop(name) => state.storage.change_user(&name, |users| Ok(users.remove(&name).map(|_| ()).ok_or_else(not_found)?))?,
         UserStatement::SetPassword { name, password } => {
             state.storage.change_user(&name, |users| UserStore::set_password(users.get_mut(&name).ok_or_else(not_found)?, &password))?
         }

@@ -2,7 +2,7 @@
 //! gathered from all, deletes, label values, retention and shutdown.
 
 use super::shard::{self, ChunkPage, Expired, SeriesWrite, Shard, StoredChunk, WriteOutcome};
-use super::{Policies, SelectedSeries, Storage, StorageError, META_CF};
+use super::{Policies, SelectedSeries, Storage, Error, META_CF};
 use crate::index::matcher::Matcher;
 use actix::prelude::*;
 use futures_util::future::join_all;
@@ -12,16 +12,16 @@ use std::sync::Arc;
 
 impl Storage {
     /// Drops every series and chunk of one policy in every shard.
-    pub(super) async fn drop_space(&self, policy: u32) -> Result<(), String> {
+    pub(super) async fn drop_space(&self, policy: u32) -> Result<(), Error> {
         for r in join_all(self.shards.iter().map(|s| s.send(shard::DropPolicy(policy)))).await {
-            r.map_err(|e| e.to_string())??;
+            r??;
         }
         Ok(())
     }
 
     /// Retention: in every policy with a duration, drops what is older than `now_ms` minus
     /// it (whole partitions, and series with nothing newer).
-    pub async fn enforce_retention(&self, now_ms: i64) -> Result<Expired, String> {
+    pub async fn enforce_retention(&self, now_ms: i64) -> Result<Expired, Error> {
         let due: Vec<(u32, i64)> = {
             let c = self.catalog.read().unwrap();
             c.databases.values().flat_map(|d| &d.policies).filter(|p| p.duration > 0).map(|p| (p.id, now_ms - p.duration / 1_000_000)).collect()
@@ -29,7 +29,7 @@ impl Storage {
         let mut total = Expired::default();
         for (policy, before) in due {
             for r in join_all(self.shards.iter().map(|s| s.send(shard::Expire { db: policy, before }))).await {
-                let e = r.map_err(|e| e.to_string())??;
+                let e = r??;
                 total.partitions += e.partitions;
                 total.series += e.series;
             }
@@ -46,7 +46,7 @@ impl Storage {
 
     /// Writes series to their shards, in policy `rp` (or the default one); returns when every
     /// shard has its part in the WAL.
-    pub async fn write(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, StorageError> {
+    pub async fn write(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
         let id = self.policy_ids(db, Policies::One(rp))?[0];
         let mut per_shard: Vec<Vec<SeriesWrite>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
         for s in series {
@@ -63,7 +63,7 @@ impl Storage {
             match r {
                 Ok(Ok(o)) => total.merge(o),
                 Ok(Err(e)) => fault = Some(e),
-                Err(e) => fault = Some(format!("shard unavailable: {e}")),
+                Err(e) => fault = Some(Error::from(e)),
             }
         }
         self.metrics.samples_ingested.fetch_add(total.accepted, Relaxed);
@@ -71,21 +71,22 @@ impl Storage {
         self.metrics.samples_rejected.fetch_add(total.rejected, Relaxed);
         self.metrics.series_created.fetch_add(total.new_series, Relaxed);
         match fault {
-            Some(e) if self.database_id(db).is_none() => Err(StorageError::DatabaseNotFound(format!("{db} ({e})"))),
-            Some(e) => Err(StorageError::Internal(e)),
+            // A DROP DATABASE came between resolving the policy and a shard's turn.
+            Some(e @ Error::PolicyDropped) if self.database_id(db).is_none() => Err(Error::DatabaseNotFound(format!("{db} ({e})"))),
+            Some(e) => Err(e),
             None => Ok(total),
         }
     }
 
     /// Series matching every matcher in the policies asked for, sorted by labels (then policy),
     /// each with its policy, shard and id.
-    pub async fn select(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>) -> Result<Vec<SelectedSeries>, StorageError> {
+    pub async fn select(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>) -> Result<Vec<SelectedSeries>, Error> {
         let matchers = Arc::new(matchers);
         let mut out = Vec::new();
         for policy in self.policy_ids(db, which)? {
             let sends = self.shards.iter().map(|s| s.send(shard::Select { db: policy, matchers: matchers.clone() }));
             for (shard, r) in join_all(sends).await.into_iter().enumerate() {
-                let found = r.map_err(|e| StorageError::Internal(format!("shard unavailable: {e}")))?;
+                let found = r?;
                 out.extend(found.into_iter().map(|(labels, id)| SelectedSeries { labels, policy, shard, id }));
             }
         }
@@ -94,7 +95,7 @@ impl Storage {
     }
 
     /// Chunks overlapping [min_t, max_t] of each series, in the order given, all at once.
-    pub async fn read_chunks(&self, series: &[SelectedSeries], min_t: i64, max_t: i64) -> Result<Vec<Vec<StoredChunk>>, StorageError> {
+    pub async fn read_chunks(&self, series: &[SelectedSeries], min_t: i64, max_t: i64) -> Result<Vec<Vec<StoredChunk>>, Error> {
         let mut per_page: BTreeMap<(u32, usize), Vec<u64>> = BTreeMap::new();
         for s in series {
             per_page.entry((s.policy, s.shard)).or_default().push(s.id);
@@ -122,29 +123,27 @@ impl Storage {
         min_t: i64,
         max_t: i64,
         budget: usize,
-    ) -> Result<ChunkPage, StorageError> {
+    ) -> Result<ChunkPage, Error> {
         self.shards[shard]
             .send(shard::ReadChunks { db: policy, ids, first_from, min_t, max_t, budget })
-            .await
-            .map_err(|e| StorageError::Internal(format!("shard unavailable: {e}")))?
-            .map_err(StorageError::Internal)
+            .await?
     }
 
     /// Deletes these series with all their data; answers how many there were.
-    pub async fn delete_series(&self, series: &[SelectedSeries]) -> Result<usize, StorageError> {
+    pub async fn delete_series(&self, series: &[SelectedSeries]) -> Result<usize, Error> {
         self.per_shard(series, |ids| shard::DeleteSeries(ids)).await
     }
 
     /// Deletes the samples in [min_t, max_t] of these series; answers how many series were
     /// left with nothing and went.
-    pub async fn delete_points(&self, series: &[SelectedSeries], min_t: i64, max_t: i64) -> Result<usize, StorageError> {
+    pub async fn delete_points(&self, series: &[SelectedSeries], min_t: i64, max_t: i64) -> Result<usize, Error> {
         self.per_shard(series, |ids| shard::DeletePoints { ids, min_t, max_t }).await
     }
 
     /// Sends each shard the message made from its series' ids; sums the answers.
-    async fn per_shard<M>(&self, series: &[SelectedSeries], message: impl Fn(Vec<u64>) -> M) -> Result<usize, StorageError>
+    async fn per_shard<M>(&self, series: &[SelectedSeries], message: impl Fn(Vec<u64>) -> M) -> Result<usize, Error>
     where
-        M: Message<Result = Result<usize, String>> + Send + 'static,
+        M: Message<Result = Result<usize, Error>> + Send + 'static,
         Shard: Handler<M>,
     {
         let mut ids: Vec<Vec<u64>> = vec![Vec::new(); self.shards.len()];
@@ -154,18 +153,18 @@ impl Storage {
         let sends = ids.into_iter().enumerate().filter(|(_, ids)| !ids.is_empty()).map(|(i, ids)| self.shards[i].send(message(ids)));
         let mut total = 0;
         for r in join_all(sends).await {
-            total += r.map_err(|e| StorageError::Internal(format!("shard unavailable: {e}")))?.map_err(StorageError::Internal)?;
+            total += r??;
         }
         Ok(total)
     }
 
     /// Every value of a label across the policies asked for, sorted and unique.
-    pub async fn label_values(&self, db: &str, which: Policies<'_>, name: &str) -> Result<Vec<String>, StorageError> {
+    pub async fn label_values(&self, db: &str, which: Policies<'_>, name: &str) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
         for policy in self.policy_ids(db, which)? {
             let sends = self.shards.iter().map(|s| s.send(shard::LabelValues { db: policy, name: name.to_string() }));
             for r in join_all(sends).await {
-                out.extend(r.map_err(|e| StorageError::Internal(e.to_string()))?);
+                out.extend(r?);
             }
         }
         out.sort();
@@ -175,12 +174,12 @@ impl Storage {
 
     /// Stores every open chunk and flushes memtables, so a restart has no log to replay:
     /// called at shutdown, after the last request.
-    pub async fn shutdown(&self) -> Result<(), String> {
+    pub async fn shutdown(&self) -> Result<(), Error> {
         for r in join_all(self.shards.iter().map(|s| s.send(shard::Shutdown))).await {
-            r.map_err(|e| e.to_string())??;
+            r??;
         }
-        self.db.flush_cf(self.db.cf_handle(META_CF).unwrap()).map_err(|e| e.to_string())?;
-        self.db.flush_wal(true).map_err(|e| e.to_string())
+        self.db.flush_cf(self.db.cf_handle(META_CF).unwrap())?;
+        Ok(self.db.flush_wal(true)?)
     }
 }
 
@@ -282,7 +281,8 @@ mod tests {
         let d = storage.database("db").unwrap();
         assert_eq!(d.policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), vec!["autogen", "short"]);
         storage.drop_policy("db", "short").await.unwrap();
-        assert_eq!(storage.select("db", Policies::One(Some("short")), vec![]).await.unwrap_err(), StorageError::PolicyNotFound("short".into()));
+        let err = storage.select("db", Policies::One(Some("short")), vec![]).await.unwrap_err();
+        assert!(matches!(&err, Error::PolicyNotFound(rp) if rp == "short"), "{err:?}");
         assert_eq!(samples_of(&storage, None).await[0].1.len(), 300);
     }
 

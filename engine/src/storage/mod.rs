@@ -28,20 +28,72 @@ use std::sync::{Arc, RwLock};
 
 const META_CF: &str = "meta";
 
-#[derive(Debug, PartialEq)]
-pub enum StorageError {
+/// Why storage could not do what was asked. Each message is what users have always been
+/// shown: the HTTP and InfluxQL answers carry it as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database not found: {0}")]
     DatabaseNotFound(String),
+    #[error("retention policy not found: {0}")]
     PolicyNotFound(String),
-    Internal(String),
+    /// A shard's mailbox is closed: the server is stopping.
+    #[error("shard unavailable: {0}")]
+    Unavailable(#[from] actix::MailboxError),
+    /// A write reached a shard after its retention policy was dropped there.
+    #[error("database was dropped")]
+    PolicyDropped,
+    #[error("{0}")]
+    RocksDb(#[from] rocksdb::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Stored data that does not parse: `what` names it ("series entry", "chunk", …).
+    #[error("corrupt {0}")]
+    Corrupt(String),
+    /// A stored JSON record that does not parse.
+    #[error("corrupt {what}: {source}")]
+    CorruptJson { what: &'static str, source: serde_json::Error },
+    #[error("no OS random source: {0}")]
+    Random(getrandom::Error),
+    #[error("{0}")]
+    Password(argon2::password_hash::Error),
+    /// A refused catalog or user change, in InfluxDB's words.
+    #[error("{0}")]
+    Invalid(String),
+    /// What storage was doing when `source` happened ("cannot open storage in …", "shard 3").
+    #[error("{context}: {source}")]
+    Context { context: String, source: Box<Error> },
 }
 
-impl std::fmt::Display for StorageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StorageError::DatabaseNotFound(db) => write!(f, "database not found: {db}"),
-            StorageError::PolicyNotFound(rp) => write!(f, "retention policy not found: {rp}"),
-            StorageError::Internal(e) => write!(f, "{e}"),
-        }
+impl Error {
+    /// This error as the cause of a failure to do `context`.
+    pub fn context(self, context: impl Into<String>) -> Error {
+        Error::Context { context: context.into(), source: Box::new(self) }
+    }
+
+    /// Whether the database or retention policy asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::DatabaseNotFound(_) | Error::PolicyNotFound(_))
+    }
+}
+
+// Temporary bridge while the layers above storage still speak `Result<_, String>`: `?` turns
+// a storage error into its message, and a change closure (see `Storage::change_user`) may
+// refuse with a plain message. Remove once every caller takes `storage::Error`.
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}
+
+impl From<String> for Error {
+    fn from(message: String) -> Error {
+        Error::Invalid(message)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(message: &str) -> Error {
+        Error::Invalid(message.to_string())
     }
 }
 

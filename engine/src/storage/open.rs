@@ -3,7 +3,7 @@
 //! parallel, each started on its own thread.
 
 use super::catalog::{Catalog, Record};
-use super::{fields, keys, shard, users, MetricMeta, Storage, StorageOptions, META_CF};
+use super::{fields, keys, shard, users, Error, MetricMeta, Storage, StorageOptions, META_CF};
 use crate::metrics::Metrics;
 use actix::prelude::*;
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteOptions, DB};
@@ -22,9 +22,9 @@ fn cf_options(write_buffer: usize, compression: rocksdb::DBCompressionType) -> O
 impl Storage {
     /// Opens (or creates) the data directory and starts one actor per shard. Must run inside
     /// an actix system. The shard count of an existing directory wins over `opts.shards`.
-    pub fn open(opts: StorageOptions, metrics: Arc<Metrics>) -> Result<Storage, String> {
+    pub fn open(opts: StorageOptions, metrics: Arc<Metrics>) -> Result<Storage, Error> {
         std::fs::create_dir_all(&opts.data_dir)
-            .map_err(|e| format!("cannot create data directory {}: {e}", opts.data_dir.display()))?;
+            .map_err(|e| Error::from(e).context(format!("cannot create data directory {}", opts.data_dir.display())))?;
         let path = opts.data_dir.join("rocksdb");
         let mut db_opts = Options::default();
         db_opts.create_if_missing(true);
@@ -68,18 +68,18 @@ impl Storage {
         }
         let db = Arc::new(
             DB::open_cf_descriptors(&db_opts, &path, cfs)
-                .map_err(|e| format!("cannot open storage in {}: {e}", path.display()))?,
+                .map_err(|e| Error::from(e).context(format!("cannot open storage in {}", path.display())))?,
         );
         let catalog = Self::load_catalog(&db)?;
         let partition_lengths = Arc::new(RwLock::new(Self::lengths(&catalog)));
         let meta = db.cf_handle(META_CF).unwrap();
         // Chunk keys of the format before retention policies are rewritten once.
-        let migrate = db.get_cf(meta, b"chunk_format").map_err(|e| e.to_string())?.is_none();
+        let migrate = db.get_cf(meta, b"chunk_format")?.is_none();
         let metadata = Self::load_metadata(&db)?;
         let fields = fields::FieldRegistry::load(&db, &db.cf_handle(META_CF).unwrap())?;
         let users = users::UserStore::load(&db, &db.cf_handle(META_CF).unwrap())?;
         // Load shards in parallel: each reads only its own column families.
-        let loaded: Vec<Result<Shard, String>> = std::thread::scope(|s| {
+        let loaded: Vec<Result<Shard, Error>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..shards)
                 .map(|i| {
                     let (db, metrics, lengths) = (db.clone(), metrics.clone(), partition_lengths.clone());
@@ -90,7 +90,7 @@ impl Storage {
         });
         let loaded: Vec<Shard> = loaded.into_iter().collect::<Result<_, _>>()?;
         if migrate {
-            db.put_cf(meta, b"chunk_format", [2]).map_err(|e| e.to_string())?;
+            db.put_cf(meta, b"chunk_format", [2])?;
         }
         let mut arbiters = Vec::new();
         let mut addrs = Vec::new();
@@ -114,20 +114,20 @@ impl Storage {
         })
     }
 
-    pub(super) fn load_catalog(db: &DB) -> Result<Catalog, String> {
+    pub(super) fn load_catalog(db: &DB) -> Result<Catalog, Error> {
         let cf = db.cf_handle(META_CF).unwrap();
         let records = |prefix: &[u8]| Self::meta_prefix(db, prefix);
-        let next_id = db.get_cf(cf, b"next_db_id").map_err(|e| e.to_string())?.map(|v| keys::u32_at(&v, 0)).unwrap_or(1);
+        let next_id = db.get_cf(cf, b"next_db_id")?.map(|v| keys::u32_at(&v, 0)).unwrap_or(1);
         let (catalog, added) = Catalog::load(records(b"db/")?, records(b"rp/")?, next_id)?;
         Self::persist(db, added, &WriteOptions::default())?;
         Ok(catalog)
     }
 
-    pub(super) fn meta_prefix(db: &DB, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+    pub(super) fn meta_prefix(db: &DB, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
         let cf = db.cf_handle(META_CF).unwrap();
         let mut out = Vec::new();
         for item in db.prefix_iterator_cf(cf, prefix) {
-            let (k, v) = item.map_err(|e| e.to_string())?;
+            let (k, v) = item?;
             if !k.starts_with(prefix) {
                 break;
             }
@@ -136,7 +136,7 @@ impl Storage {
         Ok(out)
     }
 
-    pub(super) fn persist(db: &DB, records: Vec<Record>, wo: &WriteOptions) -> Result<(), String> {
+    pub(super) fn persist(db: &DB, records: Vec<Record>, wo: &WriteOptions) -> Result<(), Error> {
         if records.is_empty() {
             return Ok(());
         }
@@ -148,22 +148,22 @@ impl Storage {
                 Record::Delete(k) => batch.delete_cf(cf, k),
             }
         }
-        db.write_opt(batch, wo).map_err(|e| e.to_string())
+        Ok(db.write_opt(batch, wo)?)
     }
 
     pub(super) fn lengths(c: &Catalog) -> HashMap<u32, i64> {
         c.databases.values().flat_map(|d| &d.policies).map(|p| (p.id, p.partition_ms())).collect()
     }
 
-    pub(super) fn load_metadata(db: &DB) -> Result<HashMap<u32, BTreeMap<String, MetricMeta>>, String> {
+    pub(super) fn load_metadata(db: &DB) -> Result<HashMap<u32, BTreeMap<String, MetricMeta>>, Error> {
         let cf = db.cf_handle(META_CF).unwrap();
         let mut out: HashMap<u32, BTreeMap<String, MetricMeta>> = HashMap::new();
         for item in db.prefix_iterator_cf(cf, b"md/") {
-            let (k, v) = item.map_err(|e| e.to_string())?;
+            let (k, v) = item?;
             if !k.starts_with(b"md/") {
                 break;
             }
-            let m: MetricMeta = serde_json::from_slice(&v).map_err(|e| format!("corrupt metadata: {e}"))?;
+            let m: MetricMeta = serde_json::from_slice(&v).map_err(|source| Error::CorruptJson { what: "metadata", source })?;
             out.entry(keys::u32_at(&k, 3)).or_default().insert(m.family.clone(), m);
         }
         Ok(out)

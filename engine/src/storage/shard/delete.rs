@@ -4,6 +4,7 @@
 use super::{column_family, series_hash, Shard};
 use crate::labels::Labels;
 use crate::storage::chunk::XorChunk;
+use crate::storage::Error;
 use crate::storage::keys::{self, Partition};
 use rocksdb::WriteBatch;
 
@@ -28,13 +29,13 @@ impl Shard {
     }
 
     /// Deletes series with all their data (series entry, index entries, open and full chunks).
-    pub(super) fn delete_series(&mut self, ids: &[u64]) -> Result<usize, String> {
+    pub(super) fn delete_series(&mut self, ids: &[u64]) -> Result<usize, Error> {
         let mut batch = WriteBatch::default();
         let gone = self.stage_series_deletion(ids, &mut batch);
         if gone.is_empty() {
             return Ok(0);
         }
-        self.db.write(batch).map_err(|e| e.to_string())?;
+        self.db.write(batch)?;
         self.forget(&gone);
         Ok(gone.len())
     }
@@ -71,15 +72,15 @@ impl Shard {
     /// chunk empties, the newest remaining chunk becomes the open one; a series left with
     /// nothing goes entirely. Stored with a checkpoint, so no log replay brings samples back.
     /// Answers the number of series deleted entirely.
-    pub(super) fn delete_points(&mut self, ids: &[u64], min_t: i64, max_t: i64) -> Result<usize, String> {
-        let without = |data: &[u8]| -> Result<Option<XorChunk>, String> {
+    pub(super) fn delete_points(&mut self, ids: &[u64], min_t: i64, max_t: i64) -> Result<usize, Error> {
+        let without = |data: &[u8]| -> Result<Option<XorChunk>, Error> {
             let mut kept = XorChunk::new();
             crate::storage::chunk::decode_each(data, |t, v| {
                 if t < min_t || t > max_t {
                     kept.append(t, v);
                 }
             })
-            .ok_or("corrupt chunk")?;
+            .ok_or_else(|| Error::Corrupt("chunk".into()))?;
             Ok((!kept.is_empty()).then_some(kept))
         };
         let stored = |c: &XorChunk| [c.max_time().to_be_bytes().as_slice(), c.bytes()].concat();
@@ -115,7 +116,7 @@ impl Shard {
                     it.next();
                 }
             }
-            it.status().map_err(|e| e.to_string())?;
+            it.status()?;
             let head = &series.head;
             if head.is_empty() || head.min_time() > max_t || head.max_time() < min_t {
                 continue;
@@ -125,7 +126,7 @@ impl Shard {
                 None => match newest {
                     Some((p, min, value)) => {
                         batch.delete_cf(cf, keys::chunk_key(space, p, id, min));
-                        XorChunk::from_bytes(&value[8..]).ok_or("corrupt chunk")?
+                        XorChunk::from_bytes(&value[8..]).ok_or_else(|| Error::Corrupt("chunk".into()))?
                     }
                     None => {
                         emptied.push(id);

@@ -4,18 +4,19 @@
 use super::{SeriesWrite, Shard, StoredChunk, WriteOutcome, CF_KINDS};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
+use crate::storage::Error;
 use actix::prelude::*;
 use std::sync::Arc;
 
 #[derive(Message)]
-#[rtype(result = "Result<WriteOutcome, String>")]
+#[rtype(result = "Result<WriteOutcome, Error>")]
 pub struct Write {
     pub db: u32,
     pub series: Vec<SeriesWrite>,
 }
 
 impl Handler<Write> for Shard {
-    type Result = Result<WriteOutcome, String>;
+    type Result = Result<WriteOutcome, Error>;
     fn handle(&mut self, msg: Write, _: &mut Context<Self>) -> Self::Result {
         self.write(msg.db, msg.series)
     }
@@ -39,7 +40,7 @@ impl Handler<Select> for Shard {
 /// The chunks overlapping [min_t, max_t] of each series, in time order, in the order asked,
 /// up to about `budget` bytes (see `ChunkPage`).
 #[derive(Message)]
-#[rtype(result = "Result<ChunkPage, String>")]
+#[rtype(result = "Result<ChunkPage, Error>")]
 pub struct ReadChunks {
     pub db: u32,
     pub ids: Vec<u64>,
@@ -59,7 +60,7 @@ pub struct ChunkPage {
 }
 
 impl Handler<ReadChunks> for Shard {
-    type Result = Result<ChunkPage, String>;
+    type Result = Result<ChunkPage, Error>;
     fn handle(&mut self, msg: ReadChunks, _: &mut Context<Self>) -> Self::Result {
         self.read_chunks(&msg)
     }
@@ -80,11 +81,11 @@ impl Handler<LabelValues> for Shard {
 }
 
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), Error>")]
 pub struct DropPolicy(pub u32);
 
 impl Handler<DropPolicy> for Shard {
-    type Result = Result<(), String>;
+    type Result = Result<(), Error>;
     fn handle(&mut self, msg: DropPolicy, _: &mut Context<Self>) -> Self::Result {
         self.drop_policy(msg.0)
     }
@@ -92,7 +93,7 @@ impl Handler<DropPolicy> for Shard {
 
 /// Retention: drops what of database `db` is older than `before` (see `Shard::expire`).
 #[derive(Message)]
-#[rtype(result = "Result<Expired, String>")]
+#[rtype(result = "Result<Expired, Error>")]
 pub struct Expire {
     pub db: u32,
     pub before: i64,
@@ -105,7 +106,7 @@ pub struct Expired {
 }
 
 impl Handler<Expire> for Shard {
-    type Result = Result<Expired, String>;
+    type Result = Result<Expired, Error>;
     fn handle(&mut self, msg: Expire, _: &mut Context<Self>) -> Self::Result {
         self.expire(msg.db, msg.before)
     }
@@ -113,7 +114,7 @@ impl Handler<Expire> for Shard {
 
 /// Deletes the samples in [min_t, max_t] of the given series (see `Shard::delete_points`).
 #[derive(Message)]
-#[rtype(result = "Result<usize, String>")]
+#[rtype(result = "Result<usize, Error>")]
 pub struct DeletePoints {
     pub ids: Vec<u64>,
     pub min_t: i64,
@@ -121,7 +122,7 @@ pub struct DeletePoints {
 }
 
 impl Handler<DeletePoints> for Shard {
-    type Result = Result<usize, String>;
+    type Result = Result<usize, Error>;
     fn handle(&mut self, msg: DeletePoints, _: &mut Context<Self>) -> Self::Result {
         self.delete_points(&msg.ids, msg.min_t, msg.max_t)
     }
@@ -129,11 +130,11 @@ impl Handler<DeletePoints> for Shard {
 
 /// Deletes the given series of this shard with all their data; answers how many existed.
 #[derive(Message)]
-#[rtype(result = "Result<usize, String>")]
+#[rtype(result = "Result<usize, Error>")]
 pub struct DeleteSeries(pub Vec<u64>);
 
 impl Handler<DeleteSeries> for Shard {
-    type Result = Result<usize, String>;
+    type Result = Result<usize, Error>;
     fn handle(&mut self, msg: DeleteSeries, _: &mut Context<Self>) -> Self::Result {
         self.delete_series(&msg.0)
     }
@@ -142,16 +143,15 @@ impl Handler<DeleteSeries> for Shard {
 /// Stores open chunks, truncates the log and flushes every column family of the shard;
 /// sent at shutdown, so that a restart has nothing to replay and no stale log on disk.
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), Error>")]
 pub struct Shutdown;
 
 impl Handler<Shutdown> for Shard {
-    type Result = Result<(), String>;
+    type Result = Result<(), Error>;
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
         self.checkpoint()?;
-        let err = |e: rocksdb::Error| e.to_string();
         for kind in CF_KINDS {
-            self.db.flush_cf(self.cf(kind)).map_err(err)?;
+            self.db.flush_cf(self.cf(kind))?;
         }
         // A flush keeps log entries that the checkpoint's range delete covers, and older
         // snapshots of open chunks linger in `head`: compacting both (small) drops them.

@@ -5,6 +5,7 @@ use super::{ChunkPage, ReadChunks, Shard, StoredChunk};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::keys;
+use crate::storage::Error;
 
 impl Shard {
     pub(super) fn select(&self, db: u32, matchers: &[Matcher]) -> Vec<(Labels, u64)> {
@@ -21,7 +22,7 @@ impl Shard {
     /// Chunks overlapping [min_t, max_t] of each series in order, the first series from
     /// `first_from` on (to resume a page). Stops after the chunk that reaches `budget` bytes:
     /// the answer then covers a prefix of `ids`, its last series cut short.
-    pub(super) fn read_chunks(&self, req: &ReadChunks) -> Result<ChunkPage, String> {
+    pub(super) fn read_chunks(&self, req: &ReadChunks) -> Result<ChunkPage, Error> {
         let (db, max_t) = (req.db, req.max_t);
         let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
         let mut page = ChunkPage::default();
@@ -54,7 +55,7 @@ impl Shard {
                     it.next();
                 }
             }
-            it.status().map_err(|e| e.to_string())?;
+            it.status()?;
             stored.sort_unstable_by_key(|c| c.min_t);
             for c in stored {
                 bytes += c.data.len();

@@ -7,6 +7,7 @@ use crate::index::postings::Postings;
 use crate::labels::Labels;
 use crate::metrics::Metrics;
 use crate::storage::chunk::XorChunk;
+use crate::storage::Error;
 use crate::storage::keys::{self, Partition};
 use rocksdb::{WriteBatch, DB};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -16,7 +17,7 @@ impl Shard {
     /// Loads the shard's state from its column families, replays its log with the partition
     /// lengths it was written with, then adopts `partition_ms` (the catalog's). `migrate`
     /// rewrites chunk keys of the format before retention policies.
-    pub fn load(index: usize, db: Arc<DB>, sync: bool, metrics: Arc<Metrics>, wanted_lengths: PartitionLengths, migrate: bool) -> Result<Shard, String> {
+    pub fn load(index: usize, db: Arc<DB>, sync: bool, metrics: Arc<Metrics>, wanted_lengths: PartitionLengths, migrate: bool) -> Result<Shard, Error> {
         let mut s = Shard {
             index,
             db,
@@ -37,21 +38,20 @@ impl Shard {
             log_bytes: 0,
         };
         if migrate {
-            s.migrate_chunk_keys().map_err(|e| format!("shard {index}: {e}"))?;
+            s.migrate_chunk_keys().map_err(|e| e.context(format!("shard {index}")))?;
         }
         let adopt = s.wanted_lengths.read().unwrap().clone();
-        s.load_state(adopt).map_err(|e| format!("shard {index}: {e}"))?;
+        s.load_state(adopt).map_err(|e| e.context(format!("shard {index}")))?;
         s.metrics.active_series.fetch_add(s.series.len() as i64, std::sync::atomic::Ordering::Relaxed);
         Ok(s)
     }
 
-    pub(super) fn load_state(&mut self, adopt: std::collections::HashMap<u32, i64>) -> Result<(), String> {
+    pub(super) fn load_state(&mut self, adopt: std::collections::HashMap<u32, i64>) -> Result<(), Error> {
         let db = self.db.clone();
         let names = self.cf_names.clone();
         let cf = |kind: &str| column_family(&db, &names, kind);
-        let err = |e: rocksdb::Error| e.to_string();
         for item in db.iterator_cf(cf("series"), rocksdb::IteratorMode::Start) {
-            let (k, v) = item.map_err(err)?;
+            let (k, v) = item?;
             if k.len() != 12 {
                 if *k == keys::NEXT_SERIES_ID {
                     self.next_id = self.next_id.max(keys::u64_at(&v, 0));
@@ -59,24 +59,24 @@ impl Shard {
                 continue;
             }
             let (dbid, id) = (keys::u32_at(&k, 0), keys::u64_at(&k, 4));
-            let labels = Labels::from_encoded(&v).ok_or("corrupt series entry")?;
+            let labels = Labels::from_encoded(&v).ok_or_else(|| Error::Corrupt("series entry".into()))?;
             self.index_series(dbid, id, labels);
             self.next_id = self.next_id.max(id + 1);
         }
         for item in db.iterator_cf(cf("postings"), rocksdb::IteratorMode::Start) {
-            let (k, _) = item.map_err(err)?;
-            let (dbid, name, value, id) = keys::parse_posting_key(&k).ok_or("corrupt posting")?;
+            let (k, _) = item?;
+            let (dbid, name, value, id) = keys::parse_posting_key(&k).ok_or_else(|| Error::Corrupt("posting".into()))?;
             self.postings.add_entry(dbid, name, value, id);
         }
         for item in db.iterator_cf(cf("head"), rocksdb::IteratorMode::Start) {
-            let (k, v) = item.map_err(err)?;
+            let (k, v) = item?;
             if k.len() == 4 {
-                self.partition_ms.insert(keys::u32_at(&k, 0), i64::from_be_bytes(v[..8].try_into().map_err(|_| "corrupt partition length")?));
+                self.partition_ms.insert(keys::u32_at(&k, 0), i64::from_be_bytes(v[..8].try_into().map_err(|_| Error::Corrupt("partition length".into()))?));
                 continue;
             }
             let id = keys::u64_at(&k, 4);
             if let Some(series) = self.series.get_mut(&id) {
-                series.head = XorChunk::from_bytes(&v).ok_or("corrupt open chunk")?;
+                series.head = XorChunk::from_bytes(&v).ok_or_else(|| Error::Corrupt("open chunk".into()))?;
             }
         }
         self.load_partitions()?;
@@ -84,7 +84,7 @@ impl Shard {
         let mut batch = WriteBatch::default();
         let mut replayed = 0u64;
         for item in db.iterator_cf(cf("log"), rocksdb::IteratorMode::Start) {
-            let (k, v) = item.map_err(err)?;
+            let (k, v) = item?;
             self.next_seq = self.next_seq.max(keys::u64_at(&k, 0) + 1);
             for rec in v.chunks_exact(24) {
                 let id = u64::from_le_bytes(rec[..8].try_into().unwrap());
@@ -112,14 +112,14 @@ impl Shard {
 
     /// Rewrites chunk keys of the first format (`[db][day][series][min time]`, one-day
     /// partitions) into today's, in batches; safe to run again after a crash halfway.
-    pub(super) fn migrate_chunk_keys(&mut self) -> Result<(), String> {
+    pub(super) fn migrate_chunk_keys(&mut self) -> Result<(), Error> {
         const DAY_MS: i64 = 86_400_000;
         let db = self.db.clone();
         let cf = column_family(&db, &self.cf_names, "chunks");
         let mut batch = WriteBatch::default();
         let mut moved = 0u64;
         for item in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
-            let (k, v) = item.map_err(|e| e.to_string())?;
+            let (k, v) = item?;
             if k.len() != 24 {
                 continue;
             }
@@ -129,17 +129,17 @@ impl Shard {
             batch.delete_cf(cf, &k);
             moved += 1;
             if batch.len() >= 20_000 {
-                db.write(std::mem::take(&mut batch)).map_err(|e| e.to_string())?;
+                db.write(std::mem::take(&mut batch))?;
             }
         }
-        db.write(batch).map_err(|e| e.to_string())?;
+        db.write(batch)?;
         if moved > 0 {
             tracing::info!(shard = self.index, chunks = moved, "chunk keys migrated to time partitions with their own length");
         }
         Ok(())
     }
 
-    pub(super) fn load_partitions(&mut self) -> Result<(), String> {
+    pub(super) fn load_partitions(&mut self) -> Result<(), Error> {
         let db = self.db.clone();
         let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, "chunks"));
         it.seek_to_first();
@@ -151,7 +151,7 @@ impl Shard {
                 None => break,
             }
         }
-        it.status().map_err(|e| e.to_string())
+        Ok(it.status()?)
     }
 
     pub(super) fn reload(&mut self) {

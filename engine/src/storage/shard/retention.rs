@@ -3,13 +3,14 @@
 
 use super::{Expired, Shard, CF_KINDS};
 use crate::storage::keys::{self, Partition};
+use crate::storage::Error;
 use rocksdb::WriteBatch;
 
 impl Shard {
     /// Retention: drops the partitions of `db` that end by `before` and the series whose
     /// newest sample is older than `before` (their open chunks with them), then compacts the
     /// dropped ranges so the disk space comes back.
-    pub(super) fn expire(&mut self, db: u32, before: i64) -> Result<Expired, String> {
+    pub(super) fn expire(&mut self, db: u32, before: i64) -> Result<Expired, Error> {
         let old: Vec<Partition> = self.partitions.get(&db).into_iter().flatten().filter(|p| p.before(before)).copied().collect();
         let cf = self.cf("chunks");
         let mut ranges = Vec::new();
@@ -17,11 +18,11 @@ impl Shard {
         for p in &old {
             let prefix = keys::partition_prefix(db, *p);
             let end = keys::prefix_end(&prefix).unwrap_or_else(|| keys::db_end(db));
-            self.db.delete_file_in_range_cf(cf, &prefix[..], &end[..]).map_err(|e| e.to_string())?;
+            self.db.delete_file_in_range_cf(cf, &prefix[..], &end[..])?;
             batch.delete_range_cf(cf, &prefix[..], &end[..]);
             ranges.push((prefix, end));
         }
-        self.db.write(batch).map_err(|e| e.to_string())?;
+        self.db.write(batch)?;
         if let Some(set) = self.partitions.get_mut(&db) {
             set.retain(|p| !old.contains(p));
         }
@@ -38,7 +39,7 @@ impl Shard {
         Ok(Expired { partitions: old.len(), series })
     }
 
-    pub(super) fn drop_policy(&mut self, db: u32) -> Result<(), String> {
+    pub(super) fn drop_policy(&mut self, db: u32) -> Result<(), Error> {
         self.dropped.insert(db);
         let mut batch = WriteBatch::default();
         for kind in CF_KINDS.iter().filter(|k| **k != "log") {
@@ -47,7 +48,7 @@ impl Shard {
         // Log entries of the dropped series stay until the next checkpoint: their ids must
         // never name another series.
         batch.put_cf(self.cf("series"), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
-        self.db.write(batch).map_err(|e| e.to_string())?;
+        self.db.write(batch)?;
         let gone: Vec<u64> = self.series.iter().filter(|(_, s)| s.db == db).map(|(id, _)| id).collect();
         self.forget(&gone);
         self.postings.remove_db(db);

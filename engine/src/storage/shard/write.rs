@@ -5,6 +5,7 @@
 use super::{column_family, SeriesWrite, Shard, WriteOutcome, CHECKPOINT_LOG_BYTES, MAX_REJECTIONS_NAMED};
 use crate::storage::chunk::SAMPLES_PER_CHUNK;
 use crate::storage::keys::{self, Partition};
+use crate::storage::Error;
 use rocksdb::{WriteBatch, WriteOptions};
 
 impl Shard {
@@ -34,9 +35,9 @@ impl Shard {
         }
     }
 
-    pub(super) fn write(&mut self, db: u32, writes: Vec<SeriesWrite>) -> Result<WriteOutcome, String> {
+    pub(super) fn write(&mut self, db: u32, writes: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
         if self.dropped.contains(&db) {
-            return Err("database was dropped".into());
+            return Err(Error::PolicyDropped);
         }
         let wanted = self.wanted_lengths.read().unwrap().get(&db).copied();
         if let Some(ms) = wanted.filter(|ms| self.partition_ms.get(&db) != Some(ms)) {
@@ -115,7 +116,7 @@ impl Shard {
             // leaves no trace, then report the fault.
             tracing::error!(shard = self.index, error = %e, "write failed, reloading shard");
             self.reload();
-            return Err(format!("storage write failed: {e}"));
+            return Err(Error::from(e).context("storage write failed"));
         }
         self.metrics.active_series.fetch_add(out.new_series as i64, std::sync::atomic::Ordering::Relaxed);
         if self.log_bytes >= CHECKPOINT_LOG_BYTES {
@@ -156,13 +157,13 @@ impl Shard {
         None
     }
 
-    pub fn checkpoint(&mut self) -> Result<(), String> {
+    pub fn checkpoint(&mut self) -> Result<(), Error> {
         self.checkpoint_with(WriteBatch::default())
     }
 
     /// Stores changed open chunks and the partition lengths, and drops the log they cover,
     /// atomically.
-    pub(super) fn checkpoint_with(&mut self, mut batch: WriteBatch) -> Result<(), String> {
+    pub(super) fn checkpoint_with(&mut self, mut batch: WriteBatch) -> Result<(), Error> {
         for id in &self.dirty {
             if let Some(s) = self.series.get(id) {
                 batch.put_cf(self.cf("head"), keys::series_key(s.db, *id), s.head.bytes());
@@ -174,13 +175,12 @@ impl Shard {
         batch.delete_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq));
         let mut wo = WriteOptions::default();
         wo.set_sync(self.sync);
-        self.db.write_opt(batch, &wo).map_err(|e| e.to_string())?;
+        self.db.write_opt(batch, &wo)?;
         // Log entries already flushed to table files would otherwise stay on disk until a
         // compaction: drop those files whole. (The log's L0 files are moved to L1 at once,
         // see the log's options in `storage`, because this skips L0.)
         self.db
-            .delete_file_in_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq))
-            .map_err(|e| e.to_string())?;
+            .delete_file_in_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq))?;
         for id in std::mem::take(&mut self.dirty) {
             if let Some(s) = self.series.get_mut(&id) {
                 s.dirty = false;
