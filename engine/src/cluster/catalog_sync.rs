@@ -86,7 +86,7 @@ pub fn load(storage: &Storage) -> Result<Entries, String> {
 
 fn store(storage: &Storage, changed: &[(Key, Entry)]) -> Result<(), String> {
     let records = changed.iter().map(|(k, e)| Record::Put(meta_key(k), serde_json::to_vec(e).expect("an entry serializes"))).collect();
-    storage.write_meta(records)
+    storage.write_meta(records).map_err(String::from)
 }
 
 /// Gives what changed on this node since the entries were last written a new version
@@ -181,15 +181,15 @@ fn int(object: &Value, name: &str) -> Result<i64, String> {
 async fn apply(storage: &Storage, key: &Key, entry: &Entry, reborn: bool) -> Result<(), String> {
     let parts: Vec<&str> = key.iter().map(String::as_str).collect();
     match (parts.as_slice(), &entry.object) {
-        (["db", name], None) => storage.drop_database(name).await,
+        (["db", name], None) => storage.drop_database(name).await.map_err(String::from),
         (["db", name], Some(o)) => {
             let default = field(o, "default_policy")?.as_str().ok_or("default_policy is not a string")?;
             if reborn {
                 storage.drop_database(name).await?;
             }
-            storage.put_database(name, default)
+            storage.put_database(name, default).map_err(String::from)
         }
-        (["rp", db, name], None) => storage.drop_policy(db, name).await,
+        (["rp", db, name], None) => storage.drop_policy(db, name).await.map_err(String::from),
         // A policy of a database this node dropped later: nothing to hold it.
         (["rp", db, _], Some(_)) if storage.database(db).is_err() => Ok(()),
         (["rp", db, name], Some(o)) => {
@@ -197,7 +197,7 @@ async fn apply(storage: &Storage, key: &Key, entry: &Entry, reborn: bool) -> Res
                 storage.drop_policy(db, name).await?;
             }
             let replication = u32::try_from(int(o, "replication")?).map_err(|e| e.to_string())?;
-            storage.put_policy(db, name, int(o, "duration")?, int(o, "shard_duration")?, replication)
+            storage.put_policy(db, name, int(o, "duration")?, int(o, "shard_duration")?, replication).map_err(String::from)
         }
         (["user", name], object) => {
             let user: Option<User> = object.clone().map(serde_json::from_value).transpose().map_err(|e| e.to_string())?;
@@ -209,6 +209,7 @@ async fn apply(storage: &Storage, key: &Key, entry: &Entry, reborn: bool) -> Res
                 };
                 Ok(())
             })
+            .map_err(String::from)
         }
         _ => Err("unknown kind of object".into()),
     }

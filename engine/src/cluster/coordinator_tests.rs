@@ -158,7 +158,7 @@ async fn with_as_many_nodes_down_as_copies_writes_and_reads_fail_naming_them() {
 async fn catalog_changes_reach_the_peers_and_a_node_that_was_down_catches_up() {
     let f = Fixture::new(&["c:1"]);
     let storage = f.a.storage().clone();
-    let made: Result<(), Error> = f.a.change_catalog(async { Ok(storage.create_database("made_on_a", None).map_err(crate::storage::StorageError::Internal)?) }).await;
+    let made: Result<(), Error> = f.a.change_catalog(async { Ok(storage.create_database("made_on_a", None)?) }).await;
     made.unwrap();
     let has = |i: usize| f.storages[i].databases().contains(&"made_on_a".to_string());
     assert!(has(1), "b took the change at once");

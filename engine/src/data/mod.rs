@@ -13,7 +13,7 @@ use crate::cluster::coordinator::Coordinator;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
 use crate::storage::shard::{SeriesWrite, WriteOutcome};
-use crate::storage::{MetricMeta, Policies, Storage, StorageError};
+use crate::storage::{self, MetricMeta, Policies, Storage};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ pub type FieldPairs = BTreeSet<(String, String)>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Storage(#[from] storage::Error),
     /// As many nodes as there are copies did not answer a read: the answer would be incomplete.
     #[error("peers unreachable: {} (replication factor {replication_factor}: the answer would be incomplete)", peers.join(", "))]
     PeersUnreachable { peers: Vec<String>, replication_factor: usize },

@@ -8,7 +8,7 @@ use super::{Error, Selection};
 use crate::labels::Labels;
 use crate::storage::chunk::{self, XorChunk, SAMPLES_PER_CHUNK};
 use crate::storage::shard::StoredChunk;
-use crate::storage::{Policies, SelectedSeries, Storage, StorageError};
+use crate::storage::{self, Policies, SelectedSeries, Storage};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -103,7 +103,7 @@ impl SeriesStream {
                         samples.push((t, v));
                     }
                 })
-                .ok_or_else(|| StorageError::Internal(format!("corrupt chunk in series {}", piece.labels)))?;
+                .ok_or_else(|| storage::Error::Corrupt(format!("chunk in series {}", piece.labels)))?;
             }
             if piece.last {
                 return Ok(Some((piece.labels, samples)));
@@ -154,7 +154,7 @@ impl Pager {
             }
             lane.resume = page.resume;
         }
-        let (chunks, last) = lane.fetched.pop_front().ok_or_else(|| StorageError::Internal(format!("shard {} answered an empty page", s.shard)))?;
+        let (chunks, last) = lane.fetched.pop_front().ok_or_else(|| storage::Error::Corrupt(format!("page: shard {} answered none", s.shard)))?;
         let labels = s.labels.clone();
         if last {
             self.next += 1;

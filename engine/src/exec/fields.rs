@@ -4,7 +4,7 @@
 //! Those are what Prometheus wrote, and they keep `__name__` as a tag, as InfluxDB 1.x and
 //! openGemini show Prometheus data; series line protocol wrote have only their tags.
 
-use crate::storage::{Storage, StorageError};
+use crate::storage::{self, Storage};
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::storage::fields::Fields;
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ pub struct FieldMap {
 }
 
 impl FieldMap {
-    pub fn load(storage: &Storage, db: &str) -> Result<FieldMap, StorageError> {
+    pub fn load(storage: &Storage, db: &str) -> Result<FieldMap, storage::Error> {
         let fields = storage.line_fields(db)?;
         let by_series = fields
             .iter()

@@ -12,7 +12,7 @@ pub mod users;
 use crate::data::{self, Data};
 use crate::query::influxql::Statement;
 use crate::query::retention::{go_duration, RetentionStatement};
-use crate::storage::StorageError;
+use crate::storage;
 use std::collections::BTreeMap;
 pub use users::Principal;
 
@@ -38,8 +38,8 @@ impl From<&str> for Error {
     }
 }
 
-impl From<StorageError> for Error {
-    fn from(e: StorageError) -> Error {
+impl From<storage::Error> for Error {
+    fn from(e: storage::Error) -> Error {
         Error::Data(e.into())
     }
 }
@@ -126,7 +126,7 @@ pub async fn run(data: &Data, who: &Principal, stmt: Statement, text: &str, para
 
 async fn execute(data: &Data, who: &Principal, stmt: Statement, params: &Params<'_>) -> Result<Vec<Table>, Error> {
     let storage = data.storage();
-    let none = |r: Result<(), String>| r.map(|()| Vec::new()).map_err(Error::from);
+    let none = |r: Result<(), storage::Error>| r.map(|()| Vec::new()).map_err(Error::from);
     match stmt {
         Statement::CreateDatabase { name, policy } => none(storage.create_database(&name, policy.as_ref().map(|(rp, o)| (rp.as_str(), o)))),
         Statement::DropDatabase(name) => none(storage.drop_database(&name).await),

@@ -123,7 +123,7 @@ pub fn execute(storage: &Storage, stmt: UserStatement) -> Result<Vec<Table>, Err
                 }
             })?;
         }
-        UserStatement::Drop(name) => storage.change_user(&name, |users| users.remove(&name).map(|_| ()).ok_or_else(not_found))?,
+        UserStatement::Drop(name) => storage.change_user(&name, |users| Ok(users.remove(&name).map(|_| ()).ok_or_else(not_found)?))?,
         UserStatement::SetPassword { name, password } => {
             storage.change_user(&name, |users| UserStore::set_password(users.get_mut(&name).ok_or_else(not_found)?, &password))?
         }

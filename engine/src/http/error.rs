@@ -3,7 +3,7 @@
 
 use crate::data;
 use crate::exec;
-use crate::storage::StorageError;
+use crate::storage;
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 
 #[derive(Debug)]
@@ -40,10 +40,10 @@ impl ResponseError for ApiError {
     }
 }
 
-fn storage_status(e: &StorageError) -> StatusCode {
-    match e {
-        StorageError::DatabaseNotFound(_) | StorageError::PolicyNotFound(_) => StatusCode::NOT_FOUND,
-        StorageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+fn storage_status(e: &storage::Error) -> StatusCode {
+    match e.is_not_found() {
+        true => StatusCode::NOT_FOUND,
+        false => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -55,8 +55,8 @@ fn data_status(e: &data::Error) -> StatusCode {
     }
 }
 
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> ApiError {
+impl From<storage::Error> for ApiError {
+    fn from(e: storage::Error) -> ApiError {
         ApiError::new(storage_status(&e), e.to_string())
     }
 }

@@ -7,6 +7,7 @@
 //! database's first policy has the database's id, so data written before policies existed
 //! is its `autogen`.
 
+use super::Error;
 use crate::model::PolicyOptions;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -68,10 +69,10 @@ fn default_shard_duration(duration: i64) -> i64 {
 
 /// Applies `opts` over `p` (a new policy starts with duration 0 and no shard duration),
 /// with InfluxDB's rules and messages.
-fn apply(p: &mut Policy, opts: &PolicyOptions, new: bool) -> Result<(), String> {
+fn apply(p: &mut Policy, opts: &PolicyOptions, new: bool) -> Result<(), Error> {
     if let Some(d) = opts.duration {
         if d != 0 && d < HOUR_NS {
-            return Err("retention policy duration must be at least 1h0m0s".into());
+            return Err(Error::Invalid("retention policy duration must be at least 1h0m0s".into()));
         }
         p.duration = d;
     }
@@ -84,7 +85,7 @@ fn apply(p: &mut Policy, opts: &PolicyOptions, new: bool) -> Result<(), String> 
         p.replication = r;
     }
     if p.duration != 0 && p.duration < p.shard_duration {
-        return Err("retention policy duration must be greater than the shard duration".into());
+        return Err(Error::Invalid("retention policy duration must be greater than the shard duration".into()));
     }
     Ok(())
 }
@@ -120,19 +121,19 @@ impl Catalog {
     /// Rebuilds the catalog from the meta records `db/…` and `rp/…` (key, value) and the
     /// stored next id. Answers the records to add: the `autogen` of databases made before
     /// retention policies existed.
-    pub fn load(dbs: Vec<(Vec<u8>, Vec<u8>)>, policies: Vec<(Vec<u8>, Vec<u8>)>, next_id: u32) -> Result<(Catalog, Vec<Record>), String> {
+    pub fn load(dbs: Vec<(Vec<u8>, Vec<u8>)>, policies: Vec<(Vec<u8>, Vec<u8>)>, next_id: u32) -> Result<(Catalog, Vec<Record>), Error> {
         let mut c = Catalog { databases: BTreeMap::new(), next_id: next_id.max(1) };
         let mut by_db: BTreeMap<u32, Vec<Policy>> = BTreeMap::new();
         for (k, v) in policies {
-            let db = u32::from_be_bytes(k.get(3..7).and_then(|b| b.try_into().ok()).ok_or("corrupt retention policy key")?);
-            let p: Policy = serde_json::from_slice(&v).map_err(|e| format!("corrupt retention policy: {e}"))?;
+            let db = u32::from_be_bytes(k.get(3..7).and_then(|b| b.try_into().ok()).ok_or_else(|| Error::Corrupt("retention policy key".into()))?);
+            let p: Policy = serde_json::from_slice(&v).map_err(|source| Error::CorruptJson { what: "retention policy", source })?;
             c.next_id = c.next_id.max(p.id + 1);
             by_db.entry(db).or_default().push(p);
         }
         let mut added = Vec::new();
         for (k, v) in dbs {
             let name = String::from_utf8_lossy(&k[3..]).into_owned();
-            let id = u32::from_be_bytes(v.get(..4).and_then(|b| b.try_into().ok()).ok_or("corrupt database entry")?);
+            let id = u32::from_be_bytes(v.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(|| Error::Corrupt("database entry".into()))?);
             c.next_id = c.next_id.max(id + 1);
             let mut policies = by_db.remove(&id).unwrap_or_default();
             policies.sort_by_key(|p| p.id);
@@ -152,20 +153,20 @@ impl Catalog {
         Ok((c, added))
     }
 
-    pub fn database(&self, name: &str) -> Result<&Database, String> {
-        self.databases.get(name).ok_or_else(|| format!("database not found: {name}"))
+    pub fn database(&self, name: &str) -> Result<&Database, Error> {
+        self.databases.get(name).ok_or_else(|| Error::DatabaseNotFound(name.to_string()))
     }
 
-    fn database_mut(&mut self, name: &str) -> Result<&mut Database, String> {
-        self.databases.get_mut(name).ok_or_else(|| format!("database not found: {name}"))
+    fn database_mut(&mut self, name: &str) -> Result<&mut Database, Error> {
+        self.databases.get_mut(name).ok_or_else(|| Error::DatabaseNotFound(name.to_string()))
     }
 
     /// `CREATE DATABASE name [WITH … NAME rp]`: a new database with its default policy
     /// (`autogen`, kept forever, unless `policy` says otherwise). An existing database is
     /// left as it is, unless the policy asked for conflicts with its own.
-    pub fn create_database(&mut self, name: &str, policy: Option<(&str, &PolicyOptions)>) -> Result<Vec<Record>, String> {
+    pub fn create_database(&mut self, name: &str, policy: Option<(&str, &PolicyOptions)>) -> Result<Vec<Record>, Error> {
         if name.is_empty() {
-            return Err("database name required".into());
+            return Err(Error::Invalid("database name required".into()));
         }
         let none = PolicyOptions::default();
         let (rp, opts) = policy.unwrap_or((AUTOGEN, &none));
@@ -176,7 +177,7 @@ impl Catalog {
             return match d.policy(rp) {
                 _ if policy.is_none() => Ok(vec![]),
                 Some(old) if *old == Policy { id: old.id, ..p } => Ok(vec![]),
-                _ => Err("retention policy conflicts with an existing policy".into()),
+                _ => Err(Error::Invalid("retention policy conflicts with an existing policy".into())),
             };
         }
         let d = Database { id: p.id, default_policy: p.name.clone(), policies: vec![p.clone()] };
@@ -199,7 +200,7 @@ impl Catalog {
     }
 
     /// `CREATE RETENTION POLICY`: creating one exactly like an existing one is not an error.
-    pub fn create_policy(&mut self, db: &str, name: &str, opts: &PolicyOptions) -> Result<(Policy, Vec<Record>), String> {
+    pub fn create_policy(&mut self, db: &str, name: &str, opts: &PolicyOptions) -> Result<(Policy, Vec<Record>), Error> {
         let id = self.next_id;
         let d = self.database_mut(db)?;
         let mut p = Policy { name: name.to_string(), id, duration: 0, shard_duration: 0, replication: 1 };
@@ -207,7 +208,7 @@ impl Catalog {
         if let Some(old) = d.policy(name) {
             return match *old == (Policy { id: old.id, ..p }) {
                 true => Ok((old.clone(), vec![])),
-                false => Err("retention policy already exists".into()),
+                false => Err(Error::Invalid("retention policy already exists".into())),
             };
         }
         d.policies.push(p.clone());
@@ -222,9 +223,9 @@ impl Catalog {
     }
 
     /// `ALTER RETENTION POLICY`: answers the policy as it is now.
-    pub fn alter_policy(&mut self, db: &str, name: &str, opts: &PolicyOptions) -> Result<(Policy, Vec<Record>), String> {
+    pub fn alter_policy(&mut self, db: &str, name: &str, opts: &PolicyOptions) -> Result<(Policy, Vec<Record>), Error> {
         let d = self.database_mut(db)?;
-        let p = d.policies.iter_mut().find(|p| p.name == name).ok_or_else(|| format!("retention policy not found: {name}"))?;
+        let p = d.policies.iter_mut().find(|p| p.name == name).ok_or_else(|| Error::PolicyNotFound(name.to_string()))?;
         let mut changed = p.clone();
         apply(&mut changed, opts, false)?;
         *p = changed.clone();
@@ -265,7 +266,7 @@ impl Catalog {
     }
 
     /// Creates policy `name` or changes it to have exactly these settings.
-    pub fn put_policy(&mut self, db: &str, name: &str, duration: i64, shard_duration: i64, replication: u32) -> Result<Vec<Record>, String> {
+    pub fn put_policy(&mut self, db: &str, name: &str, duration: i64, shard_duration: i64, replication: u32) -> Result<Vec<Record>, Error> {
         let opts = PolicyOptions { duration: Some(duration), shard_duration: Some(shard_duration), replication: Some(replication), default: false };
         match self.database(db)?.policy(name) {
             Some(_) => self.alter_policy(db, name, &opts).map(|(_, r)| r),
@@ -274,10 +275,10 @@ impl Catalog {
     }
 
     /// The policy `rp` of `db`, or its default one.
-    pub fn resolve(&self, db: &str, rp: Option<&str>) -> Result<&Policy, String> {
+    pub fn resolve(&self, db: &str, rp: Option<&str>) -> Result<&Policy, Error> {
         let d = self.database(db)?;
         let name = rp.filter(|r| !r.is_empty()).unwrap_or(&d.default_policy);
-        d.policy(name).ok_or_else(|| format!("retention policy not found: {name}"))
+        d.policy(name).ok_or_else(|| Error::PolicyNotFound(name.to_string()))
     }
 }
 
@@ -296,11 +297,11 @@ mod tests {
         let a = c.database("a").unwrap();
         assert_eq!((a.default_policy.as_str(), a.policies[0].duration, a.policies[0].shard_duration, a.policies[0].id), ("autogen", 0, 7 * DAY_NS, a.id));
         assert_eq!(c.create_database("a", None).unwrap(), vec![]);
-        assert_eq!(c.create_database("a", Some(("autogen", &opts(Some(HOUR_NS), None, false)))).unwrap_err(), "retention policy conflicts with an existing policy");
+        assert_eq!(c.create_database("a", Some(("autogen", &opts(Some(HOUR_NS), None, false)))).unwrap_err().to_string(), "retention policy conflicts with an existing policy");
         c.create_database("b", Some(("short", &opts(Some(3 * DAY_NS), Some(HOUR_NS / 2), false)))).unwrap();
         let b = c.database("b").unwrap();
         assert_eq!((b.default_policy.as_str(), b.policies[0].shard_duration), ("short", HOUR_NS));
-        assert_eq!(c.create_database("e", Some(("x", &opts(Some(HOUR_NS / 2), None, false)))).unwrap_err(), "retention policy duration must be at least 1h0m0s");
+        assert_eq!(c.create_database("e", Some(("x", &opts(Some(HOUR_NS / 2), None, false)))).unwrap_err().to_string(), "retention policy duration must be at least 1h0m0s");
 
         for (d, shard) in [(DAY_NS, HOUR_NS), (3 * DAY_NS, DAY_NS), (200 * DAY_NS, 7 * DAY_NS)] {
             let (p, _) = c.create_policy("a", &format!("d{d}"), &opts(Some(d), None, false)).unwrap();
@@ -308,16 +309,16 @@ mod tests {
         }
         let (one, _) = c.create_policy("a", "one", &opts(Some(HOUR_NS), Some(HOUR_NS), true)).unwrap();
         assert!(c.create_policy("a", "one", &opts(Some(HOUR_NS), Some(HOUR_NS), true)).is_ok(), "the same again");
-        assert_eq!(c.create_policy("a", "one", &opts(Some(2 * HOUR_NS), None, false)).unwrap_err(), "retention policy already exists");
-        assert_eq!(c.create_policy("a", "x", &opts(Some(HOUR_NS), Some(2 * HOUR_NS), false)).unwrap_err(), "retention policy duration must be greater than the shard duration");
-        assert_eq!(c.create_policy("nope", "x", &opts(Some(HOUR_NS), None, false)).unwrap_err(), "database not found: nope");
+        assert_eq!(c.create_policy("a", "one", &opts(Some(2 * HOUR_NS), None, false)).unwrap_err().to_string(), "retention policy already exists");
+        assert_eq!(c.create_policy("a", "x", &opts(Some(HOUR_NS), Some(2 * HOUR_NS), false)).unwrap_err().to_string(), "retention policy duration must be greater than the shard duration");
+        assert_eq!(c.create_policy("nope", "x", &opts(Some(HOUR_NS), None, false)).unwrap_err().to_string(), "database not found: nope");
         assert_eq!(c.resolve("a", None).unwrap().id, one.id);
-        assert_eq!(c.alter_policy("a", "autogen", &opts(Some(2 * HOUR_NS), None, false)).unwrap_err(), "retention policy duration must be greater than the shard duration");
+        assert_eq!(c.alter_policy("a", "autogen", &opts(Some(2 * HOUR_NS), None, false)).unwrap_err().to_string(), "retention policy duration must be greater than the shard duration");
         let (altered, _) = c.alter_policy("a", "autogen", &opts(Some(2 * HOUR_NS), Some(HOUR_NS), true)).unwrap();
         assert_eq!((altered.duration, altered.shard_duration), (2 * HOUR_NS, HOUR_NS));
-        assert_eq!(c.alter_policy("a", "nope", &opts(Some(HOUR_NS), None, false)).unwrap_err(), "retention policy not found: nope");
+        assert_eq!(c.alter_policy("a", "nope", &opts(Some(HOUR_NS), None, false)).unwrap_err().to_string(), "retention policy not found: nope");
         assert_eq!(c.drop_policy("a", "autogen").0.unwrap().id, a_id(&c));
-        assert_eq!(c.resolve("a", None).unwrap_err(), "retention policy not found: autogen");
+        assert_eq!(c.resolve("a", None).unwrap_err().to_string(), "retention policy not found: autogen");
         assert_eq!(c.resolve("a", Some("one")).unwrap().id, one.id);
         assert_eq!(c.drop_policy("a", "autogen"), (None, vec![]));
     }

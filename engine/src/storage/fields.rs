@@ -3,6 +3,7 @@
 //! InfluxQL see `m_f` as field `f` of measurement `m` (for `SELECT *`, `SHOW FIELD KEYS`,
 //! `SHOW MEASUREMENTS`). Kept in the `meta` column family under `lf/<db><m>\0<f>`.
 
+use super::Error;
 use rocksdb::{WriteBatch, DB};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
@@ -22,16 +23,17 @@ pub fn prefix(db: u32) -> Vec<u8> {
 pub struct FieldRegistry(RwLock<HashMap<u32, Fields>>);
 
 impl FieldRegistry {
-    pub fn load(db: &DB, cf: &impl rocksdb::AsColumnFamilyRef) -> Result<FieldRegistry, String> {
+    pub fn load(db: &DB, cf: &impl rocksdb::AsColumnFamilyRef) -> Result<FieldRegistry, Error> {
         let mut out: HashMap<u32, Fields> = HashMap::new();
         for item in db.prefix_iterator_cf(cf, b"lf/") {
-            let (k, _) = item.map_err(|e| e.to_string())?;
+            let (k, _) = item?;
             if !k.starts_with(b"lf/") {
                 break;
             }
-            let id = u32::from_be_bytes(k[3..7].try_into().map_err(|_| "corrupt field key")?);
-            let rest = std::str::from_utf8(&k[7..]).map_err(|_| "corrupt field key")?;
-            let (m, f) = rest.split_once('\0').ok_or("corrupt field key")?;
+            let corrupt = || Error::Corrupt("field key".into());
+            let id = u32::from_be_bytes(k[3..7].try_into().map_err(|_| corrupt())?);
+            let rest = std::str::from_utf8(&k[7..]).map_err(|_| corrupt())?;
+            let (m, f) = rest.split_once('\0').ok_or_else(corrupt)?;
             out.entry(id).or_default().entry(m.to_string()).or_default().insert(f.to_string());
         }
         Ok(FieldRegistry(RwLock::new(out)))

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
+use super::Error;
 use crate::model::Privilege;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -31,11 +32,14 @@ fn key(name: &str) -> Vec<u8> {
     [b"user/".as_slice(), name.as_bytes()].concat()
 }
 
-fn hash(password: &str) -> Result<String, String> {
+fn hash(password: &str) -> Result<String, Error> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no OS random source: {e}"))?;
-    let salt = SaltString::encode_b64(&bytes).map_err(|e| e.to_string())?;
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| format!("cannot hash the password: {e}"))
+    getrandom::fill(&mut bytes).map_err(Error::Random)?;
+    let salt = SaltString::encode_b64(&bytes).map_err(Error::Password)?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Password(e).context("cannot hash the password"))
 }
 
 pub struct UserStore {
@@ -45,18 +49,18 @@ pub struct UserStore {
 }
 
 impl UserStore {
-    pub fn load(db: &DB, cf: &impl rocksdb::AsColumnFamilyRef) -> Result<UserStore, String> {
+    pub fn load(db: &DB, cf: &impl rocksdb::AsColumnFamilyRef) -> Result<UserStore, Error> {
         let mut users = BTreeMap::new();
         for item in db.prefix_iterator_cf(cf, b"user/") {
-            let (k, v) = item.map_err(|e| e.to_string())?;
+            let (k, v) = item?;
             if !k.starts_with(b"user/") {
                 break;
             }
-            let user: User = serde_json::from_slice(&v).map_err(|e| format!("corrupt user record: {e}"))?;
+            let user: User = serde_json::from_slice(&v).map_err(|source| Error::CorruptJson { what: "user record", source })?;
             users.insert(user.name.clone(), user);
         }
         let mut cache_key = [0u8; 32];
-        getrandom::fill(&mut cache_key).map_err(|e| format!("no OS random source: {e}"))?;
+        getrandom::fill(&mut cache_key).map_err(Error::Random)?;
         Ok(UserStore { users: RwLock::new(users), verified: RwLock::default(), cache_key })
     }
 
@@ -94,26 +98,26 @@ impl UserStore {
         Some(user)
     }
 
-    /// Applies `change` to a copy of the user list and persists the users it touched.
-    pub fn update(&self, db: &DB, cf: &impl rocksdb::AsColumnFamilyRef, name: &str, change: impl FnOnce(&mut BTreeMap<String, User>) -> Result<(), String>) -> Result<(), String> {
+    /// Applies `change` to a copy of the user list and persists the users it touched; what
+    /// `change` refuses is answered as it is, and leaves the users as they were.
+    pub fn update(&self, db: &DB, cf: &impl rocksdb::AsColumnFamilyRef, name: &str, change: impl FnOnce(&mut BTreeMap<String, User>) -> Result<(), Error>) -> Result<(), Error> {
         let mut users = self.users.write().unwrap();
         let mut next = users.clone();
         change(&mut next)?;
         match next.get(name) {
             Some(u) => db.put_cf(cf, key(name), serde_json::to_vec(u).unwrap()),
             None => db.delete_cf(cf, key(name)),
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         *users = next;
         self.verified.write().unwrap().remove(name);
         Ok(())
     }
 
-    pub fn new_user(name: &str, password: &str, admin: bool) -> Result<User, String> {
+    pub fn new_user(name: &str, password: &str, admin: bool) -> Result<User, Error> {
         Ok(User { name: name.to_string(), hash: hash(password)?, admin, privileges: BTreeMap::new() })
     }
 
-    pub fn set_password(user: &mut User, password: &str) -> Result<(), String> {
+    pub fn set_password(user: &mut User, password: &str) -> Result<(), Error> {
         user.hash = hash(password)?;
         Ok(())
     }

@@ -1,0 +1,214 @@
+//! Opening storage: the RocksDB instance with the options of each column family, the
+//! catalog, metric metadata, fields and users from `meta`, and the shards loaded in
+//! parallel, each started on its own thread.
+
+use super::catalog::{Catalog, Record};
+use super::{fields, keys, shard, users, Error, MetricMeta, Storage, StorageOptions, META_CF};
+use crate::metrics::Metrics;
+use actix::prelude::*;
+use rocksdb::{ColumnFamilyDescriptor, Options, WriteOptions, DB};
+use shard::Shard;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+fn cf_options(write_buffer: usize, compression: rocksdb::DBCompressionType) -> Options {
+    let mut o = Options::default();
+    o.set_write_buffer_size(write_buffer);
+    o.set_max_write_buffer_number(3);
+    o.set_compression_type(compression);
+    o
+}
+
+impl Storage {
+    /// Opens (or creates) the data directory and starts one actor per shard. Must run inside
+    /// an actix system. The shard count of an existing directory wins over `opts.shards`.
+    pub fn open(opts: StorageOptions, metrics: Arc<Metrics>) -> Result<Storage, Error> {
+        std::fs::create_dir_all(&opts.data_dir)
+            .map_err(|e| Error::from(e).context(format!("cannot create data directory {}", opts.data_dir.display())))?;
+        let path = opts.data_dir.join("rocksdb");
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.increase_parallelism(2);
+        db_opts.set_max_background_jobs(2);
+        // Memtables across all column families: bounds memory whatever the shard count.
+        db_opts.set_db_write_buffer_size(96 << 20);
+        db_opts.set_keep_log_file_num(3);
+        let mut shards = opts.shards.max(1);
+        let existing = DB::list_cf(&db_opts, &path).unwrap_or_default();
+        let existing_shards = existing.iter().filter(|n| n.ends_with(".series")).count();
+        if existing_shards > 0 && existing_shards != shards {
+            tracing::warn!(existing_shards, asked = shards, "data directory has another shard count; keeping it");
+            shards = existing_shards;
+        }
+        use rocksdb::DBCompressionType::{Lz4, None as Plain};
+        let mut cfs = vec![ColumnFamilyDescriptor::new(META_CF, cf_options(4 << 20, Lz4))];
+        for i in 0..shards {
+            for kind in shard::CF_KINDS {
+                // The log is short-lived and open chunks are rewritten at every checkpoint: no
+                // compression for them. Full chunks halve with LZ4 over large blocks.
+                let (buffer, compression) = match kind {
+                    "log" => (32 << 20, Plain),
+                    "head" => (8 << 20, Plain),
+                    _ => (8 << 20, Lz4),
+                };
+                let mut o = cf_options(buffer, compression);
+                if kind == "chunks" {
+                    let mut table = rocksdb::BlockBasedOptions::default();
+                    table.set_block_size(64 << 10);
+                    o.set_block_based_table_factory(&table);
+                }
+                if kind == "log" {
+                    // Every flushed log file goes to L1 right away, where a checkpoint can
+                    // delete it whole.
+                    o.set_level_zero_file_num_compaction_trigger(1);
+                }
+                cfs.push(ColumnFamilyDescriptor::new(shard::cf_name(i, kind), o));
+            }
+        }
+        let db = Arc::new(
+            DB::open_cf_descriptors(&db_opts, &path, cfs)
+                .map_err(|e| Error::from(e).context(format!("cannot open storage in {}", path.display())))?,
+        );
+        let catalog = Self::load_catalog(&db)?;
+        let partition_lengths = Arc::new(RwLock::new(Self::lengths(&catalog)));
+        let meta = db.cf_handle(META_CF).unwrap();
+        // Chunk keys of the format before retention policies are rewritten once.
+        let migrate = db.get_cf(meta, b"chunk_format")?.is_none();
+        let metadata = Self::load_metadata(&db)?;
+        let fields = fields::FieldRegistry::load(&db, &db.cf_handle(META_CF).unwrap())?;
+        let users = users::UserStore::load(&db, &db.cf_handle(META_CF).unwrap())?;
+        // Load shards in parallel: each reads only its own column families.
+        let loaded: Vec<Result<Shard, Error>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..shards)
+                .map(|i| {
+                    let (db, metrics, lengths) = (db.clone(), metrics.clone(), partition_lengths.clone());
+                    s.spawn(move || Shard::load(i, db, opts.sync_writes, metrics, lengths, migrate))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("shard load panicked")).collect()
+        });
+        let loaded: Vec<Shard> = loaded.into_iter().collect::<Result<_, _>>()?;
+        if migrate {
+            db.put_cf(meta, b"chunk_format", [2])?;
+        }
+        let mut arbiters = Vec::new();
+        let mut addrs = Vec::new();
+        for shard in loaded {
+            let arbiter = Arbiter::new();
+            addrs.push(Shard::start_in_arbiter(&arbiter.handle(), move |_| shard));
+            arbiters.push(arbiter);
+        }
+        Ok(Storage {
+            db,
+            shards: addrs,
+            catalog: RwLock::new(catalog),
+            partition_lengths,
+            metadata: RwLock::new(metadata),
+            fields,
+            users,
+            metrics,
+            data_dir: opts.data_dir,
+            sync_writes: opts.sync_writes,
+            _arbiters: arbiters,
+        })
+    }
+
+    pub(super) fn load_catalog(db: &DB) -> Result<Catalog, Error> {
+        let cf = db.cf_handle(META_CF).unwrap();
+        let records = |prefix: &[u8]| Self::meta_prefix(db, prefix);
+        let next_id = db.get_cf(cf, b"next_db_id")?.map(|v| keys::u32_at(&v, 0)).unwrap_or(1);
+        let (catalog, added) = Catalog::load(records(b"db/")?, records(b"rp/")?, next_id)?;
+        Self::persist(db, added, &WriteOptions::default())?;
+        Ok(catalog)
+    }
+
+    pub(super) fn meta_prefix(db: &DB, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+        let cf = db.cf_handle(META_CF).unwrap();
+        let mut out = Vec::new();
+        for item in db.prefix_iterator_cf(cf, prefix) {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn persist(db: &DB, records: Vec<Record>, wo: &WriteOptions) -> Result<(), Error> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let cf = db.cf_handle(META_CF).unwrap();
+        let mut batch = rocksdb::WriteBatch::default();
+        for r in records {
+            match r {
+                Record::Put(k, v) => batch.put_cf(cf, k, v),
+                Record::Delete(k) => batch.delete_cf(cf, k),
+            }
+        }
+        Ok(db.write_opt(batch, wo)?)
+    }
+
+    pub(super) fn lengths(c: &Catalog) -> HashMap<u32, i64> {
+        c.databases.values().flat_map(|d| &d.policies).map(|p| (p.id, p.partition_ms())).collect()
+    }
+
+    pub(super) fn load_metadata(db: &DB) -> Result<HashMap<u32, BTreeMap<String, MetricMeta>>, Error> {
+        let cf = db.cf_handle(META_CF).unwrap();
+        let mut out: HashMap<u32, BTreeMap<String, MetricMeta>> = HashMap::new();
+        for item in db.prefix_iterator_cf(cf, b"md/") {
+            let (k, v) = item?;
+            if !k.starts_with(b"md/") {
+                break;
+            }
+            let m: MetricMeta = serde_json::from_slice(&v).map_err(|source| Error::CorruptJson { what: "metadata", source })?;
+            out.entry(keys::u32_at(&k, 3)).or_default().insert(m.family.clone(), m);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::testing::*;
+
+    #[actix_web::test]
+    async fn chunks_of_the_first_key_format_are_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_800_000_000_000;
+        {
+            let storage = open(dir.path());
+            storage.create_database("db", None).unwrap();
+            storage.write("db", None, vec![series("a", minutes(now - 72 * HOUR, now))]).await.unwrap();
+            storage.shutdown().await.unwrap();
+        }
+        // Rewrite every chunk key as the first format had it: [db][day][series][min time].
+        {
+            let path = dir.path().join("rocksdb");
+            let names = DB::list_cf(&Options::default(), &path).unwrap();
+            let db = DB::open_cf(&Options::default(), &path, &names).unwrap();
+            let mut batch = rocksdb::WriteBatch::default();
+            let mut old = 0;
+            for name in names.iter().filter(|n| n.ends_with(".chunks")) {
+                let cf = db.cf_handle(name).unwrap();
+                for item in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
+                    let (k, v) = item.unwrap();
+                    let min_t = keys::unflip(&k[20..]);
+                    let day = (min_t.div_euclid(24 * HOUR) + (1 << 31)) as u32;
+                    let key = [&k[..4], &day.to_be_bytes(), &k[12..20], &k[20..]].concat();
+                    batch.delete_cf(cf, &k);
+                    batch.put_cf(cf, key, &v);
+                    old += 1;
+                }
+            }
+            assert!(old > 3);
+            batch.delete_cf(db.cf_handle(META_CF).unwrap(), b"chunk_format");
+            db.write(batch).unwrap();
+        }
+        let storage = open(dir.path());
+        assert_eq!(samples_of(&storage, None).await[0].1, minutes(now - 72 * HOUR, now).iter().map(|(t, _)| *t).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,163 @@
+//! The messages a shard answers (actix `Message` and `Handler`), and the answer types
+//! that are not plain values.
+
+use super::{SeriesWrite, Shard, StoredChunk, WriteOutcome, CF_KINDS};
+use crate::index::matcher::Matcher;
+use crate::labels::Labels;
+use crate::storage::Error;
+use actix::prelude::*;
+use std::sync::Arc;
+
+#[derive(Message)]
+#[rtype(result = "Result<WriteOutcome, Error>")]
+pub struct Write {
+    pub db: u32,
+    pub series: Vec<SeriesWrite>,
+}
+
+impl Handler<Write> for Shard {
+    type Result = Result<WriteOutcome, Error>;
+    fn handle(&mut self, msg: Write, _: &mut Context<Self>) -> Self::Result {
+        self.write(msg.db, msg.series)
+    }
+}
+
+/// The series of a database that match every matcher, with their ids.
+#[derive(Message)]
+#[rtype(result = "Vec<(Labels, u64)>")]
+pub struct Select {
+    pub db: u32,
+    pub matchers: Arc<Vec<Matcher>>,
+}
+
+impl Handler<Select> for Shard {
+    type Result = MessageResult<Select>;
+    fn handle(&mut self, msg: Select, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.select(msg.db, &msg.matchers))
+    }
+}
+
+/// The chunks overlapping [min_t, max_t] of each series, in time order, in the order asked,
+/// up to about `budget` bytes (see `ChunkPage`).
+#[derive(Message)]
+#[rtype(result = "Result<ChunkPage, Error>")]
+pub struct ReadChunks {
+    pub db: u32,
+    pub ids: Vec<u64>,
+    /// Where the first series starts (a resumed page); `i64::MIN` for a fresh one.
+    pub first_from: i64,
+    pub min_t: i64,
+    pub max_t: i64,
+    pub budget: usize,
+}
+
+/// Chunks of a prefix of the series asked for. When `resume` is set, the last series is
+/// cut short: ask again from it with `first_from = resume`.
+#[derive(Default, Debug)]
+pub struct ChunkPage {
+    pub series: Vec<Vec<StoredChunk>>,
+    pub resume: Option<i64>,
+}
+
+impl Handler<ReadChunks> for Shard {
+    type Result = Result<ChunkPage, Error>;
+    fn handle(&mut self, msg: ReadChunks, _: &mut Context<Self>) -> Self::Result {
+        self.read_chunks(&msg)
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Vec<String>")]
+pub struct LabelValues {
+    pub db: u32,
+    pub name: String,
+}
+
+impl Handler<LabelValues> for Shard {
+    type Result = MessageResult<LabelValues>;
+    fn handle(&mut self, msg: LabelValues, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.postings.label_values(msg.db, &msg.name))
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct DropPolicy(pub u32);
+
+impl Handler<DropPolicy> for Shard {
+    type Result = Result<(), Error>;
+    fn handle(&mut self, msg: DropPolicy, _: &mut Context<Self>) -> Self::Result {
+        self.drop_policy(msg.0)
+    }
+}
+
+/// Retention: drops what of database `db` is older than `before` (see `Shard::expire`).
+#[derive(Message)]
+#[rtype(result = "Result<Expired, Error>")]
+pub struct Expire {
+    pub db: u32,
+    pub before: i64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Expired {
+    pub partitions: usize,
+    pub series: usize,
+}
+
+impl Handler<Expire> for Shard {
+    type Result = Result<Expired, Error>;
+    fn handle(&mut self, msg: Expire, _: &mut Context<Self>) -> Self::Result {
+        self.expire(msg.db, msg.before)
+    }
+}
+
+/// Deletes the samples in [min_t, max_t] of the given series (see `Shard::delete_points`).
+#[derive(Message)]
+#[rtype(result = "Result<usize, Error>")]
+pub struct DeletePoints {
+    pub ids: Vec<u64>,
+    pub min_t: i64,
+    pub max_t: i64,
+}
+
+impl Handler<DeletePoints> for Shard {
+    type Result = Result<usize, Error>;
+    fn handle(&mut self, msg: DeletePoints, _: &mut Context<Self>) -> Self::Result {
+        self.delete_points(&msg.ids, msg.min_t, msg.max_t)
+    }
+}
+
+/// Deletes the given series of this shard with all their data; answers how many existed.
+#[derive(Message)]
+#[rtype(result = "Result<usize, Error>")]
+pub struct DeleteSeries(pub Vec<u64>);
+
+impl Handler<DeleteSeries> for Shard {
+    type Result = Result<usize, Error>;
+    fn handle(&mut self, msg: DeleteSeries, _: &mut Context<Self>) -> Self::Result {
+        self.delete_series(&msg.0)
+    }
+}
+
+/// Stores open chunks, truncates the log and flushes every column family of the shard;
+/// sent at shutdown, so that a restart has nothing to replay and no stale log on disk.
+#[derive(Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for Shard {
+    type Result = Result<(), Error>;
+    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        self.checkpoint()?;
+        for kind in CF_KINDS {
+            self.db.flush_cf(self.cf(kind))?;
+        }
+        // A flush keeps log entries that the checkpoint's range delete covers, and older
+        // snapshots of open chunks linger in `head`: compacting both (small) drops them.
+        for kind in ["log", "head"] {
+            self.db.compact_range_cf(self.cf(kind), None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+}

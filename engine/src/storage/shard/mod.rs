@@ -1,0 +1,228 @@
+//! One shard: an actix actor on its own thread, the only owner of its five column families
+//! (`shard<N>.series`, `.postings`, `.head`, `.chunks`, `.log`) and of their in-memory
+//! caches (series table, inverted index, open chunks). Everything else asks by message.
+//!
+//! Durability: a write appends its accepted samples to the log column family in the same
+//! RocksDB write batch as any new series and any chunk that filled up; the batch is in
+//! RocksDB's WAL before the reply. A checkpoint stores every changed open chunk in `head`
+//! and range-deletes the log up to that point; at start the heads are loaded and the log
+//! replayed on top, which recreates exactly the same chunks. For that the partition length
+//! (shard duration) that cuts chunks changes only at a checkpoint, stored with it.
+//!
+//! The `db` of a shard is a retention policy's id (a database's first policy has the
+//! database's id): each policy is a separate space of series, as in InfluxDB.
+
+mod delete;
+mod messages;
+mod read;
+mod recovery;
+mod retention;
+mod write;
+
+pub use messages::*;
+
+use super::chunk::XorChunk;
+use super::keys::Partition;
+use crate::index::postings::Postings;
+use crate::labels::Labels;
+use crate::metrics::Metrics;
+use actix::prelude::*;
+use rocksdb::{ColumnFamily, DB};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+
+/// Policy id → partition length in ms, as the catalog wants it; shared with `Storage`.
+pub type PartitionLengths = Arc<RwLock<std::collections::HashMap<u32, i64>>>;
+
+/// Log bytes after which a checkpoint runs, bounding replay time at start.
+const CHECKPOINT_LOG_BYTES: usize = 32 << 20;
+/// At most this many rejected series are named in an answer.
+const MAX_REJECTIONS_NAMED: usize = 5;
+/// The partition length of a policy the shard has not been told about: the one fixed length
+/// that data directories had before retention policies.
+const FALLBACK_PARTITION_MS: i64 = 86_400_000;
+
+pub const CF_KINDS: [&str; 5] = ["series", "postings", "head", "chunks", "log"];
+
+pub fn cf_name(shard: usize, kind: &str) -> String {
+    format!("shard{shard}.{kind}")
+}
+
+struct Series {
+    db: u32,
+    labels: Labels,
+    head: XorChunk,
+    /// Changed since the last checkpoint (then its id is in `Shard::dirty`).
+    dirty: bool,
+}
+
+/// A full or open chunk of one series.
+#[derive(Clone, Debug)]
+pub struct StoredChunk {
+    pub min_t: i64,
+    pub max_t: i64,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SeriesWrite {
+    pub labels: Labels,
+    pub hash: u64,
+    pub samples: Vec<(i64, f64)>,
+}
+
+#[derive(Default, Debug)]
+pub struct WriteOutcome {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub new_series: u64,
+    pub rejected: u64,
+    /// The first few rejected series, each with the reason.
+    pub rejections: Vec<String>,
+}
+
+impl WriteOutcome {
+    pub fn merge(&mut self, o: WriteOutcome) {
+        self.accepted += o.accepted;
+        self.duplicates += o.duplicates;
+        self.new_series += o.new_series;
+        self.rejected += o.rejected;
+        let room = MAX_REJECTIONS_NAMED.saturating_sub(self.rejections.len());
+        self.rejections.extend(o.rejections.into_iter().take(room));
+    }
+}
+
+pub struct Shard {
+    index: usize,
+    db: Arc<DB>,
+    /// Names of the shard's column families, in `CF_KINDS` order.
+    cf_names: Vec<String>,
+    sync: bool,
+    metrics: Arc<Metrics>,
+    series: SeriesTable,
+    /// Hash of (database, labels) → series id; the rare 64-bit collisions go to `collided`.
+    by_hash: HashMap<u64, u64>,
+    collided: HashMap<u64, Vec<u64>>,
+    postings: Postings,
+    /// Per database, the chunk partitions stored.
+    partitions: HashMap<u32, BTreeSet<Partition>>,
+    /// Per database, the length of new partitions (its shard duration), as of the last checkpoint.
+    partition_ms: HashMap<u32, i64>,
+    /// What the catalog wants; adopted at the next write to that database, with a checkpoint.
+    wanted_lengths: PartitionLengths,
+    dropped: HashSet<u32>,
+    /// Series changed since the last checkpoint.
+    dirty: Vec<u64>,
+    next_id: u64,
+    next_seq: u64,
+    log_bytes: usize,
+}
+
+/// Series by id. Ids are dense (allocated one after another), so a vector indexed by id
+/// finds a series with one memory access where a hash map needs several: with 100 000
+/// series, that lookup is the largest cost of a write.
+#[derive(Default)]
+struct SeriesTable {
+    slots: Vec<Option<Series>>,
+    len: usize,
+}
+
+impl SeriesTable {
+    fn get(&self, id: &u64) -> Option<&Series> {
+        self.slots.get(*id as usize)?.as_ref()
+    }
+
+    fn get_mut(&mut self, id: &u64) -> Option<&mut Series> {
+        self.slots.get_mut(*id as usize)?.as_mut()
+    }
+
+    fn insert(&mut self, id: u64, s: Series) {
+        let i = id as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if self.slots[i].replace(s).is_none() {
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, id: &u64) -> Option<Series> {
+        let s = self.slots.get_mut(*id as usize)?.take();
+        self.len -= s.is_some() as usize;
+        s
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, &Series)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| Some((i as u64, s.as_ref()?)))
+    }
+}
+
+impl std::ops::Index<&u64> for SeriesTable {
+    type Output = Series;
+    fn index(&self, id: &u64) -> &Series {
+        self.get(id).expect("series exists")
+    }
+}
+
+/// The handle of one of a shard's column families, from its names in `CF_KINDS` order. A free
+/// function so that callers can hold it while they borrow other fields of the shard.
+fn column_family<'a>(db: &'a DB, names: &[String], kind: &str) -> &'a ColumnFamily {
+    let i = CF_KINDS.iter().position(|k| *k == kind).expect("known column family kind");
+    db.cf_handle(&names[i]).expect("column family exists")
+}
+
+fn series_hash(db: u32, labels_hash: u64) -> u64 {
+    labels_hash ^ (db as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl Shard {
+    fn cf(&self, kind: &str) -> &ColumnFamily {
+        column_family(&self.db, &self.cf_names, kind)
+    }
+
+    fn index_series(&mut self, db: u32, id: u64, labels: Labels) {
+        let h = series_hash(db, labels.stable_hash());
+        if let Some(prev) = self.by_hash.insert(h, id) {
+            if prev != id {
+                self.by_hash.insert(h, prev);
+                self.collided.entry(h).or_default().push(id);
+            }
+        }
+        self.postings.add_series(db, id);
+        self.series.insert(id, Series { db, labels, head: XorChunk::new(), dirty: false });
+    }
+
+    fn find(&self, db: u32, labels_hash: u64, labels: &Labels) -> Option<u64> {
+        let h = series_hash(db, labels_hash);
+        let same = |id: &u64| self.series.get(id).is_some_and(|s| s.db == db && s.labels == *labels);
+        self.by_hash
+            .get(&h)
+            .filter(|id| same(id))
+            .or_else(|| self.collided.get(&h)?.iter().find(|id| same(id)))
+            .copied()
+    }
+
+    fn partition_length(&self, db: u32) -> i64 {
+        self.partition_ms.get(&db).copied().unwrap_or(FALLBACK_PARTITION_MS)
+    }
+}
+
+impl Actor for Shard {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Bound the log of a quiet shard too.
+        ctx.run_interval(std::time::Duration::from_secs(60), |shard, _| {
+            if !shard.dirty.is_empty() {
+                if let Err(e) = shard.checkpoint() {
+                    tracing::error!(shard = shard.index, error = %e, "checkpoint failed");
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,82 @@
+//! The read path: the series matching a selector, and pages of their chunks (full chunks
+//! from `chunks`, then the open one) in time order.
+
+use super::{ChunkPage, ReadChunks, Shard, StoredChunk};
+use crate::index::matcher::Matcher;
+use crate::labels::Labels;
+use crate::storage::keys;
+use crate::storage::Error;
+
+impl Shard {
+    pub(super) fn select(&self, db: u32, matchers: &[Matcher]) -> Vec<(Labels, u64)> {
+        self.postings
+            .candidates(db, matchers)
+            .into_iter()
+            .filter_map(|id| {
+                let s = self.series.get(&id)?;
+                matchers.iter().all(|m| m.matches(&s.labels)).then(|| (s.labels.clone(), id))
+            })
+            .collect()
+    }
+
+    /// Chunks overlapping [min_t, max_t] of each series in order, the first series from
+    /// `first_from` on (to resume a page). Stops after the chunk that reaches `budget` bytes:
+    /// the answer then covers a prefix of `ids`, its last series cut short.
+    pub(super) fn read_chunks(&self, req: &ReadChunks) -> Result<ChunkPage, Error> {
+        let (db, max_t) = (req.db, req.max_t);
+        let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
+        let mut page = ChunkPage::default();
+        let mut bytes = 0usize;
+        for (i, &id) in req.ids.iter().enumerate() {
+            let min_t = if i == 0 { req.first_from.max(req.min_t) } else { req.min_t };
+            let overlaps = |a: i64, b: i64| a <= max_t && b >= min_t;
+            let mut chunks = Vec::new();
+            let Some(series) = self.series.get(&id).filter(|s| s.db == db) else {
+                page.series.push(chunks);
+                continue;
+            };
+            // Partitions of different lengths (after a shard duration change) do not sort in
+            // time order: gather the series' full chunks, then put them in time order.
+            let mut stored = Vec::new();
+            for p in self.partitions.get(&db).into_iter().flatten().filter(|p| p.overlaps(min_t, max_t)) {
+                let prefix = keys::chunk_prefix(db, *p, id);
+                it.seek(prefix);
+                while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    let (c_min, c_max) = (keys::unflip(&k[20..]), i64::from_be_bytes(v[..8].try_into().unwrap()));
+                    if c_min > max_t {
+                        break;
+                    }
+                    if overlaps(c_min, c_max) {
+                        stored.push(StoredChunk { min_t: c_min, max_t: c_max, data: v[8..].to_vec() });
+                    }
+                    it.next();
+                }
+            }
+            it.status()?;
+            stored.sort_unstable_by_key(|c| c.min_t);
+            for c in stored {
+                bytes += c.data.len();
+                let resume = c.max_t.checked_add(1).filter(|_| bytes >= req.budget && c.max_t < max_t);
+                chunks.push(c);
+                if let Some(resume) = resume {
+                    page.series.push(chunks);
+                    page.resume = Some(resume);
+                    return Ok(page);
+                }
+            }
+            let head = &series.head;
+            if !head.is_empty() && overlaps(head.min_time(), head.max_time()) {
+                chunks.push(StoredChunk { min_t: head.min_time(), max_t: head.max_time(), data: head.bytes().to_vec() });
+                bytes += head.bytes().len();
+            }
+            page.series.push(chunks);
+            if bytes >= req.budget && i + 1 < req.ids.len() {
+                break;
+            }
+        }
+        Ok(page)
+    }
+}

@@ -1,0 +1,165 @@
+//! Bringing a shard up from disk: its series, index, open chunks and partitions, the log
+//! replayed on top, the one-time migration of chunk keys of the first format, and the
+//! reload that rebuilds memory from disk after a failed write.
+
+use super::{cf_name, column_family, PartitionLengths, SeriesTable, Shard, CF_KINDS};
+use crate::index::postings::Postings;
+use crate::labels::Labels;
+use crate::metrics::Metrics;
+use crate::storage::chunk::XorChunk;
+use crate::storage::Error;
+use crate::storage::keys::{self, Partition};
+use rocksdb::{WriteBatch, DB};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::sync::Arc;
+
+impl Shard {
+    /// Loads the shard's state from its column families, replays its log with the partition
+    /// lengths it was written with, then adopts `partition_ms` (the catalog's). `migrate`
+    /// rewrites chunk keys of the format before retention policies.
+    pub fn load(index: usize, db: Arc<DB>, sync: bool, metrics: Arc<Metrics>, wanted_lengths: PartitionLengths, migrate: bool) -> Result<Shard, Error> {
+        let mut s = Shard {
+            index,
+            db,
+            cf_names: CF_KINDS.iter().map(|k| cf_name(index, k)).collect(),
+            sync,
+            metrics,
+            series: SeriesTable::default(),
+            by_hash: HashMap::default(),
+            collided: HashMap::default(),
+            postings: Postings::default(),
+            partitions: HashMap::default(),
+            partition_ms: HashMap::default(),
+            wanted_lengths,
+            dropped: HashSet::default(),
+            dirty: Vec::new(),
+            next_id: 1,
+            next_seq: 1,
+            log_bytes: 0,
+        };
+        if migrate {
+            s.migrate_chunk_keys().map_err(|e| e.context(format!("shard {index}")))?;
+        }
+        let adopt = s.wanted_lengths.read().unwrap().clone();
+        s.load_state(adopt).map_err(|e| e.context(format!("shard {index}")))?;
+        s.metrics.active_series.fetch_add(s.series.len() as i64, std::sync::atomic::Ordering::Relaxed);
+        Ok(s)
+    }
+
+    pub(super) fn load_state(&mut self, adopt: std::collections::HashMap<u32, i64>) -> Result<(), Error> {
+        let db = self.db.clone();
+        let names = self.cf_names.clone();
+        let cf = |kind: &str| column_family(&db, &names, kind);
+        for item in db.iterator_cf(cf("series"), rocksdb::IteratorMode::Start) {
+            let (k, v) = item?;
+            if k.len() != 12 {
+                if *k == keys::NEXT_SERIES_ID {
+                    self.next_id = self.next_id.max(keys::u64_at(&v, 0));
+                }
+                continue;
+            }
+            let (dbid, id) = (keys::u32_at(&k, 0), keys::u64_at(&k, 4));
+            let labels = Labels::from_encoded(&v).ok_or_else(|| Error::Corrupt("series entry".into()))?;
+            self.index_series(dbid, id, labels);
+            self.next_id = self.next_id.max(id + 1);
+        }
+        for item in db.iterator_cf(cf("postings"), rocksdb::IteratorMode::Start) {
+            let (k, _) = item?;
+            let (dbid, name, value, id) = keys::parse_posting_key(&k).ok_or_else(|| Error::Corrupt("posting".into()))?;
+            self.postings.add_entry(dbid, name, value, id);
+        }
+        for item in db.iterator_cf(cf("head"), rocksdb::IteratorMode::Start) {
+            let (k, v) = item?;
+            if k.len() == 4 {
+                self.partition_ms.insert(keys::u32_at(&k, 0), i64::from_be_bytes(v[..8].try_into().map_err(|_| Error::Corrupt("partition length".into()))?));
+                continue;
+            }
+            let id = keys::u64_at(&k, 4);
+            if let Some(series) = self.series.get_mut(&id) {
+                series.head = XorChunk::from_bytes(&v).ok_or_else(|| Error::Corrupt("open chunk".into()))?;
+            }
+        }
+        self.load_partitions()?;
+        // Replay the log on top of the heads; cuts land in `batch` exactly as they did.
+        let mut batch = WriteBatch::default();
+        let mut replayed = 0u64;
+        for item in db.iterator_cf(cf("log"), rocksdb::IteratorMode::Start) {
+            let (k, v) = item?;
+            self.next_seq = self.next_seq.max(keys::u64_at(&k, 0) + 1);
+            for rec in v.chunks_exact(24) {
+                let id = u64::from_le_bytes(rec[..8].try_into().unwrap());
+                let t = i64::from_le_bytes(rec[8..16].try_into().unwrap());
+                let value = f64::from_bits(u64::from_le_bytes(rec[16..].try_into().unwrap()));
+                let Some(series) = self.series.get(&id) else { continue };
+                if !series.head.is_empty() && t <= series.head.max_time() {
+                    continue;
+                }
+                self.append(id, t, value, &mut batch);
+                replayed += 1;
+            }
+        }
+        tracing::info!(shard = self.index, series = self.series.len(), replayed, "shard loaded");
+        // A policy dropped from the catalog just before a crash, before the shards heard of it.
+        let orphans: HashSet<u32> = self.series.iter().map(|(_, s)| s.db).chain(self.partitions.keys().copied()).filter(|db| !adopt.contains_key(db)).collect();
+        self.partition_ms.extend(adopt);
+        self.checkpoint_with(batch)?;
+        for db in orphans {
+            tracing::warn!(shard = self.index, policy = db, "dropping the data of a retention policy the catalog no longer has");
+            self.drop_policy(db)?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites chunk keys of the first format (`[db][day][series][min time]`, one-day
+    /// partitions) into today's, in batches; safe to run again after a crash halfway.
+    pub(super) fn migrate_chunk_keys(&mut self) -> Result<(), Error> {
+        const DAY_MS: i64 = 86_400_000;
+        let db = self.db.clone();
+        let cf = column_family(&db, &self.cf_names, "chunks");
+        let mut batch = WriteBatch::default();
+        let mut moved = 0u64;
+        for item in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
+            let (k, v) = item?;
+            if k.len() != 24 {
+                continue;
+            }
+            let day_ms = (keys::u32_at(&k, 4) as i64 - (1 << 31)).saturating_mul(DAY_MS);
+            let p = Partition::of(day_ms, DAY_MS);
+            batch.put_cf(cf, keys::chunk_key(keys::u32_at(&k, 0), p, keys::u64_at(&k, 8), keys::unflip(&k[16..])), &v);
+            batch.delete_cf(cf, &k);
+            moved += 1;
+            if batch.len() >= 20_000 {
+                db.write(std::mem::take(&mut batch))?;
+            }
+        }
+        db.write(batch)?;
+        if moved > 0 {
+            tracing::info!(shard = self.index, chunks = moved, "chunk keys migrated to time partitions with their own length");
+        }
+        Ok(())
+    }
+
+    pub(super) fn load_partitions(&mut self) -> Result<(), Error> {
+        let db = self.db.clone();
+        let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, "chunks"));
+        it.seek_to_first();
+        while let Some(k) = it.key() {
+            let (dbid, p) = (keys::u32_at(k, 0), keys::partition_at(k));
+            self.partitions.entry(dbid).or_default().insert(p);
+            match keys::prefix_end(&keys::partition_prefix(dbid, p)) {
+                Some(next) => it.seek(next),
+                None => break,
+            }
+        }
+        Ok(it.status()?)
+    }
+
+    pub(super) fn reload(&mut self) {
+        let active = self.series.len() as i64;
+        self.metrics.active_series.fetch_sub(active, std::sync::atomic::Ordering::Relaxed);
+        match Shard::load(self.index, self.db.clone(), self.sync, self.metrics.clone(), self.wanted_lengths.clone(), false) {
+            Ok(fresh) => *self = Shard { dropped: std::mem::take(&mut self.dropped), ..fresh },
+            Err(e) => tracing::error!(shard = self.index, error = %e, "reload failed"),
+        }
+    }
+}

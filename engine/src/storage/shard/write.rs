@@ -1,0 +1,192 @@
+//! The write path: appending samples to open chunks (cutting full ones into `chunks`),
+//! the log record of every accepted sample, recognising a retried sample by its stored
+//! value, and the checkpoint that stores open chunks and drops the log they cover.
+
+use super::{column_family, SeriesWrite, Shard, WriteOutcome, CHECKPOINT_LOG_BYTES, MAX_REJECTIONS_NAMED};
+use crate::storage::chunk::SAMPLES_PER_CHUNK;
+use crate::storage::keys::{self, Partition};
+use crate::storage::Error;
+use rocksdb::{WriteBatch, WriteOptions};
+
+impl Shard {
+    /// Appends one sample to a series' open chunk, cutting the chunk into `batch` first when it
+    /// is full or the sample falls in another partition.
+    pub(super) fn append(&mut self, id: u64, t: i64, value: f64, batch: &mut WriteBatch) {
+        let length = self.partition_length(self.series[&id].db);
+        let series = self.series.get_mut(&id).expect("series exists");
+        let head = &mut series.head;
+        if !head.is_empty()
+            && (head.len() >= SAMPLES_PER_CHUNK || Partition::of(head.min_time(), length) != Partition::of(t, length))
+        {
+            let full = std::mem::take(head);
+            let p = Partition::of(full.min_time(), length).reaching(full.max_time());
+            let key = keys::chunk_key(series.db, p, id, full.min_time());
+            let mut stored = Vec::with_capacity(8 + full.bytes().len());
+            stored.extend_from_slice(&full.max_time().to_be_bytes());
+            stored.extend_from_slice(full.bytes());
+            self.partitions.entry(series.db).or_default().insert(p);
+            let cf = column_family(&self.db, &self.cf_names, "chunks");
+            batch.put_cf(cf, key, stored);
+        }
+        series.head.append(t, value);
+        if !series.dirty {
+            series.dirty = true;
+            self.dirty.push(id);
+        }
+    }
+
+    pub(super) fn write(&mut self, db: u32, writes: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
+        if self.dropped.contains(&db) {
+            return Err(Error::PolicyDropped);
+        }
+        let wanted = self.wanted_lengths.read().unwrap().get(&db).copied();
+        if let Some(ms) = wanted.filter(|ms| self.partition_ms.get(&db) != Some(ms)) {
+            // The log since the last checkpoint was cut with the old length: checkpoint first,
+            // storing the new length with it, so that a replay cuts exactly as we do.
+            let old = self.partition_ms.insert(db, ms);
+            if let Err(e) = self.checkpoint() {
+                match old {
+                    Some(old) => self.partition_ms.insert(db, old),
+                    None => self.partition_ms.remove(&db),
+                };
+                return Err(e);
+            }
+        }
+        let mut out = WriteOutcome::default();
+        let mut batch = WriteBatch::default();
+        let mut log = Vec::with_capacity(24 * writes.iter().map(|w| w.samples.len()).sum::<usize>());
+        for w in writes {
+            let id = match self.find(db, w.hash, &w.labels) {
+                Some(id) => id,
+                None if w.samples.is_empty() => continue,
+                None => {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    batch.put_cf(self.cf("series"), keys::series_key(db, id), w.labels.as_bytes());
+                    for (name, value) in w.labels.iter() {
+                        batch.put_cf(self.cf("postings"), keys::posting_key(db, name, value, id), b"");
+                        self.postings.add_entry(db, name, value, id);
+                    }
+                    self.index_series(db, id, w.labels.clone());
+                    out.new_series += 1;
+                    id
+                }
+            };
+            let mut rejected: Option<String> = None;
+            for (t, v) in w.samples {
+                let head = &self.series[&id].head;
+                if !head.is_empty() && t <= head.max_time() {
+                    if self.stored_value(db, id, t) == Some(v.to_bits()) {
+                        out.duplicates += 1;
+                    } else {
+                        out.rejected += 1;
+                        if rejected.is_none() {
+                            let why = if t == head.max_time() { "duplicate sample for timestamp" } else { "out of order sample" };
+                            rejected = Some(format!("{why} {t} (newest is {}) for series {}", head.max_time(), w.labels));
+                        }
+                    }
+                    continue;
+                }
+                // Appends beyond what is in the series' older chunks are always safe: the
+                // head holds the newest sample of every series.
+                self.append(id, t, v, &mut batch);
+                log.extend_from_slice(&id.to_le_bytes());
+                log.extend_from_slice(&t.to_le_bytes());
+                log.extend_from_slice(&v.to_bits().to_le_bytes());
+                out.accepted += 1;
+            }
+            if let Some(r) = rejected {
+                if out.rejections.len() < MAX_REJECTIONS_NAMED {
+                    out.rejections.push(r);
+                }
+            }
+        }
+        if !log.is_empty() {
+            batch.put_cf(self.cf("log"), keys::log_key(self.next_seq), &log);
+            self.next_seq += 1;
+            self.log_bytes += log.len();
+        }
+        if batch.is_empty() {
+            return Ok(out);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.sync);
+        if let Err(e) = self.db.write_opt(batch, &wo) {
+            // Memory is ahead of disk now: rebuild it from disk so that the failed request
+            // leaves no trace, then report the fault.
+            tracing::error!(shard = self.index, error = %e, "write failed, reloading shard");
+            self.reload();
+            return Err(Error::from(e).context("storage write failed"));
+        }
+        self.metrics.active_series.fetch_add(out.new_series as i64, std::sync::atomic::Ordering::Relaxed);
+        if self.log_bytes >= CHECKPOINT_LOG_BYTES {
+            if let Err(e) = self.checkpoint() {
+                tracing::error!(shard = self.index, error = %e, "checkpoint failed");
+            }
+        }
+        Ok(out)
+    }
+
+    /// The value bits stored for a series at timestamp `t`, if any: how a retried request
+    /// is recognised. Only samples not newer than the series' newest come here.
+    pub(super) fn stored_value(&self, db: u32, id: u64, t: i64) -> Option<u64> {
+        let find = |data: &[u8]| {
+            let mut found = None;
+            crate::storage::chunk::decode_each(data, |st, v| {
+                if st == t {
+                    found = Some(v.to_bits());
+                }
+            });
+            found
+        };
+        let head = &self.series.get(&id)?.head;
+        if t == head.max_time() {
+            return Some(head.last_value_bits());
+        }
+        if !head.is_empty() && t >= head.min_time() {
+            return find(head.bytes());
+        }
+        let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
+        for p in self.partitions.get(&db)?.iter().filter(|p| p.contains(t)) {
+            it.seek_for_prev(keys::chunk_key(db, *p, id, t));
+            let (Some(k), Some(v)) = (it.key(), it.value()) else { continue };
+            if k.starts_with(&keys::chunk_prefix(db, *p, id)) && i64::from_be_bytes(v[..8].try_into().ok()?) >= t {
+                return find(&v[8..]);
+            }
+        }
+        None
+    }
+
+    pub fn checkpoint(&mut self) -> Result<(), Error> {
+        self.checkpoint_with(WriteBatch::default())
+    }
+
+    /// Stores changed open chunks and the partition lengths, and drops the log they cover,
+    /// atomically.
+    pub(super) fn checkpoint_with(&mut self, mut batch: WriteBatch) -> Result<(), Error> {
+        for id in &self.dirty {
+            if let Some(s) = self.series.get(id) {
+                batch.put_cf(self.cf("head"), keys::series_key(s.db, *id), s.head.bytes());
+            }
+        }
+        for (db, ms) in &self.partition_ms {
+            batch.put_cf(self.cf("head"), keys::partition_length_key(*db), ms.to_be_bytes());
+        }
+        batch.delete_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq));
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.sync);
+        self.db.write_opt(batch, &wo)?;
+        // Log entries already flushed to table files would otherwise stay on disk until a
+        // compaction: drop those files whole. (The log's L0 files are moved to L1 at once,
+        // see the log's options in `storage`, because this skips L0.)
+        self.db
+            .delete_file_in_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq))?;
+        for id in std::mem::take(&mut self.dirty) {
+            if let Some(s) = self.series.get_mut(&id) {
+                s.dirty = false;
+            }
+        }
+        self.log_bytes = 0;
+        Ok(())
+    }
+}
