@@ -18,6 +18,7 @@ pub mod index;
 pub mod labels;
 pub mod metrics;
 pub mod model;
+pub mod promql;
 pub mod query;
 pub mod storage;
 pub mod tls;
