@@ -18,7 +18,7 @@
 
 use crate::storage::catalog::Record;
 use crate::storage::users::User;
-use crate::storage::Storage;
+use crate::storage::{Error, Storage};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -75,25 +75,25 @@ fn objects(storage: &Storage) -> BTreeMap<Key, Value> {
     out
 }
 
-pub fn load(storage: &Storage) -> Result<Entries, String> {
+pub fn load(storage: &Storage) -> Result<Entries, Error> {
     let mut out = Entries::new();
     for (k, v) in storage.meta_records(PREFIX)? {
-        let key: Key = serde_json::from_slice(&k[PREFIX.len()..]).map_err(|e| format!("corrupt catalog entry key: {e}"))?;
-        out.insert(key, serde_json::from_slice(&v).map_err(|e| format!("corrupt catalog entry: {e}"))?);
+        let key: Key = serde_json::from_slice(&k[PREFIX.len()..]).map_err(|source| Error::CorruptJson { what: "catalog entry key", source })?;
+        out.insert(key, serde_json::from_slice(&v).map_err(|source| Error::CorruptJson { what: "catalog entry", source })?);
     }
     Ok(out)
 }
 
-fn store(storage: &Storage, changed: &[(Key, Entry)]) -> Result<(), String> {
+fn store(storage: &Storage, changed: &[(Key, Entry)]) -> Result<(), Error> {
     let records = changed.iter().map(|(k, e)| Record::Put(meta_key(k), serde_json::to_vec(e).expect("an entry serializes"))).collect();
-    storage.write_meta(records).map_err(String::from)
+    storage.write_meta(records)
 }
 
 /// Gives what changed on this node since the entries were last written a new version
 /// (later than any seen, so a slow clock does not lose a change) and stores it. Objects that
 /// never had an entry get version zero at start (`after_statement` false), a new version
 /// after a statement. Answers the changed entries.
-pub fn record_local(storage: &Storage, self_name: &str, after_statement: bool) -> Result<Vec<(Key, Entry)>, String> {
+pub fn record_local(storage: &Storage, self_name: &str, after_statement: bool) -> Result<Vec<(Key, Entry)>, Error> {
     let entries = load(storage)?;
     let latest = entries.values().map(|e| e.version.time_ns).max().unwrap_or(0);
     let now = Version { time_ns: crate::now_ns().max(latest + 1), node: self_name.to_string() };
@@ -125,7 +125,7 @@ fn is_deletion(key: &Key) -> bool {
 
 /// A deletion run here, for the other nodes to run too: the statement, its database and when
 /// it ran.
-pub fn record_deletion(storage: &Storage, self_name: &str, db: &str, statement: &str) -> Result<(), String> {
+pub fn record_deletion(storage: &Storage, self_name: &str, db: &str, statement: &str) -> Result<(), Error> {
     let now = crate::now_ns();
     let version = Version { time_ns: now, node: self_name.to_string() };
     let key = vec!["delete".to_string(), format!("{now:020}.{self_name}")];
@@ -143,7 +143,7 @@ pub struct Deletion {
 
 /// Applies the entries that beat this node's own, in key order, and stores them; runs each
 /// new deletion with `delete`. Answers how many it applied.
-pub async fn merge<F: std::future::Future<Output = Result<(), String>>>(storage: &Storage, incoming: Entries, delete: impl Fn(Deletion) -> F) -> Result<usize, String> {
+pub async fn merge<F: std::future::Future<Output = Result<(), String>>>(storage: &Storage, incoming: Entries, delete: impl Fn(Deletion) -> F) -> Result<usize, Error> {
     let mut entries = load(storage)?;
     let mut applied = 0;
     for (key, entry) in incoming {
@@ -155,14 +155,14 @@ pub async fn merge<F: std::future::Future<Output = Result<(), String>>>(storage:
         let reborn = mine.is_some_and(|m| m.object.is_some() && m.born != entry.born);
         let applied_here = match (is_deletion(&key), &entry.object) {
             (true, Some(o)) => {
-                let text = |name: &str| field(o, name)?.as_str().map(str::to_string).ok_or_else(|| format!("{name} is not a string"));
+                let text = |name: &str| field(o, name)?.as_str().map(str::to_string).ok_or_else(|| Error::Corrupt(format!("catalog entry: {name} is not a string")));
                 let deletion = Deletion { db: text("db")?, statement: text("statement")?, before_ns: int(o, "before_ns")? };
-                delete(deletion).await
+                delete(deletion).await.map_err(Error::Invalid)
             }
             (true, None) => Ok(()),
             (false, _) => apply(storage, &key, &entry, reborn).await,
         };
-        applied_here.map_err(|e| format!("catalog entry {key:?}: {e}"))?;
+        applied_here.map_err(|e| e.context(format!("catalog entry {key:?}")))?;
         store(storage, &[(key.clone(), entry.clone())])?;
         entries.insert(key, entry);
         applied += 1;
@@ -170,48 +170,47 @@ pub async fn merge<F: std::future::Future<Output = Result<(), String>>>(storage:
     Ok(applied)
 }
 
-fn field<'a>(object: &'a Value, name: &str) -> Result<&'a Value, String> {
-    object.get(name).ok_or_else(|| format!("missing {name}"))
+fn field<'a>(object: &'a Value, name: &str) -> Result<&'a Value, Error> {
+    object.get(name).ok_or_else(|| Error::Corrupt(format!("catalog entry: missing {name}")))
 }
 
-fn int(object: &Value, name: &str) -> Result<i64, String> {
-    field(object, name)?.as_i64().ok_or_else(|| format!("{name} is not a number"))
+fn int(object: &Value, name: &str) -> Result<i64, Error> {
+    field(object, name)?.as_i64().ok_or_else(|| Error::Corrupt(format!("catalog entry: {name} is not a number")))
 }
 
-async fn apply(storage: &Storage, key: &Key, entry: &Entry, reborn: bool) -> Result<(), String> {
+async fn apply(storage: &Storage, key: &Key, entry: &Entry, reborn: bool) -> Result<(), Error> {
     let parts: Vec<&str> = key.iter().map(String::as_str).collect();
     match (parts.as_slice(), &entry.object) {
-        (["db", name], None) => storage.drop_database(name).await.map_err(String::from),
+        (["db", name], None) => storage.drop_database(name).await,
         (["db", name], Some(o)) => {
-            let default = field(o, "default_policy")?.as_str().ok_or("default_policy is not a string")?;
+            let default = field(o, "default_policy")?.as_str().ok_or_else(|| Error::Corrupt("catalog entry: default_policy is not a string".into()))?;
             if reborn {
                 storage.drop_database(name).await?;
             }
-            storage.put_database(name, default).map_err(String::from)
+            storage.put_database(name, default)
         }
-        (["rp", db, name], None) => storage.drop_policy(db, name).await.map_err(String::from),
+        (["rp", db, name], None) => storage.drop_policy(db, name).await,
         // A policy of a database this node dropped later: nothing to hold it.
         (["rp", db, _], Some(_)) if storage.database(db).is_err() => Ok(()),
         (["rp", db, name], Some(o)) => {
             if reborn {
                 storage.drop_policy(db, name).await?;
             }
-            let replication = u32::try_from(int(o, "replication")?).map_err(|e| e.to_string())?;
-            storage.put_policy(db, name, int(o, "duration")?, int(o, "shard_duration")?, replication).map_err(String::from)
+            let replication = u32::try_from(int(o, "replication")?).map_err(|e| Error::Corrupt(format!("catalog entry: replication {e}")))?;
+            storage.put_policy(db, name, int(o, "duration")?, int(o, "shard_duration")?, replication)
         }
         (["user", name], object) => {
-            let user: Option<User> = object.clone().map(serde_json::from_value).transpose().map_err(|e| e.to_string())?;
+            let user: Option<User> = object.clone().map(serde_json::from_value).transpose().map_err(|source| Error::CorruptJson { what: "catalog entry of a user", source })?;
             storage.change_user(name, |users| {
                 match user {
                     Some(u) if u.name == *name => users.insert(u.name.clone(), u),
-                    Some(_) => return Err("the user's name differs from its key".into()),
+                    Some(_) => return Err(Error::Corrupt("catalog entry: the user's name differs from its key".into())),
                     None => users.remove(*name),
                 };
                 Ok(())
             })
-            .map_err(String::from)
         }
-        _ => Err("unknown kind of object".into()),
+        _ => Err(Error::Corrupt("catalog entry: unknown kind of object".into())),
     }
 }
 

@@ -226,20 +226,20 @@ impl Coordinator {
         self.share(recorded).await
     }
 
-    async fn share(&self, recorded: Result<bool, String>) -> Result<(), Error> {
+    async fn share(&self, recorded: Result<bool, crate::storage::Error>) -> Result<(), Error> {
         match recorded {
             Ok(true) => {
                 self.exchange().await;
                 Ok(())
             }
             Ok(false) => Ok(()),
-            Err(reason) => Err(Error::NotShared { node: self.cluster.self_name.clone(), reason }),
+            Err(e) => Err(Error::NotShared { node: self.cluster.self_name.clone(), reason: e.to_string() }),
         }
     }
 
     /// Merges another node's catalog entries here, under the catalog lock; deletions run
     /// through `replay`. Answers how many entries changed something.
-    pub async fn take(&self, theirs: Entries) -> Result<usize, String> {
+    pub async fn take(&self, theirs: Entries) -> Result<usize, crate::storage::Error> {
         let _changing = self.cluster.catalog_lock.lock().await;
         catalog_sync::merge(&self.storage, theirs, |d| (self.replay)(&self.storage, d)).await
     }

@@ -92,9 +92,8 @@ pub async fn catalog(req: HttpRequest, payload: web::Payload, state: web::Data<A
     let Data::Cluster(coordinator) = &*state.data else { return Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")) };
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let theirs = decode_entries(&decompress(&req, &raw, state.max_body_bytes)?).map_err(ApiError::bad_request)?;
-    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
-    coordinator.take(theirs).await.map_err(internal)?;
-    let mine = crate::cluster::catalog_sync::load(coordinator.storage()).map_err(internal)?;
-    let body = snap::raw::Encoder::new().compress_vec(&encode_entries(&mine)).map_err(|e| internal(e.to_string()))?;
+    coordinator.take(theirs).await?;
+    let mine = crate::cluster::catalog_sync::load(coordinator.storage())?;
+    let body = snap::raw::Encoder::new().compress_vec(&encode_entries(&mine)).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(HttpResponse::Ok().content_type("application/json").insert_header(("Content-Encoding", "snappy")).body(body))
 }
