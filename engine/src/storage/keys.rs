@@ -1,8 +1,11 @@
-//! Key layouts of the shard column families. All integers are big-endian so RocksDB's byte
-//! order is numeric order; signed timestamps have their sign bit flipped for the same reason.
-//! Everything of one database starts with its id, so dropping a database is one range
-//! delete per column family; chunk keys put the time partition right after it, so expiring
-//! old data is a range delete too.
+//! Key layouts of the shard column families, and the layouts of the values that are not
+//! opaque (a stored full chunk, a log entry): their `encode_*`/`decode_*` are here and nowhere
+//! else. All integers in keys are big-endian so RocksDB's byte order is numeric order; signed
+//! timestamps have their sign bit flipped for the same reason. Everything of one database
+//! starts with its id, so dropping a database is one range delete per column family; chunk
+//! keys put the time partition right after it, so expiring old data is a range delete too.
+
+use super::Error;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -183,6 +186,45 @@ pub fn log_key(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
 
+/// A full chunk as stored in `chunks`: `[max time, big-endian i64][XOR chunk bytes]` (its
+/// min time is in the key).
+pub fn encode_chunk_value(max_t: i64, xor: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + xor.len());
+    v.extend_from_slice(&max_t.to_be_bytes());
+    v.extend_from_slice(xor);
+    v
+}
+
+/// A stored full chunk's max time and XOR chunk bytes.
+pub fn decode_chunk_value(v: &[u8]) -> Result<(i64, &[u8]), Error> {
+    match v.split_first_chunk::<8>() {
+        Some((max_t, xor)) => Ok((i64::from_be_bytes(*max_t), xor)),
+        None => Err(Error::Corrupt(format!("chunk value of {} bytes", v.len()))),
+    }
+}
+
+/// The bytes of one sample in a log entry: `[series id u64][t i64][value bits u64]`, each
+/// little-endian; an entry is any number of them.
+pub const LOG_RECORD_BYTES: usize = 24;
+
+/// Appends one sample to a log entry.
+pub fn encode_log_record(entry: &mut Vec<u8>, id: u64, t: i64, value: f64) {
+    entry.extend_from_slice(&id.to_le_bytes());
+    entry.extend_from_slice(&t.to_le_bytes());
+    entry.extend_from_slice(&value.to_bits().to_le_bytes());
+}
+
+/// The samples of a log entry, (series id, t, value) in the order written.
+pub fn decode_log(entry: &[u8]) -> Result<impl Iterator<Item = (u64, i64, f64)> + '_, Error> {
+    if entry.len() % LOG_RECORD_BYTES != 0 {
+        return Err(Error::Corrupt(format!("log entry of {} bytes, not whole samples of {LOG_RECORD_BYTES}", entry.len())));
+    }
+    Ok(entry.chunks_exact(LOG_RECORD_BYTES).map(|r| {
+        let field = |at: usize| u64::from_le_bytes(r[at..at + 8].try_into().expect("8 bytes"));
+        (field(0), field(8) as i64, f64::from_bits(field(16)))
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +266,59 @@ mod tests {
         assert_eq!(parse_posting_key(&k), Some((7, "job", "node", 42)));
         let k = posting_key(7, "x", "", 1);
         assert_eq!(parse_posting_key(&k), Some((7, "x", "", 1)));
+    }
+
+    #[test]
+    fn chunk_values_round_trip_in_their_layout() {
+        let v = encode_chunk_value(0x0102_0304_0506_0708, &[0xaa, 0xbb]);
+        assert_eq!(v, [1, 2, 3, 4, 5, 6, 7, 8, 0xaa, 0xbb], "the stored layout changed");
+        assert_eq!(decode_chunk_value(&v).unwrap(), (0x0102_0304_0506_0708, [0xaa, 0xbb].as_slice()));
+        for max_t in [i64::MIN, -1, 0, 1_700_000_000_000, i64::MAX] {
+            assert_eq!(decode_chunk_value(&encode_chunk_value(max_t, b"xor")).unwrap(), (max_t, b"xor".as_slice()));
+        }
+        assert_eq!(decode_chunk_value(&encode_chunk_value(-2, &[])).unwrap(), (-2, [].as_slice()));
+    }
+
+    #[test]
+    fn short_chunk_values_are_errors() {
+        for short in [&[][..], &[1, 2, 3, 4, 5, 6, 7]] {
+            let e = decode_chunk_value(short).unwrap_err();
+            assert!(matches!(e, Error::Corrupt(_)), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn log_records_round_trip_in_their_layout() {
+        let mut entry = Vec::new();
+        encode_log_record(&mut entry, 0x0102_0304_0506_0708, -1, 1.0);
+        #[rustfmt::skip]
+        let pinned = [
+            8, 7, 6, 5, 4, 3, 2, 1,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0, 0, 0, 0, 0, 0, 0xf0, 0x3f,
+        ];
+        assert_eq!(entry, pinned, "the log layout changed");
+        let samples = [(7, i64::MIN, f64::MIN_POSITIVE), (u64::MAX, i64::MAX, -0.0), (0, 0, f64::from_bits(0x7ff8_0000_0000_0001))];
+        for (id, t, v) in samples {
+            encode_log_record(&mut entry, id, t, v);
+        }
+        assert_eq!(entry.len(), 4 * LOG_RECORD_BYTES);
+        let back: Vec<(u64, i64, u64)> = decode_log(&entry).unwrap().map(|(id, t, v)| (id, t, v.to_bits())).collect();
+        let mut want = vec![(0x0102_0304_0506_0708, -1, 1.0f64.to_bits())];
+        want.extend(samples.iter().map(|(id, t, v)| (*id, *t, v.to_bits())));
+        assert_eq!(back, want, "values bit for bit, NaN payloads too");
+        assert_eq!(decode_log(&[]).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn log_entries_of_partial_samples_are_errors() {
+        let mut entry = Vec::new();
+        encode_log_record(&mut entry, 1, 2, 3.0);
+        for cut in [1, 8, 23, 25, 47] {
+            let mut bad = entry.repeat(2);
+            bad.truncate(cut);
+            let e = decode_log(&bad).err().expect("an error");
+            assert!(matches!(e, Error::Corrupt(_)), "{e:?}");
+        }
     }
 }

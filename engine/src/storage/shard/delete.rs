@@ -83,7 +83,7 @@ impl Shard {
             .ok_or_else(|| Error::Corrupt("chunk".into()))?;
             Ok((!kept.is_empty()).then_some(kept))
         };
-        let stored = |c: &XorChunk| [c.max_time().to_be_bytes().as_slice(), c.bytes()].concat();
+        let stored = |c: &XorChunk| keys::encode_chunk_value(c.max_time(), c.bytes());
         let mut batch = WriteBatch::default();
         let mut emptied = Vec::new();
         let db = self.db.clone();
@@ -101,11 +101,11 @@ impl Shard {
                     if !k.starts_with(&prefix) {
                         break;
                     }
-                    let (c_min, c_max) = (keys::unflip(&k[20..]), i64::from_be_bytes(v[..8].try_into().unwrap()));
+                    let (c_min, (c_max, xor)) = (keys::unflip(&k[20..]), keys::decode_chunk_value(v)?);
                     let mut left = Some((c_min, v.to_vec()));
                     if c_min <= max_t && c_max >= min_t {
                         batch.delete_cf(cf, k);
-                        left = without(&v[8..])?.map(|kept| (kept.min_time(), stored(&kept)));
+                        left = without(xor)?.map(|kept| (kept.min_time(), stored(&kept)));
                         if let Some((min, value)) = &left {
                             batch.put_cf(cf, keys::chunk_key(space, *p, id, *min), value);
                         }
@@ -126,7 +126,7 @@ impl Shard {
                 None => match newest {
                     Some((p, min, value)) => {
                         batch.delete_cf(cf, keys::chunk_key(space, p, id, min));
-                        XorChunk::from_bytes(&value[8..]).ok_or_else(|| Error::Corrupt("chunk".into()))?
+                        XorChunk::from_bytes(keys::decode_chunk_value(&value)?.1).ok_or_else(|| Error::Corrupt("chunk".into()))?
                     }
                     None => {
                         emptied.push(id);

@@ -45,12 +45,12 @@ impl Shard {
                     if !k.starts_with(&prefix) {
                         break;
                     }
-                    let (c_min, c_max) = (keys::unflip(&k[20..]), i64::from_be_bytes(v[..8].try_into().unwrap()));
+                    let (c_min, (c_max, xor)) = (keys::unflip(&k[20..]), keys::decode_chunk_value(v)?);
                     if c_min > max_t {
                         break;
                     }
                     if overlaps(c_min, c_max) {
-                        stored.push(StoredChunk { min_t: c_min, max_t: c_max, data: v[8..].to_vec() });
+                        stored.push(StoredChunk { min_t: c_min, max_t: c_max, data: xor.to_vec() });
                     }
                     it.next();
                 }

@@ -86,10 +86,13 @@ impl Shard {
         for item in db.iterator_cf(cf("log"), rocksdb::IteratorMode::Start) {
             let (k, v) = item?;
             self.next_seq = self.next_seq.max(keys::u64_at(&k, 0) + 1);
-            for rec in v.chunks_exact(24) {
-                let id = u64::from_le_bytes(rec[..8].try_into().unwrap());
-                let t = i64::from_le_bytes(rec[8..16].try_into().unwrap());
-                let value = f64::from_bits(u64::from_le_bytes(rec[16..].try_into().unwrap()));
+            // An entry cut short (never written so) is replayed up to its last whole sample,
+            // as it always was.
+            let samples = keys::decode_log(&v).or_else(|e| {
+                tracing::warn!(shard = self.index, error = %e, "replaying the whole samples of a log entry");
+                keys::decode_log(&v[..v.len() - v.len() % keys::LOG_RECORD_BYTES])
+            })?;
+            for (id, t, value) in samples {
                 let Some(series) = self.series.get(&id) else { continue };
                 if !series.head.is_empty() && t <= series.head.max_time() {
                     continue;

@@ -21,9 +21,7 @@ impl Shard {
             let full = std::mem::take(head);
             let p = Partition::of(full.min_time(), length).reaching(full.max_time());
             let key = keys::chunk_key(series.db, p, id, full.min_time());
-            let mut stored = Vec::with_capacity(8 + full.bytes().len());
-            stored.extend_from_slice(&full.max_time().to_be_bytes());
-            stored.extend_from_slice(full.bytes());
+            let stored = keys::encode_chunk_value(full.max_time(), full.bytes());
             self.partitions.entry(series.db).or_default().insert(p);
             let cf = column_family(&self.db, &self.cf_names, "chunks");
             batch.put_cf(cf, key, stored);
@@ -54,7 +52,7 @@ impl Shard {
         }
         let mut out = WriteOutcome::default();
         let mut batch = WriteBatch::default();
-        let mut log = Vec::with_capacity(24 * writes.iter().map(|w| w.samples.len()).sum::<usize>());
+        let mut log = Vec::with_capacity(keys::LOG_RECORD_BYTES * writes.iter().map(|w| w.samples.len()).sum::<usize>());
         for w in writes {
             let id = match self.find(db, w.hash, &w.labels) {
                 Some(id) => id,
@@ -90,9 +88,7 @@ impl Shard {
                 // Appends beyond what is in the series' older chunks are always safe: the
                 // head holds the newest sample of every series.
                 self.append(id, t, v, &mut batch);
-                log.extend_from_slice(&id.to_le_bytes());
-                log.extend_from_slice(&t.to_le_bytes());
-                log.extend_from_slice(&v.to_bits().to_le_bytes());
+                keys::encode_log_record(&mut log, id, t, v);
                 out.accepted += 1;
             }
             if let Some(r) = rejected {
@@ -150,8 +146,12 @@ impl Shard {
         for p in self.partitions.get(&db)?.iter().filter(|p| p.contains(t)) {
             it.seek_for_prev(keys::chunk_key(db, *p, id, t));
             let (Some(k), Some(v)) = (it.key(), it.value()) else { continue };
-            if k.starts_with(&keys::chunk_prefix(db, *p, id)) && i64::from_be_bytes(v[..8].try_into().ok()?) >= t {
-                return find(&v[8..]);
+            if !k.starts_with(&keys::chunk_prefix(db, *p, id)) {
+                continue;
+            }
+            let (c_max, xor) = keys::decode_chunk_value(v).ok()?;
+            if c_max >= t {
+                return find(xor);
             }
         }
         None
