@@ -1,11 +1,12 @@
 //! Key layouts of the shard column families, and the layouts of the values that are not
 //! opaque (a stored full chunk, a log entry): their `encode_*`/`decode_*` are here and nowhere
 //! else. All integers in keys are big-endian so RocksDB's byte order is numeric order; signed
-//! timestamps have their sign bit flipped for the same reason. Everything of one database
-//! starts with its id, so dropping a database is one range delete per column family; chunk
-//! keys put the time partition right after it, so expiring old data is a range delete too.
+//! timestamps have their sign bit flipped for the same reason. Everything of one retention
+//! policy starts with its id, so dropping a policy is one range delete per column family;
+//! chunk keys put the time partition right after it, so expiring old data is a range delete
+//! too.
 
-use super::Error;
+use super::{Error, PolicyId};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -81,31 +82,31 @@ pub fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
 }
 
-/// `[db]`: the prefix of everything of a database.
-pub fn db_prefix(db: u32) -> [u8; 4] {
-    db.to_be_bytes()
+/// `[policy]`: the prefix of everything of a retention policy.
+pub fn policy_prefix(policy: PolicyId) -> [u8; 4] {
+    policy.to_be_bytes()
 }
 
-/// The exclusive end of a database's key range.
-pub fn db_end(db: u32) -> Vec<u8> {
-    match db.checked_add(1) {
+/// The exclusive end of a retention policy's key range.
+pub fn policy_end(policy: PolicyId) -> Vec<u8> {
+    match policy.checked_add(1) {
         Some(next) => next.to_be_bytes().to_vec(),
         None => vec![0xff; 5],
     }
 }
 
-/// Series table and head snapshots: `[db][series id]`.
-pub fn series_key(db: u32, id: u64) -> [u8; 12] {
+/// Series table and head snapshots: `[policy][series id]`.
+pub fn series_key(policy: PolicyId, id: u64) -> [u8; 12] {
     let mut k = [0u8; 12];
-    k[..4].copy_from_slice(&db.to_be_bytes());
+    k[..4].copy_from_slice(&policy.to_be_bytes());
     k[4..].copy_from_slice(&id.to_be_bytes());
     k
 }
 
-/// Inverted index: `[db][name 0xff value 0xff][series id]`, value empty.
-pub fn posting_key(db: u32, name: &str, value: &str, id: u64) -> Vec<u8> {
+/// Inverted index: `[policy][name 0xff value 0xff][series id]`, value empty.
+pub fn posting_key(policy: PolicyId, name: &str, value: &str, id: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(4 + name.len() + value.len() + 10);
-    k.extend_from_slice(&db.to_be_bytes());
+    k.extend_from_slice(&policy.to_be_bytes());
     k.extend_from_slice(name.as_bytes());
     k.push(0xff);
     k.extend_from_slice(value.as_bytes());
@@ -114,41 +115,41 @@ pub fn posting_key(db: u32, name: &str, value: &str, id: u64) -> Vec<u8> {
     k
 }
 
-/// Splits a posting key into (db, name, value, id).
-pub fn parse_posting_key(k: &[u8]) -> Option<(u32, &str, &str, u64)> {
+/// Splits a posting key into (policy, name, value, id).
+pub fn parse_posting_key(k: &[u8]) -> Option<(PolicyId, &str, &str, u64)> {
     if k.len() < 4 + 2 + 8 {
         return None;
     }
-    let db = u32_at(k, 0);
+    let policy = u32_at(k, 0);
     let id = u64_at(k, k.len() - 8);
     let mid = &k[4..k.len() - 8];
     let sep = mid.iter().position(|b| *b == 0xff)?;
     let name = std::str::from_utf8(&mid[..sep]).ok()?;
     let value = std::str::from_utf8(mid[sep + 1..].strip_suffix(&[0xff])?).ok()?;
-    Some((db, name, value, id))
+    Some((policy, name, value, id))
 }
 
-/// Full chunks: `[db][partition start][partition end][series id][min time]`; the value is
-/// `[max time][xor bytes]`.
-pub fn chunk_key(db: u32, p: Partition, id: u64, min_t: i64) -> [u8; 28] {
+/// Full chunks: `[policy][partition start][partition end][series id][min time]`; the value is
+/// `[max time][xor bytes]` (see `encode_chunk_value`).
+pub fn chunk_key(policy: PolicyId, p: Partition, id: u64, min_t: i64) -> [u8; 28] {
     let mut k = [0u8; 28];
-    k[..20].copy_from_slice(&chunk_prefix(db, p, id));
+    k[..20].copy_from_slice(&chunk_prefix(policy, p, id));
     k[20..].copy_from_slice(&flip(min_t));
     k
 }
 
 /// The prefix of one series' chunks in one partition.
-pub fn chunk_prefix(db: u32, p: Partition, id: u64) -> [u8; 20] {
+pub fn chunk_prefix(policy: PolicyId, p: Partition, id: u64) -> [u8; 20] {
     let mut k = [0u8; 20];
-    k[..12].copy_from_slice(&partition_prefix(db, p));
+    k[..12].copy_from_slice(&partition_prefix(policy, p));
     k[12..].copy_from_slice(&id.to_be_bytes());
     k
 }
 
 /// The prefix of a whole partition's chunks.
-pub fn partition_prefix(db: u32, p: Partition) -> [u8; 12] {
+pub fn partition_prefix(policy: PolicyId, p: Partition) -> [u8; 12] {
     let mut k = [0u8; 12];
-    k[..4].copy_from_slice(&db.to_be_bytes());
+    k[..4].copy_from_slice(&policy.to_be_bytes());
     k[4..8].copy_from_slice(&p.start.to_be_bytes());
     k[8..].copy_from_slice(&p.end.to_be_bytes());
     k
@@ -171,14 +172,14 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// The key of a shard's next series id in its series column family: database 0 is never
+/// The key of a shard's next series id in its series column family: policy id 0 is never
 /// allocated and a series key is longer, so it collides with nothing.
 pub const NEXT_SERIES_ID: [u8; 4] = [0; 4];
 
-/// A shard's partition length for a database, in its head column family beside the open
-/// chunks (which are `[db][series id]`): `[db]` → milliseconds.
-pub fn partition_length_key(db: u32) -> [u8; 4] {
-    db.to_be_bytes()
+/// A shard's partition length for a policy, in its head column family beside the open
+/// chunks (which are `[policy][series id]`): `[policy]` → milliseconds.
+pub fn partition_length_key(policy: PolicyId) -> [u8; 4] {
+    policy.to_be_bytes()
 }
 
 /// Write-ahead sample log: `[sequence]`.
