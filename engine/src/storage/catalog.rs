@@ -7,7 +7,7 @@
 //! database's first policy has the database's id, so data written before policies existed
 //! is its `autogen`.
 
-use super::Error;
+use super::{Error, PolicyId};
 use crate::model::PolicyOptions;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -19,7 +19,7 @@ pub const AUTOGEN: &str = "autogen";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
     pub name: String,
-    pub id: u32,
+    pub id: PolicyId,
     /// How long data is kept, in nanoseconds; 0 keeps it forever.
     pub duration: i64,
     /// The time span of one partition of its data, in nanoseconds: expired data goes a

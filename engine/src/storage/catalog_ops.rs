@@ -3,7 +3,7 @@
 //! stored before it takes effect.
 
 use super::catalog::{Catalog, Database, Record};
-use super::{fields, Error, Policies, Storage, META_CF};
+use super::{fields, Error, Policies, PolicyId, Storage, META_CF};
 use crate::model::PolicyOptions;
 
 impl Storage {
@@ -29,7 +29,7 @@ impl Storage {
     }
 
     /// The ids of the policies an operation covers.
-    pub(super) fn policy_ids(&self, db: &str, which: Policies) -> Result<Vec<u32>, Error> {
+    pub(super) fn policy_ids(&self, db: &str, which: Policies) -> Result<Vec<PolicyId>, Error> {
         let c = self.catalog.read().unwrap();
         let d = c.databases.get(db).ok_or_else(|| Error::DatabaseNotFound(db.to_string()))?;
         match which {
@@ -86,7 +86,7 @@ impl Storage {
     /// Drops a policy and its data; dropping one that does not exist is not an error.
     pub async fn drop_policy(&self, db: &str, name: &str) -> Result<(), Error> {
         if let Some(p) = self.change_catalog(|c| Ok(c.drop_policy(db, name)))? {
-            self.drop_space(p.id).await?;
+            self.drop_policy_data(p.id).await?;
         }
         Ok(())
     }
@@ -105,7 +105,7 @@ impl Storage {
         self.metadata.write().unwrap().remove(&id);
         self.fields.drop_database(id);
         for p in policies {
-            self.drop_space(p.id).await?;
+            self.drop_policy_data(p.id).await?;
         }
         Ok(())
     }

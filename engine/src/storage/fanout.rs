@@ -2,7 +2,7 @@
 //! gathered from all, deletes, label values, retention and shutdown.
 
 use super::shard::{self, ChunkPage, Expired, SeriesWrite, Shard, StoredChunk, WriteOutcome};
-use super::{Policies, SelectedSeries, Storage, Error, META_CF};
+use super::{Error, Policies, PolicyId, SelectedSeries, Storage, META_CF};
 use crate::index::matcher::Matcher;
 use actix::prelude::*;
 use futures_util::future::join_all;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 impl Storage {
     /// Drops every series and chunk of one policy in every shard.
-    pub(super) async fn drop_space(&self, policy: u32) -> Result<(), Error> {
+    pub(super) async fn drop_policy_data(&self, policy: PolicyId) -> Result<(), Error> {
         for r in join_all(self.shards.iter().map(|s| s.send(shard::DropPolicy(policy)))).await {
             r??;
         }
@@ -22,13 +22,13 @@ impl Storage {
     /// Retention: in every policy with a duration, drops what is older than `now_ms` minus
     /// it (whole partitions, and series with nothing newer).
     pub async fn enforce_retention(&self, now_ms: i64) -> Result<Expired, Error> {
-        let due: Vec<(u32, i64)> = {
+        let due: Vec<(PolicyId, i64)> = {
             let c = self.catalog.read().unwrap();
             c.databases.values().flat_map(|d| &d.policies).filter(|p| p.duration > 0).map(|p| (p.id, now_ms - p.duration / 1_000_000)).collect()
         };
         let mut total = Expired::default();
         for (policy, before) in due {
-            for r in join_all(self.shards.iter().map(|s| s.send(shard::Expire { db: policy, before }))).await {
+            for r in join_all(self.shards.iter().map(|s| s.send(shard::Expire { policy, before }))).await {
                 let e = r??;
                 total.partitions += e.partitions;
                 total.series += e.series;
@@ -47,7 +47,7 @@ impl Storage {
     /// Writes series to their shards, in policy `rp` (or the default one); returns when every
     /// shard has its part in the WAL.
     pub async fn write(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
-        let id = self.policy_ids(db, Policies::One(rp))?[0];
+        let policy = self.policy_ids(db, Policies::One(rp))?[0];
         let mut per_shard: Vec<Vec<SeriesWrite>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
         for s in series {
             per_shard[self.shard_of(s.hash)].push(s);
@@ -56,7 +56,7 @@ impl Storage {
             .into_iter()
             .enumerate()
             .filter(|(_, part)| !part.is_empty())
-            .map(|(i, part)| self.shards[i].send(shard::Write { db: id, series: part }));
+            .map(|(i, part)| self.shards[i].send(shard::Write { policy, series: part }));
         let mut total = WriteOutcome::default();
         let mut fault = None;
         for r in join_all(sends).await {
@@ -84,7 +84,7 @@ impl Storage {
         let matchers = Arc::new(matchers);
         let mut out = Vec::new();
         for policy in self.policy_ids(db, which)? {
-            let sends = self.shards.iter().map(|s| s.send(shard::Select { db: policy, matchers: matchers.clone() }));
+            let sends = self.shards.iter().map(|s| s.send(shard::Select { policy, matchers: matchers.clone() }));
             for (shard, r) in join_all(sends).await.into_iter().enumerate() {
                 let found = r?;
                 out.extend(found.into_iter().map(|(labels, id)| SelectedSeries { labels, policy, shard, id }));
@@ -96,7 +96,7 @@ impl Storage {
 
     /// Chunks overlapping [min_t, max_t] of each series, in the order given, all at once.
     pub async fn read_chunks(&self, series: &[SelectedSeries], min_t: i64, max_t: i64) -> Result<Vec<Vec<StoredChunk>>, Error> {
-        let mut per_page: BTreeMap<(u32, usize), Vec<u64>> = BTreeMap::new();
+        let mut per_page: BTreeMap<(PolicyId, usize), Vec<u64>> = BTreeMap::new();
         for s in series {
             per_page.entry((s.policy, s.shard)).or_default().push(s.id);
         }
@@ -104,7 +104,7 @@ impl Storage {
             let page = self.read_page(policy, shard, ids, i64::MIN, min_t, max_t, usize::MAX).await;
             ((policy, shard), page)
         });
-        let mut out: HashMap<(u32, usize), std::vec::IntoIter<Vec<StoredChunk>>> = HashMap::new();
+        let mut out: HashMap<(PolicyId, usize), std::vec::IntoIter<Vec<StoredChunk>>> = HashMap::new();
         for (at, page) in join_all(pages).await {
             out.insert(at, page?.series.into_iter());
         }
@@ -116,7 +116,7 @@ impl Storage {
     #[allow(clippy::too_many_arguments)]
     pub async fn read_page(
         &self,
-        policy: u32,
+        policy: PolicyId,
         shard: usize,
         ids: Vec<u64>,
         first_from: i64,
@@ -125,7 +125,7 @@ impl Storage {
         budget: usize,
     ) -> Result<ChunkPage, Error> {
         self.shards[shard]
-            .send(shard::ReadChunks { db: policy, ids, first_from, min_t, max_t, budget })
+            .send(shard::ReadChunks { policy, ids, first_from, min_t, max_t, budget })
             .await?
     }
 
@@ -162,7 +162,7 @@ impl Storage {
     pub async fn label_values(&self, db: &str, which: Policies<'_>, name: &str) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
         for policy in self.policy_ids(db, which)? {
-            let sends = self.shards.iter().map(|s| s.send(shard::LabelValues { db: policy, name: name.to_string() }));
+            let sends = self.shards.iter().map(|s| s.send(shard::LabelValues { policy, name: name.to_string() }));
             for r in join_all(sends).await {
                 out.extend(r?);
             }

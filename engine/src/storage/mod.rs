@@ -28,6 +28,10 @@ use std::sync::{Arc, RwLock};
 
 const META_CF: &str = "meta";
 
+/// A retention policy's id: the space a series lives in, inside the shards and their keys
+/// (see `catalog`). Databases have ids of their own (metadata and fields are per database).
+pub type PolicyId = u32;
+
 /// Why storage could not do what was asked. Each message is what users have always been
 /// shown: the HTTP and InfluxQL answers carry it as it is.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +131,7 @@ pub struct Storage {
     shards: Vec<Addr<Shard>>,
     catalog: RwLock<Catalog>,
     /// Policy id → partition length in ms, as the catalog says; shards adopt changes.
-    partition_lengths: Arc<RwLock<HashMap<u32, i64>>>,
+    partition_lengths: Arc<RwLock<HashMap<PolicyId, i64>>>,
     metadata: RwLock<HashMap<u32, BTreeMap<String, MetricMeta>>>,
     fields: fields::FieldRegistry,
     users: users::UserStore,
@@ -185,7 +189,7 @@ impl Drop for Storage {
 pub struct SelectedSeries {
     pub labels: Labels,
     /// The id of its retention policy.
-    pub policy: u32,
+    pub policy: PolicyId,
     pub shard: usize,
     pub id: u64,
 }

@@ -3,7 +3,7 @@
 //! parallel, each started on its own thread.
 
 use super::catalog::{Catalog, Record};
-use super::{fields, keys, shard, users, Error, MetricMeta, Storage, StorageOptions, META_CF};
+use super::{fields, keys, shard, users, Error, MetricMeta, PolicyId, Storage, StorageOptions, META_CF};
 use crate::metrics::Metrics;
 use actix::prelude::*;
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteOptions, DB};
@@ -151,7 +151,7 @@ impl Storage {
         Ok(db.write_opt(batch, wo)?)
     }
 
-    pub(super) fn lengths(c: &Catalog) -> HashMap<u32, i64> {
+    pub(super) fn lengths(c: &Catalog) -> HashMap<PolicyId, i64> {
         c.databases.values().flat_map(|d| &d.policies).map(|p| (p.id, p.partition_ms())).collect()
     }
 

@@ -4,7 +4,7 @@
 use super::{column_family, series_hash, Shard};
 use crate::labels::Labels;
 use crate::storage::chunk::XorChunk;
-use crate::storage::Error;
+use crate::storage::{Error, PolicyId};
 use crate::storage::keys::{self, Partition};
 use rocksdb::WriteBatch;
 
@@ -14,16 +14,16 @@ impl Shard {
         let mut gone = Vec::with_capacity(ids.len());
         for id in ids {
             let Some(s) = self.series.remove(id) else { continue };
-            let h = series_hash(s.db, s.labels.stable_hash());
+            let h = series_hash(s.policy, s.labels.stable_hash());
             if self.by_hash.get(&h) == Some(id) {
                 self.by_hash.remove(&h);
             }
             if let Some(c) = self.collided.get_mut(&h) {
                 c.retain(|x| x != id);
             }
-            gone.push((s.db, *id, s.labels));
+            gone.push((s.policy, *id, s.labels));
         }
-        let refs: Vec<(u32, u64, &Labels)> = gone.iter().map(|(db, id, labels)| (*db, *id, labels)).collect();
+        let refs: Vec<(PolicyId, u64, &Labels)> = gone.iter().map(|(policy, id, labels)| (*policy, *id, labels)).collect();
         self.postings.remove(&refs);
         self.metrics.active_series.fetch_sub(gone.len() as i64, std::sync::atomic::Ordering::Relaxed);
     }
@@ -46,14 +46,14 @@ impl Shard {
         let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
         for &id in ids {
             let Some(s) = self.series.get(&id) else { continue };
-            batch.delete_cf(self.cf("series"), keys::series_key(s.db, id));
-            batch.delete_cf(self.cf("head"), keys::series_key(s.db, id));
+            batch.delete_cf(self.cf("series"), keys::series_key(s.policy, id));
+            batch.delete_cf(self.cf("head"), keys::series_key(s.policy, id));
             for (name, value) in s.labels.iter() {
-                batch.delete_cf(self.cf("postings"), keys::posting_key(s.db, name, value, id));
+                batch.delete_cf(self.cf("postings"), keys::posting_key(s.policy, name, value, id));
             }
             // A range delete only where the series has chunks: tombstones slow every read.
-            for p in self.partitions.get(&s.db).into_iter().flatten() {
-                let prefix = keys::chunk_prefix(s.db, *p, id);
+            for p in self.partitions.get(&s.policy).into_iter().flatten() {
+                let prefix = keys::chunk_prefix(s.policy, *p, id);
                 it.seek(prefix);
                 if it.key().is_some_and(|k| k.starts_with(&prefix)) {
                     batch.delete_range_cf(self.cf("chunks"), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
@@ -83,31 +83,31 @@ impl Shard {
             .ok_or_else(|| Error::Corrupt("chunk".into()))?;
             Ok((!kept.is_empty()).then_some(kept))
         };
-        let stored = |c: &XorChunk| [c.max_time().to_be_bytes().as_slice(), c.bytes()].concat();
+        let stored = |c: &XorChunk| keys::encode_chunk_value(c.max_time(), c.bytes());
         let mut batch = WriteBatch::default();
         let mut emptied = Vec::new();
         let db = self.db.clone();
         let cf = column_family(&db, &self.cf_names, "chunks");
         for &id in ids {
             let Some(series) = self.series.get(&id) else { continue };
-            let space = series.db;
+            let policy = series.policy;
             // The newest full chunk left: (partition, min time, stored value).
             let mut newest: Option<(Partition, i64, Vec<u8>)> = None;
             let mut it = db.raw_iterator_cf(cf);
-            for p in self.partitions.get(&space).into_iter().flatten() {
-                let prefix = keys::chunk_prefix(space, *p, id);
+            for p in self.partitions.get(&policy).into_iter().flatten() {
+                let prefix = keys::chunk_prefix(policy, *p, id);
                 it.seek(prefix);
                 while let (Some(k), Some(v)) = (it.key(), it.value()) {
                     if !k.starts_with(&prefix) {
                         break;
                     }
-                    let (c_min, c_max) = (keys::unflip(&k[20..]), i64::from_be_bytes(v[..8].try_into().unwrap()));
+                    let (c_min, (c_max, xor)) = (keys::unflip(&k[20..]), keys::decode_chunk_value(v)?);
                     let mut left = Some((c_min, v.to_vec()));
                     if c_min <= max_t && c_max >= min_t {
                         batch.delete_cf(cf, k);
-                        left = without(&v[8..])?.map(|kept| (kept.min_time(), stored(&kept)));
+                        left = without(xor)?.map(|kept| (kept.min_time(), stored(&kept)));
                         if let Some((min, value)) = &left {
-                            batch.put_cf(cf, keys::chunk_key(space, *p, id, *min), value);
+                            batch.put_cf(cf, keys::chunk_key(policy, *p, id, *min), value);
                         }
                     }
                     if let Some((min, value)) = left.filter(|(min, _)| newest.as_ref().is_none_or(|n| *min > n.1)) {
@@ -125,8 +125,8 @@ impl Shard {
                 Some(kept) => kept,
                 None => match newest {
                     Some((p, min, value)) => {
-                        batch.delete_cf(cf, keys::chunk_key(space, p, id, min));
-                        XorChunk::from_bytes(&value[8..]).ok_or_else(|| Error::Corrupt("chunk".into()))?
+                        batch.delete_cf(cf, keys::chunk_key(policy, p, id, min));
+                        XorChunk::from_bytes(keys::decode_chunk_value(&value)?.1).ok_or_else(|| Error::Corrupt("chunk".into()))?
                     }
                     None => {
                         emptied.push(id);

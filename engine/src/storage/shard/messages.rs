@@ -4,36 +4,36 @@
 use super::{SeriesWrite, Shard, StoredChunk, WriteOutcome, CF_KINDS};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::Error;
+use crate::storage::{Error, PolicyId};
 use actix::prelude::*;
 use std::sync::Arc;
 
 #[derive(Message)]
 #[rtype(result = "Result<WriteOutcome, Error>")]
 pub struct Write {
-    pub db: u32,
+    pub policy: PolicyId,
     pub series: Vec<SeriesWrite>,
 }
 
 impl Handler<Write> for Shard {
     type Result = Result<WriteOutcome, Error>;
     fn handle(&mut self, msg: Write, _: &mut Context<Self>) -> Self::Result {
-        self.write(msg.db, msg.series)
+        self.write(msg.policy, msg.series)
     }
 }
 
-/// The series of a database that match every matcher, with their ids.
+/// The series of a retention policy that match every matcher, with their ids.
 #[derive(Message)]
 #[rtype(result = "Vec<(Labels, u64)>")]
 pub struct Select {
-    pub db: u32,
+    pub policy: PolicyId,
     pub matchers: Arc<Vec<Matcher>>,
 }
 
 impl Handler<Select> for Shard {
     type Result = MessageResult<Select>;
     fn handle(&mut self, msg: Select, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.select(msg.db, &msg.matchers))
+        MessageResult(self.select(msg.policy, &msg.matchers))
     }
 }
 
@@ -42,7 +42,7 @@ impl Handler<Select> for Shard {
 #[derive(Message)]
 #[rtype(result = "Result<ChunkPage, Error>")]
 pub struct ReadChunks {
-    pub db: u32,
+    pub policy: PolicyId,
     pub ids: Vec<u64>,
     /// Where the first series starts (a resumed page); `i64::MIN` for a fresh one.
     pub first_from: i64,
@@ -69,20 +69,20 @@ impl Handler<ReadChunks> for Shard {
 #[derive(Message)]
 #[rtype(result = "Vec<String>")]
 pub struct LabelValues {
-    pub db: u32,
+    pub policy: PolicyId,
     pub name: String,
 }
 
 impl Handler<LabelValues> for Shard {
     type Result = MessageResult<LabelValues>;
     fn handle(&mut self, msg: LabelValues, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.postings.label_values(msg.db, &msg.name))
+        MessageResult(self.postings.label_values(msg.policy, &msg.name))
     }
 }
 
 #[derive(Message)]
 #[rtype(result = "Result<(), Error>")]
-pub struct DropPolicy(pub u32);
+pub struct DropPolicy(pub PolicyId);
 
 impl Handler<DropPolicy> for Shard {
     type Result = Result<(), Error>;
@@ -91,11 +91,12 @@ impl Handler<DropPolicy> for Shard {
     }
 }
 
-/// Retention: drops what of database `db` is older than `before` (see `Shard::expire`).
+/// Retention: drops what of retention policy `policy` is older than `before` (see
+/// `Shard::expire`).
 #[derive(Message)]
 #[rtype(result = "Result<Expired, Error>")]
 pub struct Expire {
-    pub db: u32,
+    pub policy: PolicyId,
     pub before: i64,
 }
 
@@ -108,7 +109,7 @@ pub struct Expired {
 impl Handler<Expire> for Shard {
     type Result = Result<Expired, Error>;
     fn handle(&mut self, msg: Expire, _: &mut Context<Self>) -> Self::Result {
-        self.expire(msg.db, msg.before)
+        self.expire(msg.policy, msg.before)
     }
 }
 

@@ -9,7 +9,7 @@
 //! replayed on top, which recreates exactly the same chunks. For that the partition length
 //! (shard duration) that cuts chunks changes only at a checkpoint, stored with it.
 //!
-//! The `db` of a shard is a retention policy's id (a database's first policy has the
+//! Series live in a retention policy (`PolicyId`; a database's first policy has the
 //! database's id): each policy is a separate space of series, as in InfluxDB.
 
 mod delete;
@@ -22,6 +22,7 @@ mod write;
 pub use messages::*;
 
 use super::chunk::XorChunk;
+use super::PolicyId;
 use super::keys::Partition;
 use crate::index::postings::Postings;
 use crate::labels::Labels;
@@ -33,7 +34,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
 /// Policy id → partition length in ms, as the catalog wants it; shared with `Storage`.
-pub type PartitionLengths = Arc<RwLock<std::collections::HashMap<u32, i64>>>;
+pub type PartitionLengths = Arc<RwLock<std::collections::HashMap<PolicyId, i64>>>;
 
 /// Log bytes after which a checkpoint runs, bounding replay time at start.
 const CHECKPOINT_LOG_BYTES: usize = 32 << 20;
@@ -50,7 +51,7 @@ pub fn cf_name(shard: usize, kind: &str) -> String {
 }
 
 struct Series {
-    db: u32,
+    policy: PolicyId,
     labels: Labels,
     head: XorChunk,
     /// Changed since the last checkpoint (then its id is in `Shard::dirty`).
@@ -101,17 +102,17 @@ pub struct Shard {
     sync: bool,
     metrics: Arc<Metrics>,
     series: SeriesTable,
-    /// Hash of (database, labels) → series id; the rare 64-bit collisions go to `collided`.
+    /// Hash of (policy, labels) → series id; the rare 64-bit collisions go to `collided`.
     by_hash: HashMap<u64, u64>,
     collided: HashMap<u64, Vec<u64>>,
     postings: Postings,
-    /// Per database, the chunk partitions stored.
-    partitions: HashMap<u32, BTreeSet<Partition>>,
-    /// Per database, the length of new partitions (its shard duration), as of the last checkpoint.
-    partition_ms: HashMap<u32, i64>,
-    /// What the catalog wants; adopted at the next write to that database, with a checkpoint.
+    /// Per policy, the chunk partitions stored.
+    partitions: HashMap<PolicyId, BTreeSet<Partition>>,
+    /// Per policy, the length of new partitions (its shard duration), as of the last checkpoint.
+    partition_ms: HashMap<PolicyId, i64>,
+    /// What the catalog wants; adopted at the next write to that policy, with a checkpoint.
     wanted_lengths: PartitionLengths,
-    dropped: HashSet<u32>,
+    dropped: HashSet<PolicyId>,
     /// Series changed since the last checkpoint.
     dirty: Vec<u64>,
     next_id: u64,
@@ -176,8 +177,8 @@ fn column_family<'a>(db: &'a DB, names: &[String], kind: &str) -> &'a ColumnFami
     db.cf_handle(&names[i]).expect("column family exists")
 }
 
-fn series_hash(db: u32, labels_hash: u64) -> u64 {
-    labels_hash ^ (db as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+fn series_hash(policy: PolicyId, labels_hash: u64) -> u64 {
+    labels_hash ^ (policy as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 impl Shard {
@@ -185,21 +186,21 @@ impl Shard {
         column_family(&self.db, &self.cf_names, kind)
     }
 
-    fn index_series(&mut self, db: u32, id: u64, labels: Labels) {
-        let h = series_hash(db, labels.stable_hash());
+    fn index_series(&mut self, policy: PolicyId, id: u64, labels: Labels) {
+        let h = series_hash(policy, labels.stable_hash());
         if let Some(prev) = self.by_hash.insert(h, id) {
             if prev != id {
                 self.by_hash.insert(h, prev);
                 self.collided.entry(h).or_default().push(id);
             }
         }
-        self.postings.add_series(db, id);
-        self.series.insert(id, Series { db, labels, head: XorChunk::new(), dirty: false });
+        self.postings.add_series(policy, id);
+        self.series.insert(id, Series { policy, labels, head: XorChunk::new(), dirty: false });
     }
 
-    fn find(&self, db: u32, labels_hash: u64, labels: &Labels) -> Option<u64> {
-        let h = series_hash(db, labels_hash);
-        let same = |id: &u64| self.series.get(id).is_some_and(|s| s.db == db && s.labels == *labels);
+    fn find(&self, policy: PolicyId, labels_hash: u64, labels: &Labels) -> Option<u64> {
+        let h = series_hash(policy, labels_hash);
+        let same = |id: &u64| self.series.get(id).is_some_and(|s| s.policy == policy && s.labels == *labels);
         self.by_hash
             .get(&h)
             .filter(|id| same(id))
@@ -207,8 +208,8 @@ impl Shard {
             .copied()
     }
 
-    fn partition_length(&self, db: u32) -> i64 {
-        self.partition_ms.get(&db).copied().unwrap_or(FALLBACK_PARTITION_MS)
+    fn partition_length(&self, policy: PolicyId) -> i64 {
+        self.partition_ms.get(&policy).copied().unwrap_or(FALLBACK_PARTITION_MS)
     }
 }
 

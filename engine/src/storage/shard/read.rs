@@ -5,12 +5,12 @@ use super::{ChunkPage, ReadChunks, Shard, StoredChunk};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::keys;
-use crate::storage::Error;
+use crate::storage::{Error, PolicyId};
 
 impl Shard {
-    pub(super) fn select(&self, db: u32, matchers: &[Matcher]) -> Vec<(Labels, u64)> {
+    pub(super) fn select(&self, policy: PolicyId, matchers: &[Matcher]) -> Vec<(Labels, u64)> {
         self.postings
-            .candidates(db, matchers)
+            .candidates(policy, matchers)
             .into_iter()
             .filter_map(|id| {
                 let s = self.series.get(&id)?;
@@ -23,7 +23,7 @@ impl Shard {
     /// `first_from` on (to resume a page). Stops after the chunk that reaches `budget` bytes:
     /// the answer then covers a prefix of `ids`, its last series cut short.
     pub(super) fn read_chunks(&self, req: &ReadChunks) -> Result<ChunkPage, Error> {
-        let (db, max_t) = (req.db, req.max_t);
+        let (policy, max_t) = (req.policy, req.max_t);
         let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
         let mut page = ChunkPage::default();
         let mut bytes = 0usize;
@@ -31,26 +31,26 @@ impl Shard {
             let min_t = if i == 0 { req.first_from.max(req.min_t) } else { req.min_t };
             let overlaps = |a: i64, b: i64| a <= max_t && b >= min_t;
             let mut chunks = Vec::new();
-            let Some(series) = self.series.get(&id).filter(|s| s.db == db) else {
+            let Some(series) = self.series.get(&id).filter(|s| s.policy == policy) else {
                 page.series.push(chunks);
                 continue;
             };
             // Partitions of different lengths (after a shard duration change) do not sort in
             // time order: gather the series' full chunks, then put them in time order.
             let mut stored = Vec::new();
-            for p in self.partitions.get(&db).into_iter().flatten().filter(|p| p.overlaps(min_t, max_t)) {
-                let prefix = keys::chunk_prefix(db, *p, id);
+            for p in self.partitions.get(&policy).into_iter().flatten().filter(|p| p.overlaps(min_t, max_t)) {
+                let prefix = keys::chunk_prefix(policy, *p, id);
                 it.seek(prefix);
                 while let (Some(k), Some(v)) = (it.key(), it.value()) {
                     if !k.starts_with(&prefix) {
                         break;
                     }
-                    let (c_min, c_max) = (keys::unflip(&k[20..]), i64::from_be_bytes(v[..8].try_into().unwrap()));
+                    let (c_min, (c_max, xor)) = (keys::unflip(&k[20..]), keys::decode_chunk_value(v)?);
                     if c_min > max_t {
                         break;
                     }
                     if overlaps(c_min, c_max) {
-                        stored.push(StoredChunk { min_t: c_min, max_t: c_max, data: v[8..].to_vec() });
+                        stored.push(StoredChunk { min_t: c_min, max_t: c_max, data: xor.to_vec() });
                     }
                     it.next();
                 }

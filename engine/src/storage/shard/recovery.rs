@@ -7,7 +7,7 @@ use crate::index::postings::Postings;
 use crate::labels::Labels;
 use crate::metrics::Metrics;
 use crate::storage::chunk::XorChunk;
-use crate::storage::Error;
+use crate::storage::{Error, PolicyId};
 use crate::storage::keys::{self, Partition};
 use rocksdb::{WriteBatch, DB};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -46,7 +46,7 @@ impl Shard {
         Ok(s)
     }
 
-    pub(super) fn load_state(&mut self, adopt: std::collections::HashMap<u32, i64>) -> Result<(), Error> {
+    pub(super) fn load_state(&mut self, adopt: std::collections::HashMap<PolicyId, i64>) -> Result<(), Error> {
         let db = self.db.clone();
         let names = self.cf_names.clone();
         let cf = |kind: &str| column_family(&db, &names, kind);
@@ -58,15 +58,15 @@ impl Shard {
                 }
                 continue;
             }
-            let (dbid, id) = (keys::u32_at(&k, 0), keys::u64_at(&k, 4));
+            let (policy, id) = (keys::u32_at(&k, 0), keys::u64_at(&k, 4));
             let labels = Labels::from_encoded(&v).ok_or_else(|| Error::Corrupt("series entry".into()))?;
-            self.index_series(dbid, id, labels);
+            self.index_series(policy, id, labels);
             self.next_id = self.next_id.max(id + 1);
         }
         for item in db.iterator_cf(cf("postings"), rocksdb::IteratorMode::Start) {
             let (k, _) = item?;
-            let (dbid, name, value, id) = keys::parse_posting_key(&k).ok_or_else(|| Error::Corrupt("posting".into()))?;
-            self.postings.add_entry(dbid, name, value, id);
+            let (policy, name, value, id) = keys::parse_posting_key(&k).ok_or_else(|| Error::Corrupt("posting".into()))?;
+            self.postings.add_entry(policy, name, value, id);
         }
         for item in db.iterator_cf(cf("head"), rocksdb::IteratorMode::Start) {
             let (k, v) = item?;
@@ -86,10 +86,13 @@ impl Shard {
         for item in db.iterator_cf(cf("log"), rocksdb::IteratorMode::Start) {
             let (k, v) = item?;
             self.next_seq = self.next_seq.max(keys::u64_at(&k, 0) + 1);
-            for rec in v.chunks_exact(24) {
-                let id = u64::from_le_bytes(rec[..8].try_into().unwrap());
-                let t = i64::from_le_bytes(rec[8..16].try_into().unwrap());
-                let value = f64::from_bits(u64::from_le_bytes(rec[16..].try_into().unwrap()));
+            // An entry cut short (never written so) is replayed up to its last whole sample,
+            // as it always was.
+            let samples = keys::decode_log(&v).or_else(|e| {
+                tracing::warn!(shard = self.index, error = %e, "replaying the whole samples of a log entry");
+                keys::decode_log(&v[..v.len() - v.len() % keys::LOG_RECORD_BYTES])
+            })?;
+            for (id, t, value) in samples {
                 let Some(series) = self.series.get(&id) else { continue };
                 if !series.head.is_empty() && t <= series.head.max_time() {
                     continue;
@@ -100,12 +103,12 @@ impl Shard {
         }
         tracing::info!(shard = self.index, series = self.series.len(), replayed, "shard loaded");
         // A policy dropped from the catalog just before a crash, before the shards heard of it.
-        let orphans: HashSet<u32> = self.series.iter().map(|(_, s)| s.db).chain(self.partitions.keys().copied()).filter(|db| !adopt.contains_key(db)).collect();
+        let orphans: HashSet<PolicyId> = self.series.iter().map(|(_, s)| s.policy).chain(self.partitions.keys().copied()).filter(|policy| !adopt.contains_key(policy)).collect();
         self.partition_ms.extend(adopt);
         self.checkpoint_with(batch)?;
-        for db in orphans {
-            tracing::warn!(shard = self.index, policy = db, "dropping the data of a retention policy the catalog no longer has");
-            self.drop_policy(db)?;
+        for policy in orphans {
+            tracing::warn!(shard = self.index, policy, "dropping the data of a retention policy the catalog no longer has");
+            self.drop_policy(policy)?;
         }
         Ok(())
     }
@@ -144,9 +147,9 @@ impl Shard {
         let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, "chunks"));
         it.seek_to_first();
         while let Some(k) = it.key() {
-            let (dbid, p) = (keys::u32_at(k, 0), keys::partition_at(k));
-            self.partitions.entry(dbid).or_default().insert(p);
-            match keys::prefix_end(&keys::partition_prefix(dbid, p)) {
+            let (policy, p) = (keys::u32_at(k, 0), keys::partition_at(k));
+            self.partitions.entry(policy).or_default().insert(p);
+            match keys::prefix_end(&keys::partition_prefix(policy, p)) {
                 Some(next) => it.seek(next),
                 None => break,
             }

@@ -3,33 +3,33 @@
 
 use super::{Expired, Shard, CF_KINDS};
 use crate::storage::keys::{self, Partition};
-use crate::storage::Error;
+use crate::storage::{Error, PolicyId};
 use rocksdb::WriteBatch;
 
 impl Shard {
-    /// Retention: drops the partitions of `db` that end by `before` and the series whose
+    /// Retention: drops the partitions of `policy` that end by `before` and the series whose
     /// newest sample is older than `before` (their open chunks with them), then compacts the
     /// dropped ranges so the disk space comes back.
-    pub(super) fn expire(&mut self, db: u32, before: i64) -> Result<Expired, Error> {
-        let old: Vec<Partition> = self.partitions.get(&db).into_iter().flatten().filter(|p| p.before(before)).copied().collect();
+    pub(super) fn expire(&mut self, policy: PolicyId, before: i64) -> Result<Expired, Error> {
+        let old: Vec<Partition> = self.partitions.get(&policy).into_iter().flatten().filter(|p| p.before(before)).copied().collect();
         let cf = self.cf("chunks");
         let mut ranges = Vec::new();
         let mut batch = WriteBatch::default();
         for p in &old {
-            let prefix = keys::partition_prefix(db, *p);
-            let end = keys::prefix_end(&prefix).unwrap_or_else(|| keys::db_end(db));
+            let prefix = keys::partition_prefix(policy, *p);
+            let end = keys::prefix_end(&prefix).unwrap_or_else(|| keys::policy_end(policy));
             self.db.delete_file_in_range_cf(cf, &prefix[..], &end[..])?;
             batch.delete_range_cf(cf, &prefix[..], &end[..]);
             ranges.push((prefix, end));
         }
         self.db.write(batch)?;
-        if let Some(set) = self.partitions.get_mut(&db) {
+        if let Some(set) = self.partitions.get_mut(&policy) {
             set.retain(|p| !old.contains(p));
         }
         let stale: Vec<u64> = self
             .series
             .iter()
-            .filter(|(_, s)| s.db == db && !s.head.is_empty() && s.head.max_time() < before)
+            .filter(|(_, s)| s.policy == policy && !s.head.is_empty() && s.head.max_time() < before)
             .map(|(id, _)| id)
             .collect();
         let series = self.delete_series(&stale)?;
@@ -39,23 +39,23 @@ impl Shard {
         Ok(Expired { partitions: old.len(), series })
     }
 
-    pub(super) fn drop_policy(&mut self, db: u32) -> Result<(), Error> {
-        self.dropped.insert(db);
+    pub(super) fn drop_policy(&mut self, policy: PolicyId) -> Result<(), Error> {
+        self.dropped.insert(policy);
         let mut batch = WriteBatch::default();
         for kind in CF_KINDS.iter().filter(|k| **k != "log") {
-            batch.delete_range_cf(self.cf(kind), keys::db_prefix(db).to_vec(), keys::db_end(db));
+            batch.delete_range_cf(self.cf(kind), keys::policy_prefix(policy).to_vec(), keys::policy_end(policy));
         }
         // Log entries of the dropped series stay until the next checkpoint: their ids must
         // never name another series.
         batch.put_cf(self.cf("series"), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
         self.db.write(batch)?;
-        let gone: Vec<u64> = self.series.iter().filter(|(_, s)| s.db == db).map(|(id, _)| id).collect();
+        let gone: Vec<u64> = self.series.iter().filter(|(_, s)| s.policy == policy).map(|(id, _)| id).collect();
         self.forget(&gone);
-        self.postings.remove_db(db);
-        self.partitions.remove(&db);
-        self.partition_ms.remove(&db);
+        self.postings.remove_db(policy);
+        self.partitions.remove(&policy);
+        self.partition_ms.remove(&policy);
         for kind in CF_KINDS.iter().filter(|k| **k != "log") {
-            self.db.compact_range_cf(self.cf(kind), Some(keys::db_prefix(db).to_vec()), Some(keys::db_end(db)));
+            self.db.compact_range_cf(self.cf(kind), Some(keys::policy_prefix(policy).to_vec()), Some(keys::policy_end(policy)));
         }
         Ok(())
     }

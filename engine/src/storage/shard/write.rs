@@ -5,14 +5,14 @@
 use super::{column_family, SeriesWrite, Shard, WriteOutcome, CHECKPOINT_LOG_BYTES, MAX_REJECTIONS_NAMED};
 use crate::storage::chunk::SAMPLES_PER_CHUNK;
 use crate::storage::keys::{self, Partition};
-use crate::storage::Error;
+use crate::storage::{Error, PolicyId};
 use rocksdb::{WriteBatch, WriteOptions};
 
 impl Shard {
     /// Appends one sample to a series' open chunk, cutting the chunk into `batch` first when it
     /// is full or the sample falls in another partition.
     pub(super) fn append(&mut self, id: u64, t: i64, value: f64, batch: &mut WriteBatch) {
-        let length = self.partition_length(self.series[&id].db);
+        let length = self.partition_length(self.series[&id].policy);
         let series = self.series.get_mut(&id).expect("series exists");
         let head = &mut series.head;
         if !head.is_empty()
@@ -20,11 +20,9 @@ impl Shard {
         {
             let full = std::mem::take(head);
             let p = Partition::of(full.min_time(), length).reaching(full.max_time());
-            let key = keys::chunk_key(series.db, p, id, full.min_time());
-            let mut stored = Vec::with_capacity(8 + full.bytes().len());
-            stored.extend_from_slice(&full.max_time().to_be_bytes());
-            stored.extend_from_slice(full.bytes());
-            self.partitions.entry(series.db).or_default().insert(p);
+            let key = keys::chunk_key(series.policy, p, id, full.min_time());
+            let stored = keys::encode_chunk_value(full.max_time(), full.bytes());
+            self.partitions.entry(series.policy).or_default().insert(p);
             let cf = column_family(&self.db, &self.cf_names, "chunks");
             batch.put_cf(cf, key, stored);
         }
@@ -35,39 +33,39 @@ impl Shard {
         }
     }
 
-    pub(super) fn write(&mut self, db: u32, writes: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
-        if self.dropped.contains(&db) {
+    pub(super) fn write(&mut self, policy: PolicyId, writes: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
+        if self.dropped.contains(&policy) {
             return Err(Error::PolicyDropped);
         }
-        let wanted = self.wanted_lengths.read().unwrap().get(&db).copied();
-        if let Some(ms) = wanted.filter(|ms| self.partition_ms.get(&db) != Some(ms)) {
+        let wanted = self.wanted_lengths.read().unwrap().get(&policy).copied();
+        if let Some(ms) = wanted.filter(|ms| self.partition_ms.get(&policy) != Some(ms)) {
             // The log since the last checkpoint was cut with the old length: checkpoint first,
             // storing the new length with it, so that a replay cuts exactly as we do.
-            let old = self.partition_ms.insert(db, ms);
+            let old = self.partition_ms.insert(policy, ms);
             if let Err(e) = self.checkpoint() {
                 match old {
-                    Some(old) => self.partition_ms.insert(db, old),
-                    None => self.partition_ms.remove(&db),
+                    Some(old) => self.partition_ms.insert(policy, old),
+                    None => self.partition_ms.remove(&policy),
                 };
                 return Err(e);
             }
         }
         let mut out = WriteOutcome::default();
         let mut batch = WriteBatch::default();
-        let mut log = Vec::with_capacity(24 * writes.iter().map(|w| w.samples.len()).sum::<usize>());
+        let mut log = Vec::with_capacity(keys::LOG_RECORD_BYTES * writes.iter().map(|w| w.samples.len()).sum::<usize>());
         for w in writes {
-            let id = match self.find(db, w.hash, &w.labels) {
+            let id = match self.find(policy, w.hash, &w.labels) {
                 Some(id) => id,
                 None if w.samples.is_empty() => continue,
                 None => {
                     let id = self.next_id;
                     self.next_id += 1;
-                    batch.put_cf(self.cf("series"), keys::series_key(db, id), w.labels.as_bytes());
+                    batch.put_cf(self.cf("series"), keys::series_key(policy, id), w.labels.as_bytes());
                     for (name, value) in w.labels.iter() {
-                        batch.put_cf(self.cf("postings"), keys::posting_key(db, name, value, id), b"");
-                        self.postings.add_entry(db, name, value, id);
+                        batch.put_cf(self.cf("postings"), keys::posting_key(policy, name, value, id), b"");
+                        self.postings.add_entry(policy, name, value, id);
                     }
-                    self.index_series(db, id, w.labels.clone());
+                    self.index_series(policy, id, w.labels.clone());
                     out.new_series += 1;
                     id
                 }
@@ -76,7 +74,7 @@ impl Shard {
             for (t, v) in w.samples {
                 let head = &self.series[&id].head;
                 if !head.is_empty() && t <= head.max_time() {
-                    if self.stored_value(db, id, t) == Some(v.to_bits()) {
+                    if self.stored_value(policy, id, t) == Some(v.to_bits()) {
                         out.duplicates += 1;
                     } else {
                         out.rejected += 1;
@@ -90,9 +88,7 @@ impl Shard {
                 // Appends beyond what is in the series' older chunks are always safe: the
                 // head holds the newest sample of every series.
                 self.append(id, t, v, &mut batch);
-                log.extend_from_slice(&id.to_le_bytes());
-                log.extend_from_slice(&t.to_le_bytes());
-                log.extend_from_slice(&v.to_bits().to_le_bytes());
+                keys::encode_log_record(&mut log, id, t, v);
                 out.accepted += 1;
             }
             if let Some(r) = rejected {
@@ -129,7 +125,7 @@ impl Shard {
 
     /// The value bits stored for a series at timestamp `t`, if any: how a retried request
     /// is recognised. Only samples not newer than the series' newest come here.
-    pub(super) fn stored_value(&self, db: u32, id: u64, t: i64) -> Option<u64> {
+    pub(super) fn stored_value(&self, policy: PolicyId, id: u64, t: i64) -> Option<u64> {
         let find = |data: &[u8]| {
             let mut found = None;
             crate::storage::chunk::decode_each(data, |st, v| {
@@ -147,11 +143,15 @@ impl Shard {
             return find(head.bytes());
         }
         let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
-        for p in self.partitions.get(&db)?.iter().filter(|p| p.contains(t)) {
-            it.seek_for_prev(keys::chunk_key(db, *p, id, t));
+        for p in self.partitions.get(&policy)?.iter().filter(|p| p.contains(t)) {
+            it.seek_for_prev(keys::chunk_key(policy, *p, id, t));
             let (Some(k), Some(v)) = (it.key(), it.value()) else { continue };
-            if k.starts_with(&keys::chunk_prefix(db, *p, id)) && i64::from_be_bytes(v[..8].try_into().ok()?) >= t {
-                return find(&v[8..]);
+            if !k.starts_with(&keys::chunk_prefix(policy, *p, id)) {
+                continue;
+            }
+            let (c_max, xor) = keys::decode_chunk_value(v).ok()?;
+            if c_max >= t {
+                return find(xor);
             }
         }
         None
@@ -166,11 +166,11 @@ impl Shard {
     pub(super) fn checkpoint_with(&mut self, mut batch: WriteBatch) -> Result<(), Error> {
         for id in &self.dirty {
             if let Some(s) = self.series.get(id) {
-                batch.put_cf(self.cf("head"), keys::series_key(s.db, *id), s.head.bytes());
+                batch.put_cf(self.cf("head"), keys::series_key(s.policy, *id), s.head.bytes());
             }
         }
-        for (db, ms) in &self.partition_ms {
-            batch.put_cf(self.cf("head"), keys::partition_length_key(*db), ms.to_be_bytes());
+        for (policy, ms) in &self.partition_ms {
+            batch.put_cf(self.cf("head"), keys::partition_length_key(*policy), ms.to_be_bytes());
         }
         batch.delete_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq));
         let mut wo = WriteOptions::default();
