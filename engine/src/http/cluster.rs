@@ -12,7 +12,7 @@ use super::{ApiError, AppState};
 use crate::cluster::{placement, Cluster, Contact, SECRET_HEADER};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::shard::{SeriesWrite, WriteOutcome};
+use crate::storage::shard::{Rejection, SeriesWrite, WriteOutcome};
 use crate::storage::Policies;
 use actix_web::http::StatusCode;
 use futures_util::future::join_all;
@@ -107,7 +107,7 @@ struct Outcome {
     duplicates: u64,
     new_series: u64,
     rejected: u64,
-    rejections: Vec<String>,
+    rejections: Vec<Rejection>,
 }
 
 pub fn outcome_json(o: &WriteOutcome) -> serde_json::Value {

@@ -124,7 +124,7 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         Some(c) => super::cluster::write(&state, c, (&db, params.rp.as_deref()), writes, &pairs).await?,
         None => state.storage.write(&db, params.rp.as_deref(), writes).await?,
     };
-    errors.extend(outcome.rejections.iter().cloned());
+    errors.extend(outcome.rejections.iter().map(|r| r.to_string()));
     if errors.is_empty() {
         return Ok(HttpResponse::NoContent().finish());
     }
