@@ -8,7 +8,7 @@ use super::SECRET_HEADER;
 use crate::data::{FieldPairs, Selection};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::shard::{SeriesWrite, WriteOutcome};
+use crate::storage::shard::{Rejection, SeriesWrite, WriteOutcome};
 use crate::storage::Policies;
 use futures_util::future::LocalBoxFuture;
 use prost::Message;
@@ -125,7 +125,7 @@ struct Outcome {
     duplicates: u64,
     new_series: u64,
     rejected: u64,
-    rejections: Vec<String>,
+    rejections: Vec<Rejection>,
 }
 
 impl HttpTransport {

@@ -119,7 +119,7 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         .collect();
     let pairs: BTreeSet<(String, String)> = fields.into_iter().flat_map(|(m, fs)| fs.into_iter().map(move |f| (m.clone(), f))).collect();
     let outcome = state.data.write(&db, params.rp.as_deref(), writes, &pairs).await?;
-    errors.extend(outcome.rejections.iter().cloned());
+    errors.extend(outcome.rejections.iter().map(|r| r.to_string()));
     if errors.is_empty() {
         return Ok(HttpResponse::NoContent().finish());
     }

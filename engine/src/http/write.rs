@@ -97,7 +97,7 @@ fn rejection_message(o: &WriteOutcome) -> String {
         "{} sample(s) rejected, {} written: {}",
         o.rejected,
         o.accepted + o.duplicates,
-        o.rejections.join("; ")
+        o.rejections.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("; ")
     )
 }
 

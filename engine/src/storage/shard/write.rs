@@ -2,7 +2,7 @@
 //! the log record of every accepted sample, recognising a retried sample by its stored
 //! value, and the checkpoint that stores open chunks and drops the log they cover.
 
-use super::{column_family, SeriesWrite, Shard, WriteOutcome, CHECKPOINT_LOG_BYTES, MAX_REJECTIONS_NAMED};
+use super::{column_family, Refused, Rejection, SeriesWrite, Shard, WriteOutcome, CHECKPOINT_LOG_BYTES, MAX_REJECTIONS_NAMED};
 use crate::storage::chunk::SAMPLES_PER_CHUNK;
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
@@ -70,7 +70,7 @@ impl Shard {
                     id
                 }
             };
-            let mut rejected: Option<String> = None;
+            let mut rejected: Option<Rejection> = None;
             for (t, v) in w.samples {
                 let head = &self.series[&id].head;
                 if !head.is_empty() && t <= head.max_time() {
@@ -79,8 +79,9 @@ impl Shard {
                     } else {
                         out.rejected += 1;
                         if rejected.is_none() {
-                            let why = if t == head.max_time() { "duplicate sample for timestamp" } else { "out of order sample" };
-                            rejected = Some(format!("{why} {t} (newest is {}) for series {}", head.max_time(), w.labels));
+                            let newest = head.max_time();
+                            let why = if t == newest { Refused::Duplicate { t } } else { Refused::OutOfOrder { t, newest } };
+                            rejected = Some(Rejection { series: w.labels.to_string(), why });
                         }
                     }
                     continue;
