@@ -80,7 +80,7 @@ impl Error {
     }
 }
 
-// Temporary bridge while the layers above storage still speak `Result<_, String>`: `?` turns
+// Temporary bridge while the layers above storage still take errors as plain text: `?` turns
 // a storage error into its message, and a change closure (see `Storage::change_user`) may
 // refuse with a plain message. Remove once every caller takes `storage::Error`.
 impl From<Error> for String {
