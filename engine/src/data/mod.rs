@@ -113,6 +113,12 @@ impl Data {
         }
     }
 
+    /// Every label name of the series matching every matcher, sorted and unique.
+    pub async fn label_names(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>) -> Result<Vec<String>, Error> {
+        let names: BTreeSet<String> = self.series(db, which, matchers).await?.iter().flat_map(|l| l.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).collect();
+        Ok(names.into_iter().collect())
+    }
+
     /// Runs a change of databases, retention policies or users against this node's storage;
     /// in a cluster, under the catalog lock, then recorded and sent to the other nodes.
     pub async fn change_catalog<T, E: From<Error>>(&self, change: impl Future<Output = Result<T, E>>) -> Result<T, E> {
@@ -138,5 +144,35 @@ impl Data {
             Data::Local(_) => Ok(()),
             Data::Cluster(c) => c.share_deletion(db, statement).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::storage::StorageOptions;
+
+    #[actix_web::test]
+    async fn series_label_names_and_values_of_the_local_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(StorageOptions { data_dir: dir.path().into(), shards: 2, sync_writes: false }, Arc::new(Metrics::default())).unwrap();
+        storage.create_database("db", None).unwrap();
+        let data = Data::Local(Arc::new(storage));
+        let series: Vec<SeriesWrite> = [[("__name__", "up"), ("job", "node")], [("__name__", "up"), ("zone", "eu")], [("__name__", "go_gc"), ("job", "api")]]
+            .iter()
+            .map(|pairs| {
+                let labels = Labels::from_sorted(pairs.iter().copied());
+                SeriesWrite { hash: labels.stable_hash(), labels, samples: vec![(1, 1.0)] }
+            })
+            .collect();
+        data.write("db", None, series, &FieldPairs::new()).await.unwrap();
+        let up = || vec![Matcher::new(MatchKind::Equal, "__name__", "up").unwrap()];
+        let found: Vec<String> = data.series("db", Policies::One(None), up()).await.unwrap().iter().map(|l| l.to_string()).collect();
+        assert_eq!(found, vec![r#"up{job="node"}"#, r#"up{zone="eu"}"#]);
+        assert_eq!(data.label_names("db", Policies::All, up()).await.unwrap(), vec!["__name__", "job", "zone"]);
+        assert_eq!(data.label_values("db", Policies::All, "job").await.unwrap(), vec!["api", "node"]);
+        let e = data.label_values("nosuch", Policies::All, "job").await.unwrap_err();
+        assert_eq!(e.to_string(), "database not found: nosuch");
     }
 }
