@@ -8,7 +8,7 @@ use super::SECRET_HEADER;
 use crate::data::{FieldPairs, Selection};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::shard::{Rejection, SeriesWrite, WriteOutcome};
+use crate::storage::shard::{SeriesWrite, WriteOutcome};
 use crate::storage::Policies;
 use futures_util::future::LocalBoxFuture;
 use prost::Message;
@@ -114,20 +114,6 @@ pub fn decode_entries(json: &[u8]) -> Result<Entries, String> {
     Ok(list.into_iter().collect())
 }
 
-/// A write's outcome as `/internal/v1/write` answers it.
-pub fn encode_outcome(o: &WriteOutcome) -> serde_json::Value {
-    serde_json::json!({ "accepted": o.accepted, "duplicates": o.duplicates, "new_series": o.new_series, "rejected": o.rejected, "rejections": o.rejections })
-}
-
-#[derive(serde::Deserialize)]
-struct Outcome {
-    accepted: u64,
-    duplicates: u64,
-    new_series: u64,
-    rejected: u64,
-    rejections: Vec<Rejection>,
-}
-
 impl HttpTransport {
     /// POSTs a snappy body to a peer; answers the response body of a 2xx.
     async fn post(&self, peer: &str, path_and_query: &str, content_type: &str, body: Vec<u8>) -> Result<Vec<u8>, PeerError> {
@@ -176,8 +162,8 @@ impl Transport for HttpTransport {
                 path.push_str(&serde_urlencoded::to_string([("fields", pairs)]).unwrap_or_default());
             }
             let answer = self.post(peer, &path, PROTOBUF, body).await?;
-            let o: Outcome = serde_json::from_slice(&answer).map_err(|e| PeerError(format!("bad answer: {e}")))?;
-            Ok(WriteOutcome { accepted: o.accepted, duplicates: o.duplicates, new_series: o.new_series, rejected: o.rejected, rejections: o.rejections })
+            // `/internal/v1/write` answers the outcome as JSON.
+            serde_json::from_slice(&answer).map_err(|e| PeerError(format!("bad answer: {e}")))
         })
     }
 

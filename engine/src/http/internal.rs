@@ -8,7 +8,7 @@
 use super::body::{decompress, read_raw};
 use super::read::{labels_pb, parse_queries, samples, samples_answer};
 use super::{ApiError, AppState};
-use crate::cluster::transport::{decode_entries, encode_entries, encode_outcome};
+use crate::cluster::transport::{decode_entries, encode_entries};
 use crate::data::{Data, FieldPairs};
 use crate::storage::Policies;
 use actix_web::http::StatusCode;
@@ -65,7 +65,7 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         None => FieldPairs::new(),
     };
     let outcome = local.write(&db, rp, decoded.series, &fields).await?;
-    Ok(HttpResponse::Ok().json(encode_outcome(&outcome)))
+    Ok(HttpResponse::Ok().json(&outcome))
 }
 
 pub async fn read(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

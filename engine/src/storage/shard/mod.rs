@@ -73,7 +73,8 @@ pub struct SeriesWrite {
     pub samples: Vec<(i64, f64)>,
 }
 
-#[derive(Default, Debug)]
+/// What a write did; the cluster's `/internal/v1/write` answers it as JSON.
+#[derive(Default, Debug, serde::Serialize, serde::Deserialize)]
 pub struct WriteOutcome {
     pub accepted: u64,
     pub duplicates: u64,
