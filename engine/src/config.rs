@@ -25,8 +25,8 @@ pub enum Command {
 pub struct ServeArgs {
     /// TOML file with the same keys as the flags below, in snake_case
     /// (http_addr, data_dir, shards, max_body_bytes, databases, retention, retention_check_interval,
-    /// sync_writes, http_workers, tls_cert, tls_key) and an
-    /// `[auth]` table with `enabled` and `protect_metrics`.
+    /// sync_writes, http_workers, tls_cert, tls_key), an `[auth]` table with `enabled` and
+    /// `protect_metrics`, a `[query]` table with `timeout`, `max_samples` and `lookback_delta`.
     #[arg(long, env = "GEMINI_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to serve HTTP on [default: 127.0.0.1:8086].
@@ -95,6 +95,25 @@ pub struct ServeArgs {
     /// The secret of the requests between nodes; only read from the environment.
     #[arg(skip = std::env::var("GEMINI_CLUSTER_SECRET").ok())]
     pub cluster_secret: Option<String>,
+    /// Longest a PromQL query may run (a Prometheus duration like 2m or 1m30s); a query's own
+    /// `timeout` parameter can only shorten it [default: 2m].
+    #[arg(long = "query.timeout", env = "GEMINI_QUERY_TIMEOUT")]
+    pub query_timeout: Option<String>,
+    /// Most samples a PromQL query may hold in memory at once [default: 50000000].
+    #[arg(long = "query.max-samples", env = "GEMINI_QUERY_MAX_SAMPLES")]
+    pub query_max_samples: Option<usize>,
+    /// How far back an instant vector selector looks for a sample; a query's own
+    /// `lookback_delta` parameter overrides it [default: 5m].
+    #[arg(long = "query.lookback-delta", env = "GEMINI_QUERY_LOOKBACK_DELTA")]
+    pub query_lookback_delta: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct QueryFile {
+    timeout: Option<String>,
+    max_samples: Option<usize>,
+    lookback_delta: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -133,6 +152,8 @@ struct FileConfig {
     auth: AuthFile,
     #[serde(default)]
     cluster: ClusterFile,
+    #[serde(default)]
+    query: QueryFile,
 }
 
 /// The settings the server runs with, every one resolved.
@@ -155,6 +176,22 @@ pub struct Config {
     pub admin: Option<(String, String)>,
     /// Set when this node is one of a cluster.
     pub cluster: Option<crate::cluster::ClusterConfig>,
+    pub query: QueryLimits,
+}
+
+/// The PromQL settings of `--query.*`, as Prometheus names them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueryLimits {
+    pub timeout: std::time::Duration,
+    pub max_samples: usize,
+    pub lookback_delta: std::time::Duration,
+}
+
+impl Default for QueryLimits {
+    /// Prometheus' defaults.
+    fn default() -> QueryLimits {
+        QueryLimits { timeout: std::time::Duration::from_secs(120), max_samples: 50_000_000, lookback_delta: std::time::Duration::from_secs(300) }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -178,6 +215,33 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         return Err(format!("invalid duration {s:?}: expected a number and ms, s, m, h, d, w or y (like 30d), or inf"));
     };
     s[..digits].parse::<i64>().ok().and_then(|n| n.checked_mul(unit)).ok_or_else(|| format!("invalid duration {s:?}: not a number of that size"))
+}
+
+/// A Prometheus duration (its `model.ParseDuration`): `0`, or numbers with the units `y w d h m
+/// s ms` in that order, each at most once, like `5m`, `1h30m` or `1d12h`.
+pub fn parse_prometheus_duration(s: &str) -> Result<std::time::Duration, String> {
+    const UNITS: [(&str, u64); 7] = [("y", 365 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)];
+    let bad = || format!("not a valid duration string: {s:?}");
+    if s == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty duration string".into());
+    }
+    let (mut rest, mut next_unit, mut total) = (s, 0, 0u64);
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let tail = &rest[digits..];
+        let unit = if tail.starts_with("ms") { "ms" } else { tail.get(..1).ok_or_else(bad)? };
+        let at = UNITS[next_unit..].iter().position(|(u, _)| *u == unit).ok_or_else(bad)? + next_unit;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().unwrap_or(u64::MAX);
+        total = n.checked_mul(UNITS[at].1).and_then(|ms| total.checked_add(ms)).filter(|ms| *ms <= i64::MAX as u64 / 1_000_000).ok_or("duration out of range")?;
+        (rest, next_unit) = (&tail[unit.len()..], at + 1);
+    }
+    Ok(std::time::Duration::from_millis(total))
 }
 
 fn cores() -> usize {
@@ -227,6 +291,17 @@ impl ServeArgs {
                 _ => None,
             },
             cluster: None,
+            query: QueryLimits {
+                timeout: match self.query_timeout.or(file.query.timeout) {
+                    None => QueryLimits::default().timeout,
+                    Some(t) => parse_prometheus_duration(&t).map_err(|e| format!("query timeout: {e}"))?,
+                },
+                max_samples: self.query_max_samples.or(file.query.max_samples).unwrap_or(QueryLimits::default().max_samples),
+                lookback_delta: match self.query_lookback_delta.or(file.query.lookback_delta) {
+                    None => QueryLimits::default().lookback_delta,
+                    Some(t) => parse_prometheus_duration(&t).map_err(|e| format!("query lookback delta: {e}"))?,
+                },
+            },
         };
         let mut cfg = cfg;
         let peers = self.cluster_peers.or(file.cluster.peers).unwrap_or_default();
@@ -245,6 +320,9 @@ impl ServeArgs {
         if cfg.shards == 0 || cfg.http_workers == 0 || cfg.max_body_bytes == 0 {
             return Err("shards, http_workers and max_body_bytes must be at least 1".into());
         }
+        if cfg.query.timeout.is_zero() || cfg.query.lookback_delta.is_zero() || cfg.query.max_samples == 0 {
+            return Err("query timeout, lookback delta and max samples must be more than 0".into());
+        }
         Ok(cfg)
     }
 }
@@ -253,12 +331,18 @@ impl ServeArgs {
 mod tests {
     use super::*;
 
-    #[test]
-    fn flags_override_file_and_defaults_fill_in() {
+    /// A config file with `text` (kept while the directory lives).
+    fn config_file(text: &str) -> (tempfile::TempDir, Option<PathBuf>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gemini.toml");
-        std::fs::write(&path, "http_addr = \"0.0.0.0:9999\"\ndata_dir = \"/var/lib/gemini\"\ndatabases = [\"a\", \"b\"]\n[auth]\nenabled = true\n").unwrap();
-        let cfg = ServeArgs { config: Some(path.clone()), data_dir: Some("/x".into()), ..Default::default() }.resolve().unwrap();
+        std::fs::write(&path, text).unwrap();
+        (dir, Some(path))
+    }
+
+    #[test]
+    fn flags_override_file_and_defaults_fill_in() {
+        let (_dir, config) = config_file("http_addr = \"0.0.0.0:9999\"\ndata_dir = \"/var/lib/gemini\"\ndatabases = [\"a\", \"b\"]\n[auth]\nenabled = true\n");
+        let cfg = ServeArgs { config, data_dir: Some("/x".into()), ..Default::default() }.resolve().unwrap();
         assert_eq!(cfg.http_addr, "0.0.0.0:9999");
         assert_eq!(cfg.data_dir, PathBuf::from("/x"));
         assert_eq!(cfg.databases, vec!["a", "b"]);
@@ -268,11 +352,37 @@ mod tests {
     }
 
     #[test]
+    fn query_settings_from_flags_file_and_defaults() {
+        let (_dir, config) = config_file("[query]\ntimeout = \"30s\"\nmax_samples = 1000\n");
+        let cfg = ServeArgs { config, query_lookback_delta: Some("1m30s".into()), ..Default::default() }.resolve().unwrap();
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(cfg.query, QueryLimits { timeout: secs(30), max_samples: 1000, lookback_delta: secs(90) });
+        assert_eq!(ServeArgs::default().resolve().unwrap().query, QueryLimits { timeout: secs(120), max_samples: 50_000_000, lookback_delta: secs(300) });
+        let e = ServeArgs { query_timeout: Some("2 minutes".into()), ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(e, "query timeout: not a valid duration string: \"2 minutes\"");
+    }
+
+    #[test]
+    fn prometheus_durations() {
+        let ms = |s: &str| parse_prometheus_duration(s).map(|d| d.as_millis() as u64);
+        assert_eq!(ms("0"), Ok(0));
+        assert_eq!(ms("5m"), Ok(300_000));
+        assert_eq!(ms("1m30s"), Ok(90_000));
+        assert_eq!(ms("1y2w3d4h5m6s7ms"), Ok(((((365 + 14 + 3) * 24 + 4) * 60 + 5) * 60 + 6) * 1000 + 7));
+        assert_eq!(ms("90ms"), Ok(90));
+        assert_eq!(ms("1h1ms"), Ok(3_600_001));
+        assert_eq!(ms(""), Err("empty duration string".into()));
+        for bad in ["5", "m", "1m1h", "1m1m", "1.5h", "-1m", " 1m", "1m ", "1M", "1ms1s"] {
+            assert_eq!(ms(bad), Err(format!("not a valid duration string: {bad:?}")), "{bad}");
+        }
+        assert_eq!(ms("300000y"), Err("duration out of range".into()));
+        assert_eq!(ms("99999999999999999999s"), Err("duration out of range".into()));
+    }
+
+    #[test]
     fn unknown_key_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gemini.toml");
-        std::fs::write(&path, "http_adr = \"x\"\n").unwrap();
-        let err = ServeArgs { config: Some(path), ..Default::default() }.resolve().unwrap_err();
+        let (_dir, config) = config_file("http_adr = \"x\"\n");
+        let err = ServeArgs { config, ..Default::default() }.resolve().unwrap_err();
         assert!(err.contains("http_adr"), "{err}");
     }
 }

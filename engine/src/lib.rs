@@ -77,7 +77,7 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
         }
         None => data::Data::Local(storage.clone()),
     };
-    let state = http::AppState { data: Arc::new(data), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth };
+    let state = http::AppState { data: Arc::new(data), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query };
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,

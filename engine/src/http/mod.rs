@@ -32,6 +32,8 @@ pub struct AppState {
     /// Largest accepted request body after decompression.
     pub max_body_bytes: usize,
     pub auth: crate::config::Auth,
+    /// PromQL's timeout, sample limit and lookback.
+    pub query: crate::config::QueryLimits,
 }
 
 impl AppState {
