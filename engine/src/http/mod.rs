@@ -1,6 +1,7 @@
 //! The HTTP API (actix-web): routes, shared state, JSON errors and request metrics.
 //! Handlers check parameters, credentials and body limits, translate between wire formats and
-//! the data interface (`crate::data`) or the InfluxQL executor (`crate::exec`), and render
+//! the data interface (`crate::data`), the InfluxQL executor (`crate::exec`) or the PromQL
+//! evaluator (`crate::promql`, behind Prometheus' query API in `prom_api`), and render
 //! the answers; they never touch RocksDB and never ask whether they run in a cluster (only
 //! the internal endpoints, which exist for the cluster, do).
 
@@ -11,6 +12,10 @@ mod error;
 mod influx_write;
 mod internal;
 mod line_protocol;
+mod prom_api;
+mod prom_format;
+mod prom_params;
+mod prom_series;
 mod query;
 mod read;
 mod status;
@@ -81,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/ping").route(web::get().to(status::ping)).route(web::head().to(status::ping)))
         .service(endpoint("/health").route(web::get().to(status::health)))
         .service(endpoint("/metrics").route(web::get().to(status::metrics)))
+        .configure(prom_api::configure)
         .service(endpoint("/internal/v1/write").route(web::post().to(internal::write)))
         .service(endpoint("/internal/v1/read").route(web::post().to(internal::read)))
         .service(endpoint("/internal/v1/series").route(web::post().to(internal::series)))

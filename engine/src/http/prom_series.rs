@@ -1,0 +1,235 @@
+//! The series side of Prometheus' HTTP API: `/api/v1/series`, `/api/v1/labels`,
+//! `/api/v1/label/<name>/values` and `/api/v1/metadata`, read from the data interface
+//! (`Data::series`, `label_names`, `label_values`, `select`), so the same on one node and in
+//! a cluster. With `start` or `end`, only series with a sample in [start, end] count (read
+//! with `Data::select`; chunks wholly inside the range are not decoded); without them, every
+//! series in the index. Answers are sorted as Prometheus sorts them; `limit` cuts them with
+//! the warning later Prometheus versions give.
+
+use super::prom_api::{self, PromError, Ready};
+use super::prom_format;
+use super::prom_params;
+use super::AppState;
+use crate::data::{Data, Selection};
+use crate::index::matcher::{MatchKind, Matcher};
+use crate::labels::Labels;
+use crate::storage::{self, chunk, Policies};
+use actix_web::{web, HttpRequest, HttpResponse};
+use std::collections::BTreeSet;
+
+const TRUNCATED: &str = "results truncated due to limit";
+
+/// Where series must have a sample: `None` for no bound (no `start` and `end`, or
+/// Prometheus' own minimum and maximum times, which clients send for an open range).
+fn time_range(r: &Ready) -> Result<Option<(i64, i64)>, PromError> {
+    let start = prom_api::time_param(&r.form, "start", prom_params::MIN_TIME)?;
+    let end = prom_api::time_param(&r.form, "end", prom_params::MAX_TIME)?;
+    Ok(match (start, end) {
+        (prom_params::MIN_TIME, prom_params::MAX_TIME) => None,
+        (s, e) => Some((prom_params::millis(s), prom_params::millis(e))),
+    })
+}
+
+fn limit(r: &Ready) -> Result<Option<usize>, PromError> {
+    prom_params::parse_limit(r.form.value("limit")).map_err(|e| PromError::invalid("limit", e))
+}
+
+/// Every `match[]`, parsed; `wrap` words a parse error as the endpoint does.
+fn selectors(r: &Ready, wrap: impl Fn(String) -> PromError) -> Result<Vec<Vec<Matcher>>, PromError> {
+    r.form.values("match[]").into_iter().map(|text| prom_params::parse_selector(text).map_err(&wrap)).collect()
+}
+
+/// Whether a chunk holds a sample in [min_t, max_t]: without decoding it when it lies wholly
+/// inside or outside.
+fn has_sample(c: &storage::shard::StoredChunk, min_t: i64, max_t: i64) -> Result<bool, storage::Error> {
+    if c.max_t < min_t || c.min_t > max_t {
+        return Ok(false);
+    }
+    if c.min_t >= min_t && c.max_t <= max_t {
+        return Ok(true);
+    }
+    let mut found = false;
+    chunk::decode_each(&c.data, |t, _| found |= t >= min_t && t <= max_t).ok_or_else(|| storage::Error::Corrupt("chunk of a series".into()))?;
+    Ok(found)
+}
+
+/// The label sets of the series matching `matchers` (every series for none), only those
+/// with a sample in `range` when there is one; sorted as the index sorts them.
+async fn matching(data: &Data, r: &Ready, matchers: Vec<Matcher>, range: Option<(i64, i64)>) -> Result<Vec<Labels>, PromError> {
+    let which = Policies::One(r.rp.as_deref());
+    let Some((min_t, max_t)) = range else {
+        return Ok(data.series(&r.db, which, matchers).await?);
+    };
+    let mut stream = data.select(&r.db, which, Selection { matchers, min_t, max_t }).await?;
+    let mut out: Vec<Labels> = Vec::new();
+    // Whether the series being read already has a sample: its other pieces are skipped.
+    let mut found = false;
+    while let Some(piece) = stream.next().await? {
+        if !found {
+            for c in &piece.chunks {
+                if has_sample(c, min_t, max_t)? {
+                    out.push(piece.labels.clone());
+                    found = true;
+                    break;
+                }
+            }
+        }
+        if piece.last {
+            found = false;
+        }
+    }
+    Ok(out)
+}
+
+/// The union of the series of every matcher set.
+async fn union(data: &Data, r: &Ready, sets: Vec<Vec<Matcher>>, range: Option<(i64, i64)>) -> Result<BTreeSet<Labels>, PromError> {
+    let mut all = BTreeSet::new();
+    for matchers in sets {
+        all.extend(matching(data, r, matchers, range).await?);
+    }
+    Ok(all)
+}
+
+/// Cuts `items` to `limit`, saying so in the warnings.
+fn cut<T>(items: &mut Vec<T>, limit: Option<usize>, warnings: &mut Vec<String>) {
+    if let Some(n) = limit.filter(|n| items.len() > *n) {
+        items.truncate(n);
+        warnings.push(TRUNCATED.into());
+    }
+}
+
+fn strings(items: &[String]) -> String {
+    let mut out = String::new();
+    prom_format::array(items, &mut out, |s, out| prom_format::string(s, out));
+    out
+}
+
+/// `/api/v1/series`: the label sets of the series matching any `match[]` (at least one).
+pub async fn series(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, PromError> {
+    let r = prom_api::ready(&req, payload, &state, true).await?;
+    if r.form.values("match[]").is_empty() {
+        return Err(PromError::bad_data("no match[] parameter provided"));
+    }
+    let range = time_range(&r)?;
+    let sets = selectors(&r, |e| PromError::invalid("match[]", e))?;
+    let limit = limit(&r)?;
+    let mut found: Vec<Labels> = union(&state.data, &r, sets, range).await?.into_iter().collect();
+    // Prometheus' label set order: pair by pair, name then value, a prefix first.
+    found.sort_by(|a, b| a.iter().cmp(b.iter()));
+    let mut warnings = Vec::new();
+    cut(&mut found, limit, &mut warnings);
+    let mut data = String::new();
+    prom_format::array(&found, &mut data, |labels, out| prom_format::labels(labels.iter(), out));
+    Ok(prom_api::success(&data, &warnings))
+}
+
+/// `/api/v1/labels`: the label names of the series matching any `match[]`, or of every series.
+pub async fn label_names(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, PromError> {
+    let r = prom_api::ready(&req, payload, &state, true).await?;
+    let range = time_range(&r)?;
+    let sets = selectors(&r, PromError::bad_data)?;
+    let limit = limit(&r)?;
+    let mut names: Vec<String> = match (sets.is_empty(), range) {
+        (true, None) => state.data.label_names(&r.db, Policies::One(r.rp.as_deref()), vec![]).await?,
+        (true, Some(_)) => names_of(union(&state.data, &r, vec![vec![]], range).await?),
+        (false, _) => names_of(union(&state.data, &r, sets, range).await?),
+    };
+    names.sort();
+    let mut warnings = Vec::new();
+    cut(&mut names, limit, &mut warnings);
+    Ok(prom_api::success(&strings(&names), &warnings))
+}
+
+fn names_of(series: BTreeSet<Labels>) -> Vec<String> {
+    let names: BTreeSet<&str> = series.iter().flat_map(|l| l.iter().map(|(n, _)| n)).collect();
+    names.into_iter().map(str::to_string).collect()
+}
+
+/// `/api/v1/label/<name>/values`: the values of label `name` (`__name__`: metric names) in
+/// the series matching any `match[]`, or in every series.
+pub async fn label_values(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, PromError> {
+    let r = prom_api::ready(&req, payload, &state, true).await?;
+    let name = req.match_info().get("name").unwrap_or_default().to_string();
+    if !prom_params::is_label_name(&name) {
+        return Err(PromError::bad_data(format!("invalid label name: {name:?}")));
+    }
+    let range = time_range(&r)?;
+    let mut sets = selectors(&r, PromError::bad_data)?;
+    let limit = limit(&r)?;
+    let mut values: Vec<String> = match (sets.is_empty(), range) {
+        (true, None) => state.data.label_values(&r.db, Policies::One(r.rp.as_deref()), &name).await?,
+        (no_match, _) => {
+            if no_match {
+                sets.push(vec![Matcher::new(MatchKind::Regex, &name, ".+").map_err(PromError::bad_data)?]);
+            }
+            let found = union(&state.data, &r, sets, range).await?;
+            let values: BTreeSet<&str> = found.iter().map(|l| l.get(&name)).filter(|v| !v.is_empty()).collect();
+            values.into_iter().map(str::to_string).collect()
+        }
+    };
+    values.sort();
+    let mut warnings = Vec::new();
+    cut(&mut values, limit, &mut warnings);
+    Ok(prom_api::success(&strings(&values), &warnings))
+}
+
+/// `/api/v1/metadata`: type, help and unit of each metric as remote write carried them
+/// (`metric=` for one; `limit=` metrics at most, a negative limit for all, as 2.42 does).
+pub async fn metadata(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, PromError> {
+    let r = prom_api::ready(&req, payload, &state, true).await?;
+    let limit: i64 = match r.form.value("limit") {
+        "" => -1,
+        text => text.parse().map_err(|_| PromError::bad_data("limit must be a number"))?,
+    };
+    let metric = r.form.value("metric");
+    let all = state.data.storage().metadata(&r.db)?;
+    let mut data = String::from("{");
+    let chosen = all.iter().filter(|m| metric.is_empty() || m.family == metric);
+    for (i, m) in chosen.take(if limit < 0 { usize::MAX } else { limit as usize }).enumerate() {
+        if i > 0 {
+            data.push(',');
+        }
+        prom_format::string(&m.family, &mut data);
+        data.push_str(":[");
+        prom_format::labels([("type", m.kind.as_str()), ("help", m.help.as_str()), ("unit", m.unit.as_str())], &mut data);
+        data.push(']');
+    }
+    data.push('}');
+    Ok(prom_api::success(&data, &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::chunk::XorChunk;
+    use crate::storage::shard::StoredChunk;
+
+    fn chunk(ts: &[i64]) -> StoredChunk {
+        let mut c = XorChunk::new();
+        for t in ts {
+            c.append(*t, 1.0);
+        }
+        StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes() }
+    }
+
+    #[test]
+    fn a_chunk_has_a_sample_in_range_only_where_one_is() {
+        let c = chunk(&[0, 100, 200]);
+        assert!(has_sample(&c, 0, 200).unwrap());
+        assert!(has_sample(&c, 100, 100).unwrap());
+        assert!(has_sample(&c, 150, 250).unwrap());
+        assert!(!has_sample(&c, 10, 90).unwrap(), "overlaps the chunk's span, but no sample inside");
+        assert!(!has_sample(&c, 201, 300).unwrap());
+        assert!(!has_sample(&c, -10, -1).unwrap());
+    }
+
+    #[test]
+    fn limits_cut_with_a_warning() {
+        let mut v = vec![1, 2, 3];
+        let mut w = Vec::new();
+        cut(&mut v, Some(3), &mut w);
+        assert_eq!((v.len(), w.len()), (3, 0));
+        cut(&mut v, Some(2), &mut w);
+        assert_eq!((v, w), (vec![1, 2], vec![TRUNCATED.to_string()]));
+    }
+}
