@@ -268,6 +268,7 @@ fn cluster_chart_notes_give_the_urls() {
     for want in [
         "Write URL: http://metrics.monitoring.svc:8086/api/v1/prom/write?db=prometheus",
         "Read URL:  http://metrics.monitoring.svc:8086/api/v1/prom/read?db=prometheus",
+        "Grafana:   add a data source of type Prometheus with URL http://metrics.monitoring.svc:8086\n",
         "remote_write:\n  - url: \"http://metrics.monitoring.svc:8086/api/v1/prom/write?db=prometheus\"",
     ] {
         assert!(notes.contains(want), "NOTES lack {want:?}:\n{notes}");
