@@ -211,8 +211,9 @@ async fn evaluate(state: &AppState, r: &Ready, params: QueryParams, instant: boo
     match promql::query(&state.data, &r.db, r.rp.as_deref(), r.form.value("query"), &params).await {
         Ok((value, warnings)) => Ok(success(&prom_format::query_data(&value), &warnings)),
         // Prometheus words a query that does not parse as a bad parameter for instant queries.
-        Err(EvalError::BadData(m)) if instant => Err(PromError::invalid("query", m)),
-        Err(e) => Err(PromError::eval(e)),
+        Err(promql::Error::Eval(EvalError::BadData(m))) if instant => Err(PromError::invalid("query", m)),
+        Err(promql::Error::Eval(e)) => Err(PromError::eval(e)),
+        Err(promql::Error::Data(e)) => Err(e.into()),
     }
 }
 

@@ -1,32 +1,102 @@
-//! PromQL with Prometheus 2.42's semantics, parsed by the `promql-parser` crate and evaluated
-//! against the data interface (`crate::data`), the same on a single node and in a cluster.
-//! The HTTP query API (`http::prom_api`) calls `query`; this module must not touch storage
-//! or HTTP.
+//! PromQL with Prometheus 2.42's semantics, over the data interface: a query is parsed by the
+//! `promql-parser` crate and planned (`build`), each distinct selector is read once through
+//! `Data::select` (the same reads remote read does, so one node and a cluster answer alike),
+//! and the evaluator (`eval`, with `functions`, `binary` and `aggregate`) runs step by step
+//! over those series on a blocking thread.
 
+pub mod aggregate;
+pub mod binary;
+pub mod build;
 pub mod error;
+pub mod eval;
+pub mod functions;
+pub mod plan;
+pub mod run;
 pub mod value;
 
-/// What one evaluation may use: its time range and step, its lookback and its limits.
+#[cfg(test)]
+mod eval_tests;
+
+use crate::data::{self, Data, Selection};
+use crate::index::matcher::{MatchKind, Matcher};
+use crate::storage::Policies;
+use build::{Read, Span};
+use error::EvalError;
+use eval::Limits;
+use plan::MatchOp;
+use run::Steps;
+use std::time::Instant;
+use value::{is_stale_nan, Labels, Point, Series, Value};
+
+/// What a query asks for and may take.
+#[derive(Clone, Copy, Debug)]
 pub struct QueryParams {
-    /// First evaluation time, in ms.
+    /// Evaluation times (ms): `start == end` and `step` 0 for an instant query.
     pub start: i64,
-    /// Last evaluation time, in ms (`start` for an instant query).
     pub end: i64,
-    /// Between evaluation times, in ms; 0 for an instant query.
     pub step: i64,
-    /// How far back an instant selector looks for a sample, in ms.
+    /// How far back an instant selector looks for a sample (ms).
     pub lookback: i64,
-    /// Past this the evaluation stops with `EvalError::Timeout`.
-    pub deadline: std::time::Instant,
-    /// At most this many samples held at once, else `EvalError::TooManySamples`.
+    pub deadline: Instant,
+    /// Most samples held at once, the series read for the query included.
     pub max_samples: usize,
 }
 
-/// Evaluates `text` in database `db` (policy `rp`, or the default one): an instant query
-/// (start = end, step 0) answers a scalar, string, vector or matrix; a range query a matrix.
-/// Also answers the warnings of the evaluation.
-pub async fn query(data: &crate::data::Data, db: &str, rp: Option<&str>, text: &str, params: &QueryParams) -> Result<(value::Value, Vec<String>), error::EvalError> {
-    // TEMPORARY: the evaluator replaces this body.
-    let _ = (data, db, rp, text, params);
-    Err(error::EvalError::Execution("not implemented yet".into()))
+/// Why a query failed: the query itself, or reading its data.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    #[error(transparent)]
+    Data(#[from] data::Error),
+}
+
+/// Evaluates the PromQL `text` over database `db` (policy `rp`, or the default one): an
+/// instant query (start = end, step 0) answers a scalar, string, vector or matrix, a range
+/// query a matrix; with the warnings of the evaluation.
+pub async fn query(data: &Data, db: &str, rp: Option<&str>, text: &str, params: &QueryParams) -> Result<(Value, Vec<String>), Error> {
+    let plan = build::plan(text, Span { start: params.start, end: params.end, lookback: params.lookback })?;
+    let mut held = 0usize;
+    let mut series = Vec::with_capacity(plan.reads.len());
+    for read in &plan.reads {
+        series.push(fetch(data, db, rp, read, params, &mut held).await?);
+    }
+    let steps = Steps { start: params.start, end: params.end, step: params.step, lookback: params.lookback };
+    let limits = Limits { deadline: params.deadline, max_samples: params.max_samples.saturating_sub(held) };
+    let answer = actix_web::web::block(move || run::run(&plan, &series, steps, limits))
+        .await
+        .map_err(|e| EvalError::Execution(format!("evaluation thread: {e}")))?;
+    Ok((answer?, Vec::new()))
+}
+
+/// The series of one read with their samples, counted against the sample limit.
+async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, params: &QueryParams, held: &mut usize) -> Result<Vec<Series>, Error> {
+    let matchers = read.matchers.iter().map(matcher).collect::<Result<Vec<_>, _>>()?;
+    let mut stream = data.select(db, Policies::One(rp), Selection { matchers, min_t: read.min_t, max_t: read.max_t }).await?;
+    let mut out = Vec::new();
+    while let Some((labels, samples)) = stream.next_series().await? {
+        if Instant::now() > params.deadline {
+            return Err(EvalError::Timeout("query preparation").into());
+        }
+        if samples.is_empty() || samples.iter().all(|(_, v)| is_stale_nan(*v)) {
+            continue;
+        }
+        *held += samples.len();
+        if *held > params.max_samples {
+            return Err(EvalError::TooManySamples("query preparation").into());
+        }
+        let labels = Labels::from_sorted(labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
+        out.push(Series { labels, points: samples.into_iter().map(|(t, v)| Point { t, v }).collect() });
+    }
+    Ok(out)
+}
+
+fn matcher(m: &plan::LabelMatcher) -> Result<Matcher, EvalError> {
+    let kind = match m.op {
+        MatchOp::Equal => MatchKind::Equal,
+        MatchOp::NotEqual => MatchKind::NotEqual,
+        MatchOp::Regex => MatchKind::Regex,
+        MatchOp::NotRegex => MatchKind::NotRegex,
+    };
+    Matcher::new(kind, &m.name, &m.value).map_err(EvalError::BadData)
 }

@@ -1,0 +1,234 @@
+//! Aggregation operators at one evaluation step, as Prometheus 2.42 computes them
+//! (promql/engine.go `aggregation` and `generateGroupingKey`, promql/quantile.go `quantile`),
+//! with Go's `container/heap` and `sort.Sort` (pdqsort, Go 1.19) ported so that topk/bottomk
+//! and quantile see the same orders. Float samples only.
+
+use std::collections::HashMap;
+
+use super::binary::{go_format_f, go_format_v, go_quote};
+use super::error::EvalError;
+use super::functions::gosort;
+use super::plan::AggOp;
+use super::value::{Labels, Point, Sample, Vector};
+
+/// The parameter of an aggregation at this step: a number for topk/bottomk/quantile, the
+/// label name for count_values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AggParam {
+    None,
+    Number(f64),
+    Label(String),
+}
+
+struct Group {
+    labels: Labels,
+    value: f64,
+    mean: f64,
+    count: i64,
+    /// topk and quantile: `vectorByValueHeap`; bottomk: `vectorByReverseValueHeap`.
+    heap: Vec<Sample>,
+}
+
+/// `vectorByValueHeap.Less`: NaN sorts first.
+fn by_value(a: &Sample, b: &Sample) -> bool {
+    a.point.v.is_nan() || a.point.v < b.point.v
+}
+
+/// `vectorByReverseValueHeap.Less`: NaN sorts first.
+fn by_reverse_value(a: &Sample, b: &Sample) -> bool {
+    a.point.v.is_nan() || a.point.v > b.point.v
+}
+
+/// The group key, which is also the output label set of the group: with `without`, all
+/// labels but `grouping` and `__name__`; with `by`, only `grouping`.
+fn grouping_key(metric: &Labels, grouping: &[String], without: bool) -> Labels {
+    let keep = |n: &str| grouping.iter().any(|g| g == n) != without && !(without && n == "__name__");
+    Labels::from_sorted(metric.iter().filter(|(n, _)| keep(n)).map(|(n, v)| (n.to_string(), v.to_string())).collect())
+}
+
+/// Aggregates `vec` into groups. `grouping` is the `by`/`without` label list; `ts` the step.
+pub fn aggregate(
+    op: AggOp,
+    grouping: &[String],
+    without: bool,
+    param: AggParam,
+    vec: &[Sample],
+    ts: i64,
+) -> Result<Vector, EvalError> {
+    let number = if let AggParam::Number(f) = param { f } else { 0.0 };
+    let mut k: i64 = 0;
+    if matches!(op, AggOp::Topk | AggOp::Bottomk) {
+        // convertibleToInt64: maxInt64 is 9223372036854774784, minInt64 -2^63.
+        if !(number <= 9223372036854774784.0 && number >= -9223372036854775808.0) {
+            return Err(EvalError::Execution(format!("Scalar value {} overflows int64", go_format_v(number))));
+        }
+        k = number as i64;
+        if k < 1 {
+            return Ok(Vec::new());
+        }
+    }
+    let mut grouping = grouping.to_vec();
+    let mut value_label = String::new();
+    if op == AggOp::CountValues {
+        if let AggParam::Label(l) = &param {
+            value_label = l.clone();
+        }
+        if !is_valid_label_name(&value_label) {
+            return Err(EvalError::Execution(format!("invalid label name {}", go_quote(&value_label))));
+        }
+        if !without {
+            grouping.push(value_label.clone());
+        }
+    }
+
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for s in vec {
+        let v = s.point.v;
+        let key = if op == AggOp::CountValues {
+            let mut metric = s.labels.clone();
+            metric.set(&value_label, &go_format_f(v));
+            grouping_key(&metric, &grouping, without)
+        } else {
+            grouping_key(&s.labels, &grouping, without)
+        };
+        let Some(&gi) = index.get(&key) else {
+            let mut g = Group { labels: key.clone(), value: v, mean: v, count: 1, heap: Vec::new() };
+            match op {
+                AggOp::Stdvar | AggOp::Stddev => g.value = 0.0,
+                AggOp::Topk | AggOp::Quantile | AggOp::Bottomk => g.heap.push(sample(&s.labels, v, 0)),
+                AggOp::Group => g.value = 1.0,
+                _ => {}
+            }
+            index.insert(key, groups.len());
+            groups.push(g);
+            continue;
+        };
+        let g = &mut groups[gi];
+        match op {
+            AggOp::Sum => g.value += v,
+            AggOp::Avg => {
+                g.count += 1;
+                // An infinite mean stays when an infinity of the same sign or a finite value
+                // comes (the update below would make it NaN).
+                if g.mean.is_infinite() && ((v.is_infinite() && (g.mean > 0.0) == (v > 0.0)) || v.is_finite()) {
+                    continue;
+                }
+                // Each side of the `-` divided by the count to avoid overflows.
+                let n = g.count as f64;
+                g.mean += v / n - g.mean / n;
+            }
+            AggOp::Max if g.value < v || g.value.is_nan() => g.value = v,
+            AggOp::Min if g.value > v || g.value.is_nan() => g.value = v,
+            AggOp::Max | AggOp::Min | AggOp::Group => {}
+            AggOp::Count | AggOp::CountValues => g.count += 1,
+            AggOp::Stdvar | AggOp::Stddev => {
+                g.count += 1;
+                let delta = v - g.mean;
+                g.mean += delta / g.count as f64;
+                g.value += delta * (v - g.mean);
+            }
+            AggOp::Topk | AggOp::Bottomk => {
+                let less = if op == AggOp::Topk { by_value } else { by_reverse_value };
+                let top = g.heap[0].point.v;
+                let better = if op == AggOp::Topk { top < v } else { top > v };
+                if (g.heap.len() as i64) < k || better || top.is_nan() {
+                    if g.heap.len() as i64 == k {
+                        if k == 1 {
+                            // For k == 1 replace in place.
+                            g.heap[0] = sample(&s.labels, v, 0);
+                            continue;
+                        }
+                        heap_pop(&mut g.heap, less);
+                    }
+                    heap_push(&mut g.heap, sample(&s.labels, v, 0), less);
+                }
+            }
+            AggOp::Quantile => g.heap.push(s.clone()),
+        }
+    }
+
+    let mut out = Vec::new();
+    for mut g in groups {
+        match op {
+            AggOp::Avg => g.value = g.mean,
+            AggOp::Count | AggOp::CountValues => g.value = g.count as f64,
+            AggOp::Stdvar => g.value /= g.count as f64,
+            AggOp::Stddev => g.value = (g.value / g.count as f64).sqrt(),
+            AggOp::Topk | AggOp::Bottomk => {
+                // The heap has the lowest (topk) or highest (bottomk) on top: sort.Reverse.
+                let less = if op == AggOp::Topk { by_value } else { by_reverse_value };
+                if g.heap.len() > 1 {
+                    gosort::sort(&mut g.heap, &|a: &Sample, b: &Sample| less(b, a));
+                }
+                out.extend(g.heap.iter().map(|s| sample(&s.labels, s.point.v, ts)));
+                continue;
+            }
+            AggOp::Quantile => g.value = quantile(number, &mut g.heap),
+            _ => {}
+        }
+        out.push(Sample { labels: g.labels, point: Point { t: ts, v: g.value } });
+    }
+    Ok(out)
+}
+
+fn sample(labels: &Labels, v: f64, t: i64) -> Sample {
+    Sample { labels: labels.clone(), point: Point { t, v } }
+}
+
+/// promql/quantile.go `quantile`: `values` is sorted as `vectorByValueHeap`.
+fn quantile(q: f64, values: &mut [Sample]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    gosort::sort(values, &by_value);
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize].point.v * (1.0 - weight) + values[upper as usize].point.v * weight
+}
+
+/// `model.LabelName.IsValid` (common v0.39): `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn is_valid_label_name(name: &str) -> bool {
+    let ok = |(i, b): (usize, u8)| b.is_ascii_alphabetic() || b == b'_' || (b.is_ascii_digit() && i > 0);
+    !name.is_empty() && name.bytes().enumerate().all(ok)
+}
+
+// Go's container/heap `Push` and `Pop` (with `up` and `down`) over a slice with a `Less`.
+
+fn heap_push<T>(h: &mut Vec<T>, x: T, less: fn(&T, &T) -> bool) {
+    h.push(x);
+    let mut j = h.len() - 1;
+    while j > 0 && less(&h[j], &h[(j - 1) / 2]) {
+        h.swap((j - 1) / 2, j);
+        j = (j - 1) / 2;
+    }
+}
+
+fn heap_pop<T>(h: &mut Vec<T>, less: fn(&T, &T) -> bool) {
+    let n = h.len() - 1;
+    h.swap(0, n);
+    let mut i = 0;
+    while 2 * i + 1 < n {
+        let j1 = 2 * i + 1;
+        let j = if j1 + 1 < n && less(&h[j1 + 1], &h[j1]) { j1 + 1 } else { j1 };
+        if !less(&h[j], &h[i]) {
+            break;
+        }
+        h.swap(i, j);
+        i = j;
+    }
+    h.pop();
+}
+
+#[cfg(test)]
+#[path = "aggregate_tests.rs"]
+mod tests;

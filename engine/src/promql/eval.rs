@@ -1,0 +1,436 @@
+//! The evaluator: Prometheus 2.42's `evaluator.eval` over the plan. Every expression is
+//! evaluated for all steps of the query at once into a matrix (one point per step and series);
+//! functions, operators and aggregations run step by step over the vectors of their arguments
+//! (`range_eval`). Selectors read the series the query layer fetched for them, which are
+//! sorted by time and still hold staleness markers. The sample limit and the deadline are
+//! checked as it goes.
+
+use super::aggregate::{self, AggParam};
+use super::binary;
+use super::error::EvalError;
+use super::functions::labels::labels_for_absent;
+use super::functions::Call;
+use super::plan::{BinOp, Kind, Node, Selector};
+use super::value::{is_stale_nan, Labels, Matrix, Point, Sample, Series, Value, Vector};
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+/// How much a query may take.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub deadline: Instant,
+    pub max_samples: usize,
+}
+
+/// An evaluator over the steps `start, start + interval, ..., end` (ms).
+pub struct Evaluator<'a> {
+    pub start: i64,
+    pub end: i64,
+    pub interval: i64,
+    pub lookback: i64,
+    /// The series of each read of the plan, by selector id.
+    pub series: &'a [Vec<Series>],
+    pub limits: Limits,
+    /// Samples held by the evaluation so far.
+    pub current: usize,
+}
+
+/// What evaluating a node gives: a string literal, or one point per step and series.
+enum Evaluated {
+    String(String),
+    Matrix(Matrix),
+}
+
+const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
+
+impl<'a> Evaluator<'a> {
+    /// Evaluates `node`: a matrix with one point per step and series (a string literal for a
+    /// string expression).
+    pub fn evaluate(&mut self, node: &Node) -> Result<Value, EvalError> {
+        Ok(match self.eval(node)? {
+            Evaluated::String(s) => Value::String(Point { t: self.start, v: 0.0 }, s),
+            Evaluated::Matrix(m) => Value::Matrix(m),
+        })
+    }
+
+    fn steps(&self) -> impl Iterator<Item = i64> {
+        let (start, end, interval) = (self.start, self.end, self.interval);
+        (0..).map(move |i| start + i * interval).take_while(move |ts| *ts <= end)
+    }
+
+    fn check_deadline(&self) -> Result<(), EvalError> {
+        if Instant::now() > self.limits.deadline {
+            return Err(EvalError::Timeout("expression evaluation"));
+        }
+        Ok(())
+    }
+
+    fn hold(&mut self, samples: usize) -> Result<(), EvalError> {
+        self.current += samples;
+        if self.current > self.limits.max_samples {
+            return Err(EvalError::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
+    fn child(&self, start: i64, end: i64, interval: i64) -> Evaluator<'a> {
+        Evaluator { start, end, interval, lookback: self.lookback, series: self.series, limits: self.limits, current: self.current }
+    }
+
+    fn matrix(&mut self, node: &Node) -> Result<Matrix, EvalError> {
+        match self.eval(node)? {
+            Evaluated::Matrix(m) => Ok(m),
+            Evaluated::String(_) => Err(EvalError::Execution("a string where a vector or scalar was expected".into())),
+        }
+    }
+
+    fn eval(&mut self, node: &Node) -> Result<Evaluated, EvalError> {
+        self.check_deadline()?;
+        let matrix = match node {
+            Node::String(s) => return Ok(Evaluated::String(s.clone())),
+            Node::Number(n) => {
+                let n = *n;
+                self.range_eval(&[], |_, _| Ok(vec![Sample { labels: Labels::default(), point: Point { t: 0, v: n } }]))?
+            }
+            Node::Vector(sel) => self.vector_selector(sel)?,
+            Node::Matrix { selector, range } => self.matrix_selector(selector, *range)?,
+            Node::Subquery { .. } => self.subquery(node)?,
+            Node::Negate(inner) => {
+                let mut m = self.matrix(inner)?;
+                for s in &mut m {
+                    s.labels.remove("__name__");
+                    for p in &mut s.points {
+                        p.v = -p.v;
+                    }
+                }
+                if has_same_labelset(m.iter().map(|s| &s.labels)) {
+                    return Err(EvalError::Execution(SAME_LABELSET.into()));
+                }
+                m
+            }
+            Node::Binary { op, lhs, rhs, return_bool, matching } => {
+                let (op, return_bool) = (*op, *return_bool);
+                match (lhs.kind(), rhs.kind()) {
+                    (Kind::Scalar, Kind::Scalar) => self.range_eval(&[lhs, rhs], |v, _| {
+                        Ok(vec![Sample { labels: Labels::default(), point: Point { t: 0, v: binary::scalar_binop(op, scalar(&v[0]), scalar(&v[1])) } }])
+                    })?,
+                    (Kind::Vector, Kind::Scalar) => self.range_eval(&[lhs, rhs], |v, ts| Ok(binary::vector_scalar_binop(op, vector(&v[0]), scalar(&v[1]), false, return_bool, ts)))?,
+                    (Kind::Scalar, Kind::Vector) => self.range_eval(&[lhs, rhs], |v, ts| Ok(binary::vector_scalar_binop(op, vector(&v[1]), scalar(&v[0]), true, return_bool, ts)))?,
+                    _ => {
+                        let matching = matching.as_ref().expect("a binary operation between vectors has a matching");
+                        self.range_eval(&[lhs, rhs], |v, ts| {
+                            let (l, r) = (vector(&v[0]), vector(&v[1]));
+                            match op {
+                                BinOp::And => Ok(binary::vector_and(l, r, matching, ts)),
+                                BinOp::Or => Ok(binary::vector_or(l, r, matching, ts)),
+                                BinOp::Unless => Ok(binary::vector_unless(l, r, matching, ts)),
+                                _ => binary::vector_binop(op, l, r, matching, return_bool, ts),
+                            }
+                        })?
+                    }
+                }
+            }
+            Node::Aggregate { op, expr, param, grouping, without } => {
+                let (op, without) = (*op, *without);
+                match param.as_deref() {
+                    Some(Node::String(label)) => {
+                        let label = label.clone();
+                        self.range_eval(&[expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::Label(label.clone()), vector(&v[0]), ts))?
+                    }
+                    Some(p) => self.range_eval(&[p, expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::Number(scalar(&v[0])), vector(&v[1]), ts))?,
+                    None => self.range_eval(&[expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::None, vector(&v[0]), ts))?,
+                }
+            }
+            Node::Call { name, func, args, .. } => self.call(name, *func, args)?,
+        };
+        Ok(Evaluated::Matrix(matrix))
+    }
+
+    /// Evaluates `inputs` over all steps, then calls `f` at each step with their vectors
+    /// (a scalar input gives a vector of one sample; a string input an empty vector) and
+    /// gathers its answers into series (Prometheus' `rangeEval`).
+    fn range_eval(&mut self, inputs: &[&Node], mut f: impl FnMut(&[Value], i64) -> Result<Vector, EvalError>) -> Result<Matrix, EvalError> {
+        let before = self.current;
+        let mut matrices = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            matrices.push(match self.eval(input)? {
+                Evaluated::Matrix(m) => Some(m),
+                Evaluated::String(_) => None,
+            });
+        }
+        let held_inputs = self.current;
+        // Per input and series: the index of the next point not yet taken.
+        let mut cursors: Vec<Vec<usize>> = matrices.iter().map(|m| vec![0; m.as_ref().map_or(0, |m| m.len())]).collect();
+        let instant = self.start == self.end;
+        let mut out: Matrix = Vec::new();
+        let mut out_index: HashMap<Labels, usize> = HashMap::new();
+        let mut produced = 0usize;
+        let steps: Vec<i64> = self.steps().collect();
+        for ts in steps {
+            self.check_deadline()?;
+            let mut args = Vec::with_capacity(inputs.len());
+            for (m, cursor) in matrices.iter().zip(cursors.iter_mut()) {
+                let mut vec = Vector::new();
+                if let Some(m) = m {
+                    for (series, next) in m.iter().zip(cursor.iter_mut()) {
+                        if let Some(p) = series.points.get(*next) {
+                            if p.t == ts {
+                                vec.push(Sample { labels: series.labels.clone(), point: *p });
+                                *next += 1;
+                            }
+                        }
+                    }
+                }
+                args.push(Value::Vector(vec));
+            }
+            let result = f(&args, ts)?;
+            if has_same_labelset(result.iter().map(|s| &s.labels)) {
+                return Err(EvalError::Execution(SAME_LABELSET.into()));
+            }
+            produced += result.len();
+            self.current = held_inputs;
+            self.hold(produced)?;
+            if instant {
+                out = result.into_iter().map(|s| Series { labels: s.labels, points: vec![Point { t: ts, v: s.point.v }] }).collect();
+                break;
+            }
+            for s in result {
+                let point = Point { t: ts, v: s.point.v };
+                match out_index.get(&s.labels) {
+                    Some(&i) => out[i].points.push(point),
+                    None => {
+                        out_index.insert(s.labels.clone(), out.len());
+                        out.push(Series { labels: s.labels, points: vec![point] });
+                    }
+                }
+            }
+        }
+        self.current = before;
+        self.hold(produced)?;
+        Ok(out)
+    }
+
+    /// The time a selector looks back from at step `ts`: `@` pins it.
+    fn reference_time(selector: &Selector, ts: i64) -> i64 {
+        selector.at.unwrap_or(ts) - selector.offset
+    }
+
+    /// One point per step: the newest sample at most the lookback before the reference time,
+    /// unless it is a staleness marker.
+    fn vector_selector(&mut self, sel: &Selector) -> Result<Matrix, EvalError> {
+        let steps: Vec<i64> = self.steps().collect();
+        let mut out = Vec::new();
+        let all = self.series;
+        for series in &all[sel.id] {
+            let mut points = Vec::new();
+            for &ts in &steps {
+                if let Some(p) = self.sample_at(series, Self::reference_time(sel, ts)) {
+                    points.push(Point { t: ts, v: p.v });
+                }
+            }
+            if !points.is_empty() {
+                self.hold(points.len())?;
+                out.push(Series { labels: series.labels.clone(), points });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sample a selector sees at `reference` (Prometheus' `vectorSelectorSingle`).
+    fn sample_at(&self, series: &Series, reference: i64) -> Option<Point> {
+        let after = series.points.partition_point(|p| p.t <= reference);
+        let p = *series.points[..after].last()?;
+        (p.t >= reference - self.lookback && !is_stale_nan(p.v)).then_some(p)
+    }
+
+    /// A range vector at the (single) evaluation time: each series' samples in the window.
+    fn matrix_selector(&mut self, sel: &Selector, range: i64) -> Result<Matrix, EvalError> {
+        let max_t = Self::reference_time(sel, self.start);
+        let mut out = Vec::new();
+        let all = self.series;
+        for series in &all[sel.id] {
+            let points = window(&series.points, max_t - range, max_t).to_vec();
+            if !points.is_empty() {
+                self.hold(points.len())?;
+                out.push(Series { labels: series.labels.clone(), points });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The inner expression evaluated at the subquery's own steps, aligned to multiples of
+    /// its step (absolute alignment, as Prometheus does).
+    fn subquery(&mut self, node: &Node) -> Result<Matrix, EvalError> {
+        let Node::Subquery { expr, range, step, offset, at } = node else { unreachable!("subquery") };
+        let (end, from) = match at {
+            Some(t) => (t - offset, t - offset - range),
+            None => (self.end - offset, self.start - offset - range),
+        };
+        let mut start = step * (from / step);
+        if start < from {
+            start += step;
+        }
+        let mut inner = self.child(start, end, *step);
+        let m = inner.matrix(expr)?;
+        self.current = inner.current;
+        Ok(m)
+    }
+
+    /// The series a range-vector argument reads, and its window's reference time per step:
+    /// a matrix selector's stored series, or a subquery's answer.
+    fn range_source(&mut self, node: &Node) -> Result<(std::borrow::Cow<'a, [Series]>, i64, i64, Option<i64>), EvalError> {
+        let all = self.series;
+        match node {
+            Node::Matrix { selector, range } => Ok((std::borrow::Cow::Borrowed(&all[selector.id][..]), *range, selector.offset, selector.at)),
+            Node::Subquery { range, offset, at, .. } => {
+                let m = self.subquery(node)?;
+                Ok((std::borrow::Cow::Owned(m), *range, *offset, *at))
+            }
+            _ => Err(EvalError::Execution("expected a range vector argument".into())),
+        }
+    }
+
+    fn call(&mut self, name: &str, func: super::functions::FnImpl, args: &[Node]) -> Result<Matrix, EvalError> {
+        if name == "timestamp" {
+            if let Some(Node::Vector(sel)) = args.first() {
+                return self.timestamp_of_selector(func, sel, args);
+            }
+        }
+        let Some(matrix_arg) = args.iter().position(|a| a.kind() == Kind::Matrix) else {
+            let inputs: Vec<&Node> = args.iter().collect();
+            return self.range_eval(&inputs, |v, ts| {
+                let values: Vec<Value> = v.iter().zip(args).map(|(v, a)| step_arg(v, a, ts)).collect();
+                func(&Call { ts, args: &values, nodes: args, range: 0, offset: 0 })
+            });
+        };
+        let before = self.current;
+        let mut others = Vec::with_capacity(args.len());
+        for (i, a) in args.iter().enumerate() {
+            others.push(if i == matrix_arg || a.kind() == Kind::String { None } else { Some(self.matrix(a)?) });
+        }
+        let (source, range, offset, at) = self.range_source(&args[matrix_arg])?;
+        let steps: Vec<i64> = self.steps().collect();
+        let keep_name = name == "last_over_time";
+        let mut out: Matrix = Vec::new();
+        let mut steps_with_points: HashSet<i64> = HashSet::new();
+        for series in source.iter() {
+            self.check_deadline()?;
+            let labels = if keep_name { series.labels.clone() } else { series.labels.without_name() };
+            let mut points = Vec::new();
+            for (step, &ts) in steps.iter().enumerate() {
+                let max_t = at.unwrap_or(ts) - offset;
+                let in_window = window(&series.points, max_t - range, max_t);
+                if in_window.is_empty() {
+                    continue;
+                }
+                if self.current + in_window.len() > self.limits.max_samples {
+                    return Err(EvalError::TooManySamples("query execution"));
+                }
+                steps_with_points.insert(ts);
+                if name == "absent_over_time" {
+                    continue;
+                }
+                let values: Vec<Value> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| match &others[i] {
+                        _ if i == matrix_arg => Value::Matrix(vec![Series { labels: series.labels.clone(), points: in_window.to_vec() }]),
+                        Some(m) => Value::Scalar(Point { t: ts, v: m.first().map_or(f64::NAN, |s| s.points[step].v) }),
+                        None => step_arg(&Value::Vector(Vec::new()), a, ts),
+                    })
+                    .collect();
+                let answer = func(&Call { ts, args: &values, nodes: args, range, offset: ts - max_t })?;
+                if let Some(s) = answer.first() {
+                    points.push(Point { t: ts, v: s.point.v });
+                }
+            }
+            if !points.is_empty() {
+                self.hold(points.len())?;
+                out.push(Series { labels, points });
+            }
+        }
+        self.current = before;
+        if name == "absent_over_time" {
+            let missing: Vec<Point> = steps.iter().filter(|ts| !steps_with_points.contains(ts)).map(|&t| Point { t, v: 1.0 }).collect();
+            if missing.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.hold(missing.len())?;
+            let labels = labels_for_absent(args.get(matrix_arg));
+            return Ok(vec![Series { labels, points: missing }]);
+        }
+        if has_same_labelset(out.iter().map(|s| &s.labels)) {
+            return Err(EvalError::Execution(SAME_LABELSET.into()));
+        }
+        self.hold(out.iter().map(|s| s.points.len()).sum())?;
+        Ok(out)
+    }
+
+    /// `timestamp(<selector>)`: the function sees each sample with its own time.
+    fn timestamp_of_selector(&mut self, func: super::functions::FnImpl, sel: &Selector, args: &[Node]) -> Result<Matrix, EvalError> {
+        let all = self.series;
+        let series = &all[sel.id];
+        let lookback = self.lookback;
+        self.range_eval(&[], |_, ts| {
+            // Prometheus 2.42 pins a `timestamp(x @ t)` selector at t without its offset.
+            let reference = match sel.at {
+                Some(t) => t,
+                None => ts - sel.offset,
+            };
+            let vec: Vector = series
+                .iter()
+                .filter_map(|s| {
+                    let after = s.points.partition_point(|p| p.t <= reference);
+                    let p = *s.points[..after].last()?;
+                    (p.t >= reference - lookback && !is_stale_nan(p.v)).then(|| Sample { labels: s.labels.clone(), point: p })
+                })
+                .collect();
+            func(&Call { ts, args: &[Value::Vector(vec)], nodes: args, range: 0, offset: 0 })
+        })
+    }
+}
+
+/// The points with `min_t <= t <= max_t`, staleness markers left out... of a sorted series.
+fn window(points: &[Point], min_t: i64, max_t: i64) -> std::borrow::Cow<'_, [Point]> {
+    let lo = points.partition_point(|p| p.t < min_t);
+    let hi = points.partition_point(|p| p.t <= max_t);
+    let slice = &points[lo..hi.max(lo)];
+    if slice.iter().any(|p| is_stale_nan(p.v)) {
+        std::borrow::Cow::Owned(slice.iter().copied().filter(|p| !is_stale_nan(p.v)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(slice)
+    }
+}
+
+/// A function's argument at one step: scalars as `Value::Scalar`, strings as their literal.
+fn step_arg(v: &Value, node: &Node, ts: i64) -> Value {
+    match node.kind() {
+        Kind::Scalar => Value::Scalar(Point { t: ts, v: scalar(v) }),
+        Kind::String => match node {
+            Node::String(s) => Value::String(Point { t: ts, v: 0.0 }, s.clone()),
+            _ => Value::String(Point { t: ts, v: 0.0 }, String::new()),
+        },
+        _ => v.clone(),
+    }
+}
+
+fn vector(v: &Value) -> &[Sample] {
+    match v {
+        Value::Vector(v) => v,
+        _ => &[],
+    }
+}
+
+/// The value of a scalar input at a step (a vector of one sample).
+fn scalar(v: &Value) -> f64 {
+    match v {
+        Value::Vector(v) => v.first().map_or(f64::NAN, |s| s.point.v),
+        Value::Scalar(p) => p.v,
+        _ => f64::NAN,
+    }
+}
+
+fn has_same_labelset<'l>(labels: impl Iterator<Item = &'l Labels>) -> bool {
+    let mut seen = HashSet::new();
+    labels.into_iter().any(|l| !seen.insert(l))
+}
