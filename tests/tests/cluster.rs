@@ -1,5 +1,5 @@
 //! Three (then four) `gemini` processes on loopback as one cluster: any node takes writes and
-//! reads, every series has its copies, a node lost with replication factor 2 loses no write
+//! reads (remote read and PromQL alike), every series has its copies, a node lost with replication factor 2 loses no write
 //! and no read, replication factor 1 answers 503 naming the missing node, the peer file grows
 //! the cluster, and statements reach every node, also one that was down when they ran.
 
@@ -299,4 +299,56 @@ fn the_first_admin_waits_until_every_peer_was_reached_then_holds_on_every_node()
     wait_until("the admin reaches the third node", CATCH_UP, || third.post("/query?q=SHOW%20DATABASES", &root, b"").status == 200);
     assert_eq!(third.post("/query?q=SHOW%20DATABASES", &[], b"").status, 401);
     assert_eq!(third.post(&create, &[], b"").status, 401, "no second anonymous admin");
+}
+
+/// A PromQL instant query through one node: the answer's `data.result` after a success.
+fn promql(g: &Gemini, query: &str, time_s: i64) -> Vec<serde_json::Value> {
+    let a = g.get(&format!("/api/v1/query?query={}&time={time_s}", urlencode(query)));
+    assert_eq!(a.status, 200, "{query}: {}", a.text());
+    let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(body["status"], "success", "{body}");
+    body["data"]["result"].as_array().unwrap_or_else(|| panic!("{body}")).clone()
+}
+
+/// The single value of an instant query answering one sample.
+fn promql_value(g: &Gemini, query: &str, time_s: i64) -> f64 {
+    let result = promql(g, query, time_s);
+    assert_eq!(result.len(), 1, "{query}: {result:?}");
+    result[0]["value"][1].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn promql_answers_alike_through_every_node_and_with_one_node_down() {
+    let peers = tempfile::NamedTempFile::new().unwrap();
+    let mut c = cluster(3, 2, peers.path());
+    // 20 counters `pq_requests_total{instance="i<k>"}` growing by k every 15 s, for 10 minutes.
+    let start_s = now_s() - 900;
+    let timeseries = (0..20)
+        .map(|k| {
+            let samples: Vec<(i64, f64)> = (0..=40).map(|i| ((start_s + 15 * i) * 1000, (k * i) as f64)).collect();
+            series(&[("__name__", "pq_requests_total"), ("instance", &format!("i{k:02}"))], &samples)
+        })
+        .collect();
+    assert_eq!(c.nodes[0].write("prometheus", &pb::WriteRequest { timeseries, ..Default::default() }).status, 204);
+    let end_s = start_s + 600;
+    // Worked out by hand: at the last sample each counter k is at 40 k; 40 * (0 + 1 + ... + 19) = 7600.
+    // Over any minute counter k grows by 4 k, which rate() reads as k / 15 per second.
+    let check = |nodes: &[&Gemini]| {
+        for g in nodes {
+            assert_eq!(promql_value(g, "sum(pq_requests_total)", end_s), 7600.0);
+            assert_eq!(promql_value(g, "count(pq_requests_total)", end_s), 20.0);
+            let rate = promql_value(g, "sum(rate(pq_requests_total[1m]))", end_s);
+            assert!((rate - 190.0 / 15.0).abs() < 1e-9, "{rate}");
+            let top = promql(g, "topk(1, pq_requests_total)", end_s);
+            assert_eq!(top.len(), 1, "{top:?}");
+            assert_eq!(top[0]["metric"]["instance"], "i19", "{top:?}");
+            let a = g.get(&format!("/api/v1/series?match[]=pq_requests_total&start={start_s}&end={end_s}"));
+            assert_eq!(a.status, 200, "{}", a.text());
+            let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+            assert_eq!(body["data"].as_array().map(|s| s.len()), Some(20), "{body}");
+        }
+    };
+    check(&[&c.nodes[0], &c.nodes[1], &c.nodes[2]]);
+    c.nodes[2].kill9();
+    check(&[&c.nodes[0], &c.nodes[1]]);
 }
