@@ -99,16 +99,17 @@ impl DataSet {
         }
 
         // Counters of an API: 10.0.0.1 scraped every 15 s with jitter, 10.0.0.2 every 30 s.
-        // 10.0.0.2 POST 200 resets at step 320. Distinct starting values keep topk free of ties.
+        // 10.0.0.2 POST 200 resets at step 320. Distinct fractional parts keep topk free of ties
+        // (which series of a tie topk keeps is Prometheus' heap order, not a property to copy).
         for (i, inst) in ["10.0.0.1:8080", "10.0.0.2:8080"].into_iter().enumerate() {
             let every = if i == 0 { 1 } else { 2 };
             for (k, (method, code)) in [("GET", "200"), ("GET", "500"), ("POST", "200"), ("POST", "500")].into_iter().enumerate() {
-                let mut v = (i * 4 + k) as f64 * 1013.0 + 7.0;
+                let mut v = (i * 4 + k) as f64 * 1013.0 + 7.0 + (i * 4 + k + 1) as f64 / 16.0;
                 let per_step = [20.0, 1.0, 6.0, 0.25][k];
                 let mut samples = Vec::new();
                 for step in (0..=STEPS).step_by(every) {
                     if i == 1 && method == "POST" && code == "200" && step == 320 {
-                        v = 3.0;
+                        v = 3.0 + (i * 4 + k + 1) as f64 / 16.0;
                     }
                     v += (per_step * every as f64 * (0.5 + rng.unit())).round();
                     samples.push((if i == 0 { at(step) + rng.jitter() } else { at(step) }, v));
@@ -198,8 +199,11 @@ impl DataSet {
         d.add(&[("__name__", "late_gauge"), ("job", "late")], (LATE_FROM..=STEPS).map(|s| (at(s), (s % 7) as f64 - 3.0)).collect());
         d.add(&[("__name__", "late_total"), ("job", "late")], (LATE_FROM..=STEPS).map(|s| (at(s), 500.0 + (s - LATE_FROM) as f64 * 1.5)).collect());
 
-        // A gauge with ordinary NaN samples.
-        d.add(&[("__name__", "nan_gauge"), ("job", "nan")], (0..=STEPS).map(|s| (at(s), if NAN_AT.contains(&s) { f64::NAN } else { 1.0 + (s % 3) as f64 })).collect());
+        // A gauge with ordinary NaN samples; its quarters keep it from ever equalling a
+        // temperature (`topk(2, nan_gauge or temperature_celsius)` must have no ties: which of
+        // two equal series topk keeps is Prometheus' heap order, and in a range query even the
+        // order of its input is Go's map order).
+        d.add(&[("__name__", "nan_gauge"), ("job", "nan")], (0..=STEPS).map(|s| (at(s), if NAN_AT.contains(&s) { f64::NAN } else { 1.25 + (s % 3) as f64 })).collect());
 
         // Two series whose label sets are the same once `__name__` is dropped.
         d.add(&[("__name__", "dup_a"), ("job", "dup"), ("instance", "x")], (0..=STEPS).map(|s| (at(s), 1.0)).collect());
@@ -271,6 +275,23 @@ impl DataSet {
             assert!(a.status == 204 || a.status == 200, "gemini refused request {i}: {} {}", a.status, a.text());
         }
     }
+}
+
+/// Milliseconds as RFC 3339 (UTC), the other time format of the HTTP API.
+pub fn rfc3339(ms: i64) -> String {
+    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, milli) = (rest / 3_600_000, rest / 60_000 % 60, rest / 1000 % 60, rest % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
 /// Milliseconds as the float seconds of the HTTP API.
@@ -751,8 +772,13 @@ pub fn compare(want: &Reply, got: &Reply, ordered: bool) -> Result<(), String> {
             }
         }
         "string" => {
-            if wd["result"] != gd["result"] {
-                return Err(format!("string {} vs {}", wd["result"], gd["result"]));
+            let text = |r: &Value| -> Result<(i64, String), String> {
+                let s = r[1].as_str().ok_or_else(|| format!("string result {r} is not [ts, \"text\"]"))?;
+                Ok((parse_ts(&r[0])?, s.to_string()))
+            };
+            let (w, g) = (text(&wd["result"])?, text(&gd["result"])?);
+            if w != g {
+                return Err(format!("string {w:?} vs {g:?}"));
             }
         }
         "vector" | "matrix" => {

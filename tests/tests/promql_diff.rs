@@ -9,7 +9,10 @@
 //! How answers compare: series are matched by label set, so the order of the series does not
 //! matter, except in instant answers of `sort`, `sort_desc`, `topk` and `bottomk`, where the
 //! sequence of values in answer order must be the same as well (equal values may come in either
-//! order, so it is the values that are compared in order, and the series as a set).
+//! order, so it is the values that are compared in order, and the series as a set). Where
+//! `topk` and `bottomk` choose, the data has no ties: which of two equal series they keep is
+//! Prometheus' heap order (in a range query even their input comes in Go's map order), not a
+//! property to copy.
 //!
 //! `PROMQL_DIFF_SHOW=<query or path>` prints both answers to every call of that query, or to
 //! every call of that endpoint (e.g. `/api/v1/series`).
@@ -55,7 +58,7 @@ fn ranges(d: &DataSet) -> Vec<(&'static str, &'static str, i64, i64, &'static st
     vec![
         ("range/all", "the whole data and 5 min after, step 60", d.start_ms + 5 * 60_000, d.end_ms() + 5 * 60_000, "60"),
         ("range/37s", "the gap and the stale marker, step 37", d.start_ms + 47 * 60_000 + 3_000, d.start_ms + 80 * 60_000, "37"),
-        ("range/before", "from 30 min before the data, step 1m", d.start_ms - 30 * 60_000, d.start_ms + 30 * 60_000, "1m"),
+        ("range/before", "from 30 min before the data, step 1m, times in RFC 3339", d.start_ms - 30 * 60_000, d.start_ms + 30 * 60_000, "1m"),
     ]
 }
 
@@ -86,10 +89,11 @@ fn calls(d: &DataSet, q: &str, instant_only: bool, extra: &[(&'static str, &'sta
         });
     }
     for (i, (name, _, start, end, step)) in ranges(d).into_iter().enumerate() {
+        let time = if i == 2 { rfc3339 } else { secs };
         out.push(Call {
             name: name.to_string(),
             path: "/api/v1/query_range",
-            params: vec![("query", q.clone()), ("start", secs(start)), ("end", secs(end)), ("step", step.to_string())],
+            params: vec![("query", q.clone()), ("start", time(start)), ("end", time(end)), ("step", step.to_string())],
             post: i == 1,
             instant: false,
             expect_ok: !instant_only,
@@ -373,6 +377,9 @@ fn promql_errors_have_prometheus_statuses() {
         ("under the sample limit, one window at a time", "/api/v1/query", instant("sum(rate(node_cpu_seconds_total[1h])) > bool 1e100"), 200, "", "", true),
         ("the sample limit in a range query", "/api/v1/query_range", range("http_requests_total", &start, &end, "15"), 422, "execution", "too many samples", true),
         ("a native-histogram function", "/api/v1/query", instant("histogram_count(request_duration_seconds_bucket)"), 422, "execution", "histogram_count", false),
+        ("another native-histogram function", "/api/v1/query", instant("sum(histogram_sum(rate(request_duration_seconds_bucket[5m])))"), 422, "execution", "histogram_sum", false),
+        ("a third native-histogram function", "/api/v1/query", instant("histogram_fraction(0, 0.1, request_duration_seconds_bucket)"), 422, "execution", "histogram_fraction", false),
+        ("Grafana's Save & test: 1+1 at time=4", "/api/v1/query", vec![("query", "1+1".into()), ("time", "4".into())], 200, "", "", true),
     ];
 
     // The reference first: the cases say what Prometheus 2.42 answers.
@@ -387,10 +394,12 @@ fn promql_errors_have_prometheus_statuses() {
             }
         }
     }
-    // Prometheus answers a native-histogram function on float samples with nothing at all.
-    let want = ask(&pb, "/api/v1/query", &instant("histogram_count(request_duration_seconds_bucket)"), false);
-    if !(want.ok() && !want.non_empty()) {
-        wrong.push(format!("histogram_count: Prometheus {}", clip(&want.text)));
+    // Prometheus answers native-histogram functions on float samples with nothing at all.
+    for (what, path, params, ..) in cases.iter().filter(|c| c.0.contains("native-histogram")) {
+        let want = ask(&pb, path, params, false);
+        if !(want.ok() && !want.non_empty()) {
+            wrong.push(format!("{what}: Prometheus {}", clip(&want.text)));
+        }
     }
     assert!(wrong.is_empty(), "Prometheus 2.42 answers other than the cases say:\n{}", wrong.join("\n"));
 
