@@ -860,3 +860,94 @@ pub fn clip(s: &str) -> String {
         format!("{}…", &s[..end])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn reply(v: Value) -> Reply {
+        let status = match v["errorType"].as_str() {
+            Some("bad_data") => 400,
+            Some(_) => 422,
+            None => 200,
+        };
+        Reply { status, text: v.to_string(), json: v }
+    }
+
+    fn vector(series: &[(&str, f64, &str)]) -> Reply {
+        let result: Vec<Value> = series.iter().map(|(room, t, v)| json!({"metric": {"room": room}, "value": [t, v]})).collect();
+        reply(json!({"status": "success", "data": {"resultType": "vector", "result": result}}))
+    }
+
+    #[test]
+    fn values_compare_to_1e9_relative_nan_equal_to_nan() {
+        assert!(same_value(1.0, 1.0 + 1e-10));
+        assert!(!same_value(1.0, 1.0 + 1e-8));
+        assert!(same_value(1e12, 1e12 + 100.0));
+        assert!(!same_value(0.0, 1e-9));
+        assert!(same_value(f64::NAN, f64::NAN));
+        assert!(!same_value(f64::NAN, 0.0));
+        assert!(same_value(f64::INFINITY, f64::INFINITY));
+        assert!(!same_value(f64::INFINITY, f64::NEG_INFINITY));
+        assert!(!same_value(f64::INFINITY, f64::MAX));
+        assert_eq!(parse_value(&json!("+Inf")).unwrap(), f64::INFINITY);
+        assert!(parse_value(&json!("NaN")).unwrap().is_nan());
+        assert_eq!(parse_value(&json!("1e-07")).unwrap(), 1e-7);
+        assert!(parse_value(&json!("inf")).is_err(), "not Prometheus' spelling");
+        assert!(parse_value(&json!(1.5)).is_err(), "values are strings");
+    }
+
+    #[test]
+    fn answers_compare_by_label_set_timestamp_and_value() {
+        let want = vector(&[("a", 10.0, "1"), ("b", 10.0, "NaN")]);
+        assert!(compare(&want, &vector(&[("b", 10.0, "NaN"), ("a", 10.0, "1.0000000000001")]), false).is_ok());
+        assert!(compare(&want, &vector(&[("a", 10.0, "1")]), false).unwrap_err().contains("missing"));
+        assert!(compare(&want, &vector(&[("a", 10.0, "1"), ("b", 10.0, "NaN"), ("c", 10.0, "1")]), false).unwrap_err().contains("extra"));
+        assert!(compare(&want, &vector(&[("a", 10.0, "1"), ("a", 10.0, "1"), ("b", 10.0, "NaN")]), false).unwrap_err().contains("twice"));
+        assert!(compare(&want, &vector(&[("a", 10.001, "1"), ("b", 10.0, "NaN")]), false).is_err());
+        assert!(compare(&want, &vector(&[("a", 10.0, "2"), ("b", 10.0, "NaN")]), false).is_err());
+        // Order: only where it matters, and by values (ties may come either way).
+        assert!(compare(&want, &vector(&[("b", 10.0, "NaN"), ("a", 10.0, "1")]), true).unwrap_err().contains("order"));
+        let tie = vector(&[("a", 10.0, "1"), ("b", 10.0, "1")]);
+        assert!(compare(&tie, &vector(&[("b", 10.0, "1"), ("a", 10.0, "1")]), true).is_ok());
+        // Matrices: every point.
+        let matrix = |values: Value| reply(json!({"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": values}]}}));
+        let m = matrix(json!([[1, "1"], [2, "+Inf"]]));
+        assert!(compare(&m, &matrix(json!([[1, "1"], [2, "+Inf"]])), false).is_ok());
+        assert!(compare(&m, &matrix(json!([[1, "1"]])), false).unwrap_err().contains("nothing"));
+        assert!(compare(&m, &matrix(json!([[1, "1"], [3, "+Inf"]])), false).is_err());
+        // Types, statuses and error types.
+        let scalar = |v: &str| reply(json!({"status": "success", "data": {"resultType": "scalar", "result": [4, v]}}));
+        assert!(compare(&scalar("2"), &scalar("2"), false).is_ok());
+        assert!(compare(&scalar("2"), &scalar("3"), false).is_err());
+        assert!(compare(&scalar("2"), &vector(&[]), false).unwrap_err().contains("resultType"));
+        let string = |t: Value| reply(json!({"status": "success", "data": {"resultType": "string", "result": [t, "x"]}}));
+        assert!(compare(&string(json!(4)), &string(json!(4.0)), false).is_ok());
+        let error = |t: &str| reply(json!({"status": "error", "errorType": t, "error": "..."}));
+        assert!(compare(&error("bad_data"), &error("bad_data"), false).is_ok());
+        assert!(compare(&error("execution"), &error("timeout"), false).is_err());
+        assert!(compare(&error("bad_data"), &scalar("2"), false).unwrap_err().contains("status"));
+    }
+
+    #[test]
+    fn the_data_set_is_in_time_order_and_has_its_landmarks() {
+        let d = DataSet::new(1_800_000_000_000);
+        assert_eq!(d.start_ms % 60_000, 0);
+        let mut last: BTreeMap<Vec<(String, String)>, i64> = BTreeMap::new();
+        for req in &d.requests {
+            for ts in &req.timeseries {
+                for s in &ts.samples {
+                    let before = last.insert(crate::labels_key(&ts.labels), s.timestamp).unwrap_or(i64::MIN);
+                    assert!(s.timestamp > before, "each series' samples come in time order across requests");
+                }
+            }
+        }
+        assert_eq!(last.len(), d.series.len());
+        let stale = &d.series[&vec![("__name__".to_string(), "stale_gauge".to_string()), ("job".to_string(), "stale".to_string())]];
+        assert_eq!(stale.last().unwrap().1.to_bits(), STALE_NAN);
+        assert_eq!(rfc3339(1_800_000_000_123), "2027-01-15T08:00:00.123Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -153,6 +153,8 @@ fn promql_answers_equal_prometheus_2_42() {
         assert!(held == samples.as_slice(), "Prometheus holds other samples of {labels:?} than were written: {} against {} written, first difference at {first}: {:?} against {:?}", held.len(), samples.len(), held.get(first), samples.get(first));
     }
 
+    check_landmarks(&d, &pb);
+
     let queries: Vec<(&str, bool)> = QUERIES.iter().map(|q| (*q, false)).chain(INSTANT_ONLY.iter().map(|q| (*q, true))).collect();
     let Outcome { mut mismatches, mut prometheus_failed, empty, asked } = ask_both(&d, &pb, &gb, &queries, &[]);
 
@@ -219,6 +221,38 @@ fn promql_answers_equal_prometheus_2_42() {
     eprintln!("queries empty at every time (expected for a few): {empty:?}");
 
     assert!(mismatches.is_empty(), "gemini differs from Prometheus 2.42 in {} of {} queries and endpoints ({}):{}", mismatches.len(), total + meta_asked, legend(&d, &[]), report(&mismatches));
+}
+
+/// The data has the shapes the queries are about, as Prometheus sees them: the gap, the stale
+/// marker, the late start, the NaN samples, the counter resets, the instant times where they
+/// show. (Otherwise the comparison could pass without testing them.)
+fn check_landmarks(d: &DataSet, pb: &str) {
+    let at = |name: &str| instant_times(d).into_iter().find(|(n, ..)| *n == name).unwrap().2;
+    let values = |q: &str, t: i64| -> Vec<String> {
+        let r = ask(pb, "/api/v1/query", &[("query", q.to_string()), ("time", secs(t))], false);
+        assert!(r.ok(), "{q}: {}", r.text);
+        r.json["data"]["result"].as_array().unwrap().iter().map(|s| s["value"][1].as_str().unwrap().to_string()).collect()
+    };
+    let one = |q: &str, t: &str, want: &[&str]| {
+        let got = values(q, at(t));
+        assert_eq!(got, want, "Prometheus answers {q} at {t} otherwise than the data set means");
+    };
+    one("gappy_gauge", "@gap", &[]);
+    one("count(gappy_gauge)", "@nan", &["1"]);
+    one("count_over_time(gappy_total[7m])", "@gap", &[]);
+    one("stale_gauge", "@stale", &[]);
+    one("count(last_over_time(stale_gauge[5m]))", "@stale", &["1"]);
+    one("count(stale_gauge)", "@nan", &["1"]);
+    one("late_gauge", "@nan", &[]);
+    one("count(late_gauge)", "@end+3m", &["1"]);
+    one("nan_gauge", "@nan", &["NaN"]);
+    one("count(up)", "@end+8m", &[]);
+    one("count(up)", "@end+3m", &["4"]);
+    one("sum(resets(node_cpu_seconds_total[2h]))", "@end+3m", &["4"]);
+    one("sum(resets(http_requests_total[2h]))", "@end+3m", &["1"]);
+    one("sum(resets(request_duration_seconds_count[2h]))", "@end+3m", &["1"]);
+    one("count(histogram_quantile(0.5, rate(request_duration_seconds_bucket[5m])))", "@nan", &["2"]);
+    one("count(temperature_celsius < 0)", "@nan", &["1"]);
 }
 
 /// What asking both servers found.
