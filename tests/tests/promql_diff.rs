@@ -4,7 +4,9 @@
 //! `tests::promql::QUERIES`, asked as `query` at several times and as `query_range` over
 //! several windows: the same status and resultType, the same label sets, per series the same
 //! timestamps, values equal to 1e-9 relative (NaN equal to NaN). Also the same `series`,
-//! `labels` and `label/<name>/values`. A second test checks error statuses and errorTypes.
+//! `labels` and `label/<name>/values`. Two more tests: error statuses and errorTypes (with
+//! `--query.max-samples`, the `timeout` parameter and `--query.timeout`), and
+//! `--query.lookback-delta` on both.
 //!
 //! How answers compare: series are matched by label set, so the order of the series does not
 //! matter, except in instant answers of `sort`, `sort_desc`, `topk` and `bottomk`, where the
@@ -17,8 +19,10 @@
 //! `PROMQL_DIFF_SHOW=<query or path>` prints both answers to every call of that query, or to
 //! every call of that endpoint (e.g. `/api/v1/series`).
 //!
-//! Guards against a vacuous pass: Prometheus must answer success to every query, and at least
-//! 90% of the queries must give a non-empty answer at some time, so a broken data load fails.
+//! Guards against a vacuous pass: Prometheus must hold exactly the samples written, show the
+//! data's landmarks (gap, stale marker, late start, NaN, resets) at the instant times meant for
+//! them, answer success to every query, and give a non-empty answer at some time to at least
+//! 90% of the queries, so a broken data load fails.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 use tests::promql::*;
