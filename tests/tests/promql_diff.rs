@@ -386,7 +386,7 @@ fn promql_errors_have_prometheus_statuses() {
     let heavy = "sum by (job) (rate({__name__=~\".+\"}[1h]))";
     // (what, path, params, status, errorType, text in the error, Prometheus answers the same)
     let cases: Vec<(&str, &str, Vec<(&str, String)>, u16, &str, &str, bool)> = vec![
-        ("a query that does not parse", "/api/v1/query", instant("sum(rate(x[5m])"), 400, "bad_data", "parse error", true),
+        ("a query that does not parse", "/api/v1/query", instant("sum(rate(x[5m])"), 400, "bad_data", "parse error: unclosed left parenthesis", true),
         ("an unknown function", "/api/v1/query", instant("no_such_function(up)"), 400, "bad_data", "unknown function", true),
         ("scalars compared without bool", "/api/v1/query", instant("1 < 2"), 400, "bad_data", "bool", true),
         ("start=abc", "/api/v1/query_range", range("up", "abc", &end, "60"), 400, "bad_data", "start", true),

@@ -67,6 +67,7 @@ impl PromError {
             EvalError::BadData(_) => (StatusCode::BAD_REQUEST, "bad_data"),
             EvalError::Execution(_) | EvalError::TooManySamples(_) => (StatusCode::UNPROCESSABLE_ENTITY, "execution"),
             EvalError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            EvalError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         PromError { status, kind, message: e.to_string() }
     }

@@ -38,9 +38,26 @@ pub struct Span {
     pub lookback: i64,
 }
 
+/// Teaches the parser `holt_winters`, Prometheus 2.42's name for what the crate (following
+/// Prometheus 3) knows as `double_exponential_smoothing`.
+fn register_2_42_functions() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let holt_winters = ast::Function {
+            name: "holt_winters",
+            arg_types: vec![ValueType::Matrix, ValueType::Scalar, ValueType::Scalar],
+            variadic: 0,
+            return_type: ValueType::Vector,
+            experimental: false,
+        };
+        ast::register_extra_functions(vec![holt_winters]).expect("holt_winters is not a function of the parser");
+    });
+}
+
 /// Parses `text` and plans it for `span`.
 pub fn plan(text: &str, span: Span) -> Result<Plan, EvalError> {
-    let expr = ast::parse(text).map_err(EvalError::BadData)?;
+    register_2_42_functions();
+    let expr = ast::parse(text).map_err(|e| EvalError::BadData(format!("parse error: {e}")))?;
     let mut builder = Builder { span, reads: Vec::new() };
     let root = builder.node(&expr, &Path::default())?;
     Ok(Plan { root, reads: builder.reads })

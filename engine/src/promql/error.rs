@@ -14,4 +14,7 @@ pub enum EvalError {
     /// More samples than `--query.max-samples` would be held at once (422 `execution`).
     #[error("query processing would load too many samples into memory in {0}")]
     TooManySamples(&'static str),
+    /// Stored data could not be read (500 `internal`).
+    #[error("reading stored series: {0}")]
+    Storage(String),
 }

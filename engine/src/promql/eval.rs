@@ -11,7 +11,7 @@ use super::error::EvalError;
 use super::functions::labels::labels_for_absent;
 use super::functions::Call;
 use super::plan::{BinOp, Kind, Node, Selector};
-use super::value::{is_stale_nan, Labels, Matrix, Point, Sample, Series, Value, Vector};
+use super::value::{is_stale_nan, Labels, Matrix, Point, Sample, Series, Stored, Value, Vector};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -29,7 +29,7 @@ pub struct Evaluator<'a> {
     pub interval: i64,
     pub lookback: i64,
     /// The series of each read of the plan, by selector id.
-    pub series: &'a [Vec<Series>],
+    pub series: &'a [Vec<Stored>],
     pub limits: Limits,
     /// Samples held by the evaluation so far.
     pub current: usize,
@@ -221,16 +221,17 @@ impl<'a> Evaluator<'a> {
         let steps: Vec<i64> = self.steps().collect();
         let mut out = Vec::new();
         let all = self.series;
-        for series in &all[sel.id] {
+        for stored in &all[sel.id] {
+            let series = stored.decode()?;
             let mut points = Vec::new();
             for &ts in &steps {
-                if let Some(p) = self.sample_at(series, Self::reference_time(sel, ts)) {
+                if let Some(p) = self.sample_at(&series, Self::reference_time(sel, ts)) {
                     points.push(Point { t: ts, v: p.v });
                 }
             }
             if !points.is_empty() {
                 self.hold(points.len())?;
-                out.push(Series { labels: series.labels.clone(), points });
+                out.push(Series { labels: series.labels, points });
             }
         }
         Ok(out)
@@ -248,11 +249,12 @@ impl<'a> Evaluator<'a> {
         let max_t = Self::reference_time(sel, self.start);
         let mut out = Vec::new();
         let all = self.series;
-        for series in &all[sel.id] {
+        for stored in &all[sel.id] {
+            let series = stored.decode()?;
             let points = window(&series.points, max_t - range, max_t).to_vec();
             if !points.is_empty() {
                 self.hold(points.len())?;
-                out.push(Series { labels: series.labels.clone(), points });
+                out.push(Series { labels: series.labels, points });
             }
         }
         Ok(out)
@@ -276,16 +278,13 @@ impl<'a> Evaluator<'a> {
         Ok(m)
     }
 
-    /// The series a range-vector argument reads, and its window's reference time per step:
-    /// a matrix selector's stored series, or a subquery's answer.
-    fn range_source(&mut self, node: &Node) -> Result<(std::borrow::Cow<'a, [Series]>, i64, i64, Option<i64>), EvalError> {
+    /// The series a range-vector argument reads, and its window's range, offset and `@`: a
+    /// matrix selector's stored series, or a subquery's answer.
+    fn range_source(&mut self, node: &Node) -> Result<(RangeSource<'a>, i64, i64, Option<i64>), EvalError> {
         let all = self.series;
         match node {
-            Node::Matrix { selector, range } => Ok((std::borrow::Cow::Borrowed(&all[selector.id][..]), *range, selector.offset, selector.at)),
-            Node::Subquery { range, offset, at, .. } => {
-                let m = self.subquery(node)?;
-                Ok((std::borrow::Cow::Owned(m), *range, *offset, *at))
-            }
+            Node::Matrix { selector, range } => Ok((RangeSource::Stored(&all[selector.id]), *range, selector.offset, selector.at)),
+            Node::Subquery { range, offset, at, .. } => Ok((RangeSource::Evaluated(self.subquery(node)?), *range, *offset, *at)),
             _ => Err(EvalError::Execution("expected a range vector argument".into())),
         }
     }
@@ -313,8 +312,9 @@ impl<'a> Evaluator<'a> {
         let keep_name = name == "last_over_time";
         let mut out: Matrix = Vec::new();
         let mut steps_with_points: HashSet<i64> = HashSet::new();
-        for series in source.iter() {
+        for i in 0..source.len() {
             self.check_deadline()?;
+            let series = source.series(i)?;
             let labels = if keep_name { series.labels.clone() } else { series.labels.without_name() };
             let mut points = Vec::new();
             for (step, &ts) in steps.iter().enumerate() {
@@ -368,8 +368,7 @@ impl<'a> Evaluator<'a> {
 
     /// `timestamp(<selector>)`: the function sees each sample with its own time.
     fn timestamp_of_selector(&mut self, func: super::functions::FnImpl, sel: &Selector, args: &[Node]) -> Result<Matrix, EvalError> {
-        let all = self.series;
-        let series = &all[sel.id];
+        let series: Vec<Series> = self.series[sel.id].iter().map(Stored::decode).collect::<Result<_, _>>()?;
         let lookback = self.lookback;
         self.range_eval(&[], |_, ts| {
             // Prometheus 2.42 pins a `timestamp(x @ t)` selector at t without its offset.
@@ -390,7 +389,29 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-/// The points with `min_t <= t <= max_t`, staleness markers left out... of a sorted series.
+/// What a range-vector argument reads: stored series (decoded one at a time) or a subquery's.
+enum RangeSource<'a> {
+    Stored(&'a [Stored]),
+    Evaluated(Matrix),
+}
+
+impl RangeSource<'_> {
+    fn len(&self) -> usize {
+        match self {
+            RangeSource::Stored(s) => s.len(),
+            RangeSource::Evaluated(m) => m.len(),
+        }
+    }
+
+    fn series(&self, i: usize) -> Result<std::borrow::Cow<'_, Series>, EvalError> {
+        Ok(match self {
+            RangeSource::Stored(s) => std::borrow::Cow::Owned(s[i].decode()?),
+            RangeSource::Evaluated(m) => std::borrow::Cow::Borrowed(&m[i]),
+        })
+    }
+}
+
+/// The points of a series sorted by time with `min_t <= t <= max_t`, staleness markers left out.
 fn window(points: &[Point], min_t: i64, max_t: i64) -> std::borrow::Cow<'_, [Point]> {
     let lo = points.partition_point(|p| p.t < min_t);
     let hi = points.partition_point(|p| p.t <= max_t);

@@ -4,7 +4,7 @@
 use super::build::{plan, Span};
 use super::eval::Limits;
 use super::run::{run, Steps};
-use super::value::{Labels, Point, Sample, Series, Value, STALE_NAN_BITS};
+use super::value::{Labels, Point, Sample, Series, Stored, Value, STALE_NAN_BITS};
 use std::time::{Duration, Instant};
 
 const LOOKBACK: i64 = 300_000;
@@ -22,17 +22,22 @@ fn data() -> Vec<Series> {
     ]
 }
 
+fn stored() -> Vec<Stored> {
+    data().into_iter().map(|s| Stored::decoded(s.labels, s.points)).collect()
+}
+
 /// Evaluates `q` as Prometheus would, with the reads answered from `data()`.
 fn eval(q: &str, start_s: i64, end_s: i64, step_s: i64) -> Value {
     let (start, end) = (start_s * 1000, end_s * 1000);
     let p = plan(q, Span { start, end, lookback: LOOKBACK }).unwrap();
-    let series: Vec<Vec<Series>> = p
+    let series: Vec<Vec<Stored>> = p
         .reads
         .iter()
         .map(|r| {
             data()
                 .into_iter()
                 .filter(|s| r.matchers.iter().all(|m| m.op == super::plan::MatchOp::Equal && s.labels.get(&m.name) == m.value))
+                .map(|s| Stored::decoded(s.labels, s.points))
                 .collect()
         })
         .collect();
@@ -98,7 +103,7 @@ fn subquery_steps_are_aligned_to_multiples_of_the_step() {
 fn a_range_query_of_a_range_vector_is_refused() {
     let p = plan("x[1m]", Span { start: 0, end: 60_000, lookback: LOOKBACK }).unwrap();
     let limits = Limits { deadline: Instant::now() + Duration::from_secs(10), max_samples: 1000 };
-    let err = run(&p, &[data()], Steps { start: 0, end: 60_000, step: 1000, lookback: LOOKBACK }, limits).unwrap_err();
+    let err = run(&p, &[stored()], Steps { start: 0, end: 60_000, step: 1000, lookback: LOOKBACK }, limits).unwrap_err();
     assert_eq!(err.to_string(), "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector");
 }
 
@@ -106,6 +111,16 @@ fn a_range_query_of_a_range_vector_is_refused() {
 fn the_sample_limit_stops_the_query() {
     let p = plan("x", Span { start: 0, end: 180_000, lookback: LOOKBACK }).unwrap();
     let limits = Limits { deadline: Instant::now() + Duration::from_secs(10), max_samples: 3 };
-    let err = run(&p, &[data()], Steps { start: 0, end: 180_000, step: 60_000, lookback: LOOKBACK }, limits).unwrap_err();
+    let err = run(&p, &[stored()], Steps { start: 0, end: 180_000, step: 60_000, lookback: LOOKBACK }, limits).unwrap_err();
     assert!(matches!(err, super::error::EvalError::TooManySamples(_)), "{err:?}");
+}
+
+#[test]
+fn holt_winters_is_known_by_its_2_42_name_only() {
+    let Value::Vector(v) = eval("holt_winters(x[3m], 0.5, 0.5)", 120, 120, 0) else { panic!("not a vector") };
+    assert_eq!(v.len(), 1);
+    // Worked by hand (functions.go funcHoltWinters): s1 = 2, b = 1; at 3: x = 0.5*3 + 0.5*(2+1) = 3.
+    assert_eq!(v[0].point.v, 3.0);
+    let p = plan("double_exponential_smoothing(x[3m], 0.5, 0.5)", Span { start: 0, end: 0, lookback: LOOKBACK });
+    assert!(matches!(p, Err(super::error::EvalError::BadData(ref m)) if m.contains("double_exponential_smoothing")), "{:?}", p.err());
 }

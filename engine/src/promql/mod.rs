@@ -19,6 +19,7 @@ mod eval_tests;
 
 use crate::data::{self, Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
+use crate::storage::chunk;
 use crate::storage::Policies;
 use build::{Read, Span};
 use error::EvalError;
@@ -26,7 +27,7 @@ use eval::Limits;
 use plan::MatchOp;
 use run::Steps;
 use std::time::Instant;
-use value::{is_stale_nan, Labels, Point, Series, Value};
+use value::{Labels, Point, Stored, Value};
 
 /// What a query asks for and may take.
 #[derive(Clone, Copy, Debug)]
@@ -56,39 +57,55 @@ pub enum Error {
 /// query a matrix; with the warnings of the evaluation.
 pub async fn query(data: &Data, db: &str, rp: Option<&str>, text: &str, params: &QueryParams) -> Result<(Value, Vec<String>), Error> {
     let plan = build::plan(text, Span { start: params.start, end: params.end, lookback: params.lookback })?;
-    let mut held = 0usize;
+    let steps = Steps { start: params.start, end: params.end, step: params.step, lookback: params.lookback };
+    run::check_kind(&plan, steps)?;
     let mut series = Vec::with_capacity(plan.reads.len());
     for read in &plan.reads {
-        series.push(fetch(data, db, rp, read, params, &mut held).await?);
+        series.push(fetch(data, db, rp, read, params.deadline).await?);
     }
-    let steps = Steps { start: params.start, end: params.end, step: params.step, lookback: params.lookback };
-    let limits = Limits { deadline: params.deadline, max_samples: params.max_samples.saturating_sub(held) };
+    let limits = Limits { deadline: params.deadline, max_samples: params.max_samples };
     let answer = actix_web::web::block(move || run::run(&plan, &series, steps, limits))
         .await
         .map_err(|e| EvalError::Execution(format!("evaluation thread: {e}")))?;
     Ok((answer?, Vec::new()))
 }
 
-/// The series of one read with their samples, counted against the sample limit.
-async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, params: &QueryParams, held: &mut usize) -> Result<Vec<Series>, Error> {
+/// The series of one read, each holding its chunks as storage gave them (decoded when the
+/// evaluator comes to it).
+async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, deadline: Instant) -> Result<Vec<Stored>, Error> {
     let matchers = read.matchers.iter().map(matcher).collect::<Result<Vec<_>, _>>()?;
-    let mut stream = data.select(db, Policies::One(rp), Selection { matchers, min_t: read.min_t, max_t: read.max_t }).await?;
+    let (min_t, max_t) = (read.min_t, read.max_t);
+    let mut stream = data.select(db, Policies::One(rp), Selection { matchers, min_t, max_t }).await?;
     let mut out = Vec::new();
-    while let Some((labels, samples)) = stream.next_series().await? {
-        if Instant::now() > params.deadline {
+    let mut chunks = Vec::new();
+    while let Some(piece) = stream.next().await? {
+        if Instant::now() > deadline {
             return Err(EvalError::Timeout("query preparation").into());
         }
-        if samples.is_empty() || samples.iter().all(|(_, v)| is_stale_nan(*v)) {
+        chunks.extend(piece.chunks.into_iter().map(|c| c.data));
+        if !piece.last {
             continue;
         }
-        *held += samples.len();
-        if *held > params.max_samples {
-            return Err(EvalError::TooManySamples("query preparation").into());
-        }
-        let labels = Labels::from_sorted(labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
-        out.push(Series { labels, points: samples.into_iter().map(|(t, v)| Point { t, v }).collect() });
+        let chunks = std::mem::take(&mut chunks);
+        let labels = Labels::from_sorted(piece.labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
+        let name = labels.to_string();
+        out.push(Stored { labels, samples: Box::new(move || decode(&chunks, min_t, max_t).ok_or_else(|| format!("a chunk of series {name} does not decode"))) });
     }
     Ok(out)
+}
+
+/// The samples of XOR chunks inside [min_t, max_t], in time order; `None` when a chunk does
+/// not decode.
+fn decode(chunks: &[Vec<u8>], min_t: i64, max_t: i64) -> Option<Vec<Point>> {
+    let mut points = Vec::new();
+    for c in chunks {
+        chunk::decode_each(c, |t, v| {
+            if t >= min_t && t <= max_t {
+                points.push(Point { t, v });
+            }
+        })?;
+    }
+    Some(points)
 }
 
 fn matcher(m: &plan::LabelMatcher) -> Result<Matcher, EvalError> {

@@ -6,7 +6,7 @@ use super::build::Plan;
 use super::error::EvalError;
 use super::eval::{Evaluator, Limits};
 use super::plan::Kind;
-use super::value::{Point, Sample, Series, Value};
+use super::value::{Point, Sample, Stored, Value};
 
 /// The steps of a query (ms): `step` 0 for an instant query at `start`.
 #[derive(Clone, Copy, Debug)]
@@ -17,14 +17,22 @@ pub struct Steps {
     pub lookback: i64,
 }
 
-/// Evaluates `plan` with `series` holding the answer of each of its reads.
-pub fn run(plan: &Plan, series: &[Vec<Series>], steps: Steps, limits: Limits) -> Result<Value, EvalError> {
+/// Whether the query can be asked this way: a range query must be of a scalar or instant
+/// vector expression (checked before anything is read, as Prometheus does).
+pub fn check_kind(plan: &Plan, steps: Steps) -> Result<(), EvalError> {
     let kind = plan.root.kind();
-    let instant = steps.step == 0;
-    if !instant && !matches!(kind, Kind::Scalar | Kind::Vector) {
+    if steps.step != 0 && !matches!(kind, Kind::Scalar | Kind::Vector) {
         let name = if kind == Kind::Matrix { "range vector" } else { "string" };
         return Err(EvalError::BadData(format!("invalid expression type {name:?} for range query, must be Scalar or instant Vector")));
     }
+    Ok(())
+}
+
+/// Evaluates `plan` with `series` holding the answer of each of its reads.
+pub fn run(plan: &Plan, series: &[Vec<Stored>], steps: Steps, limits: Limits) -> Result<Value, EvalError> {
+    check_kind(plan, steps)?;
+    let kind = plan.root.kind();
+    let instant = steps.step == 0;
     let interval = if instant { 1 } else { steps.step };
     let mut evaluator = Evaluator { start: steps.start, end: steps.end, interval, lookback: steps.lookback, series, limits, current: 0 };
     let value = evaluator.evaluate(&plan.root)?;

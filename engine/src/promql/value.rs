@@ -101,6 +101,27 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
+/// A stored series as a query read it: its labels, and its samples in the read's time range
+/// (staleness markers included), decoded only when the evaluator comes to the series, one
+/// series at a time; until then the query holds what storage gave (compressed chunks).
+pub struct Stored {
+    pub labels: Labels,
+    /// The samples, or why they cannot be read (data that does not decode).
+    pub samples: Box<dyn Fn() -> Result<Vec<Point>, String> + Send + Sync>,
+}
+
+impl Stored {
+    /// A series whose samples are already decoded.
+    pub fn decoded(labels: Labels, points: Vec<Point>) -> Stored {
+        Stored { labels, samples: Box::new(move || Ok(points.clone())) }
+    }
+
+    pub fn decode(&self) -> Result<Series, super::error::EvalError> {
+        let points = (self.samples)().map_err(super::error::EvalError::Storage)?;
+        Ok(Series { labels: self.labels.clone(), points })
+    }
+}
+
 /// An element of an instant vector: a label set with one point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
