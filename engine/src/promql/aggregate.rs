@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use super::binary::{go_format_f, go_format_v, go_quote};
 use super::error::EvalError;
 use super::functions::gosort;
+use super::functions::over_time::quantile;
 use super::plan::AggOp;
 use super::value::{Labels, Point, Sample, Vector};
 
@@ -164,7 +165,10 @@ pub fn aggregate(
                 out.extend(g.heap.iter().map(|s| sample(&s.labels, s.point.v, ts)));
                 continue;
             }
-            AggOp::Quantile => g.value = quantile(number, &mut g.heap),
+            AggOp::Quantile => {
+                let mut values: Vec<f64> = g.heap.iter().map(|s| s.point.v).collect();
+                g.value = quantile(number, &mut values)
+            }
             _ => {}
         }
         out.push(Sample { labels: g.labels, point: Point { t: ts, v: g.value } });
@@ -176,25 +180,6 @@ fn sample(labels: &Labels, v: f64, t: i64) -> Sample {
     Sample { labels: labels.clone(), point: Point { t, v } }
 }
 
-/// promql/quantile.go `quantile`: `values` is sorted as `vectorByValueHeap`.
-fn quantile(q: f64, values: &mut [Sample]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    gosort::sort(values, &by_value);
-    let n = values.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = rank.floor().max(0.0);
-    let upper = (lower + 1.0).min(n - 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize].point.v * (1.0 - weight) + values[upper as usize].point.v * weight
-}
 
 /// `model.LabelName.IsValid` (common v0.39): `[a-zA-Z_][a-zA-Z0-9_]*`.
 fn is_valid_label_name(name: &str) -> bool {

@@ -4,31 +4,8 @@
 //! order, as the selectors give them.
 
 use super::*;
+use crate::promql::testing::{check, check_as, l, TS};
 use crate::promql::plan::AggOp::*;
-
-/// `name{a="1", b="2"}` as in the .test files (values without quotes or commas).
-fn l(s: &str) -> Labels {
-    let (name, mut rest) = match s.find('{') {
-        Some(i) => (&s[..i], &s[i + 1..s.len() - 1]),
-        None => (s, ""),
-    };
-    let mut pairs = Vec::new();
-    if !name.is_empty() {
-        pairs.push(("__name__".to_string(), name.to_string()));
-    }
-    loop {
-        rest = rest.trim_start_matches([',', ' ']);
-        if rest.is_empty() {
-            break;
-        }
-        let eq = rest.find('=').unwrap();
-        let after = &rest[eq + 2..];
-        let end = after.find('"').unwrap();
-        pairs.push((rest[..eq].trim().to_string(), after[..end].to_string()));
-        rest = &after[end + 1..];
-    }
-    Labels::new(pairs)
-}
 
 /// The samples sorted by labels, as a selector returns them.
 fn v(samples: &[(&str, f64)]) -> Vector {
@@ -37,38 +14,12 @@ fn v(samples: &[(&str, f64)]) -> Vector {
     out
 }
 
-fn close(a: f64, b: f64) -> bool {
-    (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
-}
-
-const TS: i64 = 3_000_000;
-
 fn strs(x: &[&str]) -> Vec<String> {
     x.iter().map(|s| s.to_string()).collect()
 }
 
 fn agg(op: AggOp, by: &[&str], without: bool, param: AggParam, vec: &Vector) -> Vector {
     aggregate(op, &strs(by), without, param, vec, TS).unwrap()
-}
-
-/// Compares in order when `ordered`, else as sets.
-fn check_as(mut got: Vector, want: &[(&str, f64)], ordered: bool) {
-    let mut want: Vector = want.iter().map(|(s, v)| Sample { labels: l(s), point: Point { t: TS, v: *v } }).collect();
-    if !ordered {
-        got.sort_by(|a, b| a.labels.cmp(&b.labels));
-        want.sort_by(|a, b| a.labels.cmp(&b.labels));
-    }
-    let show = |x: &Vector| x.iter().map(|s| format!("{} {}", s.labels, s.point.v)).collect::<Vec<_>>();
-    assert_eq!(got.len(), want.len(), "got {:?} want {:?}", show(&got), show(&want));
-    for (g, w) in got.iter().zip(&want) {
-        assert_eq!(g.labels, w.labels, "got {:?} want {:?}", show(&got), show(&want));
-        assert!(close(g.point.v, w.point.v), "{}: got {} want {}", g.labels, g.point.v, w.point.v);
-        assert_eq!(g.point.t, TS);
-    }
-}
-
-fn check(got: Vector, want: &[(&str, f64)]) {
-    check_as(got, want, false)
 }
 
 /// Samples `{i="00"}`, `{i="01"}`, ... with the given values.

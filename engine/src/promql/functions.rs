@@ -22,7 +22,7 @@ pub(crate) mod gosort;
 mod histogram;
 pub(crate) mod labels;
 mod math;
-mod over_time;
+pub(crate) mod over_time;
 mod rate;
 
 #[cfg(test)]

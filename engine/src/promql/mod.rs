@@ -16,6 +16,8 @@ pub mod value;
 
 #[cfg(test)]
 mod eval_tests;
+#[cfg(test)]
+mod testing;
 
 use crate::data::{self, Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
