@@ -73,6 +73,7 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
             let transport = Box::new(cluster::transport::HttpTransport { secret: cluster.secret().to_string() });
             let coordinator = Arc::new(cluster::coordinator::Coordinator::new(cluster, storage.clone(), transport, exec::delete::replay_deletion));
             actix_web::rt::spawn(coordinator.clone().keep_in_step(CATALOG_EXCHANGE_EVERY));
+            actix_web::rt::spawn(coordinator.clone().probe_down_peers());
             data::Data::Cluster(coordinator)
         }
         None => data::Data::Local(storage.clone()),

@@ -1,24 +1,29 @@
 //! The cluster side of the data interface. A write is split by owner (see `placement`): this
-//! node's part goes to its storage, the rest to the owners through the transport; an owner
-//! that does not answer is marked down and its copy goes to the next node in hash order, and
-//! the write succeeds only when every series has its replication-factor copies. Retries are
-//! harmless: a sample stored again is a duplicate, not a second sample. A read asks every node
-//! for its own samples and merges them by series, one sample per timestamp; with as many nodes
-//! unreachable as there are copies it fails naming them, never a silent partial answer.
+//! node's part goes to its storage, the rest to the owners through the transport, all at once;
+//! an owner that does not answer within its budget is marked down and its copy goes to the
+//! next node in hash order, and the write succeeds only when every series has its
+//! replication-factor copies. Retries are harmless: a sample stored again is a duplicate, not a
+//! second sample. A read asks every node not marked down for its own samples and merges them
+//! by series, one sample per timestamp; nodes it passed over or that did not answer are named
+//! in the answer, and with as many of them as there are copies it fails naming them, never a
+//! silent partial answer. A peer marked down stays passed over until it answers a probe
+//! (`probe_down_peers`, every second) or a request; requests waiting on a peer when it is
+//! marked down give up at once.
 //! Catalog changes and deletions are recorded and exchanged as `catalog_sync` describes.
 
 use super::catalog_sync::{self, Deletion, Entries};
 use super::transport::{PeerError, PeerSeries, Transport};
-use super::{placement, Cluster, Contact};
+use super::{placement, Cluster, Contact, PROBE_BUDGET, PROBE_EVERY, READ_BUDGET, WRITE_BUDGET};
 use crate::data::{Error, FieldPairs, Selection, SeriesStream};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::shard::{SeriesWrite, WriteOutcome};
 use crate::storage::{Policies, Storage};
-use futures_util::future::{join_all, LocalBoxFuture};
+use futures_util::future::{join_all, select, Either, LocalBoxFuture};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Runs a deletion another node ran on this node's storage (the InfluxQL executor's
 /// `replay_deletion`).
@@ -48,9 +53,23 @@ impl Coordinator {
         &self.storage
     }
 
-    /// Runs one request to `peer`, recording how it ended (`/health` shows it).
-    async fn ask<T>(&self, peer: &str, request: impl Future<Output = Result<T, PeerError>>) -> Result<T, PeerError> {
-        let result = request.await;
+    /// Runs one request to `peer` for at most `budget`, recording how it ended (`/health`
+    /// shows it). A peer that is up when asked and is marked down by another request meanwhile
+    /// fails this one at once.
+    async fn ask<T>(&self, peer: &str, budget: Duration, request: impl Future<Output = Result<T, PeerError>>) -> Result<T, PeerError> {
+        let was_down = self.cluster.is_down(peer);
+        let gone = async {
+            if was_down {
+                std::future::pending::<()>().await;
+            }
+            self.cluster.until_down(peer).await
+        };
+        let (request, late, gone) = (std::pin::pin!(request), std::pin::pin!(actix_web::rt::time::sleep(budget)), std::pin::pin!(gone));
+        let result = match select(request, select(late, gone)).await {
+            Either::Left((answer, _)) => answer,
+            Either::Right((Either::Left(_), _)) => Err(PeerError(format!("no answer within {} s", budget.as_secs_f32()))),
+            Either::Right((Either::Right(_), _)) => Err(PeerError("marked down while this request waited".into())),
+        };
         self.cluster.record_contact(peer, match &result {
             Ok(_) => Contact::Answered,
             Err(e) => Contact::Failed(e.0.clone()),
@@ -108,7 +127,7 @@ impl Coordinator {
                     true => Ok(self.storage.write(db, rp, part).await),
                     false => {
                         let peer = &names[node];
-                        let sent = self.ask(peer, self.transport.write(peer, db, rp, &part, fields)).await;
+                        let sent = self.ask(peer, WRITE_BUDGET, self.transport.write(peer, db, rp, &part, fields)).await;
                         if sent.is_ok() {
                             let samples: usize = part.iter().map(|s| s.samples.len()).sum();
                             self.cluster.count(peer, |s| s.forwarded_samples += samples as u64);
@@ -143,12 +162,18 @@ impl Coordinator {
         Ok(WriteOutcome { accepted: once(total.accepted), duplicates: once(total.duplicates), new_series: once(total.new_series), rejected, rejections: total.rejections })
     }
 
-    /// The answers of the other nodes; a node that did not answer is marked down, and when as
-    /// many nodes as there are copies did not, the error names them.
-    fn tally<T>(&self, answers: Vec<(&String, Result<T, PeerError>)>, what: &str) -> Result<Vec<T>, Error> {
-        let mut missing = Vec::new();
+    /// Asks every node of `others` not marked down (`request`), within the read budget.
+    /// Answers theirs and the nodes left out (passed over as down, or failed now and marked
+    /// down); with as many left out as there are copies, the error names them.
+    async fn ask_others<'a, T>(&'a self, others: &'a [String], what: &str, request: impl Fn(&'a str) -> LocalBoxFuture<'a, Result<T, PeerError>>) -> Result<(Vec<T>, Vec<String>), Error> {
+        let (down, up): (Vec<&String>, Vec<&String>) = others.iter().partition(|p| self.cluster.is_down(p));
+        let mut missing: Vec<String> = down.into_iter().cloned().collect();
+        let asks = up.into_iter().map(|p| {
+            let asked = request(p);
+            async move { (p, self.ask(p, READ_BUDGET, asked).await) }
+        });
         let mut out = Vec::new();
-        for (peer, answer) in answers {
+        for (peer, answer) in join_all(asks).await {
             match answer {
                 Ok(a) => out.push(a),
                 Err(PeerError(e)) => {
@@ -158,10 +183,14 @@ impl Coordinator {
                 }
             }
         }
+        missing.sort();
+        for peer in &missing {
+            self.cluster.count(peer, |s| s.read_skips += 1);
+        }
         if missing.len() >= self.cluster.replication_factor {
             return Err(Error::PeersUnreachable { peers: missing, replication_factor: self.cluster.replication_factor });
         }
-        Ok(out)
+        Ok((out, missing))
     }
 
     fn others(&self) -> Vec<String> {
@@ -169,8 +198,8 @@ impl Coordinator {
     }
 
     /// Every node's samples of the series matching `selection`, merged: labels order, one
-    /// sample per timestamp.
-    pub async fn read(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<Vec<PeerSeries>, Error> {
+    /// sample per timestamp; and the nodes left out (see `ask_others`).
+    pub async fn read(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<(Vec<PeerSeries>, Vec<String>), Error> {
         let mut merged: BTreeMap<Labels, BTreeMap<i64, f64>> = BTreeMap::new();
         let mut add = |labels: Labels, samples: Vec<(i64, f64)>| {
             if !samples.is_empty() {
@@ -184,25 +213,23 @@ impl Coordinator {
         while let Some((labels, samples)) = local.next_series().await? {
             add(labels, samples);
         }
-        let others = self.others();
-        let selection = &selection;
-        let asks = others.iter().map(|p| async move { (p, self.ask(p, self.transport.read(p, db, which, selection)).await) });
-        for answer in self.tally(join_all(asks).await, "read")? {
+        let (others, selection) = (self.others(), &selection);
+        let (answers, left_out) = self.ask_others(&others, "read", |p| self.transport.read(p, db, which, selection)).await?;
+        for answer in answers {
             for (labels, samples) in answer {
                 add(labels, samples);
             }
         }
-        Ok(merged.into_iter().map(|(labels, samples)| (labels, samples.into_iter().collect())).collect())
+        Ok((merged.into_iter().map(|(labels, samples)| (labels, samples.into_iter().collect())).collect(), left_out))
     }
 
     /// The label sets of the series matching every matcher on any node, sorted and unique.
     pub async fn series(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>) -> Result<Vec<Labels>, Error> {
         let local = self.storage.select(db, which, matchers.clone()).await?;
         let mut all: BTreeSet<Labels> = local.into_iter().map(|s| s.labels).collect();
-        let others = self.others();
-        let matchers = &matchers;
-        let asks = others.iter().map(|p| async move { (p, self.ask(p, self.transport.series(p, db, which, matchers)).await) });
-        for answer in self.tally(join_all(asks).await, "series")? {
+        let (others, matchers) = (self.others(), &matchers);
+        let (answers, _) = self.ask_others(&others, "series", |p| self.transport.series(p, db, which, matchers)).await?;
+        for answer in answers {
             all.extend(answer);
         }
         Ok(all.into_iter().collect())
@@ -244,8 +271,8 @@ impl Coordinator {
         catalog_sync::merge(&self.storage, theirs, |d| (self.replay)(&self.storage, d)).await
     }
 
-    /// Sends this node's catalog entries to every other node and merges their answers;
-    /// answers whether every node answered.
+    /// Sends this node's catalog entries to every other node not marked down and merges their
+    /// answers; answers whether every node answered.
     pub async fn exchange(&self) -> bool {
         let entries = match catalog_sync::load(&self.storage) {
             Ok(e) => e,
@@ -256,14 +283,15 @@ impl Coordinator {
         };
         let others = self.others();
         let entries = &entries;
-        let asks = others.iter().map(|p| async move { (p, self.ask(p, self.transport.catalog(p, entries)).await) });
-        let mut everyone = true;
+        let mut everyone = others.iter().all(|p| !self.cluster.is_down(p));
+        let asks = others.iter().filter(|p| !self.cluster.is_down(p)).map(|p| async move { (p, self.ask(p, READ_BUDGET, self.transport.catalog(p, entries)).await) });
         for (peer, answer) in join_all(asks).await {
             let merged = match answer {
                 Ok(theirs) => self.take(theirs).await,
                 Err(PeerError(e)) => {
-                    // A node that is down is tried again at the next exchange.
+                    // The probe brings it back; the next exchange after that catches it up.
                     tracing::debug!(%peer, error = %e, "catalog exchange: peer unreachable");
+                    self.cluster.mark_down(peer);
                     everyone = false;
                     continue;
                 }
@@ -278,6 +306,28 @@ impl Coordinator {
             }
         }
         everyone
+    }
+
+    /// Probes the peers marked down every second, for as long as the server runs: one that
+    /// answers its `/ping` is brought back.
+    pub async fn probe_down_peers(self: Arc<Self>) {
+        let mut tick = actix_web::rt::time::interval(PROBE_EVERY);
+        loop {
+            tick.tick().await;
+            self.probe_once().await;
+        }
+    }
+
+    /// One round of probes of the peers marked down, all at once.
+    pub async fn probe_once(&self) {
+        let down = self.cluster.down_peers();
+        let probes = down.iter().map(|p| async move { (p, self.ask(p, PROBE_BUDGET, self.transport.ping(p)).await) });
+        for (peer, answer) in join_all(probes).await {
+            self.cluster.count(peer, |s| s.probes += 1);
+            if answer.is_ok() {
+                self.cluster.mark_up(peer);
+            }
+        }
     }
 
     /// Exchanges catalogs with the other nodes every `every`, for as long as the server runs;

@@ -1,5 +1,6 @@
 //! The coordinator against the data interface without HTTP: three nodes in one process, each
-//! with its own storage, reached through a transport that a test can cut off per node.
+//! with its own storage, reached through a transport that a test can cut off per node (it
+//! refuses at once) or freeze (it never answers, as a stopped process).
 
 use super::*;
 use crate::cluster::ClusterConfig;
@@ -16,9 +17,17 @@ const NODES: [&str; 3] = ["a:1", "b:1", "c:1"];
 struct InProcess {
     nodes: BTreeMap<String, Arc<Storage>>,
     down: Arc<Mutex<BTreeSet<String>>>,
+    frozen: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl InProcess {
+    /// A frozen node's requests never end.
+    async fn unless_frozen(&self, peer: &str) {
+        if self.frozen.lock().unwrap().contains(peer) {
+            std::future::pending::<()>().await;
+        }
+    }
+
     fn node(&self, peer: &str) -> Result<&Arc<Storage>, PeerError> {
         if self.down.lock().unwrap().contains(peer) {
             return Err(PeerError(format!("{peer}: connection refused")));
@@ -34,6 +43,7 @@ fn refused(e: impl std::fmt::Display) -> PeerError {
 impl Transport for InProcess {
     fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
         Box::pin(async move {
+            self.unless_frozen(peer).await;
             let storage = self.node(peer)?;
             storage.register_fields(db, fields).map_err(refused)?;
             storage.write(db, rp, series.to_vec()).await.map_err(refused)
@@ -42,6 +52,7 @@ impl Transport for InProcess {
 
     fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Vec<PeerSeries>, PeerError>> {
         Box::pin(async move {
+            self.unless_frozen(peer).await;
             let mut stream = SeriesStream::local(self.node(peer)?.clone(), db, which, selection.clone()).await.map_err(refused)?;
             let mut out = Vec::new();
             while let Some((labels, samples)) = stream.next_series().await.map_err(refused)? {
@@ -54,11 +65,18 @@ impl Transport for InProcess {
     }
 
     fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>> {
-        Box::pin(async move { Ok(self.node(peer)?.select(db, which, matchers.to_vec()).await.map_err(refused)?.into_iter().map(|s| s.labels).collect()) })
+        Box::pin(async move {
+            self.unless_frozen(peer).await; Ok(self.node(peer)?.select(db, which, matchers.to_vec()).await.map_err(refused)?.into_iter().map(|s| s.labels).collect()) })
+    }
+
+    fn ping<'a>(&'a self, peer: &'a str) -> LocalBoxFuture<'a, Result<(), PeerError>> {
+        Box::pin(async move {
+            self.unless_frozen(peer).await; self.node(peer).map(|_| ()) })
     }
 
     fn catalog<'a>(&'a self, peer: &'a str, entries: &'a Entries) -> LocalBoxFuture<'a, Result<Entries, PeerError>> {
         Box::pin(async move {
+            self.unless_frozen(peer).await;
             let storage = self.node(peer)?;
             catalog_sync::merge(storage, entries.clone(), |d| crate::exec::delete::replay_deletion(storage, d)).await.map_err(refused)?;
             catalog_sync::load(storage).map_err(refused)
@@ -69,8 +87,9 @@ impl Transport for InProcess {
 struct Fixture {
     _dirs: Vec<tempfile::TempDir>,
     storages: Vec<Arc<Storage>>,
-    /// The nodes that do not answer now.
+    /// The nodes that refuse requests now, and those that never answer.
     down: Arc<Mutex<BTreeSet<String>>>,
+    frozen: Arc<Mutex<BTreeSet<String>>>,
     /// Node a's coordinator.
     a: Coordinator,
 }
@@ -89,13 +108,19 @@ impl Fixture {
             .collect();
         let config = ClusterConfig { self_name: NODES[0].into(), peers: NODES.iter().map(|n| n.to_string()).collect(), peers_file: None, replication_factor: 2, secret: "s".into() };
         let down = Arc::new(Mutex::new(down.iter().map(|d| d.to_string()).collect()));
-        let transport = InProcess { nodes: NODES[1..].iter().zip(&storages[1..]).map(|(n, s)| (n.to_string(), s.clone())).collect(), down: down.clone() };
+        let frozen = Arc::new(Mutex::new(BTreeSet::new()));
+        let transport = InProcess { nodes: NODES[1..].iter().zip(&storages[1..]).map(|(n, s)| (n.to_string(), s.clone())).collect(), down: down.clone(), frozen: frozen.clone() };
         let a = Coordinator::new(Arc::new(Cluster::new(config).unwrap()), storages[0].clone(), Box::new(transport), crate::exec::delete::replay_deletion);
-        Fixture { _dirs: dirs, storages, down, a }
+        Fixture { _dirs: dirs, storages, down, frozen, a }
     }
 
     fn bring_back(&self, node: &str) {
         self.down.lock().unwrap().remove(node);
+        self.frozen.lock().unwrap().remove(node);
+    }
+
+    fn freeze(&self, node: &str) {
+        self.frozen.lock().unwrap().insert(node.to_string());
     }
 }
 
@@ -137,7 +162,8 @@ async fn a_write_with_one_peer_down_gives_every_series_two_copies_elsewhere() {
         assert_eq!(copies, 2, "{instance}: two copies, on a and c");
     }
     // A read through a with b still down is complete: every series has a copy on a or c.
-    let read = f.a.read("db", Policies::One(None), everything()).await.unwrap();
+    let (read, left_out) = f.a.read("db", Policies::One(None), everything()).await.unwrap();
+    assert_eq!(left_out, vec!["b:1".to_string()], "the read names the node it was made without");
     assert_eq!(read.len(), 30);
     assert!(read.iter().all(|(_, samples)| samples.len() == 2), "one sample per timestamp, copies merged");
     let labels = f.a.series("db", Policies::One(None), everything().matchers).await.unwrap();
@@ -163,12 +189,69 @@ async fn catalog_changes_reach_the_peers_and_a_node_that_was_down_catches_up() {
     let has = |i: usize| f.storages[i].databases().contains(&"made_on_a".to_string());
     assert!(has(1), "b took the change at once");
     assert!(!has(2), "c was down");
-    // A database made on b alone comes to a at the next exchange, and both go to c once it is back.
+    // A database made on b alone comes to a at the next exchange, and both go to c once a probe
+    // finds it back.
     f.storages[1].create_database("made_on_b", None).unwrap();
     catalog_sync::record_local(&f.storages[1], "b:1", true).unwrap();
     assert!(!f.a.exchange().await, "c did not answer");
     assert!(f.storages[0].databases().contains(&"made_on_b".to_string()));
     f.bring_back("c:1");
-    assert!(f.a.exchange().await);
+    assert!(!f.a.exchange().await, "c is passed over while it is marked down");
+    f.a.probe_once().await;
+    assert!(f.a.exchange().await, "the probe brought c back");
     assert_eq!(f.storages[2].databases(), vec!["db", "made_on_a", "made_on_b"]);
+}
+
+#[actix_web::test]
+async fn a_frozen_peer_costs_one_write_its_budget_and_later_requests_nothing() {
+    let f = Fixture::new(&[]);
+    f.freeze("b:1");
+    let started = std::time::Instant::now();
+    let outcome = f.a.write("db", None, series(30), &FieldPairs::new()).await.unwrap();
+    let first = started.elapsed();
+    assert_eq!((outcome.accepted, outcome.new_series), (60, 30));
+    assert!(first >= WRITE_BUDGET && first < WRITE_BUDGET * 2, "the first write waits out the budget once: {first:?}");
+    assert!(f.a.cluster.is_down("b:1"));
+    // Later writes and reads pass the frozen node over without asking it.
+    let started = std::time::Instant::now();
+    f.a.write("db", None, series(30), &FieldPairs::new()).await.unwrap();
+    let (read, left_out) = f.a.read("db", Policies::One(None), everything()).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(500), "{:?}", started.elapsed());
+    assert_eq!(left_out, vec!["b:1".to_string()]);
+    assert_eq!(read.len(), 30, "every series has a copy on a or c");
+    for i in 0..30 {
+        let instance = format!("host{i}:9100");
+        assert_eq!(held(&f).await.iter().filter(|h| h.contains(&instance)).count(), 2, "{instance}");
+    }
+}
+
+#[actix_web::test]
+async fn requests_waiting_on_a_peer_give_up_when_another_marks_it_down() {
+    let f = Fixture::new(&[]);
+    f.freeze("b:1");
+    let waiting = f.a.read("db", Policies::One(None), everything());
+    let mark = async {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        f.a.cluster.mark_down("b:1");
+    };
+    let started = std::time::Instant::now();
+    let (read, ()) = futures_util::future::join(waiting, mark).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    let (_, left_out) = read.unwrap();
+    assert_eq!(left_out, vec!["b:1".to_string()]);
+}
+
+#[actix_web::test]
+async fn a_probe_brings_back_a_peer_that_answers_and_only_that_one() {
+    let f = Fixture::new(&[]);
+    f.a.cluster.mark_down("b:1");
+    f.a.cluster.mark_down("c:1");
+    f.freeze("c:1");
+    f.a.probe_once().await;
+    assert!(!f.a.cluster.is_down("b:1"), "b answers its ping");
+    assert!(f.a.cluster.is_down("c:1"), "c is still frozen");
+    assert_eq!(f.a.cluster.stats()["c:1"].probes, 1);
+    f.bring_back("c:1");
+    f.a.probe_once().await;
+    assert!(!f.a.cluster.is_down("c:1"));
 }

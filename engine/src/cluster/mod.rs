@@ -17,8 +17,18 @@ use std::time::{Duration, Instant};
 
 /// The header that carries the cluster secret on internal requests.
 pub const SECRET_HEADER: &str = "X-Gemini-Cluster-Secret";
-/// How long a peer that failed a request is skipped before it is tried again.
-const DOWN_FOR: Duration = Duration::from_secs(10);
+/// The header of a read answered without some nodes (down or too slow), naming them
+/// (`X-Gemini-Skipped-Nodes`).
+pub const SKIPPED_HEADER: &str = "x-gemini-skipped-nodes";
+/// Longest wait for a peer's answer to a write: a peer that takes longer is marked down and
+/// its copies go to the next node, so that two slow peers in a row still fit in Prometheus'
+/// 30 s remote write timeout.
+pub const WRITE_BUDGET: Duration = Duration::from_secs(3);
+/// Longest wait for a peer's answer to a read, a series listing or a catalog exchange.
+pub const READ_BUDGET: Duration = Duration::from_secs(10);
+/// How often a peer marked down is probed (`/ping`), and how long a probe waits.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+pub const PROBE_BUDGET: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterConfig {
@@ -71,6 +81,10 @@ pub struct PeerStats {
     pub forward_errors: u64,
     /// Copies that went to the next node in hash order because this one was down.
     pub failovers: u64,
+    /// Probes sent while it was marked down.
+    pub probes: u64,
+    /// Reads answered without it (it was down or did not answer in time).
+    pub read_skips: u64,
 }
 
 pub struct Cluster {
@@ -81,7 +95,11 @@ pub struct Cluster {
     peers: RwLock<Arc<Peers>>,
     /// The peer file's text as last read.
     file_seen: Mutex<Option<String>>,
-    down_until: Mutex<BTreeMap<String, Instant>>,
+    /// Peers marked down, since when: requests pass them over until a probe or a request
+    /// they answer brings them back.
+    down: Mutex<BTreeMap<String, Instant>>,
+    /// Bumped whenever a peer is marked down, so requests still waiting on it give up.
+    went_down: tokio::sync::watch::Sender<u64>,
     /// Per peer: how the last request to it ended (see `Contact`).
     contacts: Mutex<BTreeMap<String, Contact>>,
     stats: Mutex<BTreeMap<String, PeerStats>>,
@@ -108,7 +126,8 @@ impl Cluster {
             secret: cfg.secret,
             peers_file: cfg.peers_file,
             file_seen: Mutex::new(None),
-            down_until: Mutex::new(BTreeMap::new()),
+            down: Mutex::new(BTreeMap::new()),
+            went_down: tokio::sync::watch::Sender::new(0),
             contacts: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             catalog_lock: tokio::sync::Mutex::new(()),
@@ -151,16 +170,40 @@ impl Cluster {
     }
 
     pub fn is_down(&self, peer: &str) -> bool {
-        self.down_until.lock().unwrap().get(peer).is_some_and(|until| Instant::now() < *until)
+        self.down.lock().unwrap().contains_key(peer)
     }
 
+    /// The peers marked down now.
+    pub fn down_peers(&self) -> Vec<String> {
+        self.down.lock().unwrap().keys().cloned().collect()
+    }
+
+    /// Marks `peer` down after a request to it failed; requests still waiting on it give up.
     pub fn mark_down(&self, peer: &str) {
-        self.down_until.lock().unwrap().insert(peer.to_string(), Instant::now() + DOWN_FOR);
+        let newly = self.down.lock().unwrap().insert(peer.to_string(), Instant::now()).is_none();
         self.stats.lock().unwrap().entry(peer.to_string()).or_default().forward_errors += 1;
+        if newly {
+            tracing::warn!(%peer, "peer marked down: requests pass it over until it answers a probe");
+            self.went_down.send_modify(|n| *n += 1);
+        }
     }
 
+    /// Brings `peer` back after it answered.
     pub fn mark_up(&self, peer: &str) {
-        self.down_until.lock().unwrap().remove(peer);
+        if let Some(since) = self.down.lock().unwrap().remove(peer) {
+            tracing::info!(%peer, down_for = ?since.elapsed(), "peer back");
+        }
+    }
+
+    /// Resolves once `peer` is marked down (from now on).
+    pub async fn until_down(&self, peer: &str) {
+        let mut changes = self.went_down.subscribe();
+        while changes.changed().await.is_ok() {
+            if self.is_down(peer) {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
     }
 
     /// Records how a request to `peer` ended.

@@ -32,12 +32,14 @@ pub trait Transport: Send + Sync {
     fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>>;
     /// Hands `peer` this node's catalog entries; answers the peer's (after it merged ours).
     fn catalog<'a>(&'a self, peer: &'a str, entries: &'a Entries) -> LocalBoxFuture<'a, Result<Entries, PeerError>>;
+    /// Whether `peer` answers at all (its `/ping`): the probe of a peer marked down.
+    fn ping<'a>(&'a self, peer: &'a str) -> LocalBoxFuture<'a, Result<(), PeerError>>;
 }
 
 thread_local! {
     /// One client (and connection pool) per worker thread: awc's client is not `Send`. A peer
-    /// that does not connect within 2 s or answer within 10 s counts as down, well within
-    /// Prometheus' 30 s remote timeout.
+    /// that does not connect within 2 s counts as down; the coordinator gives each request a
+    /// shorter budget than the client's 10 s (see `cluster::WRITE_BUDGET`).
     static CLIENT: awc::Client = {
         let mut connector = awc::Connector::new().timeout(Duration::from_secs(2));
         if let Some(tls) = crate::tls::cluster_client() {
@@ -115,12 +117,15 @@ pub fn decode_entries(json: &[u8]) -> Result<Entries, String> {
 }
 
 impl HttpTransport {
+    fn url(peer: &str, path_and_query: &str) -> String {
+        let scheme = if crate::tls::cluster_client().is_some() { "https" } else { "http" };
+        format!("{scheme}://{peer}{path_and_query}")
+    }
+
     /// POSTs a snappy body to a peer; answers the response body of a 2xx.
     async fn post(&self, peer: &str, path_and_query: &str, content_type: &str, body: Vec<u8>) -> Result<Vec<u8>, PeerError> {
-        let scheme = if crate::tls::cluster_client().is_some() { "https" } else { "http" };
-        let url = format!("{scheme}://{peer}{path_and_query}");
         let request = CLIENT.with(|c| {
-            c.post(url)
+            c.post(Self::url(peer, path_and_query))
                 .insert_header((SECRET_HEADER, self.secret.as_str()))
                 .insert_header(("Content-Type", content_type))
                 .insert_header(("Content-Encoding", "snappy"))
@@ -187,6 +192,16 @@ impl Transport for HttpTransport {
         Box::pin(async move {
             let answer = self.post(peer, "/internal/v1/catalog", JSON, snappy(&encode_entries(entries))?).await?;
             decode_entries(&unsnappy(&answer)?).map_err(PeerError)
+        })
+    }
+
+    fn ping<'a>(&'a self, peer: &'a str) -> LocalBoxFuture<'a, Result<(), PeerError>> {
+        Box::pin(async move {
+            let response = CLIENT.with(|c| c.get(Self::url(peer, "/ping")).send()).await.map_err(|e| PeerError(e.to_string()))?;
+            match response.status().is_success() {
+                true => Ok(()),
+                false => Err(PeerError(format!("/ping answered {}", response.status()))),
+            }
         })
     }
 }

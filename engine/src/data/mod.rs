@@ -85,7 +85,10 @@ impl Data {
     pub async fn select(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
         match self {
             Data::Local(s) => SeriesStream::local(s.clone(), db, which, selection).await,
-            Data::Cluster(c) => Ok(SeriesStream::merged(c.read(db, which, selection).await?)),
+            Data::Cluster(c) => {
+                let (series, skipped) = c.read(db, which, selection).await?;
+                Ok(SeriesStream::merged(series, skipped))
+            }
         }
     }
 

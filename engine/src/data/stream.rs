@@ -32,6 +32,9 @@ pub struct SeriesStream {
     min_t: i64,
     max_t: i64,
     source: Source,
+    /// Cluster nodes the answer was made without (down or too slow); the others hold a copy
+    /// of every series.
+    skipped: Vec<String>,
 }
 
 enum Source {
@@ -64,12 +67,18 @@ impl SeriesStream {
     pub async fn local(storage: Arc<Storage>, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
         let series = storage.select(db, which, selection.matchers).await?;
         let pager = Pager { storage, series, next: 0, batch_end: 0, lanes: HashMap::new() };
-        Ok(SeriesStream { min_t: selection.min_t, max_t: selection.max_t, source: Source::Paged(pager) })
+        Ok(SeriesStream { min_t: selection.min_t, max_t: selection.max_t, source: Source::Paged(pager), skipped: Vec::new() })
     }
 
-    /// A stream over samples merged in memory (a cluster read), already in the time range.
-    pub fn merged(series: Vec<SeriesSamples>) -> SeriesStream {
-        SeriesStream { min_t: i64::MIN, max_t: i64::MAX, source: Source::Merged(series.into()) }
+    /// A stream over samples merged in memory (a cluster read), already in the time range,
+    /// made without the nodes `skipped`.
+    pub fn merged(series: Vec<SeriesSamples>, skipped: Vec<String>) -> SeriesStream {
+        SeriesStream { min_t: i64::MIN, max_t: i64::MAX, source: Source::Merged(series.into()), skipped }
+    }
+
+    /// The cluster nodes this answer was made without.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     /// Keeps only the series whose labels satisfy `keep`; before any chunk is read, for a

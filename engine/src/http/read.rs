@@ -6,7 +6,8 @@
 
 use super::body::{decompress, read_raw};
 use super::{ApiError, AppState};
-use crate::data::{Data, Selection};
+use crate::data::{Data, Selection, SeriesStream};
+use std::collections::BTreeSet;
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::shard::StoredChunk;
@@ -74,15 +75,17 @@ pub async fn read(
     let queries = parse_queries(&request)?;
     match negotiate(&request)? {
         ResponseType::Samples => samples(&state.data, &db, Policies::One(rp.as_deref()), queries).await,
-        ResponseType::StreamedXorChunks => Ok(streamed(state, db, rp, queries)),
+        ResponseType::StreamedXorChunks => streamed(state, db, rp, queries).await,
     }
 }
 
 /// Every query's samples in one `ReadResponse`.
 pub(super) async fn samples(data: &Data, db: &str, which: Policies<'_>, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
     let mut results = Vec::with_capacity(queries.len());
+    let mut skipped = BTreeSet::new();
     for q in queries {
         let mut stream = data.select(db, which, q).await?;
+        skipped.extend(stream.skipped().iter().cloned());
         let mut timeseries = Vec::new();
         while let Some((labels, samples)) = stream.next_series().await? {
             if !samples.is_empty() {
@@ -92,7 +95,19 @@ pub(super) async fn samples(data: &Data, db: &str, which: Policies<'_>, queries:
         }
         results.push(pb::QueryResult { timeseries });
     }
-    samples_answer(pb::ReadResponse { results })
+    let mut answer = samples_answer(pb::ReadResponse { results })?;
+    name_skipped(&mut answer, skipped.iter());
+    Ok(answer)
+}
+
+/// Names the cluster nodes a read was answered without, in `SKIPPED_HEADER`.
+fn name_skipped<'a>(answer: &mut HttpResponse, skipped: impl Iterator<Item = &'a String>) {
+    let names: Vec<&str> = skipped.map(String::as_str).collect();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&names.join(", ")) {
+        if !names.is_empty() {
+            answer.headers_mut().insert(actix_web::http::header::HeaderName::from_static(crate::cluster::SKIPPED_HEADER), value);
+        }
+    }
 }
 
 pub(super) fn samples_answer(response: pb::ReadResponse) -> Result<HttpResponse, ApiError> {
@@ -169,24 +184,44 @@ impl Framer {
     }
 }
 
-fn streamed(state: web::Data<AppState>, db: String, rp: Option<String>, queries: Vec<Selection>) -> HttpResponse {
+/// The frames of every query. The first query's read starts before the answer does, so that
+/// its failure is an HTTP error and the nodes it was made without are named in a header.
+async fn streamed(state: web::Data<AppState>, db: String, rp: Option<String>, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
+    let mut queries = queries.into_iter();
+    let first = match queries.next() {
+        Some(q) => Some(state.data.select(&db, Policies::One(rp.as_deref()), q).await?),
+        None => None,
+    };
+    let skipped: Vec<String> = first.as_ref().map(|s| s.skipped().to_vec()).unwrap_or_default();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
     actix_web::rt::spawn(async move {
-        if let Err(e) = stream_queries(&state.data, &db, rp.as_deref(), queries, &tx).await {
+        if let Err(e) = stream_queries(&state.data, &db, rp.as_deref(), first, queries, &tx).await {
             tracing::warn!(error = %e, "streamed remote read stopped");
             let _ = tx.send(Err(std::io::Error::other(e))).await;
         }
     });
     let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-    HttpResponse::Ok()
+    let mut answer = HttpResponse::Ok()
         .content_type("application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse")
-        .streaming(body)
+        .streaming(body);
+    name_skipped(&mut answer, skipped.iter());
+    Ok(answer)
 }
 
-async fn stream_queries(data: &Data, db: &str, rp: Option<&str>, queries: Vec<Selection>, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), String> {
+async fn stream_queries(
+    data: &Data,
+    db: &str,
+    rp: Option<&str>,
+    first: Option<SeriesStream>,
+    rest: impl Iterator<Item = Selection>,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Result<(), String> {
     let send = |f: Bytes| async move { tx.send(Ok(f)).await.map_err(|_| "client went away".to_string()) };
-    for (index, q) in queries.into_iter().enumerate() {
-        let mut stream = data.select(db, Policies::One(rp), q).await.map_err(|e| e.to_string())?;
+    let Some(first) = first else { return Ok(()) };
+    let mut next = Some(first);
+    let mut rest = rest.enumerate();
+    let mut index = 0;
+    while let Some(mut stream) = next.take() {
         let mut framer = Framer::new(index as i64);
         while let Some(piece) = stream.next().await.map_err(|e| e.to_string())? {
             let mut frames = Vec::new();
@@ -197,6 +232,10 @@ async fn stream_queries(data: &Data, db: &str, rp: Option<&str>, queries: Vec<Se
         }
         if let Some(f) = framer.take() {
             send(f).await?;
+        }
+        if let Some((i, q)) = rest.next() {
+            index = i + 1;
+            next = Some(data.select(db, Policies::One(rp), q).await.map_err(|e| e.to_string())?);
         }
     }
     Ok(())

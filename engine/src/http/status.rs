@@ -53,16 +53,24 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         .body(state.metrics.render(state.data.storage().disk_bytes()) + &cluster_metrics(&state)))
 }
 
-/// Per peer: forwarded samples, forward errors and failovers.
+/// Per peer: whether it is marked down, forwarded samples, forward errors, failovers, probes
+/// and reads answered without it.
 fn cluster_metrics(state: &AppState) -> String {
     use std::fmt::Write;
     let Some(c) = state.cluster() else { return String::new() };
     let stats = c.stats();
     let mut o = String::new();
-    let families: [(&str, &str, fn(&crate::cluster::PeerStats) -> u64); 3] = [
+    let name = "gemini_cluster_peer_down";
+    let _ = write!(o, "# HELP {name} 1 while the peer is marked down (requests pass it over until it answers a probe).\n# TYPE {name} gauge\n");
+    for peer in c.peers().names.iter().filter(|p| **p != c.self_name) {
+        let _ = writeln!(o, "{name}{{peer={peer:?}}} {}", u8::from(c.is_down(peer)));
+    }
+    let families: [(&str, &str, fn(&crate::cluster::PeerStats) -> u64); 5] = [
         ("gemini_cluster_forwarded_samples_total", "Samples forwarded to a peer that owns them.", |s| s.forwarded_samples),
-        ("gemini_cluster_forward_errors_total", "Requests to a peer that failed (it is then skipped for a few seconds).", |s| s.forward_errors),
+        ("gemini_cluster_forward_errors_total", "Requests to a peer that failed or timed out (it is then marked down).", |s| s.forward_errors),
         ("gemini_cluster_failovers_total", "Copies that went to the next node in hash order because this peer was down.", |s| s.failovers),
+        ("gemini_cluster_probes_total", "Probes (/ping) of the peer while it was marked down.", |s| s.probes),
+        ("gemini_cluster_read_skips_total", "Reads answered without the peer (down or too slow); the other copies answered.", |s| s.read_skips),
     ];
     for (name, help, value) in families {
         let _ = write!(o, "# HELP {name} {help}\n# TYPE {name} counter\n");

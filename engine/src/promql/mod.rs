@@ -62,22 +62,25 @@ pub async fn query(data: &Data, db: &str, rp: Option<&str>, text: &str, params: 
     let steps = Steps { start: params.start, end: params.end, step: params.step, lookback: params.lookback };
     run::check_kind(&plan, steps)?;
     let mut series = Vec::with_capacity(plan.reads.len());
+    let mut skipped = std::collections::BTreeSet::new();
     for read in &plan.reads {
-        series.push(fetch(data, db, rp, read, params.deadline).await?);
+        series.push(fetch(data, db, rp, read, params.deadline, &mut skipped).await?);
     }
+    let warnings = skipped.into_iter().map(|node| format!("cluster node {node} was skipped (down or too slow): answered from the other copies")).collect();
     let limits = Limits { deadline: params.deadline, max_samples: params.max_samples };
     let answer = actix_web::web::block(move || run::run(&plan, &series, steps, limits))
         .await
         .map_err(|e| EvalError::Execution(format!("evaluation thread: {e}")))?;
-    Ok((answer?, Vec::new()))
+    Ok((answer?, warnings))
 }
 
 /// The series of one read, each holding its chunks as storage gave them (decoded when the
-/// evaluator comes to it).
-async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, deadline: Instant) -> Result<Vec<Stored>, Error> {
+/// evaluator comes to it); adds the cluster nodes the read was made without to `skipped`.
+async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, deadline: Instant, skipped: &mut std::collections::BTreeSet<String>) -> Result<Vec<Stored>, Error> {
     let matchers = read.matchers.iter().map(matcher).collect::<Result<Vec<_>, _>>()?;
     let (min_t, max_t) = (read.min_t, read.max_t);
     let mut stream = data.select(db, Policies::One(rp), Selection { matchers, min_t, max_t }).await?;
+    skipped.extend(stream.skipped().iter().cloned());
     let mut out = Vec::new();
     let mut chunks = Vec::new();
     while let Some(piece) = stream.next().await? {
