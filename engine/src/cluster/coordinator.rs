@@ -289,9 +289,9 @@ impl Coordinator {
             let merged = match answer {
                 Ok(theirs) => self.take(theirs).await,
                 Err(PeerError(e)) => {
-                    // The probe brings it back; the next exchange after that catches it up.
+                    // Not marked down for this: at start-up the other nodes may not listen yet,
+                    // and writes should not be placed around them. It is tried again next time.
                     tracing::debug!(%peer, error = %e, "catalog exchange: peer unreachable");
-                    self.cluster.mark_down(peer);
                     everyone = false;
                     continue;
                 }
