@@ -2,6 +2,7 @@
 //! remote write and remote read to it, and decode streamed answers independently of the
 //! engine's own code (frames with CRC checks, XOR chunks with a separate decoder).
 
+pub mod cluster;
 pub mod promql;
 pub mod xor;
 

@@ -4,39 +4,11 @@
 //! the cluster, and statements reach every node, also one that was down when they ran.
 
 use proto::prometheus as pb;
-use std::path::Path;
+use tests::cluster::*;
 use tests::*;
 
-const SECRET: &str = "cluster-test-secret";
 /// How long a node may take to take another node's catalog changes.
 const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(15);
-
-struct Nodes {
-    nodes: Vec<Gemini>,
-    _dirs: Vec<tempfile::TempDir>,
-}
-
-/// `n` nodes that know each other through a peer file (so it can grow), with `rf` copies.
-fn cluster(n: usize, rf: usize, peers_file: &Path) -> Nodes {
-    std::env::set_var("GEMINI_CLUSTER_SECRET", SECRET);
-    let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-    let names: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    std::fs::write(peers_file, names.join("\n")).unwrap();
-    let dirs: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
-    let nodes = ports.iter().zip(&dirs).map(|(port, dir)| start_node(*port, dir.path(), rf, peers_file)).collect();
-    Nodes { nodes, _dirs: dirs }
-}
-
-fn start_node(port: u16, dir: &Path, rf: usize, peers_file: &Path) -> Gemini {
-    start_node_with(port, dir, rf, peers_file, &[])
-}
-
-fn start_node_with(port: u16, dir: &Path, rf: usize, peers_file: &Path, extra: &[&str]) -> Gemini {
-    let (me, rf) = (format!("127.0.0.1:{port}"), rf.to_string());
-    let mut args = vec!["--cluster.self", &me, "--cluster.peers-file", peers_file.to_str().unwrap(), "--cluster.replication-factor", &rf];
-    args.extend(extra);
-    Gemini::start_on(port, dir, &args)
-}
 
 fn everything() -> pb::Query {
     query_all(vec![matcher(2, "__name__", ".+")])
@@ -67,16 +39,6 @@ fn peer_names(g: &Gemini) -> Vec<String> {
 fn local_series(g: &Gemini) -> u64 {
     let metrics = g.get("/metrics").text();
     metrics.lines().find_map(|l| l.strip_prefix("gemini_active_series ")).unwrap().parse().unwrap()
-}
-
-/// How many series named `name` one node holds itself (its internal listing, no fan-out).
-fn own_series(g: &Gemini, db: &str, name: &str) -> usize {
-    let request = pb::ReadRequest { queries: vec![query_all(vec![matcher(0, "__name__", name)])], accepted_response_types: vec![] };
-    let body = snap::raw::Encoder::new().compress_vec(&prost::Message::encode_to_vec(&request)).unwrap();
-    let headers = [PROTO_HEADERS.as_slice(), &[("X-Gemini-Cluster-Secret", SECRET)]].concat();
-    let a = g.post(&format!("/internal/v1/series?db={db}"), &headers, &body);
-    assert_eq!(a.status, 200, "{}", a.text());
-    decode_samples(&a.body).results[0].timeseries.len()
 }
 
 fn gauge(name: &str, i: usize, t: i64) -> pb::TimeSeries {
@@ -299,22 +261,6 @@ fn the_first_admin_waits_until_every_peer_was_reached_then_holds_on_every_node()
     wait_until("the admin reaches the third node", CATCH_UP, || third.post("/query?q=SHOW%20DATABASES", &root, b"").status == 200);
     assert_eq!(third.post("/query?q=SHOW%20DATABASES", &[], b"").status, 401);
     assert_eq!(third.post(&create, &[], b"").status, 401, "no second anonymous admin");
-}
-
-/// A PromQL instant query through one node: the answer's `data.result` after a success.
-fn promql(g: &Gemini, query: &str, time_s: i64) -> Vec<serde_json::Value> {
-    let a = g.get(&format!("/api/v1/query?query={}&time={time_s}", urlencode(query)));
-    assert_eq!(a.status, 200, "{query}: {}", a.text());
-    let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
-    assert_eq!(body["status"], "success", "{body}");
-    body["data"]["result"].as_array().unwrap_or_else(|| panic!("{body}")).clone()
-}
-
-/// The single value of an instant query answering one sample.
-fn promql_value(g: &Gemini, query: &str, time_s: i64) -> f64 {
-    let result = promql(g, query, time_s);
-    assert_eq!(result.len(), 1, "{query}: {result:?}");
-    result[0]["value"][1].as_str().unwrap().parse().unwrap()
 }
 
 #[test]
