@@ -187,12 +187,12 @@ fn a_frozen_node_does_not_stall_the_others() {
     eprintln!("40 writes with node 2 frozen: {}", percentiles(&took));
     let failed: Vec<String> = writes.iter().filter(|w| w.2 != 204).map(|w| format!("write {} via node {}: {} {}", w.0, w.1, w.2, w.4)).collect();
     assert!(failed.is_empty(), "every write must succeed with one node frozen: {failed:?}");
-    // The first write finds the frozen peer out within the write budget; by the time it has
-    // answered, both coordinating nodes must know it is down (a probe, not a client request,
-    // tells the other one): every later write takes under a second.
+    // Each coordinating node finds the frozen peer out by itself, on its first write to it,
+    // within the write budget (nodes do not tell each other); every later write through it
+    // takes under a second. Writes alternate, so writes 0 and 1 are each node's first.
     let mut slow = Vec::new();
     for (w, via, _, took, _) in &writes {
-        let limit = if *w == 0 { WRITE_BUDGET + SLACK } else { FAST };
+        let limit = if *w < 2 { WRITE_BUDGET + SLACK } else { FAST };
         if *took >= limit {
             slow.push(format!("write {w} via node {via}: {} (limit {})", millis(*took), millis(limit)));
         }
