@@ -4,32 +4,9 @@
 //! reads values as strings, so `"1e-07"` and `"0.0000001"` are not the same to everyone), so
 //! they follow Go's float formatting exactly rather than Rust's.
 
+use crate::promql::gofmt::{go_format_e, go_format_f};
 use crate::promql::value::{Labels, Point, Value};
 use std::fmt::Write;
-
-/// Go's `strconv.AppendFloat(buf, v, 'f', -1, 64)`: the shortest digits that read back as
-/// `v`, never with an exponent; `NaN`, `+Inf`, `-Inf`.
-fn go_f(v: f64, out: &mut String) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else {
-        // Rust's `Display` prints the same shortest round-trip digits, without exponent.
-        let _ = write!(out, "{v}");
-    }
-}
-
-/// Go's `strconv.AppendFloat(buf, v, 'e', -1, 64)` for a finite `v`: shortest digits, and an
-/// exponent with its sign and at least two digits (`1e-07`, `1.5e+21`), where Rust writes
-/// `1e-7` and `1.5e21`.
-fn go_e(v: f64, out: &mut String) {
-    let rust = format!("{v:e}");
-    let (mantissa, exponent) = rust.split_once('e').expect("LowerExp writes an exponent");
-    let exponent: i32 = exponent.parse().expect("LowerExp writes an integer exponent");
-    let sign = if exponent < 0 { '-' } else { '+' };
-    let _ = write!(out, "{mantissa}e{sign}{:02}", exponent.unsigned_abs());
-}
 
 /// A sample value as the API writes it (jsonutil.MarshalValue), quotes included: 'f' format,
 /// but 'e' when 0 < |v| < 1e-6 or |v| >= 1e21.
@@ -37,9 +14,9 @@ pub fn value(v: f64, out: &mut String) {
     out.push('"');
     let abs = v.abs();
     if abs != 0.0 && abs.is_finite() && !(1e-6..1e21).contains(&abs) {
-        go_e(v, out);
+        out.push_str(&go_format_e(v));
     } else {
-        go_f(v, out);
+        out.push_str(&go_format_f(v));
     }
     out.push('"');
 }
@@ -61,7 +38,7 @@ pub fn timestamp(t: i64, out: &mut String) {
 /// digits (`1.5`, not `1.500`). Timestamps in ms are never small or large enough for Go's
 /// exponent form.
 fn float_timestamp(t: i64, out: &mut String) {
-    go_f(t as f64 / 1000.0, out);
+    out.push_str(&go_format_f(t as f64 / 1000.0));
 }
 
 /// A JSON string as Go's encoding/json writes it: HTML-safe (`<`, `>`, `&` as `\u003c`…),
@@ -137,7 +114,7 @@ pub fn query_data(v: &Value) -> String {
             out.push_str("{\"resultType\":\"scalar\",\"result\":[");
             float_timestamp(p.t, &mut out);
             out.push_str(",\"");
-            go_f(p.v, &mut out);
+            out.push_str(&go_format_f(p.v));
             out.push_str("\"]}");
         }
         Value::String(p, s) => {

@@ -170,12 +170,6 @@ pub fn parse_limit(s: &str) -> Result<Option<usize>, String> {
     }
 }
 
-/// Prometheus' `model.LabelNameRE`: `^[a-zA-Z_][a-zA-Z0-9_]*$`.
-pub fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// One `match[]`: a series selector (`up`, `{job="x"}`, `up{job=~"a|b"}`) as matchers that
 /// must all hold. Anything else (an expression, a range, `offset`, `@`, `or` between label
 /// sets) is refused with a message; so is a selector that would match every series, as the
@@ -209,6 +203,7 @@ pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::promql::value::is_valid_label_name;
 
     fn ms(s: &str) -> i64 {
         millis(parse_time(s).unwrap_or_else(|e| panic!("{s}: {e}")))
@@ -283,10 +278,10 @@ mod tests {
         assert_eq!(parse_limit("-1"), Err("limit must be non-negative".into()));
         assert_eq!(parse_limit("x"), Err("strconv.Atoi: parsing \"x\": invalid syntax".into()));
         for good in ["__name__", "job", "_", "a1_B"] {
-            assert!(is_label_name(good), "{good}");
+            assert!(is_valid_label_name(good), "{good}");
         }
         for bad in ["", "1a", "a-b", "a.b", "é"] {
-            assert!(!is_label_name(bad), "{bad}");
+            assert!(!is_valid_label_name(bad), "{bad}");
         }
     }
 

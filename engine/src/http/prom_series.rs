@@ -150,7 +150,7 @@ fn names_of(series: BTreeSet<Labels>) -> Vec<String> {
 pub async fn label_values(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, PromError> {
     let r = prom_api::ready(&req, payload, &state, true).await?;
     let name = req.match_info().get("name").unwrap_or_default().to_string();
-    if !prom_params::is_label_name(&name) {
+    if !crate::promql::value::is_valid_label_name(&name) {
         return Err(PromError::bad_data(format!("invalid label name: {name:?}")));
     }
     let range = time_range(&r)?;

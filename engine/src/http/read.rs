@@ -103,10 +103,11 @@ pub(super) async fn samples(data: &Data, db: &str, which: Policies<'_>, queries:
 /// Names the cluster nodes a read was answered without, in `SKIPPED_HEADER`.
 fn name_skipped<'a>(answer: &mut HttpResponse, skipped: impl Iterator<Item = &'a String>) {
     let names: Vec<&str> = skipped.map(String::as_str).collect();
+    if names.is_empty() {
+        return;
+    }
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&names.join(", ")) {
-        if !names.is_empty() {
-            answer.headers_mut().insert(actix_web::http::header::HeaderName::from_static(crate::cluster::SKIPPED_HEADER), value);
-        }
+        answer.headers_mut().insert(actix_web::http::header::HeaderName::from_static(crate::cluster::SKIPPED_HEADER), value);
     }
 }
 

@@ -5,12 +5,12 @@
 
 use std::collections::HashMap;
 
-use super::binary::{go_format_f, go_format_v, go_quote};
+use super::gofmt::{go_format_f, go_format_v, go_quote};
 use super::error::EvalError;
 use super::functions::gosort;
 use super::functions::over_time::quantile;
 use super::plan::AggOp;
-use super::value::{Labels, Point, Sample, Vector};
+use super::value::{is_valid_label_name, Labels, Point, Sample, Vector};
 
 /// The parameter of an aggregation at this step: a number for topk/bottomk/quantile, the
 /// label name for count_values.
@@ -180,12 +180,6 @@ fn sample(labels: &Labels, v: f64, t: i64) -> Sample {
     Sample { labels: labels.clone(), point: Point { t, v } }
 }
 
-
-/// `model.LabelName.IsValid` (common v0.39): `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_valid_label_name(name: &str) -> bool {
-    let ok = |(i, b): (usize, u8)| b.is_ascii_alphabetic() || b == b'_' || (b.is_ascii_digit() && i > 0);
-    !name.is_empty() && name.bytes().enumerate().all(ok)
-}
 
 // Go's container/heap `Push` and `Pop` (with `up` and `down`) over a slice with a `Less`.
 

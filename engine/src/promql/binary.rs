@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::error::EvalError;
+use super::gofmt::labels_string;
 use super::plan::{BinOp, Cardinality, VectorMatching};
 use super::value::{Labels, Point, Sample, Vector};
 
@@ -264,68 +265,6 @@ pub fn vector_or(lhs: &[Sample], rhs: &[Sample], matching: &VectorMatching, ts: 
 pub fn vector_unless(lhs: &[Sample], rhs: &[Sample], matching: &VectorMatching, ts: i64) -> Vector {
     let right = sig_set(rhs, matching);
     lhs.iter().filter(|s| !right.contains(&signature(&s.labels, matching))).map(|s| at(s, ts)).collect()
-}
-
-/// A label set as Go's `Labels.String` prints it: `{a="1", b="2"}`, values `strconv.Quote`d.
-pub(crate) fn labels_string(l: &Labels) -> String {
-    let parts: Vec<String> = l.iter().map(|(n, v)| format!("{n}={}", go_quote(v))).collect();
-    format!("{{{}}}", parts.join(", "))
-}
-
-/// Go's `strconv.Quote` (and `%q` of a string). Which non-ASCII characters are printable is
-/// decided by Rust's string `Debug` (and no space but ' '), close to Go's `unicode.IsPrint`.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            ' '..='~' => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if !c.is_whitespace() && format!("{:?}", format!("a{c}")) == format!("\"a{c}\"") => {
-                out.push(c)
-            }
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest decimal that reads back as `v`,
-/// never with an exponent. Rust's `Display` for f64 is exactly that for finite values.
-pub(crate) fn go_format_f(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".to_string()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
-    } else {
-        format!("{v}")
-    }
-}
-
-/// Go's `%v` of a float64 (`strconv.FormatFloat(v, 'g', -1, 64)` plus `+Inf`): the shortest
-/// digits, with an exponent (`e+06`, `e-05`) when it is below -4 or at least 6.
-pub(crate) fn go_format_v(v: f64) -> String {
-    if !v.is_finite() {
-        return go_format_f(v);
-    }
-    let e = format!("{v:e}"); // Shortest digits: "1.5e-7", "-1e19".
-    let (mantissa, exp) = e.split_once('e').expect("exponent");
-    let exp: i32 = exp.parse().expect("exponent");
-    if exp < -4 || exp >= 6 {
-        format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
-    } else {
-        format!("{v}")
-    }
 }
 
 #[cfg(test)]

@@ -361,26 +361,3 @@ fn and_or_unless() {
     check(vector_unless(&one, &[], &set(false, &[]), TS), &[("{}", 1.0)]);
     check(vector_unless(&[], &one, &set(false, &[]), TS), &[]);
 }
-
-#[test]
-fn go_quoting() {
-    // By hand from strconv.Quote.
-    assert_eq!(go_quote("a@b.com"), r#""a@b.com""#);
-    assert_eq!(go_quote("x\"y\\z"), r#""x\"y\\z""#);
-    assert_eq!(go_quote("\n\t\x01\x7f"), r#""\n\t\x01\x7f""#);
-    assert_eq!(go_quote("é日"), "\"é日\"");
-    assert_eq!(go_quote("\u{a0}\u{200b}"), r#""\u00a0\u200b""#);
-    assert_eq!(labels_string(&l(r#"up{a="1", b="x y"}"#)), r#"{__name__="up", a="1", b="x y"}"#);
-}
-
-#[test]
-fn go_float_formats() {
-    // By hand from strconv's 'f' and 'g' with the shortest precision.
-    assert_eq!(go_format_f(5e-324), format!("0.{}5", "0".repeat(323)));
-    assert_eq!(go_format_f(f64::MAX), format!("17976931348623157{}", "0".repeat(292)));
-    assert_eq!(go_format_f(1.0 / 3.0), "0.3333333333333333");
-    let cases = [(123456.0, "123456"), (1234567.0, "1.234567e+06"), (0.0001, "0.0001"), (0.00001, "1e-05")];
-    for (x, want) in cases.into_iter().chain([(-1.5e300, "-1.5e+300"), (0.0, "0"), (f64::NEG_INFINITY, "-Inf")]) {
-        assert_eq!(go_format_v(x), want);
-    }
-}

@@ -225,7 +225,7 @@ impl<'a> Evaluator<'a> {
             let series = stored.decode()?;
             let mut points = Vec::new();
             for &ts in &steps {
-                if let Some(p) = self.sample_at(&series, Self::reference_time(sel, ts)) {
+                if let Some(p) = sample_at(&series, Self::reference_time(sel, ts), self.lookback) {
                     points.push(Point { t: ts, v: p.v });
                 }
             }
@@ -235,13 +235,6 @@ impl<'a> Evaluator<'a> {
             }
         }
         Ok(out)
-    }
-
-    /// The sample a selector sees at `reference` (Prometheus' `vectorSelectorSingle`).
-    fn sample_at(&self, series: &Series, reference: i64) -> Option<Point> {
-        let after = series.points.partition_point(|p| p.t <= reference);
-        let p = *series.points[..after].last()?;
-        (p.t >= reference - self.lookback && !is_stale_nan(p.v)).then_some(p)
     }
 
     /// A range vector at the (single) evaluation time: each series' samples in the window.
@@ -378,15 +371,19 @@ impl<'a> Evaluator<'a> {
             };
             let vec: Vector = series
                 .iter()
-                .filter_map(|s| {
-                    let after = s.points.partition_point(|p| p.t <= reference);
-                    let p = *s.points[..after].last()?;
-                    (p.t >= reference - lookback && !is_stale_nan(p.v)).then(|| Sample { labels: s.labels.clone(), point: p })
-                })
+                .filter_map(|s| sample_at(s, reference, lookback).map(|point| Sample { labels: s.labels.clone(), point }))
                 .collect();
             func(&Call { ts, args: &[Value::Vector(vec)], nodes: args, range: 0, offset: 0 })
         })
     }
+}
+
+/// The sample a selector sees at `reference`: the newest at most `lookback` older, unless it
+/// is a staleness marker (Prometheus' `vectorSelectorSingle`).
+fn sample_at(series: &Series, reference: i64, lookback: i64) -> Option<Point> {
+    let after = series.points.partition_point(|p| p.t <= reference);
+    let p = *series.points[..after].last()?;
+    (p.t >= reference - lookback && !is_stale_nan(p.v)).then_some(p)
 }
 
 /// What a range-vector argument reads: stored series (decoded one at a time) or a subquery's.

@@ -10,6 +10,7 @@ pub mod build;
 pub mod error;
 pub mod eval;
 pub mod functions;
+pub mod gofmt;
 pub mod plan;
 pub mod run;
 pub mod value;

@@ -141,6 +141,11 @@ pub enum Value {
     Matrix(Matrix),
 }
 
+/// Prometheus' rule for a label name (`model.LabelNameRE`): `^[a-zA-Z_][a-zA-Z0-9_]*$`.
+pub fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().enumerate().all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (b.is_ascii_digit() && i > 0))
+}
+
 /// Prometheus' stale marker: the NaN with this bit pattern ends a series at once.
 pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 

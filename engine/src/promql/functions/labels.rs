@@ -12,16 +12,8 @@ use super::goregex::go_regex_to_rust;
 use super::Call;
 use crate::promql::error::EvalError;
 use crate::promql::plan::{MatchOp, Node};
-use crate::promql::value::{Labels, Value, Vector};
+use crate::promql::value::{is_valid_label_name, Labels, Value, Vector};
 
-/// `model.LabelName.IsValid` / `model.LabelNameRE`: `^[a-zA-Z_][a-zA-Z0-9_]*$`.
-pub(crate) fn is_valid_label_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (b.is_ascii_digit() && i > 0))
-}
 
 /// Go's `extract`: a `$name` / `${name}` reference at the start of `s`: (name, number if
 /// numeric, bytes used).
