@@ -71,9 +71,10 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
             cluster::catalog_sync::record_local(&storage, &cluster.self_name, false)?;
             actix_web::rt::spawn(reload_peers(cluster.clone()));
             let transport = Box::new(cluster::transport::HttpTransport { secret: cluster.secret().to_string() });
-            let coordinator = Arc::new(cluster::coordinator::Coordinator::new(cluster, storage.clone(), transport, exec::delete::replay_deletion));
+            let coordinator = Arc::new(cluster::coordinator::Coordinator::new(cluster, storage.clone(), transport, exec::delete::replay_deletion)?);
             actix_web::rt::spawn(coordinator.clone().keep_in_step(CATALOG_EXCHANGE_EVERY));
             actix_web::rt::spawn(coordinator.clone().probe_down_peers());
+            actix_web::rt::spawn(coordinator.clone().deliver_hints());
             data::Data::Cluster(coordinator)
         }
         None => data::Data::Local(storage.clone()),

@@ -1,8 +1,8 @@
 //! The cluster side of the data interface. A write is split by owner (see `placement`): this
 //! node's part goes to its storage, the rest to the owners through the transport, all at once;
 //! an owner that does not answer within its budget is marked down and its copy goes to the
-//! next node in hash order, and the write succeeds only when every series has its
-//! replication-factor copies. Retries are harmless: a sample stored again is a duplicate, not a
+//! next node in hash order, which keeps a hint and hands the copy over once the owner is back
+//! (`handoff`); the write succeeds only when every series has its replication-factor copies. Retries are harmless: a sample stored again is a duplicate, not a
 //! second sample. A read asks every node not marked down for its own samples and merges them
 //! by series, one sample per timestamp; nodes it passed over or that did not answer are named
 //! in the answer, and with as many of them as there are copies it fails naming them, never a
@@ -12,6 +12,7 @@
 //! Catalog changes and deletions are recorded and exchanged as `catalog_sync` describes.
 
 use super::catalog_sync::{self, Deletion, Entries};
+use super::handoff::Handoff;
 use super::transport::{PeerError, PeerSeries, Transport};
 use super::{placement, Cluster, Contact, PROBE_BUDGET, PROBE_EVERY, READ_BUDGET, WRITE_BUDGET};
 use crate::data::{Error, FieldPairs, Selection, SeriesStream};
@@ -32,21 +33,54 @@ pub type Replay = for<'a> fn(&'a Storage, Deletion) -> LocalBoxFuture<'a, Result
 pub struct Coordinator {
     pub cluster: Arc<Cluster>,
     storage: Arc<Storage>,
-    transport: Box<dyn Transport>,
+    pub(super) handoff: Handoff,
+    pub(super) transport: Box<dyn Transport>,
     replay: Replay,
 }
 
-/// Per series in a write: the nodes in its order, each node's state for it (0: not asked,
-/// 1: passed over while marked down, 2: sent a copy), and the copies still missing.
+/// Per series in a write: the nodes in its order (the first replication-factor ones own it),
+/// each node's state for it, the owner each node's copy stands in for, and the copies still
+/// missing.
 struct Placement {
     ranked: Vec<usize>,
-    state: Vec<u8>,
+    state: Vec<State>,
+    stands_for: Vec<Option<usize>>,
     missing: usize,
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    NotAsked,
+    /// Passed over while marked down.
+    PassedOver,
+    /// Sent a copy, which it holds unless the request fails.
+    Sent,
+    Failed,
+}
+
+impl Placement {
+    /// The owner the copy on `node` stands in for, when `node` is not an owner: the first one
+    /// that holds no copy and has no other stand-in.
+    fn owner_missing(&self, node: usize, copies: usize) -> Option<usize> {
+        let owners = &self.ranked[..copies.min(self.ranked.len())];
+        if owners.contains(&node) {
+            return None;
+        }
+        let covered = |o: usize| self.state[o] == State::Sent || (0..self.state.len()).any(|n| self.state[n] == State::Sent && self.stands_for[n] == Some(o));
+        owners.iter().copied().find(|o| !covered(*o))
+    }
+}
+
 impl Coordinator {
-    pub fn new(cluster: Arc<Cluster>, storage: Arc<Storage>, transport: Box<dyn Transport>, replay: Replay) -> Coordinator {
-        Coordinator { cluster, storage, transport, replay }
+    /// Loads the hints this node keeps for other nodes (see `handoff`).
+    pub fn new(cluster: Arc<Cluster>, storage: Arc<Storage>, transport: Box<dyn Transport>, replay: Replay) -> Result<Coordinator, crate::storage::Error> {
+        let handoff = Handoff::open(storage.clone())?;
+        Ok(Coordinator { cluster, storage, handoff, transport, replay })
+    }
+
+    /// This node's storage with the hints it keeps for others.
+    pub fn handoff(&self) -> &Handoff {
+        &self.handoff
     }
 
     pub fn storage(&self) -> &Arc<Storage> {
@@ -56,7 +90,7 @@ impl Coordinator {
     /// Runs one request to `peer` for at most `budget`, recording how it ended (`/health`
     /// shows it). A peer that is up when asked and is marked down by another request meanwhile
     /// fails this one at once.
-    async fn ask<T>(&self, peer: &str, budget: Duration, request: impl Future<Output = Result<T, PeerError>>) -> Result<T, PeerError> {
+    pub(super) async fn ask<T>(&self, peer: &str, budget: Duration, request: impl Future<Output = Result<T, PeerError>>) -> Result<T, PeerError> {
         let was_down = self.cluster.is_down(peer);
         let gone = async {
             if was_down {
@@ -81,18 +115,18 @@ impl Coordinator {
     /// when only those are left, they are tried anyway (they may be back).
     fn pick(&self, p: &mut Placement, names: &[String], me: usize) -> Option<usize> {
         for &n in &p.ranked {
-            if p.state[n] == 2 {
+            if matches!(p.state[n], State::Sent | State::Failed) {
                 continue;
             }
             if n == me || !self.cluster.is_down(&names[n]) {
                 return Some(n);
             }
-            if p.state[n] == 0 {
+            if p.state[n] == State::NotAsked {
                 self.cluster.count(&names[n], |s| s.failovers += 1);
-                p.state[n] = 1;
+                p.state[n] = State::PassedOver;
             }
         }
-        p.ranked.iter().copied().find(|n| p.state[*n] < 2)
+        p.ranked.iter().copied().find(|n| matches!(p.state[*n], State::NotAsked | State::PassedOver))
     }
 
     /// Writes every series to its replication-factor owners; see the module doc.
@@ -102,32 +136,36 @@ impl Coordinator {
         let me = peers.names.iter().position(|p| *p == self.cluster.self_name).expect("self is a peer");
         let mut wants: Vec<Placement> = series
             .iter()
-            .map(|s| Placement { ranked: placement::ranked(s.hash, &peers.hashes), state: vec![0; peers.names.len()], missing: copies })
+            .map(|s| Placement { ranked: placement::ranked(s.hash, &peers.hashes), state: vec![State::NotAsked; peers.names.len()], stands_for: vec![None; peers.names.len()], missing: copies })
             .collect();
         let mut total = WriteOutcome::default();
         loop {
-            let mut batches: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+            // Per (node, owner it stands in for): the series it gets a copy of.
+            let mut batches: BTreeMap<(usize, Option<usize>), Vec<usize>> = BTreeMap::new();
             for (i, p) in wants.iter_mut().enumerate() {
                 for _ in 0..p.missing {
                     let Some(node) = self.pick(p, &peers.names, me) else {
                         let down = peers.names.iter().filter(|n| self.cluster.is_down(n)).cloned().collect();
                         return Err(Error::TooFewCopies { copies, down });
                     };
-                    p.state[node] = 2;
-                    batches.entry(node).or_default().push(i);
+                    let owner = p.owner_missing(node, copies);
+                    p.state[node] = State::Sent;
+                    p.stands_for[node] = owner;
+                    batches.entry((node, owner)).or_default().push(i);
                 }
             }
             if batches.is_empty() {
                 break;
             }
             let (series, names) = (&series, &peers.names);
-            let sends = batches.into_iter().map(|(node, idx)| async move {
+            let sends = batches.into_iter().map(|((node, owner), idx)| async move {
                 let part: Vec<SeriesWrite> = idx.iter().map(|i| series[*i].clone()).collect();
+                let stands_for = owner.map(|o| names[o].as_str());
                 let result = match node == me {
-                    true => Ok(self.storage.write(db, rp, part).await),
+                    true => Ok(self.handoff.store_copy(db, rp, part, stands_for).await),
                     false => {
                         let peer = &names[node];
-                        let sent = self.ask(peer, WRITE_BUDGET, self.transport.write(peer, db, rp, &part, fields)).await;
+                        let sent = self.ask(peer, WRITE_BUDGET, self.transport.write(peer, db, rp, &part, fields, stands_for)).await;
                         if sent.is_ok() {
                             let samples: usize = part.iter().map(|s| s.samples.len()).sum();
                             self.cluster.count(peer, |s| s.forwarded_samples += samples as u64);
@@ -151,6 +189,9 @@ impl Coordinator {
                     Err(PeerError(e)) => {
                         tracing::warn!(peer = %peers.names[node], error = %e, "peer unreachable: its copies go to the next node");
                         self.cluster.mark_down(&peers.names[node]);
+                        for i in idx {
+                            wants[i].state[node] = State::Failed;
+                        }
                     }
                 }
             }

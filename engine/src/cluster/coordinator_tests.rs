@@ -15,7 +15,7 @@ const NODES: [&str; 3] = ["a:1", "b:1", "c:1"];
 /// Hands each request to the named node's storage, as its internal endpoint would; nodes in
 /// `down` do not answer.
 struct InProcess {
-    nodes: BTreeMap<String, Arc<Storage>>,
+    nodes: BTreeMap<String, Arc<Handoff>>,
     down: Arc<Mutex<BTreeSet<String>>>,
     frozen: Arc<Mutex<BTreeSet<String>>>,
 }
@@ -32,7 +32,7 @@ impl InProcess {
         if self.down.lock().unwrap().contains(peer) {
             return Err(PeerError(format!("{peer}: connection refused")));
         }
-        self.nodes.get(peer).ok_or_else(|| PeerError(format!("{peer}: unknown node")))
+        self.nodes.get(peer).map(|h| h.storage()).ok_or_else(|| PeerError(format!("{peer}: unknown node")))
     }
 }
 
@@ -41,12 +41,11 @@ fn refused(e: impl std::fmt::Display) -> PeerError {
 }
 
 impl Transport for InProcess {
-    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
+    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, stands_for: Option<&'a str>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
         Box::pin(async move {
             self.unless_frozen(peer).await;
-            let storage = self.node(peer)?;
-            storage.register_fields(db, fields).map_err(refused)?;
-            storage.write(db, rp, series.to_vec()).await.map_err(refused)
+            self.node(peer)?.register_fields(db, fields).map_err(refused)?;
+            self.nodes[peer].store_copy(db, rp, series.to_vec(), stands_for).await.map_err(refused)
         })
     }
 
@@ -87,6 +86,8 @@ impl Transport for InProcess {
 struct Fixture {
     _dirs: Vec<tempfile::TempDir>,
     storages: Vec<Arc<Storage>>,
+    /// b's and c's storage with their hints.
+    handoffs: Vec<Arc<Handoff>>,
     /// The nodes that refuse requests now, and those that never answer.
     down: Arc<Mutex<BTreeSet<String>>>,
     frozen: Arc<Mutex<BTreeSet<String>>>,
@@ -109,9 +110,10 @@ impl Fixture {
         let config = ClusterConfig { self_name: NODES[0].into(), peers: NODES.iter().map(|n| n.to_string()).collect(), peers_file: None, replication_factor: 2, secret: "s".into() };
         let down = Arc::new(Mutex::new(down.iter().map(|d| d.to_string()).collect()));
         let frozen = Arc::new(Mutex::new(BTreeSet::new()));
-        let transport = InProcess { nodes: NODES[1..].iter().zip(&storages[1..]).map(|(n, s)| (n.to_string(), s.clone())).collect(), down: down.clone(), frozen: frozen.clone() };
-        let a = Coordinator::new(Arc::new(Cluster::new(config).unwrap()), storages[0].clone(), Box::new(transport), crate::exec::delete::replay_deletion);
-        Fixture { _dirs: dirs, storages, down, frozen, a }
+        let handoffs: Vec<Arc<Handoff>> = storages[1..].iter().map(|s| Arc::new(Handoff::open(s.clone()).unwrap())).collect();
+        let transport = InProcess { nodes: NODES[1..].iter().zip(&handoffs).map(|(n, h)| (n.to_string(), h.clone())).collect(), down: down.clone(), frozen: frozen.clone() };
+        let a = Coordinator::new(Arc::new(Cluster::new(config).unwrap()), storages[0].clone(), Box::new(transport), crate::exec::delete::replay_deletion).unwrap();
+        Fixture { _dirs: dirs, storages, handoffs, down, frozen, a }
     }
 
     fn bring_back(&self, node: &str) {
@@ -252,4 +254,74 @@ async fn a_probe_brings_back_a_peer_that_answers_and_only_that_one() {
     f.bring_back("c:1");
     f.a.probe_once().await;
     assert!(!f.a.cluster.is_down("c:1"));
+}
+
+/// Per instance, the samples `storage` holds of `up`.
+async fn samples_on(storage: &Arc<Storage>) -> BTreeMap<String, Vec<(i64, f64)>> {
+    let mut stream = SeriesStream::local(storage.clone(), "db", Policies::One(None), everything()).await.unwrap();
+    let mut out = BTreeMap::new();
+    while let Some((labels, samples)) = stream.next_series().await.unwrap() {
+        out.insert(labels.get("instance").to_string(), samples);
+    }
+    out
+}
+
+#[actix_web::test]
+async fn copies_taken_for_a_down_owner_reach_it_once_it_is_back() {
+    let f = Fixture::new(&["b:1"]);
+    f.a.write("db", None, series(30), &FieldPairs::new()).await.unwrap();
+    let later: Vec<SeriesWrite> = series(30).into_iter().map(|s| SeriesWrite { samples: vec![(3_000, 3.0)], ..s }).collect();
+    f.a.write("db", None, later, &FieldPairs::new()).await.unwrap();
+    let peers = f.a.cluster.peers();
+    let owned_by_b: BTreeSet<String> = series(30).iter().filter(|s| placement::ranked(s.hash, &peers.hashes)[..2].contains(&1)).map(|s| s.labels.get("instance").to_string()).collect();
+    let waiting = |h: &Handoff| h.pending().get("b:1").map_or(0, |p| p.series);
+    let (on_a, on_c) = (waiting(f.a.handoff()), waiting(&f.handoffs[1]));
+    assert_eq!(on_a + on_c, owned_by_b.len(), "one hint per series b owns, on the node that took its copy");
+    assert!(on_a > 0 && on_c > 0, "both a and c stood in for b: {on_a} and {on_c}");
+    assert!(samples_on(&f.storages[1]).await.is_empty());
+
+    f.bring_back("b:1");
+    f.a.probe_once().await;
+    f.a.deliver_hints_once().await;
+    assert_eq!(waiting(f.a.handoff()), 0, "a delivered its hints");
+    assert_eq!(f.a.cluster.stats()["b:1"].handed_off_samples, 3 * on_a as u64);
+    // c's hints were stored with its copies: a coordinator opened on c's storage finds them.
+    let config = ClusterConfig { self_name: "c:1".into(), peers: NODES.iter().map(|n| n.to_string()).collect(), peers_file: None, replication_factor: 2, secret: "s".into() };
+    let nodes: BTreeMap<String, Arc<Handoff>> = [("a:1".to_string(), Arc::new(Handoff::open(f.storages[0].clone()).unwrap())), ("b:1".to_string(), f.handoffs[0].clone())].into();
+    let transport = InProcess { nodes, down: f.down.clone(), frozen: f.frozen.clone() };
+    let c = Coordinator::new(Arc::new(Cluster::new(config).unwrap()), f.storages[2].clone(), Box::new(transport), crate::exec::delete::replay_deletion).unwrap();
+    assert_eq!(waiting(c.handoff()), on_c);
+    c.deliver_hints_once().await;
+    assert_eq!(waiting(c.handoff()), 0);
+
+    let on_b = samples_on(&f.storages[1]).await;
+    assert_eq!(on_b.keys().cloned().collect::<BTreeSet<_>>(), owned_by_b, "b holds exactly the series it owns");
+    for (instance, samples) in on_b {
+        let i: f64 = instance.trim_start_matches("host").trim_end_matches(":9100").parse().unwrap();
+        assert_eq!(samples, vec![(1_000, i), (2_000, 1.0), (3_000, 3.0)], "{instance}: every sample written while b was down");
+    }
+    // The fallbacks keep their copies: every series still has two copies besides b's.
+    let (a_holds, c_holds) = (samples_on(&f.storages[0]).await, samples_on(&f.storages[2]).await);
+    assert!((0..30).all(|i| a_holds.contains_key(&format!("host{i}:9100")) && c_holds.contains_key(&format!("host{i}:9100"))));
+}
+
+#[actix_web::test]
+async fn a_hint_touched_while_it_was_delivered_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(Storage::open(StorageOptions { data_dir: dir.path().into(), shards: 1, sync_writes: false }, Arc::new(Metrics::default())).unwrap());
+    storage.create_database("db", None).unwrap();
+    let handoff = Handoff::open(storage.clone()).unwrap();
+    handoff.store_copy("db", None, series(2), Some("b:1")).await.unwrap();
+    let read = handoff.batch("b:1", None);
+    assert_eq!(read.len(), 2);
+    assert_eq!((read[0].1.min_t, read[0].1.max_t), (1_000, 2_000));
+    let later: Vec<SeriesWrite> = series(1).into_iter().map(|s| SeriesWrite { samples: vec![(5_000, 5.0)], ..s }).collect();
+    handoff.store_copy("db", None, later, Some("b:1")).await.unwrap();
+    handoff.delivered(read).unwrap();
+    assert_eq!(handoff.pending()["b:1"].series, 1, "the series written to meanwhile keeps its hint");
+    let left = Handoff::open(storage.clone()).unwrap().batch("b:1", None);
+    assert_eq!(left.len(), 1, "as stored");
+    assert_eq!((left[0].1.min_t, left[0].1.max_t), (1_000, 5_000), "widened by the later write");
+    handoff.store_copy("db", None, series(1), None).await.unwrap();
+    assert_eq!(handoff.pending()["b:1"].series, 1, "a copy on an owner adds no hint");
 }

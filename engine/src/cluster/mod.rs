@@ -6,6 +6,7 @@
 
 pub mod catalog_sync;
 pub mod coordinator;
+pub mod handoff;
 pub mod placement;
 pub mod transport;
 
@@ -85,6 +86,8 @@ pub struct PeerStats {
     pub probes: u64,
     /// Reads answered without it (it was down or did not answer in time).
     pub read_skips: u64,
+    /// Samples this node held for it while it was down and delivered once it was back.
+    pub handed_off_samples: u64,
 }
 
 pub struct Cluster {

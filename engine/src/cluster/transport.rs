@@ -24,8 +24,10 @@ pub struct PeerError(pub String);
 pub type PeerSeries = (Labels, Vec<(i64, f64)>);
 
 pub trait Transport: Send + Sync {
-    /// Stores `series` on `peer` only (its share of a write), registering `fields` there.
-    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>>;
+    /// Stores `series` on `peer` only (its share of a write), registering `fields` there; when
+    /// the copies stand in for an owner that is down, `peer` keeps hints for it (`handoff`).
+    #[allow(clippy::too_many_arguments)]
+    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, stands_for: Option<&'a str>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>>;
     /// `peer`'s own samples of the series matching `selection`.
     fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Vec<PeerSeries>, PeerError>>;
     /// The label sets of `peer`'s own series matching every matcher.
@@ -149,7 +151,7 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
+    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, stands_for: Option<&'a str>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
         Box::pin(async move {
             let timeseries = series
                 .iter()
@@ -165,6 +167,10 @@ impl Transport for HttpTransport {
                 let pairs = serde_json::to_string(fields).expect("pairs serialize");
                 path.push('&');
                 path.push_str(&serde_urlencoded::to_string([("fields", pairs)]).unwrap_or_default());
+            }
+            if let Some(owner) = stands_for {
+                path.push('&');
+                path.push_str(&serde_urlencoded::to_string([("stands_for", owner)]).unwrap_or_default());
             }
             let answer = self.post(peer, &path, PROTOBUF, body).await?;
             // `/internal/v1/write` answers the outcome as JSON.

@@ -1,7 +1,8 @@
 //! The internal endpoints, which the other nodes of a cluster call (`cluster::transport`):
 //! each works on this node's own data only, and answers only requests that carry the cluster
 //! secret. `/internal/v1/write` stores a node's share of a write (remote write 1.0 body; the
-//! answer is the outcome as JSON); `/read` answers this node's samples as a SAMPLES remote
+//! answer is the outcome as JSON), with hints when it stands in for an owner that is down
+//! (`stands_for`, see `cluster::handoff`); `/read` answers this node's samples as a SAMPLES remote
 //! read; `/series` the label sets of its series matching each query (series without
 //! samples); `/catalog` merges another node's catalog entries and answers this node's.
 
@@ -24,6 +25,8 @@ pub struct Params {
     policies: Option<String>,
     /// Writes only: line protocol's (measurement, field) pairs as JSON.
     fields: Option<String>,
+    /// Writes only: the owner (down) these copies stand in for.
+    stands_for: Option<String>,
 }
 
 impl Params {
@@ -64,7 +67,9 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         Some(f) => serde_json::from_str(f).map_err(|e| ApiError::bad_request(format!("fields: {e}")))?,
         None => FieldPairs::new(),
     };
-    let outcome = local.write(&db, rp, decoded.series, &fields).await?;
+    let Data::Cluster(coordinator) = &*state.data else { return Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")) };
+    local.storage().register_fields(&db, &fields)?;
+    let outcome = coordinator.handoff().store_copy(&db, rp, decoded.series, params.stands_for.as_deref()).await?;
     Ok(HttpResponse::Ok().json(&outcome))
 }
 

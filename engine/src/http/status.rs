@@ -65,17 +65,33 @@ fn cluster_metrics(state: &AppState) -> String {
     for peer in c.peers().names.iter().filter(|p| **p != c.self_name) {
         let _ = writeln!(o, "{name}{{peer={peer:?}}} {}", u8::from(c.is_down(peer)));
     }
-    let families: [(&str, &str, fn(&crate::cluster::PeerStats) -> u64); 5] = [
+    let families: [(&str, &str, fn(&crate::cluster::PeerStats) -> u64); 6] = [
         ("gemini_cluster_forwarded_samples_total", "Samples forwarded to a peer that owns them.", |s| s.forwarded_samples),
         ("gemini_cluster_forward_errors_total", "Requests to a peer that failed or timed out (it is then marked down).", |s| s.forward_errors),
         ("gemini_cluster_failovers_total", "Copies that went to the next node in hash order because this peer was down.", |s| s.failovers),
         ("gemini_cluster_probes_total", "Probes (/ping) of the peer while it was marked down.", |s| s.probes),
         ("gemini_cluster_read_skips_total", "Reads answered without the peer (down or too slow); the other copies answered.", |s| s.read_skips),
+        ("gemini_cluster_handoff_delivered_samples_total", "Samples this node held for the peer while it was down, delivered once it was back.", |s| s.handed_off_samples),
     ];
     for (name, help, value) in families {
         let _ = write!(o, "# HELP {name} {help}\n# TYPE {name} counter\n");
         for (peer, s) in &stats {
             let _ = writeln!(o, "{name}{{peer={peer:?}}} {}", value(s));
+        }
+    }
+    if let crate::data::Data::Cluster(coordinator) = &*state.data {
+        let pending = coordinator.handoff().pending();
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        let gauges: [(&str, &str, &dyn Fn(&crate::cluster::handoff::Pending) -> f64); 2] = [
+            ("gemini_cluster_handoff_pending_series", "Series this node holds samples of for the peer (taken while it was down), not delivered yet.", &|p| p.series as f64),
+            ("gemini_cluster_handoff_oldest_seconds", "Age of the oldest hint waiting for the peer; 0 when none waits.", &|p| (now_ms - p.oldest_since_ms).max(0) as f64 / 1000.0),
+        ];
+        for (name, help, value) in gauges {
+            let _ = write!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n");
+            for peer in c.peers().names.iter().filter(|p| **p != c.self_name) {
+                let v = pending.get(peer).map(value).unwrap_or(0.0);
+                let _ = writeln!(o, "{name}{{peer={peer:?}}} {v}");
+            }
         }
     }
     o
