@@ -52,6 +52,26 @@ pub fn own_series(g: &Gemini, db: &str, name: &str) -> usize {
     decode_samples(&a.body).results[0].timeseries.len()
 }
 
+/// Every sample one node holds itself of the series matching `matchers` (its internal read,
+/// no fan-out), in whichever form the node answers it.
+pub fn own_samples(g: &Gemini, db: &str, matchers: Vec<pb::LabelMatcher>) -> Series {
+    let query = query_all(matchers);
+    let (min_t, max_t) = (query.start_timestamp_ms, query.end_timestamp_ms);
+    let request = pb::ReadRequest { queries: vec![query], accepted_response_types: vec![] };
+    let body = snap::raw::Encoder::new().compress_vec(&prost::Message::encode_to_vec(&request)).unwrap();
+    let headers = [PROTO_HEADERS.as_slice(), &[("X-Gemini-Cluster-Secret", SECRET)]].concat();
+    let a = g.post(&format!("/internal/v1/read?db={db}"), &headers, &body);
+    assert_eq!(a.status, 200, "{}", a.text());
+    if a.content_type == STREAMED {
+        return decode_streamed(&a.body, min_t, max_t);
+    }
+    let mut results = decode_samples(&a.body).results;
+    assert_eq!(results.len(), 1);
+    let mut got = to_series(results.remove(0).timeseries);
+    got.retain(|_, v| !v.is_empty());
+    got
+}
+
 /// A PromQL instant query through one node: the whole JSON answer of a 200 `success`.
 pub fn promql_answer(g: &Gemini, query: &str, time_s: i64) -> serde_json::Value {
     let a = g.get(&format!("/api/v1/query?query={}&time={time_s}", urlencode(query)));

@@ -283,26 +283,35 @@ impl Gemini {
     /// STREAMED_XOR_CHUNKS read of one query, decoded independently.
     pub fn read_streamed(&self, db: &str, query: pb::Query) -> Series {
         let a = self.read(db, &pb::ReadRequest { queries: vec![query.clone()], accepted_response_types: vec![1] });
-        assert_eq!(a.content_type, "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse");
-        let mut out = Series::new();
-        for msg in decode_frames(&a.body) {
-            for s in msg.chunked_series {
-                let key = labels_key(&s.labels);
-                let entry = out.entry(key).or_default();
-                for c in s.chunks {
-                    assert_eq!(c.r#type, pb::chunk::Encoding::Xor as i32);
-                    for (t, v) in xor::decode(&c.data) {
-                        assert!(t >= c.min_time_ms && t <= c.max_time_ms, "sample outside its chunk's bounds");
-                        if t >= query.start_timestamp_ms && t <= query.end_timestamp_ms {
-                            entry.push((t, v));
-                        }
+        assert_eq!(a.content_type, STREAMED);
+        decode_streamed(&a.body, query.start_timestamp_ms, query.end_timestamp_ms)
+    }
+}
+
+/// The content type of a STREAMED_XOR_CHUNKS answer.
+pub const STREAMED: &str = "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse";
+
+/// The samples in [min_t, max_t] of a STREAMED_XOR_CHUNKS answer, decoded independently;
+/// series without any left out.
+pub fn decode_streamed(body: &[u8], min_t: i64, max_t: i64) -> Series {
+    let mut out = Series::new();
+    for msg in decode_frames(body) {
+        for s in msg.chunked_series {
+            let key = labels_key(&s.labels);
+            let entry = out.entry(key).or_default();
+            for c in s.chunks {
+                assert_eq!(c.r#type, pb::chunk::Encoding::Xor as i32);
+                for (t, v) in xor::decode(&c.data) {
+                    assert!(t >= c.min_time_ms && t <= c.max_time_ms, "sample outside its chunk's bounds");
+                    if t >= min_t && t <= max_t {
+                        entry.push((t, v));
                     }
                 }
             }
         }
-        out.retain(|_, v| !v.is_empty());
-        out
     }
+    out.retain(|_, v| !v.is_empty());
+    out
 }
 
 impl Drop for Gemini {

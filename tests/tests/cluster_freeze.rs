@@ -1,4 +1,4 @@
-//! A cluster under partial failure (issue 18, items 1–3 and 6): three nodes on loopback with
+//! A cluster under partial failure (issue 18, items 1–4 and 6): three nodes on loopback with
 //! two copies of each series, one or two of them frozen with SIGSTOP (a hung disk, a paused
 //! pod) rather than killed.
 //!
@@ -9,6 +9,10 @@
 //!   they skipped; `/metrics` marks it down; after SIGCONT a background probe brings it back.
 //! - `reads_with_as_many_nodes_down_as_copies_still_fail_naming_them`: with two of three nodes
 //!   frozen a read answers 503 naming both, never a partial 200.
+//! - `a_frozen_node_gets_the_copies_written_while_it_was_frozen`, and the same with the node
+//!   killed and restarted, or with a node holding hints for it restarted meanwhile (item 4):
+//!   the copies the others took for it while it was away reach it once it is back, and every
+//!   owner ends with every sample.
 //!
 //! Frozen nodes are always resumed (`Frozen` sends SIGCONT when dropped, also on a failure).
 //! The two tests run one at a time: their timings must not share two cores with another cluster.
@@ -264,4 +268,117 @@ fn reads_with_as_many_nodes_down_as_copies_still_fail_naming_them() {
         }
         assert!(took <= READ_DETECTION, "{attempt} read took {}", millis(took));
     }
+}
+
+/// How the node that was away comes back in a handoff test.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Away {
+    /// Frozen with SIGSTOP, then resumed with SIGCONT.
+    Frozen,
+    /// Killed with SIGKILL, then started again on its data directory.
+    Killed,
+    /// Frozen; meanwhile node 1, which holds hints for it, is killed and started again; then
+    /// resumed.
+    FrozenWhileAFallbackRestarts,
+}
+
+/// Within this after the node is back, its copies are delivered.
+const HANDOFF: Duration = Duration::from_secs(30);
+
+/// Series `g` holds samples of for `peer` that are not delivered yet (its `/metrics`).
+fn pending_for(g: &Gemini, peer: &str) -> f64 {
+    let line = format!("gemini_cluster_handoff_pending_series{{peer=\"{peer}\"}}");
+    metric_value(g, &line).unwrap_or_else(|| panic!("no {line} in node {}'s /metrics", node_name(g)))
+}
+
+/// Three nodes with two copies each; node 2 is away (`away`) while 40 writes go through nodes
+/// 0 and 1, and comes back: within `HANDOFF` the others have delivered everything they held for
+/// it, and every owner of every series (the two nodes a fresh write with every node up puts it
+/// on) holds every sample written, read from each node's own data.
+fn a_returning_node_gets_its_copies(away: Away) {
+    let _serial = serial();
+    let files = tempfile::tempdir().unwrap();
+    let mut c = cluster(3, 2, &files.path().join("peers"));
+    let away_name = node_name(&c.nodes[2]);
+    let mut load = Load::new();
+    for w in 0..4 {
+        let a = c.nodes[w % 2].write(DB, &load.next());
+        assert_eq!(a.status, 204, "write {w} with every node up: {}", a.text());
+    }
+    let frozen = match away {
+        Away::Killed => {
+            c.nodes[2].kill9();
+            None
+        }
+        Away::Frozen | Away::FrozenWhileAFallbackRestarts => Some(Frozen::new(&[&c.nodes[2]])),
+    };
+    let away_from = Instant::now();
+    let mut took = Vec::new();
+    for w in 0..40 {
+        let (a, t) = timed_write(&c.nodes[w % 2], &load.next());
+        assert_eq!(a.status, 204, "write {w} with node 2 away ({away:?}): {}", a.text());
+        took.push(t);
+    }
+    eprintln!("{away:?}: 40 writes with node 2 away: {}", percentiles(&took));
+    let pending: Vec<f64> = (0..2).map(|i| pending_for(&c.nodes[i], &away_name)).collect();
+    eprintln!("{away:?}: series held for node 2 on nodes 0 and 1: {pending:?}");
+    assert!(pending.iter().all(|p| *p > 0.0), "nodes 0 and 1 both took copies for node 2: {pending:?}");
+
+    if away == Away::FrozenWhileAFallbackRestarts {
+        c.nodes[1].kill9();
+        c.nodes[1].restart();
+        assert_eq!(pending_for(&c.nodes[1], &away_name), pending[1], "node 1 keeps its hints across a kill -9 and restart");
+    }
+    let back = Instant::now();
+    match frozen {
+        Some(f) => f.resume(),
+        None => c.nodes[2].restart(),
+    }
+    wait_until("nodes 0 and 1 deliver everything they hold for node 2", HANDOFF, || (0..2).all(|i| pending_for(&c.nodes[i], &away_name) == 0.0));
+    let delivered = back.elapsed();
+    eprintln!("{away:?}: node 2 away for {}, its copies delivered {} after it was back", millis(back - away_from), millis(delivered));
+
+    // The owners, from a fresh write once every node finds every other up.
+    let names: Vec<String> = c.nodes.iter().map(node_name).collect();
+    wait_until("every node finds every other up", BACK_UP, || {
+        c.nodes.iter().enumerate().all(|(i, g)| names.iter().enumerate().filter(|(j, _)| *j != i).all(|(_, n)| metric_value(g, &format!("gemini_cluster_peer_down{{peer=\"{n}\"}}")) == Some(0.0)))
+    });
+    let a = c.nodes[0].write(DB, &load.next());
+    assert_eq!(a.status, 204, "the fresh write: {}", a.text());
+    let fresh_t = load.last_s() * 1000;
+    let held: Vec<Series> = c.nodes.iter().map(|g| own_samples(g, DB, vec![matcher(2, "__name__", METRICS)])).collect();
+    let mut owned_by_2 = 0;
+    let mut incomplete = Vec::new();
+    for (labels, want) in &load.expected {
+        let owners: Vec<usize> = (0..3).filter(|i| held[*i].get(labels).is_some_and(|s| s.iter().any(|(t, _)| *t == fresh_t))).collect();
+        assert_eq!(owners.len(), 2, "{labels:?}: the fresh sample is on two nodes, {owners:?}");
+        owned_by_2 += usize::from(owners.contains(&2));
+        for o in owners {
+            if held[o][labels] != *want {
+                incomplete.push(format!("node {o} holds {} of {} samples of {labels:?}", held[o][labels].len(), want.len()));
+            }
+        }
+    }
+    eprintln!("{away:?}: node 2 owns {owned_by_2} of 200 series");
+    assert!(owned_by_2 > 0);
+    assert!(incomplete.is_empty(), "{away:?}: {} owners miss samples, e.g. {:?}", incomplete.len(), &incomplete[..incomplete.len().min(3)]);
+    // Each series node 2 owns had 40 writes of 10 samples while it was away.
+    let line = format!("gemini_cluster_handoff_delivered_samples_total{{peer=\"{away_name}\"}}");
+    let handed: f64 = (0..2).map(|i| metric_value(&c.nodes[i], &line).unwrap_or(0.0)).sum();
+    assert!(handed >= (owned_by_2 * 400) as f64, "{line}: {handed} on nodes 0 and 1, for {owned_by_2} series × 400 samples");
+}
+
+#[test]
+fn a_frozen_node_gets_the_copies_written_while_it_was_frozen() {
+    a_returning_node_gets_its_copies(Away::Frozen);
+}
+
+#[test]
+fn a_killed_and_restarted_node_gets_the_copies_written_while_it_was_down() {
+    a_returning_node_gets_its_copies(Away::Killed);
+}
+
+#[test]
+fn hints_survive_a_restart_of_the_node_that_holds_them() {
+    a_returning_node_gets_its_copies(Away::FrozenWhileAFallbackRestarts);
 }
