@@ -294,7 +294,8 @@ fn pending_for(g: &Gemini, peer: &str) -> f64 {
 /// Three nodes with two copies each; node 2 is away (`away`) while 40 writes go through nodes
 /// 0 and 1, and comes back: within `HANDOFF` the others have delivered everything they held for
 /// it, and every owner of every series (the two nodes a fresh write with every node up puts it
-/// on) holds every sample written, read from each node's own data.
+/// on) holds every sample written, read from each node's own data. Writes go on as it comes
+/// back, so it holds newer samples before the older ones reach it.
 fn a_returning_node_gets_its_copies(away: Away) {
     let _serial = serial();
     let files = tempfile::tempdir().unwrap();
@@ -334,6 +335,15 @@ fn a_returning_node_gets_its_copies(away: Away) {
         Some(f) => f.resume(),
         None => c.nodes[2].restart(),
     }
+    // Writes go on: node 2 takes newer samples while (or before) the older ones reach it.
+    let mut after = Vec::new();
+    for w in 0..10 {
+        let (a, t) = timed_write(&c.nodes[w % 2], &load.next());
+        assert_eq!(a.status, 204, "write {w} after node 2 is back ({away:?}): {}", a.text());
+        after.push(t);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("{away:?}: 10 writes as node 2 comes back: {}", percentiles(&after));
     wait_until("nodes 0 and 1 deliver everything they hold for node 2", HANDOFF, || (0..2).all(|i| pending_for(&c.nodes[i], &away_name) == 0.0));
     let delivered = back.elapsed();
     eprintln!("{away:?}: node 2 away for {}, its copies delivered {} after it was back", millis(back - away_from), millis(delivered));

@@ -144,6 +144,31 @@ fn disk_usage(path: &Path, usage: &mut DiskUsage, links: &mut HashSet<(u64, u64)
     Ok(())
 }
 
+/// The table bytes of the stopped servers' storage by column family and level, as one line:
+/// `chunks 11.2 MB (L0 0.0, L1 11.2), …`.
+fn table_report(dirs: &[PathBuf]) -> String {
+    let mut by_kind: std::collections::BTreeMap<String, std::collections::BTreeMap<i32, u64>> = Default::default();
+    for dir in dirs {
+        match crate::storage::Storage::table_bytes(dir) {
+            Ok(t) => {
+                for ((kind, level), bytes) in t {
+                    *by_kind.entry(kind).or_default().entry(level).or_default() += bytes;
+                }
+            }
+            Err(e) => return format!("cannot read {}: {e}", dir.display()),
+        }
+    }
+    let mb = |b: u64| b as f64 / 1e6;
+    by_kind
+        .iter()
+        .map(|(kind, levels)| {
+            let per_level: Vec<String> = levels.iter().map(|(l, b)| format!("L{l} {:.2}", mb(*b))).collect();
+            format!("{kind} {:.2} MB ({})", mb(levels.values().sum()), per_level.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default()
 }
@@ -285,6 +310,8 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         let mut usage = DiskUsage::default();
         disk_usage(&data_dir, &mut usage, &mut HashSet::new()).map(|()| (r, usage))
     });
+    let node_dirs: Vec<PathBuf> = (0..nodes).map(|i| if nodes == 1 { data_dir.clone() } else { data_dir.join(format!("node-{i}")) }).collect();
+    let tables = table_report(&node_dirs);
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
@@ -300,6 +327,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     println!("latency:         p50 {:.2} ms, p99 {:.2} ms", percentile(&latencies, 0.5).as_secs_f64() * 1e3, percentile(&latencies, 0.99).as_secs_f64() * 1e3);
     println!("disk:            {} bytes, {:.3} bytes/sample: the whole data directory after a clean stop, apparent sizes as du -b counts ({copies})", disk.total, disk.total as f64 / samples as f64);
     println!("                 of which tables (*.sst) {}, WAL (*.log) {}, the rest (MANIFEST, OPTIONS, info LOGs, directories …) {}", disk.tables, disk.wal, disk.total - disk.tables - disk.wal);
+    println!("                 tables by column family (summed over shards and nodes; bytes by level): {tables}");
     println!("server peak RSS: {:.1} MB (sum over {nodes} server(s))", rss as f64 / 1024.0);
     println!("server CPU:      {:.1} s, {:.2} µs per sample (sum over {nodes} server(s))", cpu, cpu * 1e6 / samples as f64);
     println!("remote read:     {READ_METRIC} of every target, every scrape ({read_series} series, {read_samples} samples, all checked against what was written): {:.1} ms", read.as_secs_f64() * 1e3);

@@ -12,7 +12,7 @@
 //! Catalog changes and deletions are recorded and exchanged as `catalog_sync` describes.
 
 use super::catalog_sync::{self, Deletion, Entries};
-use super::handoff::Handoff;
+use super::handoff::{CopyKind, Handoff};
 use super::transport::{PeerError, PeerSeries, Transport};
 use super::{placement, Cluster, Contact, PROBE_BUDGET, PROBE_EVERY, READ_BUDGET, WRITE_BUDGET};
 use crate::data::{Error, FieldPairs, Selection, SeriesStream};
@@ -160,12 +160,12 @@ impl Coordinator {
             let (series, names) = (&series, &peers.names);
             let sends = batches.into_iter().map(|((node, owner), idx)| async move {
                 let part: Vec<SeriesWrite> = idx.iter().map(|i| series[*i].clone()).collect();
-                let stands_for = owner.map(|o| names[o].as_str());
+                let kind = owner.map_or(CopyKind::Owned, |o| CopyKind::StandingFor(&names[o]));
                 let result = match node == me {
-                    true => Ok(self.handoff.store_copy(db, rp, part, stands_for).await),
+                    true => Ok(self.handoff.store_copy(db, rp, part, kind).await),
                     false => {
                         let peer = &names[node];
-                        let sent = self.ask(peer, WRITE_BUDGET, self.transport.write(peer, db, rp, &part, fields, stands_for)).await;
+                        let sent = self.ask(peer, WRITE_BUDGET, self.transport.write(peer, db, rp, &part, fields, kind)).await;
                         if sent.is_ok() {
                             let samples: usize = part.iter().map(|s| s.samples.len()).sum();
                             self.cluster.count(peer, |s| s.forwarded_samples += samples as u64);

@@ -41,11 +41,11 @@ fn refused(e: impl std::fmt::Display) -> PeerError {
 }
 
 impl Transport for InProcess {
-    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, stands_for: Option<&'a str>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
+    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, kind: CopyKind<'a>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
         Box::pin(async move {
             self.unless_frozen(peer).await;
             self.node(peer)?.register_fields(db, fields).map_err(refused)?;
-            self.nodes[peer].store_copy(db, rp, series.to_vec(), stands_for).await.map_err(refused)
+            self.nodes[peer].store_copy(db, rp, series.to_vec(), kind).await.map_err(refused)
         })
     }
 
@@ -282,6 +282,9 @@ async fn copies_taken_for_a_down_owner_reach_it_once_it_is_back() {
 
     f.bring_back("b:1");
     f.a.probe_once().await;
+    // b takes newer samples before the older ones reach it: those are merged in, not refused.
+    let newer: Vec<SeriesWrite> = series(30).into_iter().map(|s| SeriesWrite { samples: vec![(4_000, 4.0)], ..s }).collect();
+    f.a.write("db", None, newer, &FieldPairs::new()).await.unwrap();
     f.a.deliver_hints_once().await;
     assert_eq!(waiting(f.a.handoff()), 0, "a delivered its hints");
     assert_eq!(f.a.cluster.stats()["b:1"].handed_off_samples, 3 * on_a as u64);
@@ -298,7 +301,7 @@ async fn copies_taken_for_a_down_owner_reach_it_once_it_is_back() {
     assert_eq!(on_b.keys().cloned().collect::<BTreeSet<_>>(), owned_by_b, "b holds exactly the series it owns");
     for (instance, samples) in on_b {
         let i: f64 = instance.trim_start_matches("host").trim_end_matches(":9100").parse().unwrap();
-        assert_eq!(samples, vec![(1_000, i), (2_000, 1.0), (3_000, 3.0)], "{instance}: every sample written while b was down");
+        assert_eq!(samples, vec![(1_000, i), (2_000, 1.0), (3_000, 3.0), (4_000, 4.0)], "{instance}: every sample written while b was down, and after");
     }
     // The fallbacks keep their copies: every series still has two copies besides b's.
     let (a_holds, c_holds) = (samples_on(&f.storages[0]).await, samples_on(&f.storages[2]).await);
@@ -311,17 +314,17 @@ async fn a_hint_touched_while_it_was_delivered_stays() {
     let storage = Arc::new(Storage::open(StorageOptions { data_dir: dir.path().into(), shards: 1, sync_writes: false }, Arc::new(Metrics::default())).unwrap());
     storage.create_database("db", None).unwrap();
     let handoff = Handoff::open(storage.clone()).unwrap();
-    handoff.store_copy("db", None, series(2), Some("b:1")).await.unwrap();
+    handoff.store_copy("db", None, series(2), CopyKind::StandingFor("b:1")).await.unwrap();
     let read = handoff.batch("b:1", None);
     assert_eq!(read.len(), 2);
     assert_eq!((read[0].1.min_t, read[0].1.max_t), (1_000, 2_000));
     let later: Vec<SeriesWrite> = series(1).into_iter().map(|s| SeriesWrite { samples: vec![(5_000, 5.0)], ..s }).collect();
-    handoff.store_copy("db", None, later, Some("b:1")).await.unwrap();
+    handoff.store_copy("db", None, later, CopyKind::StandingFor("b:1")).await.unwrap();
     handoff.delivered(read).unwrap();
     assert_eq!(handoff.pending()["b:1"].series, 1, "the series written to meanwhile keeps its hint");
     let left = Handoff::open(storage.clone()).unwrap().batch("b:1", None);
     assert_eq!(left.len(), 1, "as stored");
     assert_eq!((left[0].1.min_t, left[0].1.max_t), (1_000, 5_000), "widened by the later write");
-    handoff.store_copy("db", None, series(1), None).await.unwrap();
+    handoff.store_copy("db", None, series(1), CopyKind::Owned).await.unwrap();
     assert_eq!(handoff.pending()["b:1"].series, 1, "a copy on an owner adds no hint");
 }

@@ -25,6 +25,18 @@ const PREFIX: &[u8] = b"ho/";
 /// Hints sent to an owner in one request.
 const BATCH: usize = 500;
 
+/// What a copy sent to a node is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CopyKind<'a> {
+    /// The node owns the series.
+    Owned,
+    /// The node stands in for this owner, which is down: it keeps a hint.
+    StandingFor(&'a str),
+    /// Samples a stand-in held for the node, handed over: older ones than the series' newest
+    /// are merged in, not refused.
+    HandedOff,
+}
+
 /// Whose series, where.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HintKey {
@@ -131,21 +143,22 @@ impl Handoff {
         &self.storage
     }
 
-    /// Stores a copy of `series` here; when it stands in for `owner` (down), with a hint for
-    /// each series, before it answers.
-    pub async fn store_copy(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, stands_for: Option<&str>) -> Result<WriteOutcome, Error> {
+    /// Stores a copy of `series` here; one standing in for an owner with a hint for each
+    /// series, before it answers.
+    pub async fn store_copy(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, kind: CopyKind<'_>) -> Result<WriteOutcome, Error> {
         if series.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        let ranges: Vec<(Labels, i64, i64)> = match stands_for {
-            Some(_) => series.iter().filter_map(|s| Some((s.labels.clone(), s.samples.iter().map(|x| x.0).min()?, s.samples.iter().map(|x| x.0).max()?))).collect(),
-            None => Vec::new(),
-        };
-        let outcome = self.storage.write(db, rp, series).await?;
-        if let Some(owner) = stands_for {
-            self.note(owner, db, rp.unwrap_or(""), ranges)?;
+        match kind {
+            CopyKind::Owned => self.storage.write(db, rp, series).await,
+            CopyKind::HandedOff => self.storage.backfill(db, rp, series).await,
+            CopyKind::StandingFor(owner) => {
+                let ranges: Vec<(Labels, i64, i64)> = series.iter().filter_map(|s| Some((s.labels.clone(), s.samples.iter().map(|x| x.0).min()?, s.samples.iter().map(|x| x.0).max()?))).collect();
+                let outcome = self.storage.write(db, rp, series).await?;
+                self.note(owner, db, rp.unwrap_or(""), ranges)?;
+                Ok(outcome)
+            }
         }
-        Ok(outcome)
     }
 
     /// Adds or widens the hints of `series` (labels, min and max time) for `owner`.
@@ -280,7 +293,7 @@ impl Coordinator {
                 };
                 if !series.is_empty() {
                     let samples: usize = series.iter().map(|s| s.samples.len()).sum();
-                    let sent = self.ask(&owner, WRITE_BUDGET, self.transport.write(&owner, &db, rp.as_deref(), &series, &fields, None)).await;
+                    let sent = self.ask(&owner, WRITE_BUDGET, self.transport.write(&owner, &db, rp.as_deref(), &series, &fields, CopyKind::HandedOff)).await;
                     if let Err(e) = sent {
                         tracing::warn!(%owner, error = %e.0, "handoff: owner unreachable, hints kept");
                         self.cluster.mark_down(&owner);

@@ -4,6 +4,7 @@
 //! the node serves TLS). A unit test replaces it with nodes in the same process.
 
 use super::catalog_sync::{Entries, Entry, Key};
+use super::handoff::CopyKind;
 use super::SECRET_HEADER;
 use crate::data::{FieldPairs, Selection};
 use crate::index::matcher::Matcher;
@@ -24,10 +25,10 @@ pub struct PeerError(pub String);
 pub type PeerSeries = (Labels, Vec<(i64, f64)>);
 
 pub trait Transport: Send + Sync {
-    /// Stores `series` on `peer` only (its share of a write), registering `fields` there; when
-    /// the copies stand in for an owner that is down, `peer` keeps hints for it (`handoff`).
+    /// Stores `series` on `peer` only (its share of a write, or what it was away for),
+    /// registering `fields` there; see `CopyKind`.
     #[allow(clippy::too_many_arguments)]
-    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, stands_for: Option<&'a str>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>>;
+    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, kind: CopyKind<'a>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>>;
     /// `peer`'s own samples of the series matching `selection`.
     fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Vec<PeerSeries>, PeerError>>;
     /// The label sets of `peer`'s own series matching every matcher.
@@ -151,7 +152,7 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, stands_for: Option<&'a str>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
+    fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, kind: CopyKind<'a>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
         Box::pin(async move {
             let timeseries = series
                 .iter()
@@ -168,9 +169,13 @@ impl Transport for HttpTransport {
                 path.push('&');
                 path.push_str(&serde_urlencoded::to_string([("fields", pairs)]).unwrap_or_default());
             }
-            if let Some(owner) = stands_for {
-                path.push('&');
-                path.push_str(&serde_urlencoded::to_string([("stands_for", owner)]).unwrap_or_default());
+            match kind {
+                CopyKind::Owned => {}
+                CopyKind::StandingFor(owner) => {
+                    path.push('&');
+                    path.push_str(&serde_urlencoded::to_string([("stands_for", owner)]).unwrap_or_default());
+                }
+                CopyKind::HandedOff => path.push_str("&handoff=true"),
             }
             let answer = self.post(peer, &path, PROTOBUF, body).await?;
             // `/internal/v1/write` answers the outcome as JSON.

@@ -9,6 +9,7 @@
 use super::body::{decompress, read_raw};
 use super::read::{labels_pb, parse_queries, samples, samples_answer};
 use super::{ApiError, AppState};
+use crate::cluster::handoff::CopyKind;
 use crate::cluster::transport::{decode_entries, encode_entries};
 use crate::data::{Data, FieldPairs};
 use crate::storage::Policies;
@@ -27,6 +28,9 @@ pub struct Params {
     fields: Option<String>,
     /// Writes only: the owner (down) these copies stand in for.
     stands_for: Option<String>,
+    /// Writes only: `true` for samples a stand-in held for this node (see `CopyKind`).
+    #[serde(default)]
+    handoff: bool,
 }
 
 impl Params {
@@ -69,7 +73,12 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
     };
     let Data::Cluster(coordinator) = &*state.data else { return Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")) };
     local.storage().register_fields(&db, &fields)?;
-    let outcome = coordinator.handoff().store_copy(&db, rp, decoded.series, params.stands_for.as_deref()).await?;
+    let kind = match (&params.stands_for, params.handoff) {
+        (_, true) => CopyKind::HandedOff,
+        (Some(owner), false) => CopyKind::StandingFor(owner),
+        (None, false) => CopyKind::Owned,
+    };
+    let outcome = coordinator.handoff().store_copy(&db, rp, decoded.series, kind).await?;
     Ok(HttpResponse::Ok().json(&outcome))
 }
 

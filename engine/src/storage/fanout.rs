@@ -47,6 +47,16 @@ impl Storage {
     /// Writes series to their shards, in policy `rp` (or the default one); returns when every
     /// shard has its part in the WAL.
     pub async fn write(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
+        self.write_with(db, rp, series, false).await
+    }
+
+    /// `write`, except that samples older than a series' newest are merged into its chunks
+    /// instead of being refused as out of order (hinted handoff's deliveries).
+    pub async fn backfill(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
+        self.write_with(db, rp, series, true).await
+    }
+
+    async fn write_with(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, backfill: bool) -> Result<WriteOutcome, Error> {
         let policy = self.policy_ids(db, Policies::One(rp))?[0];
         let mut per_shard: Vec<Vec<SeriesWrite>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
         for s in series {
@@ -56,7 +66,7 @@ impl Storage {
             .into_iter()
             .enumerate()
             .filter(|(_, part)| !part.is_empty())
-            .map(|(i, part)| self.shards[i].send(shard::Write { policy, series: part }));
+            .map(|(i, part)| self.shards[i].send(shard::Write { policy, series: part, backfill }));
         let mut total = WriteOutcome::default();
         let mut fault = None;
         for r in join_all(sends).await {

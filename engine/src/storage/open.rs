@@ -114,6 +114,21 @@ impl Storage {
         })
     }
 
+    /// Bytes of the table files of the storage in `data_dir` (closed), by column family kind
+    /// (`meta`, or a shard's kind summed over the shards: `chunks`, `series`, …) and level.
+    /// Opens it read-only.
+    pub fn table_bytes(data_dir: &std::path::Path) -> Result<BTreeMap<(String, i32), u64>, Error> {
+        let path = data_dir.join("rocksdb");
+        let names = DB::list_cf(&Options::default(), &path)?;
+        let db = DB::open_cf_for_read_only(&Options::default(), &path, &names, false)?;
+        let mut out = BTreeMap::new();
+        for file in db.live_files()? {
+            let kind = file.column_family_name.rsplit('.').next().unwrap_or_default().to_string();
+            *out.entry((kind, file.level)).or_default() += file.size as u64;
+        }
+        Ok(out)
+    }
+
     pub(super) fn load_catalog(db: &DB) -> Result<Catalog, Error> {
         let cf = db.cf_handle(META_CF).unwrap();
         let records = |prefix: &[u8]| Self::meta_prefix(db, prefix);

@@ -13,12 +13,17 @@ use std::sync::Arc;
 pub struct Write {
     pub policy: PolicyId,
     pub series: Vec<SeriesWrite>,
+    /// Samples older than a series' newest are merged in (see `backfill`), not refused.
+    pub backfill: bool,
 }
 
 impl Handler<Write> for Shard {
     type Result = Result<WriteOutcome, Error>;
     fn handle(&mut self, msg: Write, _: &mut Context<Self>) -> Self::Result {
-        self.write(msg.policy, msg.series)
+        match msg.backfill {
+            true => self.backfill(msg.policy, msg.series),
+            false => self.write(msg.policy, msg.series),
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! Series live in a retention policy (`PolicyId`; a database's first policy has the
 //! database's id): each policy is a separate space of series, as in InfluxDB.
 
+mod backfill;
 mod delete;
 mod messages;
 mod read;

@@ -3,29 +3,37 @@
 //! value, and the checkpoint that stores open chunks and drops the log they cover.
 
 use super::{column_family, Refused, Rejection, SeriesWrite, Shard, WriteOutcome, CHECKPOINT_LOG_BYTES, MAX_REJECTIONS_NAMED};
-use crate::storage::chunk::SAMPLES_PER_CHUNK;
+use crate::storage::chunk::{XorChunk, SAMPLES_PER_CHUNK};
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
 use rocksdb::{WriteBatch, WriteOptions};
 
+/// Whether a sample at `t` starts a new chunk after the open one: it is full, or `t` falls in
+/// another partition (of `length` ms).
+pub(super) fn cuts(open: &XorChunk, t: i64, length: i64) -> bool {
+    !open.is_empty() && (open.len() >= SAMPLES_PER_CHUNK || Partition::of(open.min_time(), length) != Partition::of(t, length))
+}
+
 impl Shard {
+    /// Puts a full chunk of series `id` (in `policy`, whose partitions are `length` ms) in
+    /// `batch`, and notes its partition.
+    pub(super) fn stage_full_chunk(&mut self, batch: &mut WriteBatch, policy: PolicyId, length: i64, id: u64, full: &XorChunk) {
+        let p = Partition::of(full.min_time(), length).reaching(full.max_time());
+        let cf = column_family(&self.db, &self.cf_names, "chunks");
+        batch.put_cf(cf, keys::chunk_key(policy, p, id, full.min_time()), keys::encode_chunk_value(full.max_time(), full.bytes()));
+        self.partitions.entry(policy).or_default().insert(p);
+    }
+
     /// Appends one sample to a series' open chunk, cutting the chunk into `batch` first when it
     /// is full or the sample falls in another partition.
     pub(super) fn append(&mut self, id: u64, t: i64, value: f64, batch: &mut WriteBatch) {
-        let length = self.partition_length(self.series[&id].policy);
-        let series = self.series.get_mut(&id).expect("series exists");
-        let head = &mut series.head;
-        if !head.is_empty()
-            && (head.len() >= SAMPLES_PER_CHUNK || Partition::of(head.min_time(), length) != Partition::of(t, length))
-        {
-            let full = std::mem::take(head);
-            let p = Partition::of(full.min_time(), length).reaching(full.max_time());
-            let key = keys::chunk_key(series.policy, p, id, full.min_time());
-            let stored = keys::encode_chunk_value(full.max_time(), full.bytes());
-            self.partitions.entry(series.policy).or_default().insert(p);
-            let cf = column_family(&self.db, &self.cf_names, "chunks");
-            batch.put_cf(cf, key, stored);
+        let policy = self.series[&id].policy;
+        let length = self.partition_length(policy);
+        if cuts(&self.series[&id].head, t, length) {
+            let full = std::mem::take(&mut self.series.get_mut(&id).expect("series exists").head);
+            self.stage_full_chunk(batch, policy, length, id, &full);
         }
+        let series = self.series.get_mut(&id).expect("series exists");
         series.head.append(t, value);
         if !series.dirty {
             series.dirty = true;

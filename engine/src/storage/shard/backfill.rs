@@ -1,0 +1,172 @@
+//! Backfill: samples older than a series' newest, which an ordinary write refuses as out of
+//! order, merged into the chunks that cover their time. Hinted handoff delivers such samples
+//! to an owner that has taken newer ones since it came back. The series' chunks from the first
+//! one reaching the oldest new sample on, and its open chunk, are read, merged with the new
+//! samples (a timestamp already stored keeps its value: the same value is a duplicate, another
+//! is refused) and cut again by the rule `append` follows (120 samples, partition ends); the
+//! last piece is the new open chunk. Stored with a checkpoint, so no log replay undoes it.
+
+use super::write::cuts;
+use super::{column_family, SeriesWrite, Shard, WriteOutcome};
+use crate::storage::chunk::XorChunk;
+use crate::storage::keys;
+use crate::storage::{Error, PolicyId};
+use rocksdb::WriteBatch;
+
+impl Shard {
+    /// Stores `writes` in `policy`: samples newer than a series' newest as `write` does, older
+    /// ones merged into its chunks.
+    pub(super) fn backfill(&mut self, policy: PolicyId, writes: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
+        let mut newer = Vec::with_capacity(writes.len());
+        let mut older = Vec::new();
+        for mut w in writes {
+            w.samples.sort_unstable_by_key(|s| s.0);
+            w.samples.dedup_by_key(|s| s.0);
+            let newest = self.find(policy, w.hash, &w.labels).map(|id| (id, &self.series[&id].head)).filter(|(_, h)| !h.is_empty()).map(|(id, h)| (id, h.max_time()));
+            if let Some((id, newest)) = newest {
+                let split = w.samples.partition_point(|s| s.0 <= newest);
+                if split > 0 {
+                    older.push((id, w.samples.drain(..split).collect::<Vec<_>>()));
+                }
+            }
+            newer.push(w);
+        }
+        let mut out = self.write(policy, newer)?;
+        if older.is_empty() {
+            return Ok(out);
+        }
+        let mut batch = WriteBatch::default();
+        for (id, samples) in older {
+            self.stage_merge(id, samples, &mut batch, &mut out)?;
+        }
+        if let Err(e) = self.checkpoint_with(batch) {
+            self.reload();
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// Merges `samples` (sorted, none newer than the series' newest) into series `id`'s chunks:
+    /// the rewritten chunks go in `batch`, the new open chunk in memory (marked dirty).
+    fn stage_merge(&mut self, id: u64, samples: Vec<(i64, f64)>, batch: &mut WriteBatch, out: &mut WriteOutcome) -> Result<(), Error> {
+        let from = samples[0].0;
+        let policy = self.series[&id].policy;
+        let length = self.partition_length(policy);
+        let db = self.db.clone();
+        let cf = column_family(&db, &self.cf_names, "chunks");
+        // What is stored from the first chunk reaching `from` on, by time.
+        let mut stored: Vec<(i64, f64)> = Vec::new();
+        let mut it = db.raw_iterator_cf(cf);
+        for p in self.partitions.get(&policy).into_iter().flatten() {
+            let prefix = keys::chunk_prefix(policy, *p, id);
+            it.seek(prefix);
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                if !k.starts_with(&prefix) {
+                    break;
+                }
+                let (c_max, xor) = keys::decode_chunk_value(v)?;
+                if c_max >= from {
+                    batch.delete_cf(cf, k);
+                    crate::storage::chunk::decode_each(xor, |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("chunk".into()))?;
+                }
+                it.next();
+            }
+        }
+        it.status()?;
+        let head = &self.series[&id].head;
+        crate::storage::chunk::decode_each(head.bytes(), |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("open chunk".into()))?;
+        stored.sort_unstable_by_key(|s| s.0);
+        // Merge: a stored timestamp keeps its value.
+        let mut merged = Vec::with_capacity(stored.len() + samples.len());
+        let mut stored = stored.into_iter().peekable();
+        for (t, v) in samples {
+            while let Some(s) = stored.next_if(|s| s.0 < t) {
+                merged.push(s);
+            }
+            match stored.peek() {
+                Some(s) if s.0 == t => {
+                    if s.1.to_bits() == v.to_bits() {
+                        out.duplicates += 1;
+                    } else {
+                        out.rejected += 1;
+                    }
+                }
+                _ => {
+                    merged.push((t, v));
+                    out.accepted += 1;
+                }
+            }
+        }
+        merged.extend(stored);
+        // Cut again; the last piece is the open chunk.
+        let mut current = XorChunk::new();
+        for (t, v) in merged {
+            if cuts(&current, t, length) {
+                let full = std::mem::take(&mut current);
+                self.stage_full_chunk(batch, policy, length, id, &full);
+            }
+            current.append(t, v);
+        }
+        let series = self.series.get_mut(&id).expect("series exists");
+        series.head = current;
+        if !series.dirty {
+            series.dirty = true;
+            self.dirty.push(id);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::storage::chunk::{self, SAMPLES_PER_CHUNK};
+    use crate::storage::testing::*;
+    use crate::storage::{Policies, Storage};
+    use crate::index::matcher::{MatchKind, Matcher};
+
+    /// Every sample of series `name` as (time, value bits), checking that its chunks are in
+    /// time order and hold at most `SAMPLES_PER_CHUNK` each.
+    async fn values_of(storage: &Storage, name: &str) -> Vec<(i64, u64)> {
+        let found = storage.select("db", Policies::One(None), vec![Matcher::new(MatchKind::Equal, "__name__", name).unwrap()]).await.unwrap();
+        let chunks = storage.read_chunks(&found, i64::MIN, i64::MAX).await.unwrap();
+        let mut out: Vec<(i64, u64)> = Vec::new();
+        for c in &chunks[0] {
+            let before = out.len();
+            chunk::decode_each(&c.data, |t, v| out.push((t, v.to_bits()))).unwrap();
+            assert!(out.len() - before <= SAMPLES_PER_CHUNK as usize);
+            assert_eq!((out[before].0, out[out.len() - 1].0), (c.min_t, c.max_t));
+            assert!(before == 0 || out[before - 1].0 < out[before].0, "chunks in time order");
+        }
+        out
+    }
+
+    #[actix_web::test]
+    async fn older_samples_are_merged_into_the_chunks_and_stay_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = open(dir.path());
+        storage.create_database("db", None).unwrap();
+        // Every other minute for 10 hours: three full chunks and an open one.
+        let even: Vec<(i64, f64)> = (0..300).map(|i| (HOUR + i * 120_000, i as f64)).collect();
+        storage.write("db", None, vec![series("a", even.clone())]).await.unwrap();
+        let refused = storage.write("db", None, vec![series("a", vec![(HOUR + 60_000, -1.0)])]).await.unwrap();
+        assert_eq!((refused.accepted, refused.rejected), (0, 1), "a plain write refuses an older sample");
+
+        // The minutes between, one long before, one at a stored time with the same value, one
+        // with another value, and one newer than the rest.
+        let odd: Vec<(i64, f64)> = (0..300).map(|i| (HOUR + i * 120_000 + 60_000, -(i as f64))).collect();
+        let (early, newest) = ((0, 0.5), (HOUR + 300 * 120_000, 300.0));
+        let mut more = odd.clone();
+        more.extend([early, (HOUR, 0.0), (HOUR + 120_000, 99.0), newest]);
+        let out = storage.backfill("db", None, vec![series("a", more)]).await.unwrap();
+        assert_eq!((out.accepted, out.duplicates, out.rejected), (302, 1, 1));
+        let mut want: Vec<(i64, u64)> = even.iter().chain(&odd).chain(&[early, newest]).map(|(t, v)| (*t, v.to_bits())).collect();
+        want.sort();
+        assert_eq!(values_of(&storage, "a").await, want);
+
+        drop(storage);
+        let storage = open(dir.path());
+        assert_eq!(values_of(&storage, "a").await, want, "as stored, after a restart");
+        let next = storage.write("db", None, vec![series("a", vec![(newest.0 + 60_000, 1.0), (newest.0 - 60_000, 1.0)])]).await.unwrap();
+        assert_eq!((next.accepted, next.rejected), (1, 1), "plain writes go on after the newest sample");
+    }
+}
