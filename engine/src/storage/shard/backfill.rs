@@ -9,7 +9,6 @@
 use super::write::cuts;
 use super::{column_family, SeriesWrite, Shard, WriteOutcome};
 use crate::storage::chunk::XorChunk;
-use crate::storage::keys;
 use crate::storage::{Error, PolicyId};
 use rocksdb::WriteBatch;
 
@@ -52,27 +51,16 @@ impl Shard {
         let from = samples[0].0;
         let policy = self.series[&id].policy;
         let length = self.partition_length(policy);
-        let db = self.db.clone();
-        let cf = column_family(&db, &self.cf_names, "chunks");
+        let cf = column_family(&self.db, &self.cf_names, "chunks");
         // What is stored from the first chunk reaching `from` on, by time.
         let mut stored: Vec<(i64, f64)> = Vec::new();
-        let mut it = db.raw_iterator_cf(cf);
-        for p in self.partitions.get(&policy).into_iter().flatten() {
-            let prefix = keys::chunk_prefix(policy, *p, id);
-            it.seek(prefix);
-            while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                if !k.starts_with(&prefix) {
-                    break;
-                }
-                let (c_max, xor) = keys::decode_chunk_value(v)?;
-                if c_max >= from {
-                    batch.delete_cf(cf, k);
-                    crate::storage::chunk::decode_each(xor, |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("chunk".into()))?;
-                }
-                it.next();
+        self.each_chunk(policy, id, |_| true, |k, _, c_max, xor| {
+            if c_max >= from {
+                batch.delete_cf(cf, k);
+                crate::storage::chunk::decode_each(xor, |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("chunk".into()))?;
             }
-        }
-        it.status()?;
+            Ok(true)
+        })?;
         let head = &self.series[&id].head;
         crate::storage::chunk::decode_each(head.bytes(), |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("open chunk".into()))?;
         stored.sort_unstable_by_key(|s| s.0);

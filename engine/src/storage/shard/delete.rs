@@ -93,30 +93,21 @@ impl Shard {
             let policy = series.policy;
             // The newest full chunk left: (partition, min time, stored value).
             let mut newest: Option<(Partition, i64, Vec<u8>)> = None;
-            let mut it = db.raw_iterator_cf(cf);
-            for p in self.partitions.get(&policy).into_iter().flatten() {
-                let prefix = keys::chunk_prefix(policy, *p, id);
-                it.seek(prefix);
-                while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                    if !k.starts_with(&prefix) {
-                        break;
+            self.each_chunk(policy, id, |_| true, |k, c_min, c_max, xor| {
+                let p = keys::partition_at(k);
+                let mut left = Some((c_min, keys::encode_chunk_value(c_max, xor)));
+                if c_min <= max_t && c_max >= min_t {
+                    batch.delete_cf(cf, k);
+                    left = without(xor)?.map(|kept| (kept.min_time(), stored(&kept)));
+                    if let Some((min, value)) = &left {
+                        batch.put_cf(cf, keys::chunk_key(policy, p, id, *min), value);
                     }
-                    let (c_min, (c_max, xor)) = (keys::unflip(&k[20..]), keys::decode_chunk_value(v)?);
-                    let mut left = Some((c_min, v.to_vec()));
-                    if c_min <= max_t && c_max >= min_t {
-                        batch.delete_cf(cf, k);
-                        left = without(xor)?.map(|kept| (kept.min_time(), stored(&kept)));
-                        if let Some((min, value)) = &left {
-                            batch.put_cf(cf, keys::chunk_key(policy, *p, id, *min), value);
-                        }
-                    }
-                    if let Some((min, value)) = left.filter(|(min, _)| newest.as_ref().is_none_or(|n| *min > n.1)) {
-                        newest = Some((*p, min, value));
-                    }
-                    it.next();
                 }
-            }
-            it.status()?;
+                if let Some((min, value)) = left.filter(|(min, _)| newest.as_ref().is_none_or(|n| *min > n.1)) {
+                    newest = Some((p, min, value));
+                }
+                Ok(true)
+            })?;
             let head = &series.head;
             if head.is_empty() || head.min_time() > max_t || head.max_time() < min_t {
                 continue;

@@ -236,6 +236,28 @@ impl Shard {
             .copied()
     }
 
+    /// Walks the full chunks of series `id` in the partitions `keep` accepts, partition by
+    /// partition and by start time in each: `f` gets the chunk's key, min and max time and XOR
+    /// bytes, and answers whether to go on in that partition.
+    fn each_chunk(&self, policy: PolicyId, id: u64, keep: impl Fn(&Partition) -> bool, mut f: impl FnMut(&[u8], i64, i64, &[u8]) -> Result<bool, super::Error>) -> Result<(), super::Error> {
+        let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
+        for p in self.partitions.get(&policy).into_iter().flatten().filter(|p| keep(p)) {
+            let prefix = super::keys::chunk_prefix(policy, *p, id);
+            it.seek(prefix);
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                if !k.starts_with(&prefix) {
+                    break;
+                }
+                let (c_max, xor) = super::keys::decode_chunk_value(v)?;
+                if !f(k, super::keys::unflip(&k[20..]), c_max, xor)? {
+                    break;
+                }
+                it.next();
+            }
+        }
+        Ok(it.status()?)
+    }
+
     fn partition_length(&self, policy: PolicyId) -> i64 {
         self.partition_ms.get(&policy).copied().unwrap_or(FALLBACK_PARTITION_MS)
     }

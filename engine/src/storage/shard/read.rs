@@ -4,7 +4,6 @@
 use super::{ChunkPage, ReadChunks, Shard, StoredChunk};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::keys;
 use crate::storage::{Error, PolicyId};
 
 impl Shard {
@@ -24,7 +23,6 @@ impl Shard {
     /// the answer then covers a prefix of `ids`, its last series cut short.
     pub(super) fn read_chunks(&self, req: &ReadChunks) -> Result<ChunkPage, Error> {
         let (policy, max_t) = (req.policy, req.max_t);
-        let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
         let mut page = ChunkPage::default();
         let mut bytes = 0usize;
         for (i, &id) in req.ids.iter().enumerate() {
@@ -38,24 +36,12 @@ impl Shard {
             // Partitions of different lengths (after a shard duration change) do not sort in
             // time order: gather the series' full chunks, then put them in time order.
             let mut stored = Vec::new();
-            for p in self.partitions.get(&policy).into_iter().flatten().filter(|p| p.overlaps(min_t, max_t)) {
-                let prefix = keys::chunk_prefix(policy, *p, id);
-                it.seek(prefix);
-                while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                    if !k.starts_with(&prefix) {
-                        break;
-                    }
-                    let (c_min, (c_max, xor)) = (keys::unflip(&k[20..]), keys::decode_chunk_value(v)?);
-                    if c_min > max_t {
-                        break;
-                    }
-                    if overlaps(c_min, c_max) {
-                        stored.push(StoredChunk { min_t: c_min, max_t: c_max, data: xor.to_vec() });
-                    }
-                    it.next();
+            self.each_chunk(policy, id, |p| p.overlaps(min_t, max_t), |_, c_min, c_max, xor| {
+                if overlaps(c_min, c_max) {
+                    stored.push(StoredChunk { min_t: c_min, max_t: c_max, data: xor.to_vec() });
                 }
-            }
-            it.status()?;
+                Ok(c_min <= max_t)
+            })?;
             stored.sort_unstable_by_key(|c| c.min_t);
             for c in stored {
                 bytes += c.data.len();
