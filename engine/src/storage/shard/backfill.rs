@@ -54,13 +54,15 @@ impl Shard {
         let cf = column_family(&self.db, &self.cf_names, "chunks");
         // What is stored from the first chunk reaching `from` on, by time.
         let mut stored: Vec<(i64, f64)> = Vec::new();
-        self.each_chunk(policy, id, |_| true, |k, _, c_max, xor| {
+        let mut it = self.chunk_iterator();
+        self.each_chunk(&mut it, policy, id, |_| true, |k, _, c_max, xor| {
             if c_max >= from {
                 batch.delete_cf(cf, k);
                 crate::storage::chunk::decode_each(xor, |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("chunk".into()))?;
             }
             Ok(true)
         })?;
+        drop(it);
         let head = &self.series[&id].head;
         crate::storage::chunk::decode_each(head.bytes(), |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("open chunk".into()))?;
         stored.sort_unstable_by_key(|s| s.0);

@@ -88,12 +88,13 @@ impl Shard {
         let mut emptied = Vec::new();
         let db = self.db.clone();
         let cf = column_family(&db, &self.cf_names, "chunks");
+        let mut it = db.raw_iterator_cf(cf);
         for &id in ids {
             let Some(series) = self.series.get(&id) else { continue };
             let policy = series.policy;
             // The newest full chunk left: (partition, min time, stored value).
             let mut newest: Option<(Partition, i64, Vec<u8>)> = None;
-            self.each_chunk(policy, id, |_| true, |k, c_min, c_max, xor| {
+            self.each_chunk(&mut it, policy, id, |_| true, |k, c_min, c_max, xor| {
                 let p = keys::partition_at(k);
                 let mut left = Some((c_min, keys::encode_chunk_value(c_max, xor)));
                 if c_min <= max_t && c_max >= min_t {

@@ -236,11 +236,17 @@ impl Shard {
             .copied()
     }
 
-    /// Walks the full chunks of series `id` in the partitions `keep` accepts, partition by
-    /// partition and by start time in each: `f` gets the chunk's key, min and max time and XOR
-    /// bytes, and answers whether to go on in that partition.
-    fn each_chunk(&self, policy: PolicyId, id: u64, keep: impl Fn(&Partition) -> bool, mut f: impl FnMut(&[u8], i64, i64, &[u8]) -> Result<bool, super::Error>) -> Result<(), super::Error> {
-        let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
+    /// An iterator over the `chunks` column family, for `each_chunk` (one for many series:
+    /// making one costs more than a seek).
+    fn chunk_iterator(&self) -> rocksdb::DBRawIterator<'_> {
+        self.db.raw_iterator_cf(self.cf("chunks"))
+    }
+
+    /// Walks the full chunks of series `id` in the partitions `keep` accepts with `it` (from
+    /// `chunk_iterator`), partition by partition and by start time in each: `f` gets the
+    /// chunk's key, min and max time and XOR bytes, and answers whether to go on in that
+    /// partition.
+    fn each_chunk(&self, it: &mut rocksdb::DBRawIterator<'_>, policy: PolicyId, id: u64, keep: impl Fn(&Partition) -> bool, mut f: impl FnMut(&[u8], i64, i64, &[u8]) -> Result<bool, super::Error>) -> Result<(), super::Error> {
         for p in self.partitions.get(&policy).into_iter().flatten().filter(|p| keep(p)) {
             let prefix = super::keys::chunk_prefix(policy, *p, id);
             it.seek(prefix);

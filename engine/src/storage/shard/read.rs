@@ -23,6 +23,7 @@ impl Shard {
     /// the answer then covers a prefix of `ids`, its last series cut short.
     pub(super) fn read_chunks(&self, req: &ReadChunks) -> Result<ChunkPage, Error> {
         let (policy, max_t) = (req.policy, req.max_t);
+        let mut it = self.chunk_iterator();
         let mut page = ChunkPage::default();
         let mut bytes = 0usize;
         for (i, &id) in req.ids.iter().enumerate() {
@@ -36,7 +37,7 @@ impl Shard {
             // Partitions of different lengths (after a shard duration change) do not sort in
             // time order: gather the series' full chunks, then put them in time order.
             let mut stored = Vec::new();
-            self.each_chunk(policy, id, |p| p.overlaps(min_t, max_t), |_, c_min, c_max, xor| {
+            self.each_chunk(&mut it, policy, id, |p| p.overlaps(min_t, max_t), |_, c_min, c_max, xor| {
                 if overlaps(c_min, c_max) {
                     stored.push(StoredChunk { min_t: c_min, max_t: c_max, data: xor.to_vec() });
                 }
