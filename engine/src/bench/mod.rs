@@ -5,7 +5,9 @@
 //! slice of the series and sends them in time order), then reports samples/s, request
 //! latency, bytes on disk per sample after a clean stop (the whole data directory), the
 //! server's peak RSS and CPU, and the time of a remote read whose answer it checks against
-//! what it wrote.
+//! what it wrote. `--server victoria-metrics` runs the same workload against VictoriaMetrics
+//! (`victoria-metrics` on the PATH, as Debian installs it) for a side-by-side comparison: the
+//! same numbers except the remote read, which it does not serve.
 
 mod workload;
 
@@ -51,6 +53,15 @@ pub struct BenchArgs {
     /// acknowledgement), to measure what it costs.
     #[arg(long)]
     pub sync_writes: bool,
+    /// Which server takes the workload.
+    #[arg(long, value_enum, default_value_t = Server::Gemini)]
+    pub server: Server,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum Server {
+    Gemini,
+    VictoriaMetrics,
 }
 
 fn series_name(labels: &[(String, String)]) -> String {
@@ -177,6 +188,10 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     if args.connections == 0 || args.batch == 0 {
         return Err("--connections and --batch must be at least 1".into());
     }
+    let vm = args.server == Server::VictoriaMetrics;
+    if vm && args.nodes > 1 {
+        return Err("--server victoria-metrics runs a single node".into());
+    }
     let data_dir = args
         .data_dir
         .clone()
@@ -194,15 +209,21 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut servers = Vec::new();
     for (i, port) in ports.iter().enumerate() {
+        let program = if vm { PathBuf::from("victoria-metrics") } else { exe.clone() };
         let mut cmd = match args.server_cpu {
             Some(cpu) => {
                 let mut c = Command::new("taskset");
-                c.arg("-c").arg(cpu.to_string()).arg(&exe);
+                c.arg("-c").arg(cpu.to_string()).arg(&program);
                 c
             }
-            None => Command::new(&exe),
+            None => Command::new(&program),
         };
         let dir = if nodes == 1 { data_dir.clone() } else { data_dir.join(format!("node-{i}")) };
+        if vm {
+            cmd.arg(format!("-storageDataPath={}", dir.display())).arg(format!("-httpListenAddr=127.0.0.1:{port}")).arg("-retentionPeriod=100y").arg("-loggerLevel=ERROR");
+            servers.push(cmd.stdout(Stdio::null()).spawn().map_err(|e| format!("start victoria-metrics (apt-get install victoria-metrics): {e}"))?);
+            continue;
+        }
         cmd.arg("serve").arg("--http-addr").arg(format!("127.0.0.1:{port}")).arg("--data-dir").arg(&dir);
         if let Some(s) = args.shards {
             cmd.arg("--shards").arg(s.to_string());
@@ -224,7 +245,8 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         let client = awc::Client::builder().timeout(Duration::from_secs(120)).finish();
         let ready = Instant::now();
         for base in &bases {
-            while client.get(format!("{base}/ping")).send().await.ok().map(|r| r.status().as_u16()) != Some(204) {
+            let (path, ok) = if vm { ("/health", 200) } else { ("/ping", 204) };
+            while client.get(format!("{base}{path}")).send().await.ok().map(|r| r.status().as_u16()) != Some(ok) {
                 if ready.elapsed() > Duration::from_secs(60) {
                     return Err("server did not start".to_string());
                 }
@@ -233,7 +255,8 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         }
         let started = Instant::now();
         let tasks = requests.into_iter().enumerate().map(|(i, bodies)| {
-            let (client, url) = (client.clone(), format!("{}/api/v1/write?db=prometheus", bases[i % bases.len()]));
+            let path = if vm { "/api/v1/write" } else { "/api/v1/write?db=prometheus" };
+            let (client, url) = (client.clone(), format!("{}{path}", bases[i % bases.len()]));
             async move {
                 let mut lat = Vec::with_capacity(bodies.len());
                 for body in bodies {
@@ -258,6 +281,9 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             latencies.extend(r?);
         }
         let elapsed = started.elapsed();
+        if vm {
+            return Ok((elapsed, latencies, (Duration::ZERO, 0, 0)));
+        }
         // A remote read of READ_METRIC of every target (all scrapes) as SAMPLES, best of 3,
         // through the first server (in a cluster it asks every node and merges); each answer
         // is checked, after its timing, against what the bench wrote.
@@ -311,7 +337,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         disk_usage(&data_dir, &mut usage, &mut HashSet::new()).map(|()| (r, usage))
     });
     let node_dirs: Vec<PathBuf> = (0..nodes).map(|i| if nodes == 1 { data_dir.clone() } else { data_dir.join(format!("node-{i}")) }).collect();
-    let tables = table_report(&node_dirs);
+    let tables = if vm { "n/a (VictoriaMetrics)".to_string() } else { table_report(&node_dirs) };
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
@@ -330,6 +356,10 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     println!("                 tables by column family (summed over shards and nodes; bytes by level): {tables}");
     println!("server peak RSS: {:.1} MB (sum over {nodes} server(s))", rss as f64 / 1024.0);
     println!("server CPU:      {:.1} s, {:.2} µs per sample (sum over {nodes} server(s))", cpu, cpu * 1e6 / samples as f64);
+    if vm {
+        println!("remote read:     n/a (VictoriaMetrics does not serve remote read)");
+        return Ok(());
+    }
     println!("remote read:     {READ_METRIC} of every target, every scrape ({read_series} series, {read_samples} samples, all checked against what was written): {:.1} ms", read.as_secs_f64() * 1e3);
     Ok(())
 }
@@ -339,7 +369,7 @@ mod tests {
     use super::*;
 
     fn small_args() -> BenchArgs {
-        BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1, sync_writes: false }
+        BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1, sync_writes: false, server: Server::Gemini }
     }
 
     /// A SAMPLES answer as a server would send it: snappy over a protobuf `ReadResponse`.
