@@ -45,11 +45,14 @@ impl Storage {
         let mut cfs = vec![ColumnFamilyDescriptor::new(META_CF, cf_options(4 << 20, Lz4))];
         for i in 0..shards {
             for kind in shard::CF_KINDS {
-                // The log is short-lived and open chunks are rewritten at every checkpoint: no
-                // compression for them. Full chunks halve with LZ4 over large blocks.
+                // The log is short-lived: no compression. Open chunks are rewritten at every
+                // checkpoint, but after a stop they are up to one chunk per series of what is
+                // kept, and LZ4 takes a third off them (`gemini bench`, 10 000 series × 720
+                // scrapes: 3.13 MB → 2.15 MB) at no ingest cost measured. Full chunks shrink
+                // with LZ4 over large blocks.
                 let (buffer, compression) = match kind {
                     "log" => (32 << 20, Plain),
-                    "head" => (8 << 20, Plain),
+                    "head" => (8 << 20, Lz4),
                     _ => (8 << 20, Lz4),
                 };
                 let mut o = cf_options(buffer, compression);
