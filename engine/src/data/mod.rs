@@ -5,6 +5,7 @@
 //! are read from this node's storage in both cases: the cluster keeps them the same on every
 //! node, and a change goes through `change_catalog` so that the others hear of it.
 
+pub mod frames;
 mod stream;
 
 pub use stream::{SeriesPiece, SeriesStream};
