@@ -2,7 +2,7 @@
 //! `ReadResponse`) or STREAMED_XOR_CHUNKS (frames of uvarint length, big-endian CRC32-C and a
 //! `ChunkedReadResponse`, none over 1 MiB: `data::frames`). A streamed answer is produced piece
 //! by piece from the data interface's stream behind a one-frame channel, so memory is bounded
-//! by the frame size, not the result.
+//! by the frame size, not the result; `/internal/v1/read` answers a peer with the same code.
 
 use super::body::{decompress, read_raw};
 use super::{ApiError, AppState};
@@ -41,7 +41,7 @@ pub(super) fn parse_queries(req: &pb::ReadRequest) -> Result<Vec<Selection>, Api
 }
 
 /// The first response type of the client's list that we serve; an empty list means SAMPLES.
-fn negotiate(req: &pb::ReadRequest) -> Result<ResponseType, ApiError> {
+pub(super) fn negotiate(req: &pb::ReadRequest) -> Result<ResponseType, ApiError> {
     if req.accepted_response_types.is_empty() {
         return Ok(ResponseType::Samples);
     }
@@ -72,7 +72,7 @@ pub async fn read(
     let queries = parse_queries(&request)?;
     match negotiate(&request)? {
         ResponseType::Samples => samples(&state.data, &db, Policies::One(rp.as_deref()), queries).await,
-        ResponseType::StreamedXorChunks => streamed(state, db, rp, queries).await,
+        ResponseType::StreamedXorChunks => streamed(Target { data: state.data.clone(), db, rp, all_policies: false }, queries).await,
     }
 }
 
@@ -119,18 +119,38 @@ pub(super) fn samples_answer(response: pb::ReadResponse) -> Result<HttpResponse,
         .body(compressed))
 }
 
+/// What a streamed answer reads, owned by the task that streams it.
+pub(super) struct Target {
+    pub data: std::sync::Arc<Data>,
+    pub db: String,
+    pub rp: Option<String>,
+    /// Every policy of the database (`rp` then does not count).
+    pub all_policies: bool,
+}
+
+impl Target {
+    pub fn which(&self) -> Policies<'_> {
+        match self.all_policies {
+            true => Policies::All,
+            false => Policies::One(self.rp.as_deref().filter(|r| !r.is_empty())),
+        }
+    }
+}
+
 /// The frames of every query. The first query's read starts before the answer does, so that
-/// its failure is an HTTP error and the nodes it was made without are named in a header.
-async fn streamed(state: web::Data<AppState>, db: String, rp: Option<String>, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
+/// its failure is an HTTP error and the nodes it was made without are named in a header; a
+/// failure after that ends the answer early (the client sees a body cut short, not a last
+/// frame).
+pub(super) async fn streamed(target: Target, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
     let mut queries = queries.into_iter();
     let first = match queries.next() {
-        Some(q) => Some(state.data.select(&db, Policies::One(rp.as_deref()), q).await?),
+        Some(q) => Some(target.data.select(&target.db, target.which(), q).await?),
         None => None,
     };
     let skipped: Vec<String> = first.as_ref().map(|s| s.skipped().to_vec()).unwrap_or_default();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
     actix_web::rt::spawn(async move {
-        if let Err(e) = stream_queries(&state.data, &db, rp.as_deref(), first, queries, &tx).await {
+        if let Err(e) = stream_queries(&target, first, queries, &tx).await {
             tracing::warn!(error = %e, "streamed remote read stopped");
             let _ = tx.send(Err(std::io::Error::other(e))).await;
         }
@@ -143,14 +163,7 @@ async fn streamed(state: web::Data<AppState>, db: String, rp: Option<String>, qu
     Ok(answer)
 }
 
-async fn stream_queries(
-    data: &Data,
-    db: &str,
-    rp: Option<&str>,
-    first: Option<SeriesStream>,
-    rest: impl Iterator<Item = Selection>,
-    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-) -> Result<(), String> {
+async fn stream_queries(target: &Target, first: Option<SeriesStream>, rest: impl Iterator<Item = Selection>, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), String> {
     let send = |f: Bytes| async move { tx.send(Ok(f)).await.map_err(|_| "client went away".to_string()) };
     let Some(first) = first else { return Ok(()) };
     let mut next = Some(first);
@@ -170,7 +183,7 @@ async fn stream_queries(
         }
         if let Some((i, q)) = rest.next() {
             index = i + 1;
-            next = Some(data.select(db, Policies::One(rp), q).await.map_err(|e| e.to_string())?);
+            next = Some(target.data.select(&target.db, target.which(), q).await.map_err(|e| e.to_string())?);
         }
     }
     Ok(())
