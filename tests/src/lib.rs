@@ -368,7 +368,8 @@ pub fn decode_frames(mut body: &[u8]) -> Vec<pb::ChunkedReadResponse> {
             }
         }
         let len = len as usize;
-        assert!(len + 8 <= 1 << 20, "frame of {len} bytes is over 1 MiB");
+        let header = (shift / 7) as usize;
+        assert!(header + 4 + len <= 1 << 20, "a frame of {} bytes, header included, is over 1 MiB", header + 4 + len);
         let crc = u32::from_be_bytes(body[..4].try_into().unwrap());
         let msg = &body[4..4 + len];
         assert_eq!(crc, crc32c::crc32c(msg), "frame CRC mismatch");

@@ -1,7 +1,8 @@
 //! Three (then four) `gemini` processes on loopback as one cluster: any node takes writes and
 //! reads (remote read and PromQL alike), every series has its copies, a node lost with replication factor 2 loses no write
 //! and no read, replication factor 1 answers 503 naming the missing node, the peer file grows
-//! the cluster, and statements reach every node, also one that was down when they ran.
+//! the cluster, and statements reach every node, also one that was down when they ran; a read
+//! of many frames streams through any node with every copy merged away.
 
 use proto::prometheus as pb;
 use tests::cluster::*;
@@ -297,4 +298,78 @@ fn promql_answers_alike_through_every_node_and_with_one_node_down() {
     check(&[&c.nodes[0], &c.nodes[1], &c.nodes[2]]);
     c.nodes[2].kill9();
     check(&[&c.nodes[0], &c.nodes[1]]);
+}
+
+/// Samples whose values change every bit of the mantissa: about 9 bytes each in XOR chunks.
+fn noisy(seed: u64, t0: i64, n: usize) -> Vec<(i64, f64)> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    (0..n)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (t0 + i as i64 * 1000, (x >> 11) as f64 / (1u64 << 53) as f64 * 1e6)
+        })
+        .collect()
+}
+
+#[test]
+fn a_streamed_read_of_many_frames_through_any_node_answers_every_sample_once() {
+    let peers = tempfile::NamedTempFile::new().unwrap();
+    let c = cluster(3, 2, peers.path());
+    // Three series of 150 000 samples (about 1.2 MB each in chunks: more than a frame apiece)
+    // and 600 of 10 samples, each stored on two of the three nodes.
+    let t0 = now_s() * 1000 - 150_000 * 1000;
+    let mut written: Series = Series::new();
+    let mut requests: Vec<pb::WriteRequest> = Vec::new();
+    for k in 0..3u64 {
+        let samples = noisy(k, t0, 150_000);
+        let labels = [("__name__", "big"), ("k", &k.to_string())];
+        for part in samples.chunks(25_000) {
+            requests.push(pb::WriteRequest { timeseries: vec![series(&labels, part)], ..Default::default() });
+        }
+        written.insert(labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(), samples.iter().map(|(t, v)| (*t, v.to_bits())).collect());
+    }
+    for batch in 0..6 {
+        let timeseries = (batch * 100..(batch + 1) * 100)
+            .map(|i| {
+                let samples: Vec<(i64, f64)> = (0..10).map(|j| (t0 + j * 60_000, (i * 10 + j as usize) as f64)).collect();
+                let instance = format!("host{i:03}");
+                written.insert(vec![("__name__".into(), "small".into()), ("instance".into(), instance.clone())], samples.iter().map(|(t, v)| (*t, v.to_bits())).collect());
+                series(&[("__name__", "small"), ("instance", &instance)], &samples)
+            })
+            .collect();
+        requests.push(pb::WriteRequest { timeseries, ..Default::default() });
+    }
+    for (i, req) in requests.iter().enumerate() {
+        let a = c.nodes[i % 3].write("prometheus", req);
+        assert_eq!(a.status, 204, "write {i}: {}", a.text());
+    }
+    let held: Vec<u64> = c.nodes.iter().map(local_series).collect();
+    assert_eq!(held.iter().sum::<u64>(), 2 * 603, "two copies of each series: {held:?}");
+    // A part of the range too: copies are cut to it, the expected samples are those inside it.
+    let (from, to) = (t0 + 20_500, t0 + 130_000_500);
+    let part: Series = written.iter().map(|(k, s)| (k.clone(), s.iter().copied().filter(|(t, _)| *t >= from && *t <= to).collect::<Vec<_>>())).filter(|(_, s)| !s.is_empty()).collect();
+    for g in &c.nodes {
+        let request = pb::ReadRequest { queries: vec![everything()], accepted_response_types: vec![1] };
+        let frames = decode_frames(&g.read("prometheus", &request).body);
+        assert!(frames.len() > 3, "{} frames through {}", frames.len(), g.port);
+        let split = frames.windows(2).filter(|w| w[0].chunked_series.last().map(|s| &s.labels) == w[1].chunked_series.first().map(|s| &s.labels)).count();
+        assert!(split >= 3, "each big series (over 1 MiB) goes on over frames: {split} through {}", g.port);
+        let streamed = g.read_streamed("prometheus", everything());
+        assert!(streamed == written, "streamed through {}: {} series of {}; differences: {:?}", g.port, streamed.len(), written.len(), first_difference(&streamed, &written));
+        let samples = g.read_samples("prometheus", everything());
+        assert!(samples == written, "SAMPLES through {}: {:?}", g.port, first_difference(&samples, &written));
+        let range = pb::Query { start_timestamp_ms: from, end_timestamp_ms: to, ..everything() };
+        let streamed = g.read_streamed("prometheus", range.clone());
+        assert!(streamed == part, "streamed part through {}: {:?}", g.port, first_difference(&streamed, &part));
+        let samples = g.read_samples("prometheus", range);
+        assert!(samples == part, "SAMPLES part through {}: {:?}", g.port, first_difference(&samples, &part));
+    }
+}
+
+/// Where two answers part: the first series whose samples differ, with the counts.
+fn first_difference(got: &Series, want: &Series) -> Option<String> {
+    let keys: std::collections::BTreeSet<_> = got.keys().chain(want.keys()).collect();
+    keys.into_iter().find(|k| got.get(*k) != want.get(*k)).map(|k| format!("{k:?}: {:?} samples, {:?} written", got.get(k).map(Vec::len), want.get(k).map(Vec::len)))
 }

@@ -2,25 +2,30 @@
 //! node's part goes to its storage, the rest to the owners through the transport, all at once;
 //! an owner that does not answer within its budget is marked down and its copy goes to the
 //! next node in hash order, which keeps a hint and hands the copy over once the owner is back
-//! (`handoff`); the write succeeds only when every series has its replication-factor copies. Retries are harmless: a sample stored again is a duplicate, not a
-//! second sample. A read asks every node not marked down for its own samples and merges them
-//! by series, one sample per timestamp; nodes it passed over or that did not answer are named
-//! in the answer, and with as many of them as there are copies it fails naming them, never a
-//! silent partial answer. A peer marked down stays passed over until it answers a probe
+//! (`handoff`); the write succeeds only when every series has its replication-factor copies.
+//! Retries are harmless: a sample stored again is a duplicate, not a second sample. A read
+//! asks every node not marked down for its own series, which each streams in label order, and
+//! merges the streams with this node's as they come (`merge`: a series at a time, one sample
+//! per timestamp, memory for a series and a frame per node); nodes it passed over or that did
+//! not start their answer within the budget are named in the answer, and with as many of them
+//! as there are copies it fails naming them, never a silent partial answer. A node that fails
+//! or stalls for the budget once its answer has started fails the read, naming it, and is
+//! marked down. A peer marked down stays passed over until it answers a probe
 //! (`probe_down_peers`, every second) or a request; requests waiting on a peer when it is
 //! marked down give up at once.
 //! Catalog changes and deletions are recorded and exchanged as `catalog_sync` describes.
 
 use super::catalog_sync::{self, Deletion, Entries};
 use super::handoff::{CopyKind, Handoff};
-use super::transport::{PeerError, PeerSeries, Transport};
-use super::{placement, Cluster, Contact, PROBE_BUDGET, PROBE_EVERY, READ_BUDGET, WRITE_BUDGET};
+use super::merge::Merge;
+use super::transport::{PeerError, Transport};
+use super::{placement, Cluster, PROBE_BUDGET, PROBE_EVERY, READ_BUDGET, WRITE_BUDGET};
 use crate::data::{Error, FieldPairs, Selection, SeriesStream};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::shard::{SeriesWrite, WriteOutcome};
 use crate::storage::{Policies, Storage};
-use futures_util::future::{join_all, select, Either, LocalBoxFuture};
+use futures_util::future::{join_all, LocalBoxFuture};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -87,28 +92,9 @@ impl Coordinator {
         &self.storage
     }
 
-    /// Runs one request to `peer` for at most `budget`, recording how it ended (`/health`
-    /// shows it). A peer that is up when asked and is marked down by another request meanwhile
-    /// fails this one at once.
+    /// Runs one request to `peer` for at most `budget` (see `Cluster::ask`).
     pub(super) async fn ask<T>(&self, peer: &str, budget: Duration, request: impl Future<Output = Result<T, PeerError>>) -> Result<T, PeerError> {
-        let was_down = self.cluster.is_down(peer);
-        let gone = async {
-            if was_down {
-                std::future::pending::<()>().await;
-            }
-            self.cluster.until_down(peer).await
-        };
-        let (request, late, gone) = (std::pin::pin!(request), std::pin::pin!(actix_web::rt::time::sleep(budget)), std::pin::pin!(gone));
-        let result = match select(request, select(late, gone)).await {
-            Either::Left((answer, _)) => answer,
-            Either::Right((Either::Left(_), _)) => Err(PeerError(format!("no answer within {} s", budget.as_secs_f32()))),
-            Either::Right((Either::Right(_), _)) => Err(PeerError("marked down while this request waited".into())),
-        };
-        self.cluster.record_contact(peer, match &result {
-            Ok(_) => Contact::Answered,
-            Err(e) => Contact::Failed(e.0.clone()),
-        });
-        result
+        self.cluster.ask(peer, budget, request).await
     }
 
     /// The first node in the series' order not sent a copy yet, passing over those marked down;
@@ -238,30 +224,15 @@ impl Coordinator {
         self.cluster.peers().names.iter().filter(|p| **p != self.cluster.self_name).cloned().collect()
     }
 
-    /// Every node's samples of the series matching `selection`, merged: labels order, one
-    /// sample per timestamp; and the nodes left out (see `ask_others`).
-    pub async fn read(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<(Vec<PeerSeries>, Vec<String>), Error> {
-        let mut merged: BTreeMap<Labels, BTreeMap<i64, f64>> = BTreeMap::new();
-        let mut add = |labels: Labels, samples: Vec<(i64, f64)>| {
-            if !samples.is_empty() {
-                let into = merged.entry(labels).or_default();
-                for (t, v) in samples {
-                    into.entry(t).or_insert(v);
-                }
-            }
-        };
-        let mut local = SeriesStream::local(self.storage.clone(), db, which, selection.clone()).await?;
-        while let Some((labels, samples)) = local.next_series().await? {
-            add(labels, samples);
-        }
-        let (others, selection) = (self.others(), &selection);
-        let (answers, left_out) = self.ask_others(&others, "read", |p| self.transport.read(p, db, which, selection)).await?;
-        for answer in answers {
-            for (labels, samples) in answer {
-                add(labels, samples);
-            }
-        }
-        Ok((merged.into_iter().map(|(labels, samples)| (labels, samples.into_iter().collect())).collect(), left_out))
+    /// Every node's series matching `selection`, merged as they stream in (see `merge`), and
+    /// the nodes left out (see `ask_others`): the peers' answers have started when this returns.
+    pub async fn read(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
+        let local = SeriesStream::local(self.storage.clone(), db, which, selection.clone()).await?;
+        let (others, asked) = (self.others(), &selection);
+        let (peers, left_out) = self
+            .ask_others(&others, "read", |p| Box::pin(async move { self.transport.read(p, db, which, asked).await.map(|r| (p.to_string(), r)) }))
+            .await?;
+        Ok(SeriesStream::merging(Merge::new(self.cluster.clone(), local, peers, &selection), &selection, left_out))
     }
 
     /// The label sets of the series matching every matcher on any node, sorted and unique.

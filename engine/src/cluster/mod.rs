@@ -1,20 +1,26 @@
 //! The cluster: which peers exist (a fixed list or a file re-read when it changes) and which
-//! of them are reachable. Placement is in `placement.rs`; what a write or read does with it in
-//! `coordinator.rs`, which reaches the other nodes through `transport.rs`; the catalog is kept
-//! the same everywhere by `catalog_sync.rs`. There is no consensus: every node computes the
-//! same owners from the same peer list, and Kubernetes gives the pods stable names.
+//! of them are reachable, and how long a request to one may take (`ask`). Placement is in
+//! `placement.rs`; what a write or read does with it in `coordinator.rs` (a read's answers are
+//! merged as they stream in by `merge.rs`), which reaches the other nodes through
+//! `transport.rs`; the catalog is kept the same everywhere by `catalog_sync.rs`. There is no
+//! consensus: every node computes the same owners from the same peer list, and Kubernetes
+//! gives the pods stable names.
 
 pub mod catalog_sync;
 pub mod coordinator;
 pub mod handoff;
+pub mod merge;
 pub mod placement;
 pub mod transport;
 
+use futures_util::future::{select, Either};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+use transport::PeerError;
 
 /// The header that carries the cluster secret on internal requests.
 pub const SECRET_HEADER: &str = "X-Gemini-Cluster-Secret";
@@ -207,6 +213,30 @@ impl Cluster {
             }
         }
         std::future::pending::<()>().await
+    }
+
+    /// Runs one request to `peer` for at most `budget`, recording how it ended (`/health`
+    /// shows it). A peer that is up when asked and is marked down by another request meanwhile
+    /// fails this one at once.
+    pub async fn ask<T>(&self, peer: &str, budget: Duration, request: impl Future<Output = Result<T, PeerError>>) -> Result<T, PeerError> {
+        let was_down = self.is_down(peer);
+        let gone = async {
+            if was_down {
+                std::future::pending::<()>().await;
+            }
+            self.until_down(peer).await
+        };
+        let (request, late, gone) = (std::pin::pin!(request), std::pin::pin!(actix_web::rt::time::sleep(budget)), std::pin::pin!(gone));
+        let result = match select(request, select(late, gone)).await {
+            Either::Left((answer, _)) => answer,
+            Either::Right((Either::Left(_), _)) => Err(PeerError(format!("no answer within {} s", budget.as_secs_f32()))),
+            Either::Right((Either::Right(_), _)) => Err(PeerError("marked down while this request waited".into())),
+        };
+        self.record_contact(peer, match &result {
+            Ok(_) => Contact::Answered,
+            Err(e) => Contact::Failed(e.0.clone()),
+        });
+        result
     }
 
     /// Records how a request to `peer` ended.

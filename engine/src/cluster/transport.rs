@@ -1,19 +1,24 @@
 //! How the coordinator talks to the other nodes: the `Transport` trait (what can be asked of a
 //! peer), and `HttpTransport`, which asks over the internal endpoints (`/internal/v1/write`,
 //! `/read`, `/series`, `/catalog`; snappy bodies, the cluster secret in a header, HTTPS when
-//! the node serves TLS). A unit test replaces it with nodes in the same process.
+//! the node serves TLS). A read's answer is a `PeerRead`: the peer's STREAMED_XOR_CHUNKS frames
+//! parsed as they arrive off the connection (`data::frames`), a series at a time, so a peer's
+//! answer costs about a frame and a series of memory whatever its size. A unit test replaces
+//! the transport with nodes in the same process.
 
 use super::catalog_sync::{Entries, Entry, Key};
 use super::handoff::CopyKind;
 use super::SECRET_HEADER;
-use crate::data::{FieldPairs, Selection};
+use crate::data::frames::Frames;
+use crate::data::{encode, FieldPairs, Selection};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::shard::{SeriesWrite, WriteOutcome};
+use crate::storage::shard::{SeriesWrite, StoredChunk, WriteOutcome};
 use crate::storage::Policies;
 use futures_util::future::LocalBoxFuture;
 use prost::Message;
-use proto::prometheus as pb;
+use proto::prometheus::{self as pb, read_request::ResponseType};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 /// A peer did not give a usable answer (no connection, a timeout, an error status, a body
@@ -21,16 +26,25 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeerError(pub String);
 
-/// One series' samples as a peer answers a read.
-pub type PeerSeries = (Labels, Vec<(i64, f64)>);
+/// One whole series as a peer answers a read: its labels and its chunks in time order (they
+/// may hold samples just outside the selection's time range).
+pub type PeerSeries = (Labels, Vec<StoredChunk>);
+
+/// A peer's answer to a read as it arrives, series by series in label order. Each call waits
+/// on the peer (the coordinator gives each its budget); an error ends the answer.
+pub trait PeerRead {
+    /// The next whole series; `None` after the last.
+    fn next_series(&mut self) -> LocalBoxFuture<'_, Result<Option<PeerSeries>, PeerError>>;
+}
 
 pub trait Transport: Send + Sync {
     /// Stores `series` on `peer` only (its share of a write, or what it was away for),
     /// registering `fields` there; see `CopyKind`.
     #[allow(clippy::too_many_arguments)]
     fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, kind: CopyKind<'a>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>>;
-    /// `peer`'s own samples of the series matching `selection`.
-    fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Vec<PeerSeries>, PeerError>>;
+    /// `peer`'s own series matching `selection`, as a stream; answers once the peer's answer
+    /// has started (its status and headers came).
+    fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Box<dyn PeerRead>, PeerError>>;
     /// The label sets of `peer`'s own series matching every matcher.
     fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>>;
     /// Hands `peer` this node's catalog entries; answers the peer's (after it merged ours).
@@ -79,8 +93,9 @@ fn unsnappy(bytes: &[u8]) -> Result<Vec<u8>, PeerError> {
     snap::raw::Decoder::new().decompress_vec(bytes).map_err(|e| PeerError(format!("bad answer: {e}")))
 }
 
-/// A remote read request of one query, as `/internal/v1/read` and `/series` take it.
-fn read_request(matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<u8>, PeerError> {
+/// A remote read request of one query, as `/internal/v1/read` (answering `accepted`) and
+/// `/series` take it.
+fn read_request(matchers: &[Matcher], min_t: i64, max_t: i64, accepted: Vec<i32>) -> Result<Vec<u8>, PeerError> {
     let matchers = matchers
         .iter()
         .map(|m| {
@@ -89,11 +104,11 @@ fn read_request(matchers: &[Matcher], min_t: i64, max_t: i64) -> Result<Vec<u8>,
         })
         .collect();
     let query = pb::Query { start_timestamp_ms: min_t, end_timestamp_ms: max_t, matchers, hints: None };
-    snappy(&pb::ReadRequest { queries: vec![query], accepted_response_types: vec![] }.encode_to_vec())
+    snappy(&pb::ReadRequest { queries: vec![query], accepted_response_types: accepted }.encode_to_vec())
 }
 
-/// The series of a snappy `ReadResponse`, labels sorted.
-fn read_response(bytes: &[u8]) -> Result<Vec<PeerSeries>, PeerError> {
+/// The series of a snappy `ReadResponse` with their samples, labels sorted.
+fn read_response(bytes: &[u8]) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, PeerError> {
     let response = pb::ReadResponse::decode(unsnappy(bytes)?.as_slice()).map_err(|e| PeerError(format!("bad answer: {e}")))?;
     Ok(response
         .results
@@ -127,6 +142,13 @@ impl HttpTransport {
 
     /// POSTs a snappy body to a peer; answers the response body of a 2xx.
     async fn post(&self, peer: &str, path_and_query: &str, content_type: &str, body: Vec<u8>) -> Result<Vec<u8>, PeerError> {
+        let mut response = self.send(peer, path_and_query, content_type, body).await?;
+        let bytes = response.body().limit(1 << 30).await.map_err(|e| PeerError(e.to_string()))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// POSTs a snappy body to a peer; answers the response of a 2xx, its body still to come.
+    async fn send(&self, peer: &str, path_and_query: &str, content_type: &str, body: Vec<u8>) -> Result<awc::ClientResponse, PeerError> {
         let request = CLIENT.with(|c| {
             c.post(Self::url(peer, path_and_query))
                 .insert_header((SECRET_HEADER, self.secret.as_str()))
@@ -136,10 +158,10 @@ impl HttpTransport {
         });
         let mut response = request.await.map_err(|e| PeerError(e.to_string()))?;
         let status = response.status();
-        let bytes = response.body().limit(1 << 30).await.map_err(|e| PeerError(e.to_string()))?;
         if status.is_success() {
-            return Ok(bytes.to_vec());
+            return Ok(response);
         }
+        let bytes = response.body().limit(1 << 20).await.map_err(|e| PeerError(format!("{status}: {e}")))?;
         let message = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_string))
@@ -148,6 +170,24 @@ impl HttpTransport {
         // secret) is out of step with the cluster: its copy goes elsewhere, never a 4xx to the
         // client, which would drop the samples.
         Err(PeerError(format!("{status}: {message}")))
+    }
+}
+
+/// A peer's streamed answer to `/internal/v1/read`, read frame by frame.
+struct Streamed(Frames<awc::ClientResponse>);
+
+impl PeerRead for Streamed {
+    fn next_series(&mut self) -> LocalBoxFuture<'_, Result<Option<PeerSeries>, PeerError>> {
+        Box::pin(async move { self.0.next_series().await.map_err(PeerError) })
+    }
+}
+
+/// A peer's answer taken whole (a SAMPLES answer).
+struct Whole(VecDeque<PeerSeries>);
+
+impl PeerRead for Whole {
+    fn next_series(&mut self) -> LocalBoxFuture<'_, Result<Option<PeerSeries>, PeerError>> {
+        Box::pin(std::future::ready(Ok(self.0.pop_front())))
     }
 }
 
@@ -183,17 +223,23 @@ impl Transport for HttpTransport {
         })
     }
 
-    fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Vec<PeerSeries>, PeerError>> {
+    fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Box<dyn PeerRead>, PeerError>> {
         Box::pin(async move {
-            let body = read_request(&selection.matchers, selection.min_t, selection.max_t)?;
-            let answer = self.post(peer, &format!("/internal/v1/read?{}", query_string(db, which)), PROTOBUF, body).await?;
-            read_response(&answer)
+            let body = read_request(&selection.matchers, selection.min_t, selection.max_t, vec![ResponseType::StreamedXorChunks as i32])?;
+            let mut response = self.send(peer, &format!("/internal/v1/read?{}", query_string(db, which)), PROTOBUF, body).await?;
+            if response.headers().get("Content-Type").is_some_and(|t| t.as_bytes().starts_with(b"application/x-streamed-protobuf")) {
+                return Ok(Box::new(Streamed(Frames::new(response))) as Box<dyn PeerRead>);
+            }
+            // A node of an older version answers every sample at once.
+            let answer = response.body().limit(1 << 30).await.map_err(|e| PeerError(e.to_string()))?;
+            let series = read_response(&answer)?.into_iter().map(|(labels, samples)| (labels, encode(&samples))).collect();
+            Ok(Box::new(Whole(series)) as Box<dyn PeerRead>)
         })
     }
 
     fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>> {
         Box::pin(async move {
-            let body = read_request(matchers, 0, 0)?;
+            let body = read_request(matchers, 0, 0, vec![])?;
             let answer = self.post(peer, &format!("/internal/v1/series?{}", query_string(db, which)), PROTOBUF, body).await?;
             Ok(read_response(&answer)?.into_iter().map(|(labels, _)| labels).collect())
         })

@@ -1,13 +1,15 @@
 //! The data interface: what every reader and writer (the HTTP handlers, the InfluxQL executor)
 //! asks of the data, the same whether this node is alone or one of a cluster. `Data::Local` is
 //! this node's storage; `Data::Cluster` is the coordinator (`cluster::coordinator`) that places
-//! copies on the owners and merges the nodes' answers. The catalog, users and metric metadata
-//! are read from this node's storage in both cases: the cluster keeps them the same on every
-//! node, and a change goes through `change_catalog` so that the others hear of it.
+//! copies on the owners and merges the nodes' answers as they stream in. The catalog, users
+//! and metric metadata are read from this node's storage in both cases: the cluster keeps them
+//! the same on every node, and a change goes through `change_catalog` so that the others hear
+//! of it. `frames` is the streamed remote read format, which the nodes also speak among them.
 
+pub mod frames;
 mod stream;
 
-pub use stream::{SeriesPiece, SeriesStream};
+pub use stream::{encode, SeriesPiece, SeriesStream};
 
 use crate::cluster::coordinator::Coordinator;
 use crate::index::matcher::{MatchKind, Matcher};
@@ -30,6 +32,10 @@ pub enum Error {
     /// As many nodes as there are copies did not answer a read: the answer would be incomplete.
     #[error("peers unreachable: {} (replication factor {replication_factor}: the answer would be incomplete)", peers.join(", "))]
     PeersUnreachable { peers: Vec<String>, replication_factor: usize },
+    /// A node failed in the middle of its part of a read, once the answer had started: the
+    /// series it had still to send cannot be taken from the other copies any more.
+    #[error("peer {peer} failed in the middle of the read: {reason}")]
+    PeerFailed { peer: String, reason: String },
     /// Some series could not get their copies: every node that could take one is down.
     #[error("cannot store {copies} copies of every series: unreachable peers {}", down.join(", "))]
     TooFewCopies { copies: usize, down: Vec<String> },
@@ -81,14 +87,11 @@ impl Data {
     }
 
     /// The series matching `selection` with their chunks in its time range, series by series
-    /// in label order.
+    /// in label order, read as the stream is consumed (in a cluster, from every node at once).
     pub async fn select(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
         match self {
             Data::Local(s) => SeriesStream::local(s.clone(), db, which, selection).await,
-            Data::Cluster(c) => {
-                let (series, skipped) = c.read(db, which, selection).await?;
-                Ok(SeriesStream::merged(series, skipped))
-            }
+            Data::Cluster(c) => c.read(db, which, selection).await,
         }
     }
 

@@ -1,14 +1,16 @@
-//! The answer to a read: series in label order, each as one or more pieces of XOR chunks
-//! covering the selection's time range (chunks may hold samples just outside it; the samples
-//! helpers cut them off). A local read pages through the shards batch by batch, holding about
-//! one page per shard at a time, so a streamed answer needs memory for a frame, not for the
-//! result. A cluster read arrives merged and is cut into chunks as it goes.
+//! The answer to a read: series in label order (`Labels`' order, the encoded label set's
+//! bytes), each as one or more pieces of XOR chunks covering the selection's time range
+//! (chunks may hold samples just outside it; the samples helpers cut them off). A local read
+//! pages through the shards batch by batch, holding about one page per shard at a time, so a
+//! streamed answer needs memory for a frame, not for the result. A cluster read merges this
+//! node's stream and the peers' streams as it goes (`cluster::merge`), a series at a time.
 
 use super::{Error, Selection};
 use crate::labels::Labels;
 use crate::storage::chunk::{self, XorChunk, SAMPLES_PER_CHUNK};
 use crate::storage::shard::StoredChunk;
 use crate::storage::{self, Policies, SelectedSeries, Storage};
+use crate::cluster::merge::Merge;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -25,7 +27,7 @@ pub struct SeriesPiece {
     pub last: bool,
 }
 
-/// One series' merged samples: what a cluster read answers.
+/// One series' samples inside the selection's time range.
 pub type SeriesSamples = (Labels, Vec<(i64, f64)>);
 
 pub struct SeriesStream {
@@ -39,7 +41,8 @@ pub struct SeriesStream {
 
 enum Source {
     Paged(Pager),
-    Merged(VecDeque<SeriesSamples>),
+    /// A cluster read: this node's stream and the peers', merged series by series.
+    Merging(Box<Merge>),
 }
 
 /// What a shard lane (one policy in one shard) has in hand for the current batch.
@@ -70,10 +73,10 @@ impl SeriesStream {
         Ok(SeriesStream { min_t: selection.min_t, max_t: selection.max_t, source: Source::Paged(pager), skipped: Vec::new() })
     }
 
-    /// A stream over samples merged in memory (a cluster read), already in the time range,
-    /// made without the nodes `skipped`.
-    pub fn merged(series: Vec<SeriesSamples>, skipped: Vec<String>) -> SeriesStream {
-        SeriesStream { min_t: i64::MIN, max_t: i64::MAX, source: Source::Merged(series.into()), skipped }
+    /// A cluster read of `selection`'s time range over the nodes `merge` holds, made without the
+    /// nodes `skipped`.
+    pub fn merging(merge: Merge, selection: &Selection, skipped: Vec<String>) -> SeriesStream {
+        SeriesStream { min_t: selection.min_t, max_t: selection.max_t, source: Source::Merging(Box::new(merge)), skipped }
     }
 
     /// The cluster nodes this answer was made without.
@@ -81,12 +84,12 @@ impl SeriesStream {
         &self.skipped
     }
 
-    /// Keeps only the series whose labels satisfy `keep`; before any chunk is read, for a
-    /// local stream.
-    pub fn retain(&mut self, keep: impl Fn(&Labels) -> bool) {
+    /// Keeps only the series whose labels satisfy `keep`; this node's before any chunk is
+    /// read, other nodes' (in a cluster) as they arrive.
+    pub fn retain(&mut self, keep: impl Fn(&Labels) -> bool + 'static) {
         match &mut self.source {
             Source::Paged(p) => p.series.retain(|s| keep(&s.labels)),
-            Source::Merged(m) => m.retain(|(labels, _)| keep(labels)),
+            Source::Merging(m) => m.retain(Arc::new(keep)),
         }
     }
 
@@ -94,15 +97,25 @@ impl SeriesStream {
     pub async fn next(&mut self) -> Result<Option<SeriesPiece>, Error> {
         match &mut self.source {
             Source::Paged(p) => p.next(self.min_t, self.max_t).await,
-            Source::Merged(m) => Ok(m.pop_front().map(|(labels, samples)| SeriesPiece { labels, chunks: encode(&samples), last: true })),
+            Source::Merging(m) => m.next().await,
+        }
+    }
+
+    /// The next whole series with all its chunks (which may hold samples just outside the time
+    /// range); `None` after the last.
+    pub async fn next_chunks(&mut self) -> Result<Option<(Labels, Vec<StoredChunk>)>, Error> {
+        let mut chunks = Vec::new();
+        loop {
+            let Some(piece) = self.next().await? else { return Ok(None) };
+            chunks.extend(piece.chunks);
+            if piece.last {
+                return Ok(Some((piece.labels, chunks)));
+            }
         }
     }
 
     /// The next whole series with its samples inside the time range (possibly none).
     pub async fn next_series(&mut self) -> Result<Option<SeriesSamples>, Error> {
-        if let Source::Merged(m) = &mut self.source {
-            return Ok(m.pop_front());
-        }
         let mut samples = Vec::new();
         loop {
             let Some(piece) = self.next().await? else { return Ok(None) };
@@ -122,7 +135,7 @@ impl SeriesStream {
 }
 
 /// Samples in Prometheus XOR chunks of at most `SAMPLES_PER_CHUNK` each.
-fn encode(samples: &[(i64, f64)]) -> Vec<StoredChunk> {
+pub fn encode(samples: &[(i64, f64)]) -> Vec<StoredChunk> {
     samples
         .chunks(SAMPLES_PER_CHUNK as usize)
         .map(|part| {

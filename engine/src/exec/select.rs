@@ -13,6 +13,7 @@ use crate::query::ast::{limit_or_all, Expr, Name, Select};
 use crate::query::condition::{regex, split_time, Cond, TimeRange};
 use crate::storage::Policies;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 const NS_PER_MS: i64 = 1_000_000;
 
@@ -121,19 +122,29 @@ fn tag_of<'a>(tags: &'a TagSet, key: &str) -> Option<&'a str> {
     tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// Reads every field's series of measurement `m` into rows keyed by tag set.
-async fn read_rows(data: &Data, (db, rp): (&str, Policies<'_>), (field_map, m): (&FieldMap, &str), fields: &[String], cond: Option<&Cond>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, Error> {
+/// A series' tags as InfluxQL shows them (see `FieldMap::tags`).
+fn tagset(field_map: &FieldMap, labels: &crate::labels::Labels) -> TagSet {
+    field_map.tags(labels.iter()).into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+}
+
+/// Reads every field's series of measurement `m` into rows keyed by tag set; a condition on
+/// tags alone drops series before their samples are read.
+async fn read_rows(data: &Data, (db, rp): (&str, Policies<'_>), (field_map, m): (&Arc<FieldMap>, &str), fields: &[String], cond: Option<&Arc<Cond>>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, Error> {
     let (min_t, max_t) = range.millis();
     let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
-    let tagset = |labels: &crate::labels::Labels| -> TagSet { field_map.tags(labels.iter()).into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect() };
-    let tag_filter = |tags: &TagSet| cond.filter(|c| !c.has_fields()).is_none_or(|c| c.eval(&|k| tag_of(tags, k), &[]));
     for (i, field) in fields.iter().enumerate() {
         let metric = FieldMap::series_name(m, field);
         let selection = Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", &metric)?], min_t, max_t };
         let mut stream = data.select(db, rp, selection).await?;
-        stream.retain(|labels| tag_filter(&tagset(labels)));
+        if let Some(cond) = cond.filter(|c| !c.has_fields()).cloned() {
+            let field_map = field_map.clone();
+            stream.retain(move |labels| {
+                let tags = tagset(&field_map, labels);
+                cond.eval(&|k| tag_of(&tags, k), &[])
+            });
+        }
         while let Some((labels, samples)) = stream.next_series().await? {
-            let tags = tagset(&labels);
+            let tags = tagset(field_map, &labels);
             for (t, v) in samples {
                 out.entry(tags.clone()).or_default().entry(t * NS_PER_MS).or_insert_with(|| vec![None; fields.len()])[i] = Some(v);
             }
@@ -180,7 +191,7 @@ pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option
     let rp = Policies::One(rp_name);
     let target = (db.as_str(), rp);
     let mut out = Vec::new();
-    let field_map = FieldMap::load(data.storage(), &db)?;
+    let field_map = Arc::new(FieldMap::load(data.storage(), &db)?);
     let mut aggregate_rows_total = 0;
     for m in measurements(data, select, target, &field_map).await? {
         let all_series = data.series(&db, rp, vec![field_map.matcher(Some(&m))?]).await?;
@@ -196,7 +207,7 @@ pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option
         let cond = rest
             .as_ref()
             .map(|e| {
-                Cond::compile(e, &is_tag, &mut |name| field_index(&mut fields, name))
+                Cond::compile(e, &is_tag, &mut |name| field_index(&mut fields, name)).map(Arc::new)
             })
             .transpose()?;
         let rows = read_rows(data, target, (&field_map, &m), &fields, cond.as_ref(), range).await?;

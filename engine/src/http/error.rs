@@ -50,7 +50,7 @@ fn storage_status(e: &storage::Error) -> StatusCode {
 fn data_status(e: &data::Error) -> StatusCode {
     match e {
         data::Error::Storage(e) => storage_status(e),
-        data::Error::PeersUnreachable { .. } | data::Error::TooFewCopies { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        data::Error::PeersUnreachable { .. } | data::Error::PeerFailed { .. } | data::Error::TooFewCopies { .. } => StatusCode::SERVICE_UNAVAILABLE,
         data::Error::NotShared { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -2,21 +2,23 @@
 //! each works on this node's own data only, and answers only requests that carry the cluster
 //! secret. `/internal/v1/write` stores a node's share of a write (remote write 1.0 body; the
 //! answer is the outcome as JSON), with hints when it stands in for an owner that is down
-//! (`stands_for`, see `cluster::handoff`); `/read` answers this node's samples as a SAMPLES remote
-//! read; `/series` the label sets of its series matching each query (series without
-//! samples); `/catalog` merges another node's catalog entries and answers this node's.
+//! (`stands_for`, see `cluster::handoff`); `/read` streams this node's chunks as a
+//! STREAMED_XOR_CHUNKS remote read does (frames of at most 1 MiB, read from storage as they go
+//! out; SAMPLES when the request accepts only that, as a node of an older version asks);
+//! `/series` the label sets of its series matching each query (series without samples);
+//! `/catalog` merges another node's catalog entries and answers this node's.
 
 use super::body::{decompress, read_raw};
-use super::read::{labels_pb, parse_queries, samples, samples_answer};
+use super::read::{labels_pb, negotiate, parse_queries, samples, samples_answer, streamed, Target};
 use super::{ApiError, AppState};
 use crate::cluster::handoff::CopyKind;
 use crate::cluster::transport::{decode_entries, encode_entries};
 use crate::data::{Data, FieldPairs};
-use crate::storage::Policies;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use prost::Message;
-use proto::prometheus as pb;
+use proto::prometheus::{self as pb, read_request::ResponseType};
+use std::sync::Arc;
 
 #[derive(serde::Deserialize)]
 pub struct Params {
@@ -34,11 +36,10 @@ pub struct Params {
 }
 
 impl Params {
-    fn which(&self) -> Policies<'_> {
-        match self.policies.as_deref() {
-            Some("all") => Policies::All,
-            _ => Policies::One(self.rp.as_deref().filter(|r| !r.is_empty())),
-        }
+    /// What a read or listing reads: `data` in `db` (default `prometheus`), `rp` or every policy.
+    fn target(&self, data: Data) -> Target {
+        let db = super::database_or_default(&self.db);
+        Target { data: Arc::new(data), db, rp: self.rp.clone(), all_policies: self.policies.as_deref() == Some("all") }
     }
 }
 
@@ -82,20 +83,24 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
     Ok(HttpResponse::Ok().json(&outcome))
 }
 
+/// This node's series as frames, streamed from its storage (or, for a node of an older
+/// version that asks for SAMPLES, every sample in one answer).
 pub async fn read(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let local = local_data(&req, &state)?;
-    let db = super::database_or_default(&params.db);
+    let target = params.target(local_data(&req, &state)?);
     let request = read_request(&req, payload, &state).await?;
-    samples(&local, &db, params.which(), parse_queries(&request)?).await
+    let queries = parse_queries(&request)?;
+    match negotiate(&request)? {
+        ResponseType::Samples => samples(&target.data, &target.db, target.which(), queries).await,
+        ResponseType::StreamedXorChunks => streamed(target, queries).await,
+    }
 }
 
 pub async fn series(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let local = local_data(&req, &state)?;
-    let db = super::database_or_default(&params.db);
+    let target = params.target(local_data(&req, &state)?);
     let request = read_request(&req, payload, &state).await?;
     let mut results = Vec::new();
     for q in parse_queries(&request)? {
-        let series = local.series(&db, params.which(), q.matchers).await?;
+        let series = target.data.series(&target.db, target.which(), q.matchers).await?;
         results.push(pb::QueryResult { timeseries: series.iter().map(|l| pb::TimeSeries { labels: labels_pb(l), ..Default::default() }).collect() });
     }
     samples_answer(pb::ReadResponse { results })

@@ -1,24 +1,21 @@
 //! Remote read: every query of a `ReadRequest`, answered as SAMPLES (one snappy protobuf
 //! `ReadResponse`) or STREAMED_XOR_CHUNKS (frames of uvarint length, big-endian CRC32-C and a
-//! `ChunkedReadResponse`, none over 1 MiB). A streamed answer is produced piece by piece from
-//! the data interface's stream behind a one-frame channel, so memory is bounded by the frame
-//! size, not the result.
+//! `ChunkedReadResponse`, none over 1 MiB: `data::frames`). A streamed answer is produced piece
+//! by piece from the data interface's stream behind a one-frame channel, so memory is bounded
+//! by the frame size, not the result; `/internal/v1/read` answers a peer with the same code.
 
 use super::body::{decompress, read_raw};
 use super::{ApiError, AppState};
+use crate::data::frames::Framer;
 use crate::data::{Data, Selection, SeriesStream};
 use std::collections::BTreeSet;
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::shard::StoredChunk;
 use crate::storage::Policies;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use prost::Message;
 use proto::prometheus::{self as pb, read_request::ResponseType};
-
-/// Largest streamed frame, header included, as Prometheus' server uses.
-pub const MAX_FRAME_BYTES: usize = 1 << 20;
 
 #[derive(serde::Deserialize)]
 pub struct ReadParams {
@@ -44,7 +41,7 @@ pub(super) fn parse_queries(req: &pb::ReadRequest) -> Result<Vec<Selection>, Api
 }
 
 /// The first response type of the client's list that we serve; an empty list means SAMPLES.
-fn negotiate(req: &pb::ReadRequest) -> Result<ResponseType, ApiError> {
+pub(super) fn negotiate(req: &pb::ReadRequest) -> Result<ResponseType, ApiError> {
     if req.accepted_response_types.is_empty() {
         return Ok(ResponseType::Samples);
     }
@@ -75,7 +72,7 @@ pub async fn read(
     let queries = parse_queries(&request)?;
     match negotiate(&request)? {
         ResponseType::Samples => samples(&state.data, &db, Policies::One(rp.as_deref()), queries).await,
-        ResponseType::StreamedXorChunks => streamed(state, db, rp, queries).await,
+        ResponseType::StreamedXorChunks => streamed(Target { data: state.data.clone(), db, rp, all_policies: false }, queries).await,
     }
 }
 
@@ -122,81 +119,38 @@ pub(super) fn samples_answer(response: pb::ReadResponse) -> Result<HttpResponse,
         .body(compressed))
 }
 
-/// Frames one message: uvarint length, big-endian CRC32-Castagnoli of the message, message.
-pub fn frame(msg: &pb::ChunkedReadResponse) -> Bytes {
-    let body = msg.encode_to_vec();
-    let mut out = Vec::with_capacity(body.len() + 14);
-    prost::encoding::encode_varint(body.len() as u64, &mut out);
-    out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
-    out.extend_from_slice(&body);
-    Bytes::from(out)
+/// What a streamed answer reads, owned by the task that streams it.
+pub(super) struct Target {
+    pub data: std::sync::Arc<Data>,
+    pub db: String,
+    pub rp: Option<String>,
+    /// Every policy of the database (`rp` then does not count).
+    pub all_policies: bool,
 }
 
-/// Collects chunked series into frames no larger than `MAX_FRAME_BYTES`.
-struct Framer {
-    query_index: i64,
-    current: pb::ChunkedReadResponse,
-    size: usize,
-}
-
-fn field_len(inner: usize) -> usize {
-    1 + prost::encoding::encoded_len_varint(inner as u64) + inner
-}
-
-impl Framer {
-    /// Room for the message inside a frame: the length varint and CRC take at most 14 bytes.
-    const LIMIT: usize = MAX_FRAME_BYTES - 14 - 16;
-
-    fn new(query_index: i64) -> Framer {
-        Framer { query_index, current: pb::ChunkedReadResponse { chunked_series: vec![], query_index }, size: 16 }
-    }
-
-    fn take(&mut self) -> Option<Bytes> {
-        if self.current.chunked_series.is_empty() {
-            return None;
-        }
-        let f = frame(&self.current);
-        *self = Framer::new(self.query_index);
-        Some(f)
-    }
-
-    /// Adds one series; a series too big for one frame is split over several with the same labels.
-    fn push(&mut self, labels: Vec<pb::Label>, chunks: Vec<StoredChunk>, out: &mut Vec<Bytes>) {
-        let labels_len: usize = labels.iter().map(|l| field_len(l.encoded_len())).sum();
-        let mut series = pb::ChunkedSeries { labels: labels.clone(), chunks: vec![] };
-        let mut series_len = labels_len;
-        for c in chunks {
-            let chunk = pb::Chunk { min_time_ms: c.min_t, max_time_ms: c.max_t, r#type: pb::chunk::Encoding::Xor as i32, data: c.data };
-            let chunk_len = field_len(chunk.encoded_len());
-            if self.size + field_len(series_len + chunk_len) > Self::LIMIT {
-                if !series.chunks.is_empty() {
-                    self.current.chunked_series.push(std::mem::replace(&mut series, pb::ChunkedSeries { labels: labels.clone(), chunks: vec![] }));
-                    series_len = labels_len;
-                }
-                out.extend(self.take());
-            }
-            series.chunks.push(chunk);
-            series_len += chunk_len;
-        }
-        if !series.chunks.is_empty() {
-            self.size += field_len(series_len);
-            self.current.chunked_series.push(series);
+impl Target {
+    pub fn which(&self) -> Policies<'_> {
+        match self.all_policies {
+            true => Policies::All,
+            false => Policies::One(self.rp.as_deref().filter(|r| !r.is_empty())),
         }
     }
 }
 
 /// The frames of every query. The first query's read starts before the answer does, so that
-/// its failure is an HTTP error and the nodes it was made without are named in a header.
-async fn streamed(state: web::Data<AppState>, db: String, rp: Option<String>, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
+/// its failure is an HTTP error and the nodes it was made without are named in a header; a
+/// failure after that ends the answer early (the client sees a body cut short, not a last
+/// frame).
+pub(super) async fn streamed(target: Target, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
     let mut queries = queries.into_iter();
     let first = match queries.next() {
-        Some(q) => Some(state.data.select(&db, Policies::One(rp.as_deref()), q).await?),
+        Some(q) => Some(target.data.select(&target.db, target.which(), q).await?),
         None => None,
     };
     let skipped: Vec<String> = first.as_ref().map(|s| s.skipped().to_vec()).unwrap_or_default();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
     actix_web::rt::spawn(async move {
-        if let Err(e) = stream_queries(&state.data, &db, rp.as_deref(), first, queries, &tx).await {
+        if let Err(e) = stream_queries(&target, first, queries, &tx).await {
             tracing::warn!(error = %e, "streamed remote read stopped");
             let _ = tx.send(Err(std::io::Error::other(e))).await;
         }
@@ -209,14 +163,7 @@ async fn streamed(state: web::Data<AppState>, db: String, rp: Option<String>, qu
     Ok(answer)
 }
 
-async fn stream_queries(
-    data: &Data,
-    db: &str,
-    rp: Option<&str>,
-    first: Option<SeriesStream>,
-    rest: impl Iterator<Item = Selection>,
-    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-) -> Result<(), String> {
+async fn stream_queries(target: &Target, first: Option<SeriesStream>, rest: impl Iterator<Item = Selection>, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), String> {
     let send = |f: Bytes| async move { tx.send(Ok(f)).await.map_err(|_| "client went away".to_string()) };
     let Some(first) = first else { return Ok(()) };
     let mut next = Some(first);
@@ -236,39 +183,8 @@ async fn stream_queries(
         }
         if let Some((i, q)) = rest.next() {
             index = i + 1;
-            next = Some(data.select(db, Policies::One(rp), q).await.map_err(|e| e.to_string())?);
+            next = Some(target.data.select(&target.db, target.which(), q).await.map_err(|e| e.to_string())?);
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_stay_under_the_limit_and_split_big_series() {
-        let labels = vec![pb::Label { name: "__name__".into(), value: "x".into() }];
-        let chunks: Vec<StoredChunk> = (0..3000).map(|i| StoredChunk { min_t: i, max_t: i, data: vec![7u8; 1000] }).collect();
-        let mut framer = Framer::new(3);
-        let mut out = Vec::new();
-        framer.push(labels.clone(), chunks, &mut out);
-        out.extend(framer.take());
-        assert!(out.len() >= 3, "3 MB of chunks need at least 3 frames, got {}", out.len());
-        let mut total = 0;
-        for f in &out {
-            assert!(f.len() <= MAX_FRAME_BYTES, "frame of {} bytes", f.len());
-            let mut buf = &f[..];
-            let len = prost::encoding::decode_varint(&mut buf).unwrap() as usize;
-            let crc = u32::from_be_bytes(buf[..4].try_into().unwrap());
-            assert_eq!(crc, crc32c::crc32c(&buf[4..4 + len]));
-            let msg = pb::ChunkedReadResponse::decode(&buf[4..4 + len]).unwrap();
-            assert_eq!(msg.query_index, 3);
-            for s in msg.chunked_series {
-                assert_eq!(s.labels, labels);
-                total += s.chunks.len();
-            }
-        }
-        assert_eq!(total, 3000);
-    }
 }

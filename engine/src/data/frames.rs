@@ -1,0 +1,288 @@
+//! Prometheus' streamed remote read format (STREAMED_XOR_CHUNKS): frames of a uvarint length,
+//! the big-endian CRC32-C of the message and a `ChunkedReadResponse`, none over 1 MiB; a
+//! series too big for one frame goes on in the next frames under the same labels. `Framer`
+//! cuts series into frames (remote read and `/internal/v1/read` answer with them); `Frames`
+//! reads them back from a byte stream as it arrives, whole series at a time (a cluster read
+//! takes a peer's answer so), holding about one frame and one series.
+
+use crate::labels::Labels;
+use crate::storage::shard::StoredChunk;
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use prost::Message;
+use proto::prometheus as pb;
+use std::collections::VecDeque;
+
+/// Largest streamed frame, header included, as Prometheus' server uses.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// Frames one message: uvarint length, big-endian CRC32-Castagnoli of the message, message.
+pub fn frame(msg: &pb::ChunkedReadResponse) -> Bytes {
+    let body = msg.encode_to_vec();
+    let mut out = Vec::with_capacity(body.len() + 14);
+    prost::encoding::encode_varint(body.len() as u64, &mut out);
+    out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
+    out.extend_from_slice(&body);
+    Bytes::from(out)
+}
+
+/// Collects chunked series into frames no larger than `MAX_FRAME_BYTES`.
+pub struct Framer {
+    query_index: i64,
+    current: pb::ChunkedReadResponse,
+    size: usize,
+}
+
+fn field_len(inner: usize) -> usize {
+    1 + prost::encoding::encoded_len_varint(inner as u64) + inner
+}
+
+impl Framer {
+    /// Room for the message inside a frame: the length varint and CRC take at most 14 bytes.
+    const LIMIT: usize = MAX_FRAME_BYTES - 14 - 16;
+
+    pub fn new(query_index: i64) -> Framer {
+        Framer { query_index, current: pb::ChunkedReadResponse { chunked_series: vec![], query_index }, size: 16 }
+    }
+
+    /// The frame collected so far, if it holds anything.
+    pub fn take(&mut self) -> Option<Bytes> {
+        if self.current.chunked_series.is_empty() {
+            return None;
+        }
+        let f = frame(&self.current);
+        *self = Framer::new(self.query_index);
+        Some(f)
+    }
+
+    /// Adds one series; a series too big for one frame is split over several with the same labels.
+    pub fn push(&mut self, labels: Vec<pb::Label>, chunks: Vec<StoredChunk>, out: &mut Vec<Bytes>) {
+        let labels_len: usize = labels.iter().map(|l| field_len(l.encoded_len())).sum();
+        let mut series = pb::ChunkedSeries { labels: labels.clone(), chunks: vec![] };
+        let mut series_len = labels_len;
+        for c in chunks {
+            let chunk = pb::Chunk { min_time_ms: c.min_t, max_time_ms: c.max_t, r#type: pb::chunk::Encoding::Xor as i32, data: c.data };
+            let chunk_len = field_len(chunk.encoded_len());
+            if self.size + field_len(series_len + chunk_len) > Self::LIMIT {
+                if !series.chunks.is_empty() {
+                    self.current.chunked_series.push(std::mem::replace(&mut series, pb::ChunkedSeries { labels: labels.clone(), chunks: vec![] }));
+                    series_len = labels_len;
+                }
+                out.extend(self.take());
+            }
+            series.chunks.push(chunk);
+            series_len += chunk_len;
+        }
+        if !series.chunks.is_empty() {
+            self.size += field_len(series_len);
+            self.current.chunked_series.push(series);
+        }
+    }
+}
+
+/// The labels of a wire series as a label set (sorted by name; a name twice is refused).
+fn labels_of(labels: &[pb::Label]) -> Result<Labels, String> {
+    let mut pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+    pairs.sort_unstable();
+    if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!("label {:?} twice in one series", w[0].0));
+    }
+    Ok(Labels::from_sorted(pairs))
+}
+
+/// Where the next frame's message lies in `buf`: (header length, message length), `None` while
+/// it has not all arrived.
+fn next_frame(buf: &[u8]) -> Result<Option<(usize, usize)>, String> {
+    let mut len = 0u64;
+    for (i, b) in buf.iter().enumerate().take(10) {
+        len |= ((b & 0x7f) as u64) << (7 * i);
+        if b & 0x80 == 0 {
+            if len > MAX_FRAME_BYTES as u64 {
+                return Err(format!("a frame of {len} bytes, over the {MAX_FRAME_BYTES} allowed"));
+            }
+            let header = i + 1 + 4;
+            return Ok((buf.len() >= header + len as usize).then_some((header, len as usize)));
+        }
+    }
+    match buf.len() >= 10 {
+        true => Err("a frame length that is no uvarint".into()),
+        false => Ok(None),
+    }
+}
+
+/// Frames read from a stream of byte pieces (an HTTP body), series by series.
+pub struct Frames<S> {
+    body: S,
+    buffer: BytesMut,
+    /// The rest of the last frame's series.
+    pending: VecDeque<pb::ChunkedSeries>,
+    /// The series being gathered: it may go on in the next frame.
+    current: Option<(Labels, Vec<StoredChunk>)>,
+    /// Whether the stream has ended (it must not be asked again).
+    ended: bool,
+}
+
+impl<S, E> Frames<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    pub fn new(body: S) -> Frames<S> {
+        Frames { body, buffer: BytesMut::new(), pending: VecDeque::new(), current: None, ended: false }
+    }
+
+    /// The next whole series with its chunks, in the order sent; `None` after the last.
+    /// Consecutive chunked series with the same labels are one series cut across frames.
+    pub async fn next_series(&mut self) -> Result<Option<(Labels, Vec<StoredChunk>)>, String> {
+        loop {
+            let Some(s) = self.pending.pop_front() else {
+                match self.next_message().await? {
+                    Some(m) => self.pending = m.chunked_series.into(),
+                    None => return Ok(self.current.take()),
+                }
+                continue;
+            };
+            let labels = labels_of(&s.labels)?;
+            let mut chunks = Vec::with_capacity(s.chunks.len());
+            for c in s.chunks {
+                if c.r#type != pb::chunk::Encoding::Xor as i32 {
+                    return Err(format!("series {labels}: a chunk of encoding {}, not XOR", c.r#type));
+                }
+                chunks.push(StoredChunk { min_t: c.min_time_ms, max_t: c.max_time_ms, data: c.data });
+            }
+            match &mut self.current {
+                Some((l, so_far)) if *l == labels => so_far.extend(chunks),
+                _ => {
+                    if let Some(done) = self.current.replace((labels, chunks)) {
+                        return Ok(Some(done));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next frame's message, its CRC checked; `None` at the end of the stream.
+    async fn next_message(&mut self) -> Result<Option<pb::ChunkedReadResponse>, String> {
+        loop {
+            if let Some((header, len)) = next_frame(&self.buffer)? {
+                let frame = self.buffer.split_to(header + len);
+                let (crc, msg) = (u32::from_be_bytes(frame[header - 4..header].try_into().expect("4 bytes")), &frame[header..]);
+                if crc32c::crc32c(msg) != crc {
+                    return Err("a frame whose CRC32-C does not match".into());
+                }
+                return pb::ChunkedReadResponse::decode(msg).map(Some).map_err(|e| format!("a frame that does not decode: {e}"));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            match self.body.next().await {
+                Some(Ok(bytes)) => self.buffer.extend_from_slice(&bytes),
+                Some(Err(e)) => return Err(e.to_string()),
+                None => {
+                    self.ended = true;
+                    if !self.buffer.is_empty() {
+                        return Err("the answer ends inside a frame".into());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pb_labels(name: &str) -> Vec<pb::Label> {
+        vec![pb::Label { name: "__name__".into(), value: name.into() }]
+    }
+
+    /// A body that panics when asked again after its end, as awc's does.
+    struct Body(Option<futures_util::stream::Iter<std::vec::IntoIter<Result<Bytes, String>>>>);
+
+    impl Stream for Body {
+        type Item = Result<Bytes, String>;
+
+        fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+            let next = self.0.as_mut().expect("a body asked again after its end").poll_next_unpin(cx);
+            if let std::task::Poll::Ready(None) = next {
+                self.0 = None;
+            }
+            next
+        }
+    }
+
+    /// Frames' bytes cut into pieces of `piece` bytes, as a body stream.
+    fn body(frames: &[Bytes], piece: usize) -> Body {
+        let all: Vec<u8> = frames.concat();
+        let pieces: Vec<Result<Bytes, String>> = all.chunks(piece).map(|p| Ok(Bytes::copy_from_slice(p))).collect();
+        Body(Some(futures_util::stream::iter(pieces)))
+    }
+
+    #[test]
+    fn frames_stay_under_the_limit_and_split_big_series() {
+        let labels = pb_labels("x");
+        let chunks: Vec<StoredChunk> = (0..3000).map(|i| StoredChunk { min_t: i, max_t: i, data: vec![7u8; 1000] }).collect();
+        let mut framer = Framer::new(3);
+        let mut out = Vec::new();
+        framer.push(labels.clone(), chunks, &mut out);
+        out.extend(framer.take());
+        assert!(out.len() >= 3, "3 MB of chunks need at least 3 frames, got {}", out.len());
+        let mut total = 0;
+        for f in &out {
+            assert!(f.len() <= MAX_FRAME_BYTES, "frame of {} bytes", f.len());
+            let mut buf = &f[..];
+            let len = prost::encoding::decode_varint(&mut buf).unwrap() as usize;
+            let crc = u32::from_be_bytes(buf[..4].try_into().unwrap());
+            assert_eq!(crc, crc32c::crc32c(&buf[4..4 + len]));
+            let msg = pb::ChunkedReadResponse::decode(&buf[4..4 + len]).unwrap();
+            assert_eq!(msg.query_index, 3);
+            for s in msg.chunked_series {
+                assert_eq!(s.labels, labels);
+                total += s.chunks.len();
+            }
+        }
+        assert_eq!(total, 3000);
+    }
+
+    #[actix_web::test]
+    async fn series_cut_across_frames_and_pieces_come_back_whole() {
+        let mut framer = Framer::new(0);
+        let mut out = Vec::new();
+        let chunk = |i: i64| StoredChunk { min_t: i, max_t: i, data: vec![i as u8; 900] };
+        framer.push(pb_labels("a"), (0..5).map(chunk).collect(), &mut out);
+        framer.push(pb_labels("b"), (0..2500).map(chunk).collect(), &mut out);
+        framer.push(pb_labels("c"), (0..1).map(chunk).collect(), &mut out);
+        out.extend(framer.take());
+        assert!(out.len() >= 3, "b alone needs more than two frames: {}", out.len());
+        for piece in [1, 7, 4096, 1 << 22] {
+            let mut frames = Frames::new(body(&out, piece));
+            let mut got = Vec::new();
+            while let Some((labels, chunks)) = frames.next_series().await.unwrap() {
+                assert!(chunks.iter().enumerate().all(|(i, c)| c.min_t == i as i64 && c.data == vec![i as u8; 900]), "{labels}");
+                got.push((labels.get("__name__").to_string(), chunks.len()));
+            }
+            assert!(frames.next_series().await.unwrap().is_none(), "the end stays the end (the body is not asked again)");
+            assert_eq!(got, vec![("a".into(), 5), ("b".into(), 2500), ("c".into(), 1)], "pieces of {piece} bytes");
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_bad_crc_a_cut_frame_and_a_failing_body_are_errors() {
+        let mut framer = Framer::new(0);
+        let mut out = Vec::new();
+        framer.push(pb_labels("a"), vec![StoredChunk { min_t: 1, max_t: 2, data: vec![1, 2, 3] }], &mut out);
+        let good = framer.take().unwrap();
+        let mut bad = good.to_vec();
+        *bad.last_mut().unwrap() ^= 1;
+        let e = Frames::new(body(&[Bytes::from(bad)], 3)).next_series().await.unwrap_err();
+        assert!(e.contains("CRC32-C"), "{e}");
+        let e = Frames::new(body(&[good.slice(..good.len() - 1)], 5)).next_series().await.unwrap_err();
+        assert_eq!(e, "the answer ends inside a frame");
+        let failing = futures_util::stream::iter(vec![Ok(good.clone()), Err("connection reset".to_string())]);
+        let e = Frames::new(failing).next_series().await.unwrap_err();
+        assert_eq!(e, "connection reset", "the last series is not whole before the body ends");
+        let e = Frames::new(body(&[Bytes::from_static(&[0xff; 12])], 12)).next_series().await.unwrap_err();
+        assert!(e.contains("no uvarint"), "{e}");
+    }
+}
