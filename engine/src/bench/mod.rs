@@ -282,7 +282,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         }
         let elapsed = started.elapsed();
         if vm {
-            return Ok((elapsed, latencies, (Duration::ZERO, 0, 0)));
+            return Ok((elapsed, latencies, (Duration::ZERO, 0, 0), (0.0, 0.0)));
         }
         // A remote read of READ_METRIC of every target (all scrapes) as SAMPLES, best of 3,
         // through the first server (in a cluster it asks every node and merges); each answer
@@ -316,7 +316,12 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             let (series, samples) = check_read(&answer, &written).map_err(|e| format!("remote read of {READ_METRIC} does not hold what the bench wrote: {e}"))?;
             read = (read.0.min(took), series, samples);
         }
-        Ok((elapsed, latencies, read))
+        // What sealing did while the workload ran (the last pass runs at the clean stop).
+        let mut metrics = client.get(format!("{base}/metrics")).send().await.map_err(|e| format!("/metrics: {e}"))?;
+        let text = String::from_utf8_lossy(&metrics.body().limit(1 << 24).await.map_err(|e| format!("/metrics: {e}"))?).into_owned();
+        let value = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok()).unwrap_or(0.0);
+        let sealing = (value("gemini_storage_sealed_samples_total"), value("gemini_storage_seal_seconds_total"));
+        Ok((elapsed, latencies, read, sealing))
     });
     let rss: u64 = pids.iter().filter_map(|p| peak_rss_kib(*p)).sum();
     let cpu: f64 = pids.iter().filter_map(|p| cpu_seconds(*p)).sum();
@@ -341,7 +346,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
-    let ((elapsed, mut latencies, (read, read_series, read_samples)), disk) = disk?;
+    let ((elapsed, mut latencies, (read, read_series, read_samples), (sealed, seal_seconds)), disk) = disk?;
     latencies.sort();
     let copies = match (nodes, args.replication_factor.min(nodes)) {
         (1, _) => "single node, one copy".to_string(),
@@ -360,6 +365,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         println!("remote read:     n/a (VictoriaMetrics does not serve remote read)");
         return Ok(());
     }
+    println!("sealing:         {sealed:.0} samples sealed while the workload ran, in {seal_seconds:.2} s of shard time ({:.0} ms per million samples)", seal_seconds * 1e9 / sealed.max(1.0));
     println!("remote read:     {READ_METRIC} of every target, every scrape ({read_series} series, {read_samples} samples, all checked against what was written): {:.1} ms", read.as_secs_f64() * 1e3);
     Ok(())
 }

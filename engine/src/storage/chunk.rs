@@ -141,13 +141,18 @@ impl XorChunk {
         Self::default()
     }
 
+    /// A chunk of `samples`, in time order.
+    pub fn of(samples: &[(i64, f64)]) -> Self {
+        let mut c = XorChunk::new();
+        for (t, v) in samples {
+            c.append(*t, *v);
+        }
+        c
+    }
+
     /// Rebuilds an appendable chunk from encoded bytes.
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let mut c = XorChunk::new();
-        for s in decode(bytes)? {
-            c.append(s.0, s.1);
-        }
-        Some(c)
+        Some(Self::of(&decode(bytes)?))
     }
 
     pub fn len(&self) -> u16 {

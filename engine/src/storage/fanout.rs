@@ -184,6 +184,14 @@ impl Storage {
 
     /// Stores every open chunk and flushes memtables, so a restart has no log to replay:
     /// called at shutdown, after the last request.
+    /// Seals every full chunk that is ready now, in every shard (see `shard::seal`).
+    pub async fn seal_all(&self) -> Result<(), Error> {
+        for r in join_all(self.shards.iter().map(|s| s.send(shard::Seal))).await {
+            r??;
+        }
+        Ok(())
+    }
+
     pub async fn shutdown(&self) -> Result<(), Error> {
         for r in join_all(self.shards.iter().map(|s| s.send(shard::Shutdown))).await {
             r??;

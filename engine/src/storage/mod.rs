@@ -3,6 +3,7 @@
 //! the `meta` column family. This is the only way the HTTP layer reaches data; it knows
 //! nothing of HTTP.
 
+pub mod block;
 pub mod catalog;
 mod catalog_ops;
 pub mod chunk;

@@ -38,6 +38,23 @@ pub(super) async fn samples_of(storage: &Storage, rp: Option<&str>) -> Vec<(Stri
         .collect()
 }
 
+/// Every sample of series `name` in policy `rp` as (time, value bits), checking that its
+/// chunks are in time order, bounded by their first and last samples, and hold at most
+/// `SAMPLES_PER_CHUNK` each.
+pub(super) async fn values_of(storage: &Storage, rp: Option<&str>, name: &str) -> Vec<(i64, u64)> {
+    let found = storage.select("db", Policies::One(rp), vec![Matcher::new(MatchKind::Equal, "__name__", name).unwrap()]).await.unwrap();
+    let chunks = storage.read_chunks(&found, i64::MIN, i64::MAX).await.unwrap();
+    let mut out: Vec<(i64, u64)> = Vec::new();
+    for c in chunks.iter().flatten() {
+        let before = out.len();
+        chunk::decode_each(&c.data, |t, v| out.push((t, v.to_bits()))).unwrap();
+        assert!(out.len() - before <= chunk::SAMPLES_PER_CHUNK as usize);
+        assert_eq!((out[before].0, out[out.len() - 1].0), (c.min_t, c.max_t));
+        assert!(before == 0 || out[before - 1].0 < out[before].0, "chunks in time order");
+    }
+    out
+}
+
 pub(super) fn minutes(from: i64, to: i64) -> Vec<(i64, f64)> {
     (from..to).step_by(60_000).map(|t| (t, t as f64)).collect()
 }

@@ -1,7 +1,8 @@
 //! Backfill: samples older than a series' newest, which an ordinary write refuses as out of
 //! order, merged into the chunks that cover their time. Hinted handoff delivers such samples
-//! to an owner that has taken newer ones since it came back. The series' chunks from the first
-//! one reaching the oldest new sample on, and its open chunk, are read, merged with the new
+//! to an owner that has taken newer ones since it came back. The series' chunks and sealed
+//! blocks from the first one reaching the oldest new sample on, and its open chunk, are read
+//! (and deleted), merged with the new
 //! samples (a timestamp already stored keeps its value: the same value is a duplicate, another
 //! is refused) and cut again by the rule `append` follows (120 samples, partition ends); the
 //! last piece is the new open chunk. Stored with a checkpoint, so no log replay undoes it.
@@ -51,18 +52,17 @@ impl Shard {
         let from = samples[0].0;
         let policy = self.series[&id].policy;
         let length = self.partition_length(policy);
-        let cf = column_family(&self.db, &self.cf_names, "chunks");
-        // What is stored from the first chunk reaching `from` on, by time.
+        // What is stored from the first chunk or block reaching `from` on, by time.
         let mut stored: Vec<(i64, f64)> = Vec::new();
-        let mut it = self.chunk_iterator();
-        self.each_chunk(&mut it, policy, id, |_| true, |k, _, c_max, xor| {
+        let mut its = self.stored_iterators();
+        self.each_stored(&mut its, policy, id, |_| true, |k, _, c_max, contents| {
             if c_max >= from {
-                batch.delete_cf(cf, k);
-                crate::storage::chunk::decode_each(xor, |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("chunk".into()))?;
+                batch.delete_cf(column_family(&self.db, &self.cf_names, contents.kind()), k);
+                contents.each(|t, v| stored.push((t, v)))?;
             }
             Ok(true)
         })?;
-        drop(it);
+        drop(its);
         let head = &self.series[&id].head;
         crate::storage::chunk::decode_each(head.bytes(), |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("open chunk".into()))?;
         stored.sort_unstable_by_key(|s| s.0);
@@ -109,26 +109,7 @@ impl Shard {
 
 #[cfg(test)]
 mod tests {
-    use crate::storage::chunk::{self, SAMPLES_PER_CHUNK};
     use crate::storage::testing::*;
-    use crate::storage::{Policies, Storage};
-    use crate::index::matcher::{MatchKind, Matcher};
-
-    /// Every sample of series `name` as (time, value bits), checking that its chunks are in
-    /// time order and hold at most `SAMPLES_PER_CHUNK` each.
-    async fn values_of(storage: &Storage, name: &str) -> Vec<(i64, u64)> {
-        let found = storage.select("db", Policies::One(None), vec![Matcher::new(MatchKind::Equal, "__name__", name).unwrap()]).await.unwrap();
-        let chunks = storage.read_chunks(&found, i64::MIN, i64::MAX).await.unwrap();
-        let mut out: Vec<(i64, u64)> = Vec::new();
-        for c in &chunks[0] {
-            let before = out.len();
-            chunk::decode_each(&c.data, |t, v| out.push((t, v.to_bits()))).unwrap();
-            assert!(out.len() - before <= SAMPLES_PER_CHUNK as usize);
-            assert_eq!((out[before].0, out[out.len() - 1].0), (c.min_t, c.max_t));
-            assert!(before == 0 || out[before - 1].0 < out[before].0, "chunks in time order");
-        }
-        out
-    }
 
     #[actix_web::test]
     async fn older_samples_are_merged_into_the_chunks_and_stay_after_a_restart() {
@@ -151,11 +132,11 @@ mod tests {
         assert_eq!((out.accepted, out.duplicates, out.rejected), (302, 1, 1));
         let mut want: Vec<(i64, u64)> = even.iter().chain(&odd).chain(&[early, newest]).map(|(t, v)| (*t, v.to_bits())).collect();
         want.sort();
-        assert_eq!(values_of(&storage, "a").await, want);
+        assert_eq!(values_of(&storage, None, "a").await, want);
 
         drop(storage);
         let storage = open(dir.path());
-        assert_eq!(values_of(&storage, "a").await, want, "as stored, after a restart");
+        assert_eq!(values_of(&storage, None, "a").await, want, "as stored, after a restart");
         let next = storage.write("db", None, vec![series("a", vec![(newest.0 + 60_000, 1.0), (newest.0 - 60_000, 1.0)])]).await.unwrap();
         assert_eq!((next.accepted, next.rejected), (1, 1), "plain writes go on after the newest sample");
     }

@@ -1,6 +1,7 @@
 //! Deleting: whole series (`DROP SERIES`, retention of dead series) and the samples of a
-//! time range (`DELETE`), which rewrites the chunks across its ends.
+//! time range (`DELETE`), which rewrites the chunks and sealed blocks across its ends.
 
+use super::stored::{Stored, StoredIterators, STORED};
 use super::{column_family, series_hash, Shard};
 use crate::labels::Labels;
 use crate::storage::chunk::XorChunk;
@@ -43,7 +44,7 @@ impl Shard {
     /// Puts the deletion of these series' keys in `batch`; answers the ids that exist.
     pub(super) fn stage_series_deletion(&self, ids: &[u64], batch: &mut WriteBatch) -> Vec<u64> {
         let mut gone = Vec::new();
-        let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
+        let mut its = STORED.map(|kind| self.db.raw_iterator_cf(self.cf(kind)));
         for &id in ids {
             let Some(s) = self.series.get(&id) else { continue };
             batch.delete_cf(self.cf("series"), keys::series_key(s.policy, id));
@@ -51,12 +52,15 @@ impl Shard {
             for (name, value) in s.labels.iter() {
                 batch.delete_cf(self.cf("postings"), keys::posting_key(s.policy, name, value, id));
             }
-            // A range delete only where the series has chunks: tombstones slow every read.
+            // A range delete only where the series has chunks or blocks: tombstones slow every
+            // read.
             for p in self.partitions.get(&s.policy).into_iter().flatten() {
                 let prefix = keys::chunk_prefix(s.policy, *p, id);
-                it.seek(prefix);
-                if it.key().is_some_and(|k| k.starts_with(&prefix)) {
-                    batch.delete_range_cf(self.cf("chunks"), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
+                for (it, kind) in its.iter_mut().zip(STORED) {
+                    it.seek(prefix);
+                    if it.key().is_some_and(|k| k.starts_with(&prefix)) {
+                        batch.delete_range_cf(self.cf(kind), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
+                    }
                 }
             }
             gone.push(id);
@@ -73,39 +77,40 @@ impl Shard {
     /// nothing goes entirely. Stored with a checkpoint, so no log replay brings samples back.
     /// Answers the number of series deleted entirely.
     pub(super) fn delete_points(&mut self, ids: &[u64], min_t: i64, max_t: i64) -> Result<usize, Error> {
-        let without = |data: &[u8]| -> Result<Option<XorChunk>, Error> {
-            let mut kept = XorChunk::new();
-            crate::storage::chunk::decode_each(data, |t, v| {
+        // The samples of a chunk, block or open chunk outside [min_t, max_t].
+        let kept_of = |contents: Stored<'_>| -> Result<Vec<(i64, f64)>, Error> {
+            let mut kept = Vec::new();
+            contents.each(|t, v| {
                 if t < min_t || t > max_t {
-                    kept.append(t, v);
+                    kept.push((t, v));
                 }
-            })
-            .ok_or_else(|| Error::Corrupt("chunk".into()))?;
-            Ok((!kept.is_empty()).then_some(kept))
+            })?;
+            Ok(kept)
         };
-        let stored = |c: &XorChunk| keys::encode_chunk_value(c.max_time(), c.bytes());
         let mut batch = WriteBatch::default();
         let mut emptied = Vec::new();
         let db = self.db.clone();
-        let cf = column_family(&db, &self.cf_names, "chunks");
-        let mut it = db.raw_iterator_cf(cf);
+        let names = self.cf_names.clone();
+        let mut its = StoredIterators::new(&db, &names);
         for &id in ids {
             let Some(series) = self.series.get(&id) else { continue };
             let policy = series.policy;
-            // The newest full chunk left: (partition, min time, stored value).
-            let mut newest: Option<(Partition, i64, Vec<u8>)> = None;
-            self.each_chunk(&mut it, policy, id, |_| true, |k, c_min, c_max, xor| {
-                let p = keys::partition_at(k);
-                let mut left = Some((c_min, keys::encode_chunk_value(c_max, xor)));
+            // The newest full chunk or block left: (partition, min time, its family, contents).
+            let mut newest: Option<(Partition, i64, &'static str, Vec<u8>)> = None;
+            self.each_stored(&mut its, policy, id, |_| true, |k, c_min, c_max, contents| {
+                let (p, kind) = (keys::partition_at(k), contents.kind());
+                let cf = column_family(&db, &names, kind);
+                let mut left = Some((c_min, keys::encode_chunk_value(c_max, contents.bytes())));
                 if c_min <= max_t && c_max >= min_t {
                     batch.delete_cf(cf, k);
-                    left = without(xor)?.map(|kept| (kept.min_time(), stored(&kept)));
+                    let kept = kept_of(contents)?;
+                    left = kept.first().map(|first| (first.0, keys::encode_chunk_value(kept[kept.len() - 1].0, &contents.encode_like(&kept))));
                     if let Some((min, value)) = &left {
                         batch.put_cf(cf, keys::chunk_key(policy, p, id, *min), value);
                     }
                 }
                 if let Some((min, value)) = left.filter(|(min, _)| newest.as_ref().is_none_or(|n| *min > n.1)) {
-                    newest = Some((p, min, value));
+                    newest = Some((p, min, kind, value));
                 }
                 Ok(true)
             })?;
@@ -113,18 +118,17 @@ impl Shard {
             if head.is_empty() || head.min_time() > max_t || head.max_time() < min_t {
                 continue;
             }
-            let head = match without(head.bytes())? {
-                Some(kept) => kept,
-                None => match newest {
-                    Some((p, min, value)) => {
-                        batch.delete_cf(cf, keys::chunk_key(policy, p, id, min));
-                        XorChunk::from_bytes(keys::decode_chunk_value(&value)?.1).ok_or_else(|| Error::Corrupt("chunk".into()))?
-                    }
-                    None => {
-                        emptied.push(id);
-                        continue;
-                    }
-                },
+            let kept = kept_of(Stored::Xor(head.bytes()))?;
+            let head = match (kept.is_empty(), newest) {
+                (false, _) => XorChunk::of(&kept),
+                (true, Some((p, min, kind, value))) => {
+                    batch.delete_cf(column_family(&db, &names, kind), keys::chunk_key(policy, p, id, min));
+                    XorChunk::of(&Stored::of(kind, keys::decode_chunk_value(&value)?.1).samples()?)
+                }
+                (true, None) => {
+                    emptied.push(id);
+                    continue;
+                }
             };
             let series = self.series.get_mut(&id).expect("series exists");
             series.head = head;

@@ -152,16 +152,30 @@ impl Handler<DeleteSeries> for Shard {
 #[rtype(result = "Result<(), Error>")]
 pub struct Shutdown;
 
+/// Seals every chunk that is ready now (see `seal`), whatever time the last pass ran.
+#[derive(Message)]
+#[rtype(result = "Result<(), Error>")]
+pub struct Seal;
+
+impl Handler<Seal> for Shard {
+    type Result = Result<(), Error>;
+    fn handle(&mut self, _: Seal, _: &mut Context<Self>) -> Self::Result {
+        self.seal_all()
+    }
+}
+
 impl Handler<Shutdown> for Shard {
     type Result = Result<(), Error>;
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        self.seal_all()?;
         self.checkpoint()?;
         for kind in CF_KINDS {
             self.db.flush_cf(self.cf(kind))?;
         }
-        // A flush keeps log entries that the checkpoint's range delete covers, and older
-        // snapshots of open chunks linger in `head`: compacting both (small) drops them.
-        for kind in ["log", "head"] {
+        // A flush keeps log entries that the checkpoint's range delete covers, older snapshots
+        // of open chunks linger in `head`, and sealed chunks in `chunks` until their deletions
+        // meet them: compacting those (small) drops them.
+        for kind in ["log", "head", "chunks"] {
             self.db.compact_range_cf(self.cf(kind), None::<&[u8]>, None::<&[u8]>);
         }
         Ok(())

@@ -1,5 +1,5 @@
-//! One shard: an actix actor on its own thread, the only owner of its five column families
-//! (`shard<N>.series`, `.postings`, `.head`, `.chunks`, `.log`) and of their in-memory
+//! One shard: an actix actor on its own thread, the only owner of its six column families
+//! (`shard<N>.series`, `.postings`, `.head`, `.chunks`, `.blocks`, `.log`) and of their in-memory
 //! caches (series table, inverted index, open chunks). Everything else asks by message.
 //!
 //! Durability: a write appends its accepted samples to the log column family in the same
@@ -18,6 +18,8 @@ mod messages;
 mod read;
 mod recovery;
 mod retention;
+mod seal;
+mod stored;
 mod write;
 
 pub use messages::*;
@@ -45,7 +47,7 @@ const MAX_REJECTIONS_NAMED: usize = 5;
 /// that data directories had before retention policies.
 const FALLBACK_PARTITION_MS: i64 = 86_400_000;
 
-pub const CF_KINDS: [&str; 5] = ["series", "postings", "head", "chunks", "log"];
+pub const CF_KINDS: [&str; 6] = ["series", "postings", "head", "chunks", "blocks", "log"];
 
 pub fn cf_name(shard: usize, kind: &str) -> String {
     format!("shard{shard}.{kind}")
@@ -146,6 +148,7 @@ pub struct Shard {
     next_id: u64,
     next_seq: u64,
     log_bytes: usize,
+    seal: seal::SealState,
 }
 
 /// Series by id. Ids are dense (allocated one after another), so a vector indexed by id
@@ -236,34 +239,6 @@ impl Shard {
             .copied()
     }
 
-    /// An iterator over the `chunks` column family, for `each_chunk` (one for many series:
-    /// making one costs more than a seek).
-    fn chunk_iterator(&self) -> rocksdb::DBRawIterator<'_> {
-        self.db.raw_iterator_cf(self.cf("chunks"))
-    }
-
-    /// Walks the full chunks of series `id` in the partitions `keep` accepts with `it` (from
-    /// `chunk_iterator`), partition by partition and by start time in each: `f` gets the
-    /// chunk's key, min and max time and XOR bytes, and answers whether to go on in that
-    /// partition.
-    fn each_chunk(&self, it: &mut rocksdb::DBRawIterator<'_>, policy: PolicyId, id: u64, keep: impl Fn(&Partition) -> bool, mut f: impl FnMut(&[u8], i64, i64, &[u8]) -> Result<bool, super::Error>) -> Result<(), super::Error> {
-        for p in self.partitions.get(&policy).into_iter().flatten().filter(|p| keep(p)) {
-            let prefix = super::keys::chunk_prefix(policy, *p, id);
-            it.seek(prefix);
-            while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                if !k.starts_with(&prefix) {
-                    break;
-                }
-                let (c_max, xor) = super::keys::decode_chunk_value(v)?;
-                if !f(k, super::keys::unflip(&k[20..]), c_max, xor)? {
-                    break;
-                }
-                it.next();
-            }
-        }
-        Ok(it.status()?)
-    }
-
     fn partition_length(&self, policy: PolicyId) -> i64 {
         self.partition_ms.get(&policy).copied().unwrap_or(FALLBACK_PARTITION_MS)
     }
@@ -279,6 +254,11 @@ impl Actor for Shard {
                 if let Err(e) = shard.checkpoint() {
                     tracing::error!(shard = shard.index, error = %e, "checkpoint failed");
                 }
+            }
+        });
+        ctx.run_interval(seal::STEP_EVERY, |shard, _| {
+            if let Err(e) = shard.seal_step() {
+                tracing::error!(shard = shard.index, error = %e, "sealing failed");
             }
         });
     }

@@ -1,5 +1,6 @@
 //! The read path: the series matching a selector, and pages of their chunks (full chunks
-//! from `chunks`, then the open one) in time order.
+//! from `chunks`, sealed blocks from `blocks` as XOR chunks again, then the open one) in time
+//! order.
 
 use super::{ChunkPage, ReadChunks, Shard, StoredChunk};
 use crate::index::matcher::Matcher;
@@ -23,7 +24,7 @@ impl Shard {
     /// the answer then covers a prefix of `ids`, its last series cut short.
     pub(super) fn read_chunks(&self, req: &ReadChunks) -> Result<ChunkPage, Error> {
         let (policy, max_t) = (req.policy, req.max_t);
-        let mut it = self.chunk_iterator();
+        let mut its = self.stored_iterators();
         let mut page = ChunkPage::default();
         let mut bytes = 0usize;
         for (i, &id) in req.ids.iter().enumerate() {
@@ -35,11 +36,12 @@ impl Shard {
                 continue;
             };
             // Partitions of different lengths (after a shard duration change) do not sort in
-            // time order: gather the series' full chunks, then put them in time order.
+            // time order: gather the series' full chunks (sealed blocks as XOR chunks again),
+            // then put them in time order.
             let mut stored = Vec::new();
-            self.each_chunk(&mut it, policy, id, |p| p.overlaps(min_t, max_t), |_, c_min, c_max, xor| {
+            self.each_stored(&mut its, policy, id, |p| p.overlaps(min_t, max_t), |_, c_min, c_max, contents| {
                 if overlaps(c_min, c_max) {
-                    stored.push(StoredChunk { min_t: c_min, max_t: c_max, data: xor.to_vec() });
+                    stored.extend(contents.xor_chunks(c_min, c_max)?.into_iter().filter(|c| overlaps(c.min_t, c.max_t)));
                 }
                 Ok(c_min <= max_t)
             })?;

@@ -36,6 +36,7 @@ impl Shard {
             next_id: 1,
             next_seq: 1,
             log_bytes: 0,
+            seal: super::seal::SealState::at_start(),
         };
         if migrate {
             s.migrate_chunk_keys().map_err(|e| e.context(format!("shard {index}")))?;
@@ -144,17 +145,20 @@ impl Shard {
 
     pub(super) fn load_partitions(&mut self) -> Result<(), Error> {
         let db = self.db.clone();
-        let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, "chunks"));
-        it.seek_to_first();
-        while let Some(k) = it.key() {
-            let (policy, p) = (keys::u32_at(k, 0), keys::partition_at(k));
-            self.partitions.entry(policy).or_default().insert(p);
-            match keys::prefix_end(&keys::partition_prefix(policy, p)) {
-                Some(next) => it.seek(next),
-                None => break,
+        for kind in super::stored::STORED {
+            let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, kind));
+            it.seek_to_first();
+            while let Some(k) = it.key() {
+                let (policy, p) = (keys::u32_at(k, 0), keys::partition_at(k));
+                self.partitions.entry(policy).or_default().insert(p);
+                match keys::prefix_end(&keys::partition_prefix(policy, p)) {
+                    Some(next) => it.seek(next),
+                    None => break,
+                }
             }
+            it.status()?;
         }
-        Ok(it.status()?)
+        Ok(())
     }
 
     pub(super) fn reload(&mut self) {

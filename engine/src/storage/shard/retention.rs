@@ -4,6 +4,7 @@
 use super::{Expired, Shard, CF_KINDS};
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
+use super::stored::STORED;
 use rocksdb::WriteBatch;
 
 impl Shard {
@@ -12,14 +13,15 @@ impl Shard {
     /// dropped ranges so the disk space comes back.
     pub(super) fn expire(&mut self, policy: PolicyId, before: i64) -> Result<Expired, Error> {
         let old: Vec<Partition> = self.partitions.get(&policy).into_iter().flatten().filter(|p| p.before(before)).copied().collect();
-        let cf = self.cf("chunks");
         let mut ranges = Vec::new();
         let mut batch = WriteBatch::default();
         for p in &old {
             let prefix = keys::partition_prefix(policy, *p);
             let end = keys::prefix_end(&prefix).unwrap_or_else(|| keys::policy_end(policy));
-            self.db.delete_file_in_range_cf(cf, &prefix[..], &end[..])?;
-            batch.delete_range_cf(cf, &prefix[..], &end[..]);
+            for kind in STORED {
+                self.db.delete_file_in_range_cf(self.cf(kind), &prefix[..], &end[..])?;
+                batch.delete_range_cf(self.cf(kind), &prefix[..], &end[..]);
+            }
             ranges.push((prefix, end));
         }
         self.db.write(batch)?;
@@ -34,7 +36,9 @@ impl Shard {
             .collect();
         let series = self.delete_series(&stale)?;
         for (start, end) in &ranges {
-            self.db.compact_range_cf(self.cf("chunks"), Some(start.as_slice()), Some(end.as_slice()));
+            for kind in STORED {
+                self.db.compact_range_cf(self.cf(kind), Some(start.as_slice()), Some(end.as_slice()));
+            }
         }
         Ok(Expired { partitions: old.len(), series })
     }

@@ -2,6 +2,7 @@
 //! the log record of every accepted sample, recognising a retried sample by its stored
 //! value, and the checkpoint that stores open chunks and drops the log they cover.
 
+use super::stored::Stored;
 use super::{column_family, Refused, Rejection, SeriesWrite, Shard, WriteOutcome, CHECKPOINT_LOG_BYTES, MAX_REJECTIONS_NAMED};
 use crate::storage::chunk::{XorChunk, SAMPLES_PER_CHUNK};
 use crate::storage::keys::{self, Partition};
@@ -22,6 +23,7 @@ impl Shard {
         let cf = column_family(&self.db, &self.cf_names, "chunks");
         batch.put_cf(cf, keys::chunk_key(policy, p, id, full.min_time()), keys::encode_chunk_value(full.max_time(), full.bytes()));
         self.partitions.entry(policy).or_default().insert(p);
+        self.seal.cut += 1;
     }
 
     /// Appends one sample to a series' open chunk, cutting the chunk into `batch` first when it
@@ -135,9 +137,9 @@ impl Shard {
     /// The value bits stored for a series at timestamp `t`, if any: how a retried request
     /// is recognised. Only samples not newer than the series' newest come here.
     pub(super) fn stored_value(&self, policy: PolicyId, id: u64, t: i64) -> Option<u64> {
-        let find = |data: &[u8]| {
+        let find = |contents: Stored<'_>| {
             let mut found = None;
-            crate::storage::chunk::decode_each(data, |st, v| {
+            let _ = contents.each(|st, v| {
                 if st == t {
                     found = Some(v.to_bits());
                 }
@@ -149,18 +151,20 @@ impl Shard {
             return Some(head.last_value_bits());
         }
         if !head.is_empty() && t >= head.min_time() {
-            return find(head.bytes());
+            return find(Stored::Xor(head.bytes()));
         }
-        let mut it = self.db.raw_iterator_cf(self.cf("chunks"));
-        for p in self.partitions.get(&policy)?.iter().filter(|p| p.contains(t)) {
-            it.seek_for_prev(keys::chunk_key(policy, *p, id, t));
-            let (Some(k), Some(v)) = (it.key(), it.value()) else { continue };
-            if !k.starts_with(&keys::chunk_prefix(policy, *p, id)) {
-                continue;
-            }
-            let (c_max, xor) = keys::decode_chunk_value(v).ok()?;
-            if c_max >= t {
-                return find(xor);
+        for kind in super::stored::STORED {
+            let mut it = self.db.raw_iterator_cf(self.cf(kind));
+            for p in self.partitions.get(&policy)?.iter().filter(|p| p.contains(t)) {
+                it.seek_for_prev(keys::chunk_key(policy, *p, id, t));
+                let (Some(k), Some(v)) = (it.key(), it.value()) else { continue };
+                if !k.starts_with(&keys::chunk_prefix(policy, *p, id)) {
+                    continue;
+                }
+                let (c_max, bytes) = keys::decode_chunk_value(v).ok()?;
+                if c_max >= t {
+                    return find(Stored::of(kind, bytes));
+                }
             }
         }
         None
