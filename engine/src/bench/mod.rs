@@ -5,9 +5,10 @@
 //! slice of the series and sends them in time order), then reports samples/s, request
 //! latency, bytes on disk per sample after a clean stop (the whole data directory), the
 //! server's peak RSS and CPU, and the time of a remote read whose answer it checks against
-//! what it wrote. `--server victoria-metrics` runs the same workload against VictoriaMetrics
-//! (`victoria-metrics` on the PATH, as Debian installs it) for a side-by-side comparison: the
-//! same numbers except the remote read, which it does not serve.
+//! what it wrote, and of a streamed remote read of everything. `--server victoria-metrics`
+//! and `--server prometheus` run the same workload against VictoriaMetrics or a Prometheus
+//! remote write receiver (Debian's programs on the PATH), side by side; VictoriaMetrics
+//! serves no remote read.
 
 mod workload;
 
@@ -53,6 +54,10 @@ pub struct BenchArgs {
     /// acknowledgement), to measure what it costs.
     #[arg(long)]
     pub sync_writes: bool,
+    /// Gemini only: read once a background sealing pass has sealed what it can of the
+    /// workload (its sealed-samples count stops growing), so that reads take sealed blocks.
+    #[arg(long)]
+    pub read_after_sealing: bool,
     /// Which server takes the workload.
     #[arg(long, value_enum, default_value_t = Server::Gemini)]
     pub server: Server,
@@ -62,6 +67,35 @@ pub struct BenchArgs {
 pub enum Server {
     Gemini,
     VictoriaMetrics,
+    /// Prometheus as a remote write receiver (`--web.enable-remote-write-receiver`).
+    Prometheus,
+}
+
+impl Server {
+    /// Its readiness check: a path and the status that means ready.
+    fn ready(self) -> (&'static str, u16) {
+        match self {
+            Server::Gemini => ("/ping", 204),
+            Server::VictoriaMetrics => ("/health", 200),
+            Server::Prometheus => ("/-/ready", 200),
+        }
+    }
+
+    fn write_path(self) -> &'static str {
+        match self {
+            Server::Gemini => "/api/v1/write?db=prometheus",
+            _ => "/api/v1/write",
+        }
+    }
+
+    /// Its remote read endpoint; VictoriaMetrics serves none.
+    fn read_path(self) -> Option<&'static str> {
+        match self {
+            Server::Gemini => Some("/api/v1/read?db=prometheus"),
+            Server::VictoriaMetrics => None,
+            Server::Prometheus => Some("/api/v1/read"),
+        }
+    }
 }
 
 fn series_name(labels: &[(String, String)]) -> String {
@@ -180,6 +214,84 @@ fn table_report(dirs: &[PathBuf]) -> String {
         .join("; ")
 }
 
+/// Posts a remote read request and takes the whole answer: how long that took, and the answer
+/// of a 200.
+async fn timed_read(client: &awc::Client, url: &str, body: &[u8]) -> Result<(Duration, bytes::Bytes), String> {
+    let t = Instant::now();
+    let mut resp = client
+        .post(url)
+        .insert_header(("Content-Type", "application/x-protobuf"))
+        .insert_header(("Content-Encoding", "snappy"))
+        .send_body(body.to_vec())
+        .await
+        .map_err(|e| format!("remote read failed: {e}"))?;
+    let answer = resp.body().limit(1 << 31).await.map_err(|e| format!("remote read failed: {e}"))?;
+    let took = t.elapsed();
+    if resp.status().as_u16() != 200 {
+        return Err(format!("remote read answered {}: {}", resp.status(), String::from_utf8_lossy(&answer[..answer.len().min(500)])));
+    }
+    Ok((took, answer))
+}
+
+const SEALED: &str = "gemini_storage_sealed_samples_total";
+
+/// One value of a server's `/metrics` (0 when it is not there).
+async fn metric(client: &awc::Client, base: &str, name: &str) -> Result<f64, String> {
+    let mut metrics = client.get(format!("{base}/metrics")).send().await.map_err(|e| format!("/metrics: {e}"))?;
+    let text = String::from_utf8_lossy(&metrics.body().limit(1 << 24).await.map_err(|e| format!("/metrics: {e}"))?).into_owned();
+    Ok(text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok()).unwrap_or(0.0))
+}
+
+/// Waits until sealing has sealed something and its count has not moved for 3 s (2 min at most).
+async fn wait_for_sealing(client: &awc::Client, base: &str) -> Result<(), String> {
+    let (started, mut last, mut since) = (Instant::now(), -1.0, Instant::now());
+    while started.elapsed() < Duration::from_secs(120) {
+        let now = metric(client, base, SEALED).await?;
+        if now != last {
+            (last, since) = (now, Instant::now());
+        } else if now > 0.0 && since.elapsed() >= Duration::from_secs(3) {
+            return Ok(());
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(format!("sealing did not settle within 2 minutes ({last} samples sealed)"))
+}
+
+/// A streamed remote read of every series over all time, best of 3: its time, the series and
+/// frames of the answer. Fails unless the frames' CRCs hold and their chunks hold `samples`
+/// samples in all.
+async fn streamed_read_all(client: &awc::Client, url: &str, samples: u64) -> Result<(Duration, usize, usize), String> {
+    let query = pb::ReadRequest {
+        queries: vec![pb::Query { start_timestamp_ms: 0, end_timestamp_ms: i64::MAX, matchers: vec![pb::LabelMatcher { r#type: 2, name: "__name__".into(), value: ".+".into() }], hints: None }],
+        accepted_response_types: vec![pb::read_request::ResponseType::StreamedXorChunks as i32],
+    };
+    let body = snap::raw::Encoder::new().compress_vec(&query.encode_to_vec()).map_err(|e| e.to_string())?;
+    let mut best = (Duration::MAX, 0, 0);
+    for _ in 0..3 {
+        let (took, answer) = timed_read(client, url, &body).await?;
+        let (mut rest, mut series, mut frames, mut got) = (&answer[..], HashSet::new(), 0, 0u64);
+        while !rest.is_empty() {
+            let len = prost::encoding::decode_varint(&mut rest).map_err(|e| format!("streamed read: frame length: {e}"))? as usize;
+            let (Some(crc), Some(msg)) = (rest.get(..4), rest.get(4..4 + len)) else { return Err("streamed read: a frame cut short".into()) };
+            if crc32c::crc32c(msg).to_be_bytes() != crc {
+                return Err("streamed read: a frame's CRC does not match".into());
+            }
+            let frame = pb::ChunkedReadResponse::decode(msg).map_err(|e| format!("streamed read: {e}"))?;
+            for s in frame.chunked_series {
+                got += s.chunks.iter().filter_map(|c| Some(u16::from_be_bytes(c.data.get(..2)?.try_into().ok()?) as u64)).sum::<u64>();
+                series.insert(s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect::<Vec<_>>());
+            }
+            frames += 1;
+            rest = &rest[4 + len..];
+        }
+        if got != samples {
+            return Err(format!("streamed read of everything: {got} samples in the chunks, {samples} written"));
+        }
+        best = (best.0.min(took), series.len(), frames);
+    }
+    Ok(best)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default()
 }
@@ -189,8 +301,8 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         return Err("--connections and --batch must be at least 1".into());
     }
     let vm = args.server == Server::VictoriaMetrics;
-    if vm && args.nodes > 1 {
-        return Err("--server victoria-metrics runs a single node".into());
+    if args.server != Server::Gemini && args.nodes > 1 {
+        return Err("only --server gemini runs as a cluster".into());
     }
     let data_dir = args
         .data_dir
@@ -209,7 +321,11 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut servers = Vec::new();
     for (i, port) in ports.iter().enumerate() {
-        let program = if vm { PathBuf::from("victoria-metrics") } else { exe.clone() };
+        let program = match args.server {
+            Server::Gemini => exe.clone(),
+            Server::VictoriaMetrics => PathBuf::from("victoria-metrics"),
+            Server::Prometheus => PathBuf::from("prometheus"),
+        };
         let mut cmd = match args.server_cpu {
             Some(cpu) => {
                 let mut c = Command::new("taskset");
@@ -222,6 +338,18 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         if vm {
             cmd.arg(format!("-storageDataPath={}", dir.display())).arg(format!("-httpListenAddr=127.0.0.1:{port}")).arg("-retentionPeriod=100y").arg("-loggerLevel=ERROR");
             servers.push(cmd.stdout(Stdio::null()).spawn().map_err(|e| format!("start victoria-metrics (apt-get install victoria-metrics): {e}"))?);
+            continue;
+        }
+        if args.server == Server::Prometheus {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let config = dir.join("prometheus.yml");
+            std::fs::write(&config, "global:\n  scrape_interval: 15s\n").map_err(|e| format!("{}: {e}", config.display()))?;
+            cmd.arg(format!("--config.file={}", config.display()))
+                .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--web.enable-remote-write-receiver")
+                .arg("--log.level=error");
+            servers.push(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|e| format!("start prometheus (apt-get install prometheus): {e}"))?);
             continue;
         }
         cmd.arg("serve").arg("--http-addr").arg(format!("127.0.0.1:{port}")).arg("--data-dir").arg(&dir);
@@ -245,7 +373,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         let client = awc::Client::builder().timeout(Duration::from_secs(120)).finish();
         let ready = Instant::now();
         for base in &bases {
-            let (path, ok) = if vm { ("/health", 200) } else { ("/ping", 204) };
+            let (path, ok) = args.server.ready();
             while client.get(format!("{base}{path}")).send().await.ok().map(|r| r.status().as_u16()) != Some(ok) {
                 if ready.elapsed() > Duration::from_secs(60) {
                     return Err("server did not start".to_string());
@@ -255,7 +383,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         }
         let started = Instant::now();
         let tasks = requests.into_iter().enumerate().map(|(i, bodies)| {
-            let path = if vm { "/api/v1/write" } else { "/api/v1/write?db=prometheus" };
+            let path = args.server.write_path();
             let (client, url) = (client.clone(), format!("{}{path}", bases[i % bases.len()]));
             async move {
                 let mut lat = Vec::with_capacity(bodies.len());
@@ -281,9 +409,12 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
             latencies.extend(r?);
         }
         let elapsed = started.elapsed();
-        if vm {
-            return Ok((elapsed, latencies, (Duration::ZERO, 0, 0), (0.0, 0.0)));
+        if args.read_after_sealing && args.server == Server::Gemini {
+            wait_for_sealing(&client, &base).await?;
         }
+        let Some(read_path) = args.server.read_path() else {
+            return Ok((elapsed, latencies, (Duration::ZERO, 0, 0), (Duration::ZERO, 0, 0), (0.0, 0.0)));
+        };
         // A remote read of READ_METRIC of every target (all scrapes) as SAMPLES, best of 3,
         // through the first server (in a cluster it asks every node and merges); each answer
         // is checked, after its timing, against what the bench wrote.
@@ -299,29 +430,17 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         let body = snap::raw::Encoder::new().compress_vec(&query.encode_to_vec()).map_err(|e| e.to_string())?;
         let mut read = (Duration::MAX, 0, 0);
         for _ in 0..3 {
-            let t = Instant::now();
-            let mut resp = client
-                .post(format!("{base}/api/v1/read?db=prometheus"))
-                .insert_header(("Content-Type", "application/x-protobuf"))
-                .insert_header(("Content-Encoding", "snappy"))
-                .send_body(body.clone())
-                .await
-                .map_err(|e| format!("remote read failed: {e}"))?;
-            let answer = resp.body().limit(1 << 30).await.map_err(|e| format!("remote read failed: {e}"))?;
-            let took = t.elapsed();
-            if resp.status().as_u16() != 200 {
-                let text = String::from_utf8_lossy(&answer[..answer.len().min(500)]).into_owned();
-                return Err(format!("remote read answered {}: {text}", resp.status()));
-            }
+            let (took, answer) = timed_read(&client, &format!("{base}{read_path}"), &body).await?;
             let (series, samples) = check_read(&answer, &written).map_err(|e| format!("remote read of {READ_METRIC} does not hold what the bench wrote: {e}"))?;
             read = (read.0.min(took), series, samples);
         }
-        // What sealing did while the workload ran (the last pass runs at the clean stop).
-        let mut metrics = client.get(format!("{base}/metrics")).send().await.map_err(|e| format!("/metrics: {e}"))?;
-        let text = String::from_utf8_lossy(&metrics.body().limit(1 << 24).await.map_err(|e| format!("/metrics: {e}"))?).into_owned();
-        let value = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok()).unwrap_or(0.0);
-        let sealing = (value("gemini_storage_sealed_samples_total"), value("gemini_storage_seal_seconds_total"));
-        Ok((elapsed, latencies, read, sealing))
+        let everything = streamed_read_all(&client, &format!("{base}{read_path}"), samples).await?;
+        if args.server != Server::Gemini {
+            return Ok((elapsed, latencies, read, everything, (0.0, 0.0)));
+        }
+        // What sealing did before the clean stop, which runs the last pass.
+        let sealing = (metric(&client, &base, SEALED).await?, metric(&client, &base, "gemini_storage_seal_seconds_total").await?);
+        Ok((elapsed, latencies, read, everything, sealing))
     });
     let rss: u64 = pids.iter().filter_map(|p| peak_rss_kib(*p)).sum();
     let cpu: f64 = pids.iter().filter_map(|p| cpu_seconds(*p)).sum();
@@ -342,11 +461,11 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         disk_usage(&data_dir, &mut usage, &mut HashSet::new()).map(|()| (r, usage))
     });
     let node_dirs: Vec<PathBuf> = (0..nodes).map(|i| if nodes == 1 { data_dir.clone() } else { data_dir.join(format!("node-{i}")) }).collect();
-    let tables = if vm { "n/a (VictoriaMetrics)".to_string() } else { table_report(&node_dirs) };
+    let tables = if args.server == Server::Gemini { table_report(&node_dirs) } else { "n/a (not Gemini)".to_string() };
     if args.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
-    let ((elapsed, mut latencies, (read, read_series, read_samples), (sealed, seal_seconds)), disk) = disk?;
+    let ((elapsed, mut latencies, (read, read_series, read_samples), (streamed, streamed_series, frames), (sealed, seal_seconds)), disk) = disk?;
     latencies.sort();
     let copies = match (nodes, args.replication_factor.min(nodes)) {
         (1, _) => "single node, one copy".to_string(),
@@ -365,8 +484,15 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         println!("remote read:     n/a (VictoriaMetrics does not serve remote read)");
         return Ok(());
     }
-    println!("sealing:         {sealed:.0} samples sealed while the workload ran, in {seal_seconds:.2} s of shard time ({:.0} ms per million samples)", seal_seconds * 1e9 / sealed.max(1.0));
     println!("remote read:     {READ_METRIC} of every target, every scrape ({read_series} series, {read_samples} samples, all checked against what was written): {:.1} ms", read.as_secs_f64() * 1e3);
+    println!("streamed read:   everything, STREAMED_XOR_CHUNKS ({streamed_series} series, all {samples} samples, {frames} frames), best of 3: {:.1} ms", streamed.as_secs_f64() * 1e3);
+    if args.server != Server::Gemini {
+        return Ok(());
+    }
+    match sealed > 0.0 {
+        true => println!("sealing:         {sealed:.0} samples sealed before the stop, in {seal_seconds:.2} s of shard time ({:.0} ms per million samples)", seal_seconds * 1e9 / sealed),
+        false => println!("sealing:         nothing sealed before the stop (the clean stop seals what is ready)"),
+    }
     Ok(())
 }
 
@@ -375,7 +501,7 @@ mod tests {
     use super::*;
 
     fn small_args() -> BenchArgs {
-        BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1, sync_writes: false, server: Server::Gemini }
+        BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1, sync_writes: false, read_after_sealing: false, server: Server::Gemini }
     }
 
     /// A SAMPLES answer as a server would send it: snappy over a protobuf `ReadResponse`.
