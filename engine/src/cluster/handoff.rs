@@ -22,8 +22,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 const PREFIX: &[u8] = b"ho/";
-/// Hints sent to an owner in one request.
+/// Hints sent to an owner in one request, at most.
 const BATCH: usize = 500;
+/// Samples sent to an owner in one request: a batch stops after the series that reaches this
+/// (after a long outage a series alone may hold more), so a request fits the write budget.
+const BATCH_SAMPLES: usize = 200_000;
 
 /// What a copy sent to a node is.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -224,13 +227,19 @@ impl Handoff {
         self.storage.write_meta(records)
     }
 
-    /// The samples of each hinted series in its range, as a write to its owner: the series
-    /// with samples, and line protocol's fields among them.
-    async fn read_back(&self, batch: &[(HintKey, Hint)]) -> Result<(Vec<SeriesWrite>, FieldPairs), Error> {
-        let Some((first, _)) = batch.first() else { return Ok((Vec::new(), FieldPairs::new())) };
+    /// The samples of the hinted series in their ranges, as a write to their owner: the series
+    /// with samples, line protocol's fields among them, and how many of the hints that is (up
+    /// to the one whose series reaches `BATCH_SAMPLES`).
+    async fn read_back(&self, batch: &[(HintKey, Hint)]) -> Result<(Vec<SeriesWrite>, FieldPairs, usize), Error> {
+        let Some((first, _)) = batch.first() else { return Ok((Vec::new(), FieldPairs::new(), 0)) };
         let rp = Some(first.rp.as_str()).filter(|r| !r.is_empty());
-        let mut series = Vec::new();
+        let mut series: Vec<SeriesWrite> = Vec::new();
+        let mut used = 0;
         for (key, hint) in batch {
+            if series.iter().map(|s| s.samples.len()).sum::<usize>() >= BATCH_SAMPLES {
+                break;
+            }
+            used += 1;
             let matchers = key.labels.iter().map(|(n, v)| Matcher::new(MatchKind::Equal, n, v)).collect::<Result<Vec<_>, _>>().map_err(Error::Invalid)?;
             let selection = Selection { matchers, min_t: hint.min_t, max_t: hint.max_t };
             let mut stream = SeriesStream::local(self.storage.clone(), &key.db, Policies::One(rp), selection).await.map_err(|e| match e {
@@ -254,7 +263,7 @@ impl Handoff {
                 }
             }
         }
-        Ok((series, fields))
+        Ok((series, fields, used))
     }
 }
 
@@ -279,18 +288,19 @@ impl Coordinator {
             // Each hint once per round: one a write touched meanwhile waits for the next.
             let mut after: Option<HintKey> = None;
             loop {
-                let batch = self.handoff.batch(&owner, after.as_ref());
-                let (Some((first, _)), Some((last, _))) = (batch.first(), batch.last()) else { break };
-                after = Some(last.clone());
+                let mut batch = self.handoff.batch(&owner, after.as_ref());
+                let Some((first, _)) = batch.first() else { break };
                 let (db, rp) = (first.db.clone(), Some(first.rp.clone()).filter(|r| !r.is_empty()));
-                let (series, fields) = match self.handoff.read_back(&batch).await {
+                let (series, fields, used) = match self.handoff.read_back(&batch).await {
                     Ok(read) => read,
-                    Err(e) if e.is_not_found() => (Vec::new(), FieldPairs::new()),
+                    Err(e) if e.is_not_found() => (Vec::new(), FieldPairs::new(), batch.len()),
                     Err(e) => {
                         tracing::error!(%owner, error = %e, "handoff: cannot read the hinted samples");
                         break;
                     }
                 };
+                batch.truncate(used);
+                after = batch.last().map(|(k, _)| k.clone());
                 if !series.is_empty() {
                     let samples: usize = series.iter().map(|s| s.samples.len()).sum();
                     let sent = self.ask(&owner, WRITE_BUDGET, self.transport.write(&owner, &db, rp.as_deref(), &series, &fields, CopyKind::HandedOff)).await;
