@@ -8,10 +8,12 @@
 use super::{Error, Selection};
 use crate::labels::Labels;
 use crate::storage::chunk::{self, XorChunk, SAMPLES_PER_CHUNK};
-use crate::storage::shard::StoredChunk;
+use crate::storage::shard::{ChunkPage, StoredChunk};
 use crate::storage::{self, Policies, SelectedSeries, Storage};
 use crate::cluster::merge::Merge;
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 /// Bytes of chunks a shard answers at once.
@@ -45,17 +47,23 @@ enum Source {
     Merging(Box<Merge>),
 }
 
-/// What a shard lane (one policy in one shard) has in hand for the current batch.
+/// A page asked of a shard and not yet taken.
+type PageRequest = Pin<Box<dyn Future<Output = Result<ChunkPage, storage::Error>>>>;
+
+/// What a shard lane (one policy in one shard) has in hand for a batch.
 #[derive(Default)]
 struct Lane {
     /// Ids still to fetch, in order.
     pending: VecDeque<u64>,
     /// Fetched chunks of the next series, and whether they complete it.
     fetched: VecDeque<(Vec<StoredChunk>, bool)>,
-    /// Where a series cut short resumes.
-    resume: Option<i64>,
+    /// The lane's next page, asked for already.
+    asked: Option<PageRequest>,
 }
 
+/// Reads the selected series batch by batch. The shards read ahead: the next batch's first
+/// pages, and the rest of a series cut short, are asked for as soon as it is known that they
+/// will be needed, so shards decode while this node frames what it has.
 struct Pager {
     storage: Arc<Storage>,
     series: Vec<SelectedSeries>,
@@ -63,13 +71,15 @@ struct Pager {
     next: usize,
     batch_end: usize,
     lanes: HashMap<(u32, usize), Lane>,
+    /// The next batch's lanes, their first pages asked for.
+    ahead: HashMap<(u32, usize), Lane>,
 }
 
 impl SeriesStream {
     /// This node's series matching `selection`, read page by page as the stream is consumed.
     pub async fn local(storage: Arc<Storage>, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
         let series = storage.select(db, which, selection.matchers).await?;
-        let pager = Pager { storage, series, next: 0, batch_end: 0, lanes: HashMap::new() };
+        let pager = Pager { storage, series, next: 0, batch_end: 0, lanes: HashMap::new(), ahead: HashMap::new() };
         Ok(SeriesStream { min_t: selection.min_t, max_t: selection.max_t, source: Source::Paged(pager), skipped: Vec::new() })
     }
 
@@ -154,18 +164,19 @@ impl Pager {
             return Ok(None);
         }
         if self.next == self.batch_end {
-            self.batch_end = (self.next + BATCH).min(self.series.len());
-            self.lanes.clear();
-            for s in &self.series[self.next..self.batch_end] {
-                self.lanes.entry((s.policy, s.shard)).or_default().pending.push_back(s.id);
-            }
+            let end = (self.next + BATCH).min(self.series.len());
+            self.lanes = match std::mem::take(&mut self.ahead) {
+                ahead if !ahead.is_empty() => ahead,
+                _ => self.ask(self.next, end, min_t, max_t),
+            };
+            self.batch_end = end;
+            self.ahead = self.ask(end, (end + BATCH).min(self.series.len()), min_t, max_t);
         }
         let s = &self.series[self.next];
         let lane = self.lanes.get_mut(&(s.policy, s.shard)).expect("every series of the batch has its lane");
         if lane.fetched.is_empty() {
-            let ids: Vec<u64> = lane.pending.iter().copied().collect();
-            let from = lane.resume.unwrap_or(i64::MIN);
-            let page = self.storage.read_page(s.policy, s.shard, ids, from, min_t, max_t, PAGE_BYTES).await?;
+            let asked = lane.asked.take().ok_or_else(|| storage::Error::Corrupt(format!("page: shard {} has nothing asked", s.shard)))?;
+            let page = asked.await?;
             let n = page.series.len();
             for (j, chunks) in page.series.into_iter().enumerate() {
                 let complete = j + 1 < n || page.resume.is_none();
@@ -174,7 +185,11 @@ impl Pager {
                 }
                 lane.fetched.push_back((chunks, complete));
             }
-            lane.resume = page.resume;
+            if !lane.pending.is_empty() {
+                let from = page.resume.unwrap_or(i64::MIN);
+                let ids = lane.pending.iter().copied().collect();
+                lane.asked = Some(Box::pin(self.storage.read_page(s.policy, s.shard, ids, from, min_t, max_t, PAGE_BYTES)));
+            }
         }
         let (chunks, last) = lane.fetched.pop_front().ok_or_else(|| storage::Error::Corrupt(format!("page: shard {} answered none", s.shard)))?;
         let labels = s.labels.clone();
@@ -182,5 +197,18 @@ impl Pager {
             self.next += 1;
         }
         Ok(Some(SeriesPiece { labels, chunks, last }))
+    }
+
+    /// Lanes for the series `from..to`, each with its first page asked for.
+    fn ask(&self, from: usize, to: usize, min_t: i64, max_t: i64) -> HashMap<(u32, usize), Lane> {
+        let mut lanes: HashMap<(u32, usize), Lane> = HashMap::new();
+        for s in &self.series[from..to] {
+            lanes.entry((s.policy, s.shard)).or_default().pending.push_back(s.id);
+        }
+        for (&(policy, shard), lane) in &mut lanes {
+            let ids = lane.pending.iter().copied().collect();
+            lane.asked = Some(Box::pin(self.storage.read_page(policy, shard, ids, i64::MIN, min_t, max_t, PAGE_BYTES)));
+        }
+        lanes
     }
 }

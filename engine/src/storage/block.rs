@@ -212,16 +212,26 @@ impl<'a> Decoder<'a> {
         Ok(Decoder { n, kind, k, ts, ms, cs })
     }
 
-    fn run(mut self, mut f: impl FnMut(i64, f64)) {
-        for _ in 0..self.n {
-            let t = self.ts.next();
-            let m = self.ms.next();
-            let bits = match (self.kind, &mut self.cs) {
-                (KIND_BITS, _) => order(m as u64) as u64,
-                (kind, None) => recon(kind, self.k, m).to_bits(),
-                (kind, Some(cs)) => recon(kind, self.k, m).to_bits().wrapping_add(cs.next() as u64),
-            };
-            f(t, f64::from_bits(bits));
+    /// Decodes each sequence whole, then calls `f` with every sample.
+    fn run(self, mut f: impl FnMut(i64, f64)) {
+        let n = self.n;
+        if n == 0 {
+            return;
+        }
+        let mut ts = vec![0i64; n];
+        self.ts.fill(&mut ts);
+        let mut ms = vec![0i64; n];
+        self.ms.fill(&mut ms);
+        match (self.kind, self.cs) {
+            (KIND_BITS, _) => ts.iter().zip(&ms).for_each(|(&t, &m)| f(t, f64::from_bits(order(m as u64) as u64))),
+            (kind, None) => ts.iter().zip(&ms).for_each(|(&t, &m)| f(t, recon(kind, self.k, m))),
+            (kind, Some(cs_seq)) => {
+                let mut cs = vec![0i64; n];
+                cs_seq.fill(&mut cs);
+                for ((&t, &m), &c) in ts.iter().zip(&ms).zip(&cs) {
+                    f(t, f64::from_bits(recon(kind, self.k, m).to_bits().wrapping_add(c as u64)));
+                }
+            }
         }
     }
 }
@@ -682,7 +692,7 @@ fn load(bytes: &[u8], i: usize) -> u64 {
 struct Patches<'a> {
     vals: Packed<'a>,
     gaps: Packed<'a>,
-    /// Items before the next patch, patches left.
+    /// Items before the first patch, and how many patches there are.
     before: usize,
     left: usize,
 }
@@ -706,15 +716,16 @@ impl<'a> Patches<'a> {
         Ok(Patches { vals, gaps, before, left: count })
     }
 
-    #[inline]
-    fn next(&mut self) -> i64 {
-        if self.before > 0 || self.left == 0 {
-            self.before = self.before.saturating_sub(1);
-            return 0;
+    /// Adds the patches to the base items `out`.
+    fn apply(mut self, out: &mut [i64]) {
+        let mut i = self.before;
+        while self.left > 0 {
+            out[i] = out[i].wrapping_add(self.vals.next());
+            self.left -= 1;
+            if self.left > 0 {
+                i += 1 + self.gaps.next() as usize;
+            }
         }
-        self.left -= 1;
-        self.before = if self.left > 0 { self.gaps.next() as usize } else { 0 };
-        self.vals.next()
     }
 }
 
@@ -723,8 +734,8 @@ enum Items<'a> {
     Zero,
     Fixed(Packed<'a>),
     Patched(Packed<'a>, Patches<'a>),
-    /// The bitmap, the next item's index, the non-zero values.
-    Bitmap(&'a [u8], usize, Packed<'a>),
+    /// The bitmap and the non-zero values.
+    Bitmap(&'a [u8], Packed<'a>),
 }
 
 impl<'a> Items<'a> {
@@ -739,44 +750,45 @@ impl<'a> Items<'a> {
                     return Err(Invalid("bitmap"));
                 }
                 let count = map.iter().map(|b| b.count_ones() as usize).sum();
-                Items::Bitmap(map, 0, Packed::parse(r, count, what)?)
+                Items::Bitmap(map, Packed::parse(r, count, what)?)
             }
         })
     }
 
-    #[inline]
-    fn next(&mut self) -> i64 {
+    /// Decodes every item into `out` (as many as were parsed).
+    fn fill(self, out: &mut [i64]) {
         match self {
-            Items::Zero => 0,
-            Items::Fixed(p) => p.next(),
-            Items::Patched(p, patches) => p.next().wrapping_add(patches.next()),
-            Items::Bitmap(map, i, vals) => {
-                let set = map.get(*i / 8).is_some_and(|b| b >> (*i % 8) & 1 != 0);
-                *i += 1;
-                if set { vals.next() } else { 0 }
+            Items::Zero => out.fill(0),
+            Items::Fixed(mut p) => out.iter_mut().for_each(|o| *o = p.next()),
+            Items::Patched(mut p, patches) => {
+                out.iter_mut().for_each(|o| *o = p.next());
+                patches.apply(out);
+            }
+            Items::Bitmap(map, mut vals) => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = if map[i / 8] >> (i % 8) & 1 != 0 { vals.next() } else { 0 };
+                }
             }
         }
     }
 }
 
-/// Reads one `ints` sequence value by value.
+/// One `ints` sequence, checked, ready to be decoded whole.
 struct Seq<'a> {
     transform: u8,
     x0: i64,
-    x: i64,
-    /// The current delta (dod) or the slope (line).
+    /// The first delta (dod) or the slope (line).
     d: i64,
-    i: i64,
     items: Items<'a>,
 }
 
 impl<'a> Seq<'a> {
-    const EMPTY: Seq<'static> = Seq { transform: NONE, x0: 0, x: 0, d: 0, i: 0, items: Items::Zero };
+    const EMPTY: Seq<'static> = Seq { transform: NONE, x0: 0, d: 0, items: Items::Zero };
 
     fn parse(r: &mut Reader<'a>, n: usize, what: &'static str) -> Result<Self, BlockError> {
         let x0 = r.ivarint(what)?;
         if n == 1 {
-            return Ok(Seq { transform: NONE, x0, x: x0, d: 0, i: 0, items: Items::Zero });
+            return Ok(Seq { transform: NONE, x0, d: 0, items: Items::Zero });
         }
         let tag = r.u8(what)?;
         if tag >> 4 != 0 {
@@ -786,27 +798,31 @@ impl<'a> Seq<'a> {
         let d = if transform >= DOD { r.ivarint(what)? } else { 0 };
         let m = if transform == DOD { n - 2 } else { n - 1 };
         let items = Items::parse(r, tag >> 2, m, what)?;
-        Ok(Seq { transform, x0, x: x0, d, i: 0, items })
+        Ok(Seq { transform, x0, d, items })
     }
 
-    #[inline]
-    fn next(&mut self) -> i64 {
-        let i = self.i;
-        self.i += 1;
-        if i > 0 {
-            self.x = match self.transform {
-                NONE => self.items.next(),
-                DELTA => self.x.wrapping_add(self.items.next()),
-                DOD => {
-                    if i > 1 {
-                        self.d = self.d.wrapping_add(self.items.next());
-                    }
-                    self.x.wrapping_add(self.d)
-                }
-                _ => self.x0.wrapping_add(i.wrapping_mul(self.d)).wrapping_add(self.items.next()),
-            };
+    /// Decodes the whole sequence into `out` (n values).
+    fn fill(self, out: &mut [i64]) {
+        out[0] = self.x0;
+        if out.len() == 1 {
+            return;
         }
-        self.x
+        let first_item = if self.transform == DOD { 2 } else { 1 };
+        self.items.fill(&mut out[first_item..]);
+        let (x0, d) = (self.x0, self.d);
+        match self.transform {
+            NONE => {}
+            DELTA => (1..out.len()).for_each(|i| out[i] = out[i - 1].wrapping_add(out[i])),
+            DOD => {
+                out[1] = x0.wrapping_add(d);
+                let mut d = d;
+                for i in 2..out.len() {
+                    d = d.wrapping_add(out[i]);
+                    out[i] = out[i - 1].wrapping_add(d);
+                }
+            }
+            _ => (1..out.len()).for_each(|i| out[i] = x0.wrapping_add((i as i64).wrapping_mul(d)).wrapping_add(out[i])),
+        }
     }
 }
 

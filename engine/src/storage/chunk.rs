@@ -9,39 +9,50 @@
 /// Samples per chunk before it is cut, as Prometheus' head does.
 pub const SAMPLES_PER_CHUNK: u16 = 120;
 
-/// Appends bits to a byte vector, most significant bit first.
+/// Appends bits to a byte vector, most significant bit first, a word at a time. The vector
+/// keeps at least 8 zero bytes past the last bit written, so every write is one 8-byte
+/// read-modify-write (and one more byte when it straddles).
 #[derive(Clone, Debug, Default)]
 struct BitWriter {
     bytes: Vec<u8>,
-    /// Bits still free in the last byte (0 when a new byte is needed).
-    free: u8,
+    /// Bits written.
+    len: usize,
 }
 
 impl BitWriter {
-    fn write_bit(&mut self, bit: bool) {
-        if self.free == 0 {
-            self.bytes.push(0);
-            self.free = 8;
-        }
-        if bit {
-            *self.bytes.last_mut().unwrap() |= 1 << (self.free - 1);
-        }
-        self.free -= 1;
+    /// The bytes written, the last one padded with zero bits.
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len.div_ceil(8)]
     }
 
-    /// Writes the low `nbits` bits of `value`.
-    fn write_bits(&mut self, value: u64, mut nbits: u8) {
-        while nbits > 0 {
-            if self.free == 0 {
-                self.bytes.push(0);
-                self.free = 8;
-            }
-            let take = self.free.min(nbits);
-            let part = ((value >> (nbits - take)) & ((1u64 << take) - 1)) as u8;
-            *self.bytes.last_mut().unwrap() |= part << (self.free - take);
-            self.free -= take;
-            nbits -= take;
+    fn into_bytes(mut self) -> Vec<u8> {
+        self.bytes.truncate(self.len.div_ceil(8));
+        self.bytes
+    }
+
+    fn write_bit(&mut self, bit: bool) {
+        self.write_bits(bit as u64, 1);
+    }
+
+    /// Writes the low `nbits` (≤ 64) bits of `value`.
+    #[inline]
+    fn write_bits(&mut self, value: u64, nbits: u8) {
+        let n = nbits as usize;
+        if n == 0 {
+            return;
         }
+        let (at, shift) = (self.len / 8, self.len % 8);
+        if self.bytes.len() < at + 9 {
+            self.bytes.resize((at + 9).max(self.bytes.len() * 2), 0);
+        }
+        // The n bits at the top of a word, then moved right past the bits already in byte `at`.
+        let top = value << (64 - n);
+        let word: &mut [u8; 8] = (&mut self.bytes[at..at + 8]).try_into().expect("8 bytes");
+        *word = (u64::from_be_bytes(*word) | (top >> shift)).to_be_bytes();
+        if shift + n > 64 {
+            self.bytes[at + 8] |= (top << (64 - shift) >> 56) as u8;
+        }
+        self.len += n;
     }
 
     fn write_byte(&mut self, byte: u8) {
@@ -63,17 +74,41 @@ impl<'a> BitReader<'a> {
         Some(bit)
     }
 
-    fn read_bits(&mut self, mut nbits: u8) -> Option<u64> {
-        let mut out = 0u64;
-        while nbits > 0 {
-            let byte = *self.bytes.get(self.pos / 8)?;
-            let avail = 8 - (self.pos % 8) as u8;
-            let take = avail.min(nbits);
-            let part = (byte >> (avail - take)) & (((1u16 << take) - 1) as u8);
-            out = (out << take) | part as u64;
-            self.pos += take as usize;
-            nbits -= take;
+    /// The 64 bits from bit `pos` on (zeros past the end).
+    fn peek64(&self) -> u64 {
+        let at = self.pos / 8;
+        let word = match self.bytes.get(at..at + 8) {
+            Some(b) => u64::from_be_bytes(b.try_into().expect("8 bytes")),
+            None => {
+                let mut b = [0u8; 8];
+                let tail = self.bytes.get(at..).unwrap_or(&[]);
+                b[..tail.len()].copy_from_slice(tail);
+                u64::from_be_bytes(b)
+            }
+        };
+        word << (self.pos % 8)
+    }
+
+    /// Reads `nbits` (≤ 64) bits; `None` past the end.
+    fn read_bits(&mut self, nbits: u8) -> Option<u64> {
+        let n = nbits as usize;
+        if n == 0 {
+            return Some(0);
         }
+        if self.pos + n > self.bytes.len() * 8 {
+            return None;
+        }
+        let shift = self.pos % 8;
+        let out = if shift + n <= 64 {
+            self.peek64() >> (64 - n)
+        } else {
+            // 57 to 64 bits starting inside a byte: the word holds 64 - shift of them.
+            let head = 64 - shift;
+            let high = self.peek64() >> shift;
+            let low = (*self.bytes.get(self.pos / 8 + 8)? as u64) >> (8 - (n - head));
+            (high << (n - head)) | low
+        };
+        self.pos += n;
         Some(out)
     }
 
@@ -131,7 +166,7 @@ pub struct XorChunk {
 impl Default for XorChunk {
     fn default() -> Self {
         let mut w = BitWriter::default();
-        w.bytes.extend_from_slice(&[0, 0]);
+        w.write_bits(0, 16);
         XorChunk { w, count: 0, t: 0, t_delta: 0, v: 0, leading: 0xff, trailing: 0, min_t: 0 }
     }
 }
@@ -178,11 +213,11 @@ impl XorChunk {
     }
 
     pub fn bytes(&self) -> &[u8] {
-        &self.w.bytes
+        self.w.bytes()
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
-        self.w.bytes
+        self.w.into_bytes()
     }
 
     /// Appends a sample; the caller keeps timestamps increasing.
@@ -206,14 +241,11 @@ impl XorChunk {
                 if dod == 0 {
                     self.w.write_bit(false);
                 } else if bit_range(dod, 14) {
-                    self.w.write_bits(0b10, 2);
-                    self.w.write_bits(dod as u64, 14);
+                    self.w.write_bits(0b10 << 14 | (dod as u64 & 0x3fff), 16);
                 } else if bit_range(dod, 17) {
-                    self.w.write_bits(0b110, 3);
-                    self.w.write_bits(dod as u64, 17);
+                    self.w.write_bits(0b110 << 17 | (dod as u64 & 0x1_ffff), 20);
                 } else if bit_range(dod, 20) {
-                    self.w.write_bits(0b1110, 4);
-                    self.w.write_bits(dod as u64, 20);
+                    self.w.write_bits(0b1110 << 20 | (dod as u64 & 0xf_ffff), 24);
                 } else {
                     self.w.write_bits(0b1111, 4);
                     self.w.write_bits(dod as u64, 64);
@@ -234,25 +266,23 @@ impl XorChunk {
             self.w.write_bit(false);
             return;
         }
-        self.w.write_bit(true);
         let mut leading = delta.leading_zeros() as u8;
         let trailing = delta.trailing_zeros() as u8;
         if leading >= 32 {
             leading = 31;
         }
         if self.leading != 0xff && leading >= self.leading && trailing >= self.trailing {
-            self.w.write_bit(false);
+            self.w.write_bits(0b10, 2);
             let sig = 64 - self.leading - self.trailing;
             self.w.write_bits(delta >> self.trailing, sig);
             return;
         }
         self.leading = leading;
         self.trailing = trailing;
-        self.w.write_bit(true);
-        self.w.write_bits(leading as u64, 5);
         let sig = 64 - leading - trailing;
-        // 64 significant bits are written as 0: 6 bits cannot hold 64.
-        self.w.write_bits((sig & 63) as u64, 6);
+        // Control bits 11, 5 bits of leading zeros, 6 of significant bits (64 written as 0: 6
+        // bits cannot hold 64).
+        self.w.write_bits(0b11 << 11 | (leading as u64) << 6 | (sig & 63) as u64, 13);
         self.w.write_bits(delta >> trailing, sig);
     }
 }

@@ -122,9 +122,10 @@ impl Storage {
     }
 
     /// One page of chunks of one policy from one shard: see `shard::ReadChunks` and
-    /// `shard::ChunkPage`.
+    /// `shard::ChunkPage`. The request is in the shard's mailbox when this returns, so a reader
+    /// can ask for its next page before it consumes this one.
     #[allow(clippy::too_many_arguments)]
-    pub async fn read_page(
+    pub fn read_page(
         &self,
         policy: PolicyId,
         shard: usize,
@@ -133,10 +134,9 @@ impl Storage {
         min_t: i64,
         max_t: i64,
         budget: usize,
-    ) -> Result<ChunkPage, Error> {
-        self.shards[shard]
-            .send(shard::ReadChunks { policy, ids, first_from, min_t, max_t, budget })
-            .await?
+    ) -> impl std::future::Future<Output = Result<ChunkPage, Error>> + 'static {
+        let request = self.shards[shard].send(shard::ReadChunks { policy, ids, first_from, min_t, max_t, budget });
+        async move { request.await? }
     }
 
     /// Deletes these series with all their data; answers how many there were.
