@@ -1,15 +1,45 @@
 //! A series' identity: its sorted label set, encoded compactly as
 //! `name 0xff value 0xff name 0xff value 0xff …`. Valid UTF-8 never contains the byte 0xff,
 //! so the encoding is unambiguous and sorts like the label list. The stable 64-bit hash of
-//! these bytes picks a series' shard.
+//! these bytes picks a series' shard. A label set is shared, not copied: clones are cheap, and
+//! two clones compare equal without reading their bytes.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
-const SEP: u8 = 0xff;
+/// Ends every name and every value in the encoding.
+pub const SEP: u8 = 0xff;
 
 /// An encoded, sorted label set.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Box<[u8]>);
+#[derive(Clone)]
+pub struct Labels(Arc<[u8]>);
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Labels {}
+
+impl Hash for Labels {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Labels) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Labels) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
 
 impl Labels {
     /// Encodes labels that are already sorted by name with no duplicates.
@@ -21,7 +51,7 @@ impl Labels {
             out.extend_from_slice(value.as_bytes());
             out.push(SEP);
         }
-        Labels(out.into_boxed_slice())
+        Labels(out.into())
     }
 
     /// Takes bytes read back from storage. `None` when they are not an encoded label set.

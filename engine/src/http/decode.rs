@@ -1,8 +1,10 @@
 //! A decoder of remote write 1.0 (`prometheus.WriteRequest`) that reads labels in place
 //! instead of allocating a `String` for every name and value, as prost does: on the ingest
-//! path that allocation was a third of the server's time. It produces the validated series
-//! directly; metadata (rare) goes through prost. A unit test checks it against prost on the
-//! captured Prometheus traffic.
+//! path that allocation was a third of the server's time. A series' label fields are kept as
+//! the bytes they are on the wire, read only when asked (`RawSeries::labels`), so that a
+//! label set seen before can be recognised by those bytes (`label_cache`). Metadata (rare)
+//! goes through prost. A unit test checks it against prost on the captured Prometheus
+//! traffic.
 
 use prost::Message;
 use proto::prometheus as pb;
@@ -72,11 +74,59 @@ fn expect(wire: u8, want: u8, what: &str) -> Result<()> {
     }
 }
 
-/// One series as read off the wire, borrowing its label strings from the body.
+/// One series as read off the wire, borrowing from the body.
 pub struct RawSeries<'a> {
-    pub labels: Vec<(&'a str, &'a str)>,
+    /// From the first `labels` field to the end of the last, keys included.
+    label_fields: &'a [u8],
+    /// No other field lies among the `labels` fields (Prometheus writes them so).
+    labels_contiguous: bool,
     pub samples: Vec<(i64, f64)>,
     pub histograms: usize,
+}
+
+impl<'a> RawSeries<'a> {
+    /// The bytes that stand for the series' label set, when its label fields are contiguous:
+    /// equal bytes are the same label set.
+    pub fn label_bytes(&self) -> Option<&'a [u8]> {
+        self.labels_contiguous.then_some(self.label_fields)
+    }
+
+    /// Whether these label fields hold exactly the label set encoded in `labels`
+    /// (`Labels::as_bytes`), without checking or copying them.
+    pub fn labels_equal(&self, labels: &[u8]) -> bool {
+        let mut r = Reader { buf: self.label_fields };
+        let mut rest = labels;
+        while !r.done() {
+            let Ok((field, wire)) = r.key() else { return false };
+            if (field, wire) != (1, 2) {
+                return false;
+            }
+            let Ok(Ok((name, value))) = r.bytes().map(name_and_value) else { return false };
+            for part in [name, value] {
+                match rest.split_at_checked(part.len()) {
+                    Some((head, [crate::labels::SEP, tail @ ..])) if head == part => rest = tail,
+                    _ => return false,
+                }
+            }
+        }
+        rest.is_empty()
+    }
+
+    /// The (name, value) pairs, in the order sent.
+    pub fn labels(&self) -> Result<Vec<(&'a str, &'a str)>> {
+        let mut r = Reader { buf: self.label_fields };
+        let mut out = Vec::with_capacity(12);
+        while !r.done() {
+            match r.key()? {
+                (1, w) => {
+                    expect(w, 2, "TimeSeries.labels")?;
+                    out.push(label(r.bytes()?)?);
+                }
+                (_, w) => r.skip(w)?,
+            }
+        }
+        Ok(out)
+    }
 }
 
 pub struct RawRequest<'a> {
@@ -89,6 +139,12 @@ fn utf8<'a>(b: &'a [u8], what: &str) -> Result<&'a str> {
 }
 
 fn label(buf: &[u8]) -> Result<(&str, &str)> {
+    let (name, value) = name_and_value(buf)?;
+    Ok((utf8(name, "label name")?, utf8(value, "label value")?))
+}
+
+/// A `Label` message's name and value bytes.
+fn name_and_value(buf: &[u8]) -> Result<(&[u8], &[u8])> {
     let mut r = Reader { buf };
     let (mut name, mut value): (&[u8], &[u8]) = (b"", b"");
     while !r.done() {
@@ -104,7 +160,7 @@ fn label(buf: &[u8]) -> Result<(&str, &str)> {
             (_, w) => r.skip(w)?,
         }
     }
-    Ok((utf8(name, "label name")?, utf8(value, "label value")?))
+    Ok((name, value))
 }
 
 fn sample(buf: &[u8]) -> Result<(i64, f64)> {
@@ -128,12 +184,18 @@ fn sample(buf: &[u8]) -> Result<(i64, f64)> {
 
 fn series(buf: &[u8]) -> Result<RawSeries<'_>> {
     let mut r = Reader { buf };
-    let mut s = RawSeries { labels: Vec::with_capacity(12), samples: Vec::with_capacity(1), histograms: 0 };
+    let mut s = RawSeries { label_fields: &[], labels_contiguous: true, samples: Vec::with_capacity(1), histograms: 0 };
+    // Offsets of the label fields' span, and whether another field came after the first.
+    let (mut first, mut end, mut other_since_first) = (None, 0, false);
     while !r.done() {
+        let at = buf.len() - r.buf.len();
         match r.key()? {
             (1, w) => {
                 expect(w, 2, "TimeSeries.labels")?;
-                s.labels.push(label(r.bytes()?)?);
+                r.bytes()?;
+                first.get_or_insert(at);
+                s.labels_contiguous &= !other_since_first;
+                end = buf.len() - r.buf.len();
             }
             (2, w) => {
                 expect(w, 2, "TimeSeries.samples")?;
@@ -146,7 +208,9 @@ fn series(buf: &[u8]) -> Result<RawSeries<'_>> {
             }
             (_, w) => r.skip(w)?,
         }
+        other_since_first |= first.is_some() && end != buf.len() - r.buf.len();
     }
+    s.label_fields = &buf[first.unwrap_or(0)..end];
     Ok(s)
 }
 
@@ -192,7 +256,8 @@ mod tests {
             assert_eq!(got.metadata, want.metadata, "{name}");
             for (g, w) in got.series.iter().zip(&want.timeseries) {
                 let wl: Vec<(&str, &str)> = w.labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
-                assert_eq!(g.labels, wl);
+                assert_eq!(g.labels().unwrap(), wl);
+                assert!(g.label_bytes().is_some(), "Prometheus writes a series' labels together");
                 let ws: Vec<(i64, u64)> = w.samples.iter().map(|s| (s.timestamp, s.value.to_bits())).collect();
                 let gs: Vec<(i64, u64)> = g.samples.iter().map(|s| (s.0, s.1.to_bits())).collect();
                 assert_eq!(gs, ws);
@@ -200,6 +265,41 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 50, "only {checked} fixture writes");
+    }
+
+    #[test]
+    fn labels_among_other_fields_are_read_but_have_no_label_bytes() {
+        // TimeSeries { labels: a=1, samples: {value 2, timestamp 3}, labels: b=4 }, by hand.
+        let label = |n: &[u8], v: &[u8]| [&[0x0a, (n.len() + v.len() + 4) as u8, 0x0a, n.len() as u8][..], n, &[0x12, v.len() as u8], v].concat();
+        let sample = [0x12, 11, 0x09, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x10, 3];
+        let series = [label(b"a", b"1"), sample.to_vec(), label(b"b", b"4")].concat();
+        let body = [&[0x0a, series.len() as u8][..], &series].concat();
+        let req = write_request(&body).unwrap();
+        assert_eq!(req.series[0].labels().unwrap(), vec![("a", "1"), ("b", "4")]);
+        assert_eq!(req.series[0].samples, vec![(3, 2.0)]);
+        assert_eq!(req.series[0].label_bytes(), None);
+        let together = [label(b"a", b"1"), label(b"b", b"4"), sample.to_vec()].concat();
+        let body = [&[0x0a, together.len() as u8][..], &together].concat();
+        let req = write_request(&body).unwrap();
+        assert_eq!(req.series[0].label_bytes(), Some(&together[..together.len() - sample.len()]));
+    }
+
+    #[test]
+    fn label_fields_equal_only_the_same_label_set() {
+        let wire = pb::WriteRequest {
+            timeseries: vec![pb::TimeSeries {
+                labels: vec![pb::Label { name: "__name__".into(), value: "up".into() }, pb::Label { name: "job".into(), value: "a".into() }],
+                ..Default::default()
+            }],
+            metadata: vec![],
+        }
+        .encode_to_vec();
+        let req = write_request(&wire).unwrap();
+        let s = &req.series[0];
+        assert!(s.labels_equal(b"__name__\xffup\xffjob\xffa\xff"));
+        for other in [&b"__name__\xffup\xffjob\xffb\xff"[..], b"__name__\xffup\xff", b"__name__\xffup\xffjob\xffa\xffx\xffy\xff", b"__name__\xffupjob\xffa\xff", b""] {
+            assert!(!s.labels_equal(other), "{}", String::from_utf8_lossy(other));
+        }
     }
 
     #[test]
@@ -214,10 +314,13 @@ mod tests {
         }
         .encode_to_vec();
         for cut in 0..good.len() {
-            let _ = write_request(&good[..cut]);
+            if let Ok(req) = write_request(&good[..cut]) {
+                req.series.iter().for_each(|s| drop(s.labels()));
+            }
         }
         assert!(write_request(&good[..good.len() - 1]).is_err());
         assert!(write_request(&[0xff, 0xff, 0xff]).is_err());
-        assert!(write_request(&[0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0xff]).is_err(), "label name not UTF-8");
+        let bad_name = write_request(&[0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0xff]).unwrap();
+        assert_eq!(bad_name.series[0].labels().unwrap_err(), "label name is not valid UTF-8");
     }
 }

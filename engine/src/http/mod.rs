@@ -11,6 +11,7 @@ mod decode;
 mod error;
 mod influx_write;
 mod internal;
+mod label_cache;
 mod line_protocol;
 mod prom_api;
 mod prom_format;

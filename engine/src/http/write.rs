@@ -137,11 +137,12 @@ pub(super) fn decode_v1(body: &[u8]) -> Result<Decoded, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.WriteRequest: {e}")))?;
     let mut series = Vec::with_capacity(req.series.len());
     for ts in req.series {
-        let labels = validate_labels(&ts.labels).map_err(ApiError::bad_request)?;
+        let check = || validate_labels(&ts.labels().map_err(|e| format!("protobuf decode of prometheus.WriteRequest: {e}"))?);
+        let (labels, hash) = super::label_cache::labels(&ts, check).map_err(ApiError::bad_request)?;
         if ts.histograms > 0 {
             return Err(ApiError::bad_request(format!("series {labels}: native histograms are not supported yet")));
         }
-        series.push(SeriesWrite { hash: labels.stable_hash(), labels, samples: ts.samples });
+        series.push(SeriesWrite { hash, labels, samples: ts.samples });
     }
     let metadata = req
         .metadata
