@@ -336,7 +336,7 @@ fn named(name: &str, min_t: i64, max_t: i64) -> Selection {
 fn decoded(chunks: &[StoredChunk]) -> Vec<(i64, f64)> {
     let mut out = Vec::new();
     for c in chunks {
-        chunk::decode_each(&c.data, |t, v| out.push((t, v))).expect("a chunk that decodes");
+        c.each(|t, v| out.push((t, v))).expect("a chunk that decodes");
     }
     out
 }

@@ -25,7 +25,6 @@ use super::transport::{PeerError, PeerRead, PeerSeries};
 use super::{Cluster, READ_BUDGET};
 use crate::data::{encode, Error, Selection, SeriesPiece, SeriesStream};
 use crate::labels::Labels;
-use crate::storage::chunk;
 use crate::storage::shard::StoredChunk;
 use futures_util::future::join_all;
 use std::sync::Arc;
@@ -83,6 +82,16 @@ impl Merge {
         let mut sources = vec![Source { from: Origin::Local(local), head: None, ended: false }];
         sources.extend(peers.into_iter().map(|(name, read)| Source { from: Origin::Peer { name, read }, head: None, ended: false }));
         Merge { cluster, min_t: selection.min_t, max_t: selection.max_t, sources, keep: None }
+    }
+
+    /// Makes this node's chunks XOR chunks (see `SeriesStream::xor_chunks`); peers send
+    /// nothing else.
+    pub fn xor_chunks(&mut self) {
+        for s in &mut self.sources {
+            if let Origin::Local(stream) = &mut s.from {
+                stream.xor_chunks();
+            }
+        }
     }
 
     /// Keeps only the series whose labels satisfy `keep`: this node's before their chunks are
@@ -149,12 +158,12 @@ impl Merge {
         let mut samples = Vec::new();
         for chunks in &parts {
             for c in chunks {
-                chunk::decode_each(&c.data, |t, v| {
+                c.each(|t, v| {
                     if t >= self.min_t && t <= self.max_t {
                         samples.push((t, v));
                     }
                 })
-                .ok_or_else(corrupt)?;
+                .map_err(|_| corrupt())?;
             }
         }
         // Stable: of the samples at one timestamp, the first source's comes first and stays.
@@ -172,7 +181,7 @@ fn has_sample(chunks: &[StoredChunk], min_t: i64, max_t: i64) -> Option<bool> {
     }
     for c in chunks.iter().filter(|c| c.min_t <= max_t && c.max_t >= min_t) {
         let mut found = false;
-        chunk::decode_each(&c.data, |t, _| found |= t >= min_t && t <= max_t)?;
+        c.each(|t, _| found |= t >= min_t && t <= max_t).ok()?;
         if found {
             return Some(true);
         }

@@ -6,7 +6,7 @@
 //! takes a peer's answer so), holding about one frame and one series.
 
 use crate::labels::Labels;
-use crate::storage::shard::StoredChunk;
+use crate::storage::shard::{ChunkKind, StoredChunk};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use prost::Message;
@@ -55,12 +55,21 @@ impl Framer {
         Some(f)
     }
 
-    /// Adds one series; a series too big for one frame is split over several with the same labels.
-    pub fn push(&mut self, labels: Vec<pb::Label>, chunks: Vec<StoredChunk>, out: &mut Vec<Bytes>) {
+    /// Adds one series; a series too big for one frame is split over several with the same
+    /// labels. Sealed blocks are made XOR chunks first (readers that frame ask their stream
+    /// for XOR chunks, see `SeriesStream::xor_chunks`, so that shards do it as they read).
+    pub fn push(&mut self, labels: Vec<pb::Label>, chunks: Vec<StoredChunk>, out: &mut Vec<Bytes>) -> Result<(), crate::storage::Error> {
         let labels_len: usize = labels.iter().map(|l| field_len(l.encoded_len())).sum();
         let mut series = pb::ChunkedSeries { labels: labels.clone(), chunks: vec![] };
         let mut series_len = labels_len;
+        let mut xor = Vec::with_capacity(chunks.len());
         for c in chunks {
+            match c.kind {
+                ChunkKind::Xor => xor.push(c),
+                ChunkKind::Block => xor.extend(c.into_xor()?),
+            }
+        }
+        for c in xor {
             let chunk = pb::Chunk { min_time_ms: c.min_t, max_time_ms: c.max_t, r#type: pb::chunk::Encoding::Xor as i32, data: c.data };
             let chunk_len = field_len(chunk.encoded_len());
             if self.size + field_len(series_len + chunk_len) > Self::LIMIT {
@@ -77,6 +86,7 @@ impl Framer {
             self.size += field_len(series_len);
             self.current.chunked_series.push(series);
         }
+        Ok(())
     }
 }
 
@@ -148,7 +158,7 @@ where
                 if c.r#type != pb::chunk::Encoding::Xor as i32 {
                     return Err(format!("series {labels}: a chunk of encoding {}, not XOR", c.r#type));
                 }
-                chunks.push(StoredChunk { min_t: c.min_time_ms, max_t: c.max_time_ms, data: c.data });
+                chunks.push(StoredChunk { min_t: c.min_time_ms, max_t: c.max_time_ms, data: c.data, kind: ChunkKind::Xor });
             }
             match &mut self.current {
                 Some((l, so_far)) if *l == labels => so_far.extend(chunks),
@@ -222,10 +232,10 @@ mod tests {
     #[test]
     fn frames_stay_under_the_limit_and_split_big_series() {
         let labels = pb_labels("x");
-        let chunks: Vec<StoredChunk> = (0..3000).map(|i| StoredChunk { min_t: i, max_t: i, data: vec![7u8; 1000] }).collect();
+        let chunks: Vec<StoredChunk> = (0..3000).map(|i| StoredChunk { min_t: i, max_t: i, data: vec![7u8; 1000], kind: ChunkKind::Xor }).collect();
         let mut framer = Framer::new(3);
         let mut out = Vec::new();
-        framer.push(labels.clone(), chunks, &mut out);
+        framer.push(labels.clone(), chunks, &mut out).unwrap();
         out.extend(framer.take());
         assert!(out.len() >= 3, "3 MB of chunks need at least 3 frames, got {}", out.len());
         let mut total = 0;
@@ -249,10 +259,10 @@ mod tests {
     async fn series_cut_across_frames_and_pieces_come_back_whole() {
         let mut framer = Framer::new(0);
         let mut out = Vec::new();
-        let chunk = |i: i64| StoredChunk { min_t: i, max_t: i, data: vec![i as u8; 900] };
-        framer.push(pb_labels("a"), (0..5).map(chunk).collect(), &mut out);
-        framer.push(pb_labels("b"), (0..2500).map(chunk).collect(), &mut out);
-        framer.push(pb_labels("c"), (0..1).map(chunk).collect(), &mut out);
+        let chunk = |i: i64| StoredChunk { min_t: i, max_t: i, data: vec![i as u8; 900], kind: ChunkKind::Xor };
+        framer.push(pb_labels("a"), (0..5).map(chunk).collect(), &mut out).unwrap();
+        framer.push(pb_labels("b"), (0..2500).map(chunk).collect(), &mut out).unwrap();
+        framer.push(pb_labels("c"), (0..1).map(chunk).collect(), &mut out).unwrap();
         out.extend(framer.take());
         assert!(out.len() >= 3, "b alone needs more than two frames: {}", out.len());
         for piece in [1, 7, 4096, 1 << 22] {
@@ -271,7 +281,7 @@ mod tests {
     async fn a_bad_crc_a_cut_frame_and_a_failing_body_are_errors() {
         let mut framer = Framer::new(0);
         let mut out = Vec::new();
-        framer.push(pb_labels("a"), vec![StoredChunk { min_t: 1, max_t: 2, data: vec![1, 2, 3] }], &mut out);
+        framer.push(pb_labels("a"), vec![StoredChunk { min_t: 1, max_t: 2, data: vec![1, 2, 3], kind: ChunkKind::Xor }], &mut out).unwrap();
         let good = framer.take().unwrap();
         let mut bad = good.to_vec();
         *bad.last_mut().unwrap() ^= 1;

@@ -7,8 +7,8 @@
 
 use super::{Error, Selection};
 use crate::labels::Labels;
-use crate::storage::chunk::{self, XorChunk, SAMPLES_PER_CHUNK};
-use crate::storage::shard::{ChunkPage, StoredChunk};
+use crate::storage::chunk::{XorChunk, SAMPLES_PER_CHUNK};
+use crate::storage::shard::{ChunkKind, ChunkPage, ReadChunks, StoredChunk};
 use crate::storage::{self, Policies, SelectedSeries, Storage};
 use crate::cluster::merge::Merge;
 use std::collections::{HashMap, VecDeque};
@@ -73,13 +73,15 @@ struct Pager {
     lanes: HashMap<(u32, usize), Lane>,
     /// The next batch's lanes, their first pages asked for.
     ahead: HashMap<(u32, usize), Lane>,
+    /// Sealed blocks come as XOR chunks.
+    xor: bool,
 }
 
 impl SeriesStream {
     /// This node's series matching `selection`, read page by page as the stream is consumed.
     pub async fn local(storage: Arc<Storage>, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
         let series = storage.select(db, which, selection.matchers).await?;
-        let pager = Pager { storage, series, next: 0, batch_end: 0, lanes: HashMap::new(), ahead: HashMap::new() };
+        let pager = Pager { storage, series, next: 0, batch_end: 0, lanes: HashMap::new(), ahead: HashMap::new(), xor: false };
         Ok(SeriesStream { min_t: selection.min_t, max_t: selection.max_t, source: Source::Paged(pager), skipped: Vec::new() })
     }
 
@@ -100,6 +102,16 @@ impl SeriesStream {
         match &mut self.source {
             Source::Paged(p) => p.series.retain(|s| keep(&s.labels)),
             Source::Merging(m) => m.retain(Arc::new(keep)),
+        }
+    }
+
+    /// Makes every chunk of the pieces a Prometheus XOR chunk (a streamed answer ships them
+    /// as they are): this node's shards re-encode sealed blocks as they read them. Otherwise
+    /// blocks come as they are stored, for readers that want samples. Call before reading.
+    pub fn xor_chunks(&mut self) {
+        match &mut self.source {
+            Source::Paged(p) => p.xor = true,
+            Source::Merging(m) => m.xor_chunks(),
         }
     }
 
@@ -130,12 +142,12 @@ impl SeriesStream {
         loop {
             let Some(piece) = self.next().await? else { return Ok(None) };
             for c in &piece.chunks {
-                chunk::decode_each(&c.data, |t, v| {
+                c.each(|t, v| {
                     if t >= self.min_t && t <= self.max_t {
                         samples.push((t, v));
                     }
                 })
-                .ok_or_else(|| storage::Error::Corrupt(format!("chunk in series {}", piece.labels)))?;
+                .map_err(|e| storage::Error::Corrupt(format!("chunk in series {} ({e})", piece.labels)))?;
             }
             if piece.last {
                 return Ok(Some((piece.labels, samples)));
@@ -153,7 +165,7 @@ pub fn encode(samples: &[(i64, f64)]) -> Vec<StoredChunk> {
             for (t, v) in part {
                 c.append(*t, *v);
             }
-            StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes() }
+            StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes(), kind: ChunkKind::Xor }
         })
         .collect()
 }
@@ -188,7 +200,8 @@ impl Pager {
             if !lane.pending.is_empty() {
                 let from = page.resume.unwrap_or(i64::MIN);
                 let ids = lane.pending.iter().copied().collect();
-                lane.asked = Some(Box::pin(self.storage.read_page(s.policy, s.shard, ids, from, min_t, max_t, PAGE_BYTES)));
+                let request = ReadChunks { policy: s.policy, ids, first_from: from, min_t, max_t, budget: PAGE_BYTES, xor: self.xor };
+                lane.asked = Some(Box::pin(self.storage.read_page(s.shard, request)));
             }
         }
         let (chunks, last) = lane.fetched.pop_front().ok_or_else(|| storage::Error::Corrupt(format!("page: shard {} answered none", s.shard)))?;
@@ -207,7 +220,8 @@ impl Pager {
         }
         for (&(policy, shard), lane) in &mut lanes {
             let ids = lane.pending.iter().copied().collect();
-            lane.asked = Some(Box::pin(self.storage.read_page(policy, shard, ids, i64::MIN, min_t, max_t, PAGE_BYTES)));
+            let request = ReadChunks { policy, ids, first_from: i64::MIN, min_t, max_t, budget: PAGE_BYTES, xor: self.xor };
+            lane.asked = Some(Box::pin(self.storage.read_page(shard, request)));
         }
         lanes
     }

@@ -13,7 +13,7 @@ use super::AppState;
 use crate::data::{Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
-use crate::storage::{self, chunk, Policies};
+use crate::storage::{self, Policies};
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::collections::BTreeSet;
 
@@ -49,7 +49,7 @@ fn has_sample(c: &storage::shard::StoredChunk, min_t: i64, max_t: i64) -> Result
         return Ok(true);
     }
     let mut found = false;
-    chunk::decode_each(&c.data, |t, _| found |= t >= min_t && t <= max_t).ok_or_else(|| storage::Error::Corrupt("chunk of a series".into()))?;
+    c.each(|t, _| found |= t >= min_t && t <= max_t)?;
     Ok(found)
 }
 
@@ -209,7 +209,7 @@ mod tests {
         for t in ts {
             c.append(*t, 1.0);
         }
-        StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes() }
+        StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes(), kind: crate::storage::shard::ChunkKind::Xor }
     }
 
     #[test]

@@ -135,6 +135,13 @@ impl Target {
             false => Policies::One(self.rp.as_deref().filter(|r| !r.is_empty())),
         }
     }
+
+    /// The series of one query, their chunks as XOR chunks.
+    async fn select(&self, q: Selection) -> Result<SeriesStream, crate::data::Error> {
+        let mut stream = self.data.select(&self.db, self.which(), q).await?;
+        stream.xor_chunks();
+        Ok(stream)
+    }
 }
 
 /// The frames of every query. The first query's read starts before the answer does, so that
@@ -144,7 +151,7 @@ impl Target {
 pub(super) async fn streamed(target: Target, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
     let mut queries = queries.into_iter();
     let first = match queries.next() {
-        Some(q) => Some(target.data.select(&target.db, target.which(), q).await?),
+        Some(q) => Some(target.select(q).await?),
         None => None,
     };
     let skipped: Vec<String> = first.as_ref().map(|s| s.skipped().to_vec()).unwrap_or_default();
@@ -173,7 +180,7 @@ async fn stream_queries(target: &Target, first: Option<SeriesStream>, rest: impl
         let mut framer = Framer::new(index as i64);
         while let Some(piece) = stream.next().await.map_err(|e| e.to_string())? {
             let mut frames = Vec::new();
-            framer.push(labels_pb(&piece.labels), piece.chunks, &mut frames);
+            framer.push(labels_pb(&piece.labels), piece.chunks, &mut frames).map_err(|e| e.to_string())?;
             for f in frames {
                 send(f).await?;
             }
@@ -183,7 +190,7 @@ async fn stream_queries(target: &Target, first: Option<SeriesStream>, rest: impl
         }
         if let Some((i, q)) = rest.next() {
             index = i + 1;
-            next = Some(target.data.select(&target.db, target.which(), q).await.map_err(|e| e.to_string())?);
+            next = Some(target.select(q).await.map_err(|e| e.to_string())?);
         }
     }
     Ok(())

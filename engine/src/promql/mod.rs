@@ -22,7 +22,7 @@ mod testing;
 
 use crate::data::{self, Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
-use crate::storage::chunk;
+use crate::storage::shard::StoredChunk;
 use crate::storage::Policies;
 use build::{Read, Span};
 use error::EvalError;
@@ -88,7 +88,7 @@ async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, deadline: I
         if Instant::now() > deadline {
             return Err(EvalError::Timeout("query preparation").into());
         }
-        chunks.extend(piece.chunks.into_iter().map(|c| c.data));
+        chunks.extend(piece.chunks);
         if !piece.last {
             continue;
         }
@@ -100,16 +100,17 @@ async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, deadline: I
     Ok(out)
 }
 
-/// The samples of XOR chunks inside [min_t, max_t], in time order; `None` when a chunk does
-/// not decode.
-fn decode(chunks: &[Vec<u8>], min_t: i64, max_t: i64) -> Option<Vec<Point>> {
+/// The samples of chunks and sealed blocks inside [min_t, max_t], in time order; `None` when
+/// one does not decode.
+fn decode(chunks: &[StoredChunk], min_t: i64, max_t: i64) -> Option<Vec<Point>> {
     let mut points = Vec::new();
     for c in chunks {
-        chunk::decode_each(c, |t, v| {
+        c.each(|t, v| {
             if t >= min_t && t <= max_t {
                 points.push(Point { t, v });
             }
-        })?;
+        })
+        .ok()?;
     }
     Some(points)
 }

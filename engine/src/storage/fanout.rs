@@ -104,14 +104,14 @@ impl Storage {
         Ok(out)
     }
 
-    /// Chunks overlapping [min_t, max_t] of each series, in the order given, all at once.
+    /// XOR chunks overlapping [min_t, max_t] of each series, in the order given, all at once.
     pub async fn read_chunks(&self, series: &[SelectedSeries], min_t: i64, max_t: i64) -> Result<Vec<Vec<StoredChunk>>, Error> {
         let mut per_page: BTreeMap<(PolicyId, usize), Vec<u64>> = BTreeMap::new();
         for s in series {
             per_page.entry((s.policy, s.shard)).or_default().push(s.id);
         }
         let pages = per_page.into_iter().map(|((policy, shard), ids)| async move {
-            let page = self.read_page(policy, shard, ids, i64::MIN, min_t, max_t, usize::MAX).await;
+            let page = self.read_page(shard, shard::ReadChunks { policy, ids, first_from: i64::MIN, min_t, max_t, budget: usize::MAX, xor: true }).await;
             ((policy, shard), page)
         });
         let mut out: HashMap<(PolicyId, usize), std::vec::IntoIter<Vec<StoredChunk>>> = HashMap::new();
@@ -124,18 +124,8 @@ impl Storage {
     /// One page of chunks of one policy from one shard: see `shard::ReadChunks` and
     /// `shard::ChunkPage`. The request is in the shard's mailbox when this returns, so a reader
     /// can ask for its next page before it consumes this one.
-    #[allow(clippy::too_many_arguments)]
-    pub fn read_page(
-        &self,
-        policy: PolicyId,
-        shard: usize,
-        ids: Vec<u64>,
-        first_from: i64,
-        min_t: i64,
-        max_t: i64,
-        budget: usize,
-    ) -> impl std::future::Future<Output = Result<ChunkPage, Error>> + 'static {
-        let request = self.shards[shard].send(shard::ReadChunks { policy, ids, first_from, min_t, max_t, budget });
+    pub fn read_page(&self, shard: usize, request: shard::ReadChunks) -> impl std::future::Future<Output = Result<ChunkPage, Error>> + 'static {
+        let request = self.shards[shard].send(request);
         async move { request.await? }
     }
 
@@ -237,7 +227,8 @@ mod tests {
             let mut got: Vec<Vec<StoredChunk>> = vec![Vec::new(); mine.len()];
             let (mut from, mut at, mut pages) = (i64::MIN, 0, 0);
             while !ids.is_empty() {
-                let page = storage.read_page(all[0].policy, shard, ids.iter().copied().collect(), from, i64::MIN, i64::MAX, 16 << 10).await.unwrap();
+                let request = shard::ReadChunks { policy: all[0].policy, ids: ids.iter().copied().collect(), first_from: from, min_t: i64::MIN, max_t: i64::MAX, budget: 16 << 10, xor: true };
+                let page = storage.read_page(shard, request).await.unwrap();
                 pages += 1;
                 let bytes: usize = page.series.iter().flatten().map(|c| c.data.len()).sum();
                 assert!(bytes < (16 << 10) + 4096, "page of {bytes} bytes");

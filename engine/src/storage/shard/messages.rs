@@ -54,6 +54,8 @@ pub struct ReadChunks {
     pub min_t: i64,
     pub max_t: i64,
     pub budget: usize,
+    /// Sealed blocks come as XOR chunks again (for an answer that ships XOR chunks).
+    pub xor: bool,
 }
 
 /// Chunks of a prefix of the series asked for. When `resume` is set, the last series is

@@ -61,12 +61,23 @@ struct Series {
     dirty: bool,
 }
 
-/// A full or open chunk of one series.
+/// A full or open chunk of one series, or a sealed block of it; `each` reads either, and
+/// `into_xor` makes Prometheus XOR chunks of either.
 #[derive(Clone, Debug)]
 pub struct StoredChunk {
     pub min_t: i64,
     pub max_t: i64,
     pub data: Vec<u8>,
+    pub kind: ChunkKind,
+}
+
+/// How a `StoredChunk`'s data is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkKind {
+    /// Prometheus' XOR chunk encoding (`storage::chunk`).
+    Xor,
+    /// A sealed block (`storage::block`).
+    Block,
 }
 
 #[derive(Debug, Clone)]

@@ -1,8 +1,8 @@
 //! The read path: the series matching a selector, and pages of their chunks (full chunks
-//! from `chunks`, sealed blocks from `blocks` as XOR chunks again, then the open one) in time
-//! order.
+//! from `chunks`, sealed blocks from `blocks` as they are or as XOR chunks again, then the
+//! open one) in time order.
 
-use super::{ChunkPage, ReadChunks, Shard, StoredChunk};
+use super::{ChunkKind, ChunkPage, ReadChunks, Shard, StoredChunk};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::{Error, PolicyId};
@@ -36,12 +36,14 @@ impl Shard {
                 continue;
             };
             // Partitions of different lengths (after a shard duration change) do not sort in
-            // time order: gather the series' full chunks (sealed blocks as XOR chunks again),
+            // time order: gather the series' full chunks and blocks (as XOR chunks when asked),
             // then put them in time order.
             let mut stored = Vec::new();
             self.each_stored(&mut its, policy, id, |p| p.overlaps(min_t, max_t), |_, c_min, c_max, contents| {
-                if overlaps(c_min, c_max) {
+                if overlaps(c_min, c_max) && req.xor {
                     stored.extend(contents.xor_chunks(c_min, c_max)?.into_iter().filter(|c| overlaps(c.min_t, c.max_t)));
+                } else if overlaps(c_min, c_max) {
+                    stored.push(contents.to_chunk(c_min, c_max));
                 }
                 Ok(c_min <= max_t)
             })?;
@@ -58,7 +60,7 @@ impl Shard {
             }
             let head = &series.head;
             if !head.is_empty() && overlaps(head.min_time(), head.max_time()) {
-                chunks.push(StoredChunk { min_t: head.min_time(), max_t: head.max_time(), data: head.bytes().to_vec() });
+                chunks.push(StoredChunk { min_t: head.min_time(), max_t: head.max_time(), data: head.bytes().to_vec(), kind: ChunkKind::Xor });
                 bytes += head.bytes().len();
             }
             page.series.push(chunks);

@@ -224,4 +224,48 @@ mod tests {
         assert_eq!(values_of(&storage, Some("short"), "a").await, bits(&kept));
         assert_eq!(values_of(&storage, None, "b").await, written, "the other policy keeps everything");
     }
+
+    /// What a read of sealed data gives: the blocks as they are for readers of samples
+    /// (PromQL, InfluxQL, SAMPLES), XOR chunks of at most 120 samples for a streamed answer,
+    /// and the same samples either way.
+    #[actix_web::test]
+    async fn a_read_gives_sealed_blocks_as_they_are_or_as_xor_chunks() {
+        use crate::data::{Selection, SeriesStream};
+        use crate::storage::shard::ChunkKind;
+        let dir = tempfile::tempdir().unwrap();
+        let from = 1_800_000_000_000 / HOUR * HOUR - 10 * HOUR;
+        let storage = std::sync::Arc::new(open(dir.path()));
+        storage.create_database("db", None).unwrap();
+        storage.write("db", None, vec![series("b", counter(from, false))]).await.unwrap();
+        storage.seal_all().await.unwrap();
+        let (min_t, max_t) = (from + HOUR + 7_000, from + 5 * HOUR);
+        let want: Vec<(i64, u64)> = bits(&counter(from, false)).into_iter().filter(|(t, _)| *t >= min_t && *t <= max_t).collect();
+        for xor in [false, true] {
+            let selection = Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", "b").unwrap()], min_t, max_t };
+            let mut stream = SeriesStream::local(storage.clone(), "db", Policies::One(None), selection.clone()).await.unwrap();
+            if xor {
+                stream.xor_chunks();
+            }
+            let (_, chunks) = stream.next_chunks().await.unwrap().expect("series b");
+            let kinds: Vec<ChunkKind> = chunks.iter().map(|c| c.kind).collect();
+            match xor {
+                false => assert!(kinds.contains(&ChunkKind::Block), "{kinds:?}"),
+                true => assert!(kinds.iter().all(|k| *k == ChunkKind::Xor), "{kinds:?}"),
+            }
+            let mut got = Vec::new();
+            for c in &chunks {
+                let before = got.len();
+                c.each(|t, v| got.push((t, v.to_bits()))).unwrap();
+                assert!(!xor || got.len() - before <= 120, "an XOR chunk of {} samples", got.len() - before);
+            }
+            got.retain(|(t, _)| *t >= min_t && *t <= max_t);
+            assert_eq!(got, want, "xor: {xor}");
+            let mut stream = SeriesStream::local(storage.clone(), "db", Policies::One(None), selection).await.unwrap();
+            if xor {
+                stream.xor_chunks();
+            }
+            let (_, samples) = stream.next_series().await.unwrap().expect("series b");
+            assert_eq!(bits(&samples), want, "samples, xor: {xor}");
+        }
+    }
 }

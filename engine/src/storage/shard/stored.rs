@@ -6,7 +6,7 @@
 use super::{column_family, Shard};
 use crate::storage::chunk::{self, XorChunk, SAMPLES_PER_CHUNK};
 use crate::storage::keys::{self, Partition};
-use crate::storage::shard::StoredChunk;
+use crate::storage::shard::{ChunkKind, StoredChunk};
 use crate::storage::{block, Error, PolicyId};
 use rocksdb::DBRawIterator;
 
@@ -39,6 +39,15 @@ impl<'a> Stored<'a> {
         }
     }
 
+    /// A copy of it spanning [min_t, max_t], to hand to a reader.
+    pub(super) fn to_chunk(self, min_t: i64, max_t: i64) -> StoredChunk {
+        let kind = match self {
+            Stored::Xor(_) => ChunkKind::Xor,
+            Stored::Block(_) => ChunkKind::Block,
+        };
+        StoredChunk { min_t, max_t, data: self.bytes().to_vec(), kind }
+    }
+
     pub(super) fn bytes(&self) -> &'a [u8] {
         match self {
             Stored::Xor(b) | Stored::Block(b) => b,
@@ -69,22 +78,44 @@ impl<'a> Stored<'a> {
 
     /// Its samples as XOR chunks of at most `SAMPLES_PER_CHUNK` each (a chunk as it is).
     pub(super) fn xor_chunks(&self, min_t: i64, max_t: i64) -> Result<Vec<StoredChunk>, Error> {
-        if let Stored::Xor(xor) = self {
-            return Ok(vec![StoredChunk { min_t, max_t, data: xor.to_vec() }]);
+        if let Stored::Xor(_) = self {
+            return Ok(vec![self.to_chunk(min_t, max_t)]);
         }
         let mut out = Vec::new();
         let mut c = XorChunk::new();
         self.each(|t, v| {
             if c.len() >= SAMPLES_PER_CHUNK {
                 let full = std::mem::take(&mut c);
-                out.push(StoredChunk { min_t: full.min_time(), max_t: full.max_time(), data: full.into_bytes() });
+                out.push(StoredChunk { min_t: full.min_time(), max_t: full.max_time(), data: full.into_bytes(), kind: ChunkKind::Xor });
             }
             c.append(t, v);
         })?;
         if !c.is_empty() {
-            out.push(StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes() });
+            out.push(StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes(), kind: ChunkKind::Xor });
         }
         Ok(out)
+    }
+}
+
+impl StoredChunk {
+    fn stored(&self) -> Stored<'_> {
+        match self.kind {
+            ChunkKind::Xor => Stored::Xor(&self.data),
+            ChunkKind::Block => Stored::Block(&self.data),
+        }
+    }
+
+    /// Calls `f` with every sample, in time order.
+    pub fn each(&self, f: impl FnMut(i64, f64)) -> Result<(), Error> {
+        self.stored().each(f)
+    }
+
+    /// Its samples as XOR chunks of at most `SAMPLES_PER_CHUNK` each (an XOR chunk as it is).
+    pub fn into_xor(self) -> Result<Vec<StoredChunk>, Error> {
+        match self.kind {
+            ChunkKind::Xor => Ok(vec![self]),
+            ChunkKind::Block => self.stored().xor_chunks(self.min_t, self.max_t),
+        }
     }
 }
 
