@@ -33,6 +33,11 @@ pub fn now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
+/// The current time in milliseconds since the Unix epoch (0 on a clock before 1970).
+pub fn now_ms() -> i64 {
+    now_ns() / 1_000_000
+}
+
 /// Opens storage, creates the configured databases, serves HTTP until SIGTERM/SIGINT, then
 /// stores every open chunk and returns.
 pub async fn run(cfg: config::Config) -> Result<(), String> {

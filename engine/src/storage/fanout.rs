@@ -172,22 +172,33 @@ impl Storage {
         Ok(out)
     }
 
-    /// Stores every open chunk and flushes memtables, so a restart has no log to replay:
-    /// called at shutdown, after the last request.
     /// Seals every full chunk that is ready now, in every shard (see `shard::seal`).
     pub async fn seal_all(&self) -> Result<(), Error> {
-        for r in join_all(self.shards.iter().map(|s| s.send(shard::Seal))).await {
-            r??;
-        }
-        Ok(())
+        self.seal_for(std::time::Duration::MAX).await.map(drop)
     }
 
+    /// Seals what is ready, for at most `budget` in each shard (at least one step); answers
+    /// whether every shard finished.
+    pub async fn seal_for(&self, budget: std::time::Duration) -> Result<bool, Error> {
+        let mut finished = true;
+        for r in join_all(self.shards.iter().map(|s| s.send(shard::Seal(budget)))).await {
+            finished &= r??;
+        }
+        Ok(finished)
+    }
+
+    /// Seals (for a while), stores every open chunk and flushes memtables, so a restart has no
+    /// log to replay: called at shutdown, after the last request.
     pub async fn shutdown(&self) -> Result<(), Error> {
         for r in join_all(self.shards.iter().map(|s| s.send(shard::Shutdown))).await {
             r??;
         }
         self.db.flush_cf(self.db.cf_handle(META_CF).unwrap())?;
-        Ok(self.db.flush_wal(true)?)
+        self.db.flush_wal(true)?;
+        // Wait for the flushes' background work, which deletes the log files they made
+        // obsolete: the process may end before that work would run otherwise.
+        self.db.cancel_all_background_work(true);
+        Ok(())
     }
 }
 

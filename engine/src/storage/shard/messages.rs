@@ -7,6 +7,7 @@ use crate::labels::Labels;
 use crate::storage::{Error, PolicyId};
 use actix::prelude::*;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Message)]
 #[rtype(result = "Result<WriteOutcome, Error>")]
@@ -148,28 +149,36 @@ impl Handler<DeleteSeries> for Shard {
     }
 }
 
-/// Stores open chunks, truncates the log and flushes every column family of the shard;
-/// sent at shutdown, so that a restart has nothing to replay and no stale log on disk.
+/// The longest a shutdown spends sealing: the rest of a stop (checkpoint, flushes, small
+/// compactions) and Kubernetes' default grace period of 30 s must leave room.
+const SHUTDOWN_SEALING: Duration = Duration::from_secs(10);
+
+/// Seals what is ready (for at most `SHUTDOWN_SEALING`), stores open chunks, truncates the
+/// log and flushes every column family of the shard; sent at shutdown, so that a restart has
+/// nothing to replay and no stale log on disk.
 #[derive(Message)]
 #[rtype(result = "Result<(), Error>")]
 pub struct Shutdown;
 
-/// Seals every chunk that is ready now (see `seal`), whatever time the last pass ran.
+/// Seals every chunk that is ready now (see `seal`), whatever time the last pass ran, for at
+/// most this long (at least one step); answers whether it finished.
 #[derive(Message)]
-#[rtype(result = "Result<(), Error>")]
-pub struct Seal;
+#[rtype(result = "Result<bool, Error>")]
+pub struct Seal(pub Duration);
 
 impl Handler<Seal> for Shard {
-    type Result = Result<(), Error>;
-    fn handle(&mut self, _: Seal, _: &mut Context<Self>) -> Self::Result {
-        self.seal_all()
+    type Result = Result<bool, Error>;
+    fn handle(&mut self, Seal(budget): Seal, _: &mut Context<Self>) -> Self::Result {
+        self.seal_all(budget)
     }
 }
 
 impl Handler<Shutdown> for Shard {
     type Result = Result<(), Error>;
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
-        self.seal_all()?;
+        if !self.seal_all(SHUTDOWN_SEALING)? {
+            tracing::info!(shard = self.index, "sealing stopped for the shutdown; it goes on after the next start");
+        }
         self.checkpoint()?;
         for kind in CF_KINDS {
             self.db.flush_cf(self.cf(kind))?;

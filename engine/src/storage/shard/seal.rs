@@ -94,12 +94,18 @@ impl Shard {
         Ok(self.seal.cursor.is_some())
     }
 
-    /// Runs a whole pass now (a clean stop), whatever time it is.
-    pub(super) fn seal_all(&mut self) -> Result<(), Error> {
+    /// Runs a whole pass now, whatever time the last one ran, for at most `budget` (at least
+    /// one step); answers whether it finished. What it leaves is sealed after the next start.
+    pub(super) fn seal_all(&mut self, budget: Duration) -> Result<bool, Error> {
+        let started = Instant::now();
         self.seal.last_pass = None;
         self.seal.cut = self.seal.cut.max(1);
-        while self.seal_step()? {}
-        Ok(())
+        while self.seal_step()? {
+            if started.elapsed() >= budget {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Seals what is ready of one series' chunks in one partition (in time order) into `batch`;
@@ -267,5 +273,28 @@ mod tests {
             let (_, samples) = stream.next_series().await.unwrap().expect("series b");
             assert_eq!(bits(&samples), want, "samples, xor: {xor}");
         }
+    }
+
+    #[actix_web::test]
+    async fn a_pass_with_a_time_budget_stops_after_it_and_the_next_one_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = 1_800_000_000_000 / HOUR * HOUR - 10 * HOUR;
+        let storage = open(dir.path());
+        storage.create_database("db", None).unwrap();
+        // The pass due at start runs over nothing; the next is not due for 10 s.
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        // 600 series, each with four full chunks a day back and one sample now: 2 400 chunks,
+        // about 1 200 a shard, where one step reads 256.
+        let writes = (0..600).map(|i| {
+            let mut samples: Vec<(i64, f64)> = (0..480).map(|j| (from - 24 * HOUR + j * 15_000, j as f64)).collect();
+            samples.push((from, 0.0));
+            series(&format!("s{i}"), samples)
+        });
+        storage.write("db", None, writes.collect()).await.unwrap();
+        assert!(!storage.seal_for(std::time::Duration::ZERO).await.unwrap(), "one step cannot seal it all");
+        let sealed = storage.metrics.sealed_samples.load(Relaxed);
+        assert!(sealed > 0 && sealed < 600 * 480, "{sealed} samples sealed in one step");
+        assert!(storage.seal_for(std::time::Duration::MAX).await.unwrap());
+        assert_eq!(storage.metrics.sealed_samples.load(Relaxed), 600 * 480);
     }
 }

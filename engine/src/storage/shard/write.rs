@@ -12,7 +12,13 @@ use rocksdb::{WriteBatch, WriteOptions};
 /// Whether a sample at `t` starts a new chunk after the open one: it is full, or `t` falls in
 /// another partition (of `length` ms).
 pub(super) fn cuts(open: &XorChunk, t: i64, length: i64) -> bool {
-    !open.is_empty() && (open.len() >= SAMPLES_PER_CHUNK || Partition::of(open.min_time(), length) != Partition::of(t, length))
+    if open.is_empty() {
+        return false;
+    }
+    // Times in one partition length are in one partition: the common case, without working
+    // out the partition.
+    let same_length = open.min_time().div_euclid(length) == t.div_euclid(length);
+    open.len() >= SAMPLES_PER_CHUNK || (!same_length && Partition::of(open.min_time(), length) != Partition::of(t, length))
 }
 
 impl Shard {
