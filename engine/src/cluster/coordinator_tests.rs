@@ -6,7 +6,6 @@ use super::*;
 use crate::cluster::transport::{PeerRead, PeerSeries};
 use crate::cluster::ClusterConfig;
 use crate::data::SeriesPiece;
-use crate::storage::chunk;
 use crate::storage::shard::StoredChunk;
 use crate::index::matcher::MatchKind;
 use crate::metrics::Metrics;

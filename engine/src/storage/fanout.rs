@@ -194,11 +194,7 @@ impl Storage {
             r??;
         }
         self.db.flush_cf(self.db.cf_handle(META_CF).unwrap())?;
-        self.db.flush_wal(true)?;
-        // Wait for the flushes' background work, which deletes the log files they made
-        // obsolete: the process may end before that work would run otherwise.
-        self.db.cancel_all_background_work(true);
-        Ok(())
+        Ok(self.db.flush_wal(true)?)
     }
 }
 

@@ -33,6 +33,10 @@ impl Storage {
         db_opts.set_max_background_jobs(2);
         // Memtables across all column families: bounds memory whatever the shard count.
         db_opts.set_db_write_buffer_size(96 << 20);
+        // RocksDB's write-ahead log, bounded: past 64 MiB the column families holding its
+        // oldest entries are flushed. `gemini bench`, 10 000 series × 720 scrapes: peak 204 →
+        // 83 MB, no ingest cost measured (pinned, side by side).
+        db_opts.set_max_total_wal_size(64 << 20);
         db_opts.set_keep_log_file_num(3);
         let mut shards = opts.shards.max(1);
         let existing = DB::list_cf(&db_opts, &path).unwrap_or_default();
