@@ -3,16 +3,22 @@
 //! wire (`RawSeries::label_bytes`), so that a series seen before costs a hash and a comparison
 //! with the remembered set instead of UTF-8 checks, validation, encoding and hashing. Only
 //! label sets that passed validation are remembered; when a thread's cache outgrows its budget
-//! it starts over.
+//! (a share of `TOTAL_BUDGET_BYTES`, see `share_among`) it starts over.
 
 use super::decode::RawSeries;
 use crate::labels::Labels;
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-/// Bytes one thread's cache may hold (encoded label sets and bookkeeping), about 100 000
-/// node_exporter series.
-const BUDGET_BYTES: usize = 32 << 20;
+/// Bytes all threads' caches may hold together (encoded label sets and bookkeeping): each
+/// worker sees every series, so each holds its own copy.
+const TOTAL_BUDGET_BYTES: usize = 64 << 20;
+/// The least a thread's cache may hold.
+const MIN_BUDGET_BYTES: usize = 4 << 20;
+/// Bytes one thread's cache may hold: with two workers 32 MiB, about 100 000 node_exporter
+/// series.
+static BUDGET_BYTES: AtomicUsize = AtomicUsize::new(TOTAL_BUDGET_BYTES / 2);
 /// Bookkeeping counted per entry besides the label set's bytes.
 const ENTRY_OVERHEAD: usize = 80;
 
@@ -25,6 +31,15 @@ struct Cache {
 
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// Shares the budget among this many HTTP worker threads.
+pub fn share_among(workers: usize) {
+    BUDGET_BYTES.store(budget_for(workers), Relaxed);
+}
+
+fn budget_for(workers: usize) -> usize {
+    (TOTAL_BUDGET_BYTES / workers.max(1)).max(MIN_BUDGET_BYTES)
 }
 
 /// The label set of `series` (and its `stable_hash`): remembered, or made by `check` and
@@ -42,7 +57,7 @@ pub fn labels<E>(series: &RawSeries<'_>, check: impl FnOnce() -> Result<Labels, 
     let hash = labels.stable_hash();
     CACHE.with_borrow_mut(|c| {
         let cost = labels.as_bytes().len() + ENTRY_OVERHEAD;
-        if c.bytes + cost > BUDGET_BYTES {
+        if c.bytes + cost > BUDGET_BYTES.load(Relaxed) {
             *c = Cache::default();
         }
         // Another label set under the same key (a 64-bit collision) is replaced.
@@ -87,15 +102,21 @@ mod tests {
     }
 
     #[test]
+    fn the_budget_is_shared_among_the_workers() {
+        assert_eq!([1, 2, 8, 64, 0].map(budget_for), [64 << 20, 32 << 20, 8 << 20, 4 << 20, 64 << 20]);
+    }
+
+    #[test]
     fn the_cache_starts_over_when_it_outgrows_its_budget() {
         // Each label set takes a little more than a third of the budget: the third starts over.
-        let big = "x".repeat(BUDGET_BYTES / 3);
+        let budget = BUDGET_BYTES.load(Relaxed);
+        let big = "x".repeat(budget / 3);
         let bodies: Vec<Vec<u8>> = (0..4).map(|i| body(&[("__name__", "big"), ("i", &format!("{i}{big}"))])).collect();
         for (i, b) in bodies.iter().enumerate() {
             cached(b, || Ok(Labels::from_sorted([("__name__", "big"), ("i", &format!("{i}{big}"))]))).unwrap();
         }
         CACHE.with_borrow(|c| {
-            assert!(c.bytes <= BUDGET_BYTES, "{} bytes held", c.bytes);
+            assert!(c.bytes <= budget, "{} bytes held", c.bytes);
             assert_eq!(c.entries.len(), 2, "the third and the fourth");
         });
         assert_eq!(cached(&bodies[0], || Err("forgotten".into())).unwrap_err(), "forgotten");
