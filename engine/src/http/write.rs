@@ -135,10 +135,12 @@ fn validate_labels<'a>(pairs: &[(&'a str, &'a str)]) -> Result<Labels, String> {
 pub(super) fn decode_v1(body: &[u8]) -> Result<Decoded, ApiError> {
     let req = super::decode::write_request(body)
         .map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.WriteRequest: {e}")))?;
+    let labels = super::label_cache::labels(&req.series, |ts| {
+        validate_labels(&ts.labels().map_err(|e| format!("protobuf decode of prometheus.WriteRequest: {e}"))?)
+    })
+    .map_err(ApiError::bad_request)?;
     let mut series = Vec::with_capacity(req.series.len());
-    for ts in req.series {
-        let check = || validate_labels(&ts.labels().map_err(|e| format!("protobuf decode of prometheus.WriteRequest: {e}"))?);
-        let (labels, hash) = super::label_cache::labels(&ts, check).map_err(ApiError::bad_request)?;
+    for (ts, (labels, hash)) in req.series.into_iter().zip(labels) {
         if ts.histograms > 0 {
             return Err(ApiError::bad_request(format!("series {labels}: native histograms are not supported yet")));
         }
