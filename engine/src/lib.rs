@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod config;
 pub mod data;
 pub mod exec;
+pub mod hash_slots;
 pub mod http;
 pub mod index;
 pub mod labels;

@@ -5,13 +5,11 @@
 //! label sets that passed validation are remembered; when a thread's cache outgrows its budget
 //! (a share of `TOTAL_BUDGET_BYTES`, see `share_among`) it starts over.
 //!
-//! Between two requests naming a series, a busy server touches megabytes, so its cache slot
-//! and label set are usually out of the CPU's caches. The table is our own open-addressing
-//! table so that a request's series can be looked up a few steps ahead (`AHEAD`): the slot is
-//! prefetched first, then the label set it points to, and both are in cache when the series'
-//! turn comes.
+//! A request's series are looked up a few steps ahead (`AHEAD`): their slots are prefetched
+//! first, then the label sets the slots point to, so that the cache misses overlap.
 
 use super::decode::RawSeries;
+use crate::hash_slots::{prefetch, HashSlots};
 use crate::labels::Labels;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -24,105 +22,17 @@ const MIN_BUDGET_BYTES: usize = 4 << 20;
 /// Bytes one thread's cache may hold: with two workers 32 MiB, about 100 000 node_exporter
 /// series.
 static BUDGET_BYTES: AtomicUsize = AtomicUsize::new(TOTAL_BUDGET_BYTES / 2);
-/// Bookkeeping counted per entry besides the label set's bytes (slots at most 3/4 full of
-/// 32 bytes each, the label set's allocation header).
+/// Bookkeeping counted per entry besides the label set's bytes (slots of 32 bytes at most 3/4
+/// full, the label set's allocation header).
 const ENTRY_OVERHEAD: usize = 80;
 /// How many series ahead a slot is prefetched; its label set is prefetched half as far ahead.
 const AHEAD: usize = 8;
-/// Slots of a new (or restarted) cache.
-const FIRST_SLOTS: usize = 1024;
 
-struct Entry {
-    /// xxh3 of the label fields' wire bytes.
-    key: u64,
-    labels: Labels,
-    /// `labels.stable_hash()`.
-    hash: u64,
-}
-
-/// Entries by key, with linear probing; the number of slots is a power of two.
+#[derive(Default)]
 struct Cache {
-    slots: Vec<Option<Entry>>,
-    len: usize,
+    /// xxh3 of the label fields' wire bytes → the label set and its `stable_hash`.
+    entries: HashSlots<(Labels, u64)>,
     bytes: usize,
-}
-
-impl Default for Cache {
-    fn default() -> Self {
-        Cache { slots: empty_slots(FIRST_SLOTS), len: 0, bytes: 0 }
-    }
-}
-
-fn empty_slots(n: usize) -> Vec<Option<Entry>> {
-    std::iter::repeat_with(|| None).take(n).collect()
-}
-
-impl Cache {
-    fn home(&self, key: u64) -> usize {
-        let bits = self.slots.len().trailing_zeros();
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
-    }
-
-    /// The slot holding `key`, or the empty slot where it would go.
-    fn slot(&self, key: u64) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
-        while let Some(e) = &self.slots[i] {
-            if e.key == key {
-                break;
-            }
-            i = (i + 1) & mask;
-        }
-        i
-    }
-
-    fn get(&self, key: u64) -> Option<&Entry> {
-        self.slots[self.slot(key)].as_ref()
-    }
-
-    /// Puts `entry` in, replacing an entry under the same key (a 64-bit collision).
-    fn insert(&mut self, entry: Entry) {
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
-            let more = empty_slots(self.slots.len() * 2);
-            let old = std::mem::replace(&mut self.slots, more);
-            for e in old.into_iter().flatten() {
-                let i = self.slot(e.key);
-                self.slots[i] = Some(e);
-            }
-        }
-        let i = self.slot(entry.key);
-        self.bytes += entry.labels.as_bytes().len() + ENTRY_OVERHEAD;
-        match self.slots[i].replace(entry) {
-            Some(old) => self.bytes -= old.labels.as_bytes().len() + ENTRY_OVERHEAD,
-            None => self.len += 1,
-        }
-    }
-
-    /// Asks the CPU to bring `key`'s home slot into cache.
-    fn prefetch_slot(&self, key: u64) {
-        prefetch(&self.slots[self.home(key)]);
-    }
-
-    /// Asks the CPU to bring the label set under `key` into cache, when its slot is the home
-    /// slot (the common case).
-    fn prefetch_labels(&self, key: u64) {
-        if let Some(e) = &self.slots[self.home(key)] {
-            if e.key == key {
-                prefetch(e.labels.as_bytes().as_ptr());
-            }
-        }
-    }
-}
-
-/// A hint to the CPU that `p` will be read soon; it never faults.
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch only hints; any address is allowed, and SSE is part of x86_64.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 thread_local! {
@@ -147,26 +57,31 @@ pub fn labels<E>(series: &[RawSeries<'_>], mut check: impl FnMut(&RawSeries<'_>)
     CACHE.with_borrow_mut(|c| {
         for (i, (s, key)) in series.iter().zip(&keys).enumerate() {
             if let Some(Some(k)) = keys.get(i + AHEAD) {
-                c.prefetch_slot(*k);
+                c.entries.prefetch(*k);
             }
-            if let Some(Some(k)) = keys.get(i + AHEAD / 2) {
-                c.prefetch_labels(*k);
+            if let Some((labels, _)) = keys.get(i + AHEAD / 2).copied().flatten().and_then(|k| c.entries.get_at_home(k)) {
+                prefetch(labels.as_bytes().as_ptr());
             }
             let Some(key) = *key else {
                 let labels = check(s)?;
                 out.push((labels.clone(), labels.stable_hash()));
                 continue;
             };
-            if let Some(e) = c.get(key).filter(|e| s.labels_equal(e.labels.as_bytes())) {
-                out.push((e.labels.clone(), e.hash));
+            if let Some(hit) = c.entries.get(key).filter(|(l, _)| s.labels_equal(l.as_bytes())) {
+                out.push(hit.clone());
                 continue;
             }
             let labels = check(s)?;
             let hash = labels.stable_hash();
-            if c.bytes + labels.as_bytes().len() + ENTRY_OVERHEAD > BUDGET_BYTES.load(Relaxed) {
+            let cost = labels.as_bytes().len() + ENTRY_OVERHEAD;
+            if c.bytes + cost > BUDGET_BYTES.load(Relaxed) {
                 *c = Cache::default();
             }
-            c.insert(Entry { key, labels: labels.clone(), hash });
+            // Another label set under the same key (a 64-bit collision) is replaced.
+            if let Some((old, _)) = c.entries.insert(key, (labels.clone(), hash)) {
+                c.bytes -= old.as_bytes().len() + ENTRY_OVERHEAD;
+            }
+            c.bytes += cost;
             out.push((labels, hash));
         }
         Ok(out)
@@ -223,7 +138,7 @@ mod tests {
         }
         CACHE.with_borrow(|c| {
             assert!(c.bytes <= budget, "{} bytes held", c.bytes);
-            assert_eq!(c.len, 2, "the third and the fourth");
+            assert_eq!(c.entries.len(), 2, "the third and the fourth");
         });
         assert_eq!(cached(&bodies[0], || Err("forgotten".into())).unwrap_err(), "forgotten");
         assert!(cached(&bodies[3], || Err("forgotten".into())).is_ok());
@@ -232,7 +147,7 @@ mod tests {
     #[test]
     fn every_label_set_is_found_again_after_the_table_grows() {
         let pairs = |i: usize| [("__name__", "m".to_string()), ("i", i.to_string())];
-        let series: Vec<pb::TimeSeries> = (0..5 * FIRST_SLOTS)
+        let series: Vec<pb::TimeSeries> = (0..5000)
             .map(|i| pb::TimeSeries {
                 labels: pairs(i).iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.clone() }).collect(),
                 samples: vec![pb::Sample { value: 1.0, timestamp: 5 }],
@@ -247,25 +162,11 @@ mod tests {
             Ok::<_, String>(Labels::from_sorted(s.labels().unwrap()))
         })
         .unwrap();
-        assert_eq!(checked, 5 * FIRST_SLOTS);
+        assert_eq!(checked, 5000);
         let again = labels(&req.series, |_| Err("checked again".to_string())).unwrap();
         for (i, ((a, ha), (b, hb))) in first.iter().zip(&again).enumerate() {
             assert_eq!(a.to_string(), format!(r#"m{{i="{i}"}}"#));
             assert_eq!((a, ha), (b, hb));
         }
-    }
-
-    #[test]
-    fn a_label_set_under_a_key_already_held_replaces_it() {
-        let mut c = Cache::default();
-        let up = Labels::from_sorted([("__name__", "up")]);
-        let down = Labels::from_sorted([("__name__", "down")]);
-        c.insert(Entry { key: 7, labels: up.clone(), hash: 1 });
-        c.insert(Entry { key: 7, labels: down.clone(), hash: 2 });
-        assert_eq!(c.len, 1);
-        assert_eq!(c.bytes, down.as_bytes().len() + ENTRY_OVERHEAD);
-        let e = c.get(7).unwrap();
-        assert_eq!((&e.labels, e.hash), (&down, 2));
-        assert!(c.get(8).is_none());
     }
 }

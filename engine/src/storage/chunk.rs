@@ -176,6 +176,11 @@ impl XorChunk {
         Self::default()
     }
 
+    /// Asks the CPU to bring the bytes the next append writes into cache.
+    pub fn prefetch_end(&self) {
+        crate::hash_slots::prefetch(self.w.bytes.as_ptr().wrapping_add(self.w.len / 8));
+    }
+
     /// A chunk of `samples`, in time order.
     pub fn of(samples: &[(i64, f64)]) -> Self {
         let mut c = XorChunk::new();

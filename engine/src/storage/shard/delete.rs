@@ -16,8 +16,8 @@ impl Shard {
         for id in ids {
             let Some(s) = self.series.remove(id) else { continue };
             let h = series_hash(s.policy, s.labels.stable_hash());
-            if self.by_hash.get(&h) == Some(id) {
-                self.by_hash.remove(&h);
+            if self.by_hash.get(h) == Some(id) {
+                self.by_hash.remove(h);
             }
             if let Some(c) = self.collided.get_mut(&h) {
                 c.retain(|x| x != id);

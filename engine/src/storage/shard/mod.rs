@@ -27,6 +27,7 @@ pub use messages::*;
 use super::chunk::XorChunk;
 use super::PolicyId;
 use super::keys::Partition;
+use crate::hash_slots::{prefetch, HashSlots};
 use crate::index::postings::Postings;
 use crate::labels::Labels;
 use crate::metrics::Metrics;
@@ -144,7 +145,7 @@ pub struct Shard {
     metrics: Arc<Metrics>,
     series: SeriesTable,
     /// Hash of (policy, labels) → series id; the rare 64-bit collisions go to `collided`.
-    by_hash: HashMap<u64, u64>,
+    by_hash: HashSlots<u64>,
     collided: HashMap<u64, Vec<u64>>,
     postings: Postings,
     /// Per policy, the chunk partitions stored.
@@ -187,6 +188,15 @@ impl SeriesTable {
         }
         if self.slots[i].replace(s).is_none() {
             self.len += 1;
+        }
+    }
+
+    /// Asks the CPU to bring series `id`'s slot into cache.
+    fn prefetch(&self, id: u64) {
+        if let Some(slot) = self.slots.get(id as usize) {
+            let p: *const Option<Series> = slot;
+            prefetch(p);
+            prefetch(p.cast::<u8>().wrapping_add(std::mem::size_of::<Option<Series>>() - 1));
         }
     }
 
@@ -244,10 +254,26 @@ impl Shard {
         let h = series_hash(policy, labels_hash);
         let same = |id: &u64| self.series.get(id).is_some_and(|s| s.policy == policy && s.labels == *labels);
         self.by_hash
-            .get(&h)
+            .get(h)
             .filter(|id| same(id))
             .or_else(|| self.collided.get(&h)?.iter().find(|id| same(id)))
             .copied()
+    }
+
+    /// Prefetches what writing `writes[i]`'s successors will read, in stages so that each
+    /// stage finds in cache what the one before brought: the hash → id slot 8 series ahead,
+    /// the series' slot in the table 4 ahead, the end of its open chunk 2 ahead.
+    fn prefetch_ahead(&self, policy: PolicyId, writes: &[SeriesWrite], i: usize) {
+        let id_of = |w: &SeriesWrite| self.by_hash.get_at_home(series_hash(policy, w.hash)).copied();
+        if let Some(w) = writes.get(i + 8) {
+            self.by_hash.prefetch(series_hash(policy, w.hash));
+        }
+        if let Some(id) = writes.get(i + 4).and_then(id_of) {
+            self.series.prefetch(id);
+        }
+        if let Some(s) = writes.get(i + 2).and_then(id_of).and_then(|id| self.series.get(&id)) {
+            s.head.prefetch_end();
+        }
     }
 
     fn partition_length(&self, policy: PolicyId) -> i64 {

@@ -25,7 +25,7 @@ impl Shard {
             sync,
             metrics,
             series: SeriesTable::default(),
-            by_hash: HashMap::default(),
+            by_hash: Default::default(),
             collided: HashMap::default(),
             postings: Postings::default(),
             partitions: HashMap::default(),

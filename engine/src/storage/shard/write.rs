@@ -69,7 +69,9 @@ impl Shard {
         let mut out = WriteOutcome::default();
         let mut batch = WriteBatch::default();
         let mut log = Vec::with_capacity(keys::LOG_RECORD_BYTES * writes.iter().map(|w| w.samples.len()).sum::<usize>());
-        for w in writes {
+        for i in 0..writes.len() {
+            self.prefetch_ahead(policy, &writes, i);
+            let w = &writes[i];
             let id = match self.find(policy, w.hash, &w.labels) {
                 Some(id) => id,
                 None if w.samples.is_empty() => continue,
@@ -87,7 +89,7 @@ impl Shard {
                 }
             };
             let mut rejected: Option<Rejection> = None;
-            for (t, v) in w.samples {
+            for &(t, v) in &w.samples {
                 let head = &self.series[&id].head;
                 if !head.is_empty() && t <= head.max_time() {
                     if self.stored_value(policy, id, t) == Some(v.to_bits()) {
