@@ -9,7 +9,7 @@ use super::{Error, Selection};
 use crate::labels::Labels;
 use crate::storage::chunk::{XorChunk, SAMPLES_PER_CHUNK};
 use crate::storage::shard::{ChunkKind, ChunkPage, ReadChunks, StoredChunk};
-use crate::storage::{self, Policies, SelectedSeries, Storage};
+use crate::storage::{self, Policies, PolicyId, SelectedSeries, Storage};
 use crate::cluster::merge::Merge;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -59,6 +59,26 @@ struct Lane {
     fetched: VecDeque<(Vec<StoredChunk>, bool)>,
     /// The lane's next page, asked for already.
     asked: Option<PageRequest>,
+}
+
+/// What the read of a page asks: the pending ids' chunks over [min_t, max_t], from `from` on
+/// for the first of them.
+struct PageAsk {
+    policy: PolicyId,
+    shard: usize,
+    from: i64,
+    min_t: i64,
+    max_t: i64,
+    xor: bool,
+}
+
+impl Lane {
+    /// Asks `storage` for the lane's next page.
+    fn ask(&mut self, storage: &Storage, a: PageAsk) {
+        let ids = self.pending.iter().copied().collect();
+        let request = ReadChunks { policy: a.policy, ids, first_from: a.from, min_t: a.min_t, max_t: a.max_t, budget: PAGE_BYTES, xor: a.xor };
+        self.asked = Some(Box::pin(storage.read_page(a.shard, request)));
+    }
 }
 
 /// Reads the selected series batch by batch. The shards read ahead: the next batch's first
@@ -199,9 +219,7 @@ impl Pager {
             }
             if !lane.pending.is_empty() {
                 let from = page.resume.unwrap_or(i64::MIN);
-                let ids = lane.pending.iter().copied().collect();
-                let request = ReadChunks { policy: s.policy, ids, first_from: from, min_t, max_t, budget: PAGE_BYTES, xor: self.xor };
-                lane.asked = Some(Box::pin(self.storage.read_page(s.shard, request)));
+                lane.ask(&self.storage, PageAsk { policy: s.policy, shard: s.shard, from, min_t, max_t, xor: self.xor });
             }
         }
         let (chunks, last) = lane.fetched.pop_front().ok_or_else(|| storage::Error::Corrupt(format!("page: shard {} answered none", s.shard)))?;
@@ -219,9 +237,7 @@ impl Pager {
             lanes.entry((s.policy, s.shard)).or_default().pending.push_back(s.id);
         }
         for (&(policy, shard), lane) in &mut lanes {
-            let ids = lane.pending.iter().copied().collect();
-            let request = ReadChunks { policy, ids, first_from: i64::MIN, min_t, max_t, budget: PAGE_BYTES, xor: self.xor };
-            lane.asked = Some(Box::pin(self.storage.read_page(shard, request)));
+            lane.ask(&self.storage, PageAsk { policy, shard, from: i64::MIN, min_t, max_t, xor: self.xor });
         }
         lanes
     }

@@ -1,7 +1,7 @@
 //! Deleting: whole series (`DROP SERIES`, retention of dead series) and the samples of a
 //! time range (`DELETE`), which rewrites the chunks and sealed blocks across its ends.
 
-use super::stored::{Stored, StoredIterators, STORED};
+use super::stored::{Stored, StoredIterators};
 use super::{column_family, series_hash, Shard};
 use crate::labels::Labels;
 use crate::storage::chunk::XorChunk;
@@ -44,7 +44,7 @@ impl Shard {
     /// Puts the deletion of these series' keys in `batch`; answers the ids that exist.
     pub(super) fn stage_series_deletion(&self, ids: &[u64], batch: &mut WriteBatch) -> Vec<u64> {
         let mut gone = Vec::new();
-        let mut its = STORED.map(|kind| self.db.raw_iterator_cf(self.cf(kind)));
+        let mut its = self.stored_iterators();
         for &id in ids {
             let Some(s) = self.series.get(&id) else { continue };
             batch.delete_cf(self.cf("series"), keys::series_key(s.policy, id));
@@ -56,7 +56,7 @@ impl Shard {
             // read.
             for p in self.partitions.get(&s.policy).into_iter().flatten() {
                 let prefix = keys::chunk_prefix(s.policy, *p, id);
-                for (it, kind) in its.iter_mut().zip(STORED) {
+                for (it, kind) in its.by_kind() {
                     it.seek(prefix);
                     if it.key().is_some_and(|k| k.starts_with(&prefix)) {
                         batch.delete_range_cf(self.cf(kind), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));

@@ -40,10 +40,12 @@ impl Shard {
             // then put them in time order.
             let mut stored = Vec::new();
             self.each_stored(&mut its, policy, id, |p| p.overlaps(min_t, max_t), |_, c_min, c_max, contents| {
-                if overlaps(c_min, c_max) && req.xor {
-                    stored.extend(contents.xor_chunks(c_min, c_max)?.into_iter().filter(|c| overlaps(c.min_t, c.max_t)));
-                } else if overlaps(c_min, c_max) {
-                    stored.push(contents.to_chunk(c_min, c_max));
+                if overlaps(c_min, c_max) {
+                    if req.xor {
+                        stored.extend(contents.xor_chunks(c_min, c_max)?.into_iter().filter(|c| overlaps(c.min_t, c.max_t)));
+                    } else {
+                        stored.push(contents.to_chunk(c_min, c_max));
+                    }
                 }
                 Ok(c_min <= max_t)
             })?;

@@ -130,6 +130,11 @@ impl<'a> StoredIterators<'a> {
     pub(super) fn new(db: &'a rocksdb::DB, cf_names: &[String]) -> StoredIterators<'a> {
         StoredIterators { chunks: db.raw_iterator_cf(column_family(db, cf_names, "chunks")), blocks: db.raw_iterator_cf(column_family(db, cf_names, "blocks")) }
     }
+
+    /// Each iterator with the family it walks, in `STORED` order.
+    pub(super) fn by_kind(&mut self) -> [(&mut DBRawIterator<'a>, &'static str); 2] {
+        [(&mut self.chunks, STORED[0]), (&mut self.blocks, STORED[1])]
+    }
 }
 
 impl Shard {
@@ -150,15 +155,14 @@ impl Shard {
     ) -> Result<(), Error> {
         for p in self.partitions.get(&policy).into_iter().flatten().filter(|p| keep(p)) {
             let prefix = keys::chunk_prefix(policy, *p, id);
-            for (it, sealed) in [(&mut its.chunks, false), (&mut its.blocks, true)] {
+            for (it, kind) in its.by_kind() {
                 it.seek(prefix);
                 while let (Some(k), Some(v)) = (it.key(), it.value()) {
                     if !k.starts_with(&prefix) {
                         break;
                     }
                     let (c_max, bytes) = keys::decode_chunk_value(v)?;
-                    let stored = if sealed { Stored::Block(bytes) } else { Stored::Xor(bytes) };
-                    if !f(k, keys::unflip(&k[20..]), c_max, stored)? {
+                    if !f(k, keys::unflip(&k[20..]), c_max, Stored::of(kind, bytes))? {
                         break;
                     }
                     it.next();

@@ -161,21 +161,16 @@ impl Shard {
         if !head.is_empty() && t >= head.min_time() {
             return find(Stored::Xor(head.bytes()));
         }
-        for kind in super::stored::STORED {
-            let mut it = self.db.raw_iterator_cf(self.cf(kind));
-            for p in self.partitions.get(&policy)?.iter().filter(|p| p.contains(t)) {
-                it.seek_for_prev(keys::chunk_key(policy, *p, id, t));
-                let (Some(k), Some(v)) = (it.key(), it.value()) else { continue };
-                if !k.starts_with(&keys::chunk_prefix(policy, *p, id)) {
-                    continue;
-                }
-                let (c_max, bytes) = keys::decode_chunk_value(v).ok()?;
-                if c_max >= t {
-                    return find(Stored::of(kind, bytes));
-                }
+        let mut stored = None;
+        let mut its = self.stored_iterators();
+        self.each_stored(&mut its, policy, id, |p| p.contains(t), |_, c_min, c_max, contents| {
+            if stored.is_none() && c_min <= t && t <= c_max {
+                stored = Some(find(contents));
             }
-        }
-        None
+            Ok(stored.is_none() && c_min <= t)
+        })
+        .ok()?;
+        stored.flatten()
     }
 
     pub fn checkpoint(&mut self) -> Result<(), Error> {
