@@ -22,9 +22,9 @@ const MIN_BUDGET_BYTES: usize = 4 << 20;
 /// Bytes one thread's cache may hold: with two workers 32 MiB, about 100 000 node_exporter
 /// series.
 static BUDGET_BYTES: AtomicUsize = AtomicUsize::new(TOTAL_BUDGET_BYTES / 2);
-/// Bookkeeping counted per entry besides the label set's bytes (slots of 32 bytes at most 3/4
-/// full, the label set's allocation header).
-const ENTRY_OVERHEAD: usize = 80;
+/// Bookkeeping counted per entry besides the label set's bytes: a slot of 32 bytes in a table
+/// 3/8 to 3/4 full, and the label set's allocation header.
+const ENTRY_OVERHEAD: usize = 100;
 /// How many series ahead a slot is prefetched; its label set is prefetched half as far ahead.
 const AHEAD: usize = 8;
 
