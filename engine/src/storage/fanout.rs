@@ -10,6 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+/// Meta key of the time (ms) of the last clean stop.
+const LAST_CLEAN_STOP: &[u8] = b"last_clean_stop";
+
 impl Storage {
     /// Drops every series and chunk of one policy in every shard.
     pub(super) async fn drop_policy_data(&self, policy: PolicyId) -> Result<(), Error> {
@@ -193,7 +196,14 @@ impl Storage {
         for r in join_all(self.shards.iter().map(|s| s.send(shard::Shutdown))).await {
             r??;
         }
-        self.db.flush_cf(self.db.cf_handle(META_CF).unwrap())?;
+        // The shards flush side by side, so a column family may finish flushing while it still
+        // counts an older WAL file as needed (another flush switched the WAL meanwhile): that
+        // file would stay and be replayed at the next start. Writing the time of this stop to
+        // the meta family makes its flush switch to a new WAL, which moves every column
+        // family, all empty now, past the older files, and RocksDB deletes them.
+        let meta = self.db.cf_handle(META_CF).unwrap();
+        self.db.put_cf(meta, LAST_CLEAN_STOP, crate::now_ms().to_be_bytes())?;
+        self.db.flush_cf(meta)?;
         Ok(self.db.flush_wal(true)?)
     }
 }
@@ -206,6 +216,30 @@ mod tests {
     use crate::model::PolicyOptions;
     use crate::storage::testing::*;
     use crate::storage::{catalog, StorageOptions};
+
+    /// After a clean stop every WAL file but the empty live one is gone: nothing is replayed
+    /// at the next start, and the directory holds no stale log bytes.
+    #[actix_web::test]
+    async fn a_clean_stop_leaves_no_wal_to_replay() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let storage = open(dir.path());
+            storage.create_database("db", None).unwrap();
+            if round % 2 == 1 {
+                let many: Vec<SeriesWrite> = (0..200).map(|i| series(&format!("m{i}"), minutes(0, 3_600_000))).collect();
+                assert_eq!(storage.write("db", None, many).await.unwrap().accepted, 200 * 60);
+            }
+            storage.shutdown().await.unwrap();
+            drop(storage);
+            let logs: Vec<(String, u64)> = std::fs::read_dir(dir.path().join("rocksdb"))
+                .unwrap()
+                .map(|e| e.unwrap())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len()))
+                .collect();
+            assert!(logs.iter().all(|(_, bytes)| *bytes == 0), "round {round}: WAL files left {logs:?}");
+        }
+    }
 
     #[actix_web::test]
     async fn pages_split_long_series_and_resume_exactly() {
