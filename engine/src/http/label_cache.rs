@@ -35,6 +35,21 @@ struct Cache {
     bytes: usize,
 }
 
+impl Cache {
+    /// Puts a checked label set under `key`, starting over first if it would outgrow the
+    /// budget; another label set under the same key (a 64-bit collision) is replaced.
+    fn remember(&mut self, key: u64, labels: Labels, hash: u64) {
+        let cost = labels.as_bytes().len() + ENTRY_OVERHEAD;
+        if self.bytes + cost > BUDGET_BYTES.load(Relaxed) {
+            *self = Cache::default();
+        }
+        if let Some((old, _)) = self.entries.insert(key, (labels, hash)) {
+            self.bytes -= old.as_bytes().len() + ENTRY_OVERHEAD;
+        }
+        self.bytes += cost;
+    }
+}
+
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
@@ -62,26 +77,15 @@ pub fn labels<E>(series: &[RawSeries<'_>], mut check: impl FnMut(&RawSeries<'_>)
             if let Some((labels, _)) = keys.get(i + AHEAD / 2).copied().flatten().and_then(|k| c.entries.get_at_home(k)) {
                 prefetch(labels.as_bytes().as_ptr());
             }
-            let Some(key) = *key else {
-                let labels = check(s)?;
-                out.push((labels.clone(), labels.stable_hash()));
-                continue;
-            };
-            if let Some(hit) = c.entries.get(key).filter(|(l, _)| s.labels_equal(l.as_bytes())) {
+            if let Some(hit) = key.and_then(|k| c.entries.get(k)).filter(|(l, _)| s.labels_equal(l.as_bytes())) {
                 out.push(hit.clone());
                 continue;
             }
             let labels = check(s)?;
             let hash = labels.stable_hash();
-            let cost = labels.as_bytes().len() + ENTRY_OVERHEAD;
-            if c.bytes + cost > BUDGET_BYTES.load(Relaxed) {
-                *c = Cache::default();
+            if let Some(key) = *key {
+                c.remember(key, labels.clone(), hash);
             }
-            // Another label set under the same key (a 64-bit collision) is replaced.
-            if let Some((old, _)) = c.entries.insert(key, (labels.clone(), hash)) {
-                c.bytes -= old.as_bytes().len() + ENTRY_OVERHEAD;
-            }
-            c.bytes += cost;
             out.push((labels, hash));
         }
         Ok(out)
