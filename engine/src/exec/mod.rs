@@ -10,6 +10,7 @@ mod show;
 pub mod users;
 
 use crate::data::{self, Data};
+use crate::query::error::StatementError;
 use crate::query::influxql::Statement;
 use crate::query::retention::{go_duration, RetentionStatement};
 use crate::storage;
@@ -24,6 +25,8 @@ pub enum Error {
     /// The statement cannot run as written (InfluxDB's words where it has them).
     #[error("{0}")]
     Statement(String),
+    #[error(transparent)]
+    Invalid(#[from] StatementError),
 }
 
 impl From<String> for Error {

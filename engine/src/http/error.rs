@@ -72,6 +72,7 @@ impl From<exec::Error> for ApiError {
         match e {
             exec::Error::Data(e) => e.into(),
             exec::Error::Statement(message) => ApiError::bad_request(message),
+            exec::Error::Invalid(e) => ApiError::bad_request(e.to_string()),
         }
     }
 }

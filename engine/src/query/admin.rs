@@ -4,6 +4,7 @@
 //! `SHOW USERS`, `SHOW GRANTS FOR u`.
 
 use super::influxql::{Parser, Statement};
+use super::error::ParseError;
 use super::lexer::Token;
 
 use crate::model::Privilege;
@@ -21,7 +22,7 @@ pub enum UserStatement {
 }
 
 impl Parser {
-    fn password(&mut self) -> Result<String, String> {
+    fn password(&mut self) -> Result<String, ParseError> {
         match self.advance() {
             Some(Token::Str(p)) => Ok(p),
             _ => {
@@ -31,7 +32,7 @@ impl Parser {
         }
     }
 
-    fn privilege(&mut self) -> Result<Privilege, String> {
+    fn privilege(&mut self) -> Result<Privilege, ParseError> {
         let p = if self.keyword("READ") {
             Privilege::Read
         } else if self.keyword("WRITE") {
@@ -46,7 +47,7 @@ impl Parser {
     }
 
     /// `GRANT` or `REVOKE`, after the keyword; `to` is `TO` or `FROM`.
-    fn grant(&mut self, to: &str) -> Result<(Privilege, Option<String>, String), String> {
+    fn grant(&mut self, to: &str) -> Result<(Privilege, Option<String>, String), ParseError> {
         let privilege = self.privilege()?;
         let db = if self.keyword("ON") { Some(self.ident()?) } else { None };
         if db.is_none() && privilege != Privilege::All {
@@ -57,7 +58,7 @@ impl Parser {
     }
 
     /// The user statements that start with `kw` (already read), or None to try others.
-    pub fn user_statement(&mut self, kw: &str) -> Result<Option<Statement>, String> {
+    pub fn user_statement(&mut self, kw: &str) -> Result<Option<Statement>, ParseError> {
         let stmt = match kw {
             "CREATE" if self.keyword("USER") => {
                 let name = self.ident()?;
@@ -122,8 +123,8 @@ mod tests {
         assert_eq!(user("REVOKE ALL FROM bob"), UserStatement::Revoke { privilege: Privilege::All, db: None, name: "bob".into() });
         assert_eq!(user("SHOW USERS"), UserStatement::ShowUsers);
         assert_eq!(user("SHOW GRANTS FOR bob"), UserStatement::ShowGrants("bob".into()));
-        assert_eq!(parse("CREATE USER bob WITH PASSWORD x").unwrap_err(), "found x, expected string at line 1, char 31");
-        assert_eq!(parse("GRANT READ TO bob").unwrap_err(), "found TO, expected ON at line 1, char 12");
-        assert_eq!(parse("GRANT SOME ON db TO bob").unwrap_err(), "found SOME, expected READ, WRITE, ALL [PRIVILEGES] at line 1, char 7");
+        assert_eq!(parse("CREATE USER bob WITH PASSWORD x").unwrap_err().to_string(), "found x, expected string at line 1, char 31");
+        assert_eq!(parse("GRANT READ TO bob").unwrap_err().to_string(), "found TO, expected ON at line 1, char 12");
+        assert_eq!(parse("GRANT SOME ON db TO bob").unwrap_err().to_string(), "found SOME, expected READ, WRITE, ALL [PRIVILEGES] at line 1, char 7");
     }
 }

@@ -5,6 +5,7 @@
 //! window counts 0 under `fill(null)`.
 
 use super::ast::Fill;
+use super::error::StatementError;
 use std::collections::BTreeMap;
 
 pub const FUNCTIONS: [&str; 11] = ["mean", "median", "min", "max", "sum", "count", "first", "last", "spread", "stddev", "percentile"];
@@ -98,7 +99,7 @@ pub struct Wanted {
 /// The rows of one group, ascending: for each window its start and one value per call, after
 /// `fill`. `points[c]` are call c's points, sorted by time. A lone selector without
 /// `GROUP BY time` reports its point's time.
-pub fn rows(calls: &[Call], points: &[Vec<(i64, f64)>], windows: &Windows, fill: Fill, wanted: Wanted) -> Result<Vec<(i64, Vec<Option<f64>>)>, String> {
+pub fn rows(calls: &[Call], points: &[Vec<(i64, f64)>], windows: &Windows, fill: Fill, wanted: Wanted) -> Result<Vec<(i64, Vec<Option<f64>>)>, StatementError> {
     // Every window holding a point, with each call's value there (and a lone selector's time).
     let mut occupied: BTreeMap<i64, (i64, Vec<Option<f64>>)> = BTreeMap::new();
     for (c, (call, pts)) in calls.iter().zip(points).enumerate() {
@@ -134,7 +135,7 @@ pub fn rows(calls: &[Call], points: &[Vec<(i64, f64)>], windows: &Windows, fill:
     let total = (last as i128 - first as i128) / every as i128 + 1;
     let count = total.min(wanted.rows as i128);
     if count > MAX_WINDOWS as i128 {
-        return Err(format!("GROUP BY time({}s) with a fill gives {count} windows, more than the {MAX_WINDOWS} allowed: narrow the time range, widen the interval, add a LIMIT or use fill(none)", every / 1_000_000_000));
+        return Err(StatementError::TooManyWindows { every_s: every / 1_000_000_000, count, max: MAX_WINDOWS });
     }
     let from = if wanted.descending { first + (total - count) as i64 * every } else { first };
     let mut out = Vec::with_capacity(count as usize);
@@ -230,7 +231,7 @@ mod tests {
         assert_eq!(rows(&[call("max"), call("min")], &[a.clone(), a.clone()], &whole, Fill::Null, ALL).unwrap()[0].0, 0);
         assert!(rows(&[call("max")], &[vec![]], &whole, Fill::Null, ALL).unwrap().is_empty());
         let years = windows(0, 10_000_000 * 60 * S);
-        assert!(rows(&[call("mean")], &[a.clone()], &years, Fill::Null, ALL).unwrap_err().contains("more than the 1000000 allowed"));
+        assert!(rows(&[call("mean")], &[a.clone()], &years, Fill::Null, ALL).unwrap_err().to_string().contains("more than the 1000000 allowed"));
         assert_eq!(rows(&[call("mean")], &[a.clone()], &years, Fill::None, ALL).unwrap().len(), 2);
         let last_two = rows(&[call("mean")], &[a.clone()], &years, Fill::Previous, Wanted { rows: 2, descending: true }).unwrap();
         assert_eq!(last_two, vec![((10_000_000 - 1) * 60 * S, vec![Some(7.0)]), (10_000_000 * 60 * S, vec![Some(7.0)])]);

@@ -3,6 +3,7 @@
 //! Tag regexes are unanchored, as in InfluxQL; a missing tag compares as `''`.
 
 use super::ast::Expr;
+use super::error::StatementError;
 use regex::Regex;
 
 /// Inclusive bounds in nanoseconds since the epoch.
@@ -32,20 +33,20 @@ fn mentions_time(e: &Expr) -> bool {
 
 /// Parses the time formats InfluxQL accepts in strings: RFC 3339 with offset, and
 /// `YYYY-MM-DD[ HH:MM:SS[.f]]` taken as UTC.
-pub fn parse_time(s: &str) -> Result<i64, String> {
+pub fn parse_time(s: &str) -> Result<i64, StatementError> {
     let ts = if let Ok(ts) = s.parse::<jiff::Timestamp>() {
         ts
     } else if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
-        dt.to_zoned(jiff::tz::TimeZone::UTC).map_err(|e| e.to_string())?.timestamp()
+        dt.to_zoned(jiff::tz::TimeZone::UTC).map_err(|_| StatementError::TimeOutOfRange(s.to_string()))?.timestamp()
     } else {
-        return Err(format!("invalid time {s:?}: expected RFC3339 such as '2024-01-02T15:04:05Z'"));
+        return Err(StatementError::InvalidTime(s.to_string()));
     };
-    i64::try_from(ts.as_nanosecond()).map_err(|_| format!("time {s:?} is out of range"))
+    i64::try_from(ts.as_nanosecond()).map_err(|_| StatementError::TimeOutOfRange(s.to_string()))
 }
 
 /// The nanosecond value of a time expression: `now()`, a string, an integer (nanoseconds),
 /// a duration literal (since the epoch) and sums and differences of those.
-pub fn time_value(e: &Expr, now: i64) -> Result<i64, String> {
+pub fn time_value(e: &Expr, now: i64) -> Result<i64, StatementError> {
     match e {
         Expr::Now => Ok(now),
         Expr::Str(s) => parse_time(s),
@@ -53,7 +54,7 @@ pub fn time_value(e: &Expr, now: i64) -> Result<i64, String> {
         Expr::Number(n) => Ok(*n as i64),
         Expr::Binary { op: "+", lhs, rhs } => Ok(time_value(lhs, now)?.saturating_add(time_value(rhs, now)?)),
         Expr::Binary { op: "-", lhs, rhs } => Ok(time_value(lhs, now)?.saturating_sub(time_value(rhs, now)?)),
-        other => Err(format!("invalid time expression {other:?}")),
+        other => Err(StatementError::TimeExpression(format!("{other:?}"))),
     }
 }
 
@@ -67,7 +68,7 @@ fn flip(op: &'static str) -> &'static str {
     }
 }
 
-fn narrow(range: &mut TimeRange, op: &str, t: i64) -> Result<(), String> {
+fn narrow(range: &mut TimeRange, op: &str, t: i64) -> Result<(), StatementError> {
     match op {
         ">" => range.min = range.min.max(t.saturating_add(1)),
         ">=" => range.min = range.min.max(t),
@@ -77,12 +78,12 @@ fn narrow(range: &mut TimeRange, op: &str, t: i64) -> Result<(), String> {
             range.min = range.min.max(t);
             range.max = range.max.min(t);
         }
-        other => return Err(format!("invalid time comparison operator: {other}")),
+        other => return Err(StatementError::TimeOperator(other.to_string())),
     }
     Ok(())
 }
 
-fn split(e: &Expr, now: i64, range: &mut TimeRange) -> Result<Option<Expr>, String> {
+fn split(e: &Expr, now: i64, range: &mut TimeRange) -> Result<Option<Expr>, StatementError> {
     if let Expr::Binary { op: "AND", lhs, rhs } = e {
         let l = split(lhs, now, range)?;
         let r = split(rhs, now, range)?;
@@ -103,13 +104,13 @@ fn split(e: &Expr, now: i64, range: &mut TimeRange) -> Result<Option<Expr>, Stri
         }
     }
     if mentions_time(e) {
-        return Err("invalid time condition: time bounds can only be joined to the rest of the condition with AND".into());
+        return Err(StatementError::TimeUnderOr);
     }
     Ok(Some(e.clone()))
 }
 
 /// Takes the time bounds out of a condition; returns them and the rest.
-pub fn split_time(cond: Option<&Expr>, now: i64) -> Result<(TimeRange, Option<Expr>), String> {
+pub fn split_time(cond: Option<&Expr>, now: i64) -> Result<(TimeRange, Option<Expr>), StatementError> {
     let mut range = TimeRange::ALL;
     let rest = match cond {
         Some(e) => split(e, now, &mut range)?,
@@ -139,21 +140,21 @@ pub enum Cond {
 }
 
 /// Compiles an InfluxQL regex; the error names it.
-pub fn regex(re: &str) -> Result<Regex, String> {
-    Regex::new(re).map_err(|e| format!("invalid regex /{re}/: {e}"))
+pub fn regex(re: &str) -> Result<Regex, StatementError> {
+    Regex::new(re).map_err(|e| StatementError::Regex { re: re.to_string(), reason: e.to_string() })
 }
 
 impl Cond {
     /// Compiles `e`; `is_tag` tells tags from fields and `field_index` places a field in the row.
-    pub fn compile(e: &Expr, is_tag: &dyn Fn(&str, Option<&str>) -> bool, field_index: &mut dyn FnMut(&str) -> usize) -> Result<Cond, String> {
-        let Expr::Binary { op, lhs, rhs } = e else { return Err(format!("invalid condition {e:?}: expected a comparison")) };
+    pub fn compile(e: &Expr, is_tag: &dyn Fn(&str, Option<&str>) -> bool, field_index: &mut dyn FnMut(&str) -> usize) -> Result<Cond, StatementError> {
+        let Expr::Binary { op, lhs, rhs } = e else { return Err(StatementError::NotAComparison(format!("{e:?}"))) };
         if *op == "AND" || *op == "OR" {
             let l = Box::new(Cond::compile(lhs, is_tag, field_index)?);
             let r = Box::new(Cond::compile(rhs, is_tag, field_index)?);
             return Ok(if *op == "AND" { Cond::And(l, r) } else { Cond::Or(l, r) });
         }
         let (Expr::Var { name, hint }, rhs) = (lhs.as_ref(), rhs.as_ref()) else {
-            return Err(format!("invalid condition {e:?}: the left side must be a tag or field name"));
+            return Err(StatementError::LeftNotAName(format!("{e:?}")));
         };
         if is_tag(name, hint.as_deref()) {
             let test = match (*op, rhs) {
@@ -161,7 +162,7 @@ impl Cond {
                 ("!=", Expr::Str(s)) => TagTest::Ne(s.clone()),
                 ("=~", Expr::Regex(r)) => TagTest::Matches(regex(r)?),
                 ("!~", Expr::Regex(r)) => TagTest::NotMatches(regex(r)?),
-                ("=~" | "!~", _) => return Err(format!("{op} needs a regex on the right, as in {name} {op} /re/")),
+                ("=~" | "!~", _) => return Err(StatementError::RegexExpected { op: op.to_string(), name: name.clone() }),
                 _ => TagTest::Never,
             };
             return Ok(Cond::Tag { key: name.clone(), test });
@@ -172,7 +173,7 @@ impl Cond {
             _ => return Ok(Cond::Never),
         };
         if !matches!(*op, "=" | "!=" | "<" | "<=" | ">" | ">=") {
-            return Err(format!("invalid operator {op} for field {name}"));
+            return Err(StatementError::FieldOperator { op: op.to_string(), name: name.clone() });
         }
         Ok(Cond::Field { index: field_index(name), op, value })
     }
@@ -238,8 +239,8 @@ mod tests {
         assert_eq!(range, TimeRange { min: 1_000_000_000, max: 1_999_999_999 });
         assert_eq!(rest, None);
         assert_eq!(split_time(Some(&condition("time = '2020-01-01 00:00:00'")), 0).unwrap().0.min, 1_577_836_800_000_000_000);
-        assert!(split_time(Some(&condition("time > now() - 1h OR host = 'a'")), now).unwrap_err().contains("AND"));
-        assert!(split_time(Some(&condition("time > 'yesterday'")), now).unwrap_err().contains("RFC3339"));
+        assert!(split_time(Some(&condition("time > now() - 1h OR host = 'a'")), now).unwrap_err().to_string().contains("AND"));
+        assert!(split_time(Some(&condition("time > 'yesterday'")), now).unwrap_err().to_string().contains("RFC3339"));
     }
 
     #[test]
@@ -260,7 +261,7 @@ mod tests {
         assert!(!cond.eval(&tags(Some("b")), &[Some(3.0)]));
         assert!(!cond.eval(&tags(Some("a")), &[Some(1.0)]));
         assert!(!cond.eval(&tags(Some("a")), &[None]));
-        assert!(Cond::compile(&condition("host =~ 'a'"), &is_tag, &mut |_| 0).unwrap_err().contains("needs a regex"));
-        assert!(Cond::compile(&condition("host =~ /(/"), &is_tag, &mut |_| 0).unwrap_err().contains("invalid regex"));
+        assert!(Cond::compile(&condition("host =~ 'a'"), &is_tag, &mut |_| 0).unwrap_err().to_string().contains("needs a regex"));
+        assert!(Cond::compile(&condition("host =~ /(/"), &is_tag, &mut |_| 0).unwrap_err().to_string().contains("invalid regex"));
     }
 }

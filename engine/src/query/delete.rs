@@ -4,6 +4,7 @@
 
 use super::ast::{Expr, Name};
 use super::influxql::{Parser, Statement};
+use super::error::ParseError;
 use super::lexer::Token;
 
 #[derive(Debug, PartialEq)]
@@ -17,7 +18,7 @@ pub enum DeleteStatement {
 }
 
 impl Parser {
-    fn measurement_name(&mut self) -> Result<Name, String> {
+    fn measurement_name(&mut self) -> Result<Name, ParseError> {
         match self.peek() {
             Some(Token::Regex(re)) => {
                 let re = re.clone();
@@ -29,7 +30,7 @@ impl Parser {
     }
 
     /// `[FROM m | /re/] [WHERE cond]`, at least one of them.
-    fn from_where(&mut self) -> Result<(Option<Name>, Option<Expr>), String> {
+    fn from_where(&mut self) -> Result<(Option<Name>, Option<Expr>), ParseError> {
         let from = if self.keyword("FROM") { Some(self.measurement_name()?) } else { None };
         let condition = if self.keyword("WHERE") { Some(self.expr()?) } else { None };
         if from.is_none() && condition.is_none() {
@@ -39,7 +40,7 @@ impl Parser {
     }
 
     /// The deleting statements that start with `kw` (already read), or None.
-    pub fn delete_statement(&mut self, kw: &str) -> Result<Option<Statement>, String> {
+    pub fn delete_statement(&mut self, kw: &str) -> Result<Option<Statement>, ParseError> {
         let stmt = match kw {
             "DROP" if self.keyword("MEASUREMENT") => DeleteStatement::DropMeasurement(self.ident()?),
             "DROP" if self.keyword("SERIES") => {
@@ -73,7 +74,7 @@ mod tests {
             })
         );
         assert_eq!(one("DELETE FROM cpu"), Statement::Delete(DeleteStatement::Delete { from: Some(Name::Exact("cpu".into())), condition: None }));
-        assert_eq!(parse("DROP SERIES").unwrap_err(), "found EOF, expected FROM, WHERE at line 1, char 12");
-        assert_eq!(parse("DELETE").unwrap_err(), "found EOF, expected FROM, WHERE at line 1, char 7");
+        assert_eq!(parse("DROP SERIES").unwrap_err().to_string(), "found EOF, expected FROM, WHERE at line 1, char 12");
+        assert_eq!(parse("DELETE").unwrap_err().to_string(), "found EOF, expected FROM, WHERE at line 1, char 7");
     }
 }

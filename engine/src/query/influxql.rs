@@ -14,6 +14,7 @@ use super::delete::DeleteStatement;
 use super::retention::RetentionStatement;
 use crate::model::PolicyOptions;
 use super::ast::{Expr, Name, Select};
+use super::error::ParseError;
 use super::lexer::{tokenize, Token};
 
 #[derive(Debug, PartialEq)]
@@ -87,9 +88,9 @@ impl Parser {
         self.tokens.get(self.at).map(|(p, _)| *p).unwrap_or(self.end) + 1
     }
 
-    pub fn error(&self, expected: &str) -> String {
+    pub fn error(&self, expected: &str) -> ParseError {
         let found = self.peek().map(Token::describe).unwrap_or_else(|| "EOF".into());
-        format!("found {found}, expected {expected} at line 1, char {}", self.position())
+        ParseError::at(format!("found {found}, expected {expected}"), self.position())
     }
 
     pub fn peek_keyword(&self, kw: &str) -> bool {
@@ -104,7 +105,7 @@ impl Parser {
         found
     }
 
-    pub fn expect(&mut self, kw: &str) -> Result<(), String> {
+    pub fn expect(&mut self, kw: &str) -> Result<(), ParseError> {
         self.keyword(kw).then_some(()).ok_or_else(|| self.error(kw))
     }
 
@@ -116,11 +117,11 @@ impl Parser {
         found
     }
 
-    pub fn expect_op(&mut self, op: &str) -> Result<(), String> {
+    pub fn expect_op(&mut self, op: &str) -> Result<(), ParseError> {
         self.op(op).then_some(()).ok_or_else(|| self.error(op))
     }
 
-    pub fn ident(&mut self) -> Result<String, String> {
+    pub fn ident(&mut self) -> Result<String, ParseError> {
         match self.peek().cloned() {
             Some(Token::Word(w)) | Some(Token::QuotedIdent(w)) => {
                 self.at += 1;
@@ -130,7 +131,7 @@ impl Parser {
         }
     }
 
-    pub fn unsigned(&mut self) -> Result<usize, String> {
+    pub fn unsigned(&mut self) -> Result<usize, ParseError> {
         match self.peek() {
             Some(Token::Integer(n)) if *n >= 0 => {
                 let n = *n as usize;
@@ -142,11 +143,11 @@ impl Parser {
     }
 
     /// `KW ident` when the next word is `kw`.
-    fn optional(&mut self, kw: &str) -> Result<Option<String>, String> {
+    fn optional(&mut self, kw: &str) -> Result<Option<String>, ParseError> {
         if self.keyword(kw) { Ok(Some(self.ident()?)) } else { Ok(None) }
     }
 
-    fn statement(&mut self) -> Result<Statement, String> {
+    fn statement(&mut self) -> Result<Statement, ParseError> {
         if self.keyword("SELECT") {
             return Ok(Statement::Select(Box::new(self.select()?)));
         }
@@ -177,14 +178,14 @@ impl Parser {
         }
         for kw in ["EXPLAIN", "KILL"] {
             if self.peek_keyword(kw) {
-                return Err(format!("{kw} is not supported by Gemini at line 1, char {}", self.position()));
+                return Err(ParseError::at(format!("{kw} is not supported by Gemini"), self.position()));
             }
         }
         // Worded as InfluxDB 1.6 words it, its statements in its order.
         Err(self.error("SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL"))
     }
 
-    fn show(&mut self) -> Result<Statement, String> {
+    fn show(&mut self) -> Result<Statement, ParseError> {
         if self.keyword("DATABASES") {
             return Ok(Statement::ShowDatabases);
         }
@@ -259,12 +260,12 @@ impl Parser {
 }
 
 /// Parses one or more `;`-separated statements.
-pub fn parse(src: &str) -> Result<Vec<Statement>, String> {
+pub fn parse(src: &str) -> Result<Vec<Statement>, ParseError> {
     Ok(parse_with_text(src)?.into_iter().map(|(s, _)| s).collect())
 }
 
 /// Parses one or more `;`-separated statements, each with its source text.
-pub fn parse_with_text(src: &str) -> Result<Vec<(Statement, String)>, String> {
+pub fn parse_with_text(src: &str) -> Result<Vec<(Statement, String)>, ParseError> {
     let tokens = tokenize(src)?;
     let mut p = Parser { tokens, at: 0, end: src.len() };
     let mut out = Vec::new();
@@ -283,7 +284,7 @@ pub fn parse_with_text(src: &str) -> Result<Vec<(Statement, String)>, String> {
         }
     }
     if out.is_empty() {
-        return Err("empty query".into());
+        return Err(ParseError::whole("empty query"));
     }
     Ok(out)
 }
@@ -332,17 +333,17 @@ mod tests {
 
     #[test]
     fn errors_give_position() {
-        let e = parse("SHOW FOO").unwrap_err();
+        let e = parse("SHOW FOO").unwrap_err().to_string();
         assert_eq!(e, "found FOO, expected DATABASES, MEASUREMENTS, TAG, FIELD, SERIES at line 1, char 6");
         let texts: Vec<String> = parse_with_text(" SHOW DATABASES ;SELECT value FROM m").unwrap().into_iter().map(|(_, t)| t).collect();
         assert_eq!(texts, vec!["SHOW DATABASES", "SELECT value FROM m"]);
-        assert_eq!(parse("SHOW TAG VALUES WITH KEY host").unwrap_err(), "found host, expected =, =~ or IN at line 1, char 26");
-        let e = parse("CREATE DATABASE").unwrap_err();
+        assert_eq!(parse("SHOW TAG VALUES WITH KEY host").unwrap_err().to_string(), "found host, expected =, =~ or IN at line 1, char 26");
+        let e = parse("CREATE DATABASE").unwrap_err().to_string();
         assert_eq!(e, "found EOF, expected identifier at line 1, char 16");
-        assert!(parse("SHOW DATABASES x").unwrap_err().contains("expected ;"));
+        assert!(parse("SHOW DATABASES x").unwrap_err().to_string().contains("expected ;"));
         assert!(parse("   ").is_err());
-        let e = parse("SELEC value FROM up").unwrap_err();
+        let e = parse("SELEC value FROM up").unwrap_err().to_string();
         assert_eq!(e, "found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL at line 1, char 1");
-        assert_eq!(parse("KILL QUERY 1").unwrap_err(), "KILL is not supported by Gemini at line 1, char 1");
+        assert_eq!(parse("KILL QUERY 1").unwrap_err().to_string(), "KILL is not supported by Gemini at line 1, char 1");
     }
 }

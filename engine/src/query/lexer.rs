@@ -34,10 +34,11 @@ impl Token {
 
 const OPERATORS: [&str; 17] = ["!=", "<>", "<=", ">=", "=~", "!~", "::", "=", "<", ">", "+", "-", "*", "/", ",", "(", ")"];
 
+use super::error::ParseError;
 use crate::model::unit_nanos;
 
-fn error(msg: &str, at: usize) -> String {
-    format!("{msg} at line 1, char {}", at + 1)
+fn error(msg: &str, at: usize) -> ParseError {
+    ParseError::at(msg, at + 1)
 }
 
 /// Reads a quoted run after the opening `quote`: returns the unescaped text and the byte
@@ -74,7 +75,7 @@ fn regex_allowed(prev: Option<&Token>) -> bool {
     }
 }
 
-fn float(text: &str, at: usize) -> Result<f64, String> {
+fn float(text: &str, at: usize) -> Result<f64, ParseError> {
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         _ => Err(error("number out of range", at)),
@@ -82,7 +83,7 @@ fn float(text: &str, at: usize) -> Result<f64, String> {
 }
 
 /// A number, or a duration when a unit follows the integer (`1h30m` adds up).
-fn number(src: &str, at: usize) -> Result<(Token, usize), String> {
+fn number(src: &str, at: usize) -> Result<(Token, usize), ParseError> {
     let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let mut len = digits(src);
     let unit_len = |s: &str| s.find(|c: char| !(c.is_alphabetic())).unwrap_or(s.len());
@@ -113,7 +114,7 @@ fn number(src: &str, at: usize) -> Result<(Token, usize), String> {
 }
 
 /// Splits `src` into tokens with their byte offsets.
-pub fn tokenize(src: &str) -> Result<Vec<(usize, Token)>, String> {
+pub fn tokenize(src: &str) -> Result<Vec<(usize, Token)>, ParseError> {
     let mut out: Vec<(usize, Token)> = Vec::new();
     let mut pos = 0;
     loop {
@@ -189,9 +190,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_position() {
-        assert_eq!(tokenize("SELECT 'abc").unwrap_err(), "found unterminated string at line 1, char 8");
-        assert_eq!(tokenize("time > 5x").unwrap_err(), "invalid duration unit \"x\" at line 1, char 9");
-        assert_eq!(tokenize("a =~ /x").unwrap_err(), "found unterminated regex at line 1, char 6");
-        assert!(tokenize("a # b").unwrap_err().contains("char 3"));
+        assert_eq!(tokenize("SELECT 'abc").unwrap_err().to_string(), "found unterminated string at line 1, char 8");
+        assert_eq!(tokenize("time > 5x").unwrap_err().to_string(), "invalid duration unit \"x\" at line 1, char 9");
+        assert_eq!(tokenize("a =~ /x").unwrap_err().to_string(), "found unterminated regex at line 1, char 6");
+        assert!(tokenize("a # b").unwrap_err().to_string().contains("char 3"));
     }
 }

@@ -2,6 +2,7 @@
 //! evaluation. It knows nothing of storage or HTTP.
 pub mod admin;
 pub mod delete;
+pub mod error;
 pub mod ast;
 pub mod influxql;
 pub mod lexer;

@@ -6,6 +6,7 @@
 //! forever. Also Go's duration format, which `SHOW RETENTION POLICIES` prints.
 
 use super::influxql::{Parser, Statement};
+use super::error::ParseError;
 use super::lexer::Token;
 
 use crate::model::PolicyOptions;
@@ -19,7 +20,7 @@ pub enum RetentionStatement {
 }
 
 impl Parser {
-    fn policy_duration(&mut self) -> Result<i64, String> {
+    fn policy_duration(&mut self) -> Result<i64, ParseError> {
         match self.peek() {
             Some(Token::Duration(ns)) => {
                 let ns = *ns;
@@ -36,7 +37,7 @@ impl Parser {
 
     /// The options in any order, each at most once; `allowed` are the keywords this
     /// statement takes (`NAME` answers the name, for `CREATE DATABASE … WITH`).
-    fn policy_options(&mut self, allowed: &[&str]) -> Result<(PolicyOptions, Option<String>), String> {
+    fn policy_options(&mut self, allowed: &[&str]) -> Result<(PolicyOptions, Option<String>), ParseError> {
         let mut o = PolicyOptions::default();
         let mut name = None;
         let mut seen = Vec::new();
@@ -55,7 +56,7 @@ impl Parser {
                     let n = self.unsigned()?;
                     if n == 0 || n > i32::MAX as usize {
                         self.at = at;
-                        return Err(format!("invalid value {n}: must be 1 <= n <= 2147483647 at line 1, char {}", self.position()));
+                        return Err(ParseError::at(format!("invalid value {n}: must be 1 <= n <= 2147483647"), self.position()));
                     }
                     o.replication = Some(n as u32);
                 }
@@ -70,7 +71,7 @@ impl Parser {
     }
 
     /// `CREATE DATABASE name [WITH …]`, after `CREATE DATABASE`.
-    pub fn create_database(&mut self) -> Result<Statement, String> {
+    pub fn create_database(&mut self) -> Result<Statement, ParseError> {
         let name = self.ident()?;
         let policy = match self.keyword("WITH") {
             true => {
@@ -83,7 +84,7 @@ impl Parser {
     }
 
     /// The retention policy statements that start with `kw` (already read), or None.
-    pub fn retention_statement(&mut self, kw: &str) -> Result<Option<Statement>, String> {
+    pub fn retention_statement(&mut self, kw: &str) -> Result<Option<Statement>, ParseError> {
         let stmt = match kw {
             "SHOW" if self.keyword("RETENTION") => {
                 self.expect("POLICIES")?;
@@ -180,10 +181,10 @@ mod tests {
                 policy: Some(("short".into(), PolicyOptions { duration: Some(72 * H), shard_duration: Some(H), ..Default::default() }))
             }
         );
-        assert_eq!(parse("ALTER RETENTION POLICY x ON db").unwrap_err(), "found EOF, expected DURATION, REPLICATION, SHARD, DEFAULT at line 1, char 31");
-        assert_eq!(parse("CREATE RETENTION POLICY x ON db DURATION 1h REPLICATION 0").unwrap_err(), "invalid value 0: must be 1 <= n <= 2147483647 at line 1, char 57");
-        assert_eq!(parse("CREATE RETENTION POLICY x ON db DURATION 1h DURATION 2h").unwrap_err(), "found DURATION, expected ; at line 1, char 45");
-        assert_eq!(parse("CREATE RETENTION POLICY x ON db SHARD DURATION 1h").unwrap_err(), "found SHARD, expected DURATION at line 1, char 33");
+        assert_eq!(parse("ALTER RETENTION POLICY x ON db").unwrap_err().to_string(), "found EOF, expected DURATION, REPLICATION, SHARD, DEFAULT at line 1, char 31");
+        assert_eq!(parse("CREATE RETENTION POLICY x ON db DURATION 1h REPLICATION 0").unwrap_err().to_string(), "invalid value 0: must be 1 <= n <= 2147483647 at line 1, char 57");
+        assert_eq!(parse("CREATE RETENTION POLICY x ON db DURATION 1h DURATION 2h").unwrap_err().to_string(), "found DURATION, expected ; at line 1, char 45");
+        assert_eq!(parse("CREATE RETENTION POLICY x ON db SHARD DURATION 1h").unwrap_err().to_string(), "found SHARD, expected DURATION at line 1, char 33");
     }
 
     #[test]

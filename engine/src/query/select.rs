@@ -3,13 +3,14 @@
 //! the expressions of `WHERE` (precedence: OR < AND < comparison < + -).
 
 use super::ast::{Expr, Fill, Interval, Name, Select, SelectField, Source};
+use super::error::ParseError;
 use super::influxql::Parser;
 use super::lexer::Token;
 
 const COMPARISONS: [&str; 9] = ["=", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~"];
 
 impl Parser {
-    pub fn select(&mut self) -> Result<Select, String> {
+    pub fn select(&mut self) -> Result<Select, ParseError> {
         let mut fields = vec![self.select_field()?];
         while self.op(",") {
             fields.push(self.select_field()?);
@@ -62,14 +63,14 @@ impl Parser {
         Ok(select)
     }
 
-    fn select_field(&mut self) -> Result<SelectField, String> {
+    fn select_field(&mut self) -> Result<SelectField, ParseError> {
         let expr = if self.op("*") { Expr::Wildcard } else { self.additive()? };
         let alias = if self.keyword("AS") { Some(self.ident()?) } else { None };
         Ok(SelectField { expr, alias })
     }
 
     /// `m`, `rp.m`, `db.rp.m` or `db..m`, where `m` may be a regex.
-    fn source(&mut self) -> Result<Source, String> {
+    fn source(&mut self) -> Result<Source, ParseError> {
         let mut parts: Vec<Option<Name>> = Vec::new();
         loop {
             let part = match self.peek().cloned() {
@@ -89,7 +90,7 @@ impl Parser {
         let exact = |p: Option<Name>| match p {
             Some(Name::Exact(s)) => Ok(Some(s)),
             None => Ok(None),
-            Some(Name::Regex(_)) => Err("a database or retention policy name cannot be a regex".to_string()),
+            Some(Name::Regex(_)) => Err(ParseError::whole("a database or retention policy name cannot be a regex")),
         };
         let name = parts.pop().flatten().ok_or_else(|| self.error("measurement"))?;
         let rp = parts.pop().map(exact).transpose()?.flatten();
@@ -97,7 +98,7 @@ impl Parser {
         Ok(Source { db, rp, name })
     }
 
-    fn dimension(&mut self, select: &mut Select) -> Result<(), String> {
+    fn dimension(&mut self, select: &mut Select) -> Result<(), ParseError> {
         if self.op("*") {
             select.group_by_all = true;
             return Ok(());
@@ -107,12 +108,12 @@ impl Parser {
             self.advance();
             let every = self.duration()?;
             if every <= 0 {
-                return Err("GROUP BY time interval must be positive".into());
+                return Err(ParseError::whole("GROUP BY time interval must be positive"));
             }
             let offset = if self.op(",") { self.duration()? } else { 0 };
             self.expect_op(")")?;
             if select.interval.replace(Interval { every, offset }).is_some() {
-                return Err("multiple time dimensions not allowed".into());
+                return Err(ParseError::whole("multiple time dimensions not allowed"));
             }
             return Ok(());
         }
@@ -120,7 +121,7 @@ impl Parser {
         Ok(())
     }
 
-    fn duration(&mut self) -> Result<i64, String> {
+    fn duration(&mut self) -> Result<i64, ParseError> {
         let negative = self.op("-");
         match self.peek() {
             Some(Token::Duration(d)) => {
@@ -132,7 +133,7 @@ impl Parser {
         }
     }
 
-    fn fill(&mut self) -> Result<Fill, String> {
+    fn fill(&mut self) -> Result<Fill, ParseError> {
         self.expect_op("(")?;
         let fill = if self.keyword("null") {
             Fill::Null
@@ -159,7 +160,7 @@ impl Parser {
     }
 
     /// A full condition: `OR` binds loosest.
-    pub fn expr(&mut self) -> Result<Expr, String> {
+    pub fn expr(&mut self) -> Result<Expr, ParseError> {
         let mut lhs = self.and_expr()?;
         while self.keyword("OR") {
             lhs = Expr::binary("OR", lhs, self.and_expr()?);
@@ -167,7 +168,7 @@ impl Parser {
         Ok(lhs)
     }
 
-    fn and_expr(&mut self) -> Result<Expr, String> {
+    fn and_expr(&mut self) -> Result<Expr, ParseError> {
         let mut lhs = self.comparison()?;
         while self.keyword("AND") {
             lhs = Expr::binary("AND", lhs, self.comparison()?);
@@ -175,7 +176,7 @@ impl Parser {
         Ok(lhs)
     }
 
-    fn comparison(&mut self) -> Result<Expr, String> {
+    fn comparison(&mut self) -> Result<Expr, ParseError> {
         let lhs = self.additive()?;
         let Some(Token::Op(op)) = self.peek().cloned() else { return Ok(lhs) };
         let Some(op) = COMPARISONS.iter().find(|c| **c == op) else { return Ok(lhs) };
@@ -184,7 +185,7 @@ impl Parser {
         Ok(Expr::binary(op, lhs, self.additive()?))
     }
 
-    fn additive(&mut self) -> Result<Expr, String> {
+    fn additive(&mut self) -> Result<Expr, ParseError> {
         let mut lhs = self.unary()?;
         loop {
             let op = if self.op("+") {
@@ -198,7 +199,7 @@ impl Parser {
         }
     }
 
-    fn unary(&mut self) -> Result<Expr, String> {
+    fn unary(&mut self) -> Result<Expr, ParseError> {
         if self.op("-") {
             return match self.advance() {
                 Some(Token::Integer(n)) => Ok(Expr::Integer(-n)),
@@ -213,7 +214,7 @@ impl Parser {
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<Expr, String> {
+    fn primary(&mut self) -> Result<Expr, ParseError> {
         let expected = "identifier, string, number, bool";
         match self.peek().cloned() {
             Some(Token::Op("(")) => {
@@ -248,7 +249,7 @@ impl Parser {
                     }
                 }
                 if w.eq_ignore_ascii_case("now") {
-                    return if args.is_empty() { Ok(Expr::Now) } else { Err("now() takes no arguments".into()) };
+                    return if args.is_empty() { Ok(Expr::Now) } else { Err(ParseError::whole("now() takes no arguments")) };
                 }
                 Ok(Expr::Call { name: w.to_ascii_lowercase(), args })
             }
@@ -316,7 +317,7 @@ mod tests {
             ("SELECT value FROM cpu LIMIT -1", "found -, expected integer at line 1, char 29"),
             ("SELECT value FROM cpu ORDER BY host", "found host, expected time at line 1, char 32"),
         ] {
-            assert_eq!(parse(q).unwrap_err(), err, "{q}");
+            assert_eq!(parse(q).unwrap_err().to_string(), err, "{q}");
         }
     }
 }
