@@ -1,7 +1,8 @@
 //! Three nodes in one process for the coordinator's and the handoff's tests, each with its own
 //! storage, reached through a transport that a test can cut off per node (it refuses at once),
-//! or freeze (it never answers, as a stopped process); the transport logs every request it is
-//! asked, so a test can tell which node was asked what, and wait until a node stalls.
+//! freeze (it never answers, as a stopped process) or make refuse writes after a number of
+//! them; the transport logs every request it is asked, so a test can tell which node was asked
+//! what, and wait until a node stalls.
 
 use super::catalog_sync::{self, Entries};
 use super::coordinator::Coordinator;
@@ -31,8 +32,9 @@ pub(super) type Samples = BTreeMap<Labels, Vec<(i64, f64)>>;
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Event {
     /// A request reached `peer` (which may then refuse it or never answer): `what` is `write`,
-    /// `read`, `series`, `ping` or `catalog`.
-    Asked { peer: String, what: &'static str },
+    /// `read`, `series`, `ping` or `catalog`; a write names its kind and, per series, the
+    /// labels and the number of samples.
+    Asked { peer: String, what: &'static str, kind: Option<String>, series: Vec<(Labels, usize)> },
     /// `peer` stopped answering a request: it is frozen, or its answer froze midway.
     Stalled { peer: String },
 }
@@ -46,6 +48,8 @@ pub(super) struct Faults {
     frozen: BTreeSet<String>,
     /// How a node's answer to a read breaks.
     breaks: BTreeMap<String, Break>,
+    /// Per node, how many more writes it takes before it refuses them.
+    writes_left: BTreeMap<String, usize>,
 }
 
 /// How a node's answer to a read breaks once it has sent `after` series: it fails (the
@@ -95,8 +99,8 @@ impl PeerRead for NodeRead {
 
 impl InProcess {
     /// Logs the request; a frozen node's requests never end.
-    async fn asked(&self, peer: &str, what: &'static str) {
-        self.events.send_modify(|e| e.push(Event::Asked { peer: peer.to_string(), what }));
+    async fn asked(&self, peer: &str, what: &'static str, kind: Option<String>, series: Vec<(Labels, usize)>) {
+        self.events.send_modify(|e| e.push(Event::Asked { peer: peer.to_string(), what, kind, series }));
         if self.faults.lock().unwrap().frozen.contains(peer) {
             stall(&self.events, peer).await;
         }
@@ -117,8 +121,14 @@ fn refused(e: impl std::fmt::Display) -> PeerError {
 impl Transport for InProcess {
     fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, kind: CopyKind<'a>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
         Box::pin(async move {
-            self.asked(peer, "write").await;
+            self.asked(peer, "write", Some(format!("{kind:?}")), series.iter().map(|s| (s.labels.clone(), s.samples.len())).collect()).await;
             let storage = self.node(peer)?;
+            if let Some(left) = self.faults.lock().unwrap().writes_left.get_mut(peer) {
+                if *left == 0 {
+                    return Err(PeerError(format!("{peer}: connection reset by peer")));
+                }
+                *left -= 1;
+            }
             storage.register_fields(db, fields).map_err(refused)?;
             self.nodes[peer].store_copy(db, rp, series.to_vec(), kind).await.map_err(refused)
         })
@@ -126,7 +136,7 @@ impl Transport for InProcess {
 
     fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Box<dyn PeerRead>, PeerError>> {
         Box::pin(async move {
-            self.asked(peer, "read").await;
+            self.asked(peer, "read", None, Vec::new()).await;
             let stream = SeriesStream::local(self.node(peer)?.clone(), db, which, selection.clone()).await.map_err(refused)?;
             let breaks = self.faults.lock().unwrap().breaks.get(peer).copied();
             Ok(Box::new(NodeRead { peer: peer.to_string(), stream, sent: 0, breaks, events: self.events.clone() }) as Box<dyn PeerRead>)
@@ -135,21 +145,21 @@ impl Transport for InProcess {
 
     fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>> {
         Box::pin(async move {
-            self.asked(peer, "series").await;
+            self.asked(peer, "series", None, Vec::new()).await;
             Ok(self.node(peer)?.select(db, which, matchers.to_vec()).await.map_err(refused)?.into_iter().map(|s| s.labels).collect())
         })
     }
 
     fn ping<'a>(&'a self, peer: &'a str) -> LocalBoxFuture<'a, Result<(), PeerError>> {
         Box::pin(async move {
-            self.asked(peer, "ping").await;
+            self.asked(peer, "ping", None, Vec::new()).await;
             self.node(peer).map(|_| ())
         })
     }
 
     fn catalog<'a>(&'a self, peer: &'a str, entries: &'a Entries) -> LocalBoxFuture<'a, Result<Entries, PeerError>> {
         Box::pin(async move {
-            self.asked(peer, "catalog").await;
+            self.asked(peer, "catalog", None, Vec::new()).await;
             let storage = self.node(peer)?;
             catalog_sync::merge(storage, entries.clone(), |d| crate::exec::delete::replay_deletion(storage, d)).await.map_err(refused)?;
             catalog_sync::load(storage).map_err(refused)
@@ -209,6 +219,7 @@ impl Fixture {
         let mut faults = self.faults.lock().unwrap();
         faults.down.remove(node);
         faults.frozen.remove(node);
+        faults.writes_left.remove(node);
     }
 
     pub fn freeze(&self, node: &str) {
@@ -220,13 +231,31 @@ impl Fixture {
         self.faults.lock().unwrap().breaks.insert(node.to_string(), Break { after, freezes });
     }
 
+    /// Node `node` stores the next `n` writes, and refuses those after them.
+    pub fn writes_fail_after(&self, node: &str, n: usize) {
+        self.faults.lock().unwrap().writes_left.insert(node.to_string(), n);
+    }
+
     /// What `node` was asked so far, in order.
     pub fn asked(&self, node: &str) -> Vec<&'static str> {
         let events = self.events.borrow();
         events.iter().filter_map(|e| match e {
-            Event::Asked { peer, what } if peer == node => Some(*what),
+            Event::Asked { peer, what, .. } if peer == node => Some(*what),
             _ => None,
         }).collect()
+    }
+
+    /// The writes `node` was asked to store of kind `kind` (`Owned`, `HandedOff`, ...): per
+    /// request, its series with their numbers of samples.
+    pub fn writes_to(&self, node: &str, kind: &str) -> Vec<Vec<(Labels, usize)>> {
+        self.events
+            .borrow()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Asked { peer, what: "write", kind: Some(k), series } if peer == node && k == kind => Some(series.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// How many times `node` stalled so far.
