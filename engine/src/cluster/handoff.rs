@@ -318,15 +318,5 @@ impl Coordinator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_and_values_round_trip() {
-        let key = HintKey { owner: "gemini-1:8086".into(), db: "prometheus".into(), rp: String::new(), labels: Labels::from_sorted([("__name__", "up"), ("job", "a\0b")]) };
-        assert_eq!(HintKey::decode(&key.encode()), Some(key));
-        let hint = Hint { since_ms: 1, min_t: -5, max_t: i64::MAX, version: 0 };
-        assert_eq!(Hint::decode(&hint.encode()), Some(hint));
-        assert_eq!(HintKey::decode(b"ho/\0\x05ab"), None, "cut short");
-    }
-}
+#[path = "handoff_tests.rs"]
+mod tests;

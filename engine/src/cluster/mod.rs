@@ -11,6 +11,8 @@ pub mod coordinator;
 pub mod handoff;
 pub mod merge;
 pub mod placement;
+#[cfg(test)]
+mod test_nodes;
 pub mod transport;
 
 use futures_util::future::{select, Either};

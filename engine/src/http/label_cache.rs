@@ -66,11 +66,17 @@ fn budget_for(workers: usize) -> usize {
 /// The label sets of a request's series, in order, each with its `stable_hash`: remembered,
 /// or made by `check` and remembered when it succeeds. Stops at the first series `check`
 /// refuses.
-pub fn labels<E>(series: &[RawSeries<'_>], mut check: impl FnMut(&RawSeries<'_>) -> Result<Labels, E>) -> Result<Vec<(Labels, u64)>, E> {
+pub fn labels<E>(series: &[RawSeries<'_>], check: impl FnMut(&RawSeries<'_>) -> Result<Labels, E>) -> Result<Vec<(Labels, u64)>, E> {
     let keys: Vec<Option<u64>> = series.iter().map(|s| s.label_bytes().map(xxhash_rust::xxh3::xxh3_64)).collect();
+    labels_under(series, &keys, check)
+}
+
+/// `labels`, with each series' cache key given (`None`: not cached); a test gives two label
+/// sets one key, as a hash collision would.
+fn labels_under<E>(series: &[RawSeries<'_>], keys: &[Option<u64>], mut check: impl FnMut(&RawSeries<'_>) -> Result<Labels, E>) -> Result<Vec<(Labels, u64)>, E> {
     let mut out = Vec::with_capacity(series.len());
     CACHE.with_borrow_mut(|c| {
-        for (i, (s, key)) in series.iter().zip(&keys).enumerate() {
+        for (i, (s, key)) in series.iter().zip(keys).enumerate() {
             if let Some(Some(k)) = keys.get(i + AHEAD) {
                 c.entries.prefetch(*k);
             }
@@ -124,6 +130,39 @@ mod tests {
         let other = body(&[("__name__", "up"), ("job", "b")]);
         assert_eq!(cached(&other, || Err("bad".into())).unwrap_err(), "bad");
         assert_eq!(cached(&other, || Err("checked again".into())).unwrap_err(), "checked again");
+    }
+
+    /// Two label sets under one key, as a 64-bit collision of their wire bytes' hashes would
+    /// put them: a hit is compared with the set remembered under the key, so each series keeps
+    /// its own labels, with its own samples, in the request that remembers the first and in
+    /// the next one (which finds the second remembered).
+    #[test]
+    fn label_sets_under_one_key_are_told_apart() {
+        let (a, b) = ([("__name__", "up"), ("job", "a")], [("__name__", "up"), ("job", "b")]);
+        let timeseries = [(a, 1.0), (b, 2.0)]
+            .iter()
+            .map(|(pairs, value)| pb::TimeSeries {
+                labels: pairs.iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.to_string() }).collect(),
+                samples: vec![pb::Sample { value: *value, timestamp: 5 }],
+                ..Default::default()
+            })
+            .collect();
+        let body = pb::WriteRequest { timeseries, metadata: vec![] }.encode_to_vec();
+        let req = write_request(&body).unwrap();
+        let one_key = [Some(0x5eed), Some(0x5eed)];
+        for round in 0..2 {
+            let mut checked = Vec::new();
+            let found = labels_under(&req.series, &one_key, |s| {
+                let l = Labels::from_sorted(s.labels().unwrap());
+                checked.push(l.to_string());
+                Ok::<_, String>(l)
+            })
+            .unwrap();
+            let landed: Vec<(String, u64, Vec<(i64, f64)>)> = found.iter().zip(&req.series).map(|((l, hash), s)| (l.to_string(), *hash, s.samples.clone())).collect();
+            let want = [(r#"up{job="a"}"#, Labels::from_sorted(a), 1.0), (r#"up{job="b"}"#, Labels::from_sorted(b), 2.0)].map(|(shown, l, v)| (shown.to_string(), l.stable_hash(), vec![(5, v)]));
+            assert_eq!(landed, want, "round {round}");
+            assert_eq!(checked, [r#"up{job="a"}"#, r#"up{job="b"}"#], "round {round}: the other set under the key is a miss");
+        }
     }
 
     #[test]

@@ -316,27 +316,75 @@ mod tests {
         assert_eq!(serde_json::from_str::<Rejection>(&json).unwrap(), late);
     }
 
-    /// Two label sets whose hashes collide are two series, found apart, and forgetting one
-    /// leaves the other findable. A real 64-bit collision cannot be made up, so the test
-    /// points b's hash at a's id before b is indexed, as a collision would.
+    /// (policy, metric name) pairs whose series have one key in a shard: a real 64-bit
+    /// collision of `series_hash`, found by a search over names `b<i>` and policies.
+    const COLLIDING: [(PolicyId, &str); 2] = [(1_157_636_823, "b3619129"), (136, "a")];
+    const COLLIDING_KEY: u64 = 0xcf55_d793_2bc4_dd5b;
+
+    /// Every sample the shard holds of series `id`.
+    fn samples_of(shard: &Shard, policy: PolicyId, id: u64) -> Vec<(i64, f64)> {
+        let page = shard.read_chunks(&ReadChunks { policy, ids: vec![id], first_from: i64::MIN, min_t: i64::MIN, max_t: i64::MAX, budget: usize::MAX, xor: false }).unwrap();
+        let mut out = Vec::new();
+        for c in page.series.iter().flatten() {
+            c.each(|t, v| out.push((t, v))).unwrap();
+        }
+        out
+    }
+
+    /// Two series whose keys collide are two series, each found and written to apart, in the
+    /// states a collision leaves: the first written in the key's slot and the second in the
+    /// collision list; the slot emptied by deleting the first, the second found through the
+    /// list alone; and both again after a reload from disk, which indexes them in key order
+    /// (policy, then id), the other way round.
     #[test]
-    fn series_whose_hashes_collide_are_told_apart() {
+    fn series_whose_keys_collide_are_told_apart() {
         let dir = tempfile::tempdir().unwrap();
         let mut opts = rocksdb::Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         let db = Arc::new(DB::open_cf(&opts, dir.path(), CF_KINDS.map(|k| cf_name(0, k))).unwrap());
-        let mut shard = Shard::load(0, db, false, Arc::default(), PartitionLengths::default(), false).unwrap();
-        let (a, b) = (Labels::from_sorted([("__name__", "a")]), Labels::from_sorted([("__name__", "b")]));
-        let find = |shard: &Shard, l: &Labels| shard.find(1, l.stable_hash(), l);
-        shard.index_series(1, 10, a.clone());
-        shard.by_hash.insert(series_hash(1, b.stable_hash()), 10);
-        shard.index_series(1, 11, b.clone());
-        assert_eq!((find(&shard, &a), find(&shard, &b)), (Some(10), Some(11)));
-        assert_eq!(shard.find(2, a.stable_hash(), &a), None, "another policy is another series");
-        shard.forget(&[10]);
-        assert_eq!((find(&shard, &a), find(&shard, &b)), (None, Some(11)));
-        shard.forget(&[11]);
-        assert_eq!(find(&shard, &b), None);
+        // The catalog has both policies: a reload drops the series of a policy it lacks.
+        let lengths: PartitionLengths = Arc::new(RwLock::new(COLLIDING.iter().map(|(p, _)| (*p, FALLBACK_PARTITION_MS)).collect()));
+        let mut shard = Shard::load(0, db, false, Arc::default(), lengths, false).unwrap();
+        let [(p1, one), (p2, two)] = COLLIDING.map(|(p, name)| (p, Labels::from_sorted([("__name__", name)])));
+        assert_eq!([series_hash(p1, one.stable_hash()), series_hash(p2, two.stable_hash())], [COLLIDING_KEY; 2]);
+        let write = |shard: &mut Shard, policy: PolicyId, l: &Labels, t: i64, v: f64| {
+            let outcome = shard.write(policy, vec![SeriesWrite { labels: l.clone(), hash: l.stable_hash(), samples: vec![(t, v)] }]).unwrap();
+            assert_eq!((outcome.accepted, outcome.rejected), (1, 0), "{l} at {t}");
+            outcome.new_series
+        };
+        let find = |shard: &Shard, policy: PolicyId, l: &Labels| shard.find(policy, l.stable_hash(), l);
+        let slot_and_list = |shard: &Shard| (shard.by_hash.get(COLLIDING_KEY).copied(), shard.collided.get(&COLLIDING_KEY).cloned().unwrap_or_default());
+        assert_eq!(write(&mut shard, p1, &one, 1, 1.0), 1);
+        assert_eq!(write(&mut shard, p2, &two, 1, 2.0), 1, "a series of its own, though its key holds the first");
+        let (id1, id2) = (find(&shard, p1, &one).unwrap(), find(&shard, p2, &two).unwrap());
+        assert_ne!(id1, id2);
+        assert_eq!(slot_and_list(&shard), (Some(id1), vec![id2]), "the first in the slot, the second in the list");
+        assert_eq!((find(&shard, p2, &one), find(&shard, p1, &two)), (None, None), "a label set in another policy is another series");
+        assert_eq!((write(&mut shard, p1, &one, 2, 1.5), write(&mut shard, p2, &two, 2, 2.5)), (0, 0), "each found again");
+
+        // Deleting the first empties the slot: the second is found through the list alone.
+        assert_eq!(shard.delete_series(&[id1]).unwrap(), 1);
+        assert_eq!(slot_and_list(&shard), (None, vec![id2]), "the slot is empty");
+        assert_eq!((find(&shard, p1, &one), find(&shard, p2, &two)), (None, Some(id2)));
+        assert_eq!(write(&mut shard, p2, &two, 3, 3.0), 0, "written to again, not made anew");
+        assert_eq!(samples_of(&shard, p2, id2), vec![(1, 2.0), (2, 2.5), (3, 3.0)]);
+        // The first made anew takes the empty slot; the second stays in the list.
+        assert_eq!(write(&mut shard, p1, &one, 4, 4.0), 1);
+        let id1 = find(&shard, p1, &one).unwrap();
+        assert_eq!(slot_and_list(&shard), (Some(id1), vec![id2]));
+        assert_eq!(write(&mut shard, p2, &two, 4, 4.5), 0);
+
+        // From disk the second (its policy sorts first) takes the slot, the first the list.
+        shard.checkpoint().unwrap();
+        shard.reload();
+        assert_eq!(slot_and_list(&shard), (Some(id2), vec![id1]));
+        assert_eq!((find(&shard, p1, &one), find(&shard, p2, &two)), (Some(id1), Some(id2)));
+        assert_eq!((write(&mut shard, p1, &one, 5, 5.0), write(&mut shard, p2, &two, 5, 5.5)), (0, 0));
+        assert_eq!(samples_of(&shard, p1, id1), vec![(4, 4.0), (5, 5.0)]);
+        assert_eq!(samples_of(&shard, p2, id2), vec![(1, 2.0), (2, 2.5), (3, 3.0), (4, 4.5), (5, 5.5)]);
+        shard.forget(&[id2]);
+        assert_eq!(slot_and_list(&shard), (None, vec![id1]));
+        assert_eq!((find(&shard, p1, &one), find(&shard, p2, &two)), (Some(id1), None), "the first, in the list, found with the slot empty");
     }
 }
