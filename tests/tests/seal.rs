@@ -273,10 +273,11 @@ fn sealing_killed_at_any_moment_loses_and_duplicates_nothing() {
     eprintln!("samples sealed by each run before its kill -9: {sealed_by_runs:?}");
     assert!(mid_pass >= 4, "most kills came while the run still had chunks to seal: {sealed_by_runs:?} of {TOTAL}");
 
-    // The last run is stopped cleanly in the middle of its pass: the stop finishes it, unless
-    // it runs out of its 10 s; then the next start does.
+    // The last run is stopped cleanly early in its pass (the pass goes on while the server
+    // stops taking requests; early, so that the stop is left most of it): the stop finishes
+    // it, unless it runs out of its 10 s; then the next start does.
     let left = TOTAL - sealed_by_runs.iter().sum::<u64>();
-    wait_checking_every(Duration::from_millis(10), "the last run seals half of what is left", WITHIN, || sealed(&g) >= left / 2);
+    wait_checking_every(Duration::from_millis(10), "the last run seals a tenth of what is left", WITHIN, || sealed(&g) >= left / 10);
     let before_stop = sealed(&g);
     let log_before = g.log().len();
     assert_eq!(g.terminate(), Some(0));
