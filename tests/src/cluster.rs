@@ -102,6 +102,12 @@ pub fn metric_value(g: &Gemini, series: &str) -> Option<f64> {
     metrics.lines().find_map(|l| l.strip_prefix(&prefix)).map(|v| v.trim().parse().unwrap_or_else(|_| panic!("{series}: {v:?}")))
 }
 
+/// `metric_value` of a line that must be there: fails naming it when the node has no such line
+/// (a wait on a metric that is missing must fail, not pass).
+pub fn metric(g: &Gemini, series: &str) -> f64 {
+    metric_value(g, series).unwrap_or_else(|| panic!("no line {series:?} in the /metrics of 127.0.0.1:{}", g.port))
+}
+
 /// Nodes stopped with SIGSTOP; they get SIGCONT when this is dropped, also when a test panics
 /// with them frozen (a stopped process would otherwise outlive the test's wait for it).
 pub struct Frozen {

@@ -14,12 +14,37 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where `cargo build --release --bins` put the binaries: beside this test's own directory.
+/// Fails with a clear message when the binary is missing or older than its sources (a test
+/// would otherwise pass or fail against code that is no longer there).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let path = dir.join(name);
     assert!(path.exists(), "{} is missing: run `cargo build --release --bins` first", path.display());
+    let built = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap();
+    let sources: &[&str] = match name {
+        "gemini" => &["engine/src", "engine/Cargo.toml", "proto"],
+        "gemini-operator" | "crdgen" => &["operator/src", "operator/Cargo.toml"],
+        _ => &[],
+    };
+    if let Some((changed, newest)) = sources.iter().filter_map(|s| newest_file(&project_root().join(s))).max_by_key(|(_, t)| *t) {
+        assert!(
+            newest <= built,
+            "{} is older than its sources ({} changed after it was built): run `cargo build --release --bins` first",
+            path.display(),
+            changed.display()
+        );
+    }
     path
+}
+
+/// The most recently modified file under `path` (or `path` itself), with its time.
+fn newest_file(path: &Path) -> Option<(PathBuf, SystemTime)> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return Some((path.to_path_buf(), meta.modified().ok()?));
+    }
+    std::fs::read_dir(path).ok()?.filter_map(|e| newest_file(&e.ok()?.path())).max_by_key(|(_, t)| *t)
 }
 
 /// A tool `.ci/run` installs (helm, kubernetes-validate), found on PATH.
@@ -88,11 +113,16 @@ pub fn fixture_writes() -> Series {
 }
 
 /// Waits for `done`, checking every 200 ms; fails naming `what` after `within`.
-pub fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, within: Duration, done: impl FnMut() -> bool) {
+    wait_checking_every(Duration::from_millis(200), what, within, done)
+}
+
+/// `wait_until`, checking every `every` (a test that acts at a moment of some progress).
+pub fn wait_checking_every(every: Duration, what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !done() {
         assert!(Instant::now() < deadline, "{what} did not happen within {within:?}");
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(every);
     }
 }
 
@@ -152,6 +182,9 @@ pub struct Gemini {
     pub port: u16,
     pub data_dir: PathBuf,
     args: Vec<String>,
+    /// `RUST_LOG` of a server whose log the test reads (`start_logged`); its standard error goes
+    /// to `log_path()`, appended run after run.
+    log_filter: Option<String>,
 }
 
 impl Gemini {
@@ -162,23 +195,43 @@ impl Gemini {
 
     /// `start` on a given port (a cluster's nodes must know each other's ports first).
     pub fn start_on(port: u16, data_dir: &Path, extra: &[&str]) -> Gemini {
-        let mut g = Gemini { child: None, port, data_dir: data_dir.to_path_buf(), args: extra.iter().map(|s| s.to_string()).collect() };
+        Gemini::launch(port, data_dir, extra, None)
+    }
+
+    /// `start` with `RUST_LOG=filter` and standard error kept in `log_path()` for the test to read.
+    pub fn start_logged(data_dir: &Path, extra: &[&str], filter: &str) -> Gemini {
+        Gemini::launch(free_port(), data_dir, extra, Some(filter))
+    }
+
+    fn launch(port: u16, data_dir: &Path, extra: &[&str], log_filter: Option<&str>) -> Gemini {
+        let args = extra.iter().map(|s| s.to_string()).collect();
+        let mut g = Gemini { child: None, port, data_dir: data_dir.to_path_buf(), args, log_filter: log_filter.map(str::to_string) };
         g.spawn();
         g
     }
 
+    /// Where a server started with `start_logged` writes its log: in its data directory.
+    pub fn log_path(&self) -> PathBuf {
+        self.data_dir.join("test-stderr.log")
+    }
+
+    /// What a server started with `start_logged` has logged so far, over all its runs.
+    pub fn log(&self) -> String {
+        assert!(self.log_filter.is_some(), "start it with start_logged to read its log");
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
     fn spawn(&mut self) {
-        let child = Command::new(bin("gemini"))
-            .arg("serve")
-            .arg("--http-addr")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(&self.args)
-            .env("RUST_LOG", std::env::var("GEMINI_TEST_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start gemini");
+        let mut command = Command::new(bin("gemini"));
+        command.arg("serve").arg("--http-addr").arg(format!("127.0.0.1:{}", self.port)).arg("--data-dir").arg(&self.data_dir).args(&self.args).stdout(Stdio::null());
+        match &self.log_filter {
+            None => command.env("RUST_LOG", std::env::var("GEMINI_TEST_LOG").unwrap_or_else(|_| "warn".into())),
+            Some(filter) => {
+                let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("open the test log");
+                command.env("RUST_LOG", filter).stderr(log)
+            }
+        };
+        let child = command.spawn().expect("start gemini");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         let tls = self.args.iter().any(|a| a == "--tls-cert");

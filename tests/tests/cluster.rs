@@ -42,8 +42,22 @@ fn local_series(g: &Gemini) -> u64 {
     metrics.lines().find_map(|l| l.strip_prefix("gemini_active_series ")).unwrap().parse().unwrap()
 }
 
+/// Series `i` of the gauge `name`: one sample, worth `i`, at `t`.
 fn gauge(name: &str, i: usize, t: i64) -> pb::TimeSeries {
     series(&[("__name__", name), ("i", &i.to_string())], &[(t, i as f64)])
+}
+
+/// What reads must answer after `gauge(name, i, t)` for every `i` in `which` and `t` in
+/// `times`: each series' samples, time and value.
+fn gauges(name: &str, which: impl IntoIterator<Item = usize>, times: &[i64]) -> Series {
+    let key = |i: usize| vec![("__name__".to_string(), name.to_string()), ("i".to_string(), i.to_string())];
+    which.into_iter().map(|i| (key(i), times.iter().map(|t| (*t, (i as f64).to_bits())).collect())).collect()
+}
+
+/// Every series of `db` read through `g` (SAMPLES) is exactly `want`.
+fn assert_holds(g: &Gemini, db: &str, want: &Series, when: &str) {
+    let got = g.read_samples(db, everything());
+    assert!(got == *want, "{when}, through {}: {:?}", g.port, first_difference(&got, want));
 }
 
 #[test]
@@ -70,11 +84,12 @@ fn three_nodes_with_two_copies_read_back_every_sample_once() {
     assert!(held.iter().all(|h| *h < total), "{held:?}");
     let metrics = c.nodes[0].get("/metrics").text();
     assert!(metrics.contains("gemini_cluster_forwarded_samples_total{peer="), "{metrics}");
-    // InfluxQL answers for the whole cluster too, through any node.
-    let up: usize = expected.iter().filter(|(k, _)| k.iter().any(|(n, v)| n == "__name__" && v == "up")).map(|(_, s)| s.len()).sum();
+    // InfluxQL answers for the whole cluster too, through any node: every sample of `up`, time
+    // and value, in its series.
+    let up: Series = expected.iter().filter(|(k, _)| k.iter().any(|(n, v)| n == "__name__" && v == "up")).map(|(k, s)| (k.clone(), s.clone())).collect();
+    assert!(!up.is_empty());
     for g in &c.nodes {
-        let count = g.query_in("prometheus", "SELECT count(value) FROM up");
-        assert_eq!(count["results"][0]["series"][0]["values"][0][1].as_u64(), Some(up as u64), "{count}");
+        assert!(influxql_series(g, "SELECT value FROM up GROUP BY *") == up, "InfluxQL SELECT value FROM up through {}", g.port);
         let cardinality = g.query_in("prometheus", "SHOW SERIES CARDINALITY");
         assert_eq!(cardinality["results"][0]["series"][0]["values"][0][0].as_u64(), Some(total), "{cardinality}");
     }
@@ -97,11 +112,12 @@ fn losing_any_one_node_loses_no_write_and_no_read() {
             assert_eq!(a.status, 204, "node {victim} down, write {round}: {}", a.text());
             written += 1;
         }
-        // Reads through the survivors are complete.
+        // Reads through the survivors are complete: every sample written, time and value.
+        let times: Vec<i64> = (0..written).map(|w| t0 + w as i64 * 1000).collect();
+        let want = gauges("load", 0..50, &times);
         for g in c.nodes.iter().enumerate().filter(|(i, _)| *i != victim).map(|(_, g)| g) {
             let got = g.read_samples("prometheus", query_all(vec![matcher(0, "__name__", "load")]));
-            assert_eq!(got.len(), 50);
-            assert!(got.values().all(|s| s.len() == written), "node {victim} down: {} of {written} samples", got.values().next().unwrap().len());
+            assert!(got == want, "node {victim} down, through {}: {:?}", g.port, first_difference(&got, &want));
         }
         c.nodes[victim].restart();
         assert_eq!(c.nodes[victim].get("/ping").status, 204);
@@ -119,7 +135,7 @@ fn one_copy_and_a_node_down_is_a_503_naming_it() {
     let t = now_s() * 1000;
     let req = pb::WriteRequest { timeseries: (0..30).map(|i| gauge("up", i, t)).collect(), metadata: vec![] };
     assert_eq!(c.nodes[0].write("prometheus", &req).status, 204);
-    assert_eq!(c.nodes[1].read_samples("prometheus", everything()).len(), 30);
+    assert_holds(&c.nodes[1], "prometheus", &gauges("up", 0..30, &[t]), "every node up");
     let gone = format!("127.0.0.1:{}", c.nodes[2].port);
     c.nodes[2].kill9();
     let body = snap::raw::Encoder::new().compress_vec(&prost::Message::encode_to_vec(&pb::ReadRequest { queries: vec![everything()], accepted_response_types: vec![] })).unwrap();
@@ -167,9 +183,11 @@ fn the_peer_file_grows_the_cluster_and_statements_reach_every_node() {
         own_series(&fourth, "shared", "new") > 0
     });
     c.nodes.push(fourth);
+    let mut want = gauges("old", 0..40, &[t]);
+    want.extend(gauges("early", 0..40, &[t]));
+    want.extend(gauges("new", 0..40, &[t]));
     for g in &c.nodes {
-        let got = g.read_samples("shared", everything());
-        assert_eq!(got.len(), 120, "old, early and new series through {}", g.port);
+        assert_holds(g, "shared", &want, "old, early and new series");
     }
     let fourth = &c.nodes[3];
     assert_eq!(own_series(fourth, "shared", "old"), 0, "old series stay where they were");
@@ -227,17 +245,16 @@ fn a_node_that_was_down_catches_up_on_databases_policies_and_users() {
     // so did the series deleted while it was away: through every node 8 are left.
     wait_until("the deletions", CATCH_UP, || own_series(back, "kept", "old") <= 8);
     assert_eq!(local_series(back), own_series(back, "kept", "old") as u64);
+    let kept = gauges("old", [0, 3, 4, 5, 6, 7, 8, 9], &[t]);
     for g in &c.nodes {
-        assert_eq!(g.read_samples("kept", everything()).len(), 8, "through {}", g.port);
-    }
-    for g in &c.nodes {
-        assert_eq!(g.read_samples("again", everything()).len(), 0, "through {}", g.port);
+        assert_holds(g, "kept", &kept, "the series neither dropped nor emptied");
+        assert_holds(g, "again", &Series::new(), "a database dropped and made again");
     }
     // It takes writes for the new database, as every node does.
     let req = pb::WriteRequest { timeseries: (0..30).map(|i| gauge("new", i, t)).collect(), metadata: vec![] };
     let a = back.write("fresh", &req);
     assert_eq!(a.status, 204, "{}", a.text());
-    assert_eq!(c.nodes[0].read_samples("fresh", everything()).len(), 30);
+    assert_holds(&c.nodes[0], "fresh", &gauges("new", 0..30, &[t]), "written through the node that was down");
 }
 
 #[test]
@@ -372,4 +389,22 @@ fn a_streamed_read_of_many_frames_through_any_node_answers_every_sample_once() {
 fn first_difference(got: &Series, want: &Series) -> Option<String> {
     let keys: std::collections::BTreeSet<_> = got.keys().chain(want.keys()).collect();
     keys.into_iter().find(|k| got.get(*k) != want.get(*k)).map(|k| format!("{k:?}: {:?} samples, {:?} written", got.get(k).map(Vec::len), want.get(k).map(Vec::len)))
+}
+
+/// An InfluxQL statement grouped by every tag, over `/query` with times in ms: each series'
+/// samples under its tags (those it has), as written by remote write.
+fn influxql_series(g: &Gemini, q: &str) -> Series {
+    let a = g.post(&format!("/query?db=prometheus&epoch=ms&q={}", urlencode(q)), &[], b"");
+    assert_eq!(a.status, 200, "{q}: {}", a.text());
+    let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+    let series = body["results"][0]["series"].as_array().unwrap_or_else(|| panic!("{q}: {body}"));
+    let mut out = Series::new();
+    for s in series {
+        // GROUP BY * lists every tag key of the measurement, '' where a series has none.
+        let mut key: Vec<(String, String)> = s["tags"].as_object().unwrap().iter().filter(|(_, v)| *v != "").map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+        key.sort();
+        let rows = s["values"].as_array().unwrap().iter().map(|r| (r[0].as_i64().unwrap(), r[1].as_f64().unwrap_or_else(|| panic!("{q}: {r}")).to_bits()));
+        out.insert(key, rows.collect());
+    }
+    out
 }

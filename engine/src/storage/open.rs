@@ -256,14 +256,15 @@ mod tests {
             }
         }
         let storage = open(dir.path());
-        let want: Vec<i64> = minutes(now - 72 * HOUR, now).iter().map(|(t, _)| *t).collect();
-        assert_eq!(samples_of(&storage, None).await[0].1, want);
+        // Every sample as written, time and value (bit for bit).
+        let want: Vec<(i64, u64)> = minutes(now - 72 * HOUR, now).iter().map(|(t, v)| (*t, v.to_bits())).collect();
+        assert_eq!(values_of(&storage, None, "a").await, want, "migrated");
         // Its chunks get sealed, and read the same.
         storage.seal_all().await.unwrap();
         let sealed = storage.metrics.sealed_samples.load(std::sync::atomic::Ordering::Relaxed);
         // The day partitions before now's (64 h of minutes) whole; now's, 8 h into its day,
         // holds three full chunks and the open one: fewer than a block's four, left as they are.
         assert_eq!(sealed, 64 * 60, "samples sealed");
-        assert_eq!(samples_of(&storage, None).await[0].1, want);
+        assert_eq!(values_of(&storage, None, "a").await, want, "migrated and sealed");
     }
 }

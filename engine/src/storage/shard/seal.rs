@@ -90,6 +90,9 @@ impl Shard {
         }
         self.metrics.sealed_samples.fetch_add(sealed, Relaxed);
         self.metrics.seal_nanos.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+        if next.is_none() {
+            self.metrics.seal_passes.fetch_add(1, Relaxed);
+        }
         self.seal.cursor = next;
         Ok(self.seal.cursor.is_some())
     }
