@@ -1,25 +1,9 @@
-//! Command line, TOML configuration file and `GEMINI_*` environment variables.
+//! The server's options (`gemini serve`): command line, TOML configuration file and `GEMINI_*` environment variables.
 //! Precedence: flag, then environment variable, then the `--config` file, then the default.
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use serde::Deserialize;
 use std::path::PathBuf;
-
-#[derive(Parser, Debug)]
-#[command(name = "gemini", version, about = "Long-term storage for Prometheus: remote write and remote read over RocksDB, with the openGemini / InfluxDB 1.x HTTP API")]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Run the server.
-    Serve(ServeArgs),
-    /// Load a running server with a node_exporter-shaped remote write workload and report
-    /// samples/s, latency, bytes per sample and the server's peak RSS.
-    Bench(crate::bench::BenchArgs),
-}
 
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {

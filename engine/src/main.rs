@@ -1,12 +1,27 @@
 //! The `gemini` binary: `gemini serve` runs the server, `gemini bench` loads one.
 
-use clap::Parser;
-use engine::config::{Cli, Command};
+use clap::{Parser, Subcommand};
 
 /// Requests are decoded on HTTP workers and freed on shard threads; glibc's allocator spends
 /// half the ingest time on that pattern, mimalloc a small fraction of it.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser, Debug)]
+#[command(name = "gemini", version, about = "Long-term storage for Prometheus: remote write and remote read over RocksDB, with the openGemini / InfluxDB 1.x HTTP API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve(engine::config::ServeArgs),
+    /// Load a running server with a node_exporter-shaped remote write workload and report
+    /// samples/s, latency, bytes per sample and the server's peak RSS.
+    Bench(engine::bench::BenchArgs),
+}
 
 fn main() {
     tracing_subscriber::fmt()
@@ -17,7 +32,7 @@ fn main() {
     let result = match cli.command {
         Command::Serve(args) => args
             .resolve()
-            .and_then(|cfg| actix_web::rt::System::new().block_on(engine::run(cfg))),
+            .and_then(|cfg| actix_web::rt::System::new().block_on(engine::server::run(cfg))),
         Command::Bench(args) => engine::bench::run(args),
     };
     if let Err(e) = result {

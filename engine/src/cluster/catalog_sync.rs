@@ -96,7 +96,7 @@ fn store(storage: &Storage, changed: &[(Key, Entry)]) -> Result<(), Error> {
 pub fn record_local(storage: &Storage, self_name: &str, after_statement: bool) -> Result<Vec<(Key, Entry)>, Error> {
     let entries = load(storage)?;
     let latest = entries.values().map(|e| e.version.time_ns).max().unwrap_or(0);
-    let now = Version { time_ns: crate::now_ns().max(latest + 1), node: self_name.to_string() };
+    let now = Version { time_ns: crate::clock::now_ns().max(latest + 1), node: self_name.to_string() };
     let objects = objects(storage);
     let mut changed = Vec::new();
     for (key, object) in &objects {
@@ -126,7 +126,7 @@ fn is_deletion(key: &Key) -> bool {
 /// A deletion run here, for the other nodes to run too: the statement, its database and when
 /// it ran.
 pub fn record_deletion(storage: &Storage, self_name: &str, db: &str, statement: &str) -> Result<(), Error> {
-    let now = crate::now_ns();
+    let now = crate::clock::now_ns();
     let version = Version { time_ns: now, node: self_name.to_string() };
     let key = vec!["delete".to_string(), format!("{now:020}.{self_name}")];
     let object = json!({ "db": db, "statement": statement, "before_ns": now });

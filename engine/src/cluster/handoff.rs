@@ -170,7 +170,7 @@ impl Handoff {
             let key = HintKey { owner: owner.to_string(), db: db.to_string(), rp: rp.to_string(), labels };
             let hint = match hints.map.get(&key) {
                 Some(h) => Hint { min_t: h.min_t.min(min_t), max_t: h.max_t.max(max_t), version, ..*h },
-                None => Hint { since_ms: crate::now_ms(), min_t, max_t, version },
+                None => Hint { since_ms: crate::clock::now_ms(), min_t, max_t, version },
             };
             records.push(Record::Put(key.encode(), hint.encode()));
             hints.map.insert(key, hint);

@@ -22,7 +22,7 @@ pub async fn run(storage: &Storage, stmt: DeleteStatement, db: &str, before_ns: 
         DeleteStatement::DropSeries { from, condition } => (from, condition, false),
         DeleteStatement::Delete { from, condition } => (from, condition, true),
     };
-    let (mut range, tags) = split_time(condition.as_ref(), crate::now_ns())?;
+    let (mut range, tags) = split_time(condition.as_ref(), crate::clock::now_ns())?;
     let bounded = range.min != i64::MIN || range.max != i64::MAX;
     if bounded && !points {
         return Err("DROP SERIES doesn't support time in WHERE clause".into());

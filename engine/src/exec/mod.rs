@@ -147,7 +147,7 @@ async fn execute(data: &Data, who: &Principal, stmt: Statement, params: &Params<
             show::series(data, &database(&on, params)?, from.as_deref(), &condition, cardinality, exact).await
         }
         Statement::ShowFieldKeys { on, from } => show::field_keys(data, &database(&on, params)?, from.as_deref()).await,
-        Statement::Select(select) => select::run(data, &select, (params.db, params.rp), crate::now_ns()).await,
+        Statement::Select(select) => select::run(data, &select, (params.db, params.rp), crate::clock::now_ns()).await,
     }
 }
 

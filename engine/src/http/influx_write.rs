@@ -91,7 +91,7 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
     super::require_policy(&state, &db, params.rp.as_deref())?;
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let text = body_text(&req, &raw, state.max_body_bytes)?;
-    let now_ms = crate::now_ms();
+    let now_ms = crate::clock::now_ms();
 
     // Per series, timestamp → value: within one request the last value of a timestamp wins.
     let mut series: BTreeMap<Vec<u8>, (Labels, BTreeMap<i64, f64>)> = BTreeMap::new();

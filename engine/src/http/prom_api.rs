@@ -173,7 +173,7 @@ pub async fn ready(req: &HttpRequest, payload: web::Payload, state: &AppState, r
 }
 
 fn now() -> Nanos {
-    crate::now_ns() as Nanos
+    crate::clock::now_ns() as Nanos
 }
 
 /// `parseTimeParam`: the time named `name`, or `default` when the form has none.

@@ -81,7 +81,7 @@ fn cluster_metrics(state: &AppState) -> String {
     }
     if let crate::data::Data::Cluster(coordinator) = &*state.data {
         let pending = coordinator.handoff().pending();
-        let now_ms = crate::now_ms();
+        let now_ms = crate::clock::now_ms();
         let gauges: [(&str, &str, &dyn Fn(&crate::cluster::handoff::Pending) -> f64); 2] = [
             ("gemini_cluster_handoff_pending_series", "Series this node holds samples of for the peer (taken while it was down), not delivered yet.", &|p| p.series as f64),
             ("gemini_cluster_handoff_oldest_seconds", "Age of the oldest hint waiting for the peer; 0 when none waits.", &|p| (now_ms - p.oldest_since_ms).max(0) as f64 / 1000.0),

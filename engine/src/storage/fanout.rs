@@ -202,7 +202,7 @@ impl Storage {
         // the meta family makes its flush switch to a new WAL, which moves every column
         // family, all empty now, past the older files, and RocksDB deletes them.
         let meta = self.db.cf_handle(META_CF).unwrap();
-        self.db.put_cf(meta, LAST_CLEAN_STOP, crate::now_ms().to_be_bytes())?;
+        self.db.put_cf(meta, LAST_CLEAN_STOP, crate::clock::now_ms().to_be_bytes())?;
         self.db.flush_cf(meta)?;
         Ok(self.db.flush_wal(true)?)
     }

@@ -1,0 +1,95 @@
+//! Start-up wiring: opens storage, creates the configured databases and users, picks the
+//! data interface (this node's storage, or the cluster coordinator over every node's),
+//! starts the background loops (retention, catalog exchange, probes, hinted handoff) and
+//! serves HTTP until SIGTERM/SIGINT. The only module that names both implementations.
+
+use crate::clock::now_ns;
+use crate::{cluster, config, data, exec, http, metrics, model, storage, tls};
+use std::sync::Arc;
+
+/// How often every node of a cluster exchanges catalogs with every other.
+const CATALOG_EXCHANGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens storage, creates the configured databases, serves HTTP until SIGTERM/SIGINT, then
+/// stores every open chunk and returns.
+pub async fn run(cfg: config::Config) -> Result<(), String> {
+    let metrics = Arc::new(metrics::Metrics::default());
+    let storage = Arc::new(storage::Storage::open(
+        storage::StorageOptions { data_dir: cfg.data_dir.clone(), shards: cfg.shards, sync_writes: cfg.sync_writes },
+        metrics.clone(),
+    )?);
+    for db in &cfg.databases {
+        storage.create_database(db, None)?;
+        if let Some(duration) = cfg.retention {
+            // The configuration is the source of truth (the operator writes it); the shard
+            // duration follows the duration, as InfluxDB picks it.
+            let keep = model::PolicyOptions { duration: Some(duration), shard_duration: Some(0), ..Default::default() };
+            let rp = storage.database(db).map_err(|e| e.to_string())?.default_policy;
+            storage.alter_policy(db, &rp, &keep).map_err(|e| format!("retention of database {db}, policy {rp}: {e}"))?;
+        }
+    }
+    actix_web::rt::spawn(enforce_retention(storage.clone(), cfg.retention_check_interval));
+    if let Some((name, password)) = &cfg.admin {
+        if storage.users().is_empty() {
+            let admin = storage::users::UserStore::new_user(name, password, true)?;
+            storage.change_user(name, |users| {
+                users.insert(name.clone(), admin);
+                Ok(())
+            })?;
+            tracing::info!(user = %name, "created the admin user");
+        }
+    }
+    let data = match cfg.cluster.clone() {
+        Some(c) => {
+            let cluster = Arc::new(cluster::Cluster::new(c)?);
+            if let Some((cert, _)) = &cfg.tls {
+                tls::use_for_cluster(cert)?;
+            }
+            cluster::catalog_sync::record_local(&storage, &cluster.self_name, false)?;
+            actix_web::rt::spawn(reload_peers(cluster.clone()));
+            let transport = Box::new(cluster::transport::HttpTransport { secret: cluster.secret().to_string() });
+            let coordinator = Arc::new(cluster::coordinator::Coordinator::new(cluster, storage.clone(), transport, exec::delete::replay_deletion)?);
+            actix_web::rt::spawn(coordinator.clone().keep_in_step(CATALOG_EXCHANGE_EVERY));
+            actix_web::rt::spawn(coordinator.clone().probe_down_peers());
+            actix_web::rt::spawn(coordinator.clone().deliver_hints());
+            data::Data::Cluster(coordinator)
+        }
+        None => data::Data::Local(storage.clone()),
+    };
+    let state = http::AppState { data: Arc::new(data), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query };
+    let tls = match &cfg.tls {
+        Some((cert, key)) => Some(tls::server_config(cert, key)?),
+        None => None,
+    };
+    http::serve(state, &cfg.http_addr, cfg.http_workers, tls)
+        .await
+        .map_err(|e| format!("HTTP server on {}: {e}", cfg.http_addr))?;
+    tracing::info!("stopping: storing open chunks");
+    storage.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Re-reads the cluster's peer file every 2 s (it changes when the operator scales).
+async fn reload_peers(cluster: Arc<cluster::Cluster>) {
+    let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        if let Err(e) = cluster.reload_peers() {
+            tracing::error!(error = %e, "cluster peer file");
+        }
+    }
+}
+
+/// Drops expired data every `interval`, for as long as the server runs.
+async fn enforce_retention(storage: Arc<storage::Storage>, interval: std::time::Duration) {
+    let mut tick = actix_web::rt::time::interval(interval);
+    loop {
+        tick.tick().await;
+        match storage.enforce_retention(now_ns() / 1_000_000).await {
+            Ok(e) if e.partitions + e.series > 0 => tracing::info!(partitions = e.partitions, series = e.series, "retention dropped expired data"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "retention check failed"),
+        }
+    }
+}
