@@ -3,12 +3,13 @@
 //! (counters, gauges and constants over realistic label sets), sends it over concurrent
 //! keep-alive connections the way Prometheus' remote-write shards do (each connection owns a
 //! slice of the series and sends them in time order), then reports samples/s, request
-//! latency, bytes on disk per sample after a clean stop (the whole data directory), the
-//! server's peak RSS and CPU, and the time of a remote read of one metric and of a streamed
-//! remote read of everything (each answer checked sample by sample against what was written,
-//! see `check`). `--server victoria-metrics` and `--server prometheus` run the same workload
-//! against VictoriaMetrics or a Prometheus remote write receiver (Debian's programs on the
-//! PATH), side by side; VictoriaMetrics serves no remote read.
+//! latency, the time of a remote read of one metric and of a streamed remote read of
+//! everything (each answer checked sample by sample against what was written, see `check`),
+//! and, for the server's whole run up to and including the clean stop (which seals and
+//! compacts), bytes on disk per sample (the whole data directory), its peak RSS and its CPU.
+//! `--server victoria-metrics` and `--server prometheus` run the same workload against
+//! VictoriaMetrics or a Prometheus remote write receiver (Debian's programs on the PATH), side
+//! by side; VictoriaMetrics serves no remote read.
 
 mod check;
 mod workload;
@@ -107,9 +108,58 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks as f64 / 100.0)
 }
 
+/// Peak resident set of a running process so far, KiB.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What a server's whole run cost, read when it ended: CPU seconds (user + system) and peak
+/// resident set in KiB.
+#[derive(Debug, Default, Clone, Copy)]
+struct Usage {
+    cpu: f64,
+    peak_rss_kib: u64,
+}
+
+/// `struct rusage` of Linux on a 64-bit target: two `struct timeval` and 14 `long`s.
+#[repr(C)]
+struct Rusage {
+    utime: [std::ffi::c_long; 2],
+    stime: [std::ffi::c_long; 2],
+    maxrss: std::ffi::c_long,
+    rest: [std::ffi::c_long; 13],
+}
+
+extern "C" {
+    fn wait4(pid: i32, status: *mut i32, options: i32, rusage: *mut Rusage) -> i32;
+}
+
+/// Waits for a child to end, as `Child::wait` does, and also takes what its run cost from the
+/// kernel (`wait4`): all its CPU and its peak RSS, the clean stop included, which /proc no
+/// longer shows once the process is gone. The kernel's peak RSS of a child also counts the
+/// memory it shared with its parent before it started its program (posix_spawn or fork, then
+/// exec): the bench's own RSS when it started the child, so it starts its servers before it
+/// makes the workload.
+fn reap(child: std::process::Child) -> Result<(std::process::ExitStatus, Usage), String> {
+    use std::os::unix::process::ExitStatusExt;
+    const { assert!(std::mem::size_of::<Rusage>() == 144) };
+    let pid = child.id() as i32;
+    let (mut status, mut usage) = (0, Rusage { utime: [0; 2], stime: [0; 2], maxrss: 0, rest: [0; 13] });
+    loop {
+        // SAFETY: both pointers are to live locals of the types wait4 writes; `child` is ours
+        // and not waited for yet (it is consumed here, so nothing else waits for it).
+        if unsafe { wait4(pid, &mut status, 0, &mut usage) } == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("wait for server {pid}: {e}"));
+        }
+    }
+    drop(child);
+    let secs = |tv: [std::ffi::c_long; 2]| tv[0] as f64 + tv[1] as f64 / 1e6;
+    Ok((std::process::ExitStatus::from_raw(status), Usage { cpu: secs(usage.utime) + secs(usage.stime), peak_rss_kib: usage.maxrss as u64 }))
 }
 
 /// Apparent sizes under a data directory, as `du -b` counts them: every file and directory
@@ -245,11 +295,6 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         .data_dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("gemini-bench-{}", std::process::id())));
-    eprintln!("encoding {} series x {} scrapes ...", args.series, args.scrapes);
-    let workload = Workload::new(args.series, args.scrapes);
-    let requests = encode(&args, &workload);
-    let samples = workload.sample_count() as u64;
-    let wire: usize = requests.iter().flatten().map(Vec::len).sum();
 
     let nodes = args.nodes.max(1);
     let ports: Vec<u16> = (0..nodes)
@@ -304,6 +349,13 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         servers.push(cmd.env("RUST_LOG", "warn").stdout(Stdio::null()).spawn().map_err(|e| format!("start server: {e}"))?);
     }
     let pids: Vec<u32> = servers.iter().map(|s| s.id()).collect();
+    // The workload is made after the servers start: a child's peak RSS as the kernel keeps it
+    // (see `reap`) counts the bench's own RSS when it was started.
+    eprintln!("encoding {} series x {} scrapes ...", args.series, args.scrapes);
+    let workload = Workload::new(args.series, args.scrapes);
+    let requests = encode(&args, &workload);
+    let samples = workload.sample_count() as u64;
+    let wire: usize = requests.iter().flatten().map(Vec::len).sum();
     let bases: Vec<String> = peers.iter().map(|p| format!("http://{p}")).collect();
     let base = bases[0].clone();
 
@@ -380,15 +432,18 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         let sealing = (metric(&client, &base, SEALED).await?, metric(&client, &base, "gemini_storage_seal_seconds_total").await?);
         Ok((elapsed, latencies, read, everything, sealing))
     });
-    let rss: u64 = pids.iter().filter_map(|p| peak_rss_kib(*p)).sum();
-    let cpu: f64 = pids.iter().filter_map(|p| cpu_seconds(*p)).sum();
+    let cpu_before_stop: f64 = pids.iter().filter_map(|p| cpu_seconds(*p)).sum();
+    let rss_before_stop: u64 = pids.iter().filter_map(|p| peak_rss_kib(*p)).sum();
     // A clean stop stores open chunks and flushes memtables, so disk holds everything.
     for pid in &pids {
         let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
     }
-    let mut exits = Vec::new();
-    for mut server in servers {
-        exits.push(server.wait().map_err(|e| e.to_string())?);
+    let (mut exits, mut usage) = (Vec::new(), Usage::default());
+    for server in servers {
+        let (exit, u) = reap(server)?;
+        exits.push(exit);
+        usage.cpu += u.cpu;
+        usage.peak_rss_kib += u.peak_rss_kib;
     }
     let outcome = result.and_then(|r| match exits.iter().find(|e| !e.success()) {
         Some(exit) => Err(format!("server exited with {exit}")),
@@ -416,8 +471,17 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
     println!("disk:            {} bytes, {:.3} bytes/sample: the whole data directory after a clean stop, apparent sizes as du -b counts ({copies})", disk.total, disk.total as f64 / samples as f64);
     println!("                 of which tables (*.sst) {}, WAL (*.log) {}, the rest (MANIFEST, OPTIONS, info LOGs, directories …) {}", disk.tables, disk.wal, disk.total - disk.tables - disk.wal);
     println!("                 tables by column family (summed over shards and nodes; bytes by level): {tables}");
-    println!("server peak RSS: {:.1} MB (sum over {nodes} server(s))", rss as f64 / 1024.0);
-    println!("server CPU:      {:.1} s, {:.2} µs per sample (sum over {nodes} server(s))", cpu, cpu * 1e6 / samples as f64);
+    println!(
+        "server peak RSS: {:.1} MB: the whole run, the clean stop included; {:.1} MB before the clean stop (sum over {nodes} server(s))",
+        usage.peak_rss_kib as f64 / 1024.0,
+        rss_before_stop as f64 / 1024.0
+    );
+    println!(
+        "server CPU:      {:.1} s, {:.2} µs per sample: the whole run, of which {:.1} s in the clean stop (sum over {nodes} server(s))",
+        usage.cpu,
+        usage.cpu * 1e6 / samples as f64,
+        usage.cpu - cpu_before_stop
+    );
     if vm {
         println!("remote read:     n/a (VictoriaMetrics does not serve remote read)");
         return Ok(());
