@@ -1,17 +1,27 @@
 //! The bench's workload: node_exporter-shaped series (counters, gauges and constants over
-//! realistic label sets, from a fixed seed so every run sends the same), pre-encoded as the
-//! remote write requests of each connection, in time order.
+//! realistic label sets, from fixed seeds so every run sends the same), pre-encoded as the
+//! remote write requests of each connection, in time order. Each series draws its steps from
+//! a generator of its own and each scrape's lateness is a hash of (target, scrape), so any
+//! series' samples can be generated again on their own: the read checks regenerate what was
+//! written instead of keeping a copy of it.
 
 use super::BenchArgs;
 use prost::Message;
 use proto::prometheus as pb;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// The metric the bench reads back after the load.
 pub const READ_METRIC: &str = "node_cpu_seconds_total";
 
-/// Label set (sorted by name) → samples in time order.
-pub type Written = HashMap<Vec<(String, String)>, Vec<(i64, f64)>>;
+/// Time of the first scrape, ms.
+const START_MS: i64 = 1_700_000_000_000;
+/// Between two scrapes of a target, ms.
+const INTERVAL_MS: i64 = 15_000;
+const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// A label set, sorted by name.
+pub type Labels = [(String, String)];
 
 /// A tiny deterministic generator, so every run sends the same workload.
 struct Rng(u64);
@@ -24,8 +34,21 @@ impl Rng {
         self.0
     }
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        unit(self.next())
     }
+}
+
+/// The top 53 bits of `x` as a fraction in [0, 1).
+fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// SplitMix64's finalizer: a well-mixed hash of `x`, for seeds.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 #[derive(Clone, Copy)]
@@ -52,9 +75,10 @@ const fn shape(kind: Kind, rate: f64, quantum: f64, activity: f64) -> Shape {
 const CONSTANT: Shape = shape(Kind::Constant, 0.0, 1.0, 0.0);
 
 struct SeriesSpec {
-    labels: Vec<pb::Label>,
+    labels: Rc<Labels>,
     shape: Shape,
-    value: f64,
+    /// Its value before the first scrape's step.
+    start: f64,
     /// The scrape target it comes from: all series of a scrape share its timestamp.
     target: usize,
 }
@@ -74,12 +98,7 @@ fn node_target(host: usize, out: &mut Vec<SeriesSpec>, rng: &mut Rng) {
             Kind::Constant => [0.0, 1.0, 4.0, 1500.0, 8_254_029_824.0, 1_699_000_000.0][(rng.next() % 6) as usize],
             _ => ((rng.next() % 10_000_000) as f64 * 7.0 / shape.quantum).round() * shape.quantum,
         };
-        out.push(SeriesSpec {
-            labels: labels.into_iter().map(|(name, value)| pb::Label { name, value }).collect(),
-            shape,
-            value: start,
-            target: host,
-        });
+        out.push(SeriesSpec { labels: labels.into(), shape, start, target: host });
     };
     let counter = |rate, quantum, activity| shape(Kind::Counter, rate, quantum, activity);
     let gauge = |rate, quantum, activity| shape(Kind::Gauge, rate, quantum, activity);
@@ -178,59 +197,113 @@ fn node_target(host: usize, out: &mut Vec<SeriesSpec>, rng: &mut Rng) {
     }
 }
 
-fn workload(series: usize, rng: &mut Rng) -> Vec<SeriesSpec> {
-    let mut out = Vec::with_capacity(series + 600);
-    let mut host = 0;
-    while out.len() < series {
-        node_target(host, &mut out, rng);
-        host += 1;
-    }
-    out.truncate(series);
-    out
+/// What the bench writes: every series' labels and how it moves. Its samples are not kept
+/// but generated again, the same every time, by `samples`.
+pub struct Workload {
+    series: Vec<SeriesSpec>,
+    /// Series by label set (sharing the labels of `series`).
+    index: HashMap<Rc<Labels>, usize>,
+    scrapes: usize,
 }
 
-/// Advances a series by one scrape, as the real thing would move.
-fn step(spec: &mut SeriesSpec, rng: &mut Rng) {
-    let s = spec.shape;
+impl Workload {
+    /// `series` series (whole node_exporter targets of about 580, the last one cut short),
+    /// each scraped `scrapes` times.
+    pub fn new(series: usize, scrapes: usize) -> Workload {
+        let mut rng = Rng(SEED);
+        let mut specs = Vec::with_capacity(series + 600);
+        let mut host = 0;
+        while specs.len() < series {
+            node_target(host, &mut specs, &mut rng);
+            host += 1;
+        }
+        specs.truncate(series);
+        let index = specs.iter().enumerate().map(|(i, s)| (s.labels.clone(), i)).collect();
+        Workload { series: specs, index, scrapes }
+    }
+
+    /// How many series it has.
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Samples in all: every series at every scrape.
+    pub fn sample_count(&self) -> usize {
+        self.series.len() * self.scrapes
+    }
+
+    /// Series `i`'s label set.
+    pub fn labels(&self, i: usize) -> &Labels {
+        &self.series[i].labels
+    }
+
+    /// The series of a label set (sorted by name).
+    pub fn find(&self, labels: &Labels) -> Option<usize> {
+        self.index.get(labels).copied()
+    }
+
+    /// Series `i`'s samples, as written: generated again, in time order.
+    pub fn samples(&self, i: usize) -> Samples {
+        let s = &self.series[i];
+        Samples { shape: s.shape, target: s.target as u64, value: s.start, rng: Rng(mix(SEED ^ i as u64) | 1), scrape: 0, scrapes: self.scrapes }
+    }
+}
+
+/// One series' samples in time order (see `Workload::samples`).
+pub struct Samples {
+    shape: Shape,
+    target: u64,
+    value: f64,
+    rng: Rng,
+    scrape: usize,
+    scrapes: usize,
+}
+
+impl Iterator for Samples {
+    type Item = (i64, f64);
+
+    fn next(&mut self) -> Option<(i64, f64)> {
+        if self.scrape == self.scrapes {
+            return None;
+        }
+        self.value = step(self.shape, self.value, &mut self.rng);
+        // A scrape's timestamp is when it started: now and then a millisecond late.
+        let late = (unit(mix(mix(SEED ^ self.target) ^ self.scrape as u64)) < 0.3) as i64;
+        let t = START_MS + self.scrape as i64 * INTERVAL_MS + late;
+        self.scrape += 1;
+        Some((t, self.value))
+    }
+}
+
+/// A series' value one scrape on, as the real thing would move.
+fn step(s: Shape, value: f64, rng: &mut Rng) -> f64 {
     if rng.unit() >= s.activity {
-        return;
+        return value;
     }
     let round = |v: f64| (v / s.quantum).round() * s.quantum;
     match s.kind {
-        Kind::Counter => spec.value = round(spec.value + s.rate * (0.5 + rng.unit())),
-        Kind::Gauge => spec.value = round((spec.value + (rng.unit() - 0.5) * 2.0 * s.rate).max(0.0)),
-        Kind::Constant => {}
+        Kind::Counter => round(value + s.rate * (0.5 + rng.unit())),
+        Kind::Gauge => round((value + (rng.unit() - 0.5) * 2.0 * s.rate).max(0.0)),
+        Kind::Constant => value,
     }
 }
 
-/// Pre-encodes the requests of each connection, in time order, and keeps what was sent of
-/// the series of `READ_METRIC`, to check the remote read against.
-pub fn encode(args: &BenchArgs) -> (Vec<Vec<Vec<u8>>>, Written) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut specs = workload(args.series, &mut rng);
-    let read: Vec<bool> = specs.iter().map(|s| s.labels.iter().any(|l| l.name == "__name__" && l.value == READ_METRIC)).collect();
-    let mut sent: Vec<Vec<(i64, f64)>> = vec![Vec::new(); specs.len()];
+/// Pre-encodes the requests of each connection, in time order: connection `c` sends every
+/// `connections`-th series, `batch` series per request, one scrape after the other.
+pub fn encode(args: &BenchArgs, workload: &Workload) -> Vec<Vec<Vec<u8>>> {
+    let mut samples: Vec<Samples> = (0..workload.series_count()).map(|i| workload.samples(i)).collect();
     let mut per_conn: Vec<Vec<Vec<u8>>> = vec![Vec::new(); args.connections];
-    let start = 1_700_000_000_000i64;
     let mut enc = snap::raw::Encoder::new();
-    let targets = specs.last().map_or(0, |s| s.target + 1);
-    for scrape in 0..args.scrapes {
-        let t = start + scrape as i64 * 15_000;
-        // A scrape's timestamp is when it started: now and then a millisecond late.
-        let late: Vec<i64> = (0..targets).map(|_| (rng.unit() < 0.3) as i64).collect();
+    for _ in 0..workload.scrapes {
         for (c, conn) in per_conn.iter_mut().enumerate() {
-            let mine: Vec<usize> = (c..specs.len()).step_by(args.connections).collect();
+            let mine: Vec<usize> = (c..workload.series_count()).step_by(args.connections).collect();
             for batch in mine.chunks(args.batch) {
                 let ts = batch
                     .iter()
                     .map(|&i| {
-                        let s = &mut specs[i];
-                        step(s, &mut rng);
-                        let sample = pb::Sample { value: s.value, timestamp: t + late[s.target] };
-                        if read[i] {
-                            sent[i].push((sample.timestamp, sample.value));
-                        }
-                        pb::TimeSeries { labels: s.labels.clone(), samples: vec![sample], ..Default::default() }
+                        let (timestamp, value) = samples[i].next().expect("a sample for every scrape");
+                        let labels = workload.labels(i).iter().map(|(name, value)| pb::Label { name: name.clone(), value: value.clone() }).collect();
+                        pb::TimeSeries { labels, samples: vec![pb::Sample { value, timestamp }], ..Default::default() }
                     })
                     .collect();
                 let body = pb::WriteRequest { timeseries: ts, metadata: vec![] }.encode_to_vec();
@@ -238,11 +311,5 @@ pub fn encode(args: &BenchArgs) -> (Vec<Vec<Vec<u8>>>, Written) {
             }
         }
     }
-    let written = specs
-        .iter()
-        .zip(sent)
-        .filter(|(_, samples)| !samples.is_empty())
-        .map(|(s, samples)| (s.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect(), samples))
-        .collect();
-    (per_conn, written)
+    per_conn
 }
