@@ -2,6 +2,8 @@
 //! started on free ports with its own temporary directories, and the same statements, line
 //! protocol and Prometheus remote writes go to it and to gemini. Every answer (status and
 //! JSON) must be equal, except the listed deliberate differences, which must still differ.
+//! A statement that reads (SELECT, SHOW) must find something in InfluxDB (a row or an error)
+//! unless it is listed in `EXPECTED_EMPTY` with the reason: two empty answers prove nothing.
 
 use proto::prometheus as pb;
 use std::path::Path;
@@ -114,7 +116,7 @@ const SAME: &[&str] = &[
     "SELECT last(value) FROM up GROUP BY *",
     "SELECT count(value) FROM /up|node_load1/ GROUP BY __name__",
     "SELECT value FROM up WHERE __name__ = 'up' AND instance = 'a:9100' LIMIT 2",
-    // Errors in InfluxDB's words.
+    // Errors in InfluxDB's words, and a missing database, which InfluxDB answers with nothing.
     "SELEC value FROM up",
     "SHOW MEASUREMENTS ON nope",
 ];
@@ -136,6 +138,30 @@ const DIFFERENT: &[(&str, &str, u16, &str)] = &[
     ),
 ];
 
+/// Reads that InfluxDB 1.6 answers with no row and no error, on purpose, with the reason. Any
+/// other read answered so fails the test, and so does a read listed here that finds something.
+const EXPECTED_EMPTY: &[(&str, &str)] = &[
+    ("SELECT value FROM missing", "a measurement that was never written: no series and no error"),
+    ("SHOW MEASUREMENTS ON nope", "InfluxDB 1.6 answers a database that does not exist with no rows and no error"),
+];
+
+/// Whether an answer holds nothing: a success whose every statement has no error and no row.
+fn holds_nothing(answer: &(u16, serde_json::Value)) -> bool {
+    let rows = |r: &serde_json::Value| r["series"].as_array().is_some_and(|series| series.iter().any(|s| s["values"].as_array().is_some_and(|v| !v.is_empty())));
+    answer.0 == 200 && answer.1["results"].as_array().is_some_and(|results| results.iter().all(|r| r.get("error").is_none() && !rows(r)))
+}
+
+/// What is wrong with InfluxDB's answer to `q` as a test's ground truth: a read not listed in
+/// `EXPECTED_EMPTY` that finds nothing, or a listed one that finds something.
+fn vacuous(q: &str, influxdb: &(u16, serde_json::Value)) -> Option<String> {
+    let read = ["SELECT", "SHOW"].iter().any(|w| q.starts_with(w));
+    match (read && holds_nothing(influxdb), EXPECTED_EMPTY.iter().find(|(e, _)| *e == q)) {
+        (true, None) => Some(format!("{q}\n  InfluxDB 1.6 finds nothing ({}): make it read something, or list it in EXPECTED_EMPTY with the reason", influxdb.1)),
+        (false, Some((_, why))) => Some(format!("{q} is listed as finding nothing ({why}), but InfluxDB 1.6 answers {} {}", influxdb.0, influxdb.1)),
+        _ => None,
+    }
+}
+
 fn query(base: &str, db: &str, q: &str, epoch: &str) -> (u16, serde_json::Value) {
     let a = post_url(&format!("{base}/query?db={db}&epoch={epoch}&q={}", urlencode(q)), &[], b"");
     (a.status, serde_json::from_slice(&a.body).unwrap_or_else(|_| panic!("{q}: not JSON: {}", a.text())))
@@ -151,13 +177,15 @@ fn same_statements_and_writes_give_the_same_answers_as_influxdb_1_6() {
     let mut answers = Vec::new();
     for base in &bases {
         let create = query(base, "", "CREATE DATABASE metrics", "");
+        // A user, so that SHOW USERS has a row (auth is off: anyone may create one).
+        let user = query(base, "", "CREATE USER reader WITH PASSWORD 'secret'", "");
         let lines = post_url(&format!("{base}/write?db=metrics&precision=s"), &[], LINES.as_bytes()).status;
         let prom = post_url(&format!("{base}/api/v1/prom/write?db=metrics"), &PROTO_HEADERS, &write_body(&remote_write())).status;
         let unknown_db = post_url(&format!("{base}/write?db=nope"), &[], b"cpu value=1").status;
-        answers.push((create, lines, prom, unknown_db));
+        answers.push((create, user, lines, prom, unknown_db));
     }
-    assert_eq!(answers[0], answers[1], "(CREATE DATABASE, line protocol, remote write, write to a missing database)");
-    assert_eq!(answers[1].2, 204);
+    assert_eq!(answers[0], answers[1], "(CREATE DATABASE, CREATE USER, line protocol, remote write, write to a missing database)");
+    assert_eq!(answers[1].3, 204);
 
     let mut mismatches = Vec::new();
     // A change over GET runs with a warning, as in InfluxDB 1.x.
@@ -169,14 +197,7 @@ fn same_statements_and_writes_give_the_same_answers_as_influxdb_1_6() {
     if a != b {
         mismatches.push(format!("GET CREATE DATABASE\n  InfluxDB 1.6: {a:?}\n  gemini:       {b:?}"));
     }
-    for q in SAME {
-        for epoch in ["", "ms"] {
-            let (a, b) = (query(&bases[0], "metrics", q, epoch), query(&bases[1], "metrics", q, epoch));
-            if a != b {
-                mismatches.push(format!("{q} (epoch={epoch:?})\n  InfluxDB 1.6: {} {}\n  gemini:       {} {}", a.0, a.1, b.0, b.1));
-            }
-        }
-    }
+    mismatches.extend(differences(&bases, "metrics", SAME, &["", "ms"]));
     for (q, reason, status, answer) in DIFFERENT {
         let (a, b) = (query(&bases[0], "metrics", q, "s"), query(&bases[1], "metrics", q, "s"));
         let expected = (*status, serde_json::from_str::<serde_json::Value>(answer).unwrap());
@@ -233,14 +254,18 @@ const POLICY_READS: &[&str] = &[
     "SELECT * FROM d200.cpu",
 ];
 
-/// Runs `statements` in order on InfluxDB (`bases[0]`) and gemini (`bases[1]`) with `db=`;
-/// answers each one whose status or JSON differs, with both answers.
-fn differences(bases: &[String; 2], db: &str, statements: &[&str]) -> Vec<String> {
+/// Runs `statements` in order on InfluxDB (`bases[0]`) and gemini (`bases[1]`) with `db=`,
+/// each with every `epoch=` of `epochs`; answers each one whose status or JSON differs, with
+/// both answers, and each read whose emptiness is not as `EXPECTED_EMPTY` says (`vacuous`).
+fn differences(bases: &[String; 2], db: &str, statements: &[&str], epochs: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for q in statements {
-        let (a, b) = (query(&bases[0], db, q, ""), query(&bases[1], db, q, ""));
-        if a != b {
-            out.push(format!("{q}\n  InfluxDB 1.6: {} {}\n  gemini:       {} {}", a.0, a.1, b.0, b.1));
+        for (i, epoch) in epochs.iter().enumerate() {
+            let (a, b) = (query(&bases[0], db, q, epoch), query(&bases[1], db, q, epoch));
+            if a != b {
+                out.push(format!("{q} (epoch={epoch:?})\n  InfluxDB 1.6: {} {}\n  gemini:       {} {}", a.0, a.1, b.0, b.1));
+            }
+            out.extend(vacuous(q, &a).filter(|_| i == 0));
         }
     }
     out
@@ -252,7 +277,7 @@ fn retention_policies_behave_as_in_influxdb_1_6() {
     let influx = Influxd::start(idir.path());
     let g = Gemini::start(gdir.path(), &["--databases", ""]);
     let bases = [influx.base.clone(), g.url("")];
-    let mut mismatches = differences(&bases, "rp_db", POLICY_STATEMENTS);
+    let mut mismatches = differences(&bases, "rp_db", POLICY_STATEMENTS, &[""]);
     // Recent points (InfluxDB refuses points beyond a policy's duration).
     let t = now_s() - 60;
     let writes: Vec<Vec<u16>> = bases
@@ -269,7 +294,7 @@ fn retention_policies_behave_as_in_influxdb_1_6() {
         .collect();
     assert_eq!(writes[0], writes[1], "writes to the default policy, to one and to d200");
     assert_eq!(writes[1], vec![204, 204, 204]);
-    mismatches.extend(differences(&bases, "rp_db", POLICY_READS));
+    mismatches.extend(differences(&bases, "rp_db", POLICY_READS, &[""]));
     assert!(mismatches.is_empty(), "{} differences:\n{}", mismatches.len(), mismatches.join("\n"));
 
     // Deliberate difference: a write to a policy that does not exist.
@@ -306,12 +331,13 @@ fn deleting_statements_behave_as_in_influxdb_1_6() {
     let (idir, gdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let influx = Influxd::start(idir.path());
     let g = Gemini::start(gdir.path(), &["--databases", ""]);
-    let lines = "cpu,host=a value=1,usage=2 1700000000\ncpu,host=a value=2 1700000100\ncpu,host=b value=3 1700000000\nmem,host=a value=4 1700000000\ndisk,host=a value=5 1700000000\n";
+    // `load` outlives every delete, so the last SHOW MEASUREMENTS finds it (and no other).
+    let lines = "cpu,host=a value=1,usage=2 1700000000\ncpu,host=a value=2 1700000100\ncpu,host=b value=3 1700000000\nmem,host=a value=4 1700000000\ndisk,host=a value=5 1700000000\nload,host=a value=6 1700000000\n";
     let bases = [influx.base.clone(), g.url("")];
     for base in &bases {
         assert_eq!(query(base, "", "CREATE DATABASE del", "").0, 200);
         assert_eq!(post_url(&format!("{base}/write?db=del&precision=s"), &[], lines.as_bytes()).status, 204);
     }
-    let mismatches = differences(&bases, "del", DELETES);
+    let mismatches = differences(&bases, "del", DELETES, &[""]);
     assert!(mismatches.is_empty(), "{} differences:\n{}", mismatches.len(), mismatches.join("\n"));
 }

@@ -60,8 +60,9 @@ pub fn parse_value(v: &Value) -> Result<f64, String> {
     }
 }
 
-/// Equal to 1e-9 relative (with a floor of 1e-12 for results that should be zero and come out
-/// as rounding noise), both NaN, or the same infinity.
+/// Equal to 1e-9 relative at every magnitude (so a zero equals only a zero, of either sign:
+/// rounding noise of 1e-15 where Prometheus answers 0 is a difference), both NaN, or the same
+/// infinity.
 pub fn same_value(a: f64, b: f64) -> bool {
     if a.is_nan() || b.is_nan() {
         return a.is_nan() && b.is_nan();
@@ -69,8 +70,7 @@ pub fn same_value(a: f64, b: f64) -> bool {
     if a.is_infinite() || b.is_infinite() {
         return a == b;
     }
-    let diff = (a - b).abs();
-    diff <= 1e-9 * a.abs().max(b.abs()) || diff <= 1e-12
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
 }
 
 /// A timestamp of the API (float seconds) as milliseconds.
@@ -258,6 +258,15 @@ mod tests {
         assert!(!same_value(1.0, 1.0 + 1e-8));
         assert!(same_value(1e12, 1e12 + 100.0));
         assert!(!same_value(0.0, 1e-9));
+        // Small values compare relative too: no absolute floor lets rounding noise pass as 0.
+        assert!(same_value(0.0, 0.0));
+        assert!(same_value(0.0, -0.0));
+        assert!(!same_value(0.0, 1e-15));
+        assert!(!same_value(-1e-300, 0.0));
+        assert!(same_value(3e-7, 3e-7 * (1.0 + 1e-10)));
+        assert!(!same_value(3e-7, 3e-7 * (1.0 + 1e-8)));
+        assert!(!same_value(1e-13, 2e-13));
+        assert!(same_value(f64::MIN_POSITIVE, f64::MIN_POSITIVE));
         assert!(same_value(f64::NAN, f64::NAN));
         assert!(!same_value(f64::NAN, 0.0));
         assert!(same_value(f64::INFINITY, f64::INFINITY));
