@@ -14,6 +14,7 @@ mod internal;
 mod label_cache;
 mod line_protocol;
 mod prom_api;
+mod prom_envelope;
 mod prom_format;
 mod prom_params;
 mod prom_series;
@@ -77,6 +78,22 @@ fn endpoint(path: &str) -> actix_web::Resource {
     }))
 }
 
+/// Prometheus' HTTP API, each path through the one envelope (`prom_envelope::route`), as
+/// api.go registers `wrap(api.query)` and friends; `Read` paths need the READ grant on `db`.
+fn prometheus_api(cfg: &mut web::ServiceConfig) {
+    use prom_envelope::{route, Access::{Authenticated, Read}};
+    cfg.service(route("/api/v1/query", Read, prom_api::query))
+        .service(route("/api/v1/query_range", Read, prom_api::query_range))
+        .service(route("/api/v1/series", Read, prom_series::series))
+        .service(route("/api/v1/labels", Read, prom_series::label_names))
+        .service(route("/api/v1/label/{name}/values", Read, prom_series::label_values))
+        .service(route("/api/v1/metadata", Read, prom_series::metadata))
+        .service(route("/api/v1/status/buildinfo", Authenticated, prom_api::buildinfo))
+        .service(route("/api/v1/query_exemplars", Read, prom_api::exemplars))
+        .service(route("/api/v1/rules", Authenticated, prom_api::rules))
+        .service(route("/api/v1/alerts", Authenticated, prom_api::alerts));
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(endpoint("/api/v1/prom/write").route(web::post().to(write::prom_write)))
         .service(endpoint("/api/v1/write").route(web::post().to(write::write)))
@@ -87,7 +104,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/ping").route(web::get().to(status::ping)).route(web::head().to(status::ping)))
         .service(endpoint("/health").route(web::get().to(status::health)))
         .service(endpoint("/metrics").route(web::get().to(status::metrics)))
-        .configure(prom_api::configure)
+        .configure(prometheus_api)
         .service(endpoint("/internal/v1/write").route(web::post().to(internal::write)))
         .service(endpoint("/internal/v1/read").route(web::post().to(internal::read)))
         .service(endpoint("/internal/v1/series").route(web::post().to(internal::series)))

@@ -2,12 +2,38 @@
 //! the form (URL query plus an `application/x-www-form-urlencoded` body), times (float Unix
 //! seconds or RFC 3339), durations (float seconds or `1m30s`), `limit`, label names and
 //! `match[]` series selectors (with the `promql-parser` crate, into the index's matchers).
-//! Errors are the texts Prometheus answers with, without the `invalid parameter` prefix that
-//! the handlers add where Prometheus does.
+//! Errors (`ParamError`) are the texts Prometheus answers with, without the `invalid parameter`
+//! prefix that the handlers add where Prometheus does.
 
 use crate::index::matcher::{MatchKind, Matcher};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::Expr;
+
+/// A parameter that cannot be used; its text is what Prometheus (or, for `match[]`, Gemini)
+/// answers with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    #[error("cannot parse {0:?} to a valid timestamp")]
+    Time(String),
+    #[error("cannot parse {0:?} to a valid duration")]
+    Duration(String),
+    #[error("cannot parse {0:?} to a valid duration. It overflows int64")]
+    DurationOverflow(String),
+    #[error("strconv.Atoi: parsing {0:?}: invalid syntax")]
+    LimitSyntax(String),
+    #[error("limit must be non-negative")]
+    NegativeLimit,
+    #[error("{0:?} is not a series selector: expected a metric name and/or label matchers, like up{{job=\"node\"}}")]
+    NotSelector(String),
+    #[error("{0:?}: a series selector takes no offset or @ modifier")]
+    SelectorModifier(String),
+    #[error("{0:?}: `or` between label matchers is not supported in match[]")]
+    SelectorOr(String),
+    /// The PromQL parser's or the matcher's own words (a selector that does not parse, a bad
+    /// regular expression, one that matches every series).
+    #[error("{0}")]
+    Selector(String),
+}
 
 /// A request's parameters: the body's pairs first, then the URL's, as Go's `Request.Form`
 /// orders them (so `FormValue` prefers the body).
@@ -56,8 +82,8 @@ pub fn millis(t: Nanos) -> i64 {
 /// `parseTime`: float Unix seconds (rounded to the millisecond as Prometheus rounds them) or
 /// RFC 3339 with up to nanoseconds. Unlike Go, NaN, infinities and times beyond what an
 /// `i64` of milliseconds holds are refused rather than wrapped around.
-pub fn parse_time(s: &str) -> Result<Nanos, String> {
-    let bad = || format!("cannot parse {s:?} to a valid timestamp");
+pub fn parse_time(s: &str) -> Result<Nanos, ParamError> {
+    let bad = || ParamError::Time(s.to_string());
     if let Some(t) = go_float(s) {
         if !(t.abs() < 9.2e15) {
             return Err(bad());
@@ -146,25 +172,25 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 /// `parseDuration`, in nanoseconds: float seconds (truncated to the nanosecond; NaN becomes
 /// Go's `int64(NaN)`, the most negative duration) or a Prometheus duration (`5m`, `1h30m`).
-pub fn parse_duration(s: &str) -> Result<i64, String> {
+pub fn parse_duration(s: &str) -> Result<i64, ParamError> {
     if let Some(seconds) = go_float(s) {
         let ns = seconds * 1e9;
         if ns >= 9_223_372_036_854_775_808.0 || ns < -9_223_372_036_854_775_808.0 {
-            return Err(format!("cannot parse {s:?} to a valid duration. It overflows int64"));
+            return Err(ParamError::DurationOverflow(s.to_string()));
         }
         return Ok(if ns.is_nan() { i64::MIN } else { ns as i64 });
     }
-    crate::config::parse_prometheus_duration(s).map(|d| d.as_nanos() as i64).map_err(|_| format!("cannot parse {s:?} to a valid duration"))
+    crate::config::parse_prometheus_duration(s).map(|d| d.as_nanos() as i64).map_err(|_| ParamError::Duration(s.to_string()))
 }
 
 /// `limit` as later Prometheus versions take it (2.42 has none): absent or 0 for no limit.
-pub fn parse_limit(s: &str) -> Result<Option<usize>, String> {
+pub fn parse_limit(s: &str) -> Result<Option<usize>, ParamError> {
     if s.is_empty() {
         return Ok(None);
     }
-    let n: i64 = s.parse().map_err(|_| format!("strconv.Atoi: parsing {s:?}: invalid syntax"))?;
+    let n: i64 = s.parse().map_err(|_| ParamError::LimitSyntax(s.to_string()))?;
     match n {
-        n if n < 0 => Err("limit must be non-negative".into()),
+        n if n < 0 => Err(ParamError::NegativeLimit),
         0 => Ok(None),
         n => Ok(Some(n as usize)),
     }
@@ -174,19 +200,19 @@ pub fn parse_limit(s: &str) -> Result<Option<usize>, String> {
 /// must all hold. Anything else (an expression, a range, `offset`, `@`, `or` between label
 /// sets) is refused with a message; so is a selector that would match every series, as the
 /// parser says.
-pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, String> {
-    let Expr::VectorSelector(vs) = promql_parser::parser::parse(text)? else {
-        return Err(format!("{text:?} is not a series selector: expected a metric name and/or label matchers, like up{{job=\"node\"}}"));
+pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, ParamError> {
+    let Expr::VectorSelector(vs) = promql_parser::parser::parse(text).map_err(ParamError::Selector)? else {
+        return Err(ParamError::NotSelector(text.to_string()));
     };
     if vs.offset.is_some() || vs.at.is_some() {
-        return Err(format!("{text:?}: a series selector takes no offset or @ modifier"));
+        return Err(ParamError::SelectorModifier(text.to_string()));
     }
     if !vs.matchers.or_matchers.is_empty() {
-        return Err(format!("{text:?}: `or` between label matchers is not supported in match[]"));
+        return Err(ParamError::SelectorOr(text.to_string()));
     }
     let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
     if let Some(name) = &vs.name {
-        out.push(Matcher::new(MatchKind::Equal, "__name__", name)?);
+        out.push(Matcher::new(MatchKind::Equal, "__name__", name).map_err(ParamError::Selector)?);
     }
     for m in &vs.matchers.matchers {
         let kind = match m.op {
@@ -195,7 +221,7 @@ pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, String> {
             MatchOp::Re(_) => MatchKind::Regex,
             MatchOp::NotRe(_) => MatchKind::NotRegex,
         };
-        out.push(Matcher::new(kind, &m.name, &m.value)?);
+        out.push(Matcher::new(kind, &m.name, &m.value).map_err(ParamError::Selector)?);
     }
     Ok(out)
 }
@@ -223,7 +249,7 @@ mod tests {
         assert_eq!(millis(MIN_TIME), -9_223_309_901_257_974_000);
         assert_eq!(millis(MAX_TIME), 9_223_309_901_257_974_999);
         for bad in ["", "abc", "30s", "1e400", "NaN", "Inf", "2015-06-03 13:21:58Z", "2015-06-03T13:21:58", "2015-02-29T00:00:00Z", "2015-06-03T24:00:00Z", "2015-06-03T13:21:60Z", "2015-06-03t13:21:58z", "2015-06-03T13:21:58.Z"] {
-            assert_eq!(parse_time(bad), Err(format!("cannot parse {bad:?} to a valid timestamp")), "{bad}");
+            assert_eq!(parse_time(bad).map_err(|e| e.to_string()), Err(format!("cannot parse {bad:?} to a valid timestamp")), "{bad}");
         }
         // Float seconds: the fraction is rounded to ms, half away from zero; negative times.
         assert_eq!(ms("1.0625"), 1063);
@@ -262,10 +288,10 @@ mod tests {
         assert_eq!(parse_duration("0.0001"), Ok(100_000));
         assert_eq!(parse_duration("-1"), Ok(-1_000_000_000));
         for bad in ["", "abc", "2015-06-03T13:21:58.555Z", "1.5m", "30s1m", "5 m", "1M", "-5m"] {
-            assert_eq!(parse_duration(bad), Err(format!("cannot parse {bad:?} to a valid duration")), "{bad}");
+            assert_eq!(parse_duration(bad).map_err(|e| e.to_string()), Err(format!("cannot parse {bad:?} to a valid duration")), "{bad}");
         }
         for bad in ["-148966367200.372", "148966367200.372", "Inf"] {
-            assert_eq!(parse_duration(bad), Err(format!("cannot parse {bad:?} to a valid duration. It overflows int64")), "{bad}");
+            assert_eq!(parse_duration(bad).map_err(|e| e.to_string()), Err(format!("cannot parse {bad:?} to a valid duration. It overflows int64")), "{bad}");
         }
         assert_eq!(parse_duration("NaN"), Ok(i64::MIN));
     }
@@ -275,8 +301,8 @@ mod tests {
         assert_eq!(parse_limit(""), Ok(None));
         assert_eq!(parse_limit("0"), Ok(None));
         assert_eq!(parse_limit("40000"), Ok(Some(40000)));
-        assert_eq!(parse_limit("-1"), Err("limit must be non-negative".into()));
-        assert_eq!(parse_limit("x"), Err("strconv.Atoi: parsing \"x\": invalid syntax".into()));
+        assert_eq!(parse_limit("-1").map_err(|e| e.to_string()), Err("limit must be non-negative".into()));
+        assert_eq!(parse_limit("x").map_err(|e| e.to_string()), Err("strconv.Atoi: parsing \"x\": invalid syntax".into()));
         for good in ["__name__", "job", "_", "a1_B"] {
             assert!(is_valid_label_name(good), "{good}");
         }
@@ -299,7 +325,7 @@ mod tests {
         for bad in ["up + 1", "up[5m]", "rate(up[5m])", "up offset 5m", "up @ 100", r#"{job=~".*"}"#, "up{", "", r#"{a="1" or b="2"}"#] {
             assert!(parse_selector(bad).is_err(), "{bad}");
         }
-        let e = parse_selector(r#"{job=~".*"}"#).unwrap_err();
+        let e = parse_selector(r#"{job=~".*"}"#).unwrap_err().to_string();
         assert!(e.contains("at least one non-empty matcher"), "{e}");
     }
 }

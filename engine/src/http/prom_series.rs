@@ -4,17 +4,18 @@
 //! a cluster. With `start` or `end`, only series with a sample in [start, end] count (read
 //! with `Data::select`; chunks wholly inside the range are not decoded); without them, every
 //! series in the index. Answers are sorted as Prometheus sorts them; `limit` cuts them with
-//! the warning later Prometheus versions give.
+//! the warning later Prometheus versions give. Handlers return an `Answer` or a `PromError`;
+//! `prom_envelope` makes the request ready and renders the envelope.
 
-use super::prom_api::{self, PromError, Ready};
+use super::prom_envelope::{time_param, Answer, PromError, Ready};
 use super::prom_format;
-use super::prom_params;
+use super::prom_params::{self, ParamError};
 use super::AppState;
 use crate::data::{Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
 use crate::storage::{self, Policies};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use std::collections::BTreeSet;
 
 const TRUNCATED: &str = "results truncated due to limit";
@@ -22,8 +23,8 @@ const TRUNCATED: &str = "results truncated due to limit";
 /// Where series must have a sample: `None` for no bound (no `start` and `end`, or
 /// Prometheus' own minimum and maximum times, which clients send for an open range).
 fn time_range(r: &Ready) -> Result<Option<(i64, i64)>, PromError> {
-    let start = prom_api::time_param(&r.form, "start", prom_params::MIN_TIME)?;
-    let end = prom_api::time_param(&r.form, "end", prom_params::MAX_TIME)?;
+    let start = time_param(&r.form, "start", prom_params::MIN_TIME)?;
+    let end = time_param(&r.form, "end", prom_params::MAX_TIME)?;
     Ok(match (start, end) {
         (prom_params::MIN_TIME, prom_params::MAX_TIME) => None,
         (s, e) => Some((prom_params::millis(s), prom_params::millis(e))),
@@ -35,7 +36,7 @@ fn limit(r: &Ready) -> Result<Option<usize>, PromError> {
 }
 
 /// Every `match[]`, parsed; `wrap` words a parse error as the endpoint does.
-fn selectors(r: &Ready, wrap: impl Fn(String) -> PromError) -> Result<Vec<Vec<Matcher>>, PromError> {
+fn selectors(r: &Ready, wrap: impl Fn(ParamError) -> PromError) -> Result<Vec<Vec<Matcher>>, PromError> {
     r.form.values("match[]").into_iter().map(|text| prom_params::parse_selector(text).map_err(&wrap)).collect()
 }
 
@@ -105,8 +106,7 @@ fn strings(items: &[String]) -> String {
 }
 
 /// `/api/v1/series`: the label sets of the series matching any `match[]` (at least one).
-pub async fn series(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, PromError> {
-    let r = prom_api::ready(&req, payload, &state, true).await?;
+pub async fn series(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     if r.form.values("match[]").is_empty() {
         return Err(PromError::bad_data("no match[] parameter provided"));
     }
@@ -120,12 +120,11 @@ pub async fn series(req: HttpRequest, payload: web::Payload, state: web::Data<Ap
     cut(&mut found, limit, &mut warnings);
     let mut data = String::new();
     prom_format::array(&found, &mut data, |labels, out| prom_format::labels(labels.iter(), out));
-    Ok(prom_api::success(&data, &warnings))
+    Ok(Answer::with_warnings(data, warnings))
 }
 
 /// `/api/v1/labels`: the label names of the series matching any `match[]`, or of every series.
-pub async fn label_names(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, PromError> {
-    let r = prom_api::ready(&req, payload, &state, true).await?;
+pub async fn label_names(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let range = time_range(&r)?;
     let sets = selectors(&r, PromError::bad_data)?;
     let limit = limit(&r)?;
@@ -137,7 +136,7 @@ pub async fn label_names(req: HttpRequest, payload: web::Payload, state: web::Da
     names.sort();
     let mut warnings = Vec::new();
     cut(&mut names, limit, &mut warnings);
-    Ok(prom_api::success(&strings(&names), &warnings))
+    Ok(Answer::with_warnings(strings(&names), warnings))
 }
 
 fn names_of(series: BTreeSet<Labels>) -> Vec<String> {
@@ -147,8 +146,7 @@ fn names_of(series: BTreeSet<Labels>) -> Vec<String> {
 
 /// `/api/v1/label/<name>/values`: the values of label `name` (`__name__`: metric names) in
 /// the series matching any `match[]`, or in every series.
-pub async fn label_values(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, PromError> {
-    let r = prom_api::ready(&req, payload, &state, true).await?;
+pub async fn label_values(r: Ready, req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let name = req.match_info().get("name").unwrap_or_default().to_string();
     if !crate::promql::value::is_valid_label_name(&name) {
         return Err(PromError::bad_data(format!("invalid label name: {name:?}")));
@@ -170,13 +168,12 @@ pub async fn label_values(req: HttpRequest, payload: web::Payload, state: web::D
     values.sort();
     let mut warnings = Vec::new();
     cut(&mut values, limit, &mut warnings);
-    Ok(prom_api::success(&strings(&values), &warnings))
+    Ok(Answer::with_warnings(strings(&values), warnings))
 }
 
 /// `/api/v1/metadata`: type, help and unit of each metric as remote write carried them
 /// (`metric=` for one; `limit=` metrics at most, a negative limit for all, as 2.42 does).
-pub async fn metadata(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, PromError> {
-    let r = prom_api::ready(&req, payload, &state, true).await?;
+pub async fn metadata(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let limit: i64 = match r.form.value("limit") {
         "" => -1,
         text => text.parse().map_err(|_| PromError::bad_data("limit must be a number"))?,
@@ -195,7 +192,7 @@ pub async fn metadata(req: HttpRequest, payload: web::Payload, state: web::Data<
         data.push(']');
     }
     data.push('}');
-    Ok(prom_api::success(&data, &[]))
+    Ok(Answer::new(data))
 }
 
 #[cfg(test)]
