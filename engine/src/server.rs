@@ -39,7 +39,11 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
             tracing::info!(user = %name, "created the admin user");
         }
     }
-    let data = match cfg.cluster.clone() {
+    // The data interface: this node's store, or the coordinator over it and the peers'; the
+    // catalog handle is this node's storage either way.
+    let local: Arc<dyn data::SeriesStore> = Arc::new(storage::series_store::LocalStore(storage.clone()));
+    let catalog: Arc<dyn data::Catalog> = storage.clone();
+    let (store, coordinator) = match cfg.cluster.clone() {
         Some(c) => {
             let cluster = Arc::new(cluster::Cluster::new(c)?);
             if let Some((cert, _)) = &cfg.tls {
@@ -52,11 +56,16 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
             actix_web::rt::spawn(coordinator.clone().keep_in_step(CATALOG_EXCHANGE_EVERY));
             actix_web::rt::spawn(coordinator.clone().probe_down_peers());
             actix_web::rt::spawn(coordinator.clone().deliver_hints());
-            data::Data::Cluster(coordinator)
+            (coordinator.clone() as Arc<dyn data::SeriesStore>, Some(coordinator))
         }
-        None => data::Data::Local(storage.clone()),
+        None => (local.clone(), None),
     };
-    let state = http::AppState { data: Arc::new(data), metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query };
+    let data = Arc::new(data::Data::new(store, catalog.clone()));
+    let local = match &coordinator {
+        Some(_) => Arc::new(data::Data::new(local, catalog)),
+        None => data.clone(),
+    };
+    let state = http::AppState { data, local, coordinator, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query };
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,

@@ -16,6 +16,7 @@
 //! configuration, or before the cluster) get version zero, the same on every node, so nodes
 //! started with the same configuration agree from the start.
 
+use crate::data::Deletion;
 use crate::storage::catalog::Record;
 use crate::storage::users::User;
 use crate::storage::{Error, Storage};
@@ -131,14 +132,6 @@ pub fn record_deletion(storage: &Storage, self_name: &str, db: &str, statement: 
     let key = vec!["delete".to_string(), format!("{now:020}.{self_name}")];
     let object = json!({ "db": db, "statement": statement, "before_ns": now });
     store(storage, &[(key, Entry { version: version.clone(), born: version, object: Some(object) })])
-}
-
-/// A deletion another node ran: database, statement, and the time of the newest points it
-/// covers.
-pub struct Deletion {
-    pub db: String,
-    pub statement: String,
-    pub before_ns: i64,
 }
 
 /// Applies the entries that beat this node's own, in key order, and stores them; runs each

@@ -15,15 +15,16 @@
 //! marked down give up at once.
 //! Catalog changes and deletions are recorded and exchanged as `catalog_sync` describes.
 
-use super::catalog_sync::{self, Deletion, Entries};
+use super::catalog_sync::{self, Entries};
 use super::handoff::{CopyKind, Handoff};
 use super::merge::Merge;
 use super::transport::{PeerError, Transport};
 use super::{placement, Cluster, PROBE_BUDGET, PROBE_EVERY, READ_BUDGET, WRITE_BUDGET};
-use crate::data::{Error, FieldPairs, Selection, SeriesStream};
+use crate::data::{Catalog, Deletion, Error, FieldPairs, Selection, SeriesStore, SeriesStream, TimeRange};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::shard::{SeriesWrite, WriteOutcome};
+use crate::storage::series_store::local_stream;
 use crate::storage::{Policies, Storage};
 use futures_util::future::{join_all, LocalBoxFuture};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,9 +32,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Runs a deletion another node ran on this node's storage (the InfluxQL executor's
+/// Runs a deletion another node ran on this node's catalog (the InfluxQL executor's
 /// `replay_deletion`).
-pub type Replay = for<'a> fn(&'a Storage, Deletion) -> LocalBoxFuture<'a, Result<(), String>>;
+pub type Replay = for<'a> fn(&'a dyn Catalog, Deletion) -> LocalBoxFuture<'a, Result<(), String>>;
 
 pub struct Coordinator {
     pub cluster: Arc<Cluster>,
@@ -227,15 +228,16 @@ impl Coordinator {
     /// Every node's series matching `selection`, merged as they stream in (see `merge`), and
     /// the nodes left out (see `ask_others`): the peers' answers have started when this returns.
     pub async fn read(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
-        let local = SeriesStream::local(self.storage.clone(), db, which, selection.clone()).await?;
+        let local = local_stream(self.storage.clone(), db, which, selection.clone()).await?;
         let (others, asked) = (self.others(), &selection);
         let (peers, left_out) = self
             .ask_others(&others, "read", |p| Box::pin(async move { self.transport.read(p, db, which, asked).await.map(|r| (p.to_string(), r)) }))
             .await?;
-        Ok(SeriesStream::merging(Merge::new(self.cluster.clone(), local, peers, &selection), &selection, left_out))
+        Ok(SeriesStream::new(Box::new(Merge::new(self.cluster.clone(), local, peers, &selection)), (selection.min_t, selection.max_t), left_out))
     }
 
-    /// The label sets of the series matching every matcher on any node, sorted and unique.
+    /// The label sets of the series matching every matcher on any node (in their indexes, with
+    /// or without samples), sorted and unique.
     pub async fn series(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>) -> Result<Vec<Labels>, Error> {
         let local = self.storage.select(db, which, matchers.clone()).await?;
         let mut all: BTreeSet<Labels> = local.into_iter().map(|s| s.labels).collect();
@@ -280,7 +282,7 @@ impl Coordinator {
     /// through `replay`. Answers how many entries changed something.
     pub async fn take(&self, theirs: Entries) -> Result<usize, crate::storage::Error> {
         let _changing = self.cluster.catalog_lock.lock().await;
-        catalog_sync::merge(&self.storage, theirs, |d| (self.replay)(&self.storage, d)).await
+        catalog_sync::merge(&self.storage, theirs, |d| (self.replay)(&*self.storage, d)).await
     }
 
     /// Sends this node's catalog entries to every other node not marked down and merges their
@@ -352,6 +354,43 @@ impl Coordinator {
                 self.cluster.set_catalog_synced();
             }
         }
+    }
+}
+
+/// The data interface over every node (see the module doc).
+impl SeriesStore for Coordinator {
+    fn write<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>, fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, Error>> {
+        Box::pin(Coordinator::write(self, db, rp, series, fields))
+    }
+
+    fn select<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection) -> LocalBoxFuture<'a, Result<SeriesStream, Error>> {
+        Box::pin(self.read(db, which, selection))
+    }
+
+    /// With a time range, the series of a read over it (the merge leaves out series without a
+    /// sample in it); without, every node's index.
+    fn series<'a>(&'a self, db: &'a str, which: Policies<'a>, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<Labels>, Error>> {
+        Box::pin(async move {
+            match range {
+                Some((min_t, max_t)) => crate::data::series_with_samples(self.read(db, which, Selection { matchers, min_t, max_t }).await?, min_t, max_t).await,
+                None => Coordinator::series(self, db, which, matchers).await,
+            }
+        })
+    }
+
+    fn change_catalog<'a>(&'a self, change: LocalBoxFuture<'a, ()>) -> LocalBoxFuture<'a, Result<(), Error>> {
+        Box::pin(Coordinator::change_catalog(self, async move {
+            change.await;
+            Ok::<(), Error>(())
+        }))
+    }
+
+    fn catalog_complete(&self) -> bool {
+        self.cluster.catalog_synced()
+    }
+
+    fn share_deletion<'a>(&'a self, db: &'a str, statement: &'a str) -> LocalBoxFuture<'a, Result<(), Error>> {
+        Box::pin(Coordinator::share_deletion(self, db, statement))
     }
 }
 

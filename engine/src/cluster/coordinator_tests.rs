@@ -145,7 +145,7 @@ async fn a_series_on_one_node_alone_passes_through_as_stored() {
     f.put(1, &[("__name__", "m"), ("instance", "only-b")], &samples).await;
     // A range inside the series: the chunks on its edges hold samples outside it.
     let range = || named("m", 1_000_000, 6_000_000);
-    let mut on_b = SeriesStream::local(f.storages[1].clone(), "db", Policies::One(None), range()).await.unwrap();
+    let mut on_b = local_stream(f.storages[1].clone(), "db", Policies::One(None), range()).await.unwrap();
     let (_, stored) = on_b.next_chunks().await.unwrap().unwrap();
     let pieces = f.pieces(range()).await.unwrap();
     assert_eq!(pieces.len(), 1);

@@ -12,7 +12,8 @@
 
 use super::coordinator::Coordinator;
 use super::WRITE_BUDGET;
-use crate::data::{FieldPairs, Selection, SeriesStream};
+use crate::data::{FieldPairs, Selection};
+use crate::storage::series_store::local_stream;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
 use crate::storage::catalog::Record;
@@ -238,7 +239,7 @@ impl Handoff {
             used += 1;
             let matchers = key.labels.iter().map(|(n, v)| Matcher::new(MatchKind::Equal, n, v)).collect::<Result<Vec<_>, _>>().map_err(Error::Invalid)?;
             let selection = Selection { matchers, min_t: hint.min_t, max_t: hint.max_t };
-            let mut stream = SeriesStream::local(self.storage.clone(), &key.db, Policies::One(rp), selection).await.map_err(|e| match e {
+            let mut stream = local_stream(self.storage.clone(), &key.db, Policies::One(rp), selection).await.map_err(|e| match e {
                 crate::data::Error::Storage(e) => e,
                 other => Error::Invalid(other.to_string()),
             })?;

@@ -23,10 +23,10 @@
 
 use super::transport::{PeerError, PeerRead, PeerSeries};
 use super::{Cluster, READ_BUDGET};
-use crate::data::{encode, Error, Selection, SeriesPiece, SeriesStream};
+use crate::data::{encode, Error, PieceSource, Selection, SeriesPiece, SeriesStream};
 use crate::labels::Labels;
 use crate::storage::shard::StoredChunk;
-use futures_util::future::join_all;
+use futures_util::future::{join_all, LocalBoxFuture};
 use std::sync::Arc;
 
 /// Where a source's series come from.
@@ -84,28 +84,6 @@ impl Merge {
         Merge { cluster, min_t: selection.min_t, max_t: selection.max_t, sources, keep: None }
     }
 
-    /// Makes this node's chunks XOR chunks (see `SeriesStream::xor_chunks`); peers send
-    /// nothing else.
-    pub fn xor_chunks(&mut self) {
-        for s in &mut self.sources {
-            if let Origin::Local(stream) = &mut s.from {
-                stream.xor_chunks();
-            }
-        }
-    }
-
-    /// Keeps only the series whose labels satisfy `keep`: this node's before their chunks are
-    /// read, the peers' as they arrive.
-    pub fn retain(&mut self, keep: Arc<dyn Fn(&Labels) -> bool>) {
-        for s in &mut self.sources {
-            if let Origin::Local(stream) = &mut s.from {
-                let keep = keep.clone();
-                stream.retain(move |l| keep(l));
-            }
-        }
-        self.keep = Some(keep);
-    }
-
     /// Reads ahead every source whose head was taken, all at once.
     async fn fill(&mut self) -> Result<(), Error> {
         let cluster = &self.cluster;
@@ -114,7 +92,7 @@ impl Merge {
     }
 
     /// The next series, whole, in one piece; `None` after the last.
-    pub async fn next(&mut self) -> Result<Option<SeriesPiece>, Error> {
+    async fn next_piece(&mut self) -> Result<Option<SeriesPiece>, Error> {
         loop {
             self.fill().await?;
             let Some(labels) = self.sources.iter().filter_map(|s| s.head.as_ref().map(|h| &h.0)).min().cloned() else { return Ok(None) };
@@ -170,6 +148,34 @@ impl Merge {
         samples.sort_by_key(|s| s.0);
         samples.dedup_by_key(|s| s.0);
         Ok((!samples.is_empty()).then(|| encode(&samples)))
+    }
+}
+
+impl PieceSource for Merge {
+    fn next(&mut self) -> LocalBoxFuture<'_, Result<Option<SeriesPiece>, Error>> {
+        Box::pin(self.next_piece())
+    }
+
+    /// Makes this node's chunks XOR chunks (see `SeriesStream::xor_chunks`); peers send
+    /// nothing else.
+    fn xor_chunks(&mut self) {
+        for s in &mut self.sources {
+            if let Origin::Local(stream) = &mut s.from {
+                stream.xor_chunks();
+            }
+        }
+    }
+
+    /// Keeps only the series whose labels satisfy `keep`: this node's before their chunks are
+    /// read, the peers' as they arrive.
+    fn retain(&mut self, keep: Arc<dyn Fn(&Labels) -> bool>) {
+        for s in &mut self.sources {
+            if let Origin::Local(stream) = &mut s.from {
+                let keep = keep.clone();
+                stream.retain(move |l| keep(l));
+            }
+        }
+        self.keep = Some(keep);
     }
 }
 

@@ -10,6 +10,7 @@ use super::handoff::{CopyKind, Handoff, HintKey};
 use super::transport::{PeerError, PeerRead, PeerSeries, Transport};
 use super::{Cluster, ClusterConfig};
 use crate::data::{Error, FieldPairs, Selection, SeriesPiece, SeriesStream};
+use crate::storage::series_store::local_stream;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
 use crate::metrics::Metrics;
@@ -137,7 +138,7 @@ impl Transport for InProcess {
     fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Box<dyn PeerRead>, PeerError>> {
         Box::pin(async move {
             self.asked(peer, "read", None, Vec::new()).await;
-            let stream = SeriesStream::local(self.node(peer)?.clone(), db, which, selection.clone()).await.map_err(refused)?;
+            let stream = local_stream(self.node(peer)?.clone(), db, which, selection.clone()).await.map_err(refused)?;
             let breaks = self.faults.lock().unwrap().breaks.get(peer).copied();
             Ok(Box::new(NodeRead { peer: peer.to_string(), stream, sent: 0, breaks, events: self.events.clone() }) as Box<dyn PeerRead>)
         })
@@ -161,7 +162,7 @@ impl Transport for InProcess {
         Box::pin(async move {
             self.asked(peer, "catalog", None, Vec::new()).await;
             let storage = self.node(peer)?;
-            catalog_sync::merge(storage, entries.clone(), |d| crate::exec::delete::replay_deletion(storage, d)).await.map_err(refused)?;
+            catalog_sync::merge(storage, entries.clone(), |d| crate::exec::delete::replay_deletion(&**storage, d)).await.map_err(refused)?;
             catalog_sync::load(storage).map_err(refused)
         })
     }
@@ -355,7 +356,7 @@ pub(super) fn everything() -> Selection {
 
 /// The series `storage` holds matching `selection`, with their samples.
 pub(super) async fn stored(storage: &Arc<Storage>, selection: Selection) -> Samples {
-    let mut stream = SeriesStream::local(storage.clone(), "db", Policies::One(None), selection).await.unwrap();
+    let mut stream = local_stream(storage.clone(), "db", Policies::One(None), selection).await.unwrap();
     let mut out = Samples::new();
     while let Some((labels, samples)) = stream.next_series().await.unwrap() {
         out.insert(labels, samples);

@@ -1,21 +1,28 @@
-//! The data interface: what every reader and writer (the HTTP handlers, the InfluxQL executor)
-//! asks of the data, the same whether this node is alone or one of a cluster. `Data::Local` is
-//! this node's storage; `Data::Cluster` is the coordinator (`cluster::coordinator`) that places
-//! copies on the owners and merges the nodes' answers as they stream in. The catalog, users
-//! and metric metadata are read from this node's storage in both cases: the cluster keeps them
-//! the same on every node, and a change goes through `change_catalog` so that the others hear
-//! of it. `frames` is the streamed remote read format, which the nodes also speak among them.
+//! The data interface: what every reader and writer (the HTTP handlers, the InfluxQL executor,
+//! the PromQL evaluator) asks of the data, the same whether this node is alone or one of a
+//! cluster. `SeriesStore` is the seam: writing, selecting and listing series. This node's
+//! storage implements it (`storage::series_store`), and so does the cluster coordinator
+//! (`cluster::coordinator`), which places copies on the owners and merges the nodes' answers as
+//! they stream in; only the start-up wiring (`server.rs`) names both. `Catalog` (`catalog.rs`)
+//! is the handle to databases, policies, users, metric metadata and line protocol's fields,
+//! read from this node's storage in both cases: the cluster keeps them the same on every node,
+//! and a change goes through `Data::change_catalog` so that the others hear of it. `Data` holds
+//! the two. `frames` is the streamed remote read format, which the nodes also speak among them.
+//! This module names no implementation: it imports nothing of `storage`'s actors, `cluster`,
+//! `http`, `exec` or `promql`.
 
+mod catalog;
 pub mod frames;
 mod stream;
 
-pub use stream::{encode, SeriesPiece, SeriesStream};
+pub use catalog::{Catalog, Deletion, UserChange};
+pub use stream::{encode, has_sample, series_with_samples, PieceSource, SeriesPiece, SeriesStream};
 
-use crate::cluster::coordinator::Coordinator;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
 use crate::storage::shard::{SeriesWrite, WriteOutcome};
-use crate::storage::{self, MetricMeta, Policies, Storage};
+use crate::storage::{self, MetricMeta, Policies};
+use futures_util::future::LocalBoxFuture;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -52,133 +59,143 @@ pub struct Selection {
     pub max_t: i64,
 }
 
-pub enum Data {
-    Local(Arc<Storage>),
-    Cluster(Arc<Coordinator>),
+/// Where listed series must have a sample, [min_t, max_t] in ms; `None`: every series in the
+/// index, with or without samples.
+pub type TimeRange = Option<(i64, i64)>;
+
+/// The series side of the data interface, on one node or over a cluster. Futures are boxed
+/// and not `Send` (the shards answer on actix's threads).
+pub trait SeriesStore: Send + Sync {
+    /// Stores series in policy `rp` (or the default one) of `db`, whose line protocol fields
+    /// are registered already; answers when every series is stored (every copy, in a cluster).
+    fn write<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>, fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, Error>>;
+
+    /// The series matching `selection` with their stored pieces in its time range, series by
+    /// series in label order, read as the stream is consumed.
+    fn select<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection) -> LocalBoxFuture<'a, Result<SeriesStream, Error>>;
+
+    /// The label sets of the series matching every matcher (with a sample in `range`, when
+    /// given), sorted and unique.
+    fn series<'a>(&'a self, db: &'a str, which: Policies<'a>, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<Labels>, Error>>;
+
+    /// Every value of label `name` (in series with a sample in `range`, when given), sorted
+    /// and unique.
+    fn label_values<'a>(&'a self, db: &'a str, which: Policies<'a>, name: &'a str, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, Error>> {
+        Box::pin(values_in_series(self, db, which, name, range))
+    }
+
+    /// Every label name of the series matching every matcher (with a sample in `range`, when
+    /// given), sorted and unique.
+    fn label_names<'a>(&'a self, db: &'a str, which: Policies<'a>, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, Error>> {
+        Box::pin(async move {
+            let names: BTreeSet<String> = self.series(db, which, matchers, range).await?.iter().flat_map(|l| l.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).collect();
+            Ok(names.into_iter().collect())
+        })
+    }
+
+    /// Runs `change`, a change of databases, retention policies or users on this node's
+    /// catalog; in a cluster under the catalog lock, then recorded and sent to the other
+    /// nodes. Fails when it ran but could not be recorded.
+    fn change_catalog<'a>(&'a self, change: LocalBoxFuture<'a, ()>) -> LocalBoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            change.await;
+            Ok(())
+        })
+    }
+
+    /// Whether this node's catalog holds everything the other nodes know: always alone; in a
+    /// cluster once every peer has exchanged catalogs with it since it started.
+    fn catalog_complete(&self) -> bool {
+        true
+    }
+
+    /// A deletion that ran on this node's storage (`statement`, InfluxQL, in `db`): in a
+    /// cluster, recorded for the other nodes, which run it on their own data (`Deletion`).
+    fn share_deletion<'a>(&'a self, _db: &'a str, _statement: &'a str) -> LocalBoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Every value of label `name` in the series that have it (with a sample in `range`, when
+/// given), sorted and unique: `SeriesStore::label_values` from `series`.
+pub async fn values_in_series<S: SeriesStore + ?Sized>(store: &S, db: &str, which: Policies<'_>, name: &str, range: TimeRange) -> Result<Vec<String>, Error> {
+    let has_label = Matcher::new(MatchKind::Regex, name, ".+").expect("a valid regex");
+    let values: BTreeSet<String> = store.series(db, which, vec![has_label], range).await?.iter().map(|l| l.get(name).to_string()).collect();
+    Ok(values.into_iter().collect())
+}
+
+/// The data interface as the layers above use it: the series (`SeriesStore`) and the catalog
+/// handle, both chosen by the start-up wiring.
+#[derive(Clone)]
+pub struct Data {
+    store: Arc<dyn SeriesStore>,
+    catalog: Arc<dyn Catalog>,
 }
 
 impl Data {
-    /// This node's storage: catalog, users and metadata, and the internal endpoints' data.
-    /// (A read or write of series goes through the methods below.)
-    pub fn storage(&self) -> &Arc<Storage> {
-        match self {
-            Data::Local(s) => s,
-            Data::Cluster(c) => c.storage(),
-        }
+    pub fn new(store: Arc<dyn SeriesStore>, catalog: Arc<dyn Catalog>) -> Data {
+        Data { store, catalog }
+    }
+
+    /// Databases, policies, users, metric metadata, line protocol's fields.
+    pub fn catalog(&self) -> &dyn Catalog {
+        &*self.catalog
     }
 
     /// Stores series in policy `rp` (or the default one) of `db`; registers line protocol's
     /// fields first. Answers when every series is stored (every copy, in a cluster).
     pub async fn write(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, fields: &FieldPairs) -> Result<WriteOutcome, Error> {
-        self.storage().register_fields(db, fields)?;
+        self.catalog.register_fields(db, fields)?;
         if series.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        match self {
-            Data::Local(s) => Ok(s.write(db, rp, series).await?),
-            Data::Cluster(c) => c.write(db, rp, series, fields).await,
-        }
+        self.store.write(db, rp, series, fields).await
     }
 
     /// Metric metadata (type, help, unit) as remote write carries it; kept by the node that
     /// received it.
     pub fn put_metadata(&self, db: &str, entries: Vec<MetricMeta>) -> Result<(), Error> {
-        Ok(self.storage().put_metadata(db, entries)?)
+        Ok(self.catalog.put_metadata(db, entries)?)
     }
 
-    /// The series matching `selection` with their chunks in its time range, series by series
-    /// in label order, read as the stream is consumed (in a cluster, from every node at once).
+    /// See `SeriesStore::select`.
     pub async fn select(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
-        match self {
-            Data::Local(s) => SeriesStream::local(s.clone(), db, which, selection).await,
-            Data::Cluster(c) => c.read(db, which, selection).await,
-        }
+        self.store.select(db, which, selection).await
     }
 
-    /// The label sets of the series matching every matcher, sorted and unique.
-    pub async fn series(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>) -> Result<Vec<Labels>, Error> {
-        match self {
-            Data::Local(s) => {
-                let found = s.select(db, which, matchers).await?;
-                let unique: BTreeSet<Labels> = found.into_iter().map(|s| s.labels).collect();
-                Ok(unique.into_iter().collect())
-            }
-            Data::Cluster(c) => c.series(db, which, matchers).await,
-        }
+    /// See `SeriesStore::series`.
+    pub async fn series(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>, range: TimeRange) -> Result<Vec<Labels>, Error> {
+        self.store.series(db, which, matchers, range).await
     }
 
-    /// Every value of label `name`, sorted and unique.
-    pub async fn label_values(&self, db: &str, which: Policies<'_>, name: &str) -> Result<Vec<String>, Error> {
-        match self {
-            Data::Local(s) => Ok(s.label_values(db, which, name).await?),
-            Data::Cluster(c) => {
-                let has_label = Matcher::new(MatchKind::Regex, name, ".+").expect("a valid regex");
-                let values: BTreeSet<String> = c.series(db, which, vec![has_label]).await?.iter().map(|l| l.get(name).to_string()).collect();
-                Ok(values.into_iter().collect())
-            }
-        }
+    /// See `SeriesStore::label_values`.
+    pub async fn label_values(&self, db: &str, which: Policies<'_>, name: &str, range: TimeRange) -> Result<Vec<String>, Error> {
+        self.store.label_values(db, which, name, range).await
     }
 
-    /// Every label name of the series matching every matcher, sorted and unique.
-    pub async fn label_names(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>) -> Result<Vec<String>, Error> {
-        let names: BTreeSet<String> = self.series(db, which, matchers).await?.iter().flat_map(|l| l.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).collect();
-        Ok(names.into_iter().collect())
+    /// See `SeriesStore::label_names`.
+    pub async fn label_names(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>, range: TimeRange) -> Result<Vec<String>, Error> {
+        self.store.label_names(db, which, matchers, range).await
     }
 
-    /// Runs a change of databases, retention policies or users against this node's storage;
-    /// in a cluster, under the catalog lock, then recorded and sent to the other nodes.
+    /// Runs a change of databases, retention policies or users against this node's catalog;
+    /// in a cluster, under the catalog lock, then recorded and sent to the other nodes (a
+    /// failure to record wins over the change's own outcome).
     pub async fn change_catalog<T, E: From<Error>>(&self, change: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-        match self {
-            Data::Local(_) => change.await,
-            Data::Cluster(c) => c.change_catalog(change).await,
-        }
+        let mut outcome = None;
+        let slot = &mut outcome;
+        let shared = self.store.change_catalog(Box::pin(async move { *slot = Some(change.await) })).await;
+        shared?;
+        outcome.expect("the change ran")
     }
 
-    /// Whether this node's catalog holds everything the other nodes know: always alone; in a
-    /// cluster once every peer has exchanged catalogs with it since it started.
+    /// See `SeriesStore::catalog_complete`.
     pub fn catalog_complete(&self) -> bool {
-        match self {
-            Data::Local(_) => true,
-            Data::Cluster(c) => c.cluster.catalog_synced(),
-        }
+        self.store.catalog_complete()
     }
 
-    /// A deletion that ran on this node's storage (`statement`, InfluxQL, in `db`): in a
-    /// cluster, recorded for the other nodes, which run it on their own data.
+    /// See `SeriesStore::share_deletion`.
     pub async fn share_deletion(&self, db: &str, statement: &str) -> Result<(), Error> {
-        match self {
-            Data::Local(_) => Ok(()),
-            Data::Cluster(c) => c.share_deletion(db, statement).await,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metrics::Metrics;
-    use crate::storage::StorageOptions;
-
-    #[actix_web::test]
-    async fn series_label_names_and_values_of_the_local_storage() {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::open(StorageOptions { data_dir: dir.path().into(), shards: 2, sync_writes: false }, Arc::new(Metrics::default())).unwrap();
-        storage.create_database("db", None).unwrap();
-        let data = Data::Local(Arc::new(storage));
-        let series: Vec<SeriesWrite> = [[("__name__", "up"), ("job", "node")], [("__name__", "up"), ("zone", "eu")], [("__name__", "go_gc"), ("job", "api")]]
-            .iter()
-            .map(|pairs| {
-                let labels = Labels::from_sorted(pairs.iter().copied());
-                SeriesWrite { hash: labels.stable_hash(), labels, samples: vec![(1, 1.0)] }
-            })
-            .collect();
-        data.write("db", None, series, &FieldPairs::new()).await.unwrap();
-        let up = || vec![Matcher::new(MatchKind::Equal, "__name__", "up").unwrap()];
-        let found: Vec<String> = data.series("db", Policies::One(None), up()).await.unwrap().iter().map(|l| l.to_string()).collect();
-        assert_eq!(found, vec![r#"up{job="node"}"#, r#"up{zone="eu"}"#]);
-        assert_eq!(data.label_names("db", Policies::All, up()).await.unwrap(), vec!["__name__", "job", "zone"]);
-        assert_eq!(data.label_values("db", Policies::All, "job").await.unwrap(), vec!["api", "node"]);
-        let e = data.label_values("nosuch", Policies::All, "job").await.unwrap_err();
-        assert_eq!(e.to_string(), "database not found: nosuch");
+        self.store.share_deletion(db, statement).await
     }
 }

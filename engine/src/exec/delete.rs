@@ -1,22 +1,22 @@
 //! `DROP MEASUREMENT`, `DROP SERIES` and `DELETE`, in every retention policy of a database, on
-//! this node's storage. In a cluster every node runs a deletion on its own data: the node that
-//! ran the statement shares it (`Data::share_deletion`), the others replay it bounded to the
-//! points that existed when it ran (`replay_deletion`).
+//! this node's data through the catalog handle (`data::Catalog::delete`). In a cluster every
+//! node runs a deletion on its own data: the node that ran the statement shares it
+//! (`Data::share_deletion`), the others replay it bounded to the points that existed when it
+//! ran (`replay_deletion`, given a `data::Deletion`).
 
 use super::fields::FieldMap;
-use super::show::filter_series;
+use super::show::tag_filter;
 use super::Error;
-use crate::cluster::catalog_sync::Deletion;
+use crate::data::{Catalog, Deletion};
 use crate::query::ast::Name;
 use crate::query::condition::{regex, split_time};
 use crate::query::delete::DeleteStatement;
 use crate::query::influxql::{self, Statement};
-use crate::storage::{Policies, Storage};
 use futures_util::future::LocalBoxFuture;
 
 /// Runs a deletion in `db`. `before_ns` bounds it to the points at or before that time: a
 /// deletion another node ran.
-pub async fn run(storage: &Storage, stmt: DeleteStatement, db: &str, before_ns: Option<i64>) -> Result<(), Error> {
+pub async fn run(catalog: &dyn Catalog, stmt: DeleteStatement, db: &str, before_ns: Option<i64>) -> Result<(), Error> {
     let (from, condition, points) = match stmt {
         DeleteStatement::DropMeasurement(m) => (Some(Name::Exact(m)), None, false),
         DeleteStatement::DropSeries { from, condition } => (from, condition, false),
@@ -27,39 +27,35 @@ pub async fn run(storage: &Storage, stmt: DeleteStatement, db: &str, before_ns: 
     if bounded && !points {
         return Err("DROP SERIES doesn't support time in WHERE clause".into());
     }
-    let fields = FieldMap::load(storage, db)?;
+    let fields = FieldMap::load(catalog, db)?;
     let exact = match &from {
         Some(Name::Exact(m)) => Some(m.as_str()),
         _ => None,
     };
-    let mut found = storage.select(db, Policies::All, vec![fields.matcher(exact)?]).await?;
-    if let Some(Name::Regex(re)) = &from {
-        let re = regex(re)?;
-        found.retain(|s| re.is_match(fields.measurement_of(s.labels.get("__name__"))));
-    }
-    filter_series(&mut found, &fields, |s| &s.labels, &tags)?;
+    let measurement = match &from {
+        Some(Name::Regex(re)) => Some(regex(re)?),
+        _ => None,
+    };
+    let tags = tag_filter(&fields, &tags)?;
+    let keep = |labels: &crate::labels::Labels| measurement.as_ref().map_or(true, |re| re.is_match(fields.measurement_of(labels.get("__name__")))) && tags(labels);
     if let Some(before) = before_ns {
         range.max = range.max.min(before);
     }
-    if bounded || before_ns.is_some() {
-        let (min_ms, max_ms) = range.millis();
-        storage.delete_points(&found, min_ms, max_ms).await?;
-    } else {
-        storage.delete_series(&found).await?;
-    }
+    let points = (bounded || before_ns.is_some()).then(|| range.millis());
+    catalog.delete(db, vec![fields.matcher(exact)?], &keep, points).await?;
     Ok(())
 }
 
 /// A deletion another node ran (see `cluster::catalog_sync`), here limited to the points that
 /// existed when it ran; nothing to do without the database.
-pub fn replay_deletion(storage: &Storage, d: Deletion) -> LocalBoxFuture<'_, Result<(), String>> {
+pub fn replay_deletion(catalog: &dyn Catalog, d: Deletion) -> LocalBoxFuture<'_, Result<(), String>> {
     Box::pin(async move {
-        if storage.database(&d.db).is_err() {
+        if catalog.database(&d.db).is_err() {
             return Ok(());
         }
         let parsed = influxql::parse_with_text(&d.statement).map_err(|e| format!("{}: {e}", d.statement))?;
         match parsed.into_iter().next() {
-            Some((Statement::Delete(stmt), _)) => run(storage, stmt, &d.db, Some(d.before_ns)).await.map_err(|e| e.to_string()),
+            Some((Statement::Delete(stmt), _)) => run(catalog, stmt, &d.db, Some(d.before_ns)).await.map_err(|e| e.to_string()),
             _ => Err(format!("not a deletion: {}", d.statement)),
         }
     })

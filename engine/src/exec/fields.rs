@@ -4,7 +4,8 @@
 //! Those are what Prometheus wrote, and they keep `__name__` as a tag, as InfluxDB 1.x and
 //! openGemini show Prometheus data; series line protocol wrote have only their tags.
 
-use crate::storage::{self, Storage};
+use crate::data::Catalog;
+use crate::storage;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::storage::fields::Fields;
 use std::collections::HashMap;
@@ -15,8 +16,8 @@ pub struct FieldMap {
 }
 
 impl FieldMap {
-    pub fn load(storage: &Storage, db: &str) -> Result<FieldMap, storage::Error> {
-        let fields = storage.line_fields(db)?;
+    pub fn load(catalog: &dyn Catalog, db: &str) -> Result<FieldMap, storage::Error> {
+        let fields = catalog.line_fields(db)?;
         let by_series = fields
             .iter()
             .flat_map(|(m, fs)| fs.iter().filter(|f| *f != "value").map(move |f| (format!("{m}_{f}"), (m.clone(), f.clone()))))

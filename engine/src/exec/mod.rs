@@ -128,18 +128,18 @@ pub async fn run(data: &Data, who: &Principal, stmt: Statement, text: &str, para
 }
 
 async fn execute(data: &Data, who: &Principal, stmt: Statement, params: &Params<'_>) -> Result<Vec<Table>, Error> {
-    let storage = data.storage();
+    let catalog = data.catalog();
     let none = |r: Result<(), storage::Error>| r.map(|()| Vec::new()).map_err(Error::from);
     match stmt {
-        Statement::CreateDatabase { name, policy } => none(storage.create_database(&name, policy.as_ref().map(|(rp, o)| (rp.as_str(), o)))),
-        Statement::DropDatabase(name) => none(storage.drop_database(&name).await),
+        Statement::CreateDatabase { name, policy } => none(catalog.create_database(&name, policy.as_ref().map(|(rp, o)| (rp.as_str(), o)))),
+        Statement::DropDatabase(name) => none(catalog.drop_database(&name).await),
         Statement::Retention(r) => retention(data, r, params).await,
         Statement::Delete(d) => {
             let db = target_db(None, params.db).ok_or("database name required")?;
-            delete::run(storage, d, &db, None).await.map(|()| Vec::new())
+            delete::run(catalog, d, &db, None).await.map(|()| Vec::new())
         }
-        Statement::ShowDatabases => Ok(table(Some("databases"), &["name"], users::visible_databases(storage, who).into_iter().map(|d| vec![d.into()]).collect()).into_iter().collect()),
-        Statement::User(stmt) => users::execute(storage, stmt),
+        Statement::ShowDatabases => Ok(table(Some("databases"), &["name"], users::visible_databases(catalog, who).into_iter().map(|d| vec![d.into()]).collect()).into_iter().collect()),
+        Statement::User(stmt) => users::execute(catalog, stmt),
         Statement::ShowMeasurements { on, name, limit, offset } => show::measurements(data, &database(&on, params)?, name, limit, offset).await,
         Statement::ShowTagKeys { on, from } => show::tag_keys(data, &database(&on, params)?, from.as_deref()).await,
         Statement::ShowTagValues { on, from, keys } => show::tag_values(data, &database(&on, params)?, from.as_deref(), keys).await,
@@ -152,13 +152,13 @@ async fn execute(data: &Data, who: &Principal, stmt: Statement, params: &Params<
 }
 
 async fn retention(data: &Data, stmt: RetentionStatement, params: &Params<'_>) -> Result<Vec<Table>, Error> {
-    let storage = data.storage();
+    let catalog = data.catalog();
     let done = match stmt {
-        RetentionStatement::Create { name, db, options } => storage.create_policy(&db, &name, &options),
-        RetentionStatement::Alter { name, db, options } => storage.alter_policy(&db, &name, &options),
-        RetentionStatement::Drop { name, db } => storage.drop_policy(&db, &name).await,
+        RetentionStatement::Create { name, db, options } => catalog.create_policy(&db, &name, &options),
+        RetentionStatement::Alter { name, db, options } => catalog.alter_policy(&db, &name, &options),
+        RetentionStatement::Drop { name, db } => catalog.drop_policy(&db, &name).await,
         RetentionStatement::Show { on } => {
-            let d = storage.database(&database(&on, params)?)?;
+            let d = catalog.database(&database(&on, params)?)?;
             let rows = d
                 .policies
                 .iter()

@@ -187,14 +187,14 @@ pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option
     }
     let db = target_db(select_db(select), default_db).ok_or("database name required")?;
     let rp_name = select.sources.iter().find_map(|s| s.rp.as_deref()).or(default_rp);
-    data.storage().require_policy(&db, rp_name)?;
+    data.catalog().require_policy(&db, rp_name)?;
     let rp = Policies::One(rp_name);
     let target = (db.as_str(), rp);
     let mut out = Vec::new();
-    let field_map = Arc::new(FieldMap::load(data.storage(), &db)?);
+    let field_map = Arc::new(FieldMap::load(data.catalog(), &db)?);
     let mut aggregate_rows_total = 0;
     for m in measurements(data, select, target, &field_map).await? {
-        let all_series = data.series(&db, rp, vec![field_map.matcher(Some(&m))?]).await?;
+        let all_series = data.series(&db, rp, vec![field_map.matcher(Some(&m))?], None).await?;
         let tag_keys: BTreeSet<String> = all_series.iter().flat_map(|s| field_map.tags(s.iter()).into_iter().map(|(n, _)| n.to_string())).collect();
         let all_fields = field_map.fields_of(&m, all_series.iter().any(|s| s.get("__name__") == m));
         let is_tag = |name: &str, hint: Option<&str>| match hint {

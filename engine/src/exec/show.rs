@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The series of measurement `from` (all its fields), or of every measurement.
 async fn series_of(data: &Data, db: &str, from: Option<&str>) -> Result<(FieldMap, Vec<Labels>), Error> {
-    let fields = FieldMap::load(data.storage(), db)?;
-    let found = data.series(db, Policies::All, vec![fields.matcher(from)?]).await?;
+    let fields = FieldMap::load(data.catalog(), db)?;
+    let found = data.series(db, Policies::All, vec![fields.matcher(from)?], None).await?;
     Ok((fields, found))
 }
 
@@ -57,28 +57,37 @@ fn series_key(measurement: &str, tags: &[(&str, &str)]) -> String {
     key
 }
 
-/// Keeps the series whose tags satisfy `condition` (tags only: series have no fields here).
-pub fn filter_series<T>(found: &mut Vec<T>, fields: &FieldMap, labels: impl Fn(&T) -> &Labels, condition: &Option<Expr>) -> Result<(), Error> {
-    let Some(expr) = condition else { return Ok(()) };
-    let cond = Cond::compile(expr, &|_, hint| hint != Some("field"), &mut |_| 0)?;
-    found.retain(|s| {
-        let tags = fields.tags(labels(s).iter());
+/// Whether a series' tags satisfy `condition` (tags only: series have no fields here).
+pub fn tag_filter<'a>(fields: &'a FieldMap, condition: &Option<Expr>) -> Result<impl Fn(&Labels) -> bool + 'a, Error> {
+    let cond = condition.as_ref().map(|expr| Cond::compile(expr, &|_, hint| hint != Some("field"), &mut |_| 0)).transpose()?;
+    Ok(move |labels: &Labels| {
+        let Some(cond) = &cond else { return true };
+        let tags = fields.tags(labels.iter());
         cond.eval(&|k| tags.iter().find(|(n, _)| *n == k).map(|(_, v)| *v), &[])
-    });
+    })
+}
+
+/// Keeps the series whose tags satisfy `condition` (see `tag_filter`).
+pub fn filter_series<T>(found: &mut Vec<T>, fields: &FieldMap, labels: impl Fn(&T) -> &Labels, condition: &Option<Expr>) -> Result<(), Error> {
+    if condition.is_none() {
+        return Ok(());
+    }
+    let keep = tag_filter(fields, condition)?;
+    found.retain(|s| keep(labels(s)));
     Ok(())
 }
 
 /// Every series name of `db` in the policies asked for.
 pub async fn series_names(data: &Data, db: &str, which: Policies<'_>) -> Result<Vec<String>, Error> {
-    Ok(data.label_values(db, which, "__name__").await?)
+    Ok(data.label_values(db, which, "__name__", None).await?)
 }
 
 pub async fn measurements(data: &Data, db: &str, name: Option<Name>, limit: usize, offset: usize) -> Result<Vec<Table>, Error> {
-    if data.storage().database(db).is_err() {
+    if data.catalog().database(db).is_err() {
         // InfluxDB 1.6 lists no measurements of a database it does not have, without an error.
         return Ok(Vec::new());
     }
-    let fields = FieldMap::load(data.storage(), db)?;
+    let fields = FieldMap::load(data.catalog(), db)?;
     let mut names: BTreeSet<String> = series_names(data, db, Policies::All).await?.iter().map(|n| fields.measurement_of(n).to_string()).collect();
     match name {
         Some(Name::Exact(m)) => names.retain(|n| *n == m),

@@ -15,7 +15,7 @@ const NS: i64 = 1_000_000_000;
 fn open(dir: &std::path::Path) -> Data {
     let storage = Storage::open(StorageOptions { data_dir: dir.into(), shards: 2, sync_writes: false }, Arc::new(Metrics::default())).unwrap();
     storage.create_database("db", None).unwrap();
-    Data::Local(Arc::new(storage))
+    crate::storage::series_store::local_data(Arc::new(storage))
 }
 
 /// `cpu{host=a}` 1..6 and `cpu{host=b}` 10..60 at 0 s, 10 s, …, 50 s.

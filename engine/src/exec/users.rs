@@ -9,7 +9,7 @@ use crate::query::delete::DeleteStatement;
 use crate::query::influxql::Statement;
 use crate::query::retention::RetentionStatement;
 use crate::storage::users::{User, UserStore};
-use crate::storage::Storage;
+use crate::data::Catalog;
 
 /// The caller: anyone when auth is off, else an authenticated user.
 pub enum Principal {
@@ -92,8 +92,8 @@ pub fn missing_privilege(who: &Principal, stmt: &Statement, db: Option<&str>) ->
 
 /// The databases `SHOW DATABASES` lists to the caller: all for admins, else those they hold a
 /// privilege on.
-pub fn visible_databases(storage: &Storage, who: &Principal) -> Vec<String> {
-    let all = storage.databases();
+pub fn visible_databases(catalog: &dyn Catalog, who: &Principal) -> Vec<String> {
+    let all = catalog.databases();
     match who {
         Principal::User(u) if !u.admin => all.into_iter().filter(|d| u.privileges.contains_key(d)).collect(),
         _ => all,
@@ -110,12 +110,12 @@ fn revoke(current: Privilege, revoked: Privilege) -> Option<Privilege> {
     }
 }
 
-pub fn execute(storage: &Storage, stmt: UserStatement) -> Result<Vec<Table>, Error> {
+pub fn execute(catalog: &dyn Catalog, stmt: UserStatement) -> Result<Vec<Table>, Error> {
     let not_found = || "user not found".to_string();
     match stmt {
         UserStatement::Create { name, password, admin } => {
             let user = UserStore::new_user(&name, &password, admin)?;
-            storage.change_user(&name, |users| match users.contains_key(&name) {
+            catalog.change_user(&name, |users| match users.contains_key(&name) {
                 true => Err("user already exists".into()),
                 false => {
                     users.insert(name.clone(), user);
@@ -123,11 +123,11 @@ pub fn execute(storage: &Storage, stmt: UserStatement) -> Result<Vec<Table>, Err
                 }
             })?;
         }
-        UserStatement::Drop(name) => storage.change_user(&name, |users| Ok(users.remove(&name).map(|_| ()).ok_or_else(not_found)?))?,
+        UserStatement::Drop(name) => catalog.change_user(&name, |users| Ok(users.remove(&name).map(|_| ()).ok_or_else(not_found)?))?,
         UserStatement::SetPassword { name, password } => {
-            storage.change_user(&name, |users| UserStore::set_password(users.get_mut(&name).ok_or_else(not_found)?, &password))?
+            catalog.change_user(&name, |users| UserStore::set_password(users.get_mut(&name).ok_or_else(not_found)?, &password))?
         }
-        UserStatement::Grant { privilege, db, name } => storage.change_user(&name, |users| {
+        UserStatement::Grant { privilege, db, name } => catalog.change_user(&name, |users| {
             let user = users.get_mut(&name).ok_or_else(not_found)?;
             match db {
                 Some(db) => {
@@ -137,7 +137,7 @@ pub fn execute(storage: &Storage, stmt: UserStatement) -> Result<Vec<Table>, Err
             }
             Ok(())
         })?,
-        UserStatement::Revoke { privilege, db, name } => storage.change_user(&name, |users| {
+        UserStatement::Revoke { privilege, db, name } => catalog.change_user(&name, |users| {
             let user = users.get_mut(&name).ok_or_else(not_found)?;
             match db {
                 Some(db) => match user.privileges.get(&db).and_then(|p| revoke(*p, privilege)) {
@@ -153,11 +153,11 @@ pub fn execute(storage: &Storage, stmt: UserStatement) -> Result<Vec<Table>, Err
             Ok(())
         })?,
         UserStatement::ShowUsers => {
-            let rows = storage.users().list().into_iter().map(|u| vec![u.name.into(), Cell::Bool(u.admin)]).collect();
+            let rows = catalog.users().list().into_iter().map(|u| vec![u.name.into(), Cell::Bool(u.admin)]).collect();
             return Ok(vec![Table::new(None, &["user", "admin"], rows)]);
         }
         UserStatement::ShowGrants(name) => {
-            let user = storage.users().get(&name).ok_or_else(not_found)?;
+            let user = catalog.users().get(&name).ok_or_else(not_found)?;
             let rows = user.privileges.iter().map(|(db, p)| vec![db.as_str().into(), p.name().into()]).collect();
             return Ok(vec![Table::new(None, &["database", "privilege"], rows)]);
         }

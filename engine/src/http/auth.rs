@@ -36,11 +36,11 @@ pub fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Principal, Ap
     if !state.auth.enabled {
         return Ok(Principal::Anyone);
     }
-    if state.data.storage().users().is_empty() {
+    if state.data.catalog().users().is_empty() {
         return Err(ApiError::new(StatusCode::FORBIDDEN, NO_ADMIN));
     }
     let (user, password) = credentials(req).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unable to parse authentication credentials"))?;
-    state.data.storage().users().authenticate(&user, &password).map(Principal::User).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "authorization failed"))
+    state.data.catalog().users().authenticate(&user, &password).map(Principal::User).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "authorization failed"))
 }
 
 /// 401 without valid credentials, 403 unless the caller may write (`Privilege::Write`) or

@@ -37,18 +37,18 @@ pub struct Params {
 
 impl Params {
     /// What a read or listing reads: `data` in `db` (default `prometheus`), `rp` or every policy.
-    fn target(&self, data: Data) -> Target {
+    fn target(&self, data: Arc<Data>) -> Target {
         let db = super::database_or_default(&self.db);
-        Target { data: Arc::new(data), db, rp: self.rp.clone(), all_policies: self.policies.as_deref() == Some("all") }
+        Target { data, db, rp: self.rp.clone(), all_policies: self.policies.as_deref() == Some("all") }
     }
 }
 
 /// 403 without the cluster secret, 404 on a node that is not in a cluster; else this node's
 /// own data.
-fn local_data(req: &HttpRequest, state: &AppState) -> Result<Data, ApiError> {
+fn local_data(req: &HttpRequest, state: &AppState) -> Result<Arc<Data>, ApiError> {
     let given = req.headers().get(crate::cluster::SECRET_HEADER).map(|v| v.as_bytes());
     match state.cluster() {
-        Some(c) if c.admits(given) => Ok(Data::Local(state.data.storage().clone())),
+        Some(c) if c.admits(given) => Ok(state.local.clone()),
         Some(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "internal endpoint: the cluster secret is required")),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")),
     }
@@ -72,8 +72,8 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         Some(f) => serde_json::from_str(f).map_err(|e| ApiError::bad_request(format!("fields: {e}")))?,
         None => FieldPairs::new(),
     };
-    let Data::Cluster(coordinator) = &*state.data else { return Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")) };
-    local.storage().register_fields(&db, &fields)?;
+    let Some(coordinator) = &state.coordinator else { return Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")) };
+    local.catalog().register_fields(&db, &fields)?;
     let kind = match (&params.stands_for, params.handoff) {
         (_, true) => CopyKind::HandedOff,
         (Some(owner), false) => CopyKind::StandingFor(owner),
@@ -100,7 +100,7 @@ pub async fn series(req: HttpRequest, params: web::Query<Params>, payload: web::
     let request = read_request(&req, payload, &state).await?;
     let mut results = Vec::new();
     for q in parse_queries(&request)? {
-        let series = target.data.series(&target.db, target.which(), q.matchers).await?;
+        let series = target.data.series(&target.db, target.which(), q.matchers, None).await?;
         results.push(pb::QueryResult { timeseries: series.iter().map(|l| pb::TimeSeries { labels: labels_pb(l), ..Default::default() }).collect() });
     }
     samples_answer(pb::ReadResponse { results })
@@ -108,7 +108,7 @@ pub async fn series(req: HttpRequest, params: web::Query<Params>, payload: web::
 
 pub async fn catalog(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     local_data(&req, &state)?;
-    let Data::Cluster(coordinator) = &*state.data else { return Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")) };
+    let Some(coordinator) = &state.coordinator else { return Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")) };
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let theirs = decode_entries(&decompress(&req, &raw, state.max_body_bytes)?).map_err(ApiError::bad_request)?;
     coordinator.take(theirs).await?;

@@ -25,6 +25,7 @@ mod write;
 
 pub use error::ApiError;
 
+use crate::cluster::coordinator::Coordinator;
 use crate::data::Data;
 use crate::metrics::Metrics;
 use actix_web::dev::Service;
@@ -35,6 +36,12 @@ use std::time::Instant;
 #[derive(Clone)]
 pub struct AppState {
     pub data: Arc<Data>,
+    /// This node's own data, which the internal endpoints serve to the other nodes of a
+    /// cluster (the same as `data` on a node that is alone).
+    pub local: Arc<Data>,
+    /// The coordinator of the cluster this node is one of, if any: for `/health`, `/metrics`
+    /// and the internal endpoints, which exist for the cluster.
+    pub coordinator: Option<Arc<Coordinator>>,
     pub metrics: Arc<Metrics>,
     /// Largest accepted request body after decompression.
     pub max_body_bytes: usize,
@@ -47,10 +54,7 @@ impl AppState {
     /// The cluster this node is one of, if any: for `/health`, `/metrics` and the internal
     /// endpoints.
     fn cluster(&self) -> Option<&crate::cluster::Cluster> {
-        match &*self.data {
-            Data::Local(_) => None,
-            Data::Cluster(c) => Some(&c.cluster),
-        }
+        self.coordinator.as_deref().map(|c| &*c.cluster)
     }
 }
 
@@ -67,7 +71,7 @@ fn required_database(db: &Option<String>) -> Result<String, ApiError> {
 /// 404 `database not found: <db>` or `retention policy not found: <rp>` unless the policy
 /// (or the database's default one, without `rp`) exists.
 fn require_policy(state: &AppState, db: &str, rp: Option<&str>) -> Result<(), ApiError> {
-    Ok(state.data.storage().require_policy(db, rp)?)
+    Ok(state.data.catalog().require_policy(db, rp)?)
 }
 
 /// A path whose other methods answer 405 naming the method.

@@ -1,20 +1,20 @@
 //! The series side of Prometheus' HTTP API: `/api/v1/series`, `/api/v1/labels`,
 //! `/api/v1/label/<name>/values` and `/api/v1/metadata`, read from the data interface
-//! (`Data::series`, `label_names`, `label_values`, `select`), so the same on one node and in
-//! a cluster. With `start` or `end`, only series with a sample in [start, end] count (read
-//! with `Data::select`; chunks wholly inside the range are not decoded); without them, every
-//! series in the index. Answers are sorted as Prometheus sorts them; `limit` cuts them with
-//! the warning later Prometheus versions give. Handlers return an `Answer` or a `PromError`;
+//! (`Data::series`, `label_names`, `label_values`), so the same on one node and in a
+//! cluster. With `start` or `end`, only series with a sample in [start, end] count (the data
+//! interface filters them); without them, every series in the index. Answers are sorted as
+//! Prometheus sorts them; `limit` cuts them with the warning later Prometheus versions give.
+//! Handlers return an `Answer` or a `PromError`;
 //! `prom_envelope` makes the request ready and renders the envelope.
 
 use super::prom_envelope::{time_param, Answer, PromError, Ready};
 use super::prom_format;
 use super::prom_params::{self, ParamError};
 use super::AppState;
-use crate::data::{Data, Selection};
-use crate::index::matcher::{MatchKind, Matcher};
+use crate::data::{Data, TimeRange};
+use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::{self, Policies};
+use crate::storage::Policies;
 use actix_web::{web, HttpRequest};
 use std::collections::BTreeSet;
 
@@ -22,7 +22,7 @@ const TRUNCATED: &str = "results truncated due to limit";
 
 /// Where series must have a sample: `None` for no bound (no `start` and `end`, or
 /// Prometheus' own minimum and maximum times, which clients send for an open range).
-fn time_range(r: &Ready) -> Result<Option<(i64, i64)>, PromError> {
+fn time_range(r: &Ready) -> Result<TimeRange, PromError> {
     let start = time_param(&r.form, "start", prom_params::MIN_TIME)?;
     let end = time_param(&r.form, "end", prom_params::MAX_TIME)?;
     Ok(match (start, end) {
@@ -40,53 +40,11 @@ fn selectors(r: &Ready, wrap: impl Fn(ParamError) -> PromError) -> Result<Vec<Ve
     r.form.values("match[]").into_iter().map(|text| prom_params::parse_selector(text).map_err(&wrap)).collect()
 }
 
-/// Whether a chunk holds a sample in [min_t, max_t]: without decoding it when it lies wholly
-/// inside or outside.
-fn has_sample(c: &storage::shard::StoredChunk, min_t: i64, max_t: i64) -> Result<bool, storage::Error> {
-    if c.max_t < min_t || c.min_t > max_t {
-        return Ok(false);
-    }
-    if c.min_t >= min_t && c.max_t <= max_t {
-        return Ok(true);
-    }
-    let mut found = false;
-    c.each(|t, _| found |= t >= min_t && t <= max_t)?;
-    Ok(found)
-}
-
-/// The label sets of the series matching `matchers` (every series for none), only those
-/// with a sample in `range` when there is one; sorted as the index sorts them.
-async fn matching(data: &Data, r: &Ready, matchers: Vec<Matcher>, range: Option<(i64, i64)>) -> Result<Vec<Labels>, PromError> {
-    let which = Policies::One(r.rp.as_deref());
-    let Some((min_t, max_t)) = range else {
-        return Ok(data.series(&r.db, which, matchers).await?);
-    };
-    let mut stream = data.select(&r.db, which, Selection { matchers, min_t, max_t }).await?;
-    let mut out: Vec<Labels> = Vec::new();
-    // Whether the series being read already has a sample: its other pieces are skipped.
-    let mut found = false;
-    while let Some(piece) = stream.next().await? {
-        if !found {
-            for c in &piece.chunks {
-                if has_sample(c, min_t, max_t)? {
-                    out.push(piece.labels.clone());
-                    found = true;
-                    break;
-                }
-            }
-        }
-        if piece.last {
-            found = false;
-        }
-    }
-    Ok(out)
-}
-
 /// The union of the series of every matcher set.
-async fn union(data: &Data, r: &Ready, sets: Vec<Vec<Matcher>>, range: Option<(i64, i64)>) -> Result<BTreeSet<Labels>, PromError> {
+async fn union(data: &Data, r: &Ready, sets: Vec<Vec<Matcher>>, range: TimeRange) -> Result<BTreeSet<Labels>, PromError> {
     let mut all = BTreeSet::new();
     for matchers in sets {
-        all.extend(matching(data, r, matchers, range).await?);
+        all.extend(data.series(&r.db, Policies::One(r.rp.as_deref()), matchers, range).await?);
     }
     Ok(all)
 }
@@ -128,10 +86,9 @@ pub async fn label_names(r: Ready, _req: HttpRequest, state: web::Data<AppState>
     let range = time_range(&r)?;
     let sets = selectors(&r, PromError::bad_data)?;
     let limit = limit(&r)?;
-    let mut names: Vec<String> = match (sets.is_empty(), range) {
-        (true, None) => state.data.label_names(&r.db, Policies::One(r.rp.as_deref()), vec![]).await?,
-        (true, Some(_)) => names_of(union(&state.data, &r, vec![vec![]], range).await?),
-        (false, _) => names_of(union(&state.data, &r, sets, range).await?),
+    let mut names: Vec<String> = match sets.is_empty() {
+        true => state.data.label_names(&r.db, Policies::One(r.rp.as_deref()), vec![], range).await?,
+        false => names_of(union(&state.data, &r, sets, range).await?),
     };
     names.sort();
     let mut warnings = Vec::new();
@@ -152,14 +109,11 @@ pub async fn label_values(r: Ready, req: HttpRequest, state: web::Data<AppState>
         return Err(PromError::bad_data(format!("invalid label name: {name:?}")));
     }
     let range = time_range(&r)?;
-    let mut sets = selectors(&r, PromError::bad_data)?;
+    let sets = selectors(&r, PromError::bad_data)?;
     let limit = limit(&r)?;
-    let mut values: Vec<String> = match (sets.is_empty(), range) {
-        (true, None) => state.data.label_values(&r.db, Policies::One(r.rp.as_deref()), &name).await?,
-        (no_match, _) => {
-            if no_match {
-                sets.push(vec![Matcher::new(MatchKind::Regex, &name, ".+").map_err(PromError::bad_data)?]);
-            }
+    let mut values: Vec<String> = match sets.is_empty() {
+        true => state.data.label_values(&r.db, Policies::One(r.rp.as_deref()), &name, range).await?,
+        false => {
             let found = union(&state.data, &r, sets, range).await?;
             let values: BTreeSet<&str> = found.iter().map(|l| l.get(&name)).filter(|v| !v.is_empty()).collect();
             values.into_iter().map(str::to_string).collect()
@@ -179,7 +133,7 @@ pub async fn metadata(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -
         text => text.parse().map_err(|_| PromError::bad_data("limit must be a number"))?,
     };
     let metric = r.form.value("metric");
-    let all = state.data.storage().metadata(&r.db)?;
+    let all = state.data.catalog().metadata(&r.db)?;
     let mut data = String::from("{");
     let chosen = all.iter().filter(|m| metric.is_empty() || m.family == metric);
     for (i, m) in chosen.take(if limit < 0 { usize::MAX } else { limit as usize }).enumerate() {
@@ -198,27 +152,6 @@ pub async fn metadata(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::chunk::XorChunk;
-    use crate::storage::shard::StoredChunk;
-
-    fn chunk(ts: &[i64]) -> StoredChunk {
-        let mut c = XorChunk::new();
-        for t in ts {
-            c.append(*t, 1.0);
-        }
-        StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes(), kind: crate::storage::shard::ChunkKind::Xor }
-    }
-
-    #[test]
-    fn a_chunk_has_a_sample_in_range_only_where_one_is() {
-        let c = chunk(&[0, 100, 200]);
-        assert!(has_sample(&c, 0, 200).unwrap());
-        assert!(has_sample(&c, 100, 100).unwrap());
-        assert!(has_sample(&c, 150, 250).unwrap());
-        assert!(!has_sample(&c, 10, 90).unwrap(), "overlaps the chunk's span, but no sample inside");
-        assert!(!has_sample(&c, 201, 300).unwrap());
-        assert!(!has_sample(&c, -10, -1).unwrap());
-    }
 
     #[test]
     fn limits_cut_with_a_warning() {

@@ -75,7 +75,7 @@ fn render(t: &Table, epoch: Option<&str>) -> Value {
 /// The caller, when they may run every statement; else 401/403 as InfluxDB answers. While no
 /// user exists (auth on), only `CREATE USER … WITH ALL PRIVILEGES` runs, without credentials.
 fn authorize(req: &HttpRequest, state: &AppState, statements: &[(Statement, String)], db: Option<&str>) -> Result<Principal, ApiError> {
-    if state.auth.enabled && state.data.storage().users().is_empty() {
+    if state.auth.enabled && state.data.catalog().users().is_empty() {
         return match exec::users::is_bootstrap(statements) {
             true => Ok(Principal::Anyone),
             false => Err(ApiError::new(StatusCode::FORBIDDEN, format!("error authorizing query: {}", super::auth::NO_ADMIN))),
@@ -101,7 +101,7 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let db = params.get("db").map(String::as_str);
     // The first admin, made without credentials while no user exists, becomes every node's:
     // so only once this node knows every other node has no user either.
-    let bootstrap = state.auth.enabled && state.data.storage().users().is_empty();
+    let bootstrap = state.auth.enabled && state.data.catalog().users().is_empty();
     if bootstrap && !state.data.catalog_complete() {
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the first user can be created once this node has reached every peer of the cluster"));
     }

@@ -38,8 +38,8 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "message": "ready for queries and writes",
         "status": "pass",
         "version": env!("CARGO_PKG_VERSION"),
-        "databases": state.data.storage().databases().len(),
-        "shards": state.data.storage().shard_count(),
+        "databases": state.data.catalog().databases().len(),
+        "shards": state.data.catalog().shard_count(),
     }))
 }
 
@@ -50,7 +50,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(state.data.storage().disk_bytes()) + &cluster_metrics(&state)))
+        .body(state.metrics.render(state.data.catalog().disk_bytes()) + &cluster_metrics(&state)))
 }
 
 /// Per peer: whether it is marked down, forwarded samples, forward errors, failovers, probes
@@ -79,7 +79,7 @@ fn cluster_metrics(state: &AppState) -> String {
             let _ = writeln!(o, "{name}{{peer={peer:?}}} {}", value(s));
         }
     }
-    if let crate::data::Data::Cluster(coordinator) = &*state.data {
+    if let Some(coordinator) = &state.coordinator {
         let pending = coordinator.handoff().pending();
         let now_ms = crate::clock::now_ms();
         let gauges: [(&str, &str, &dyn Fn(&crate::cluster::handoff::Pending) -> f64); 2] = [

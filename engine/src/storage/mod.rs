@@ -12,6 +12,8 @@ pub mod fields;
 pub mod keys;
 mod meta;
 mod open;
+mod pager;
+pub mod series_store;
 pub mod shard;
 #[cfg(test)]
 mod testing;

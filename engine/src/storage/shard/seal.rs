@@ -239,7 +239,8 @@ mod tests {
     /// and the same samples either way.
     #[actix_web::test]
     async fn a_read_gives_sealed_blocks_as_they_are_or_as_xor_chunks() {
-        use crate::data::{Selection, SeriesStream};
+        use crate::data::Selection;
+        use crate::storage::series_store::local_stream;
         use crate::storage::shard::ChunkKind;
         let dir = tempfile::tempdir().unwrap();
         let from = 1_800_000_000_000 / HOUR * HOUR - 10 * HOUR;
@@ -251,7 +252,7 @@ mod tests {
         let want: Vec<(i64, u64)> = bits(&counter(from, false)).into_iter().filter(|(t, _)| *t >= min_t && *t <= max_t).collect();
         for xor in [false, true] {
             let selection = Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", "b").unwrap()], min_t, max_t };
-            let mut stream = SeriesStream::local(storage.clone(), "db", Policies::One(None), selection.clone()).await.unwrap();
+            let mut stream = local_stream(storage.clone(), "db", Policies::One(None), selection.clone()).await.unwrap();
             if xor {
                 stream.xor_chunks();
             }
@@ -269,7 +270,7 @@ mod tests {
             }
             got.retain(|(t, _)| *t >= min_t && *t <= max_t);
             assert_eq!(got, want, "xor: {xor}");
-            let mut stream = SeriesStream::local(storage.clone(), "db", Policies::One(None), selection).await.unwrap();
+            let mut stream = local_stream(storage.clone(), "db", Policies::One(None), selection).await.unwrap();
             if xor {
                 stream.xor_chunks();
             }
