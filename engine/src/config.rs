@@ -184,8 +184,53 @@ pub struct Auth {
     pub protect_metrics: bool,
 }
 
+/// Why a duration does not parse: `Invalid` and `TooLarge` are of `parse_duration`, the others
+/// of `parse_prometheus_duration` (Prometheus' words).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DurationError {
+    #[error("invalid duration {0:?}: expected a number and ms, s, m, h, d, w or y (like 30d), or inf")]
+    Invalid(String),
+    #[error("invalid duration {0:?}: not a number of that size")]
+    TooLarge(String),
+    #[error("empty duration string")]
+    Empty,
+    #[error("not a valid duration string: {0:?}")]
+    NotPrometheus(String),
+    #[error("duration out of range")]
+    OutOfRange,
+}
+
+/// Why the server's options do not make a configuration; the text is what `gemini serve` prints.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read config file {}: {source}", path.display())]
+    ReadFile { path: PathBuf, source: std::io::Error },
+    #[error("config file {}: {source}", path.display())]
+    File { path: PathBuf, source: toml::de::Error },
+    #[error("retention: {0}")]
+    Retention(DurationError),
+    #[error("retention_check_interval: {0}")]
+    RetentionCheckInterval(DurationError),
+    #[error("retention_check_interval must be more than 0")]
+    ZeroRetentionCheckInterval,
+    #[error("TLS needs both --tls-cert and --tls-key")]
+    TlsHalf,
+    #[error("--admin-user needs the password in GEMINI_ADMIN_PASSWORD")]
+    AdminPassword,
+    #[error("query timeout: {0}")]
+    QueryTimeout(DurationError),
+    #[error("query lookback delta: {0}")]
+    LookbackDelta(DurationError),
+    #[error("cluster peers need --cluster.self: this node's address as the others reach it")]
+    ClusterSelf,
+    #[error("shards, http_workers and max_body_bytes must be at least 1")]
+    ZeroSize,
+    #[error("query timeout, lookback delta and max samples must be more than 0")]
+    ZeroQueryLimit,
+}
+
 /// `30d`, `12h`, `90m`, `1y` (365 days), `0` or `inf` (forever) → nanoseconds.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
+pub fn parse_duration(s: &str) -> Result<i64, DurationError> {
     let s = s.trim();
     if s == "0" || s.eq_ignore_ascii_case("inf") {
         return Ok(0);
@@ -196,21 +241,21 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         unit => crate::model::unit_nanos(unit),
     };
     let Some(unit) = unit.filter(|_| digits > 0) else {
-        return Err(format!("invalid duration {s:?}: expected a number and ms, s, m, h, d, w or y (like 30d), or inf"));
+        return Err(DurationError::Invalid(s.to_string()));
     };
-    s[..digits].parse::<i64>().ok().and_then(|n| n.checked_mul(unit)).ok_or_else(|| format!("invalid duration {s:?}: not a number of that size"))
+    s[..digits].parse::<i64>().ok().and_then(|n| n.checked_mul(unit)).ok_or_else(|| DurationError::TooLarge(s.to_string()))
 }
 
 /// A Prometheus duration (its `model.ParseDuration`): `0`, or numbers with the units `y w d h m
 /// s ms` in that order, each at most once, like `5m`, `1h30m` or `1d12h`.
-pub fn parse_prometheus_duration(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_prometheus_duration(s: &str) -> Result<std::time::Duration, DurationError> {
     const UNITS: [(&str, u64); 7] = [("y", 365 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)];
-    let bad = || format!("not a valid duration string: {s:?}");
+    let bad = || DurationError::NotPrometheus(s.to_string());
     if s == "0" {
         return Ok(std::time::Duration::ZERO);
     }
     if s.is_empty() {
-        return Err("empty duration string".into());
+        return Err(DurationError::Empty);
     }
     let (mut rest, mut next_unit, mut total) = (s, 0, 0u64);
     while !rest.is_empty() {
@@ -222,7 +267,7 @@ pub fn parse_prometheus_duration(s: &str) -> Result<std::time::Duration, String>
             return Err(bad());
         }
         let n: u64 = rest[..digits].parse().unwrap_or(u64::MAX);
-        total = n.checked_mul(UNITS[at].1).and_then(|ms| total.checked_add(ms)).filter(|ms| *ms <= i64::MAX as u64 / 1_000_000).ok_or("duration out of range")?;
+        total = n.checked_mul(UNITS[at].1).and_then(|ms| total.checked_add(ms)).filter(|ms| *ms <= i64::MAX as u64 / 1_000_000).ok_or(DurationError::OutOfRange)?;
         (rest, next_unit) = (&tail[unit.len()..], at + 1);
     }
     Ok(std::time::Duration::from_millis(total))
@@ -233,12 +278,12 @@ fn cores() -> usize {
 }
 
 impl ServeArgs {
-    pub fn resolve(self) -> Result<Config, String> {
+    pub fn resolve(self) -> Result<Config, Error> {
         let file = match &self.config {
             None => FileConfig::default(),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-                toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?
+                let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile { path: path.clone(), source })?;
+                toml::from_str(&text).map_err(|source| Error::File { path: path.clone(), source })?
             }
         };
         let cfg = Config {
@@ -250,11 +295,11 @@ impl ServeArgs {
                 .into_iter()
                 .filter(|d| !d.is_empty())
                 .collect(),
-            retention: self.retention.or(file.retention).map(|r| parse_duration(&r).map_err(|e| format!("retention: {e}"))).transpose()?,
+            retention: self.retention.or(file.retention).map(|r| parse_duration(&r).map_err(Error::Retention)).transpose()?,
             retention_check_interval: match self.retention_check_interval.or(file.retention_check_interval) {
                 None => std::time::Duration::from_secs(60),
-                Some(i) => match parse_duration(&i).map_err(|e| format!("retention_check_interval: {e}"))? {
-                    0 => return Err("retention_check_interval must be more than 0".into()),
+                Some(i) => match parse_duration(&i).map_err(Error::RetentionCheckInterval)? {
+                    0 => return Err(Error::ZeroRetentionCheckInterval),
                     ns => std::time::Duration::from_nanos(ns as u64),
                 },
             },
@@ -267,23 +312,23 @@ impl ServeArgs {
             tls: match (self.tls_cert.or(file.tls_cert), self.tls_key.or(file.tls_key)) {
                 (Some(c), Some(k)) => Some((c, k)),
                 (None, None) => None,
-                _ => return Err("TLS needs both --tls-cert and --tls-key".into()),
+                _ => return Err(Error::TlsHalf),
             },
             admin: match (self.admin_user, self.admin_password) {
                 (Some(u), Some(p)) if !u.is_empty() && !p.is_empty() => Some((u, p)),
-                (Some(u), _) if !u.is_empty() => return Err("--admin-user needs the password in GEMINI_ADMIN_PASSWORD".into()),
+                (Some(u), _) if !u.is_empty() => return Err(Error::AdminPassword),
                 _ => None,
             },
             cluster: None,
             query: QueryLimits {
                 timeout: match self.query_timeout.or(file.query.timeout) {
                     None => QueryLimits::default().timeout,
-                    Some(t) => parse_prometheus_duration(&t).map_err(|e| format!("query timeout: {e}"))?,
+                    Some(t) => parse_prometheus_duration(&t).map_err(Error::QueryTimeout)?,
                 },
                 max_samples: self.query_max_samples.or(file.query.max_samples).unwrap_or(QueryLimits::default().max_samples),
                 lookback_delta: match self.query_lookback_delta.or(file.query.lookback_delta) {
                     None => QueryLimits::default().lookback_delta,
-                    Some(t) => parse_prometheus_duration(&t).map_err(|e| format!("query lookback delta: {e}"))?,
+                    Some(t) => parse_prometheus_duration(&t).map_err(Error::LookbackDelta)?,
                 },
             },
         };
@@ -292,7 +337,7 @@ impl ServeArgs {
         let peers_file = self.cluster_peers_file.or(file.cluster.peers_file);
         cfg.cluster = match self.cluster_self.or(file.cluster.self_name) {
             None if peers.is_empty() && peers_file.is_none() => None,
-            None => return Err("cluster peers need --cluster.self: this node's address as the others reach it".into()),
+            None => return Err(Error::ClusterSelf),
             Some(self_name) => Some(crate::cluster::ClusterConfig {
                 self_name,
                 peers,
@@ -302,10 +347,10 @@ impl ServeArgs {
             }),
         };
         if cfg.shards == 0 || cfg.http_workers == 0 || cfg.max_body_bytes == 0 {
-            return Err("shards, http_workers and max_body_bytes must be at least 1".into());
+            return Err(Error::ZeroSize);
         }
         if cfg.query.timeout.is_zero() || cfg.query.lookback_delta.is_zero() || cfg.query.max_samples == 0 {
-            return Err("query timeout, lookback delta and max samples must be more than 0".into());
+            return Err(Error::ZeroQueryLimit);
         }
         Ok(cfg)
     }
@@ -342,13 +387,13 @@ mod tests {
         let secs = std::time::Duration::from_secs;
         assert_eq!(cfg.query, QueryLimits { timeout: secs(30), max_samples: 1000, lookback_delta: secs(90) });
         assert_eq!(ServeArgs::default().resolve().unwrap().query, QueryLimits { timeout: secs(120), max_samples: 50_000_000, lookback_delta: secs(300) });
-        let e = ServeArgs { query_timeout: Some("2 minutes".into()), ..Default::default() }.resolve().unwrap_err();
+        let e = ServeArgs { query_timeout: Some("2 minutes".into()), ..Default::default() }.resolve().unwrap_err().to_string();
         assert_eq!(e, "query timeout: not a valid duration string: \"2 minutes\"");
     }
 
     #[test]
     fn prometheus_durations() {
-        let ms = |s: &str| parse_prometheus_duration(s).map(|d| d.as_millis() as u64);
+        let ms = |s: &str| parse_prometheus_duration(s).map(|d| d.as_millis() as u64).map_err(|e| e.to_string());
         assert_eq!(ms("0"), Ok(0));
         assert_eq!(ms("5m"), Ok(300_000));
         assert_eq!(ms("1m30s"), Ok(90_000));
@@ -366,7 +411,7 @@ mod tests {
     #[test]
     fn unknown_key_is_named() {
         let (_dir, config) = config_file("http_adr = \"x\"\n");
-        let err = ServeArgs { config, ..Default::default() }.resolve().unwrap_err();
+        let err = ServeArgs { config, ..Default::default() }.resolve().unwrap_err().to_string();
         assert!(err.contains("http_adr"), "{err}");
     }
 }

@@ -29,11 +29,12 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(args) => args
-            .resolve()
-            .and_then(|cfg| actix_web::rt::System::new().block_on(engine::server::run(cfg))),
-        Command::Bench(args) => engine::bench::run(args),
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Serve(args) => match args.resolve() {
+            Ok(cfg) => actix_web::rt::System::new().block_on(engine::server::run(cfg)).map_err(Into::into),
+            Err(e) => Err(e.into()),
+        },
+        Command::Bench(args) => engine::bench::run(args).map_err(Into::into),
     };
     if let Err(e) = result {
         eprintln!("gemini: {e}");

@@ -10,29 +10,54 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvi
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-fn certificates(cert: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+/// Why TLS cannot be set up; errors name the file and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("TLS certificate {}: {source}", path.display())]
+    Certificate { path: PathBuf, source: rustls::pki_types::pem::Error },
+    #[error("TLS certificate {}: no CERTIFICATE block", path.display())]
+    NoCertificate { path: PathBuf },
+    #[error("TLS key {}: {source}", path.display())]
+    Key { path: PathBuf, source: rustls::pki_types::pem::Error },
+    #[error("TLS certificate {} and key do not make a server identity: {source}", path.display())]
+    Identity { path: PathBuf, source: rustls::Error },
+    /// The provider offers none of the safe protocol versions.
+    #[error(transparent)]
+    Rustls(#[from] rustls::Error),
+    #[error("the cluster's TLS client is already set")]
+    ClusterClientSet,
+}
+
+// Temporary bridge while the server's start-up takes errors as plain text (as for
+// `storage::Error`): `?` turns a TLS error into its message.
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}
+
+fn certificates(cert: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("TLS certificate {}: {e}", cert.display()))?;
+        .map_err(|source| Error::Certificate { path: cert.to_path_buf(), source })?;
     if certs.is_empty() {
-        return Err(format!("TLS certificate {}: no CERTIFICATE block", cert.display()));
+        return Err(Error::NoCertificate { path: cert.to_path_buf() });
     }
     Ok(certs)
 }
 
 /// Reads the certificate chain and private key; errors name the file and the problem.
-pub fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, String> {
+pub fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, Error> {
     let certs = certificates(cert)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("TLS key {}: {e}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|source| Error::Key { path: key.to_path_buf(), source })?;
     rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| format!("TLS certificate {} and key do not make a server identity: {e}", cert.display()))
+        .map_err(|source| Error::Identity { path: cert.to_path_buf(), source })
 }
 
 /// Trusts a server that presents `cert`, this node's own certificate.
@@ -67,16 +92,15 @@ static CLUSTER_CLIENT: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
 
 /// Makes the requests between cluster nodes HTTPS, trusting peers that serve `cert` (this
 /// node's certificate). Once per process, before serving.
-pub fn use_for_cluster(cert: &Path) -> Result<(), String> {
+pub fn use_for_cluster(cert: &Path) -> Result<(), Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = SameCertificate { cert: certificates(cert)?.swap_remove(0), provider: provider.clone() };
     let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    CLUSTER_CLIENT.set(Arc::new(config)).map_err(|_| "the cluster's TLS client is already set".to_string())
+    CLUSTER_CLIENT.set(Arc::new(config)).map_err(|_| Error::ClusterClientSet)
 }
 
 /// The TLS client configuration for requests to other nodes, when the cluster speaks HTTPS.

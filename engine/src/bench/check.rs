@@ -11,6 +11,54 @@ use prost::Message;
 use proto::prometheus as pb;
 use std::iter::Peekable;
 
+/// How an answer differs from what the bench wrote; `series` is a series' name as
+/// `series_name` writes it, `at` a chunk's place in a streamed answer.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum Error {
+    #[error("series {series} was never written")]
+    NeverWritten { series: String },
+    #[error("series {series} was written but not asked for")]
+    NotAsked { series: String },
+    #[error("series {series} is in the answer twice")]
+    Twice { series: String },
+    #[error("a sample at {t} ms outside any series")]
+    OutsideSeries { t: i64 },
+    #[error("series {series}: a sample at {t} ms ({v:?}) after the last of the {written} written")]
+    AfterLast { series: String, t: i64, v: f64, written: usize },
+    #[error("series {series} at {t} ms: read {read:?}, wrote {wrote:?}")]
+    WrongValue { series: String, t: i64, read: f64, wrote: f64 },
+    #[error("series {series}: a sample at {t} ms ({v:?}) that was never written (the next written is at {next} ms)")]
+    NeverWrittenSample { series: String, t: i64, v: f64, next: i64 },
+    #[error("series {series}: the sample written at {t} ms ({v:?}) is missing (the next read is at {next} ms)")]
+    MissingSample { series: String, t: i64, v: f64, next: i64 },
+    #[error("series {series}: the sample written at {t} ms ({v:?}) is missing (the answer ends the series after {read} samples)")]
+    MissingAtEnd { series: String, t: i64, v: f64, read: usize },
+    #[error("{missing} of {written} series written are missing, {first} among them")]
+    MissingSeries { missing: usize, written: usize, first: String },
+    #[error("not snappy-compressed: {0}")]
+    NotSnappy(snap::Error),
+    #[error("not a prometheus.ReadResponse: {0}")]
+    NotReadResponse(prost::DecodeError),
+    #[error("{0} query results for one query")]
+    Results(usize),
+    #[error("frame {frame}: length: {source}")]
+    FrameLength { frame: usize, source: prost::DecodeError },
+    #[error("frame {frame} is cut short")]
+    CutShort { frame: usize },
+    #[error("frame {frame}: the CRC does not match")]
+    Crc { frame: usize },
+    #[error("frame {frame}: {source}")]
+    Frame { frame: usize, source: prost::DecodeError },
+    #[error("{at}: encoding {encoding}, not XOR")]
+    NotXor { at: String, encoding: i32 },
+    #[error("{at}: not a well-formed XOR chunk")]
+    BadChunk { at: String },
+    #[error("{at}: no samples")]
+    EmptyChunk { at: String },
+    #[error("{at}: its samples span {first}..{last} ms")]
+    Span { at: String, first: i64, last: i64 },
+}
+
 /// `{__name__="x", job="y"}`, for messages.
 pub fn series_name(labels: &Labels) -> String {
     let pairs: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
@@ -53,7 +101,7 @@ impl<'w> Check<'w> {
 
     /// The answer's next series (or the next piece of the one before), by its labels in any
     /// order.
-    pub fn series(&mut self, mut labels: Vec<(String, String)>) -> Result<(), String> {
+    pub fn series(&mut self, mut labels: Vec<(String, String)>) -> Result<(), Error> {
         labels.sort();
         let found = self.workload.find(&labels);
         if let (true, Some(i), Some(current)) = (self.pieces, found, &self.current) {
@@ -62,50 +110,50 @@ impl<'w> Check<'w> {
             }
         }
         self.end_series()?;
-        let i = found.ok_or_else(|| format!("series {} was never written", series_name(&labels)))?;
+        let i = found.ok_or_else(|| Error::NeverWritten { series: series_name(&labels) })?;
         if !self.asked(i) {
-            return Err(format!("series {} was written but not asked for", self.name(i)));
+            return Err(Error::NotAsked { series: self.name(i) });
         }
         if std::mem::replace(&mut self.seen[i], true) {
-            return Err(format!("series {} is in the answer twice", self.name(i)));
+            return Err(Error::Twice { series: self.name(i) });
         }
         self.current = Some(Current { index: i, want: self.workload.samples(i).peekable(), read: 0 });
         Ok(())
     }
 
     /// The current series' next sample.
-    pub fn sample(&mut self, t: i64, v: f64) -> Result<(), String> {
-        let Some(c) = self.current.as_mut() else { return Err(format!("a sample at {t} ms outside any series")) };
+    pub fn sample(&mut self, t: i64, v: f64) -> Result<(), Error> {
+        let Some(c) = self.current.as_mut() else { return Err(Error::OutsideSeries { t }) };
         let name = || series_name(self.workload.labels(c.index));
         match c.want.peek().copied() {
-            None => Err(format!("series {}: a sample at {t} ms ({v:?}) after the last of the {} written", name(), c.read)),
+            None => Err(Error::AfterLast { series: name(), t, v, written: c.read }),
             Some((wt, wv)) if wt == t && wv.to_bits() == v.to_bits() => {
                 c.want.next();
                 c.read += 1;
                 self.samples += 1;
                 Ok(())
             }
-            Some((wt, wv)) if wt == t => Err(format!("series {} at {t} ms: read {v:?}, wrote {wv:?}", name())),
-            Some((wt, _)) if t < wt => Err(format!("series {}: a sample at {t} ms ({v:?}) that was never written (the next written is at {wt} ms)", name())),
-            Some((wt, wv)) => Err(format!("series {}: the sample written at {wt} ms ({wv:?}) is missing (the next read is at {t} ms)", name())),
+            Some((wt, wv)) if wt == t => Err(Error::WrongValue { series: name(), t, read: v, wrote: wv }),
+            Some((wt, _)) if t < wt => Err(Error::NeverWrittenSample { series: name(), t, v, next: wt }),
+            Some((wt, wv)) => Err(Error::MissingSample { series: name(), t: wt, v: wv, next: t }),
         }
     }
 
-    fn end_series(&mut self) -> Result<(), String> {
+    fn end_series(&mut self) -> Result<(), Error> {
         let Some(mut c) = self.current.take() else { return Ok(()) };
-        if let Some((wt, wv)) = c.want.peek() {
-            return Err(format!("series {}: the sample written at {wt} ms ({wv:?}) is missing (the answer ends the series after {} samples)", self.name(c.index), c.read));
+        if let Some(&(t, v)) = c.want.peek() {
+            return Err(Error::MissingAtEnd { series: self.name(c.index), t, v, read: c.read });
         }
         self.series += 1;
         Ok(())
     }
 
     /// The end of the answer: returns how many series and samples it held.
-    pub fn finish(mut self) -> Result<(usize, usize), String> {
+    pub fn finish(mut self) -> Result<(usize, usize), Error> {
         self.end_series()?;
         let missing: Vec<usize> = (0..self.seen.len()).filter(|&i| !self.seen[i] && self.asked(i)).collect();
         if let Some(&first) = missing.first() {
-            return Err(format!("{} of {} series written are missing, {} among them", missing.len(), missing.len() + self.series, self.name(first)));
+            return Err(Error::MissingSeries { missing: missing.len(), written: missing.len() + self.series, first: self.name(first) });
         }
         Ok((self.series, self.samples))
     }
@@ -117,11 +165,11 @@ fn labels_of(labels: &[pb::Label]) -> Vec<(String, String)> {
 
 /// Checks a SAMPLES answer (snappy-compressed `ReadResponse`) to a one-query remote read of
 /// `metric` over all time. Returns the number of series and samples.
-pub fn samples_answer(body: &[u8], workload: &Workload, metric: &str) -> Result<(usize, usize), String> {
-    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| format!("not snappy-compressed: {e}"))?;
-    let response = pb::ReadResponse::decode(raw.as_slice()).map_err(|e| format!("not a prometheus.ReadResponse: {e}"))?;
+pub fn samples_answer(body: &[u8], workload: &Workload, metric: &str) -> Result<(usize, usize), Error> {
+    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(Error::NotSnappy)?;
+    let response = pb::ReadResponse::decode(raw.as_slice()).map_err(Error::NotReadResponse)?;
     let [result] = response.results.as_slice() else {
-        return Err(format!("{} query results for one query", response.results.len()));
+        return Err(Error::Results(response.results.len()));
     };
     let mut check = Check::new(workload, Some(metric), false);
     for ts in &result.timeseries {
@@ -136,27 +184,27 @@ pub fn samples_answer(body: &[u8], workload: &Workload, metric: &str) -> Result<
 /// Checks a STREAMED_XOR_CHUNKS answer to a one-query remote read of every series over all
 /// time: frames of a varint length, the CRC32C (Castagnoli, big-endian) of the message and a
 /// `ChunkedReadResponse`. Returns the number of series, samples and frames.
-pub fn streamed_answer(body: &[u8], workload: &Workload) -> Result<(usize, usize, usize), String> {
+pub fn streamed_answer(body: &[u8], workload: &Workload) -> Result<(usize, usize, usize), Error> {
     let mut check = Check::new(workload, None, true);
     let (mut rest, mut frames) = (body, 0);
     while !rest.is_empty() {
-        let len = prost::encoding::decode_varint(&mut rest).map_err(|e| format!("frame {frames}: length: {e}"))? as usize;
-        let (Some(crc), Some(msg)) = (rest.get(..4), rest.get(4..4 + len)) else { return Err(format!("frame {frames} is cut short")) };
+        let len = prost::encoding::decode_varint(&mut rest).map_err(|source| Error::FrameLength { frame: frames, source })? as usize;
+        let (Some(crc), Some(msg)) = (rest.get(..4), rest.get(4..4 + len)) else { return Err(Error::CutShort { frame: frames }) };
         if crc32c::crc32c(msg).to_be_bytes() != crc {
-            return Err(format!("frame {frames}: the CRC does not match"));
+            return Err(Error::Crc { frame: frames });
         }
-        let frame = pb::ChunkedReadResponse::decode(msg).map_err(|e| format!("frame {frames}: {e}"))?;
+        let frame = pb::ChunkedReadResponse::decode(msg).map_err(|source| Error::Frame { frame: frames, source })?;
         for s in frame.chunked_series {
             check.series(labels_of(&s.labels))?;
             for c in &s.chunks {
                 let where_ = || format!("frame {frames}, series {}, chunk {}..{} ms", series_name(&labels_of(&s.labels)), c.min_time_ms, c.max_time_ms);
                 if c.r#type != pb::chunk::Encoding::Xor as i32 {
-                    return Err(format!("{}: encoding {}, not XOR", where_(), c.r#type));
+                    return Err(Error::NotXor { at: where_(), encoding: c.r#type });
                 }
-                let samples = crate::storage::chunk::decode(&c.data).ok_or_else(|| format!("{}: not a well-formed XOR chunk", where_()))?;
-                let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return Err(format!("{}: no samples", where_())) };
+                let samples = crate::storage::chunk::decode(&c.data).ok_or_else(|| Error::BadChunk { at: where_() })?;
+                let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return Err(Error::EmptyChunk { at: where_() }) };
                 if (first.0, last.0) != (c.min_time_ms, c.max_time_ms) {
-                    return Err(format!("{}: its samples span {}..{} ms", where_(), first.0, last.0));
+                    return Err(Error::Span { at: where_(), first: first.0, last: last.0 });
                 }
                 for (t, v) in samples {
                     check.sample(t, v)?;
@@ -245,14 +293,14 @@ mod tests {
 
     /// Both answers of `series`: the SAMPLES one checked as a read of `READ_METRIC` (the series
     /// of other metrics left out), the streamed one as a read of everything.
-    fn both(w: &Workload, series: &Answer) -> [Result<(usize, usize), String>; 2] {
+    fn both(w: &Workload, series: &Answer) -> [Result<(usize, usize), Error>; 2] {
         let of_metric: Answer = series.iter().filter(|(l, _)| of_read_metric(l)).cloned().collect();
         [samples_answer(&samples_body(&of_metric), w, READ_METRIC), streamed_answer(&streamed_body(series, 3), w).map(|(s, n, _)| (s, n))]
     }
 
-    fn assert_fails(results: [Result<(usize, usize), String>; 2], what: &str) {
+    fn assert_fails(results: [Result<(usize, usize), Error>; 2], what: &str) {
         for (r, kind) in results.into_iter().zip(["SAMPLES", "streamed"]) {
-            let e = r.expect_err(&format!("the {kind} check lets pass {what}"));
+            let e = r.expect_err(&format!("the {kind} check lets pass {what}")).to_string();
             assert!(e.contains(what), "the {kind} check says {e:?}, not {what:?}");
         }
     }
@@ -282,7 +330,7 @@ mod tests {
         let zero = all.iter().position(|(_, s)| s[0].1 == 0.0).expect("a series that starts at 0");
         let mut negative = all.clone();
         negative[zero].1[0].1 = -0.0;
-        assert!(streamed_answer(&streamed_body(&negative, 3), &w).unwrap_err().contains("read -0.0, wrote 0.0"));
+        assert!(streamed_answer(&streamed_body(&negative, 3), &w).unwrap_err().to_string().contains("read -0.0, wrote 0.0"));
     }
 
     #[test]
@@ -324,7 +372,7 @@ mod tests {
         let other = all.iter().find(|(l, _)| !of_read_metric(l)).unwrap().clone();
         let mut of_metric: Answer = all.iter().filter(|(l, _)| of_read_metric(l)).cloned().collect();
         of_metric.push(other);
-        assert!(samples_answer(&samples_body(&of_metric), &w, READ_METRIC).unwrap_err().contains("written but not asked for"));
+        assert!(samples_answer(&samples_body(&of_metric), &w, READ_METRIC).unwrap_err().to_string().contains("written but not asked for"));
     }
 
     #[test]
@@ -335,8 +383,8 @@ mod tests {
         let mut flipped = good.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert!(streamed_answer(&flipped, &w).unwrap_err().contains("CRC"));
-        assert!(streamed_answer(&good[..good.len() - 1], &w).unwrap_err().contains("cut short"));
+        assert!(streamed_answer(&flipped, &w).unwrap_err().to_string().contains("CRC"));
+        assert!(streamed_answer(&good[..good.len() - 1], &w).unwrap_err().to_string().contains("cut short"));
         assert!(samples_answer(b"Service Unavailable", &w, READ_METRIC).is_err());
         // A chunk whose time range is not its samples'.
         let c = XorChunk::of(&all[0].1);
@@ -346,7 +394,7 @@ mod tests {
             prost::encoding::encode_varint(msg.len() as u64, &mut out);
             out.extend_from_slice(&crc32c::crc32c(&msg).to_be_bytes());
             out.extend_from_slice(&msg);
-            streamed_answer(&out, &w).unwrap_err()
+            streamed_answer(&out, &w).unwrap_err().to_string()
         };
         let xor = pb::chunk::Encoding::Xor as i32;
         assert!(frame(pb::Chunk { min_time_ms: c.min_time(), max_time_ms: c.max_time() + 1, r#type: xor, data: c.bytes().to_vec() }).contains("its samples span"));

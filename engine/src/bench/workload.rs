@@ -313,3 +313,41 @@ pub fn encode(args: &BenchArgs, workload: &Workload) -> Vec<Vec<Vec<u8>>> {
     }
     per_conn
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::Server;
+
+    fn small_args() -> BenchArgs {
+        BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1, sync_writes: false, read_after_sealing: false, server: Server::Gemini }
+    }
+
+    #[test]
+    fn workload_has_the_asked_shape() {
+        let args = small_args();
+        let reqs = encode(&args, &Workload::new(args.series, args.scrapes));
+        assert_eq!(reqs.len(), 2);
+        let workload = Workload::new(args.series, args.scrapes);
+        let mut total = 0;
+        let mut sent: Vec<Vec<(i64, f64)>> = vec![Vec::new(); workload.series_count()];
+        for bodies in &reqs {
+            for b in bodies {
+                let raw = snap::raw::Decoder::new().decompress_vec(b).unwrap();
+                let req = pb::WriteRequest::decode(raw.as_slice()).unwrap();
+                assert!(req.timeseries.len() <= 300);
+                total += req.timeseries.len();
+                for ts in req.timeseries {
+                    let labels: Vec<(String, String)> = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
+                    sent[workload.find(&labels).expect("a series of the workload")].extend(ts.samples.iter().map(|s| (s.timestamp, s.value)));
+                }
+            }
+        }
+        assert_eq!(total, 3000);
+        // What the checks regenerate is what was sent, bit for bit.
+        for (i, samples) in sent.iter().enumerate() {
+            let want: Vec<(i64, f64)> = workload.samples(i).collect();
+            assert_eq!(samples.iter().map(|(t, v)| (*t, v.to_bits())).collect::<Vec<_>>(), want.iter().map(|(t, v)| (*t, v.to_bits())).collect::<Vec<_>>(), "series {i}");
+        }
+    }
+}

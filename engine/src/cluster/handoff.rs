@@ -237,7 +237,7 @@ impl Handoff {
                 break;
             }
             used += 1;
-            let matchers = key.labels.iter().map(|(n, v)| Matcher::new(MatchKind::Equal, n, v)).collect::<Result<Vec<_>, _>>().map_err(Error::Invalid)?;
+            let matchers = key.labels.iter().map(|(n, v)| Matcher::new(MatchKind::Equal, n, v)).collect::<Result<Vec<_>, _>>().map_err(|e| Error::Invalid(e.to_string()))?;
             let selection = Selection { matchers, min_t: hint.min_t, max_t: hint.max_t };
             let mut stream = local_stream(self.storage.clone(), &key.db, Policies::One(rp), selection).await.map_err(|e| match e {
                 crate::data::Error::Storage(e) => e,

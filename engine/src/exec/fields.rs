@@ -51,10 +51,10 @@ impl FieldMap {
 
     /// Selects every series of `measurement` (all its fields), or of every measurement.
     pub fn matcher(&self, measurement: Option<&str>) -> Result<Matcher, String> {
-        let Some(m) = measurement else { return Matcher::new(MatchKind::Regex, "__name__", ".+") };
+        let Some(m) = measurement else { return Matcher::new(MatchKind::Regex, "__name__", ".+").map_err(String::from) };
         let mut names = vec![regex::escape(m)];
         names.extend(self.fields.get(m).into_iter().flatten().filter(|f| *f != "value").map(|f| regex::escape(&Self::series_name(m, f))));
-        Matcher::new(MatchKind::Regex, "__name__", &names.join("|"))
+        Matcher::new(MatchKind::Regex, "__name__", &names.join("|")).map_err(String::from)
     }
 
     /// The fields of `measurement`: those line protocol wrote, and `value` when the series

@@ -6,7 +6,7 @@
 //! when others do not (400 `partial write: …`, as InfluxDB answers).
 
 use super::body::{read_raw, too_large};
-use super::line_protocol::{parse_line, to_millis, FieldValue, Point};
+use super::line_protocol::{parse_line, to_millis, FieldValue, ParseError, Point, TimestampError};
 use super::{ApiError, AppState};
 use crate::labels::Labels;
 use crate::storage::shard::SeriesWrite;
@@ -20,6 +20,23 @@ pub struct Params {
     rp: Option<String>,
     #[serde(default)]
     precision: String,
+}
+
+/// Why a line is not stored; the answer says `unable to parse '<line>': ` and this.
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Timestamp(#[from] TimestampError),
+    #[error("duplicate tag {0:?}")]
+    DuplicateTag(String),
+    #[error("tag \"__name__\" is reserved for the measurement")]
+    ReservedTag,
+    #[error("field {0:?}: integers beyond 2^53 cannot be stored exactly as float64")]
+    InexactInteger(String),
+    #[error("field {0:?} is a string: Gemini stores numbers (float, integer, boolean) only")]
+    StringField(String),
 }
 
 /// Integers above this lose precision as float64.
@@ -45,19 +62,19 @@ fn body_text(req: &HttpRequest, raw: &[u8], limit: usize) -> Result<String, ApiE
     String::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("line protocol must be UTF-8: {e}")))
 }
 
-fn number(field: &str, value: &FieldValue) -> Result<f64, String> {
+fn number(field: &str, value: &FieldValue) -> Result<f64, Refused> {
     match value {
         FieldValue::Float(v) => Ok(*v),
         FieldValue::Boolean(b) => Ok(if *b { 1.0 } else { 0.0 }),
         FieldValue::Integer(i) if i.unsigned_abs() <= MAX_EXACT_INTEGER => Ok(*i as f64),
         FieldValue::Unsigned(u) if *u <= MAX_EXACT_INTEGER => Ok(*u as f64),
-        FieldValue::Integer(_) | FieldValue::Unsigned(_) => Err(format!("field {field:?}: integers beyond 2^53 cannot be stored exactly as float64")),
-        FieldValue::String(_) => Err(format!("field {field:?} is a string: Gemini stores numbers (float, integer, boolean) only")),
+        FieldValue::Integer(_) | FieldValue::Unsigned(_) => Err(Refused::InexactInteger(field.to_string())),
+        FieldValue::String(_) => Err(Refused::StringField(field.to_string())),
     }
 }
 
 /// The series and samples of one point: one per field.
-fn samples_of(p: &Point, precision: &str, now_ms: i64) -> Result<Vec<(Labels, i64, f64)>, String> {
+fn samples_of(p: &Point, precision: &str, now_ms: i64) -> Result<Vec<(Labels, i64, f64)>, Refused> {
     let ts = match p.timestamp {
         Some(t) => to_millis(t, precision)?,
         None => now_ms,
@@ -66,11 +83,11 @@ fn samples_of(p: &Point, precision: &str, now_ms: i64) -> Result<Vec<(Labels, i6
     tags.sort_unstable();
     for w in tags.windows(2) {
         if w[0].0 == w[1].0 {
-            return Err(format!("duplicate tag {:?}", w[0].0));
+            return Err(Refused::DuplicateTag(w[0].0.to_string()));
         }
     }
     if tags.iter().any(|(k, _)| *k == "__name__") {
-        return Err("tag \"__name__\" is reserved for the measurement".into());
+        return Err(Refused::ReservedTag);
     }
     let mut out = Vec::with_capacity(p.fields.len());
     for (field, value) in &p.fields {
@@ -87,7 +104,7 @@ fn samples_of(p: &Point, precision: &str, now_ms: i64) -> Result<Vec<(Labels, i6
 pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = super::required_database(&params.db)?;
     super::auth::authorize(&req, &state, crate::model::Privilege::Write, &db)?;
-    to_millis(0, &params.precision).map_err(ApiError::bad_request)?;
+    to_millis(0, &params.precision).map_err(|e| ApiError::bad_request(e.to_string()))?;
     super::require_policy(&state, &db, params.rp.as_deref())?;
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let text = body_text(&req, &raw, state.max_body_bytes)?;
@@ -99,7 +116,7 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
     // Measurement → fields of the good lines, for the field registry.
     let mut fields: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        match parse_line(line).and_then(|p| samples_of(&p, &params.precision, now_ms).map(|s| (p, s))) {
+        match parse_line(line).map_err(Refused::from).and_then(|p| samples_of(&p, &params.precision, now_ms).map(|s| (p, s))) {
             Ok((point, samples)) => {
                 for (field, _) in &point.fields {
                     if !fields.get(&point.measurement).is_some_and(|f| f.contains(field)) {
@@ -146,7 +163,7 @@ mod tests {
 
     #[test]
     fn strings_big_integers_and_reserved_tags_are_refused() {
-        let err = |line: &str| samples_of(&parse_line(line).unwrap(), "", 0).unwrap_err();
+        let err = |line: &str| samples_of(&parse_line(line).unwrap(), "", 0).unwrap_err().to_string();
         assert!(err("m msg=\"x\"").contains("field \"msg\" is a string"));
         assert!(err("m value=9007199254740993i").contains("beyond 2^53"));
         assert!(err("m,__name__=x value=1").contains("reserved"));

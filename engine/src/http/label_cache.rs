@@ -111,7 +111,7 @@ mod tests {
         pb::WriteRequest { timeseries: vec![pb::TimeSeries { labels, samples: vec![pb::Sample { value: 1.0, timestamp: 5 }], ..Default::default() }], metadata: vec![] }.encode_to_vec()
     }
 
-    fn cached(body: &[u8], check: impl FnOnce() -> Result<Labels, String>) -> Result<String, String> {
+    fn cached(body: &[u8], check: impl FnOnce() -> Result<Labels, &'static str>) -> Result<String, &'static str> {
         let req = write_request(body).unwrap();
         let mut check = Some(check);
         let found = labels(&req.series, |_| check.take().expect("checked once")())?;

@@ -24,6 +24,50 @@ pub struct Point {
     pub timestamp: Option<i64>,
 }
 
+/// Why a line does not parse: the problem (its text is what the answer says after
+/// `unable to parse '<line>': `) and where in the line it is.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{problem}")]
+pub struct ParseError {
+    /// Byte offset in the line of the piece the problem is about: the measurement, a tag or
+    /// field pair, a value, the end of a key that has no `=`, the timestamp.
+    pub at: usize,
+    pub problem: Problem,
+}
+
+/// What is wrong with a line; `part` is `tag` or `field`.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Problem {
+    #[error("missing measurement")]
+    MissingMeasurement,
+    #[error("missing {part} key")]
+    MissingKey { part: &'static str },
+    #[error("missing {part} value")]
+    MissingValue { part: &'static str },
+    #[error("missing tag value for {0:?}")]
+    MissingTagValue(String),
+    #[error("missing fields")]
+    MissingFields,
+    #[error("missing value for field {0:?}")]
+    MissingFieldValue(String),
+    #[error("invalid field value for {key:?}: {raw}")]
+    InvalidFieldValue { key: String, raw: String },
+    #[error("bad timestamp {0:?}")]
+    BadTimestamp(String),
+}
+
+/// Why a timestamp cannot be had in milliseconds.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum TimestampError {
+    #[error("timestamp out of range")]
+    OutOfRange,
+    #[error("invalid precision {0:?}: use ns, u, ms, s, m or h")]
+    Precision(String),
+}
+
+/// A problem and the piece of the line (a part of it) it is about.
+type Located<'a, T> = Result<T, (&'a str, Problem)>;
+
 /// Splits `s` at the first unescaped, unquoted byte of `stops`; returns the piece (escapes
 /// kept) and the rest starting at the stop byte.
 fn take_until<'a>(s: &'a str, stops: &[u8], quotes: bool) -> (&'a str, &'a str) {
@@ -43,7 +87,8 @@ fn take_until<'a>(s: &'a str, stops: &[u8], quotes: bool) -> (&'a str, &'a str) 
         }
         i += 1;
     }
-    (&s[..s.len().min(i)], "")
+    let end = s.len().min(i);
+    (&s[..end], &s[end..])
 }
 
 /// Removes the backslash before each of `escaped` (and before a backslash).
@@ -65,17 +110,17 @@ fn unescape(s: &str, escaped: &[char]) -> String {
     out
 }
 
-fn key_value(pair: &str, what: &str) -> Result<(String, String), String> {
+fn key_value<'a>(pair: &'a str, part: &'static str) -> Located<'a, (String, &'a str)> {
     let (key, rest) = take_until(pair, b"=", false);
-    let Some(value) = rest.strip_prefix('=') else { return Err(format!("missing {what} value")) };
+    let Some(value) = rest.strip_prefix('=') else { return Err((rest, Problem::MissingValue { part })) };
     if key.is_empty() {
-        return Err(format!("missing {what} key"));
+        return Err((pair, Problem::MissingKey { part }));
     }
-    Ok((unescape(key, &[',', '=', ' ']), value.to_string()))
+    Ok((unescape(key, &[',', '=', ' ']), value))
 }
 
-fn field_value(raw: &str, key: &str) -> Result<FieldValue, String> {
-    let bad = || format!("invalid field value for {key:?}: {raw}");
+fn field_value<'a>(raw: &'a str, key: &str) -> Located<'a, FieldValue> {
+    let bad = || (raw, Problem::InvalidFieldValue { key: key.to_string(), raw: raw.to_string() });
     if let Some(inner) = raw.strip_prefix('"') {
         let inner = inner.strip_suffix('"').ok_or_else(bad)?;
         return Ok(FieldValue::String(unescape(inner, &['"'])));
@@ -83,7 +128,7 @@ fn field_value(raw: &str, key: &str) -> Result<FieldValue, String> {
     match raw {
         "t" | "T" | "true" | "True" | "TRUE" => return Ok(FieldValue::Boolean(true)),
         "f" | "F" | "false" | "False" | "FALSE" => return Ok(FieldValue::Boolean(false)),
-        "" => return Err(format!("missing value for field {key:?}")),
+        "" => return Err((raw, Problem::MissingFieldValue(key.to_string()))),
         _ => {}
     }
     if let Some(digits) = raw.strip_suffix('i') {
@@ -100,33 +145,38 @@ fn field_value(raw: &str, key: &str) -> Result<FieldValue, String> {
 }
 
 /// Parses one line that is neither empty nor a comment.
-pub fn parse_line(line: &str) -> Result<Point, String> {
+pub fn parse_line(line: &str) -> Result<Point, ParseError> {
+    parse(line).map_err(|(piece, problem)| ParseError { at: piece.as_ptr() as usize - line.as_ptr() as usize, problem })
+}
+
+/// `parse_line`, its errors at a piece of `line` (every piece it takes is a part of it).
+fn parse(line: &str) -> Located<'_, Point> {
     let (series, rest) = take_until(line, b" ", false);
     let (measurement, mut tag_part) = take_until(series, b",", false);
     if measurement.is_empty() {
-        return Err("missing measurement".into());
+        return Err((measurement, Problem::MissingMeasurement));
     }
     let mut tags = Vec::new();
     while let Some(after) = tag_part.strip_prefix(',') {
         let (pair, next) = take_until(after, b",", false);
         let (k, v) = key_value(pair, "tag")?;
         if v.is_empty() {
-            return Err(format!("missing tag value for {k:?}"));
+            return Err((v, Problem::MissingTagValue(k)));
         }
-        tags.push((k, unescape(&v, &[',', '=', ' '])));
+        tags.push((k, unescape(v, &[',', '=', ' '])));
         tag_part = next;
     }
     let rest = rest.trim_start_matches(' ');
     let (field_part, ts_part) = take_until(rest, b" ", true);
     if field_part.is_empty() {
-        return Err("missing fields".into());
+        return Err((field_part, Problem::MissingFields));
     }
     let mut fields = Vec::new();
     let mut remaining = field_part;
     loop {
         let (pair, next) = take_until(remaining, b",", true);
         let (k, v) = key_value(pair, "field")?;
-        let value = field_value(&v, &k)?;
+        let value = field_value(v, &k)?;
         fields.push((k, value));
         match next.strip_prefix(',') {
             Some(n) => remaining = n,
@@ -137,21 +187,21 @@ pub fn parse_line(line: &str) -> Result<Point, String> {
     let timestamp = if ts_part.is_empty() {
         None
     } else {
-        Some(ts_part.parse::<i64>().map_err(|_| format!("bad timestamp {ts_part:?}"))?)
+        Some(ts_part.parse::<i64>().map_err(|_| (ts_part, Problem::BadTimestamp(ts_part.to_string())))?)
     };
     Ok(Point { measurement: unescape(measurement, &[',', ' ']), tags, fields, timestamp })
 }
 
 /// Milliseconds from a timestamp in `precision` (`ns` when empty, `u`/`us`, `ms`, `s`, `m`, `h`).
-pub fn to_millis(ts: i64, precision: &str) -> Result<i64, String> {
+pub fn to_millis(ts: i64, precision: &str) -> Result<i64, TimestampError> {
     let ms = match precision {
         "" | "n" | "ns" => ts.div_euclid(1_000_000),
         "u" | "us" | "µ" => ts.div_euclid(1_000),
         "ms" => ts,
-        "s" => ts.checked_mul(1_000).ok_or("timestamp out of range")?,
-        "m" => ts.checked_mul(60_000).ok_or("timestamp out of range")?,
-        "h" => ts.checked_mul(3_600_000).ok_or("timestamp out of range")?,
-        other => return Err(format!("invalid precision {other:?}: use ns, u, ms, s, m or h")),
+        "s" => ts.checked_mul(1_000).ok_or(TimestampError::OutOfRange)?,
+        "m" => ts.checked_mul(60_000).ok_or(TimestampError::OutOfRange)?,
+        "h" => ts.checked_mul(3_600_000).ok_or(TimestampError::OutOfRange)?,
+        other => return Err(TimestampError::Precision(other.to_string())),
     };
     Ok(ms)
 }
@@ -198,7 +248,7 @@ mod tests {
             (",host=a value=1", "missing measurement"),
             ("cpu value=\"open", "invalid field value"),
         ] {
-            let err = parse_line(line).unwrap_err();
+            let err = parse_line(line).unwrap_err().to_string();
             assert!(err.contains(want), "{line:?}: {err}");
         }
     }
@@ -212,6 +262,18 @@ mod tests {
         assert_eq!(to_millis(2, "m").unwrap(), 120_000);
         assert_eq!(to_millis(1, "h").unwrap(), 3_600_000);
         assert_eq!(to_millis(-1, "ns").unwrap(), -1, "floor, not toward zero");
-        assert!(to_millis(1, "d").unwrap_err().contains("invalid precision"));
+        assert!(to_millis(1, "d").unwrap_err().to_string().contains("invalid precision"));
+    }
+
+    #[test]
+    fn errors_say_where_in_the_line() {
+        let at = |line: &str| parse_line(line).unwrap_err().at;
+        assert_eq!(at(",host=a value=1"), 0, "the measurement");
+        assert_eq!(at("cpu,host value=1"), 8, "the end of the key");
+        assert_eq!(at("cpu,=a value=1"), 4, "the pair");
+        assert_eq!(at("cpu,host= value=1"), 9, "the tag value");
+        assert_eq!(at("cpu value=abc"), 10, "the field value");
+        assert_eq!(at("cpu,host=a value=1 12x"), 19, "the timestamp");
+        assert_eq!(at("cpu"), 3, "where the fields would be");
     }
 }

@@ -22,6 +22,24 @@ pub enum MatchKind {
     NotRegex,
 }
 
+/// Why a matcher cannot be built.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("invalid regular expression {value:?} for label {name:?}: {source}")]
+    Regex { name: String, value: String, source: regex::Error },
+    /// A remote read matcher type other than 0 to 3.
+    #[error("unknown matcher type {kind} for label {name:?}")]
+    UnknownType { kind: i32, name: String },
+}
+
+// Temporary bridge while callers above still take errors as plain text (as for
+// `storage::Error`): `?` turns a matcher error into its message.
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        e.to_string()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Matcher {
     pub name: String,
@@ -30,10 +48,10 @@ pub struct Matcher {
 
 impl Matcher {
     /// Builds a matcher; a regex is fully anchored.
-    pub fn new(kind: MatchKind, name: &str, value: &str) -> Result<Matcher, String> {
+    pub fn new(kind: MatchKind, name: &str, value: &str) -> Result<Matcher, Error> {
         let re = || {
             Regex::new(&format!("^(?s:{value})$"))
-                .map_err(|e| format!("invalid regular expression {value:?} for label {name:?}: {e}"))
+                .map_err(|source| Error::Regex { name: name.to_string(), value: value.to_string(), source })
         };
         let op = match kind {
             MatchKind::Equal => MatchOp::Equal(value.to_string()),
@@ -45,13 +63,13 @@ impl Matcher {
     }
 
     /// A matcher as the remote read proto carries it: `kind` 0 `=`, 1 `!=`, 2 `=~`, 3 `!~`.
-    pub fn from_wire(kind: i32, name: &str, value: &str) -> Result<Matcher, String> {
+    pub fn from_wire(kind: i32, name: &str, value: &str) -> Result<Matcher, Error> {
         let kind = match kind {
             0 => MatchKind::Equal,
             1 => MatchKind::NotEqual,
             2 => MatchKind::Regex,
             3 => MatchKind::NotRegex,
-            other => return Err(format!("unknown matcher type {other} for label {name:?}")),
+            other => return Err(Error::UnknownType { kind: other, name: name.to_string() }),
         };
         Matcher::new(kind, name, value)
     }
@@ -121,7 +139,7 @@ mod tests {
 
     #[test]
     fn bad_regex_names_the_problem() {
-        let err = Matcher::new(MatchKind::Regex, "job", "(").unwrap_err();
+        let err = Matcher::new(MatchKind::Regex, "job", "(").unwrap_err().to_string();
         assert!(err.contains("job") && err.contains("invalid regular expression"), "{err}");
     }
 }

@@ -122,5 +122,5 @@ fn matcher(m: &plan::LabelMatcher) -> Result<Matcher, EvalError> {
         MatchOp::Regex => MatchKind::Regex,
         MatchOp::NotRegex => MatchKind::NotRegex,
     };
-    Matcher::new(kind, &m.name, &m.value).map_err(EvalError::BadData)
+    Matcher::new(kind, &m.name, &m.value).map_err(|e| EvalError::BadData(e.to_string()))
 }
