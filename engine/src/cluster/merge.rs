@@ -25,7 +25,7 @@ use super::transport::{PeerError, PeerRead, PeerSeries};
 use super::{Cluster, READ_BUDGET};
 use crate::data::{encode, Error, PieceSource, Selection, SeriesPiece, SeriesStream};
 use crate::labels::Labels;
-use crate::storage::shard::StoredChunk;
+use crate::storage::piece::{self, StoredChunk};
 use futures_util::future::{join_all, LocalBoxFuture};
 use std::sync::Arc;
 
@@ -135,14 +135,7 @@ impl Merge {
         }
         let mut samples = Vec::new();
         for chunks in &parts {
-            for c in chunks {
-                c.each(|t, v| {
-                    if t >= self.min_t && t <= self.max_t {
-                        samples.push((t, v));
-                    }
-                })
-                .map_err(|_| corrupt())?;
-            }
+            piece::each_in(chunks, self.min_t, self.max_t, |t, v| samples.push((t, v))).map_err(|_| corrupt())?;
         }
         // Stable: of the samples at one timestamp, the first source's comes first and stays.
         samples.sort_by_key(|s| s.0);
@@ -187,7 +180,7 @@ fn has_sample(chunks: &[StoredChunk], min_t: i64, max_t: i64) -> Option<bool> {
     }
     for c in chunks.iter().filter(|c| c.min_t <= max_t && c.max_t >= min_t) {
         let mut found = false;
-        c.each(|t, _| found |= t >= min_t && t <= max_t).ok()?;
+        c.each_in(min_t, max_t, |_, _| found = true).ok()?;
         if found {
             return Some(true);
         }

@@ -7,8 +7,8 @@
 
 use super::Error;
 use crate::labels::Labels;
-use crate::storage::chunk::{XorChunk, SAMPLES_PER_CHUNK};
-use crate::storage::shard::{ChunkKind, StoredChunk};
+use crate::storage::piece;
+use crate::storage::shard::StoredChunk;
 use crate::storage;
 use futures_util::future::LocalBoxFuture;
 use std::sync::Arc;
@@ -92,14 +92,8 @@ impl SeriesStream {
         let mut samples = Vec::new();
         loop {
             let Some(piece) = self.next().await? else { return Ok(None) };
-            for c in &piece.chunks {
-                c.each(|t, v| {
-                    if t >= self.min_t && t <= self.max_t {
-                        samples.push((t, v));
-                    }
-                })
+            piece::each_in(&piece.chunks, self.min_t, self.max_t, |t, v| samples.push((t, v)))
                 .map_err(|e| storage::Error::Corrupt(format!("chunk in series {} ({e})", piece.labels)))?;
-            }
             if piece.last {
                 return Ok(Some((piece.labels, samples)));
             }
@@ -108,18 +102,7 @@ impl SeriesStream {
 }
 
 /// Samples in Prometheus XOR chunks of at most `SAMPLES_PER_CHUNK` each.
-pub fn encode(samples: &[(i64, f64)]) -> Vec<StoredChunk> {
-    samples
-        .chunks(SAMPLES_PER_CHUNK as usize)
-        .map(|part| {
-            let mut c = XorChunk::new();
-            for (t, v) in part {
-                c.append(*t, *v);
-            }
-            StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes(), kind: ChunkKind::Xor }
-        })
-        .collect()
-}
+pub use crate::storage::piece::xor_chunks as encode;
 
 /// Whether a chunk holds a sample in [min_t, max_t]: without decoding it when it lies wholly
 /// inside or outside.

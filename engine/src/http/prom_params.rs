@@ -212,7 +212,7 @@ pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, ParamError> {
     }
     let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
     if let Some(name) = &vs.name {
-        out.push(Matcher::new(MatchKind::Equal, "__name__", name).map_err(ParamError::Selector)?);
+        out.push(Matcher::new(MatchKind::Equal, "__name__", name).map_err(|e| ParamError::Selector(e.to_string()))?);
     }
     for m in &vs.matchers.matchers {
         let kind = match m.op {
@@ -221,7 +221,7 @@ pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, ParamError> {
             MatchOp::Re(_) => MatchKind::Regex,
             MatchOp::NotRe(_) => MatchKind::NotRegex,
         };
-        out.push(Matcher::new(kind, &m.name, &m.value).map_err(ParamError::Selector)?);
+        out.push(Matcher::new(kind, &m.name, &m.value).map_err(|e| ParamError::Selector(e.to_string()))?);
     }
     Ok(out)
 }

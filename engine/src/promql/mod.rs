@@ -22,7 +22,7 @@ mod testing;
 
 use crate::data::{self, Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
-use crate::storage::shard::StoredChunk;
+use crate::storage::piece::{self, StoredChunk};
 use crate::storage::Policies;
 use build::{Read, Span};
 use error::EvalError;
@@ -104,14 +104,7 @@ async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, deadline: I
 /// one does not decode.
 fn decode(chunks: &[StoredChunk], min_t: i64, max_t: i64) -> Option<Vec<Point>> {
     let mut points = Vec::new();
-    for c in chunks {
-        c.each(|t, v| {
-            if t >= min_t && t <= max_t {
-                points.push(Point { t, v });
-            }
-        })
-        .ok()?;
-    }
+    piece::each_in(chunks, min_t, max_t, |t, v| points.push(Point { t, v })).ok()?;
     Some(points)
 }
 

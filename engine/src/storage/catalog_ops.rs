@@ -3,7 +3,7 @@
 //! stored before it takes effect.
 
 use super::catalog::{Catalog, Database, Record};
-use super::{fields, Error, Policies, PolicyId, Storage, META_CF};
+use super::{fields, Error, Policies, PolicyId, Storage, family};
 use crate::model::PolicyOptions;
 
 impl Storage {
@@ -96,7 +96,7 @@ impl Storage {
         let id = self.database_id(name);
         let policies = self.change_catalog(|c| Ok(c.drop_database(name)))?;
         let Some(id) = id else { return Ok(()) };
-        let cf = self.db.cf_handle(META_CF).unwrap();
+        let cf = family::meta(&self.db);
         for prefix in [super::meta::meta_metadata_key(id, ""), fields::prefix(id)] {
             let mut end = prefix.clone();
             *end.last_mut().unwrap() += 1;

@@ -2,7 +2,7 @@
 //! gathered from all, deletes, label values, retention and shutdown.
 
 use super::shard::{self, ChunkPage, Expired, SeriesWrite, Shard, StoredChunk, WriteOutcome};
-use super::{Error, Policies, PolicyId, SelectedSeries, Storage, META_CF};
+use super::{Error, Policies, PolicyId, SelectedSeries, Storage, family};
 use crate::index::matcher::Matcher;
 use actix::prelude::*;
 use futures_util::future::join_all;
@@ -201,7 +201,7 @@ impl Storage {
         // file would stay and be replayed at the next start. Writing the time of this stop to
         // the meta family makes its flush switch to a new WAL, which moves every column
         // family, all empty now, past the older files, and RocksDB deletes them.
-        let meta = self.db.cf_handle(META_CF).unwrap();
+        let meta = family::meta(&self.db);
         self.db.put_cf(meta, LAST_CLEAN_STOP, crate::clock::now_ms().to_be_bytes())?;
         self.db.flush_cf(meta)?;
         Ok(self.db.flush_wal(true)?)

@@ -2,7 +2,7 @@
 //! wrote, users, and the raw records other layers keep there.
 
 use super::catalog::Record;
-use super::{fields, users, MetricMeta, Storage, Error, META_CF};
+use super::{family, fields, users, Error, MetricMeta, Storage};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -16,7 +16,7 @@ impl Storage {
         if entries.is_empty() {
             return Ok(());
         }
-        let cf = self.db.cf_handle(META_CF).unwrap();
+        let cf = family::meta(&self.db);
         let mut batch = rocksdb::WriteBatch::default();
         for m in &entries {
             batch.put_cf(cf, meta_metadata_key(id, &m.family), serde_json::to_vec(m).unwrap());
@@ -39,7 +39,7 @@ impl Storage {
             return Ok(());
         }
         let mut batch = rocksdb::WriteBatch::default();
-        self.fields.stage(&mut batch, &self.db.cf_handle(META_CF).unwrap(), id, &missing);
+        self.fields.stage(&mut batch, family::meta(&self.db), id, &missing);
         self.db.write_opt(batch, &self.write_opts())?;
         self.fields.commit(id, missing);
         Ok(())
@@ -61,7 +61,7 @@ impl Storage {
 
     /// Changes the users (see `UserStore::update`); `name` is the user whose record changes.
     pub fn change_user(&self, name: &str, change: impl FnOnce(&mut BTreeMap<String, users::User>) -> Result<(), Error>) -> Result<(), Error> {
-        self.users.update(&self.db, &self.db.cf_handle(META_CF).unwrap(), name, change)
+        self.users.update(&self.db, family::meta(&self.db), name, change)
     }
 
     /// Measurement → fields, for what line protocol wrote to `db`.

@@ -8,11 +8,13 @@ pub mod catalog;
 mod catalog_ops;
 pub mod chunk;
 mod fanout;
+pub mod family;
 pub mod fields;
 pub mod keys;
 mod meta;
 mod open;
 mod pager;
+pub mod piece;
 pub mod series_store;
 pub mod shard;
 #[cfg(test)]
@@ -28,8 +30,6 @@ use shard::Shard;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-
-const META_CF: &str = "meta";
 
 /// A retention policy's id: the space a series lives in, inside the shards and their keys
 /// (see `catalog`). Databases have ids of their own (metadata and fields are per database).

@@ -3,11 +3,12 @@
 //! parallel, each started on its own thread.
 
 use super::catalog::{Catalog, Record};
-use super::{fields, keys, shard, users, Error, MetricMeta, PolicyId, Storage, StorageOptions, META_CF};
+use super::family::{self, Family};
+use super::{fields, keys, users, Error, MetricMeta, PolicyId, Storage, StorageOptions};
 use crate::metrics::Metrics;
 use actix::prelude::*;
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteOptions, DB};
-use shard::Shard;
+use super::shard::Shard;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -51,16 +52,16 @@ impl Storage {
         db_opts.set_keep_log_file_num(3);
         let mut shards = opts.shards.max(1);
         let existing = DB::list_cf(&db_opts, &path).unwrap_or_default();
-        let existing_shards = existing.iter().filter(|n| n.ends_with(".series")).count();
+        let existing_shards = existing.iter().filter(|n| Family::of_name(n) == Some(Family::Series)).count();
         if existing_shards > 0 && existing_shards != shards {
             tracing::warn!(existing_shards, asked = shards, "data directory has another shard count; keeping it");
             shards = existing_shards;
         }
         use rocksdb::DBCompressionType::{None as Plain, Zstd};
         let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE_BYTES);
-        let mut cfs = vec![ColumnFamilyDescriptor::new(META_CF, cf_options(4 << 20, Zstd, 4 << 10, &cache))];
+        let mut cfs = vec![ColumnFamilyDescriptor::new(family::META, cf_options(4 << 20, Zstd, 4 << 10, &cache))];
         for i in 0..shards {
-            for kind in shard::CF_KINDS {
+            for family in Family::ALL {
                 // Measured with `gemini bench` (10 000 series × 720 scrapes, table bytes after a
                 // clean stop, LZ4 → zstd): blocks 3.17 → 2.21 MB (a table block holds many
                 // series' blocks, and the series of a scrape target share their timestamps),
@@ -68,22 +69,22 @@ impl Storage {
                 // 0.38; table blocks of 64 KiB rather than 4 take another 0.25 MB off. No
                 // ingest cost was measured. A zstd dictionary did not pay (5.83 → 5.87 MB).
                 // The log is short-lived: no compression, RocksDB's default 4 KiB blocks.
-                let (buffer, compression, block_bytes) = match kind {
-                    "log" => (32 << 20, Plain, 4 << 10),
+                let (buffer, compression, block_bytes) = match family {
+                    Family::Log => (32 << 20, Plain, 4 << 10),
                     _ => (8 << 20, Zstd, 64 << 10),
                 };
                 let mut o = cf_options(buffer, compression, block_bytes, &cache);
-                if kind == "chunks" {
+                if family == Family::Chunks {
                     // Sealing deletes chunks in runs: a table file made mostly of those
                     // deletions is compacted soon, so the space of the sealed chunks comes back.
                     o.add_compact_on_deletion_collector_factory(1000, 500, 0.5);
                 }
-                if kind == "log" {
+                if family == Family::Log {
                     // Every flushed log file goes to L1 right away, where a checkpoint can
                     // delete it whole.
                     o.set_level_zero_file_num_compaction_trigger(1);
                 }
-                cfs.push(ColumnFamilyDescriptor::new(shard::cf_name(i, kind), o));
+                cfs.push(ColumnFamilyDescriptor::new(family.name(i), o));
             }
         }
         let db = Arc::new(
@@ -92,12 +93,12 @@ impl Storage {
         );
         let catalog = Self::load_catalog(&db)?;
         let partition_lengths = Arc::new(RwLock::new(Self::lengths(&catalog)));
-        let meta = db.cf_handle(META_CF).unwrap();
+        let meta = family::meta(&db);
         // Chunk keys of the format before retention policies are rewritten once.
         let migrate = db.get_cf(meta, b"chunk_format")?.is_none();
         let metadata = Self::load_metadata(&db)?;
-        let fields = fields::FieldRegistry::load(&db, &db.cf_handle(META_CF).unwrap())?;
-        let users = users::UserStore::load(&db, &db.cf_handle(META_CF).unwrap())?;
+        let fields = fields::FieldRegistry::load(&db, family::meta(&db))?;
+        let users = users::UserStore::load(&db, family::meta(&db))?;
         // Load shards in parallel: each reads only its own column families.
         let loaded: Vec<Result<Shard, Error>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..shards)
@@ -143,14 +144,14 @@ impl Storage {
         let db = DB::open_cf_for_read_only(&Options::default(), &path, &names, false)?;
         let mut out = BTreeMap::new();
         for file in db.live_files()? {
-            let kind = file.column_family_name.rsplit('.').next().unwrap_or_default().to_string();
+            let kind = family::kind_of(&file.column_family_name).to_string();
             *out.entry((kind, file.level)).or_default() += file.size as u64;
         }
         Ok(out)
     }
 
     pub(super) fn load_catalog(db: &DB) -> Result<Catalog, Error> {
-        let cf = db.cf_handle(META_CF).unwrap();
+        let cf = family::meta(db);
         let records = |prefix: &[u8]| Self::meta_prefix(db, prefix);
         let next_id = db.get_cf(cf, b"next_db_id")?.map(|v| keys::u32_at(&v, 0)).unwrap_or(1);
         let (catalog, added) = Catalog::load(records(b"db/")?, records(b"rp/")?, next_id)?;
@@ -159,7 +160,7 @@ impl Storage {
     }
 
     pub(super) fn meta_prefix(db: &DB, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
-        let cf = db.cf_handle(META_CF).unwrap();
+        let cf = family::meta(db);
         let mut out = Vec::new();
         for item in db.prefix_iterator_cf(cf, prefix) {
             let (k, v) = item?;
@@ -175,7 +176,7 @@ impl Storage {
         if records.is_empty() {
             return Ok(());
         }
-        let cf = db.cf_handle(META_CF).unwrap();
+        let cf = family::meta(db);
         let mut batch = rocksdb::WriteBatch::default();
         for r in records {
             match r {
@@ -191,7 +192,7 @@ impl Storage {
     }
 
     pub(super) fn load_metadata(db: &DB) -> Result<HashMap<u32, BTreeMap<String, MetricMeta>>, Error> {
-        let cf = db.cf_handle(META_CF).unwrap();
+        let cf = family::meta(db);
         let mut out: HashMap<u32, BTreeMap<String, MetricMeta>> = HashMap::new();
         for item in db.prefix_iterator_cf(cf, b"md/") {
             let (k, v) = item?;
@@ -228,15 +229,17 @@ mod tests {
             let mut db = DB::open_cf(&Options::default(), &path, &names).unwrap();
             let mut batch = rocksdb::WriteBatch::default();
             let mut old = 0;
-            for name in names.iter().filter(|n| n.ends_with(".chunks") || n.ends_with(".blocks")) {
+            let stored = |n: &String| Family::of_name(n).filter(|f| [Family::Chunks, Family::Blocks].contains(f));
+            for name in names.iter().filter(|n| stored(n).is_some()) {
                 let cf = db.cf_handle(name).unwrap();
-                let chunks_cf = db.cf_handle(&name.replace(".blocks", ".chunks")).unwrap();
+                let (shard, _) = Family::parse(name).unwrap();
+                let chunks_cf = db.cf_handle(&Family::Chunks.name(shard)).unwrap();
                 for item in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
                     let (k, v) = item.unwrap();
                     batch.delete_cf(cf, &k);
                     let (max_t, bytes) = keys::decode_chunk_value(&v).unwrap();
-                    let chunks: Vec<(i64, Vec<u8>)> = match name.ends_with(".blocks") {
-                        true => crate::storage::block::decode(bytes).unwrap().chunks(120).map(|part| (part[0].0, keys::encode_chunk_value(part[part.len() - 1].0, crate::storage::chunk::XorChunk::of(part).bytes()))).collect(),
+                    let chunks: Vec<(i64, Vec<u8>)> = match stored(name) == Some(Family::Blocks) {
+                        true => crate::storage::piece::xor_chunks(&crate::storage::block::decode(bytes).unwrap()).into_iter().map(|c| (c.min_t, keys::encode_chunk_value(c.max_t, &c.data))).collect(),
                         false => vec![(keys::unflip(&k[20..]), keys::encode_chunk_value(max_t, bytes))],
                     };
                     for (min_t, value) in chunks {
@@ -248,10 +251,10 @@ mod tests {
                 }
             }
             assert!(old > 3);
-            batch.delete_cf(db.cf_handle(META_CF).unwrap(), b"chunk_format");
+            batch.delete_cf(family::meta(&db), b"chunk_format");
             db.write(batch).unwrap();
             // Nor had it the column families of blocks.
-            for name in names.iter().filter(|n| n.ends_with(".blocks")) {
+            for name in names.iter().filter(|n| stored(n) == Some(Family::Blocks)) {
                 db.drop_cf(name).unwrap();
             }
         }

@@ -57,7 +57,7 @@ impl Shard {
         let mut its = self.stored_iterators();
         self.each_stored(&mut its, policy, id, |_| true, |k, _, c_max, contents| {
             if c_max >= from {
-                batch.delete_cf(column_family(&self.db, &self.cf_names, contents.kind()), k);
+                batch.delete_cf(column_family(&self.db, &self.cf_names, contents.family()), k);
                 contents.each(|t, v| stored.push((t, v)))?;
             }
             Ok(true)

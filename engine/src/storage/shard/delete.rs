@@ -1,10 +1,12 @@
 //! Deleting: whole series (`DROP SERIES`, retention of dead series) and the samples of a
 //! time range (`DELETE`), which rewrites the chunks and sealed blocks across its ends.
 
-use super::stored::{Stored, StoredIterators};
+use super::stored::StoredIterators;
 use super::{column_family, series_hash, Shard};
 use crate::labels::Labels;
 use crate::storage::chunk::XorChunk;
+use crate::storage::family::Family;
+use crate::storage::piece::{Encoding, Piece};
 use crate::storage::{Error, PolicyId};
 use crate::storage::keys::{self, Partition};
 use rocksdb::WriteBatch;
@@ -47,26 +49,26 @@ impl Shard {
         let mut its = self.stored_iterators();
         for &id in ids {
             let Some(s) = self.series.get(&id) else { continue };
-            batch.delete_cf(self.cf("series"), keys::series_key(s.policy, id));
-            batch.delete_cf(self.cf("head"), keys::series_key(s.policy, id));
+            batch.delete_cf(self.cf(Family::Series), keys::series_key(s.policy, id));
+            batch.delete_cf(self.cf(Family::Head), keys::series_key(s.policy, id));
             for (name, value) in s.labels.iter() {
-                batch.delete_cf(self.cf("postings"), keys::posting_key(s.policy, name, value, id));
+                batch.delete_cf(self.cf(Family::Postings), keys::posting_key(s.policy, name, value, id));
             }
             // A range delete only where the series has chunks or blocks: tombstones slow every
             // read.
             for p in self.partitions.get(&s.policy).into_iter().flatten() {
                 let prefix = keys::chunk_prefix(s.policy, *p, id);
-                for (it, kind) in its.by_kind() {
+                for (it, encoding) in its.by_encoding() {
                     it.seek(prefix);
                     if it.key().is_some_and(|k| k.starts_with(&prefix)) {
-                        batch.delete_range_cf(self.cf(kind), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
+                        batch.delete_range_cf(self.cf(encoding.family()), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
                     }
                 }
             }
             gone.push(id);
         }
         if !gone.is_empty() {
-            batch.put_cf(self.cf("series"), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
+            batch.put_cf(self.cf(Family::Series), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
         }
         gone
     }
@@ -78,7 +80,7 @@ impl Shard {
     /// Answers the number of series deleted entirely.
     pub(super) fn delete_points(&mut self, ids: &[u64], min_t: i64, max_t: i64) -> Result<usize, Error> {
         // The samples of a chunk, block or open chunk outside [min_t, max_t].
-        let kept_of = |contents: Stored<'_>| -> Result<Vec<(i64, f64)>, Error> {
+        let kept_of = |contents: Piece<'_>| -> Result<Vec<(i64, f64)>, Error> {
             let mut kept = Vec::new();
             contents.each(|t, v| {
                 if t < min_t || t > max_t {
@@ -95,12 +97,12 @@ impl Shard {
         for &id in ids {
             let Some(series) = self.series.get(&id) else { continue };
             let policy = series.policy;
-            // The newest full chunk or block left: (partition, min time, its family, contents).
-            let mut newest: Option<(Partition, i64, &'static str, Vec<u8>)> = None;
+            // The newest full chunk or block left: (partition, min time, its encoding, contents).
+            let mut newest: Option<(Partition, i64, Encoding, Vec<u8>)> = None;
             self.each_stored(&mut its, policy, id, |_| true, |k, c_min, c_max, contents| {
-                let (p, kind) = (keys::partition_at(k), contents.kind());
-                let cf = column_family(&db, &names, kind);
-                let mut left = Some((c_min, keys::encode_chunk_value(c_max, contents.bytes())));
+                let (p, encoding) = (keys::partition_at(k), contents.encoding);
+                let cf = column_family(&db, &names, encoding.family());
+                let mut left = Some((c_min, keys::encode_chunk_value(c_max, contents.bytes)));
                 if c_min <= max_t && c_max >= min_t {
                     batch.delete_cf(cf, k);
                     let kept = kept_of(contents)?;
@@ -110,7 +112,7 @@ impl Shard {
                     }
                 }
                 if let Some((min, value)) = left.filter(|(min, _)| newest.as_ref().is_none_or(|n| *min > n.1)) {
-                    newest = Some((p, min, kind, value));
+                    newest = Some((p, min, encoding, value));
                 }
                 Ok(true)
             })?;
@@ -118,12 +120,12 @@ impl Shard {
             if head.is_empty() || head.min_time() > max_t || head.max_time() < min_t {
                 continue;
             }
-            let kept = kept_of(Stored::Xor(head.bytes()))?;
+            let kept = kept_of(Piece::xor(head.bytes()))?;
             let head = match (kept.is_empty(), newest) {
                 (false, _) => XorChunk::of(&kept),
-                (true, Some((p, min, kind, value))) => {
-                    batch.delete_cf(column_family(&db, &names, kind), keys::chunk_key(policy, p, id, min));
-                    XorChunk::of(&Stored::of(kind, keys::decode_chunk_value(&value)?.1).samples()?)
+                (true, Some((p, min, encoding, value))) => {
+                    batch.delete_cf(column_family(&db, &names, encoding.family()), keys::chunk_key(policy, p, id, min));
+                    XorChunk::of(&Piece::new(encoding, keys::decode_chunk_value(&value)?.1).samples()?)
                 }
                 (true, None) => {
                     emptied.push(id);

@@ -1,7 +1,8 @@
 //! The messages a shard answers (actix `Message` and `Handler`), and the answer types
 //! that are not plain values.
 
-use super::{SeriesWrite, Shard, StoredChunk, WriteOutcome, CF_KINDS};
+use super::{SeriesWrite, Shard, StoredChunk, WriteOutcome};
+use crate::storage::family::Family;
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::{Error, PolicyId};
@@ -180,14 +181,14 @@ impl Handler<Shutdown> for Shard {
             tracing::info!(shard = self.index, "sealing stopped for the shutdown; it goes on after the next start");
         }
         self.checkpoint()?;
-        for kind in CF_KINDS {
-            self.db.flush_cf(self.cf(kind))?;
+        for family in Family::ALL {
+            self.db.flush_cf(self.cf(family))?;
         }
         // A flush keeps log entries that the checkpoint's range delete covers, older snapshots
         // of open chunks linger in `head`, and sealed chunks in `chunks` until their deletions
         // meet them: compacting those (small) drops them.
-        for kind in ["log", "head", "chunks"] {
-            self.db.compact_range_cf(self.cf(kind), None::<&[u8]>, None::<&[u8]>);
+        for family in [Family::Log, Family::Head, Family::Chunks] {
+            self.db.compact_range_cf(self.cf(family), None::<&[u8]>, None::<&[u8]>);
         }
         Ok(())
     }

@@ -23,8 +23,13 @@ mod stored;
 mod write;
 
 pub use messages::*;
+pub use crate::storage::piece::StoredChunk;
+/// The encoding of a `StoredChunk` under its former name, for the readers above storage that
+/// still use it (`data/frames.rs`, a test in `http/prom_series.rs`); one type, `Encoding`.
+pub use crate::storage::piece::Encoding as ChunkKind;
 
 use super::chunk::XorChunk;
+use super::family::Family;
 use super::PolicyId;
 use super::keys::Partition;
 use crate::hash_slots::{prefetch, HashSlots};
@@ -48,37 +53,12 @@ const MAX_REJECTIONS_NAMED: usize = 5;
 /// that data directories had before retention policies.
 const FALLBACK_PARTITION_MS: i64 = 86_400_000;
 
-pub const CF_KINDS: [&str; 6] = ["series", "postings", "head", "chunks", "blocks", "log"];
-
-pub fn cf_name(shard: usize, kind: &str) -> String {
-    format!("shard{shard}.{kind}")
-}
-
 struct Series {
     policy: PolicyId,
     labels: Labels,
     head: XorChunk,
     /// Changed since the last checkpoint (then its id is in `Shard::dirty`).
     dirty: bool,
-}
-
-/// A full or open chunk of one series, or a sealed block of it; `each` reads either, and
-/// `into_xor` makes Prometheus XOR chunks of either.
-#[derive(Clone, Debug)]
-pub struct StoredChunk {
-    pub min_t: i64,
-    pub max_t: i64,
-    pub data: Vec<u8>,
-    pub kind: ChunkKind,
-}
-
-/// How a `StoredChunk`'s data is encoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChunkKind {
-    /// Prometheus' XOR chunk encoding (`storage::chunk`).
-    Xor,
-    /// A sealed block (`storage::block`).
-    Block,
 }
 
 #[derive(Debug, Clone)]
@@ -139,7 +119,7 @@ impl WriteOutcome {
 pub struct Shard {
     index: usize,
     db: Arc<DB>,
-    /// Names of the shard's column families, in `CF_KINDS` order.
+    /// Names of the shard's column families, in `Family::ALL` order.
     cf_names: Vec<String>,
     sync: bool,
     metrics: Arc<Metrics>,
@@ -222,11 +202,10 @@ impl std::ops::Index<&u64> for SeriesTable {
     }
 }
 
-/// The handle of one of a shard's column families, from its names in `CF_KINDS` order. A free
-/// function so that callers can hold it while they borrow other fields of the shard.
-fn column_family<'a>(db: &'a DB, names: &[String], kind: &str) -> &'a ColumnFamily {
-    let i = CF_KINDS.iter().position(|k| *k == kind).expect("known column family kind");
-    db.cf_handle(&names[i]).expect("column family exists")
+/// The handle of one of a shard's column families, from its names in `Family::ALL` order. A
+/// free function so that callers can hold it while they borrow other fields of the shard.
+fn column_family<'a>(db: &'a DB, names: &[String], family: Family) -> &'a ColumnFamily {
+    db.cf_handle(&names[family.index()]).expect("column family exists")
 }
 
 fn series_hash(policy: PolicyId, labels_hash: u64) -> u64 {
@@ -234,8 +213,8 @@ fn series_hash(policy: PolicyId, labels_hash: u64) -> u64 {
 }
 
 impl Shard {
-    fn cf(&self, kind: &str) -> &ColumnFamily {
-        column_family(&self.db, &self.cf_names, kind)
+    fn cf(&self, family: Family) -> &ColumnFamily {
+        column_family(&self.db, &self.cf_names, family)
     }
 
     fn index_series(&mut self, policy: PolicyId, id: u64, labels: Labels) {
@@ -342,7 +321,7 @@ mod tests {
         let mut opts = rocksdb::Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        let db = Arc::new(DB::open_cf(&opts, dir.path(), CF_KINDS.map(|k| cf_name(0, k))).unwrap());
+        let db = Arc::new(DB::open_cf(&opts, dir.path(), Family::ALL.map(|f| f.name(0))).unwrap());
         // The catalog has both policies: a reload drops the series of a policy it lacks.
         let lengths: PartitionLengths = Arc::new(RwLock::new(COLLIDING.iter().map(|(p, _)| (*p, FALLBACK_PARTITION_MS)).collect()));
         let mut shard = Shard::load(0, db, false, Arc::default(), lengths, false).unwrap();

@@ -2,7 +2,8 @@
 //! from `chunks`, sealed blocks from `blocks` as they are or as XOR chunks again, then the
 //! open one) in time order.
 
-use super::{ChunkKind, ChunkPage, ReadChunks, Shard, StoredChunk};
+use super::{ChunkPage, ReadChunks, Shard};
+use crate::storage::piece::Piece;
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::{Error, PolicyId};
@@ -62,7 +63,7 @@ impl Shard {
             }
             let head = &series.head;
             if !head.is_empty() && overlaps(head.min_time(), head.max_time()) {
-                chunks.push(StoredChunk { min_t: head.min_time(), max_t: head.max_time(), data: head.bytes().to_vec(), kind: ChunkKind::Xor });
+                chunks.push(Piece::xor(head.bytes()).to_chunk(head.min_time(), head.max_time()));
                 bytes += head.bytes().len();
             }
             page.series.push(chunks);

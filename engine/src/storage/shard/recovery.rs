@@ -2,7 +2,9 @@
 //! replayed on top, the one-time migration of chunk keys of the first format, and the
 //! reload that rebuilds memory from disk after a failed write.
 
-use super::{cf_name, column_family, PartitionLengths, SeriesTable, Shard, CF_KINDS};
+use super::{column_family, PartitionLengths, SeriesTable, Shard};
+use crate::storage::family::Family;
+use crate::storage::piece::Encoding;
 use crate::index::postings::Postings;
 use crate::labels::Labels;
 use crate::metrics::Metrics;
@@ -21,7 +23,7 @@ impl Shard {
         let mut s = Shard {
             index,
             db,
-            cf_names: CF_KINDS.iter().map(|k| cf_name(index, k)).collect(),
+            cf_names: Family::ALL.iter().map(|f| f.name(index)).collect(),
             sync,
             metrics,
             series: SeriesTable::default(),
@@ -50,8 +52,8 @@ impl Shard {
     pub(super) fn load_state(&mut self, adopt: std::collections::HashMap<PolicyId, i64>) -> Result<(), Error> {
         let db = self.db.clone();
         let names = self.cf_names.clone();
-        let cf = |kind: &str| column_family(&db, &names, kind);
-        for item in db.iterator_cf(cf("series"), rocksdb::IteratorMode::Start) {
+        let cf = |family: Family| column_family(&db, &names, family);
+        for item in db.iterator_cf(cf(Family::Series), rocksdb::IteratorMode::Start) {
             let (k, v) = item?;
             if k.len() != 12 {
                 if *k == keys::NEXT_SERIES_ID {
@@ -64,12 +66,12 @@ impl Shard {
             self.index_series(policy, id, labels);
             self.next_id = self.next_id.max(id + 1);
         }
-        for item in db.iterator_cf(cf("postings"), rocksdb::IteratorMode::Start) {
+        for item in db.iterator_cf(cf(Family::Postings), rocksdb::IteratorMode::Start) {
             let (k, _) = item?;
             let (policy, name, value, id) = keys::parse_posting_key(&k).ok_or_else(|| Error::Corrupt("posting".into()))?;
             self.postings.add_entry(policy, name, value, id);
         }
-        for item in db.iterator_cf(cf("head"), rocksdb::IteratorMode::Start) {
+        for item in db.iterator_cf(cf(Family::Head), rocksdb::IteratorMode::Start) {
             let (k, v) = item?;
             if k.len() == 4 {
                 self.partition_ms.insert(keys::u32_at(&k, 0), i64::from_be_bytes(v[..8].try_into().map_err(|_| Error::Corrupt("partition length".into()))?));
@@ -84,7 +86,7 @@ impl Shard {
         // Replay the log on top of the heads; cuts land in `batch` exactly as they did.
         let mut batch = WriteBatch::default();
         let mut replayed = 0u64;
-        for item in db.iterator_cf(cf("log"), rocksdb::IteratorMode::Start) {
+        for item in db.iterator_cf(cf(Family::Log), rocksdb::IteratorMode::Start) {
             let (k, v) = item?;
             self.next_seq = self.next_seq.max(keys::u64_at(&k, 0) + 1);
             // An entry cut short (never written so) is replayed up to its last whole sample,
@@ -119,7 +121,7 @@ impl Shard {
     pub(super) fn migrate_chunk_keys(&mut self) -> Result<(), Error> {
         const DAY_MS: i64 = 86_400_000;
         let db = self.db.clone();
-        let cf = column_family(&db, &self.cf_names, "chunks");
+        let cf = column_family(&db, &self.cf_names, Encoding::Xor.family());
         let mut batch = WriteBatch::default();
         let mut moved = 0u64;
         for item in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
@@ -145,8 +147,8 @@ impl Shard {
 
     pub(super) fn load_partitions(&mut self) -> Result<(), Error> {
         let db = self.db.clone();
-        for kind in super::stored::STORED {
-            let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, kind));
+        for encoding in Encoding::STORED {
+            let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, encoding.family()));
             it.seek_to_first();
             while let Some(k) = it.key() {
                 let (policy, p) = (keys::u32_at(k, 0), keys::partition_at(k));

@@ -1,10 +1,11 @@
 //! Retention: expiring a policy's old partitions and dead series, and dropping a whole
 //! retention policy's data.
 
-use super::{Expired, Shard, CF_KINDS};
+use super::{Expired, Shard};
+use crate::storage::family::Family;
+use crate::storage::piece::Encoding;
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
-use super::stored::STORED;
 use rocksdb::WriteBatch;
 
 impl Shard {
@@ -18,9 +19,10 @@ impl Shard {
         for p in &old {
             let prefix = keys::partition_prefix(policy, *p);
             let end = keys::prefix_end(&prefix).unwrap_or_else(|| keys::policy_end(policy));
-            for kind in STORED {
-                self.db.delete_file_in_range_cf(self.cf(kind), &prefix[..], &end[..])?;
-                batch.delete_range_cf(self.cf(kind), &prefix[..], &end[..]);
+            for encoding in Encoding::STORED {
+                let cf = self.cf(encoding.family());
+                self.db.delete_file_in_range_cf(cf, &prefix[..], &end[..])?;
+                batch.delete_range_cf(cf, &prefix[..], &end[..]);
             }
             ranges.push((prefix, end));
         }
@@ -36,8 +38,8 @@ impl Shard {
             .collect();
         let series = self.delete_series(&stale)?;
         for (start, end) in &ranges {
-            for kind in STORED {
-                self.db.compact_range_cf(self.cf(kind), Some(start.as_slice()), Some(end.as_slice()));
+            for encoding in Encoding::STORED {
+                self.db.compact_range_cf(self.cf(encoding.family()), Some(start.as_slice()), Some(end.as_slice()));
             }
         }
         Ok(Expired { partitions: old.len(), series })
@@ -46,20 +48,20 @@ impl Shard {
     pub(super) fn drop_policy(&mut self, policy: PolicyId) -> Result<(), Error> {
         self.dropped.insert(policy);
         let mut batch = WriteBatch::default();
-        for kind in CF_KINDS.iter().filter(|k| **k != "log") {
-            batch.delete_range_cf(self.cf(kind), keys::policy_prefix(policy).to_vec(), keys::policy_end(policy));
+        for family in Family::ALL.into_iter().filter(|f| *f != Family::Log) {
+            batch.delete_range_cf(self.cf(family), keys::policy_prefix(policy).to_vec(), keys::policy_end(policy));
         }
         // Log entries of the dropped series stay until the next checkpoint: their ids must
         // never name another series.
-        batch.put_cf(self.cf("series"), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
+        batch.put_cf(self.cf(Family::Series), keys::NEXT_SERIES_ID, self.next_id.to_be_bytes());
         self.db.write(batch)?;
         let gone: Vec<u64> = self.series.iter().filter(|(_, s)| s.policy == policy).map(|(id, _)| id).collect();
         self.forget(&gone);
         self.postings.remove_db(policy);
         self.partitions.remove(&policy);
         self.partition_ms.remove(&policy);
-        for kind in CF_KINDS.iter().filter(|k| **k != "log") {
-            self.db.compact_range_cf(self.cf(kind), Some(keys::policy_prefix(policy).to_vec()), Some(keys::policy_end(policy)));
+        for family in Family::ALL.into_iter().filter(|f| *f != Family::Log) {
+            self.db.compact_range_cf(self.cf(family), Some(keys::policy_prefix(policy).to_vec()), Some(keys::policy_end(policy)));
         }
         Ok(())
     }

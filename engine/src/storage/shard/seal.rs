@@ -10,9 +10,9 @@
 //! pass. A data directory of the format before blocks is sealed by the first passes; reads
 //! take chunks and blocks alike meanwhile.
 
-use super::stored::Stored;
 use super::{column_family, Shard};
 use crate::storage::keys;
+use crate::storage::piece::Encoding;
 use crate::storage::{block, Error};
 use rocksdb::{WriteBatch, WriteOptions};
 use std::sync::atomic::Ordering::Relaxed;
@@ -62,7 +62,7 @@ impl Shard {
         let started = Instant::now();
         let from = self.seal.cursor.clone().unwrap_or_default();
         let db = self.db.clone();
-        let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, "chunks"));
+        let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, Encoding::Xor.family()));
         it.seek(&from);
         let mut batch = WriteBatch::default();
         let (mut group, mut read, mut sealed) = (Vec::<Chunk>::new(), 0usize, 0u64);
@@ -124,20 +124,20 @@ impl Shard {
             return Ok(0);
         }
         let blocks = (ready / RUN).max(1);
-        let (chunks_cf, blocks_cf) = (column_family(&self.db, &self.cf_names, "chunks"), column_family(&self.db, &self.cf_names, "blocks"));
+        let (chunks_cf, blocks_cf) = (column_family(&self.db, &self.cf_names, Encoding::Xor.family()), column_family(&self.db, &self.cf_names, Encoding::Block.family()));
         let mut sealed = 0u64;
         for b in 0..blocks {
             let part = &group[b * ready / blocks..(b + 1) * ready / blocks];
             let mut samples = Vec::with_capacity(part.len() * 120);
             for (k, _, xor) in part {
-                Stored::Xor(xor).each(|t, v| samples.push((t, v)))?;
+                Encoding::Xor.each(xor, |t, v| samples.push((t, v)))?;
                 batch.delete_cf(chunks_cf, k);
             }
             let (Some(first), Some(last)) = (samples.first(), samples.last()) else { continue };
             if samples.len() > block::MAX_SAMPLES {
                 return Err(Error::Corrupt(format!("{} samples in {} chunks of series {id}", samples.len(), part.len())));
             }
-            batch.put_cf(blocks_cf, keys::chunk_key(policy, p, id, first.0), keys::encode_chunk_value(last.0, &block::encode(&samples)));
+            batch.put_cf(blocks_cf, keys::chunk_key(policy, p, id, first.0), keys::encode_chunk_value(last.0, &Encoding::Block.encode(&samples)));
             sealed += samples.len() as u64;
         }
         Ok(sealed)
@@ -240,8 +240,8 @@ mod tests {
     #[actix_web::test]
     async fn a_read_gives_sealed_blocks_as_they_are_or_as_xor_chunks() {
         use crate::data::Selection;
+        use crate::storage::piece::Encoding;
         use crate::storage::series_store::local_stream;
-        use crate::storage::shard::ChunkKind;
         let dir = tempfile::tempdir().unwrap();
         let from = 1_800_000_000_000 / HOUR * HOUR - 10 * HOUR;
         let storage = std::sync::Arc::new(open(dir.path()));
@@ -257,10 +257,10 @@ mod tests {
                 stream.xor_chunks();
             }
             let (_, chunks) = stream.next_chunks().await.unwrap().expect("series b");
-            let kinds: Vec<ChunkKind> = chunks.iter().map(|c| c.kind).collect();
+            let kinds: Vec<Encoding> = chunks.iter().map(|c| c.kind).collect();
             match xor {
-                false => assert!(kinds.contains(&ChunkKind::Block), "{kinds:?}"),
-                true => assert!(kinds.iter().all(|k| *k == ChunkKind::Xor), "{kinds:?}"),
+                false => assert!(kinds.contains(&Encoding::Block), "{kinds:?}"),
+                true => assert!(kinds.iter().all(|k| *k == Encoding::Xor), "{kinds:?}"),
             }
             let mut got = Vec::new();
             for c in &chunks {

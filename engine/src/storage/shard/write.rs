@@ -2,10 +2,11 @@
 //! the log record of every accepted sample, recognising a retried sample by its stored
 //! value, and the checkpoint that stores open chunks and drops the log they cover.
 
-use super::stored::Stored;
 use super::{column_family, Refused, Rejection, SeriesWrite, Shard, WriteOutcome, CHECKPOINT_LOG_BYTES, MAX_REJECTIONS_NAMED};
 use crate::storage::chunk::{XorChunk, SAMPLES_PER_CHUNK};
+use crate::storage::family::Family;
 use crate::storage::keys::{self, Partition};
+use crate::storage::piece::{Encoding, Piece};
 use crate::storage::{Error, PolicyId};
 use rocksdb::{WriteBatch, WriteOptions};
 
@@ -26,7 +27,7 @@ impl Shard {
     /// `batch`, and notes its partition.
     pub(super) fn stage_full_chunk(&mut self, batch: &mut WriteBatch, policy: PolicyId, length: i64, id: u64, full: &XorChunk) {
         let p = Partition::of(full.min_time(), length).reaching(full.max_time());
-        let cf = column_family(&self.db, &self.cf_names, "chunks");
+        let cf = column_family(&self.db, &self.cf_names, Encoding::Xor.family());
         batch.put_cf(cf, keys::chunk_key(policy, p, id, full.min_time()), keys::encode_chunk_value(full.max_time(), full.bytes()));
         self.partitions.entry(policy).or_default().insert(p);
         self.seal.cut += 1;
@@ -78,9 +79,9 @@ impl Shard {
                 None => {
                     let id = self.next_id;
                     self.next_id += 1;
-                    batch.put_cf(self.cf("series"), keys::series_key(policy, id), w.labels.as_bytes());
+                    batch.put_cf(self.cf(Family::Series), keys::series_key(policy, id), w.labels.as_bytes());
                     for (name, value) in w.labels.iter() {
-                        batch.put_cf(self.cf("postings"), keys::posting_key(policy, name, value, id), b"");
+                        batch.put_cf(self.cf(Family::Postings), keys::posting_key(policy, name, value, id), b"");
                         self.postings.add_entry(policy, name, value, id);
                     }
                     self.index_series(policy, id, w.labels.clone());
@@ -117,7 +118,7 @@ impl Shard {
             }
         }
         if !log.is_empty() {
-            batch.put_cf(self.cf("log"), keys::log_key(self.next_seq), &log);
+            batch.put_cf(self.cf(Family::Log), keys::log_key(self.next_seq), &log);
             self.next_seq += 1;
             self.log_bytes += log.len();
         }
@@ -145,7 +146,7 @@ impl Shard {
     /// The value bits stored for a series at timestamp `t`, if any: how a retried request
     /// is recognised. Only samples not newer than the series' newest come here.
     pub(super) fn stored_value(&self, policy: PolicyId, id: u64, t: i64) -> Option<u64> {
-        let find = |contents: Stored<'_>| {
+        let find = |contents: Piece<'_>| {
             let mut found = None;
             let _ = contents.each(|st, v| {
                 if st == t {
@@ -159,7 +160,7 @@ impl Shard {
             return Some(head.last_value_bits());
         }
         if !head.is_empty() && t >= head.min_time() {
-            return find(Stored::Xor(head.bytes()));
+            return find(Piece::xor(head.bytes()));
         }
         let mut stored = None;
         let mut its = self.stored_iterators();
@@ -182,13 +183,13 @@ impl Shard {
     pub(super) fn checkpoint_with(&mut self, mut batch: WriteBatch) -> Result<(), Error> {
         for id in &self.dirty {
             if let Some(s) = self.series.get(id) {
-                batch.put_cf(self.cf("head"), keys::series_key(s.policy, *id), s.head.bytes());
+                batch.put_cf(self.cf(Family::Head), keys::series_key(s.policy, *id), s.head.bytes());
             }
         }
         for (policy, ms) in &self.partition_ms {
-            batch.put_cf(self.cf("head"), keys::partition_length_key(*policy), ms.to_be_bytes());
+            batch.put_cf(self.cf(Family::Head), keys::partition_length_key(*policy), ms.to_be_bytes());
         }
-        batch.delete_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq));
+        batch.delete_range_cf(self.cf(Family::Log), keys::log_key(0), keys::log_key(self.next_seq));
         let mut wo = WriteOptions::default();
         wo.set_sync(self.sync);
         self.db.write_opt(batch, &wo)?;
@@ -196,7 +197,7 @@ impl Shard {
         // compaction: drop those files whole. (The log's L0 files are moved to L1 at once,
         // see the log's options in `storage`, because this skips L0.)
         self.db
-            .delete_file_in_range_cf(self.cf("log"), keys::log_key(0), keys::log_key(self.next_seq))?;
+            .delete_file_in_range_cf(self.cf(Family::Log), keys::log_key(0), keys::log_key(self.next_seq))?;
         for id in std::mem::take(&mut self.dirty) {
             if let Some(s) = self.series.get_mut(&id) {
                 s.dirty = false;
