@@ -6,7 +6,6 @@
 //! the same on every node, and a change goes through `change_catalog` so that the others hear
 //! of it. `frames` is the streamed remote read format, which the nodes also speak among them.
 
-pub mod frames;
 mod stream;
 
 pub use stream::{encode, SeriesPiece, SeriesStream};
