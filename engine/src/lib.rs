@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod model;
 pub mod promql;
 pub mod query;
+pub mod remote;
 pub mod server;
 pub mod storage;
 pub mod tls;

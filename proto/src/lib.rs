@@ -1,7 +1,9 @@
 //! Wire types of Prometheus remote storage, generated at build time from `proto/*.proto`:
 //! remote write 1.0 (`prometheus::WriteRequest`), remote read (`prometheus::ReadRequest`,
 //! `ReadResponse`, `ChunkedReadResponse`) and remote write 2.0 (`write_v2::Request`).
-//! This crate holds only the types; what they mean to storage is the engine's business.
+//! Besides the types, `remote` holds the wire level around them (snappy bodies, the frames of
+//! a streamed read), which the engine and the tests' helpers share; what the messages mean to
+//! storage is the engine's business.
 
 /// Remote write 1.0 and remote read (package `prometheus`).
 pub mod prometheus {
@@ -12,5 +14,7 @@ pub mod prometheus {
 pub mod write_v2 {
     include!(concat!(env!("OUT_DIR"), "/io.prometheus.write.v2.rs"));
 }
+
+pub mod remote;
 
 pub use prost::Message;

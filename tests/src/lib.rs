@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: start the real `gemini` binary on a free port, speak
 //! remote write and remote read to it, and decode streamed answers independently of the
-//! engine's own code (frames with CRC checks, XOR chunks with a separate decoder).
+//! engine's own code (frames with CRC checks, XOR chunks with a separate decoder). Bodies and
+//! frames are split with `proto::remote`, the wire level the engine shares; what the frames
+//! hold is checked here.
 
 pub mod cluster;
 pub mod promql;
@@ -8,6 +10,7 @@ pub mod xor;
 
 use prost::Message;
 use proto::prometheus as pb;
+use proto::remote::{snappy_message, split_frame, unsnappy};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -103,7 +106,7 @@ pub fn send_captured(g: &Gemini, bin: &std::path::Path) -> Answer {
 pub fn fixture_writes() -> Series {
     let mut expected: Series = BTreeMap::new();
     for bin in fixture_files("write-") {
-        let raw = snap::raw::Decoder::new().decompress_vec(&std::fs::read(&bin).unwrap()).unwrap();
+        let raw = unsnappy(&std::fs::read(&bin).unwrap()).unwrap();
         let req = pb::WriteRequest::decode(raw.as_slice()).unwrap();
         for (k, v) in to_series(req.timeseries) {
             expected.entry(k).or_default().extend(v);
@@ -174,7 +177,7 @@ pub fn post_url(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
 
 /// A snappy-compressed remote write 1.0 body.
 pub fn write_body(req: &pb::WriteRequest) -> Vec<u8> {
-    snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap()
+    snappy_message(req).unwrap()
 }
 
 pub struct Gemini {
@@ -319,7 +322,7 @@ impl Gemini {
 
     /// Remote read with the given accepted response types; panics unless 200.
     pub fn read(&self, db: &str, req: &pb::ReadRequest) -> Answer {
-        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+        let body = snappy_message(req).unwrap();
         let a = self.post(&format!("/api/v1/prom/read?db={db}"), &PROTO_HEADERS, &body);
         assert_eq!(a.status, 200, "remote read: {}", a.text());
         a
@@ -401,7 +404,7 @@ pub fn to_series(ts: Vec<pb::TimeSeries>) -> Series {
 }
 
 pub fn decode_samples(body: &[u8]) -> pb::ReadResponse {
-    let raw = snap::raw::Decoder::new().decompress_vec(body).expect("SAMPLES answer is snappy");
+    let raw = unsnappy(body).expect("SAMPLES answer is snappy");
     pb::ReadResponse::decode(raw.as_slice()).expect("SAMPLES answer is a ReadResponse")
 }
 
@@ -409,25 +412,12 @@ pub fn decode_samples(body: &[u8]) -> pb::ReadResponse {
 pub fn decode_frames(mut body: &[u8]) -> Vec<pb::ChunkedReadResponse> {
     let mut out = Vec::new();
     while !body.is_empty() {
-        let mut len = 0u64;
-        let mut shift = 0;
-        loop {
-            let b = body[0];
-            body = &body[1..];
-            len |= ((b & 0x7f) as u64) << shift;
-            shift += 7;
-            if b < 0x80 {
-                break;
-            }
-        }
-        let len = len as usize;
-        let header = (shift / 7) as usize;
+        let frame = split_frame(body).expect("a frame length").expect("a whole frame");
+        let (header, len, crc, msg) = (frame.varint_len, frame.message.len(), frame.crc, frame.message);
         assert!(header + 4 + len <= 1 << 20, "a frame of {} bytes, header included, is over 1 MiB", header + 4 + len);
-        let crc = u32::from_be_bytes(body[..4].try_into().unwrap());
-        let msg = &body[4..4 + len];
         assert_eq!(crc, crc32c::crc32c(msg), "frame CRC mismatch");
         out.push(pb::ChunkedReadResponse::decode(msg).expect("frame holds a ChunkedReadResponse"));
-        body = &body[4 + len..];
+        body = &body[frame.len()..];
     }
     out
 }
@@ -468,7 +458,7 @@ impl Gemini {
 
 impl Client {
     pub fn write(&self, db: &str, req: &pb::WriteRequest) -> Option<u16> {
-        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+        let body = write_body(req);
         let mut r = self.agent.post(&format!("http://127.0.0.1:{}/api/v1/prom/write?db={db}", self.port));
         for (n, v) in PROTO_HEADERS {
             r = r.header(n, v);

@@ -173,7 +173,7 @@ impl Coordinator {
                             self.cluster.mark_up(&peers.names[node]);
                         }
                     }
-                    Err(PeerError(e)) => {
+                    Err(e) => {
                         tracing::warn!(peer = %peers.names[node], error = %e, "peer unreachable: its copies go to the next node");
                         self.cluster.mark_down(&peers.names[node]);
                         for i in idx {
@@ -204,7 +204,7 @@ impl Coordinator {
         for (peer, answer) in join_all(asks).await {
             match answer {
                 Ok(a) => out.push(a),
-                Err(PeerError(e)) => {
+                Err(e) => {
                     tracing::warn!(%peer, error = %e, what, "peer unreachable");
                     self.cluster.mark_down(peer);
                     missing.push(peer.clone());
@@ -302,7 +302,7 @@ impl Coordinator {
         for (peer, answer) in join_all(asks).await {
             let merged = match answer {
                 Ok(theirs) => self.take(theirs).await,
-                Err(PeerError(e)) => {
+                Err(e) => {
                     // Not marked down for this: at start-up the other nodes may not listen yet,
                     // and writes should not be placed around them. It is tried again next time.
                     tracing::debug!(%peer, error = %e, "catalog exchange: peer unreachable");

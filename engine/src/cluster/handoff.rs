@@ -302,7 +302,7 @@ impl Coordinator {
                     let samples: usize = series.iter().map(|s| s.samples.len()).sum();
                     let sent = self.ask(&owner, WRITE_BUDGET, self.transport.write(&owner, &db, rp.as_deref(), &series, &fields, CopyKind::HandedOff)).await;
                     if let Err(e) = sent {
-                        tracing::warn!(%owner, error = %e.0, "handoff: owner unreachable, hints kept");
+                        tracing::warn!(%owner, error = %e, "handoff: owner unreachable, hints kept");
                         self.cluster.mark_down(&owner);
                         break;
                     }

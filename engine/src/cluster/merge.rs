@@ -21,7 +21,7 @@
 //! naming it (its remaining series could only come from other copies, which have gone past
 //! them), and is marked down so the next reads pass it over.
 
-use super::transport::{PeerError, PeerRead, PeerSeries};
+use super::transport::{PeerRead, PeerSeries};
 use super::{Cluster, READ_BUDGET};
 use crate::data::{encode, Error, PieceSource, Selection, SeriesPiece, SeriesStream};
 use crate::labels::Labels;
@@ -49,10 +49,10 @@ impl Source {
             Origin::Local(stream) => stream.next_chunks().await?,
             Origin::Peer { name, read } => match cluster.ask(name, READ_BUDGET, read.next_series()).await {
                 Ok(next) => next,
-                Err(PeerError(reason)) => {
+                Err(reason) => {
                     tracing::warn!(peer = %name, error = %reason, "peer failed in the middle of a read");
                     cluster.mark_down(name);
-                    return Err(Error::PeerFailed { peer: name.clone(), reason });
+                    return Err(Error::PeerFailed { peer: name.clone(), reason: reason.to_string() });
                 }
             },
         };

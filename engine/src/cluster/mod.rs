@@ -231,12 +231,12 @@ impl Cluster {
         let (request, late, gone) = (std::pin::pin!(request), std::pin::pin!(actix_web::rt::time::sleep(budget)), std::pin::pin!(gone));
         let result = match select(request, select(late, gone)).await {
             Either::Left((answer, _)) => answer,
-            Either::Right((Either::Left(_), _)) => Err(PeerError(format!("no answer within {} s", budget.as_secs_f32()))),
-            Either::Right((Either::Right(_), _)) => Err(PeerError("marked down while this request waited".into())),
+            Either::Right((Either::Left(_), _)) => Err(PeerError::Timeout(budget)),
+            Either::Right((Either::Right(_), _)) => Err(PeerError::MarkedDown),
         };
         self.record_contact(peer, match &result {
             Ok(_) => Contact::Answered,
-            Err(e) => Contact::Failed(e.0.clone()),
+            Err(e) => Contact::Failed(e.to_string()),
         });
         result
     }

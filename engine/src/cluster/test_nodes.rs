@@ -90,7 +90,7 @@ impl PeerRead for NodeRead {
                 if b.freezes {
                     stall(&self.events, &self.peer).await;
                 }
-                return Err(PeerError("connection reset by peer".into()));
+                return Err(PeerError::Connect("connection reset by peer".into()));
             }
             self.sent += 1;
             self.stream.next_chunks().await.map_err(refused)
@@ -109,14 +109,14 @@ impl InProcess {
 
     fn node(&self, peer: &str) -> Result<&Arc<Storage>, PeerError> {
         if self.faults.lock().unwrap().down.contains(peer) {
-            return Err(PeerError(format!("{peer}: connection refused")));
+            return Err(PeerError::Connect(format!("{peer}: connection refused")));
         }
-        self.nodes.get(peer).map(|h| h.storage()).ok_or_else(|| PeerError(format!("{peer}: unknown node")))
+        self.nodes.get(peer).map(|h| h.storage()).ok_or_else(|| PeerError::Connect(format!("{peer}: unknown node")))
     }
 }
 
 fn refused(e: impl std::fmt::Display) -> PeerError {
-    PeerError(e.to_string())
+    PeerError::Connect(e.to_string())
 }
 
 impl Transport for InProcess {
@@ -126,7 +126,7 @@ impl Transport for InProcess {
             let storage = self.node(peer)?;
             if let Some(left) = self.faults.lock().unwrap().writes_left.get_mut(peer) {
                 if *left == 0 {
-                    return Err(PeerError(format!("{peer}: connection reset by peer")));
+                    return Err(PeerError::Connect(format!("{peer}: connection reset by peer")));
                 }
                 *left -= 1;
             }

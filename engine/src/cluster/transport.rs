@@ -2,29 +2,79 @@
 //! peer), and `HttpTransport`, which asks over the internal endpoints (`/internal/v1/write`,
 //! `/read`, `/series`, `/catalog`; snappy bodies, the cluster secret in a header, HTTPS when
 //! the node serves TLS). A read's answer is a `PeerRead`: the peer's STREAMED_XOR_CHUNKS frames
-//! parsed as they arrive off the connection (`data::frames`), a series at a time, so a peer's
-//! answer costs about a frame and a series of memory whatever its size. A unit test replaces
-//! the transport with nodes in the same process.
+//! parsed as they arrive off the connection (`remote::frames`), a series at a time, so a peer's
+//! answer costs about a frame and a series of memory whatever its size. The bodies are the
+//! remote protocols' (`remote::write`, `remote::read`). A unit test replaces the transport with
+//! nodes in the same process.
 
 use super::catalog_sync::{Entries, Entry, Key};
 use super::handoff::CopyKind;
 use super::SECRET_HEADER;
-use crate::data::frames::Frames;
 use crate::data::{encode, FieldPairs, Selection};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
+use crate::remote::frames::{Frames, FramesError};
+use crate::remote::read::{decode_response, encode_request, AnswerError};
 use crate::storage::shard::{SeriesWrite, StoredChunk, WriteOutcome};
 use crate::storage::Policies;
+use actix_web::http::StatusCode;
 use futures_util::future::LocalBoxFuture;
-use prost::Message;
-use proto::prometheus::{self as pb, read_request::ResponseType};
+use proto::prometheus::read_request::ResponseType;
+use proto::remote::{snappy, unsnappy};
 use std::collections::VecDeque;
 use std::time::Duration;
 
-/// A peer did not give a usable answer (no connection, a timeout, an error status, a body
-/// that does not decode): its copy goes elsewhere, its part of a read is missing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PeerError(pub String);
+/// A peer did not give a usable answer: its copy goes elsewhere, its part of a read is missing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PeerError {
+    /// No connection, or it broke (refused, reset, a body cut off): the client's words.
+    #[error("{0}")]
+    Connect(String),
+    /// No answer within the request's budget.
+    #[error("no answer within {} s", .0.as_secs_f32())]
+    Timeout(Duration),
+    /// The peer was marked down (by another request) while this one waited.
+    #[error("marked down while this request waited")]
+    MarkedDown,
+    /// An error status, with the peer's message (its `{"error": …}`, or the body as text).
+    #[error("{code}: {body}")]
+    Status { code: StatusCode, body: String },
+    /// `/ping` answered a status other than 2xx.
+    #[error("/ping answered {0}")]
+    Ping(StatusCode),
+    /// An answer that does not decode, described.
+    #[error("{0}")]
+    Decode(String),
+}
+
+impl PeerError {
+    /// An answer that is not what the request asks for.
+    fn bad_answer(e: impl std::fmt::Display) -> PeerError {
+        PeerError::Decode(format!("bad answer: {e}"))
+    }
+}
+
+impl From<AnswerError> for PeerError {
+    fn from(e: AnswerError) -> PeerError {
+        PeerError::bad_answer(e)
+    }
+}
+
+impl From<FramesError> for PeerError {
+    fn from(e: FramesError) -> PeerError {
+        match e {
+            FramesError::Body(e) => PeerError::Connect(e),
+            e => PeerError::Decode(e.to_string()),
+        }
+    }
+}
+
+/// A body could not be compressed (never for a body of a sane size).
+impl From<snap::Error> for PeerError {
+    fn from(e: snap::Error) -> PeerError {
+        PeerError::Decode(e.to_string())
+    }
+}
 
 /// One whole series as a peer answers a read: its labels and its chunks in time order (they
 /// may hold samples just outside the selection's time range).
@@ -85,52 +135,19 @@ fn query_string(db: &str, which: Policies<'_>) -> String {
     serde_urlencoded::to_string(&params).unwrap_or_default()
 }
 
-fn snappy(bytes: &[u8]) -> Result<Vec<u8>, PeerError> {
-    snap::raw::Encoder::new().compress_vec(bytes).map_err(|e| PeerError(e.to_string()))
-}
-
-fn unsnappy(bytes: &[u8]) -> Result<Vec<u8>, PeerError> {
-    snap::raw::Decoder::new().decompress_vec(bytes).map_err(|e| PeerError(format!("bad answer: {e}")))
-}
-
-/// A remote read request of one query, as `/internal/v1/read` (answering `accepted`) and
-/// `/series` take it.
-fn read_request(matchers: &[Matcher], min_t: i64, max_t: i64, accepted: Vec<i32>) -> Result<Vec<u8>, PeerError> {
-    let matchers = matchers
-        .iter()
-        .map(|m| {
-            let (r#type, name, value) = m.to_wire();
-            pb::LabelMatcher { r#type, name, value }
-        })
-        .collect();
-    let query = pb::Query { start_timestamp_ms: min_t, end_timestamp_ms: max_t, matchers, hints: None };
-    snappy(&pb::ReadRequest { queries: vec![query], accepted_response_types: accepted }.encode_to_vec())
-}
-
-/// The series of a snappy `ReadResponse` with their samples, labels sorted.
-fn read_response(bytes: &[u8]) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, PeerError> {
-    let response = pb::ReadResponse::decode(unsnappy(bytes)?.as_slice()).map_err(|e| PeerError(format!("bad answer: {e}")))?;
-    Ok(response
-        .results
-        .into_iter()
-        .flat_map(|r| r.timeseries)
-        .map(|ts| {
-            let mut pairs: Vec<(String, String)> = ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
-            pairs.sort();
-            let labels = Labels::from_sorted(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-            (labels, ts.samples.into_iter().map(|s| (s.timestamp, s.value)).collect())
-        })
-        .collect())
-}
-
 /// The entries as `/internal/v1/catalog` carries them: a JSON list of (key, entry).
 pub fn encode_entries(entries: &Entries) -> Vec<u8> {
     let list: Vec<(&Key, &Entry)> = entries.iter().collect();
     serde_json::to_vec(&list).expect("entries serialize")
 }
 
-pub fn decode_entries(json: &[u8]) -> Result<Entries, String> {
-    let list: Vec<(Key, Entry)> = serde_json::from_slice(json).map_err(|e| format!("catalog entries: {e}"))?;
+/// Catalog entries that do not decode.
+#[derive(Debug, thiserror::Error)]
+#[error("catalog entries: {0}")]
+pub struct EntriesError(#[from] serde_json::Error);
+
+pub fn decode_entries(json: &[u8]) -> Result<Entries, EntriesError> {
+    let list: Vec<(Key, Entry)> = serde_json::from_slice(json)?;
     Ok(list.into_iter().collect())
 }
 
@@ -143,7 +160,7 @@ impl HttpTransport {
     /// POSTs a snappy body to a peer; answers the response body of a 2xx.
     async fn post(&self, peer: &str, path_and_query: &str, content_type: &str, body: Vec<u8>) -> Result<Vec<u8>, PeerError> {
         let mut response = self.send(peer, path_and_query, content_type, body).await?;
-        let bytes = response.body().limit(1 << 30).await.map_err(|e| PeerError(e.to_string()))?;
+        let bytes = response.body().limit(1 << 30).await.map_err(|e| PeerError::Connect(e.to_string()))?;
         Ok(bytes.to_vec())
     }
 
@@ -156,12 +173,12 @@ impl HttpTransport {
                 .insert_header(("Content-Encoding", "snappy"))
                 .send_body(body)
         });
-        let mut response = request.await.map_err(|e| PeerError(e.to_string()))?;
+        let mut response = request.await.map_err(|e| PeerError::Connect(e.to_string()))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
-        let bytes = response.body().limit(1 << 20).await.map_err(|e| PeerError(format!("{status}: {e}")))?;
+        let bytes = response.body().limit(1 << 20).await.map_err(|e| PeerError::Status { code: status, body: e.to_string() })?;
         let message = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_string))
@@ -169,7 +186,7 @@ impl HttpTransport {
         // A peer that refuses what this node accepted (a database it does not have yet, another
         // secret) is out of step with the cluster: its copy goes elsewhere, never a 4xx to the
         // client, which would drop the samples.
-        Err(PeerError(format!("{status}: {message}")))
+        Err(PeerError::Status { code: status, body: message })
     }
 }
 
@@ -178,7 +195,7 @@ struct Streamed(Frames<awc::ClientResponse>);
 
 impl PeerRead for Streamed {
     fn next_series(&mut self) -> LocalBoxFuture<'_, Result<Option<PeerSeries>, PeerError>> {
-        Box::pin(async move { self.0.next_series().await.map_err(PeerError) })
+        Box::pin(async move { Ok(self.0.next_series().await?) })
     }
 }
 
@@ -194,15 +211,7 @@ impl PeerRead for Whole {
 impl Transport for HttpTransport {
     fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, kind: CopyKind<'a>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
         Box::pin(async move {
-            let timeseries = series
-                .iter()
-                .map(|s| pb::TimeSeries {
-                    labels: s.labels.iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.to_string() }).collect(),
-                    samples: s.samples.iter().map(|(t, v)| pb::Sample { timestamp: *t, value: *v }).collect(),
-                    ..Default::default()
-                })
-                .collect();
-            let body = snappy(&pb::WriteRequest { timeseries, ..Default::default() }.encode_to_vec())?;
+            let body = crate::remote::write::encode_v1(series)?;
             let mut path = format!("/internal/v1/write?{}", query_string(db, Policies::One(rp)));
             if !fields.is_empty() {
                 let pairs = serde_json::to_string(fields).expect("pairs serialize");
@@ -219,45 +228,46 @@ impl Transport for HttpTransport {
             }
             let answer = self.post(peer, &path, PROTOBUF, body).await?;
             // `/internal/v1/write` answers the outcome as JSON.
-            serde_json::from_slice(&answer).map_err(|e| PeerError(format!("bad answer: {e}")))
+            serde_json::from_slice(&answer).map_err(PeerError::bad_answer)
         })
     }
 
     fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Box<dyn PeerRead>, PeerError>> {
         Box::pin(async move {
-            let body = read_request(&selection.matchers, selection.min_t, selection.max_t, vec![ResponseType::StreamedXorChunks as i32])?;
+            let body = encode_request(&selection.matchers, selection.min_t, selection.max_t, vec![ResponseType::StreamedXorChunks as i32])?;
             let mut response = self.send(peer, &format!("/internal/v1/read?{}", query_string(db, which)), PROTOBUF, body).await?;
             if response.headers().get("Content-Type").is_some_and(|t| t.as_bytes().starts_with(b"application/x-streamed-protobuf")) {
                 return Ok(Box::new(Streamed(Frames::new(response))) as Box<dyn PeerRead>);
             }
             // A node of an older version answers every sample at once.
-            let answer = response.body().limit(1 << 30).await.map_err(|e| PeerError(e.to_string()))?;
-            let series = read_response(&answer)?.into_iter().map(|(labels, samples)| (labels, encode(&samples))).collect();
+            let answer = response.body().limit(1 << 30).await.map_err(|e| PeerError::Connect(e.to_string()))?;
+            let series = decode_response(&answer)?.into_iter().map(|(labels, samples)| (labels, encode(&samples))).collect();
             Ok(Box::new(Whole(series)) as Box<dyn PeerRead>)
         })
     }
 
     fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>> {
         Box::pin(async move {
-            let body = read_request(matchers, 0, 0, vec![])?;
+            let body = encode_request(matchers, 0, 0, vec![])?;
             let answer = self.post(peer, &format!("/internal/v1/series?{}", query_string(db, which)), PROTOBUF, body).await?;
-            Ok(read_response(&answer)?.into_iter().map(|(labels, _)| labels).collect())
+            Ok(decode_response(&answer)?.into_iter().map(|(labels, _)| labels).collect())
         })
     }
 
     fn catalog<'a>(&'a self, peer: &'a str, entries: &'a Entries) -> LocalBoxFuture<'a, Result<Entries, PeerError>> {
         Box::pin(async move {
             let answer = self.post(peer, "/internal/v1/catalog", JSON, snappy(&encode_entries(entries))?).await?;
-            decode_entries(&unsnappy(&answer)?).map_err(PeerError)
+            let json = unsnappy(&answer).map_err(PeerError::bad_answer)?;
+            decode_entries(&json).map_err(|e| PeerError::Decode(e.to_string()))
         })
     }
 
     fn ping<'a>(&'a self, peer: &'a str) -> LocalBoxFuture<'a, Result<(), PeerError>> {
         Box::pin(async move {
-            let response = CLIENT.with(|c| c.get(Self::url(peer, "/ping")).send()).await.map_err(|e| PeerError(e.to_string()))?;
+            let response = CLIENT.with(|c| c.get(Self::url(peer, "/ping")).send()).await.map_err(|e| PeerError::Connect(e.to_string()))?;
             match response.status().is_success() {
                 true => Ok(()),
-                false => Err(PeerError(format!("/ping answered {}", response.status()))),
+                false => Err(PeerError::Ping(response.status())),
             }
         })
     }

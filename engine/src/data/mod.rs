@@ -7,12 +7,11 @@
 //! is the handle to databases, policies, users, metric metadata and line protocol's fields,
 //! read from this node's storage in both cases: the cluster keeps them the same on every node,
 //! and a change goes through `Data::change_catalog` so that the others hear of it. `Data` holds
-//! the two. `frames` is the streamed remote read format, which the nodes also speak among them.
+//! the two.
 //! This module names no implementation: it imports nothing of `storage`'s actors, `cluster`,
 //! `http`, `exec` or `promql`.
 
 mod catalog;
-pub mod frames;
 mod stream;
 
 pub use catalog::{Catalog, Deletion, UserChange};

@@ -145,13 +145,14 @@ pub async fn series_with_samples(mut stream: SeriesStream, min_t: i64, max_t: i6
 mod tests {
     use super::*;
     use crate::storage::chunk::XorChunk;
+    use crate::storage::piece::Encoding;
 
     fn chunk(ts: &[i64]) -> StoredChunk {
         let mut c = XorChunk::new();
         for t in ts {
             c.append(*t, 1.0);
         }
-        StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes(), kind: ChunkKind::Xor }
+        StoredChunk { min_t: c.min_time(), max_t: c.max_time(), data: c.into_bytes(), kind: Encoding::Xor }
     }
 
     #[test]

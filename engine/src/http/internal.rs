@@ -9,7 +9,8 @@
 //! `/catalog` merges another node's catalog entries and answers this node's.
 
 use super::body::{decompress, read_raw};
-use super::read::{labels_pb, negotiate, parse_queries, samples, samples_answer, streamed, Target};
+use super::read::{samples, samples_answer, streamed, Target};
+use crate::remote::read::{labels_pb, negotiate, parse_queries};
 use super::{ApiError, AppState};
 use crate::cluster::handoff::CopyKind;
 use crate::cluster::transport::{decode_entries, encode_entries};
@@ -67,7 +68,7 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
     super::require_policy(&state, &db, rp)?;
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let body = decompress(&req, &raw, state.max_body_bytes)?;
-    let decoded = super::write::decode_v1(&body)?;
+    let decoded = crate::remote::write::decode_v1(&body)?;
     let fields: FieldPairs = match &params.fields {
         Some(f) => serde_json::from_str(f).map_err(|e| ApiError::bad_request(format!("fields: {e}")))?,
         None => FieldPairs::new(),
@@ -110,7 +111,7 @@ pub async fn catalog(req: HttpRequest, payload: web::Payload, state: web::Data<A
     local_data(&req, &state)?;
     let Some(coordinator) = &state.coordinator else { return Err(ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")) };
     let raw = read_raw(payload, state.max_body_bytes).await?;
-    let theirs = decode_entries(&decompress(&req, &raw, state.max_body_bytes)?).map_err(ApiError::bad_request)?;
+    let theirs = decode_entries(&decompress(&req, &raw, state.max_body_bytes)?).map_err(|e| ApiError::bad_request(e.to_string()))?;
     coordinator.take(theirs).await?;
     let mine = crate::cluster::catalog_sync::load(coordinator.storage())?;
     let body = snap::raw::Encoder::new().compress_vec(&encode_entries(&mine)).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

@@ -7,11 +7,9 @@
 
 mod auth;
 mod body;
-mod decode;
 mod error;
 mod influx_write;
 mod internal;
-mod label_cache;
 mod line_protocol;
 mod prom_api;
 mod prom_envelope;
@@ -122,7 +120,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// With `tls`, only HTTPS (HTTP/2 or HTTP/1.1 by ALPN) is served on `addr`.
 pub async fn serve(state: AppState, addr: &str, workers: usize, tls: Option<rustls::ServerConfig>) -> std::io::Result<()> {
     let state = web::Data::new(state);
-    label_cache::share_among(workers);
+    crate::remote::label_cache::share_among(workers);
     let server = HttpServer::new(move || {
         let metrics = state.metrics.clone();
         App::new()

@@ -1,21 +1,20 @@
 //! Remote read: every query of a `ReadRequest`, answered as SAMPLES (one snappy protobuf
 //! `ReadResponse`) or STREAMED_XOR_CHUNKS (frames of uvarint length, big-endian CRC32-C and a
-//! `ChunkedReadResponse`, none over 1 MiB: `data::frames`). A streamed answer is produced piece
+//! `ChunkedReadResponse`, none over 1 MiB: `remote::frames`). A streamed answer is produced piece
 //! by piece from the data interface's stream behind a one-frame channel, so memory is bounded
 //! by the frame size, not the result; `/internal/v1/read` answers a peer with the same code.
+//! What the messages say is `remote::read`; this file reads the data and answers over HTTP.
 
 use super::body::{decompress, read_raw};
 use super::{ApiError, AppState};
-use crate::data::frames::Framer;
 use crate::data::{Data, Selection, SeriesStream};
-use std::collections::BTreeSet;
-use crate::index::matcher::Matcher;
-use crate::labels::Labels;
+use crate::remote::frames::Framer;
+use crate::remote::read::{decode_request, encode_response, labels_pb, negotiate, parse_queries, timeseries, ReadError};
 use crate::storage::Policies;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
-use prost::Message;
 use proto::prometheus::{self as pb, read_request::ResponseType};
+use std::collections::BTreeSet;
 
 #[derive(serde::Deserialize)]
 pub struct ReadParams {
@@ -23,36 +22,11 @@ pub struct ReadParams {
     rp: Option<String>,
 }
 
-/// The queries of a remote read request, as selections.
-pub(super) fn parse_queries(req: &pb::ReadRequest) -> Result<Vec<Selection>, ApiError> {
-    req.queries
-        .iter()
-        .enumerate()
-        .map(|(i, q)| {
-            let matchers = q
-                .matchers
-                .iter()
-                .map(|m| Matcher::from_wire(m.r#type, &m.name, &m.value))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ApiError::bad_request(format!("query {i}: {e}")))?;
-            Ok(Selection { matchers, min_t: q.start_timestamp_ms, max_t: q.end_timestamp_ms })
-        })
-        .collect()
-}
-
-/// The first response type of the client's list that we serve; an empty list means SAMPLES.
-pub(super) fn negotiate(req: &pb::ReadRequest) -> Result<ResponseType, ApiError> {
-    if req.accepted_response_types.is_empty() {
-        return Ok(ResponseType::Samples);
+/// A refused read request is a 400.
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> ApiError {
+        ApiError::bad_request(e.to_string())
     }
-    req.accepted_response_types
-        .iter()
-        .find_map(|t| ResponseType::try_from(*t).ok())
-        .ok_or_else(|| ApiError::bad_request(format!("none of the accepted response types {:?} is supported: use SAMPLES (0) or STREAMED_XOR_CHUNKS (1)", req.accepted_response_types)))
-}
-
-pub(super) fn labels_pb(labels: &Labels) -> Vec<pb::Label> {
-    labels.iter().map(|(n, v)| pb::Label { name: n.to_string(), value: v.to_string() }).collect()
 }
 
 pub async fn read(
@@ -67,8 +41,7 @@ pub async fn read(
     super::require_policy(&state, &db, rp.as_deref())?;
     let raw = read_raw(payload, state.max_body_bytes).await?;
     let body = decompress(&req, &raw, state.max_body_bytes)?;
-    let request = pb::ReadRequest::decode(body.as_slice())
-        .map_err(|e| ApiError::bad_request(format!("protobuf decode of prometheus.ReadRequest: {e}")))?;
+    let request = decode_request(&body)?;
     let queries = parse_queries(&request)?;
     match negotiate(&request)? {
         ResponseType::Samples => samples(&state.data, &db, Policies::One(rp.as_deref()), queries).await,
@@ -83,14 +56,13 @@ pub(super) async fn samples(data: &Data, db: &str, which: Policies<'_>, queries:
     for q in queries {
         let mut stream = data.select(db, which, q).await?;
         skipped.extend(stream.skipped().iter().cloned());
-        let mut timeseries = Vec::new();
+        let mut series = Vec::new();
         while let Some((labels, samples)) = stream.next_series().await? {
             if !samples.is_empty() {
-                let samples = samples.into_iter().map(|(timestamp, value)| pb::Sample { value, timestamp }).collect();
-                timeseries.push(pb::TimeSeries { labels: labels_pb(&labels), samples, ..Default::default() });
+                series.push(timeseries(&labels, samples));
             }
         }
-        results.push(pb::QueryResult { timeseries });
+        results.push(pb::QueryResult { timeseries: series });
     }
     let mut answer = samples_answer(pb::ReadResponse { results })?;
     name_skipped(&mut answer, skipped.iter());
@@ -109,10 +81,7 @@ fn name_skipped<'a>(answer: &mut HttpResponse, skipped: impl Iterator<Item = &'a
 }
 
 pub(super) fn samples_answer(response: pb::ReadResponse) -> Result<HttpResponse, ApiError> {
-    let body = response.encode_to_vec();
-    let compressed = snap::raw::Encoder::new()
-        .compress_vec(&body)
-        .map_err(|e| ApiError::new(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, format!("snappy encode: {e}")))?;
+    let compressed = encode_response(&response).map_err(|e| ApiError::new(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR, format!("snappy encode: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("application/x-protobuf")
         .insert_header(("Content-Encoding", "snappy"))
@@ -170,17 +139,28 @@ pub(super) async fn streamed(target: Target, queries: Vec<Selection>) -> Result<
     Ok(answer)
 }
 
-async fn stream_queries(target: &Target, first: Option<SeriesStream>, rest: impl Iterator<Item = Selection>, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), String> {
-    let send = |f: Bytes| async move { tx.send(Ok(f)).await.map_err(|_| "client went away".to_string()) };
+/// Why a streamed answer stopped early.
+#[derive(Debug, thiserror::Error)]
+enum StreamError {
+    #[error("client went away")]
+    ClientGone,
+    #[error(transparent)]
+    Data(#[from] crate::data::Error),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::Error),
+}
+
+async fn stream_queries(target: &Target, first: Option<SeriesStream>, rest: impl Iterator<Item = Selection>, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), StreamError> {
+    let send = |f: Bytes| async move { tx.send(Ok(f)).await.map_err(|_| StreamError::ClientGone) };
     let Some(first) = first else { return Ok(()) };
     let mut next = Some(first);
     let mut rest = rest.enumerate();
     let mut index = 0;
     while let Some(mut stream) = next.take() {
         let mut framer = Framer::new(index as i64);
-        while let Some(piece) = stream.next().await.map_err(|e| e.to_string())? {
+        while let Some(piece) = stream.next().await? {
             let mut frames = Vec::new();
-            framer.push(labels_pb(&piece.labels), piece.chunks, &mut frames).map_err(|e| e.to_string())?;
+            framer.push(labels_pb(&piece.labels), piece.chunks, &mut frames)?;
             for f in frames {
                 send(f).await?;
             }
@@ -190,7 +170,7 @@ async fn stream_queries(target: &Target, first: Option<SeriesStream>, rest: impl
         }
         if let Some((i, q)) = rest.next() {
             index = i + 1;
-            next = Some(target.select(q).await.map_err(|e| e.to_string())?);
+            next = Some(target.select(q).await?);
         }
     }
     Ok(())

@@ -23,7 +23,7 @@ pub enum MatchKind {
 }
 
 /// Why a matcher cannot be built.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     #[error("invalid regular expression {value:?} for label {name:?}: {source}")]
     Regex { name: String, value: String, source: regex::Error },

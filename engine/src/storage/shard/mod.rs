@@ -26,7 +26,6 @@ pub use messages::*;
 pub use crate::storage::piece::StoredChunk;
 /// The encoding of a `StoredChunk` under its former name, for the readers above storage that
 /// still use it (`data/frames.rs`, a test in `http/prom_series.rs`); one type, `Encoding`.
-pub use crate::storage::piece::Encoding as ChunkKind;
 
 use super::chunk::XorChunk;
 use super::family::Family;

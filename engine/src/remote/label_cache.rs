@@ -8,7 +8,7 @@
 //! A request's series are looked up a few steps ahead (`AHEAD`): their slots are prefetched
 //! first, then the label sets the slots point to, so that the cache misses overlap.
 
-use super::decode::RawSeries;
+use super::raw::RawSeries;
 use crate::hash_slots::{prefetch, HashSlots};
 use crate::labels::Labels;
 use std::cell::RefCell;
@@ -101,7 +101,7 @@ fn labels_under<E>(series: &[RawSeries<'_>], keys: &[Option<u64>], mut check: im
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::decode::write_request;
+    use crate::remote::raw::write_request;
     use prost::Message;
     use proto::prometheus as pb;
 

@@ -9,11 +9,30 @@
 use prost::Message;
 use proto::prometheus as pb;
 
+/// What does not decode, named by the field where it happened.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RawError {
+    #[error("invalid varint")]
+    Varint,
+    #[error("buffer underflow")]
+    Underflow,
+    #[error("invalid field key {0}")]
+    Key(u64),
+    #[error("unsupported wire type {0}")]
+    WireType(u8),
+    #[error("{what}: wire type {wire}, expected {want}")]
+    Wire { what: &'static str, wire: u8, want: u8 },
+    #[error("{0} is not valid UTF-8")]
+    Utf8(&'static str),
+    #[error("{0}")]
+    Metadata(prost::DecodeError),
+}
+
 struct Reader<'a> {
     buf: &'a [u8],
 }
 
-type Result<T> = std::result::Result<T, String>;
+type Result<T> = std::result::Result<T, RawError>;
 
 impl<'a> Reader<'a> {
     fn varint(&mut self) -> Result<u64> {
@@ -25,12 +44,12 @@ impl<'a> Reader<'a> {
                 return Ok(out);
             }
         }
-        Err("invalid varint".into())
+        Err(RawError::Varint)
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.buf.len() {
-            return Err("buffer underflow".into());
+            return Err(RawError::Underflow);
         }
         let (head, rest) = self.buf.split_at(n);
         self.buf = rest;
@@ -41,7 +60,7 @@ impl<'a> Reader<'a> {
     fn key(&mut self) -> Result<(u32, u8)> {
         let k = self.varint()?;
         if k >> 3 == 0 || k >> 3 > u32::MAX as u64 {
-            return Err(format!("invalid field key {k}"));
+            return Err(RawError::Key(k));
         }
         Ok(((k >> 3) as u32, (k & 7) as u8))
     }
@@ -57,7 +76,7 @@ impl<'a> Reader<'a> {
             1 => self.take(8).map(|_| ()),
             2 => self.bytes().map(|_| ()),
             5 => self.take(4).map(|_| ()),
-            w => Err(format!("unsupported wire type {w}")),
+            w => Err(RawError::WireType(w)),
         }
     }
 
@@ -66,11 +85,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn expect(wire: u8, want: u8, what: &str) -> Result<()> {
+fn expect(wire: u8, want: u8, what: &'static str) -> Result<()> {
     if wire == want {
         Ok(())
     } else {
-        Err(format!("{what}: wire type {wire}, expected {want}"))
+        Err(RawError::Wire { what, wire, want })
     }
 }
 
@@ -134,8 +153,8 @@ pub struct RawRequest<'a> {
     pub metadata: Vec<pb::MetricMetadata>,
 }
 
-fn utf8<'a>(b: &'a [u8], what: &str) -> Result<&'a str> {
-    std::str::from_utf8(b).map_err(|_| format!("{what} is not valid UTF-8"))
+fn utf8<'a>(b: &'a [u8], what: &'static str) -> Result<&'a str> {
+    std::str::from_utf8(b).map_err(|_| RawError::Utf8(what))
 }
 
 fn label(buf: &[u8]) -> Result<(&str, &str)> {
@@ -226,7 +245,7 @@ pub fn write_request(body: &[u8]) -> Result<RawRequest<'_>> {
             }
             (3, w) => {
                 expect(w, 2, "WriteRequest.metadata")?;
-                out.metadata.push(pb::MetricMetadata::decode(r.bytes()?).map_err(|e| e.to_string())?);
+                out.metadata.push(pb::MetricMetadata::decode(r.bytes()?).map_err(RawError::Metadata)?);
             }
             (_, w) => r.skip(w)?,
         }
@@ -249,7 +268,7 @@ mod tests {
             if !(name.starts_with("write-") && name.ends_with(".bin")) {
                 continue;
             }
-            let raw = snap::raw::Decoder::new().decompress_vec(&std::fs::read(&path).unwrap()).unwrap();
+            let raw = proto::remote::unsnappy(&std::fs::read(&path).unwrap()).unwrap();
             let want = pb::WriteRequest::decode(raw.as_slice()).unwrap();
             let got = write_request(&raw).unwrap();
             assert_eq!(got.series.len(), want.timeseries.len(), "{name}");
@@ -321,6 +340,6 @@ mod tests {
         assert!(write_request(&good[..good.len() - 1]).is_err());
         assert!(write_request(&[0xff, 0xff, 0xff]).is_err());
         let bad_name = write_request(&[0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0xff]).unwrap();
-        assert_eq!(bad_name.series[0].labels().unwrap_err(), "label name is not valid UTF-8");
+        assert_eq!(bad_name.series[0].labels().unwrap_err().to_string(), "label name is not valid UTF-8");
     }
 }

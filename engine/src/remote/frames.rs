@@ -1,29 +1,35 @@
-//! Prometheus' streamed remote read format (STREAMED_XOR_CHUNKS): frames of a uvarint length,
-//! the big-endian CRC32-C of the message and a `ChunkedReadResponse`, none over 1 MiB; a
-//! series too big for one frame goes on in the next frames under the same labels. `Framer`
-//! cuts series into frames (remote read and `/internal/v1/read` answer with them); `Frames`
-//! reads them back from a byte stream as it arrives, whole series at a time (a cluster read
-//! takes a peer's answer so), holding about one frame and one series.
+//! Prometheus' streamed remote read format (STREAMED_XOR_CHUNKS) as series of stored chunks:
+//! frames of a uvarint length, the big-endian CRC32-C of the message and a
+//! `ChunkedReadResponse`, none over 1 MiB (the bytes of one frame: `proto::remote`); a series
+//! too big for one frame goes on in the next frames under the same labels. `Framer` cuts
+//! series into frames (remote read and `/internal/v1/read` answer with them); `Frames` reads
+//! them back from a byte stream as it arrives, whole series at a time (a cluster read takes a
+//! peer's answer so), holding about one frame and one series.
 
 use crate::labels::Labels;
-use crate::storage::shard::{ChunkKind, StoredChunk};
+use crate::storage::piece::{Encoding, StoredChunk};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use prost::Message;
 use proto::prometheus as pb;
+use proto::remote::{encode_frame, split_frame, FrameError};
+pub use proto::remote::MAX_FRAME_BYTES;
 use std::collections::VecDeque;
 
-/// Largest streamed frame, header included, as Prometheus' server uses.
-pub const MAX_FRAME_BYTES: usize = 1 << 20;
-
-/// Frames one message: uvarint length, big-endian CRC32-Castagnoli of the message, message.
-pub fn frame(msg: &pb::ChunkedReadResponse) -> Bytes {
-    let body = msg.encode_to_vec();
-    let mut out = Vec::with_capacity(body.len() + 14);
-    prost::encoding::encode_varint(body.len() as u64, &mut out);
-    out.extend_from_slice(&crc32c::crc32c(&body).to_be_bytes());
-    out.extend_from_slice(&body);
-    Bytes::from(out)
+/// Why a streamed answer cannot be read back.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FramesError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("the answer ends inside a frame")]
+    Cut,
+    #[error("label {0:?} twice in one series")]
+    DuplicateLabel(String),
+    #[error("series {labels}: a chunk of encoding {encoding}, not XOR")]
+    NotXor { labels: Labels, encoding: i32 },
+    /// The body itself failed (its error's text).
+    #[error("{0}")]
+    Body(String),
 }
 
 /// Collects chunked series into frames no larger than `MAX_FRAME_BYTES`.
@@ -50,7 +56,7 @@ impl Framer {
         if self.current.chunked_series.is_empty() {
             return None;
         }
-        let f = frame(&self.current);
+        let f = Bytes::from(encode_frame(&self.current));
         *self = Framer::new(self.query_index);
         Some(f)
     }
@@ -65,8 +71,8 @@ impl Framer {
         let mut xor = Vec::with_capacity(chunks.len());
         for c in chunks {
             match c.kind {
-                ChunkKind::Xor => xor.push(c),
-                ChunkKind::Block => xor.extend(c.into_xor()?),
+                Encoding::Xor => xor.push(c),
+                Encoding::Block => xor.extend(c.into_xor()?),
             }
         }
         for c in xor {
@@ -91,33 +97,13 @@ impl Framer {
 }
 
 /// The labels of a wire series as a label set (sorted by name; a name twice is refused).
-fn labels_of(labels: &[pb::Label]) -> Result<Labels, String> {
+fn labels_of(labels: &[pb::Label]) -> Result<Labels, FramesError> {
     let mut pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
     pairs.sort_unstable();
     if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(format!("label {:?} twice in one series", w[0].0));
+        return Err(FramesError::DuplicateLabel(w[0].0.to_string()));
     }
     Ok(Labels::from_sorted(pairs))
-}
-
-/// Where the next frame's message lies in `buf`: (header length, message length), `None` while
-/// it has not all arrived.
-fn next_frame(buf: &[u8]) -> Result<Option<(usize, usize)>, String> {
-    let mut len = 0u64;
-    for (i, b) in buf.iter().enumerate().take(10) {
-        len |= ((b & 0x7f) as u64) << (7 * i);
-        if b & 0x80 == 0 {
-            if len > MAX_FRAME_BYTES as u64 {
-                return Err(format!("a frame of {len} bytes, over the {MAX_FRAME_BYTES} allowed"));
-            }
-            let header = i + 1 + 4;
-            return Ok((buf.len() >= header + len as usize).then_some((header, len as usize)));
-        }
-    }
-    match buf.len() >= 10 {
-        true => Err("a frame length that is no uvarint".into()),
-        false => Ok(None),
-    }
 }
 
 /// Frames read from a stream of byte pieces (an HTTP body), series by series.
@@ -143,7 +129,7 @@ where
 
     /// The next whole series with its chunks, in the order sent; `None` after the last.
     /// Consecutive chunked series with the same labels are one series cut across frames.
-    pub async fn next_series(&mut self) -> Result<Option<(Labels, Vec<StoredChunk>)>, String> {
+    pub async fn next_series(&mut self) -> Result<Option<(Labels, Vec<StoredChunk>)>, FramesError> {
         loop {
             let Some(s) = self.pending.pop_front() else {
                 match self.next_message().await? {
@@ -156,9 +142,9 @@ where
             let mut chunks = Vec::with_capacity(s.chunks.len());
             for c in s.chunks {
                 if c.r#type != pb::chunk::Encoding::Xor as i32 {
-                    return Err(format!("series {labels}: a chunk of encoding {}, not XOR", c.r#type));
+                    return Err(FramesError::NotXor { labels, encoding: c.r#type });
                 }
-                chunks.push(StoredChunk { min_t: c.min_time_ms, max_t: c.max_time_ms, data: c.data, kind: ChunkKind::Xor });
+                chunks.push(StoredChunk { min_t: c.min_time_ms, max_t: c.max_time_ms, data: c.data, kind: Encoding::Xor });
             }
             match &mut self.current {
                 Some((l, so_far)) if *l == labels => so_far.extend(chunks),
@@ -172,26 +158,23 @@ where
     }
 
     /// The next frame's message, its CRC checked; `None` at the end of the stream.
-    async fn next_message(&mut self) -> Result<Option<pb::ChunkedReadResponse>, String> {
+    async fn next_message(&mut self) -> Result<Option<pb::ChunkedReadResponse>, FramesError> {
         loop {
-            if let Some((header, len)) = next_frame(&self.buffer)? {
-                let frame = self.buffer.split_to(header + len);
-                let (crc, msg) = (u32::from_be_bytes(frame[header - 4..header].try_into().expect("4 bytes")), &frame[header..]);
-                if crc32c::crc32c(msg) != crc {
-                    return Err("a frame whose CRC32-C does not match".into());
-                }
-                return pb::ChunkedReadResponse::decode(msg).map(Some).map_err(|e| format!("a frame that does not decode: {e}"));
+            if let Some(frame) = split_frame(&self.buffer)? {
+                let (len, message) = (frame.len(), frame.decode()?);
+                bytes::Buf::advance(&mut self.buffer, len);
+                return Ok(Some(message));
             }
             if self.ended {
                 return Ok(None);
             }
             match self.body.next().await {
                 Some(Ok(bytes)) => self.buffer.extend_from_slice(&bytes),
-                Some(Err(e)) => return Err(e.to_string()),
+                Some(Err(e)) => return Err(FramesError::Body(e.to_string())),
                 None => {
                     self.ended = true;
                     if !self.buffer.is_empty() {
-                        return Err("the answer ends inside a frame".into());
+                        return Err(FramesError::Cut);
                     }
                 }
             }
@@ -232,7 +215,7 @@ mod tests {
     #[test]
     fn frames_stay_under_the_limit_and_split_big_series() {
         let labels = pb_labels("x");
-        let chunks: Vec<StoredChunk> = (0..3000).map(|i| StoredChunk { min_t: i, max_t: i, data: vec![7u8; 1000], kind: ChunkKind::Xor }).collect();
+        let chunks: Vec<StoredChunk> = (0..3000).map(|i| StoredChunk { min_t: i, max_t: i, data: vec![7u8; 1000], kind: Encoding::Xor }).collect();
         let mut framer = Framer::new(3);
         let mut out = Vec::new();
         framer.push(labels.clone(), chunks, &mut out).unwrap();
@@ -259,7 +242,7 @@ mod tests {
     async fn series_cut_across_frames_and_pieces_come_back_whole() {
         let mut framer = Framer::new(0);
         let mut out = Vec::new();
-        let chunk = |i: i64| StoredChunk { min_t: i, max_t: i, data: vec![i as u8; 900], kind: ChunkKind::Xor };
+        let chunk = |i: i64| StoredChunk { min_t: i, max_t: i, data: vec![i as u8; 900], kind: Encoding::Xor };
         framer.push(pb_labels("a"), (0..5).map(chunk).collect(), &mut out).unwrap();
         framer.push(pb_labels("b"), (0..2500).map(chunk).collect(), &mut out).unwrap();
         framer.push(pb_labels("c"), (0..1).map(chunk).collect(), &mut out).unwrap();
@@ -281,18 +264,18 @@ mod tests {
     async fn a_bad_crc_a_cut_frame_and_a_failing_body_are_errors() {
         let mut framer = Framer::new(0);
         let mut out = Vec::new();
-        framer.push(pb_labels("a"), vec![StoredChunk { min_t: 1, max_t: 2, data: vec![1, 2, 3], kind: ChunkKind::Xor }], &mut out).unwrap();
+        framer.push(pb_labels("a"), vec![StoredChunk { min_t: 1, max_t: 2, data: vec![1, 2, 3], kind: Encoding::Xor }], &mut out).unwrap();
         let good = framer.take().unwrap();
         let mut bad = good.to_vec();
         *bad.last_mut().unwrap() ^= 1;
-        let e = Frames::new(body(&[Bytes::from(bad)], 3)).next_series().await.unwrap_err();
+        let e = Frames::new(body(&[Bytes::from(bad)], 3)).next_series().await.unwrap_err().to_string();
         assert!(e.contains("CRC32-C"), "{e}");
-        let e = Frames::new(body(&[good.slice(..good.len() - 1)], 5)).next_series().await.unwrap_err();
+        let e = Frames::new(body(&[good.slice(..good.len() - 1)], 5)).next_series().await.unwrap_err().to_string();
         assert_eq!(e, "the answer ends inside a frame");
         let failing = futures_util::stream::iter(vec![Ok(good.clone()), Err("connection reset".to_string())]);
-        let e = Frames::new(failing).next_series().await.unwrap_err();
+        let e = Frames::new(failing).next_series().await.unwrap_err().to_string();
         assert_eq!(e, "connection reset", "the last series is not whole before the body ends");
-        let e = Frames::new(body(&[Bytes::from_static(&[0xff; 12])], 12)).next_series().await.unwrap_err();
+        let e = Frames::new(body(&[Bytes::from_static(&[0xff; 12])], 12)).next_series().await.unwrap_err().to_string();
         assert!(e.contains("no uvarint"), "{e}");
     }
 }
