@@ -42,6 +42,12 @@ fn local_series(g: &Gemini) -> u64 {
     metrics.lines().find_map(|l| l.strip_prefix("gemini_active_series ")).unwrap().parse().unwrap()
 }
 
+/// The sum of a counter over its labels (every peer) in `g`'s /metrics.
+fn metric_sum(g: &Gemini, name: &str) -> u64 {
+    let metrics = g.get("/metrics").text();
+    metrics.lines().filter(|l| l.starts_with(&format!("{name}{{"))).map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum()
+}
+
 /// Series `i` of the gauge `name`: one sample, worth `i`, at `t`.
 fn gauge(name: &str, i: usize, t: i64) -> pb::TimeSeries {
     series(&[("__name__", name), ("i", &i.to_string())], &[(t, i as f64)])
@@ -77,10 +83,16 @@ fn three_nodes_with_two_copies_read_back_every_sample_once() {
         assert!(g.read_samples("prometheus", everything()) == expected, "SAMPLES through {}", g.port);
         assert!(g.read_streamed("prometheus", everything()) == expected, "streamed through {}", g.port);
     }
-    // Two copies of each series, spread: no node holds everything.
+    // Two copies of each series, spread: no node holds everything. A forward that failed or
+    // timed out (a loaded machine) sends that copy to the next node in hash order, which keeps
+    // it besides handing it off: then a series may have a third copy, never more.
     let held: Vec<u64> = c.nodes.iter().map(local_series).collect();
     let total = expected.len() as u64;
-    assert_eq!(held.iter().sum::<u64>(), 2 * total, "{held:?} for {total} series");
+    let mishaps: u64 = c.nodes.iter().map(|g| metric_sum(g, "gemini_cluster_forward_errors_total") + metric_sum(g, "gemini_cluster_failovers_total")).sum();
+    match mishaps {
+        0 => assert_eq!(held.iter().sum::<u64>(), 2 * total, "{held:?} for {total} series"),
+        _ => assert!((2 * total..=3 * total).contains(&held.iter().sum::<u64>()), "{held:?} for {total} series after {mishaps} failed forwards"),
+    }
     assert!(held.iter().all(|h| *h < total), "{held:?}");
     let metrics = c.nodes[0].get("/metrics").text();
     assert!(metrics.contains("gemini_cluster_forwarded_samples_total{peer="), "{metrics}");
