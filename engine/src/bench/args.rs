@@ -40,6 +40,10 @@ pub struct BenchArgs {
     /// workload (its sealed-samples count stops growing), so that reads take sealed blocks.
     #[arg(long)]
     pub read_after_sealing: bool,
+    /// After the load, time the PromQL range queries of a dashboard over the whole workload
+    /// (`bench::queries`), median of 3 each, through the server's Prometheus API.
+    #[arg(long)]
+    pub queries: bool,
     /// Which server takes the workload.
     #[arg(long, value_enum, default_value_t = Server::Gemini)]
     pub server: Server,

@@ -19,6 +19,8 @@ pub(super) struct Loaded {
     pub read: (Duration, usize, usize),
     /// The streamed read of everything: best time, series, frames (zero when not served).
     pub streamed: (Duration, usize, usize),
+    /// `--queries`: each range query's median time and answer.
+    pub queries: Vec<super::queries::Timed>,
     /// Gemini only: samples sealed and shard seconds spent sealing before the stop.
     pub sealing: (f64, f64),
 }
@@ -68,6 +70,9 @@ pub(super) async fn drive(args: &BenchArgs, bases: &[String], requests: Vec<Vec<
     let base = &bases[0];
     if args.read_after_sealing && args.server == Server::Gemini {
         wait_for_sealing(&client, base).await?;
+    }
+    if args.queries {
+        loaded.queries = super::queries::run(&client, args.server, base, workload).await?;
     }
     let Some(read_path) = args.server.read_path() else {
         return Ok(loaded);

@@ -12,13 +12,15 @@
 //! by side; VictoriaMetrics serves no remote read.
 //!
 //! The bench's options are in `args`, the servers it starts and what they cost in `servers`,
-//! the load in `load`, the reads in `reads` (checked by `check`), the data directory in
-//! `disk`, what it prints in `report`; here the run from start to stop.
+//! the load in `load`, the reads in `reads` (checked by `check`), the PromQL range queries of
+//! `--queries` in `queries`, the data directory in `disk`, what it prints in `report`; here
+//! the run from start to stop.
 
 mod args;
 mod check;
 mod disk;
 mod load;
+mod queries;
 mod reads;
 mod report;
 mod servers;
@@ -71,6 +73,9 @@ pub enum Error {
     StreamedCheck(check::Error),
     #[error("sealing did not settle within 2 minutes ({sealed} samples sealed)")]
     SealingUnsettled { sealed: f64 },
+    /// A range query of `--queries` that did not answer a success with series.
+    #[error("range query {promql}: {why}")]
+    Query { promql: String, why: String },
     #[error("server exited with {0}")]
     Exited(std::process::ExitStatus),
 }

@@ -32,7 +32,7 @@ impl Report {
     pub(super) fn print(mut self, args: &BenchArgs) {
         let (nodes, samples, usage) = (self.nodes, self.samples, self.usage);
         let (cpu_before_stop, rss_before_stop) = self.before_stop;
-        let Loaded { elapsed, ref mut latencies, read: (read, read_series, read_samples), streamed: (streamed, streamed_series, frames), sealing: (sealed, seal_seconds) } = self.loaded;
+        let Loaded { elapsed, ref mut latencies, read: (read, read_series, read_samples), streamed: (streamed, streamed_series, frames), ref queries, sealing: (sealed, seal_seconds) } = self.loaded;
         latencies.sort();
         let copies = match (nodes, args.replication_factor.min(nodes)) {
             (1, _) => "single node, one copy".to_string(),
@@ -57,6 +57,9 @@ impl Report {
             usage.cpu * 1e6 / samples as f64,
             usage.cpu - cpu_before_stop
         );
+        for q in queries {
+            println!("query:           {:<13} median of 3: {:8.1} ms ({} series, {} points, values summing to {:.6e})", q.name, q.median.as_secs_f64() * 1e3, q.series, q.points, q.sum);
+        }
         if args.server == Server::VictoriaMetrics {
             println!("remote read:     n/a (VictoriaMetrics does not serve remote read)");
             return;

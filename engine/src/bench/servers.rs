@@ -34,7 +34,7 @@ pub(super) fn start(args: &BenchArgs, data_dir: &Path, peers: &[String]) -> Resu
         let spawn = |cmd: &mut Command, what: &'static str| cmd.spawn().map_err(|source| Error::Start { what, source });
         match args.server {
             Server::VictoriaMetrics => {
-                cmd.arg(format!("-storageDataPath={}", dir.display())).arg(format!("-httpListenAddr={addr}")).arg("-retentionPeriod=100y").arg("-loggerLevel=ERROR");
+                cmd.arg(format!("-storageDataPath={}", dir.display())).arg(format!("-httpListenAddr={addr}")).arg("-retentionPeriod=100y").arg("-loggerLevel=ERROR").arg("-search.disableCache");
                 servers.push(spawn(cmd.stdout(Stdio::null()), "victoria-metrics (apt-get install victoria-metrics)")?);
             }
             Server::Prometheus => {

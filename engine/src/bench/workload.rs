@@ -237,6 +237,11 @@ impl Workload {
         &self.series[i].labels
     }
 
+    /// The first and last scrape's times (ms), which every series' samples lie between.
+    pub fn time_span_ms(&self) -> (i64, i64) {
+        (START_MS, START_MS + (self.scrapes.max(1) as i64 - 1) * INTERVAL_MS + 1)
+    }
+
     /// The series of a label set (sorted by name).
     pub fn find(&self, labels: &Labels) -> Option<usize> {
         self.index.get(labels).copied()

@@ -1,0 +1,104 @@
+//! `gemini bench --queries`: after the load, the PromQL range queries of a Grafana dashboard over
+//! what was written, each timed as the median of 3 through the server's Prometheus API
+//! (`/api/v1/query_range`; VictoriaMetrics with its cache off, `nocache=1`), so Gemini,
+//! Prometheus and VictoriaMetrics can be compared on the same data. Each answer must be a
+//! success with at least one series; its series, points and the sum of its values are
+//! printed so that the servers' answers can be seen to agree.
+
+use super::workload::Workload;
+use super::{Error, Server};
+use std::time::{Duration, Instant};
+
+/// The queries: a name, the PromQL, the step. Each covers the whole workload.
+pub(super) const QUERIES: [(&str, &str, &str); 4] = [
+    ("count by job", r#"count by (job) ({__name__=~"node_.*"})"#, "15s"),
+    ("cpu rate 15s", "sum by (mode) (rate(node_cpu_seconds_total[5m]))", "15s"),
+    ("cpu rate 60s", "sum by (mode) (rate(node_cpu_seconds_total[5m]))", "60s"),
+    ("net rate 60s", "sum(rate(node_network_receive_bytes_total[5m]))", "60s"),
+];
+
+/// One query's measure: median time, series, points, and the sum of every value.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Timed {
+    pub name: &'static str,
+    pub median: Duration,
+    pub series: usize,
+    pub points: usize,
+    pub sum: f64,
+}
+
+/// The range query URL of `promql` on `server` at `base`.
+fn url(server: Server, base: &str, promql: &str, (start, end): (f64, f64), step: &str) -> String {
+    let q: String = form_urlencoded::Serializer::new(String::new()).append_pair("query", promql).append_pair("start", &format!("{start:.3}")).append_pair("end", &format!("{end:.3}")).append_pair("step", step).finish();
+    match server {
+        Server::Gemini => format!("{base}/api/v1/query_range?db=prometheus&{q}"),
+        Server::VictoriaMetrics => format!("{base}/api/v1/query_range?nocache=1&{q}"),
+        Server::Prometheus => format!("{base}/api/v1/query_range?{q}"),
+    }
+}
+
+/// Series, points and the sum of the values of a `matrix` answer; an error unless it is a
+/// success with at least one series.
+fn summary(promql: &str, body: &[u8]) -> Result<(usize, usize, f64), Error> {
+    let bad = |why: String| Error::Query { promql: promql.to_string(), why };
+    let answer: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(format!("not JSON: {e}")))?;
+    if answer["status"] != "success" {
+        return Err(bad(String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned()));
+    }
+    let result = answer["data"]["result"].as_array().ok_or_else(|| bad("no data.result".into()))?;
+    if result.is_empty() {
+        return Err(bad("no series in the answer".into()));
+    }
+    let mut points = 0;
+    let mut sum = 0.0;
+    for series in result {
+        for point in series["values"].as_array().into_iter().flatten() {
+            points += 1;
+            sum += point[1].as_str().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        }
+    }
+    Ok((result.len(), points, sum))
+}
+
+/// Runs every query of `QUERIES` three times against `base` and takes the median of each.
+pub(super) async fn run(client: &awc::Client, server: Server, base: &str, workload: &Workload) -> Result<Vec<Timed>, Error> {
+    const WHAT: &str = "range query failed";
+    if server == Server::VictoriaMetrics {
+        // Makes what was just written searchable at once.
+        client.get(format!("{base}/internal/force_flush")).send().await.map_err(|source| Error::Send { what: WHAT, source })?;
+    }
+    let (first, last) = workload.time_span_ms();
+    let range = (first as f64 / 1e3, last as f64 / 1e3);
+    let mut out = Vec::new();
+    for (name, promql, step) in QUERIES {
+        let url = url(server, base, promql, range, step);
+        let mut times = Vec::new();
+        let mut seen = (0, 0, 0.0);
+        for _ in 0..3 {
+            let t = Instant::now();
+            let mut resp = client.get(&url).send().await.map_err(|source| Error::Send { what: WHAT, source })?;
+            let body = resp.body().limit(1 << 30).await.map_err(|source| Error::Body { what: WHAT, source })?;
+            times.push(t.elapsed());
+            seen = summary(promql, &body)?;
+        }
+        times.sort();
+        out.push(Timed { name, median: times[1], series: seen.0, points: seen.1, sum: seen.2 });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_summed_and_an_empty_or_failed_one_refused() {
+        let ok = br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1.5"],[2,"2"]]},{"metric":{"a":"b"},"values":[[1,"-1"]]}]}}"#;
+        let (series, points, sum) = summary("q", ok).unwrap();
+        assert_eq!((series, points, sum), (2, 3, 2.5));
+        let empty = br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        assert_eq!(summary("q", empty).unwrap_err().to_string(), "range query q: no series in the answer");
+        let failed = br#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+        assert!(summary("q", failed).unwrap_err().to_string().contains("parse error"));
+    }
+}
