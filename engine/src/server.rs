@@ -60,12 +60,9 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
         }
         None => (local.clone(), None),
     };
-    let data = Arc::new(data::Data::new(store, catalog.clone()));
-    let local = match &coordinator {
-        Some(_) => Arc::new(data::Data::new(local, catalog)),
-        None => data.clone(),
-    };
-    let state = http::AppState { data, local, coordinator, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query };
+    let data = Arc::new(data::Data::new(store, catalog));
+    let node = coordinator.as_ref().map(|c| c.node().clone());
+    let state = http::AppState { data, coordinator, node, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query };
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,

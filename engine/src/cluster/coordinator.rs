@@ -17,6 +17,7 @@
 
 use super::catalog_sync::{self, Entries};
 use super::handoff::{CopyKind, Handoff};
+use super::node::Node;
 use super::merge::Merge;
 use super::transport::{PeerError, Transport};
 use super::{placement, Cluster, PROBE_BUDGET, PROBE_EVERY, READ_BUDGET, WRITE_BUDGET};
@@ -24,7 +25,6 @@ use crate::data::{Catalog, Deletion, Error, FieldPairs, Selection, SeriesStore, 
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::shard::{SeriesWrite, WriteOutcome};
-use crate::storage::series_store::local_stream;
 use crate::storage::{Policies, Storage};
 use futures_util::future::{join_all, LocalBoxFuture};
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,10 +38,9 @@ pub type Replay = for<'a> fn(&'a dyn Catalog, Deletion) -> LocalBoxFuture<'a, Re
 
 pub struct Coordinator {
     pub cluster: Arc<Cluster>,
-    storage: Arc<Storage>,
-    pub(super) handoff: Handoff,
+    /// This node's own data, as the other nodes reach it too.
+    node: Arc<Node>,
     pub(super) transport: Box<dyn Transport>,
-    replay: Replay,
 }
 
 /// Per series in a write: the nodes in its order (the first replication-factor ones own it),
@@ -80,17 +79,21 @@ impl Placement {
 impl Coordinator {
     /// Loads the hints this node keeps for other nodes (see `handoff`).
     pub fn new(cluster: Arc<Cluster>, storage: Arc<Storage>, transport: Box<dyn Transport>, replay: Replay) -> Result<Coordinator, crate::storage::Error> {
-        let handoff = Handoff::open(storage.clone())?;
-        Ok(Coordinator { cluster, storage, handoff, transport, replay })
+        Ok(Coordinator { cluster, node: Arc::new(Node::open(storage, replay)?), transport })
+    }
+
+    /// This node's side of the internal protocol, over its own data.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
     }
 
     /// This node's storage with the hints it keeps for others.
     pub fn handoff(&self) -> &Handoff {
-        &self.handoff
+        self.node.handoff()
     }
 
     pub fn storage(&self) -> &Arc<Storage> {
-        &self.storage
+        self.node.storage()
     }
 
     /// Runs one request to `peer` for at most `budget` (see `Cluster::ask`).
@@ -149,7 +152,7 @@ impl Coordinator {
                 let part: Vec<SeriesWrite> = idx.iter().map(|i| series[*i].clone()).collect();
                 let kind = owner.map_or(CopyKind::Owned, |o| CopyKind::StandingFor(&names[o]));
                 let result = match node == me {
-                    true => Ok(self.handoff.store_copy(db, rp, part, kind).await),
+                    true => Ok(self.handoff().store_copy(db, rp, part, kind).await),
                     false => {
                         let peer = &names[node];
                         let sent = self.ask(peer, WRITE_BUDGET, self.transport.write(peer, db, rp, &part, fields, kind)).await;
@@ -228,7 +231,7 @@ impl Coordinator {
     /// Every node's series matching `selection`, merged as they stream in (see `merge`), and
     /// the nodes left out (see `ask_others`): the peers' answers have started when this returns.
     pub async fn read(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
-        let local = local_stream(self.storage.clone(), db, which, selection.clone()).await?;
+        let local = self.node.read(db, which, selection.clone()).await?;
         let (others, asked) = (self.others(), &selection);
         let (peers, left_out) = self
             .ask_others(&others, "read", |p| Box::pin(async move { self.transport.read(p, db, which, asked).await.map(|r| (p.to_string(), r)) }))
@@ -239,8 +242,7 @@ impl Coordinator {
     /// The label sets of the series matching every matcher on any node (in their indexes, with
     /// or without samples), sorted and unique.
     pub async fn series(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>) -> Result<Vec<Labels>, Error> {
-        let local = self.storage.select(db, which, matchers.clone()).await?;
-        let mut all: BTreeSet<Labels> = local.into_iter().map(|s| s.labels).collect();
+        let mut all: BTreeSet<Labels> = self.node.series(db, which, matchers.clone()).await?.into_iter().collect();
         let (others, matchers) = (self.others(), &matchers);
         let (answers, _) = self.ask_others(&others, "series", |p| self.transport.series(p, db, which, matchers)).await?;
         for answer in answers {
@@ -253,9 +255,9 @@ impl Coordinator {
     /// node can reach now (the others take it at their next exchange). A change that cannot
     /// be recorded fails, even though it ran here.
     pub async fn change_catalog<T, E: From<Error>>(&self, change: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-        let changing = self.cluster.catalog_lock.lock().await;
+        let changing = self.node.lock_catalog().await;
         let outcome = change.await;
-        let recorded = catalog_sync::record_local(&self.storage, &self.cluster.self_name, true).map(|c| !c.is_empty());
+        let recorded = catalog_sync::record_local(self.storage(), &self.cluster.self_name, true).map(|c| !c.is_empty());
         drop(changing);
         self.share(recorded).await?;
         outcome
@@ -263,7 +265,7 @@ impl Coordinator {
 
     /// Records a deletion that ran here for the other nodes and sends it to them.
     pub async fn share_deletion(&self, db: &str, statement: &str) -> Result<(), Error> {
-        let recorded = catalog_sync::record_deletion(&self.storage, &self.cluster.self_name, db, statement).map(|()| true);
+        let recorded = catalog_sync::record_deletion(self.storage(), &self.cluster.self_name, db, statement).map(|()| true);
         self.share(recorded).await
     }
 
@@ -278,17 +280,16 @@ impl Coordinator {
         }
     }
 
-    /// Merges another node's catalog entries here, under the catalog lock; deletions run
-    /// through `replay`. Answers how many entries changed something.
+    /// Merges another node's catalog entries here (see `Node::take`). Answers how many entries
+    /// changed something.
     pub async fn take(&self, theirs: Entries) -> Result<usize, crate::storage::Error> {
-        let _changing = self.cluster.catalog_lock.lock().await;
-        catalog_sync::merge(&self.storage, theirs, |d| (self.replay)(&*self.storage, d)).await
+        self.node.take(theirs).await
     }
 
     /// Sends this node's catalog entries to every other node not marked down and merges their
     /// answers; answers whether every node answered.
     pub async fn exchange(&self) -> bool {
-        let entries = match catalog_sync::load(&self.storage) {
+        let entries = match catalog_sync::load(self.storage()) {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "catalog entries");

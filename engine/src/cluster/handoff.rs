@@ -278,17 +278,17 @@ impl Coordinator {
     /// at its first failure (it is then marked down, and probed).
     pub async fn deliver_hints_once(&self) {
         let peers = self.cluster.peers();
-        for (owner, _) in self.handoff.pending() {
+        for (owner, _) in self.handoff().pending() {
             if self.cluster.is_down(&owner) || !peers.names.contains(&owner) {
                 continue;
             }
             // Each hint once per round: one a write touched meanwhile waits for the next.
             let mut after: Option<HintKey> = None;
             loop {
-                let mut batch = self.handoff.batch(&owner, after.as_ref());
+                let mut batch = self.handoff().batch(&owner, after.as_ref());
                 let Some((first, _)) = batch.first() else { break };
                 let (db, rp) = (first.db.clone(), Some(first.rp.clone()).filter(|r| !r.is_empty()));
-                let (series, fields, used) = match self.handoff.read_back(&batch).await {
+                let (series, fields, used) = match self.handoff().read_back(&batch).await {
                     Ok(read) => read,
                     Err(e) if e.is_not_found() => (Vec::new(), FieldPairs::new(), batch.len()),
                     Err(e) => {
@@ -309,7 +309,7 @@ impl Coordinator {
                     self.cluster.count(&owner, |s| s.handed_off_samples += samples as u64);
                     tracing::info!(%owner, series = series.len(), samples, "handoff: delivered");
                 }
-                if let Err(e) = self.handoff.delivered(batch) {
+                if let Err(e) = self.handoff().delivered(batch) {
                     tracing::error!(%owner, error = %e, "handoff: cannot remove delivered hints");
                     break;
                 }

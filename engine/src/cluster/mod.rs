@@ -2,14 +2,16 @@
 //! of them are reachable, and how long a request to one may take (`ask`). Placement is in
 //! `placement.rs`; what a write or read does with it in `coordinator.rs` (a read's answers are
 //! merged as they stream in by `merge.rs`), which reaches the other nodes through
-//! `transport.rs`; the catalog is kept the same everywhere by `catalog_sync.rs`. There is no
-//! consensus: every node computes the same owners from the same peer list, and Kubernetes
-//! gives the pods stable names.
+//! `transport.rs`; they answer through `node.rs`, the node side of that protocol. The catalog
+//! is kept the same everywhere by `catalog_sync.rs`. There is no consensus: every node
+//! computes the same owners from the same peer list, and Kubernetes gives the pods stable
+//! names.
 
 pub mod catalog_sync;
 pub mod coordinator;
 pub mod handoff;
 pub mod merge;
+pub mod node;
 pub mod placement;
 #[cfg(test)]
 mod test_nodes;
@@ -114,9 +116,6 @@ pub struct Cluster {
     /// Per peer: how the last request to it ended (see `Contact`).
     contacts: Mutex<BTreeMap<String, Contact>>,
     stats: Mutex<BTreeMap<String, PeerStats>>,
-    /// Held while the catalog changes and its entries are versioned or merged (see
-    /// `catalog_sync`), so a merge never sees a change without its entry.
-    pub catalog_lock: tokio::sync::Mutex<()>,
     /// Set once every peer has exchanged catalogs with this node.
     catalog_synced: AtomicBool,
 }
@@ -141,7 +140,6 @@ impl Cluster {
             went_down: tokio::sync::watch::Sender::new(0),
             contacts: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(BTreeMap::new()),
-            catalog_lock: tokio::sync::Mutex::new(()),
             catalog_synced: AtomicBool::new(false),
         };
         c.reload_peers()?;

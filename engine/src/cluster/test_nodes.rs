@@ -7,6 +7,7 @@
 use super::catalog_sync::{self, Entries};
 use super::coordinator::Coordinator;
 use super::handoff::{CopyKind, Handoff, HintKey};
+use super::node::Node;
 use super::transport::{PeerError, PeerRead, PeerSeries, Transport};
 use super::{Cluster, ClusterConfig};
 use crate::data::{Error, FieldPairs, Selection, SeriesPiece, SeriesStream};
@@ -61,15 +62,14 @@ struct Break {
     freezes: bool,
 }
 
-/// Hands each request to the named node's storage, as its internal endpoint would.
+/// Hands each request to the named node (`node::Node`), as its internal endpoint does.
 pub(super) struct InProcess {
-    nodes: BTreeMap<String, Arc<Handoff>>,
+    nodes: BTreeMap<String, Arc<Node>>,
     faults: Arc<Mutex<Faults>>,
     events: Arc<tokio::sync::watch::Sender<Vec<Event>>>,
 }
 
-/// A node's answer to a read: its storage's stream, series by series, as `/internal/v1/read`
-/// sends it.
+/// A node's answer to a read: its stream, series by series, as `/internal/v1/read` sends it.
 struct NodeRead {
     peer: String,
     stream: SeriesStream,
@@ -107,11 +107,11 @@ impl InProcess {
         }
     }
 
-    fn node(&self, peer: &str) -> Result<&Arc<Storage>, PeerError> {
+    fn node(&self, peer: &str) -> Result<&Arc<Node>, PeerError> {
         if self.faults.lock().unwrap().down.contains(peer) {
             return Err(PeerError::Connect(format!("{peer}: connection refused")));
         }
-        self.nodes.get(peer).map(|h| h.storage()).ok_or_else(|| PeerError::Connect(format!("{peer}: unknown node")))
+        self.nodes.get(peer).ok_or_else(|| PeerError::Connect(format!("{peer}: unknown node")))
     }
 }
 
@@ -123,22 +123,21 @@ impl Transport for InProcess {
     fn write<'a>(&'a self, peer: &'a str, db: &'a str, rp: Option<&'a str>, series: &'a [SeriesWrite], fields: &'a FieldPairs, kind: CopyKind<'a>) -> LocalBoxFuture<'a, Result<WriteOutcome, PeerError>> {
         Box::pin(async move {
             self.asked(peer, "write", Some(format!("{kind:?}")), series.iter().map(|s| (s.labels.clone(), s.samples.len())).collect()).await;
-            let storage = self.node(peer)?;
+            let node = self.node(peer)?;
             if let Some(left) = self.faults.lock().unwrap().writes_left.get_mut(peer) {
                 if *left == 0 {
                     return Err(PeerError::Connect(format!("{peer}: connection reset by peer")));
                 }
                 *left -= 1;
             }
-            storage.register_fields(db, fields).map_err(refused)?;
-            self.nodes[peer].store_copy(db, rp, series.to_vec(), kind).await.map_err(refused)
+            node.write(db, rp, series.to_vec(), fields, kind).await.map_err(refused)
         })
     }
 
     fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Box<dyn PeerRead>, PeerError>> {
         Box::pin(async move {
             self.asked(peer, "read", None, Vec::new()).await;
-            let stream = local_stream(self.node(peer)?.clone(), db, which, selection.clone()).await.map_err(refused)?;
+            let stream = self.node(peer)?.read(db, which, selection.clone()).await.map_err(refused)?;
             let breaks = self.faults.lock().unwrap().breaks.get(peer).copied();
             Ok(Box::new(NodeRead { peer: peer.to_string(), stream, sent: 0, breaks, events: self.events.clone() }) as Box<dyn PeerRead>)
         })
@@ -147,7 +146,7 @@ impl Transport for InProcess {
     fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>> {
         Box::pin(async move {
             self.asked(peer, "series", None, Vec::new()).await;
-            Ok(self.node(peer)?.select(db, which, matchers.to_vec()).await.map_err(refused)?.into_iter().map(|s| s.labels).collect())
+            self.node(peer)?.series(db, which, matchers.to_vec()).await.map_err(refused)
         })
     }
 
@@ -161,9 +160,7 @@ impl Transport for InProcess {
     fn catalog<'a>(&'a self, peer: &'a str, entries: &'a Entries) -> LocalBoxFuture<'a, Result<Entries, PeerError>> {
         Box::pin(async move {
             self.asked(peer, "catalog", None, Vec::new()).await;
-            let storage = self.node(peer)?;
-            catalog_sync::merge(storage, entries.clone(), |d| crate::exec::delete::replay_deletion(&**storage, d)).await.map_err(refused)?;
-            catalog_sync::load(storage).map_err(refused)
+            self.node(peer)?.catalog(entries.clone()).await.map_err(refused)
         })
     }
 }
@@ -202,7 +199,7 @@ impl Fixture {
         let faults = Arc::new(Mutex::new(Faults { down: down.iter().map(|d| d.to_string()).collect(), ..Faults::default() }));
         let events = Arc::new(tokio::sync::watch::Sender::new(Vec::new()));
         let handoffs: Vec<Arc<Handoff>> = storages[1..].iter().map(|s| Arc::new(Handoff::open(s.clone()).unwrap())).collect();
-        let nodes = NODES[1..].iter().zip(&handoffs).map(|(n, h)| (n.to_string(), h.clone())).collect();
+        let nodes = NODES[1..].iter().zip(&handoffs).map(|(n, h)| (n.to_string(), Arc::new(Node::new(h.clone(), crate::exec::delete::replay_deletion)))).collect();
         let transport = InProcess { nodes, faults: faults.clone(), events: events.clone() };
         let a = Coordinator::new(Arc::new(Cluster::new(config(NODES[0])).unwrap()), storages[0].clone(), Box::new(transport), crate::exec::delete::replay_deletion).unwrap();
         Fixture { _dirs: dirs, storages, handoffs, faults, events, a }
@@ -210,7 +207,8 @@ impl Fixture {
 
     /// Node c's coordinator, its hints loaded from its storage, reaching a and b.
     pub fn coordinator_on_c(&self) -> Coordinator {
-        let nodes: BTreeMap<String, Arc<Handoff>> = [("a:1".to_string(), Arc::new(Handoff::open(self.storages[0].clone()).unwrap())), ("b:1".to_string(), self.handoffs[0].clone())].into();
+        let node = |h: Arc<Handoff>| Arc::new(Node::new(h, crate::exec::delete::replay_deletion));
+        let nodes: BTreeMap<String, Arc<Node>> = [("a:1".to_string(), node(Arc::new(Handoff::open(self.storages[0].clone()).unwrap()))), ("b:1".to_string(), node(self.handoffs[0].clone()))].into();
         let transport = InProcess { nodes, faults: self.faults.clone(), events: self.events.clone() };
         Coordinator::new(Arc::new(Cluster::new(config(NODES[2])).unwrap()), self.storages[2].clone(), Box::new(transport), crate::exec::delete::replay_deletion).unwrap()
     }

@@ -34,12 +34,12 @@ use std::time::Instant;
 #[derive(Clone)]
 pub struct AppState {
     pub data: Arc<Data>,
-    /// This node's own data, which the internal endpoints serve to the other nodes of a
-    /// cluster (the same as `data` on a node that is alone).
-    pub local: Arc<Data>,
-    /// The coordinator of the cluster this node is one of, if any: for `/health`, `/metrics`
-    /// and the internal endpoints, which exist for the cluster.
+    /// The coordinator of the cluster this node is one of, if any: for `/health` and
+    /// `/metrics`, and the cluster secret of the internal endpoints.
     pub coordinator: Option<Arc<Coordinator>>,
+    /// In a cluster, this node's side of the internal protocol, which the internal endpoints
+    /// serve to the other nodes.
+    pub node: Option<Arc<crate::cluster::node::Node>>,
     pub metrics: Arc<Metrics>,
     /// Largest accepted request body after decompression.
     pub max_body_bytes: usize,

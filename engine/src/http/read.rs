@@ -2,7 +2,8 @@
 //! `ReadResponse`) or STREAMED_XOR_CHUNKS (frames of uvarint length, big-endian CRC32-C and a
 //! `ChunkedReadResponse`, none over 1 MiB: `remote::frames`). A streamed answer is produced piece
 //! by piece from the data interface's stream behind a one-frame channel, so memory is bounded
-//! by the frame size, not the result; `/internal/v1/read` answers a peer with the same code.
+//! by the frame size, not the result; `/internal/v1/read` answers a peer with the same code,
+//! over this node's own data (`Source` names what a read reads).
 //! What the messages say is `remote::read`; this file reads the data and answers over HTTP.
 
 use super::body::{decompress, read_raw};
@@ -13,6 +14,7 @@ use crate::remote::read::{decode_request, encode_response, labels_pb, negotiate,
 use crate::storage::Policies;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
+use futures_util::future::LocalBoxFuture;
 use proto::prometheus::{self as pb, read_request::ResponseType};
 use std::collections::BTreeSet;
 
@@ -43,18 +45,23 @@ pub async fn read(
     let body = decompress(&req, &raw, state.max_body_bytes)?;
     let request = decode_request(&body)?;
     let queries = parse_queries(&request)?;
-    match negotiate(&request)? {
-        ResponseType::Samples => samples(&state.data, &db, Policies::One(rp.as_deref()), queries).await,
-        ResponseType::StreamedXorChunks => streamed(Target { data: state.data.clone(), db, rp, all_policies: false }, queries).await,
+    answer(Target { source: state.data.clone(), db, rp, all_policies: false }, &request, queries).await
+}
+
+/// The answer to `request` in the response type it negotiates.
+pub(super) async fn answer<S: Source + ?Sized>(target: Target<S>, request: &pb::ReadRequest, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
+    match negotiate(request)? {
+        ResponseType::Samples => samples(&target, queries).await,
+        ResponseType::StreamedXorChunks => streamed(target, queries).await,
     }
 }
 
 /// Every query's samples in one `ReadResponse`.
-pub(super) async fn samples(data: &Data, db: &str, which: Policies<'_>, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
+async fn samples<S: Source + ?Sized>(target: &Target<S>, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
     let mut results = Vec::with_capacity(queries.len());
     let mut skipped = BTreeSet::new();
     for q in queries {
-        let mut stream = data.select(db, which, q).await?;
+        let mut stream = target.source.select(&target.db, target.which(), q).await?;
         skipped.extend(stream.skipped().iter().cloned());
         let mut series = Vec::new();
         while let Some((labels, samples)) = stream.next_series().await? {
@@ -88,16 +95,27 @@ pub(super) fn samples_answer(response: pb::ReadResponse) -> Result<HttpResponse,
         .body(compressed))
 }
 
-/// What a streamed answer reads, owned by the task that streams it.
-pub(super) struct Target {
-    pub data: std::sync::Arc<Data>,
+/// Where a read's series come from: the data interface, or (for a peer) this node's own data.
+pub(super) trait Source: 'static {
+    fn select<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection) -> LocalBoxFuture<'a, Result<SeriesStream, crate::data::Error>>;
+}
+
+impl Source for Data {
+    fn select<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection) -> LocalBoxFuture<'a, Result<SeriesStream, crate::data::Error>> {
+        Box::pin(Data::select(self, db, which, selection))
+    }
+}
+
+/// What a read reads, owned by the task that streams it.
+pub(super) struct Target<S: ?Sized> {
+    pub source: std::sync::Arc<S>,
     pub db: String,
     pub rp: Option<String>,
     /// Every policy of the database (`rp` then does not count).
     pub all_policies: bool,
 }
 
-impl Target {
+impl<S: Source + ?Sized> Target<S> {
     pub fn which(&self) -> Policies<'_> {
         match self.all_policies {
             true => Policies::All,
@@ -107,7 +125,7 @@ impl Target {
 
     /// The series of one query, their chunks as XOR chunks.
     async fn select(&self, q: Selection) -> Result<SeriesStream, crate::data::Error> {
-        let mut stream = self.data.select(&self.db, self.which(), q).await?;
+        let mut stream = self.source.select(&self.db, self.which(), q).await?;
         stream.xor_chunks();
         Ok(stream)
     }
@@ -117,7 +135,7 @@ impl Target {
 /// its failure is an HTTP error and the nodes it was made without are named in a header; a
 /// failure after that ends the answer early (the client sees a body cut short, not a last
 /// frame).
-pub(super) async fn streamed(target: Target, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
+async fn streamed<S: Source + ?Sized>(target: Target<S>, queries: Vec<Selection>) -> Result<HttpResponse, ApiError> {
     let mut queries = queries.into_iter();
     let first = match queries.next() {
         Some(q) => Some(target.select(q).await?),
@@ -150,7 +168,7 @@ enum StreamError {
     Storage(#[from] crate::storage::Error),
 }
 
-async fn stream_queries(target: &Target, first: Option<SeriesStream>, rest: impl Iterator<Item = Selection>, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), StreamError> {
+async fn stream_queries<S: Source + ?Sized>(target: &Target<S>, first: Option<SeriesStream>, rest: impl Iterator<Item = Selection>, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), StreamError> {
     let send = |f: Bytes| async move { tx.send(Ok(f)).await.map_err(|_| StreamError::ClientGone) };
     let Some(first) = first else { return Ok(()) };
     let mut next = Some(first);
