@@ -325,7 +325,7 @@ mod tests {
     use crate::bench::Server;
 
     fn small_args() -> BenchArgs {
-        BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1, sync_writes: false, read_after_sealing: false, server: Server::Gemini }
+        BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1, sync_writes: false, read_after_sealing: false, queries: false, server: Server::Gemini }
     }
 
     #[test]
