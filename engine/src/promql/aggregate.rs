@@ -3,7 +3,8 @@
 //! with Go's `container/heap` and `sort.Sort` (pdqsort, Go 1.19) ported so that topk/bottomk
 //! and quantile see the same orders. Float samples only.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use std::hash::{Hash, Hasher};
 
 use super::gofmt::{go_format_f, go_format_v, go_quote};
 use super::error::EvalError;
@@ -40,11 +41,37 @@ fn by_reverse_value(a: &Sample, b: &Sample) -> bool {
     a.point.v.is_nan() || a.point.v > b.point.v
 }
 
-/// The group key, which is also the output label set of the group: with `without`, all
-/// labels but `grouping` and `__name__`; with `by`, only `grouping`.
-fn grouping_key(metric: &Labels, grouping: &[String], without: bool) -> Labels {
-    let keep = |n: &str| grouping.iter().any(|g| g == n) != without && !(without && n == "__name__");
-    Labels::from_sorted(metric.iter().filter(|(n, _)| keep(n)).map(|(n, v)| (n.to_string(), v.to_string())).collect())
+/// Which of a series' labels make its group: with `without`, all labels but `grouping` and
+/// `__name__`; with `by`, only `grouping`.
+struct Grouping<'a> {
+    names: &'a [String],
+    without: bool,
+}
+
+impl<'a> Grouping<'a> {
+    fn pairs<'l>(&self, metric: &'l Labels) -> impl Iterator<Item = (&'l str, &'l str)> + use<'a, 'l> {
+        let (names, without) = (self.names, self.without);
+        metric.iter().filter(move |(n, _)| names.iter().any(|g| g == n) != without && !(without && *n == "__name__"))
+    }
+
+    /// The group key, which is also the output label set of the group.
+    fn key(&self, metric: &Labels) -> Labels {
+        Labels::from_sorted(self.pairs(metric).map(|(n, v)| (n.to_string(), v.to_string())).collect())
+    }
+
+    /// A hash of the group key, made without building it.
+    fn hash(&self, metric: &Labels) -> u64 {
+        let mut h = rustc_hash::FxHasher::default();
+        for pair in self.pairs(metric) {
+            pair.hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// Whether `metric` belongs to the group whose key is `key`.
+    fn is_in(&self, metric: &Labels, key: &Labels) -> bool {
+        self.pairs(metric).eq(key.iter())
+    }
 }
 
 /// Aggregates `vec` into groups. `grouping` is the `by`/`without` label list; `ts` the step.
@@ -82,26 +109,32 @@ pub fn aggregate(
         }
     }
 
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let by = Grouping { names: &grouping, without };
+    // Groups by the hash of their key; the groups under one hash are told apart by their keys.
+    let mut index: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
     let mut groups: Vec<Group> = Vec::new();
     for s in vec {
         let v = s.point.v;
-        let key = if op == AggOp::CountValues {
+        let with_value;
+        let metric = if op == AggOp::CountValues {
             let mut metric = s.labels.clone();
             metric.set(&value_label, &go_format_f(v));
-            grouping_key(&metric, &grouping, without)
+            with_value = metric;
+            &with_value
         } else {
-            grouping_key(&s.labels, &grouping, without)
+            &s.labels
         };
-        let Some(&gi) = index.get(&key) else {
-            let mut g = Group { labels: key.clone(), value: v, mean: v, count: 1, heap: Vec::new() };
+        let hash = by.hash(metric);
+        let found = index.get(&hash).and_then(|under| under.iter().copied().find(|&gi| by.is_in(metric, &groups[gi].labels)));
+        let Some(gi) = found else {
+            let mut g = Group { labels: by.key(metric), value: v, mean: v, count: 1, heap: Vec::new() };
             match op {
                 AggOp::Stdvar | AggOp::Stddev => g.value = 0.0,
                 AggOp::Topk | AggOp::Quantile | AggOp::Bottomk => g.heap.push(sample(&s.labels, v, 0)),
                 AggOp::Group => g.value = 1.0,
                 _ => {}
             }
-            index.insert(key, groups.len());
+            index.entry(hash).or_default().push(groups.len());
             groups.push(g);
             continue;
         };
