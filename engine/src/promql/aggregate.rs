@@ -43,9 +43,9 @@ fn by_reverse_value(a: &Sample, b: &Sample) -> bool {
 
 /// Which of a series' labels make its group: with `without`, all labels but `grouping` and
 /// `__name__`; with `by`, only `grouping`.
-struct Grouping<'a> {
-    names: &'a [String],
-    without: bool,
+pub(super) struct Grouping<'a> {
+    pub names: &'a [String],
+    pub without: bool,
 }
 
 impl<'a> Grouping<'a> {
@@ -55,12 +55,12 @@ impl<'a> Grouping<'a> {
     }
 
     /// The group key, which is also the output label set of the group.
-    fn key(&self, metric: &Labels) -> Labels {
+    pub fn key(&self, metric: &Labels) -> Labels {
         Labels::from_sorted(self.pairs(metric).map(|(n, v)| (n.to_string(), v.to_string())).collect())
     }
 
     /// A hash of the group key, made without building it.
-    fn hash(&self, metric: &Labels) -> u64 {
+    pub fn hash(&self, metric: &Labels) -> u64 {
         let mut h = rustc_hash::FxHasher::default();
         for pair in self.pairs(metric) {
             pair.hash(&mut h);
@@ -69,7 +69,7 @@ impl<'a> Grouping<'a> {
     }
 
     /// Whether `metric` belongs to the group whose key is `key`.
-    fn is_in(&self, metric: &Labels, key: &Labels) -> bool {
+    pub fn is_in(&self, metric: &Labels, key: &Labels) -> bool {
         self.pairs(metric).eq(key.iter())
     }
 }

@@ -6,11 +6,12 @@
 //! checked as it goes.
 
 use super::aggregate::{self, AggParam};
+use super::aggregate_steps;
 use super::binary;
 use super::error::EvalError;
 use super::functions::labels::labels_for_absent;
 use super::functions::Call;
-use super::plan::{BinOp, Kind, Node, Selector};
+use super::plan::{AggOp, BinOp, Kind, Node, Selector};
 use super::value::{is_stale_nan, Labels, Matrix, Point, Sample, Series, Stored, Value, Vector};
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -138,6 +139,7 @@ impl<'a> Evaluator<'a> {
                         self.range_eval(&[expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::Label(label.clone()), vector(&v[0]), ts))?
                     }
                     Some(p) => self.range_eval(&[p, expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::Number(scalar(&v[0])), vector(&v[1]), ts))?,
+                    None if aggregate_steps::handles(op) => self.aggregate_steps(op, expr, grouping, without)?,
                     None => self.range_eval(&[expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::None, vector(&v[0]), ts))?,
                 }
             }
@@ -205,6 +207,26 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
+        self.current = before;
+        self.hold(produced)?;
+        Ok(out)
+    }
+
+    /// An aggregation without parameter over every step at once (`aggregate_steps`); what it
+    /// holds is counted as `range_eval` counts it.
+    fn aggregate_steps(&mut self, op: AggOp, expr: &Node, grouping: &[String], without: bool) -> Result<Matrix, EvalError> {
+        let before = self.current;
+        let input = match self.eval(expr)? {
+            Evaluated::Matrix(m) => m,
+            Evaluated::String(_) => Vec::new(),
+        };
+        let held_input = self.current;
+        self.check_deadline()?;
+        let steps: Vec<i64> = self.steps().collect();
+        let out = aggregate_steps::aggregate(op, grouping, without, &input, &steps);
+        let produced = out.iter().map(|s| s.points.len()).sum();
+        self.current = held_input;
+        self.hold(produced)?;
         self.current = before;
         self.hold(produced)?;
         Ok(out)

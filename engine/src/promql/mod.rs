@@ -5,6 +5,7 @@
 //! over those series on a blocking thread.
 
 pub mod aggregate;
+mod aggregate_steps;
 pub mod binary;
 pub mod build;
 pub mod error;
