@@ -34,7 +34,7 @@ use std::time::Duration;
 
 /// Runs a deletion another node ran on this node's catalog (the InfluxQL executor's
 /// `replay_deletion`).
-pub type Replay = for<'a> fn(&'a dyn Catalog, Deletion) -> LocalBoxFuture<'a, Result<(), String>>;
+pub type Replay = for<'a> fn(&'a dyn Catalog, Deletion) -> LocalBoxFuture<'a, Result<(), Box<dyn std::error::Error>>>;
 
 pub struct Coordinator {
     pub cluster: Arc<Cluster>,

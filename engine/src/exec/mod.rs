@@ -27,6 +27,8 @@ pub enum Error {
     Statement(String),
     #[error(transparent)]
     Invalid(#[from] StatementError),
+    #[error(transparent)]
+    Matcher(#[from] crate::index::matcher::Error),
 }
 
 impl From<String> for Error {

@@ -73,6 +73,7 @@ impl From<exec::Error> for ApiError {
             exec::Error::Data(e) => e.into(),
             exec::Error::Statement(message) => ApiError::bad_request(message),
             exec::Error::Invalid(e) => ApiError::bad_request(e.to_string()),
+            exec::Error::Matcher(e) => ApiError::bad_request(e.to_string()),
         }
     }
 }

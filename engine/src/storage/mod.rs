@@ -83,15 +83,6 @@ impl Error {
     }
 }
 
-// Temporary bridge while the layers above storage still take errors as plain text: `?` turns
-// a storage error into its message, and a change closure (see `Storage::change_user`) may
-// refuse with a plain message. Remove once every caller takes `storage::Error`.
-impl From<Error> for String {
-    fn from(e: Error) -> String {
-        e.to_string()
-    }
-}
-
 impl From<String> for Error {
     fn from(message: String) -> Error {
         Error::Invalid(message)
