@@ -11,13 +11,13 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Storage(#[from] crate::data::StoreError),
     #[error(transparent)]
     Tls(#[from] tls::Error),
     #[error(transparent)]
     Cluster(#[from] cluster::ConfigError),
     #[error("retention of database {db}, policy {rp}: {source}")]
-    Retention { db: String, rp: String, source: storage::Error },
+    Retention { db: String, rp: String, source: crate::data::StoreError },
     #[error("HTTP server on {addr}: {source}")]
     Http { addr: String, source: std::io::Error },
 }
@@ -46,7 +46,7 @@ pub async fn run(cfg: config::Config) -> Result<(), StartError> {
     actix_web::rt::spawn(enforce_retention(storage.clone(), cfg.retention_check_interval));
     if let Some((name, password)) = &cfg.admin {
         if storage.users().is_empty() {
-            let admin = storage::users::UserStore::new_user(name, password, true)?;
+            let admin = crate::data::users::UserStore::new_user(name, password, true)?;
             storage.change_user(name, |users| {
                 users.insert(name.clone(), admin);
                 Ok(())

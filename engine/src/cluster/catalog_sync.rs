@@ -18,8 +18,9 @@
 
 use crate::data::Deletion;
 use crate::storage::catalog::Record;
-use crate::storage::users::User;
-use crate::storage::{Error, Storage};
+use crate::data::users::User;
+use crate::data::StoreError as Error;
+use crate::storage::Storage;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -243,7 +244,7 @@ mod tests {
         a.drop_database("old").await.unwrap();
         a.create_database("new", Some(("short", &PolicyOptions { duration: Some(2 * HOUR_NS), ..Default::default() }))).unwrap();
         a.change_user("ann", |u| {
-            u.insert("ann".into(), crate::storage::users::UserStore::new_user("ann", "pw", true).unwrap());
+            u.insert("ann".into(), crate::data::users::UserStore::new_user("ann", "pw", true).unwrap());
             Ok(())
         })
         .unwrap();

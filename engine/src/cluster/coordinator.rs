@@ -23,9 +23,10 @@ use super::{placement, Cluster, PROBE_BUDGET, PROBE_EVERY, READ_BUDGET, WRITE_BU
 use crate::data::{Catalog, Deletion, Error, FieldPairs, Selection, SeriesStore, SeriesStream, TimeRange};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::shard::{SeriesWrite, WriteOutcome};
+use crate::data::write::{SeriesWrite, WriteOutcome};
 use crate::storage::series_store::local_stream;
-use crate::storage::{Policies, Storage};
+use crate::data::schema::Policies;
+use crate::storage::Storage;
 use futures_util::future::{join_all, LocalBoxFuture};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -79,7 +80,7 @@ impl Placement {
 
 impl Coordinator {
     /// Loads the hints this node keeps for other nodes (see `handoff`).
-    pub fn new(cluster: Arc<Cluster>, storage: Arc<Storage>, transport: Box<dyn Transport>, replay: Replay) -> Result<Coordinator, crate::storage::Error> {
+    pub fn new(cluster: Arc<Cluster>, storage: Arc<Storage>, transport: Box<dyn Transport>, replay: Replay) -> Result<Coordinator, crate::data::StoreError> {
         let handoff = Handoff::open(storage.clone())?;
         Ok(Coordinator { cluster, storage, handoff, transport, replay })
     }
@@ -267,7 +268,7 @@ impl Coordinator {
         self.share(recorded).await
     }
 
-    async fn share(&self, recorded: Result<bool, crate::storage::Error>) -> Result<(), Error> {
+    async fn share(&self, recorded: Result<bool, crate::data::StoreError>) -> Result<(), Error> {
         match recorded {
             Ok(true) => {
                 self.exchange().await;
@@ -280,7 +281,7 @@ impl Coordinator {
 
     /// Merges another node's catalog entries here, under the catalog lock; deletions run
     /// through `replay`. Answers how many entries changed something.
-    pub async fn take(&self, theirs: Entries) -> Result<usize, crate::storage::Error> {
+    pub async fn take(&self, theirs: Entries) -> Result<usize, crate::data::StoreError> {
         let _changing = self.cluster.catalog_lock.lock().await;
         catalog_sync::merge(&self.storage, theirs, |d| (self.replay)(&*self.storage, d)).await
     }

@@ -5,9 +5,8 @@
 //! openGemini show Prometheus data; series line protocol wrote have only their tags.
 
 use crate::data::Catalog;
-use crate::storage;
 use crate::index::matcher::{self, MatchKind, Matcher};
-use crate::storage::fields::Fields;
+use crate::data::schema::Fields;
 use std::collections::HashMap;
 
 pub struct FieldMap {
@@ -16,7 +15,7 @@ pub struct FieldMap {
 }
 
 impl FieldMap {
-    pub fn load(catalog: &dyn Catalog, db: &str) -> Result<FieldMap, storage::Error> {
+    pub fn load(catalog: &dyn Catalog, db: &str) -> Result<FieldMap, crate::data::StoreError> {
         let fields = catalog.line_fields(db)?;
         let by_series = fields
             .iter()

@@ -11,7 +11,7 @@ use crate::index::matcher::{MatchKind, Matcher};
 use crate::query::aggregate::{self, Call, Wanted, Windows, FUNCTIONS};
 use crate::query::ast::{limit_or_all, Expr, Name, Select};
 use crate::query::condition::{regex, split_time, Cond, TimeRange};
-use crate::storage::Policies;
+use crate::data::schema::Policies;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 

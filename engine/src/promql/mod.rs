@@ -22,8 +22,8 @@ mod testing;
 
 use crate::data::{self, Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
-use crate::storage::piece::{self, StoredChunk};
-use crate::storage::Policies;
+use crate::encoding::piece::{self, StoredChunk};
+use crate::data::schema::Policies;
 use build::{Read, Span};
 use error::EvalError;
 use eval::Limits;
