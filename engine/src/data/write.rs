@@ -61,3 +61,19 @@ impl WriteOutcome {
         self.rejections.extend(o.rejections.into_iter().take(room));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejections_read_as_they_always_did() {
+        let series = Labels::from_sorted([("__name__", "up"), ("job", "a")]).to_string();
+        let late = Rejection { series: series.clone(), why: Refused::OutOfOrder { t: 5, newest: 9 } };
+        assert_eq!(late.to_string(), format!("out of order sample 5 (newest is 9) for series {series}"));
+        let twice = Rejection { series: series.clone(), why: Refused::Duplicate { t: 9 } };
+        assert_eq!(twice.to_string(), format!("duplicate sample for timestamp 9 (newest is 9) for series {series}"));
+        let json = serde_json::to_string(&late).unwrap();
+        assert_eq!(serde_json::from_str::<Rejection>(&json).unwrap(), late);
+    }
+}
