@@ -7,12 +7,27 @@ use crate::clock::now_ns;
 use crate::{cluster, config, data, exec, http, metrics, model, storage, tls};
 use std::sync::Arc;
 
+/// Why the server could not start, or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Storage(#[from] crate::data::StoreError),
+    #[error(transparent)]
+    Tls(#[from] tls::Error),
+    #[error(transparent)]
+    Cluster(#[from] cluster::ConfigError),
+    #[error("retention of database {db}, policy {rp}: {source}")]
+    Retention { db: String, rp: String, source: crate::data::StoreError },
+    #[error("HTTP server on {addr}: {source}")]
+    Http { addr: String, source: std::io::Error },
+}
+
 /// How often every node of a cluster exchanges catalogs with every other.
 const CATALOG_EXCHANGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Opens storage, creates the configured databases, serves HTTP until SIGTERM/SIGINT, then
 /// stores every open chunk and returns.
-pub async fn run(cfg: config::Config) -> Result<(), String> {
+pub async fn run(cfg: config::Config) -> Result<(), StartError> {
     let metrics = Arc::new(metrics::Metrics::default());
     let storage = Arc::new(storage::Storage::open(
         storage::StorageOptions { data_dir: cfg.data_dir.clone(), shards: cfg.shards, sync_writes: cfg.sync_writes },
@@ -24,14 +39,14 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
             // The configuration is the source of truth (the operator writes it); the shard
             // duration follows the duration, as InfluxDB picks it.
             let keep = model::PolicyOptions { duration: Some(duration), shard_duration: Some(0), ..Default::default() };
-            let rp = storage.database(db).map_err(|e| e.to_string())?.default_policy;
-            storage.alter_policy(db, &rp, &keep).map_err(|e| format!("retention of database {db}, policy {rp}: {e}"))?;
+            let rp = storage.database(db)?.default_policy;
+            storage.alter_policy(db, &rp, &keep).map_err(|source| StartError::Retention { db: db.clone(), rp: rp.clone(), source })?;
         }
     }
     actix_web::rt::spawn(enforce_retention(storage.clone(), cfg.retention_check_interval));
     if let Some((name, password)) = &cfg.admin {
         if storage.users().is_empty() {
-            let admin = storage::users::UserStore::new_user(name, password, true)?;
+            let admin = crate::data::users::UserStore::new_user(name, password, true)?;
             storage.change_user(name, |users| {
                 users.insert(name.clone(), admin);
                 Ok(())
@@ -69,7 +84,7 @@ pub async fn run(cfg: config::Config) -> Result<(), String> {
     };
     http::serve(state, &cfg.http_addr, cfg.http_workers, tls)
         .await
-        .map_err(|e| format!("HTTP server on {}: {e}", cfg.http_addr))?;
+        .map_err(|source| StartError::Http { addr: cfg.http_addr.to_string(), source })?;
     tracing::info!("stopping: storing open chunks");
     storage.shutdown().await?;
     tracing::info!("stopped");

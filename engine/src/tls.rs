@@ -31,14 +31,6 @@ pub enum Error {
     ClusterClientSet,
 }
 
-// Temporary bridge while the server's start-up takes errors as plain text (as for
-// `storage::Error`): `?` turns a TLS error into its message.
-impl From<Error> for String {
-    fn from(e: Error) -> String {
-        e.to_string()
-    }
-}
-
 fn certificates(cert: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())

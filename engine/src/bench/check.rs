@@ -201,7 +201,7 @@ pub fn streamed_answer(body: &[u8], workload: &Workload) -> Result<(usize, usize
                 if c.r#type != pb::chunk::Encoding::Xor as i32 {
                     return Err(Error::NotXor { at: where_(), encoding: c.r#type });
                 }
-                let samples = crate::storage::chunk::decode(&c.data).ok_or_else(|| Error::BadChunk { at: where_() })?;
+                let samples = crate::encoding::chunk::decode(&c.data).ok_or_else(|| Error::BadChunk { at: where_() })?;
                 let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return Err(Error::EmptyChunk { at: where_() }) };
                 if (first.0, last.0) != (c.min_time_ms, c.max_time_ms) {
                     return Err(Error::Span { at: where_(), first: first.0, last: last.0 });
@@ -222,7 +222,7 @@ pub fn streamed_answer(body: &[u8], workload: &Workload) -> Result<(usize, usize
 mod tests {
     use super::*;
     use crate::bench::workload::READ_METRIC;
-    use crate::storage::chunk::XorChunk;
+    use crate::encoding::chunk::XorChunk;
 
     type Answer = Vec<(Vec<(String, String)>, Vec<(i64, f64)>)>;
 

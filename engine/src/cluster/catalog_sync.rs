@@ -18,8 +18,9 @@
 
 use crate::data::Deletion;
 use crate::storage::catalog::Record;
-use crate::storage::users::User;
-use crate::storage::{Error, Storage};
+use crate::data::users::User;
+use crate::data::StoreError as Error;
+use crate::storage::Storage;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -136,7 +137,7 @@ pub fn record_deletion(storage: &Storage, self_name: &str, db: &str, statement: 
 
 /// Applies the entries that beat this node's own, in key order, and stores them; runs each
 /// new deletion with `delete`. Answers how many it applied.
-pub async fn merge<F: std::future::Future<Output = Result<(), String>>>(storage: &Storage, incoming: Entries, delete: impl Fn(Deletion) -> F) -> Result<usize, Error> {
+pub async fn merge<F: std::future::Future<Output = Result<(), Box<dyn std::error::Error>>>>(storage: &Storage, incoming: Entries, delete: impl Fn(Deletion) -> F) -> Result<usize, Error> {
     let mut entries = load(storage)?;
     let mut applied = 0;
     for (key, entry) in incoming {
@@ -150,7 +151,7 @@ pub async fn merge<F: std::future::Future<Output = Result<(), String>>>(storage:
             (true, Some(o)) => {
                 let text = |name: &str| field(o, name)?.as_str().map(str::to_string).ok_or_else(|| Error::Corrupt(format!("catalog entry: {name} is not a string")));
                 let deletion = Deletion { db: text("db")?, statement: text("statement")?, before_ns: int(o, "before_ns")? };
-                delete(deletion).await.map_err(Error::Invalid)
+                delete(deletion).await.map_err(|e| Error::Invalid(e.to_string()))
             }
             (true, None) => Ok(()),
             (false, _) => apply(storage, &key, &entry, reborn).await,
@@ -217,8 +218,8 @@ mod tests {
         Storage::open(StorageOptions { data_dir: dir.to_path_buf(), shards: 1, sync_writes: false }, Default::default()).unwrap()
     }
 
-    async fn no_deletions(d: Deletion) -> Result<(), String> {
-        Err(format!("unexpected deletion: {}", d.statement))
+    async fn no_deletions(d: Deletion) -> Result<(), Box<dyn std::error::Error>> {
+        Err(format!("unexpected deletion: {}", d.statement).into())
     }
 
     fn names(s: &Storage) -> Vec<String> {
@@ -243,7 +244,7 @@ mod tests {
         a.drop_database("old").await.unwrap();
         a.create_database("new", Some(("short", &PolicyOptions { duration: Some(2 * HOUR_NS), ..Default::default() }))).unwrap();
         a.change_user("ann", |u| {
-            u.insert("ann".into(), crate::storage::users::UserStore::new_user("ann", "pw", true).unwrap());
+            u.insert("ann".into(), crate::data::users::UserStore::new_user("ann", "pw", true).unwrap());
             Ok(())
         })
         .unwrap();

@@ -24,8 +24,9 @@ use super::{placement, Cluster, PROBE_BUDGET, PROBE_EVERY, READ_BUDGET, WRITE_BU
 use crate::data::{Catalog, Deletion, Error, FieldPairs, Selection, SeriesStore, SeriesStream, TimeRange};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::shard::{SeriesWrite, WriteOutcome};
-use crate::storage::{Policies, Storage};
+use crate::data::write::{SeriesWrite, WriteOutcome};
+use crate::data::schema::Policies;
+use crate::storage::Storage;
 use futures_util::future::{join_all, LocalBoxFuture};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -34,7 +35,7 @@ use std::time::Duration;
 
 /// Runs a deletion another node ran on this node's catalog (the InfluxQL executor's
 /// `replay_deletion`).
-pub type Replay = for<'a> fn(&'a dyn Catalog, Deletion) -> LocalBoxFuture<'a, Result<(), String>>;
+pub type Replay = for<'a> fn(&'a dyn Catalog, Deletion) -> LocalBoxFuture<'a, Result<(), Box<dyn std::error::Error>>>;
 
 pub struct Coordinator {
     pub cluster: Arc<Cluster>,
@@ -78,7 +79,7 @@ impl Placement {
 
 impl Coordinator {
     /// Loads the hints this node keeps for other nodes (see `handoff`).
-    pub fn new(cluster: Arc<Cluster>, storage: Arc<Storage>, transport: Box<dyn Transport>, replay: Replay) -> Result<Coordinator, crate::storage::Error> {
+    pub fn new(cluster: Arc<Cluster>, storage: Arc<Storage>, transport: Box<dyn Transport>, replay: Replay) -> Result<Coordinator, crate::data::StoreError> {
         Ok(Coordinator { cluster, node: Arc::new(Node::open(storage, replay)?), transport })
     }
 
@@ -269,7 +270,7 @@ impl Coordinator {
         self.share(recorded).await
     }
 
-    async fn share(&self, recorded: Result<bool, crate::storage::Error>) -> Result<(), Error> {
+    async fn share(&self, recorded: Result<bool, crate::data::StoreError>) -> Result<(), Error> {
         match recorded {
             Ok(true) => {
                 self.exchange().await;
@@ -282,7 +283,7 @@ impl Coordinator {
 
     /// Merges another node's catalog entries here (see `Node::take`). Answers how many entries
     /// changed something.
-    pub async fn take(&self, theirs: Entries) -> Result<usize, crate::storage::Error> {
+    pub async fn take(&self, theirs: Entries) -> Result<usize, crate::data::StoreError> {
         self.node.take(theirs).await
     }
 

@@ -5,7 +5,7 @@
 use super::*;
 use crate::cluster::test_nodes::{assert_two_whole_copies, everything, held, listed, named, one_sample, series, written, Fixture, Samples};
 use crate::cluster::Contact;
-use crate::storage::shard::StoredChunk;
+use crate::encoding::piece::StoredChunk;
 use crate::storage::series_store::local_stream;
 
 /// Writes `series(30)` through a; answers what was written.

@@ -17,8 +17,10 @@ use crate::storage::series_store::local_stream;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
 use crate::storage::catalog::Record;
-use crate::storage::shard::{SeriesWrite, WriteOutcome};
-use crate::storage::{Error, Policies, Storage};
+use crate::data::write::{SeriesWrite, WriteOutcome};
+use crate::data::schema::Policies;
+use crate::data::StoreError as Error;
+use crate::storage::Storage;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 

@@ -25,7 +25,7 @@ use super::transport::{PeerRead, PeerSeries};
 use super::{Cluster, READ_BUDGET};
 use crate::data::{encode, Error, PieceSource, Selection, SeriesPiece, SeriesStream};
 use crate::labels::Labels;
-use crate::storage::piece::{self, StoredChunk};
+use crate::encoding::piece::{self, StoredChunk};
 use futures_util::future::{join_all, LocalBoxFuture};
 use std::sync::Arc;
 
@@ -127,7 +127,7 @@ impl Merge {
     /// One series' chunks from its copies, as the module doc says; `None` when it has no
     /// sample in the time range.
     fn combine(&self, labels: &Labels, mut parts: Vec<Vec<StoredChunk>>) -> Result<Option<Vec<StoredChunk>>, Error> {
-        let corrupt = || Error::Storage(crate::storage::Error::Corrupt(format!("chunk in series {labels}")));
+        let corrupt = || Error::Storage(crate::data::StoreError::Corrupt(format!("chunk in series {labels}")));
         let alike = |a: &[StoredChunk], b: &[StoredChunk]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.min_t == y.min_t && x.max_t == y.max_t && x.data == y.data);
         if parts.iter().all(|p| alike(p, &parts[0])) && parts[0].windows(2).all(|w| w[0].max_t < w[1].min_t) {
             let chunks = parts.swap_remove(0);

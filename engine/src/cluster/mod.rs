@@ -52,6 +52,23 @@ pub struct ClusterConfig {
     pub secret: String,
 }
 
+/// Why a cluster cannot be set up, or its peer file not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("a cluster needs a secret (GEMINI_CLUSTER_SECRET) for the requests between its nodes")]
+    NoSecret,
+    #[error("cluster.replication-factor must be at least 1")]
+    NoReplication,
+    /// The list must name this node, spelled as `--cluster.self` is.
+    #[error("the peer list {names:?} does not name this node, {self_name:?} (--cluster.self)")]
+    SelfMissing { names: Vec<String>, self_name: String },
+    #[error("peer file {}: {source}", path.display())]
+    PeerFile { path: PathBuf, source: std::io::Error },
+    /// A peer file whose list is refused; the list stays as it was.
+    #[error("peer file {}: {source}; keeping the list as it was", path.display())]
+    Refused { path: PathBuf, source: Box<ConfigError> },
+}
+
 /// The peer list (this node included) with the names' hashes, as placement wants them.
 #[derive(Debug)]
 pub struct Peers {
@@ -62,10 +79,10 @@ pub struct Peers {
 impl Peers {
     /// The list must name this node, spelled as `--cluster.self` is: a node listed under two
     /// names would take two copies of a series.
-    fn new(names: Vec<String>, self_name: &str) -> Result<Peers, String> {
+    fn new(names: Vec<String>, self_name: &str) -> Result<Peers, ConfigError> {
         let mut names: Vec<String> = names.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
         if !names.iter().any(|n| n == self_name) {
-            return Err(format!("the peer list {names:?} does not name this node, {self_name:?} (--cluster.self)"));
+            return Err(ConfigError::SelfMissing { names, self_name: self_name.to_string() });
         }
         names.sort();
         names.dedup();
@@ -121,12 +138,12 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(cfg: ClusterConfig) -> Result<Cluster, String> {
+    pub fn new(cfg: ClusterConfig) -> Result<Cluster, ConfigError> {
         if cfg.secret.is_empty() {
-            return Err("a cluster needs a secret (GEMINI_CLUSTER_SECRET) for the requests between its nodes".into());
+            return Err(ConfigError::NoSecret);
         }
         if cfg.replication_factor == 0 {
-            return Err("cluster.replication-factor must be at least 1".into());
+            return Err(ConfigError::NoReplication);
         }
         let listed = if cfg.peers_file.is_some() { vec![cfg.self_name.clone()] } else { cfg.peers };
         let c = Cluster {
@@ -148,15 +165,15 @@ impl Cluster {
 
     /// Re-reads the peer file; a new list takes effect when it names this node (a file caught
     /// half-written, or empty, leaves the list as it was).
-    pub fn reload_peers(&self) -> Result<(), String> {
+    pub fn reload_peers(&self) -> Result<(), ConfigError> {
         let Some(path) = &self.peers_file else { return Ok(()) };
-        let text = std::fs::read_to_string(path).map_err(|e| format!("peer file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::PeerFile { path: path.clone(), source })?;
         let mut seen = self.file_seen.lock().unwrap();
         if seen.as_deref() == Some(text.as_str()) {
             return Ok(());
         }
         let names: Vec<String> = text.lines().map(|l| l.split('#').next().unwrap_or("").to_string()).collect();
-        let peers = Peers::new(names, &self.self_name).map_err(|e| format!("peer file {}: {e}; keeping the list as it was", path.display()))?;
+        let peers = Peers::new(names, &self.self_name).map_err(|e| ConfigError::Refused { path: path.clone(), source: Box::new(e) })?;
         tracing::info!(peers = ?peers.names, "cluster peers");
         *self.peers.write().unwrap() = Arc::new(peers);
         *seen = Some(text);
@@ -286,7 +303,7 @@ mod tests {
     fn peers_include_self_sorted_once_and_the_file_is_reread() {
         let c = Cluster::new(config(&["c:8086", " a:8086", "c:8086", "", "b:8086"])).unwrap();
         assert_eq!(c.peers().names, vec!["a:8086", "b:8086", "c:8086"]);
-        let missing = Cluster::new(config(&["a:8086", "c:8086"])).err().unwrap();
+        let missing = Cluster::new(config(&["a:8086", "c:8086"])).err().unwrap().to_string();
         assert!(missing.contains("does not name this node, \"b:8086\""), "{missing}");
         assert!(c.admits(Some(b"s3cret")) && !c.admits(Some(b"s3creT")) && !c.admits(None));
         let dir = tempfile::tempdir().unwrap();
@@ -301,6 +318,6 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         assert!(c.reload_peers().is_err());
         assert_eq!(c.peers().names, vec!["a:8086", "b:8086", "d:8086"]);
-        assert_eq!(Cluster::new(ClusterConfig { secret: String::new(), ..config(&[]) }).err().unwrap(), "a cluster needs a secret (GEMINI_CLUSTER_SECRET) for the requests between its nodes");
+        assert_eq!(Cluster::new(ClusterConfig { secret: String::new(), ..config(&[]) }).err().unwrap().to_string(), "a cluster needs a secret (GEMINI_CLUSTER_SECRET) for the requests between its nodes");
     }
 }

@@ -13,8 +13,10 @@ use crate::data::{FieldPairs, Selection, SeriesStream};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::series_store::local_stream;
-use crate::storage::shard::{SeriesWrite, WriteOutcome};
-use crate::storage::{Error, Policies, Storage};
+use crate::data::schema::Policies;
+use crate::data::write::{SeriesWrite, WriteOutcome};
+use crate::data::StoreError as Error;
+use crate::storage::Storage;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

@@ -8,10 +8,9 @@ use super::FieldPairs;
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::model::PolicyOptions;
-use crate::storage::catalog::Database;
-use crate::storage::fields::Fields;
-use crate::storage::users::{User, UserStore};
-use crate::storage::{Error, MetricMeta};
+use super::schema::{Database, Fields, MetricMeta};
+use super::users::{User, UserStore};
+use super::StoreError as Error;
 use futures_util::future::LocalBoxFuture;
 use std::collections::BTreeMap;
 

@@ -8,19 +8,26 @@
 //! read from this node's storage in both cases: the cluster keeps them the same on every node,
 //! and a change goes through `Data::change_catalog` so that the others hear of it. `Data` holds
 //! the two.
-//! This module names no implementation: it imports nothing of `storage`'s actors, `cluster`,
-//! `http`, `exec` or `promql`.
+//! The interface's own vocabulary lives here too: `write` (what a write hands over and
+//! answers), `schema` (policies, databases, metric metadata, fields), `users`, and the errors
+//! (`StoreError`: why a store could not do it; `Error`: that, or a cluster's failure). Stored
+//! pieces are `encoding::piece`'s.
+//! This module names no implementation: it imports nothing of `storage`, `cluster`, `http`,
+//! `exec` or `promql`.
 
 mod catalog;
 mod stream;
+pub mod schema;
+pub mod users;
+pub mod write;
 
 pub use catalog::{Catalog, Deletion, UserChange};
 pub use stream::{encode, has_sample, series_with_samples, PieceSource, SeriesPiece, SeriesStream};
 
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
-use crate::storage::shard::{SeriesWrite, WriteOutcome};
-use crate::storage::{self, MetricMeta, Policies};
+use schema::{MetricMeta, Policies};
+use write::{SeriesWrite, WriteOutcome};
 use futures_util::future::LocalBoxFuture;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -34,7 +41,7 @@ pub type FieldPairs = BTreeSet<(String, String)>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Storage(#[from] storage::Error),
+    Storage(#[from] StoreError),
     /// As many nodes as there are copies did not answer a read: the answer would be incomplete.
     #[error("peers unreachable: {} (replication factor {replication_factor}: the answer would be incomplete)", peers.join(", "))]
     PeersUnreachable { peers: Vec<String>, replication_factor: usize },
@@ -48,6 +55,74 @@ pub enum Error {
     /// A catalog change or deletion ran here but could not be recorded for the other nodes.
     #[error("done on {node}, but not recorded for the other nodes: {reason}")]
     NotShared { node: String, reason: String },
+}
+
+/// Why a store (this node's storage) could not do what was asked: the interface's error
+/// vocabulary, which implementations answer with. Each message is what users have always been
+/// shown: the HTTP and InfluxQL answers carry it as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database not found: {0}")]
+    DatabaseNotFound(String),
+    #[error("retention policy not found: {0}")]
+    PolicyNotFound(String),
+    /// A shard's mailbox is closed: the server is stopping.
+    #[error("shard unavailable: {0}")]
+    Unavailable(#[from] actix::MailboxError),
+    /// A write reached a shard after its retention policy was dropped there.
+    #[error("database was dropped")]
+    PolicyDropped,
+    #[error("{0}")]
+    RocksDb(#[from] rocksdb::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Stored data that does not parse: `what` names it ("series entry", "chunk", …).
+    #[error("corrupt {0}")]
+    Corrupt(String),
+    /// A stored JSON record that does not parse.
+    #[error("corrupt {what}: {source}")]
+    CorruptJson { what: &'static str, source: serde_json::Error },
+    #[error("no OS random source: {0}")]
+    Random(getrandom::Error),
+    #[error("{0}")]
+    Password(argon2::password_hash::Error),
+    /// A refused catalog or user change, in InfluxDB's words.
+    #[error("{0}")]
+    Invalid(String),
+    /// What storage was doing when `source` happened ("cannot open storage in …", "shard 3").
+    #[error("{context}: {source}")]
+    Context { context: String, source: Box<StoreError> },
+}
+
+impl StoreError {
+    /// This error as the cause of a failure to do `context`.
+    pub fn context(self, context: impl Into<String>) -> StoreError {
+        StoreError::Context { context: context.into(), source: Box::new(self) }
+    }
+
+    /// Whether the database or retention policy asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::DatabaseNotFound(_) | StoreError::PolicyNotFound(_))
+    }
+}
+
+impl From<String> for StoreError {
+    fn from(message: String) -> StoreError {
+        StoreError::Invalid(message)
+    }
+}
+
+/// A stored piece that does not decode is corrupt stored data.
+impl From<crate::encoding::piece::Error> for StoreError {
+    fn from(e: crate::encoding::piece::Error) -> StoreError {
+        StoreError::Corrupt(e.what())
+    }
+}
+
+impl From<&str> for StoreError {
+    fn from(message: &str) -> StoreError {
+        StoreError::Invalid(message.to_string())
+    }
 }
 
 /// Which series and samples a read wants: every matcher holds, samples in [min_t, max_t] (ms).

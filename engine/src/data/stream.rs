@@ -7,9 +7,8 @@
 
 use super::Error;
 use crate::labels::Labels;
-use crate::storage::piece;
-use crate::storage::shard::StoredChunk;
-use crate::storage;
+use crate::encoding::piece;
+use crate::encoding::piece::StoredChunk;
 use futures_util::future::LocalBoxFuture;
 use std::sync::Arc;
 
@@ -93,7 +92,7 @@ impl SeriesStream {
         loop {
             let Some(piece) = self.next().await? else { return Ok(None) };
             piece::each_in(&piece.chunks, self.min_t, self.max_t, |t, v| samples.push((t, v)))
-                .map_err(|e| storage::Error::Corrupt(format!("chunk in series {} ({e})", piece.labels)))?;
+                .map_err(|e| crate::data::StoreError::Corrupt(format!("chunk in series {} ({e})", piece.labels)))?;
             if piece.last {
                 return Ok(Some((piece.labels, samples)));
             }
@@ -102,11 +101,11 @@ impl SeriesStream {
 }
 
 /// Samples in Prometheus XOR chunks of at most `SAMPLES_PER_CHUNK` each.
-pub use crate::storage::piece::xor_chunks as encode;
+pub use crate::encoding::piece::xor_chunks as encode;
 
 /// Whether a chunk holds a sample in [min_t, max_t]: without decoding it when it lies wholly
 /// inside or outside.
-pub fn has_sample(c: &StoredChunk, min_t: i64, max_t: i64) -> Result<bool, storage::Error> {
+pub fn has_sample(c: &StoredChunk, min_t: i64, max_t: i64) -> Result<bool, crate::data::StoreError> {
     if c.max_t < min_t || c.min_t > max_t {
         return Ok(false);
     }
@@ -144,8 +143,8 @@ pub async fn series_with_samples(mut stream: SeriesStream, min_t: i64, max_t: i6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::chunk::XorChunk;
-    use crate::storage::piece::Encoding;
+    use crate::encoding::chunk::XorChunk;
+    use crate::encoding::piece::Encoding;
 
     fn chunk(ts: &[i64]) -> StoredChunk {
         let mut c = XorChunk::new();

@@ -11,6 +11,7 @@ use crate::data::{Catalog, Deletion};
 use crate::query::ast::Name;
 use crate::query::condition::{regex, split_time};
 use crate::query::delete::DeleteStatement;
+use crate::query::error::ParseError;
 use crate::query::influxql::{self, Statement};
 use futures_util::future::LocalBoxFuture;
 
@@ -48,15 +49,28 @@ pub async fn run(catalog: &dyn Catalog, stmt: DeleteStatement, db: &str, before_
 
 /// A deletion another node ran (see `cluster::catalog_sync`), here limited to the points that
 /// existed when it ran; nothing to do without the database.
-pub fn replay_deletion(catalog: &dyn Catalog, d: Deletion) -> LocalBoxFuture<'_, Result<(), String>> {
-    Box::pin(async move {
-        if catalog.database(&d.db).is_err() {
-            return Ok(());
-        }
-        let parsed = influxql::parse_with_text(&d.statement).map_err(|e| format!("{}: {e}", d.statement))?;
-        match parsed.into_iter().next() {
-            Some((Statement::Delete(stmt), _)) => run(catalog, stmt, &d.db, Some(d.before_ns)).await.map_err(|e| e.to_string()),
-            _ => Err(format!("not a deletion: {}", d.statement)),
-        }
-    })
+pub fn replay_deletion(catalog: &dyn Catalog, d: Deletion) -> LocalBoxFuture<'_, Result<(), Box<dyn std::error::Error>>> {
+    Box::pin(async move { replay(catalog, d).await.map_err(Into::into) })
+}
+
+async fn replay(catalog: &dyn Catalog, d: Deletion) -> Result<(), ReplayError> {
+    if catalog.database(&d.db).is_err() {
+        return Ok(());
+    }
+    let parsed = influxql::parse_with_text(&d.statement).map_err(|source| ReplayError::Parse { statement: d.statement.clone(), source })?;
+    match parsed.into_iter().next() {
+        Some((Statement::Delete(stmt), _)) => Ok(run(catalog, stmt, &d.db, Some(d.before_ns)).await?),
+        _ => Err(ReplayError::NotADeletion(d.statement)),
+    }
+}
+
+/// Why a deletion another node ran could not run here.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("{statement}: {source}")]
+    Parse { statement: String, source: ParseError },
+    #[error(transparent)]
+    Run(#[from] Error),
+    #[error("not a deletion: {0}")]
+    NotADeletion(String),
 }

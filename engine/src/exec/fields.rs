@@ -5,9 +5,8 @@
 //! openGemini show Prometheus data; series line protocol wrote have only their tags.
 
 use crate::data::Catalog;
-use crate::storage;
-use crate::index::matcher::{MatchKind, Matcher};
-use crate::storage::fields::Fields;
+use crate::index::matcher::{self, MatchKind, Matcher};
+use crate::data::schema::Fields;
 use std::collections::HashMap;
 
 pub struct FieldMap {
@@ -16,7 +15,7 @@ pub struct FieldMap {
 }
 
 impl FieldMap {
-    pub fn load(catalog: &dyn Catalog, db: &str) -> Result<FieldMap, storage::Error> {
+    pub fn load(catalog: &dyn Catalog, db: &str) -> Result<FieldMap, crate::data::StoreError> {
         let fields = catalog.line_fields(db)?;
         let by_series = fields
             .iter()
@@ -50,11 +49,11 @@ impl FieldMap {
     }
 
     /// Selects every series of `measurement` (all its fields), or of every measurement.
-    pub fn matcher(&self, measurement: Option<&str>) -> Result<Matcher, String> {
-        let Some(m) = measurement else { return Matcher::new(MatchKind::Regex, "__name__", ".+").map_err(String::from) };
+    pub fn matcher(&self, measurement: Option<&str>) -> Result<Matcher, matcher::Error> {
+        let Some(m) = measurement else { return Matcher::new(MatchKind::Regex, "__name__", ".+") };
         let mut names = vec![regex::escape(m)];
         names.extend(self.fields.get(m).into_iter().flatten().filter(|f| *f != "value").map(|f| regex::escape(&Self::series_name(m, f))));
-        Matcher::new(MatchKind::Regex, "__name__", &names.join("|")).map_err(String::from)
+        Matcher::new(MatchKind::Regex, "__name__", &names.join("|"))
     }
 
     /// The fields of `measurement`: those line protocol wrote, and `value` when the series

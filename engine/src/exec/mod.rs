@@ -13,7 +13,6 @@ use crate::data::{self, Data};
 use crate::query::error::StatementError;
 use crate::query::influxql::Statement;
 use crate::query::retention::{go_duration, RetentionStatement};
-use crate::storage;
 use std::collections::BTreeMap;
 pub use users::Principal;
 
@@ -27,6 +26,8 @@ pub enum Error {
     Statement(String),
     #[error(transparent)]
     Invalid(#[from] StatementError),
+    #[error(transparent)]
+    Matcher(#[from] crate::index::matcher::Error),
 }
 
 impl From<String> for Error {
@@ -41,8 +42,8 @@ impl From<&str> for Error {
     }
 }
 
-impl From<storage::Error> for Error {
-    fn from(e: storage::Error) -> Error {
+impl From<crate::data::StoreError> for Error {
+    fn from(e: crate::data::StoreError) -> Error {
         Error::Data(e.into())
     }
 }
@@ -129,7 +130,7 @@ pub async fn run(data: &Data, who: &Principal, stmt: Statement, text: &str, para
 
 async fn execute(data: &Data, who: &Principal, stmt: Statement, params: &Params<'_>) -> Result<Vec<Table>, Error> {
     let catalog = data.catalog();
-    let none = |r: Result<(), storage::Error>| r.map(|()| Vec::new()).map_err(Error::from);
+    let none = |r: Result<(), crate::data::StoreError>| r.map(|()| Vec::new()).map_err(Error::from);
     match stmt {
         Statement::CreateDatabase { name, policy } => none(catalog.create_database(&name, policy.as_ref().map(|(rp, o)| (rp.as_str(), o)))),
         Statement::DropDatabase(name) => none(catalog.drop_database(&name).await),

@@ -11,7 +11,7 @@ use crate::index::matcher::{MatchKind, Matcher};
 use crate::query::aggregate::{self, Call, Wanted, Windows, FUNCTIONS};
 use crate::query::ast::{limit_or_all, Expr, Name, Select};
 use crate::query::condition::{regex, split_time, Cond, TimeRange};
-use crate::storage::Policies;
+use crate::data::schema::Policies;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -134,7 +134,7 @@ async fn read_rows(data: &Data, (db, rp): (&str, Policies<'_>), (field_map, m): 
     let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
     for (i, field) in fields.iter().enumerate() {
         let metric = FieldMap::series_name(m, field);
-        let selection = Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", &metric).map_err(String::from)?], min_t, max_t };
+        let selection = Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", &metric)?], min_t, max_t };
         let mut stream = data.select(db, rp, selection).await?;
         if let Some(cond) = cond.filter(|c| !c.has_fields()).cloned() {
             let field_map = field_map.clone();

@@ -9,7 +9,7 @@ use crate::labels::Labels;
 use crate::query::ast::{limit_or_all, Expr, Name};
 use crate::query::condition::{regex, Cond};
 use crate::query::influxql::TagKeys;
-use crate::storage::Policies;
+use crate::data::schema::Policies;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The series of measurement `from` (all its fields), or of every measurement.

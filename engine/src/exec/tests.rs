@@ -5,7 +5,7 @@ use super::*;
 use crate::labels::Labels;
 use crate::metrics::Metrics;
 use crate::query::influxql;
-use crate::storage::shard::SeriesWrite;
+use crate::data::write::SeriesWrite;
 use crate::storage::{Storage, StorageOptions};
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ use crate::query::admin::UserStatement;
 use crate::query::delete::DeleteStatement;
 use crate::query::influxql::Statement;
 use crate::query::retention::RetentionStatement;
-use crate::storage::users::{User, UserStore};
+use crate::data::users::{User, UserStore};
 use crate::data::Catalog;
 
 /// The caller: anyone when auth is off, else an authenticated user.

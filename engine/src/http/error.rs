@@ -3,7 +3,6 @@
 
 use crate::data;
 use crate::exec;
-use crate::storage;
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 
 #[derive(Debug)]
@@ -40,7 +39,7 @@ impl ResponseError for ApiError {
     }
 }
 
-fn storage_status(e: &storage::Error) -> StatusCode {
+fn storage_status(e: &crate::data::StoreError) -> StatusCode {
     match e.is_not_found() {
         true => StatusCode::NOT_FOUND,
         false => StatusCode::INTERNAL_SERVER_ERROR,
@@ -55,8 +54,8 @@ fn data_status(e: &data::Error) -> StatusCode {
     }
 }
 
-impl From<storage::Error> for ApiError {
-    fn from(e: storage::Error) -> ApiError {
+impl From<crate::data::StoreError> for ApiError {
+    fn from(e: crate::data::StoreError) -> ApiError {
         ApiError::new(storage_status(&e), e.to_string())
     }
 }
@@ -73,6 +72,7 @@ impl From<exec::Error> for ApiError {
             exec::Error::Data(e) => e.into(),
             exec::Error::Statement(message) => ApiError::bad_request(message),
             exec::Error::Invalid(e) => ApiError::bad_request(e.to_string()),
+            exec::Error::Matcher(e) => ApiError::bad_request(e.to_string()),
         }
     }
 }

@@ -9,7 +9,7 @@ use super::body::{read_raw, too_large};
 use super::line_protocol::{parse_line, to_millis, FieldValue, ParseError, Point, TimestampError};
 use super::{ApiError, AppState};
 use crate::labels::Labels;
-use crate::storage::shard::SeriesWrite;
+use crate::data::write::SeriesWrite;
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;

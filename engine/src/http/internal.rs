@@ -18,7 +18,7 @@ use crate::cluster::node::Node;
 use crate::cluster::transport::{decode_entries, encode_entries};
 use crate::data::{FieldPairs, Selection, SeriesStream};
 use crate::remote::read::{decode_request, labels_pb, parse_queries};
-use crate::storage::Policies;
+use crate::data::schema::Policies;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;

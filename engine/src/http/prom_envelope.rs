@@ -92,8 +92,8 @@ impl From<crate::data::Error> for PromError {
     }
 }
 
-impl From<crate::storage::Error> for PromError {
-    fn from(e: crate::storage::Error) -> PromError {
+impl From<crate::data::StoreError> for PromError {
+    fn from(e: crate::data::StoreError) -> PromError {
         ApiError::from(e).into()
     }
 }

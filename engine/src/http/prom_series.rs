@@ -14,7 +14,7 @@ use super::AppState;
 use crate::data::{Data, TimeRange};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::Policies;
+use crate::data::schema::Policies;
 use actix_web::{web, HttpRequest};
 use std::collections::BTreeSet;
 

@@ -11,7 +11,7 @@ use super::{ApiError, AppState};
 use crate::data::{Data, Selection, SeriesStream};
 use crate::remote::frames::Framer;
 use crate::remote::read::{decode_request, encode_response, labels_pb, negotiate, parse_queries, timeseries, ReadError};
-use crate::storage::Policies;
+use crate::data::schema::Policies;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
@@ -165,7 +165,7 @@ enum StreamError {
     #[error(transparent)]
     Data(#[from] crate::data::Error),
     #[error(transparent)]
-    Storage(#[from] crate::storage::Error),
+    Storage(#[from] crate::data::StoreError),
 }
 
 async fn stream_queries<S: Source + ?Sized>(target: &Target<S>, first: Option<SeriesStream>, rest: impl Iterator<Item = Selection>, tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), StreamError> {

@@ -7,7 +7,7 @@ use super::body::{decompress, protobuf_message, read_raw};
 use super::{ApiError, AppState};
 use crate::model::Privilege;
 use crate::remote::write::{decode_v1, decode_v2, WriteError};
-use crate::storage::shard::WriteOutcome;
+use crate::data::write::WriteOutcome;
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 
 #[derive(serde::Deserialize)]

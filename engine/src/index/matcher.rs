@@ -32,14 +32,6 @@ pub enum Error {
     UnknownType { kind: i32, name: String },
 }
 
-// Temporary bridge while callers above still take errors as plain text (as for
-// `storage::Error`): `?` turns a matcher error into its message.
-impl From<Error> for String {
-    fn from(e: Error) -> String {
-        e.to_string()
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Matcher {
     pub name: String,

@@ -16,5 +16,5 @@ pub enum EvalError {
     TooManySamples(&'static str),
     /// Stored data could not be read (500 `internal`).
     #[error("reading stored series: {0}")]
-    Storage(String),
+    Storage(#[from] super::value::Undecodable),
 }

@@ -23,15 +23,15 @@ mod testing;
 
 use crate::data::{self, Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
-use crate::storage::piece::{self, StoredChunk};
-use crate::storage::Policies;
+use crate::encoding::piece::{self, StoredChunk};
+use crate::data::schema::Policies;
 use build::{Read, Span};
 use error::EvalError;
 use eval::Limits;
 use plan::MatchOp;
 use run::Steps;
 use std::time::Instant;
-use value::{Labels, Point, Stored, Value};
+use value::{Labels, Point, Stored, Undecodable, Value};
 
 /// What a query asks for and may take.
 #[derive(Clone, Copy, Debug)]
@@ -96,7 +96,7 @@ async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, deadline: I
         let chunks = std::mem::take(&mut chunks);
         let labels = Labels::from_sorted(piece.labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
         let name = labels.to_string();
-        out.push(Stored { labels, samples: Box::new(move || decode(&chunks, min_t, max_t).ok_or_else(|| format!("a chunk of series {name} does not decode"))) });
+        out.push(Stored { labels, samples: Box::new(move || decode(&chunks, min_t, max_t).ok_or_else(|| Undecodable(name.clone()))) });
     }
     Ok(out)
 }

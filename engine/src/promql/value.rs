@@ -107,8 +107,13 @@ pub struct Series {
 pub struct Stored {
     pub labels: Labels,
     /// The samples, or why they cannot be read (data that does not decode).
-    pub samples: Box<dyn Fn() -> Result<Vec<Point>, String> + Send + Sync>,
+    pub samples: Box<dyn Fn() -> Result<Vec<Point>, Undecodable> + Send + Sync>,
 }
+
+/// A stored series whose chunks do not decode, named by its labels.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("a chunk of series {0} does not decode")]
+pub struct Undecodable(pub String);
 
 impl Stored {
     /// A series whose samples are already decoded.

@@ -7,7 +7,7 @@
 //! peer's answer so), holding about one frame and one series.
 
 use crate::labels::Labels;
-use crate::storage::piece::{Encoding, StoredChunk};
+use crate::encoding::piece::{Encoding, StoredChunk};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use prost::Message;
@@ -64,7 +64,7 @@ impl Framer {
     /// Adds one series; a series too big for one frame is split over several with the same
     /// labels. Sealed blocks are made XOR chunks first (readers that frame ask their stream
     /// for XOR chunks, see `SeriesStream::xor_chunks`, so that shards do it as they read).
-    pub fn push(&mut self, labels: Vec<pb::Label>, chunks: Vec<StoredChunk>, out: &mut Vec<Bytes>) -> Result<(), crate::storage::Error> {
+    pub fn push(&mut self, labels: Vec<pb::Label>, chunks: Vec<StoredChunk>, out: &mut Vec<Bytes>) -> Result<(), crate::data::StoreError> {
         let labels_len: usize = labels.iter().map(|l| field_len(l.encoded_len())).sum();
         let mut series = pb::ChunkedSeries { labels: labels.clone(), chunks: vec![] };
         let mut series_len = labels_len;

@@ -6,8 +6,8 @@
 
 use super::raw::RawError;
 use crate::labels::Labels;
-use crate::storage::shard::SeriesWrite;
-use crate::storage::MetricMeta;
+use crate::data::write::SeriesWrite;
+use crate::data::schema::MetricMeta;
 use prost::Message;
 use proto::{prometheus as v1, write_v2 as v2};
 

@@ -7,49 +7,14 @@
 //! database's first policy has the database's id, so data written before policies existed
 //! is its `autogen`.
 
-use super::{Error, PolicyId};
+use super::Error;
+use crate::data::schema::{Database, Policy};
 use crate::model::PolicyOptions;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub const HOUR_NS: i64 = 3_600_000_000_000;
 const DAY_NS: i64 = 24 * HOUR_NS;
 pub const AUTOGEN: &str = "autogen";
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Policy {
-    pub name: String,
-    pub id: PolicyId,
-    /// How long data is kept, in nanoseconds; 0 keeps it forever.
-    pub duration: i64,
-    /// The time span of one partition of its data, in nanoseconds: expired data goes a
-    /// partition at a time.
-    pub shard_duration: i64,
-    /// Accepted and shown as InfluxDB does; copies across nodes are the cluster's setting.
-    pub replication: u32,
-}
-
-impl Policy {
-    /// The partition length the shards cut chunks at.
-    pub fn partition_ms(&self) -> i64 {
-        self.shard_duration / 1_000_000
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Database {
-    pub id: u32,
-    /// May name a policy that was dropped, as in InfluxDB: writes without `rp` then fail.
-    pub default_policy: String,
-    /// In creation order.
-    pub policies: Vec<Policy>,
-}
-
-impl Database {
-    pub fn policy(&self, name: &str) -> Option<&Policy> {
-        self.policies.iter().find(|p| p.name == name)
-    }
-}
 
 #[derive(Default, Debug)]
 pub struct Catalog {

@@ -2,7 +2,8 @@
 //! them (create, alter, drop, and the `put_` forms a cluster peer sends), each change
 //! stored before it takes effect.
 
-use super::catalog::{Catalog, Database, Record};
+use super::catalog::{Catalog, Record};
+use crate::data::schema::Database;
 use super::{fields, Error, Policies, PolicyId, Storage, family};
 use crate::model::PolicyOptions;
 

@@ -3,6 +3,7 @@
 //! `shard<N>.<kind>`. Every family's name is spelled here and nowhere else; the rest of the
 //! engine names a family by its variant. This file knows nothing of what the families hold.
 
+use crate::encoding::piece::Encoding;
 use rocksdb::{ColumnFamily, DB};
 
 /// The name of the family outside the shards.
@@ -22,9 +23,9 @@ pub enum Family {
     Postings,
     /// Open chunks as of the last checkpoint, and the partition lengths they were cut by.
     Head,
-    /// Full XOR chunks (`storage::piece::Encoding::Xor`).
+    /// Full XOR chunks (`encoding::piece::Encoding::Xor`).
     Chunks,
-    /// Sealed blocks (`storage::piece::Encoding::Block`).
+    /// Sealed blocks (`encoding::piece::Encoding::Block`).
     Blocks,
     /// Accepted samples since the last checkpoint.
     Log,
@@ -43,6 +44,14 @@ impl Family {
             Family::Chunks => "chunks",
             Family::Blocks => "blocks",
             Family::Log => "log",
+        }
+    }
+
+    /// The family that holds full pieces of `encoding`.
+    pub fn of(encoding: Encoding) -> Family {
+        match encoding {
+            Encoding::Xor => Family::Chunks,
+            Encoding::Block => Family::Blocks,
         }
     }
 
@@ -87,6 +96,7 @@ mod tests {
             assert_eq!(Family::parse(&f.name(12)), Some((12, *f)));
             assert_eq!(kind_of(&f.name(12)), f.kind());
         }
+        assert_eq!((Family::of(Encoding::Xor), Family::of(Encoding::Block)), (Family::Chunks, Family::Blocks));
         assert_eq!((Family::of_name(META), Family::of_name("shard1.other"), kind_of(META)), (None, None, "meta"));
     }
 }

@@ -1,7 +1,9 @@
 //! What `Storage` asks of its shards: writes split by shard, selects and chunk reads
 //! gathered from all, deletes, label values, retention and shutdown.
 
-use super::shard::{self, ChunkPage, Expired, SeriesWrite, Shard, StoredChunk, WriteOutcome};
+use super::shard::{self, ChunkPage, Expired, Shard};
+use crate::data::write::{SeriesWrite, WriteOutcome};
+use crate::encoding::piece::StoredChunk;
 use super::{Error, Policies, PolicyId, SelectedSeries, Storage, family};
 use crate::index::matcher::Matcher;
 use actix::prelude::*;

@@ -4,12 +4,10 @@
 //! `SHOW MEASUREMENTS`). Kept in the `meta` column family under `lf/<db><m>\0<f>`.
 
 use super::Error;
+use crate::data::schema::Fields;
 use rocksdb::{WriteBatch, DB};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
-
-/// Measurement → its fields.
-pub type Fields = BTreeMap<String, BTreeSet<String>>;
 
 fn key(db: u32, measurement: &str, field: &str) -> Vec<u8> {
     [b"lf/".as_slice(), &db.to_be_bytes(), measurement.as_bytes(), b"\0", field.as_bytes()].concat()

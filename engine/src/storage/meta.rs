@@ -2,7 +2,9 @@
 //! wrote, users, and the raw records other layers keep there.
 
 use super::catalog::Record;
-use super::{family, fields, users, Error, MetricMeta, Storage};
+use super::{family, users, Error, MetricMeta, Storage};
+use crate::data::schema::Fields;
+use crate::data::users::{User, UserStore};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -55,17 +57,17 @@ impl Storage {
         Self::persist(&self.db, records, &self.write_opts())
     }
 
-    pub fn users(&self) -> &users::UserStore {
+    pub fn users(&self) -> &UserStore {
         &self.users
     }
 
     /// Changes the users (see `UserStore::update`); `name` is the user whose record changes.
-    pub fn change_user(&self, name: &str, change: impl FnOnce(&mut BTreeMap<String, users::User>) -> Result<(), Error>) -> Result<(), Error> {
-        self.users.update(&self.db, family::meta(&self.db), name, change)
+    pub fn change_user(&self, name: &str, change: impl FnOnce(&mut BTreeMap<String, User>) -> Result<(), Error>) -> Result<(), Error> {
+        users::update(&self.users, &self.db, family::meta(&self.db), name, change)
     }
 
     /// Measurement → fields, for what line protocol wrote to `db`.
-    pub fn line_fields(&self, db: &str) -> Result<fields::Fields, Error> {
+    pub fn line_fields(&self, db: &str) -> Result<Fields, Error> {
         Ok(self.fields.get(self.require(db)?))
     }
 

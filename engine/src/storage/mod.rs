@@ -1,12 +1,12 @@
 //! Storage: one RocksDB instance per data directory, N shard actors that each own their
 //! column families, and the catalog of databases, retention policies and metric metadata in
-//! the `meta` column family. This is the only way the HTTP layer reaches data; it knows
+//! the `meta` column family: one implementation of the data interface (`series_store`). It
+//! speaks the interface's vocabulary (`data::{write, schema, users, StoreError}`) and stores
+//! the formats of `encoding` (`family` says which column family holds each); it knows
 //! nothing of HTTP.
 
-pub mod block;
 pub mod catalog;
 mod catalog_ops;
-pub mod chunk;
 mod fanout;
 pub mod family;
 pub mod fields;
@@ -14,13 +14,14 @@ pub mod keys;
 mod meta;
 mod open;
 mod pager;
-pub mod piece;
 pub mod series_store;
 pub mod shard;
 #[cfg(test)]
 mod testing;
 pub mod users;
 
+use crate::data::schema::{MetricMeta, Policies, PolicyId};
+use crate::data::StoreError as Error;
 use crate::labels::Labels;
 use crate::metrics::Metrics;
 use actix::prelude::*;
@@ -30,97 +31,6 @@ use shard::Shard;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-
-/// A retention policy's id: the space a series lives in, inside the shards and their keys
-/// (see `catalog`). Databases have ids of their own (metadata and fields are per database).
-pub type PolicyId = u32;
-
-/// Why storage could not do what was asked. Each message is what users have always been
-/// shown: the HTTP and InfluxQL answers carry it as it is.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("database not found: {0}")]
-    DatabaseNotFound(String),
-    #[error("retention policy not found: {0}")]
-    PolicyNotFound(String),
-    /// A shard's mailbox is closed: the server is stopping.
-    #[error("shard unavailable: {0}")]
-    Unavailable(#[from] actix::MailboxError),
-    /// A write reached a shard after its retention policy was dropped there.
-    #[error("database was dropped")]
-    PolicyDropped,
-    #[error("{0}")]
-    RocksDb(#[from] rocksdb::Error),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    /// Stored data that does not parse: `what` names it ("series entry", "chunk", …).
-    #[error("corrupt {0}")]
-    Corrupt(String),
-    /// A stored JSON record that does not parse.
-    #[error("corrupt {what}: {source}")]
-    CorruptJson { what: &'static str, source: serde_json::Error },
-    #[error("no OS random source: {0}")]
-    Random(getrandom::Error),
-    #[error("{0}")]
-    Password(argon2::password_hash::Error),
-    /// A refused catalog or user change, in InfluxDB's words.
-    #[error("{0}")]
-    Invalid(String),
-    /// What storage was doing when `source` happened ("cannot open storage in …", "shard 3").
-    #[error("{context}: {source}")]
-    Context { context: String, source: Box<Error> },
-}
-
-impl Error {
-    /// This error as the cause of a failure to do `context`.
-    pub fn context(self, context: impl Into<String>) -> Error {
-        Error::Context { context: context.into(), source: Box::new(self) }
-    }
-
-    /// Whether the database or retention policy asked for does not exist.
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::DatabaseNotFound(_) | Error::PolicyNotFound(_))
-    }
-}
-
-// Temporary bridge while the layers above storage still take errors as plain text: `?` turns
-// a storage error into its message, and a change closure (see `Storage::change_user`) may
-// refuse with a plain message. Remove once every caller takes `storage::Error`.
-impl From<Error> for String {
-    fn from(e: Error) -> String {
-        e.to_string()
-    }
-}
-
-impl From<String> for Error {
-    fn from(message: String) -> Error {
-        Error::Invalid(message)
-    }
-}
-
-impl From<&str> for Error {
-    fn from(message: &str) -> Error {
-        Error::Invalid(message.to_string())
-    }
-}
-
-/// Which retention policies of a database an operation covers.
-#[derive(Clone, Copy, Debug)]
-pub enum Policies<'a> {
-    /// The named one, or the database's default.
-    One(Option<&'a str>),
-    /// Every one (what `SHOW` statements list).
-    All,
-}
-
-/// Metric metadata as remote write carries it (type, help, unit), per metric family.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MetricMeta {
-    pub family: String,
-    pub kind: String,
-    pub help: String,
-    pub unit: String,
-}
 
 pub struct StorageOptions {
     pub data_dir: PathBuf,
@@ -137,7 +47,7 @@ pub struct Storage {
     partition_lengths: Arc<RwLock<HashMap<PolicyId, i64>>>,
     metadata: RwLock<HashMap<u32, BTreeMap<String, MetricMeta>>>,
     fields: fields::FieldRegistry,
-    users: users::UserStore,
+    users: crate::data::users::UserStore,
     metrics: Arc<Metrics>,
     data_dir: PathBuf,
     sync_writes: bool,

@@ -98,7 +98,7 @@ impl Storage {
         let migrate = db.get_cf(meta, b"chunk_format")?.is_none();
         let metadata = Self::load_metadata(&db)?;
         let fields = fields::FieldRegistry::load(&db, family::meta(&db))?;
-        let users = users::UserStore::load(&db, family::meta(&db))?;
+        let users = users::load(&db, family::meta(&db))?;
         // Load shards in parallel: each reads only its own column families.
         let loaded: Vec<Result<Shard, Error>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..shards)
@@ -239,7 +239,7 @@ mod tests {
                     batch.delete_cf(cf, &k);
                     let (max_t, bytes) = keys::decode_chunk_value(&v).unwrap();
                     let chunks: Vec<(i64, Vec<u8>)> = match stored(name) == Some(Family::Blocks) {
-                        true => crate::storage::piece::xor_chunks(&crate::storage::block::decode(bytes).unwrap()).into_iter().map(|c| (c.min_t, keys::encode_chunk_value(c.max_t, &c.data))).collect(),
+                        true => crate::encoding::piece::xor_chunks(&crate::encoding::block::decode(bytes).unwrap()).into_iter().map(|c| (c.min_t, keys::encode_chunk_value(c.max_t, &c.data))).collect(),
                         false => vec![(keys::unflip(&k[20..]), keys::encode_chunk_value(max_t, bytes))],
                     };
                     for (min_t, value) in chunks {

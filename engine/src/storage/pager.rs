@@ -2,7 +2,8 @@
 //! read batch by batch, holding about one page of chunks per shard at a time, so a streamed
 //! answer needs memory for a frame, not for the result.
 
-use super::shard::{ChunkPage, ReadChunks, StoredChunk};
+use super::shard::{ChunkPage, ReadChunks};
+use crate::encoding::piece::StoredChunk;
 use super::{Error as StorageError, Policies, PolicyId, SelectedSeries, Storage};
 use crate::data::{Error, PieceSource, Selection, SeriesPiece, SeriesStream};
 use crate::labels::Labels;

@@ -2,15 +2,14 @@
 //! (writes to the shards, reads paged from them, listings from their indexes), and `Storage`
 //! itself is the `data::Catalog` handle. Nothing here knows of a cluster.
 
-use super::catalog::Database;
-use super::fields::Fields;
-use super::users::UserStore;
-use super::{Error, MetricMeta, Policies, Storage};
+use super::{Error, Storage};
+use crate::data::schema::{Database, Fields, MetricMeta, Policies};
+use crate::data::users::UserStore;
 use crate::data::{self, Catalog, Data, FieldPairs, Selection, SeriesStore, SeriesStream, TimeRange, UserChange};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::model::PolicyOptions;
-use crate::storage::shard::{SeriesWrite, WriteOutcome};
+use crate::data::write::{SeriesWrite, WriteOutcome};
 use futures_util::future::LocalBoxFuture;
 use std::collections::BTreeSet;
 use std::sync::Arc;

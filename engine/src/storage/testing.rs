@@ -1,8 +1,9 @@
 //! What the storage tests share: a storage in a temporary directory, series to write and
 //! the timestamps read back.
 
-use super::shard::SeriesWrite;
-use super::{chunk, Policies, Storage, StorageOptions};
+use crate::data::write::SeriesWrite;
+use super::{Policies, Storage, StorageOptions};
+use crate::encoding::chunk;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
 use crate::metrics::Metrics;

@@ -8,8 +8,10 @@
 //! last piece is the new open chunk. Stored with a checkpoint, so no log replay undoes it.
 
 use super::write::cuts;
-use super::{column_family, SeriesWrite, Shard, WriteOutcome};
-use crate::storage::chunk::XorChunk;
+use super::{column_family, Shard};
+use crate::data::write::{SeriesWrite, WriteOutcome};
+use crate::encoding::chunk::XorChunk;
+use crate::storage::family::Family;
 use crate::storage::{Error, PolicyId};
 use rocksdb::WriteBatch;
 
@@ -57,14 +59,14 @@ impl Shard {
         let mut its = self.stored_iterators();
         self.each_stored(&mut its, policy, id, |_| true, |k, _, c_max, contents| {
             if c_max >= from {
-                batch.delete_cf(column_family(&self.db, &self.cf_names, contents.family()), k);
+                batch.delete_cf(column_family(&self.db, &self.cf_names, Family::of(contents.encoding)), k);
                 contents.each(|t, v| stored.push((t, v)))?;
             }
             Ok(true)
         })?;
         drop(its);
         let head = &self.series[&id].head;
-        crate::storage::chunk::decode_each(head.bytes(), |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("open chunk".into()))?;
+        crate::encoding::chunk::decode_each(head.bytes(), |t, v| stored.push((t, v))).ok_or_else(|| Error::Corrupt("open chunk".into()))?;
         stored.sort_unstable_by_key(|s| s.0);
         // Merge: a stored timestamp keeps its value.
         let mut merged = Vec::with_capacity(stored.len() + samples.len());

@@ -4,9 +4,9 @@
 use super::stored::StoredIterators;
 use super::{column_family, series_hash, Shard};
 use crate::labels::Labels;
-use crate::storage::chunk::XorChunk;
+use crate::encoding::chunk::XorChunk;
 use crate::storage::family::Family;
-use crate::storage::piece::{Encoding, Piece};
+use crate::encoding::piece::{Encoding, Piece};
 use crate::storage::{Error, PolicyId};
 use crate::storage::keys::{self, Partition};
 use rocksdb::WriteBatch;
@@ -61,7 +61,7 @@ impl Shard {
                 for (it, encoding) in its.by_encoding() {
                     it.seek(prefix);
                     if it.key().is_some_and(|k| k.starts_with(&prefix)) {
-                        batch.delete_range_cf(self.cf(encoding.family()), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
+                        batch.delete_range_cf(self.cf(Family::of(encoding)), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
                     }
                 }
             }
@@ -101,7 +101,7 @@ impl Shard {
             let mut newest: Option<(Partition, i64, Encoding, Vec<u8>)> = None;
             self.each_stored(&mut its, policy, id, |_| true, |k, c_min, c_max, contents| {
                 let (p, encoding) = (keys::partition_at(k), contents.encoding);
-                let cf = column_family(&db, &names, encoding.family());
+                let cf = column_family(&db, &names, Family::of(encoding));
                 let mut left = Some((c_min, keys::encode_chunk_value(c_max, contents.bytes)));
                 if c_min <= max_t && c_max >= min_t {
                     batch.delete_cf(cf, k);
@@ -124,7 +124,7 @@ impl Shard {
             let head = match (kept.is_empty(), newest) {
                 (false, _) => XorChunk::of(&kept),
                 (true, Some((p, min, encoding, value))) => {
-                    batch.delete_cf(column_family(&db, &names, encoding.family()), keys::chunk_key(policy, p, id, min));
+                    batch.delete_cf(column_family(&db, &names, Family::of(encoding)), keys::chunk_key(policy, p, id, min));
                     XorChunk::of(&Piece::new(encoding, keys::decode_chunk_value(&value)?.1).samples()?)
                 }
                 (true, None) => {

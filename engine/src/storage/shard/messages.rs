@@ -1,7 +1,8 @@
 //! The messages a shard answers (actix `Message` and `Handler`), and the answer types
 //! that are not plain values.
 
-use super::{SeriesWrite, Shard, StoredChunk, WriteOutcome};
+use super::{Shard, StoredChunk};
+use crate::data::write::{SeriesWrite, WriteOutcome};
 use crate::storage::family::Family;
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;

@@ -23,16 +23,17 @@ mod stored;
 mod write;
 
 pub use messages::*;
-pub use crate::storage::piece::StoredChunk;
+use crate::encoding::piece::StoredChunk;
 /// The encoding of a `StoredChunk` under its former name, for the readers above storage that
 /// still use it (`data/frames.rs`, a test in `http/prom_series.rs`); one type, `Encoding`.
 
-use super::chunk::XorChunk;
+use crate::encoding::chunk::XorChunk;
 use super::family::Family;
 use super::PolicyId;
 use super::keys::Partition;
 use crate::hash_slots::{prefetch, HashSlots};
 use crate::index::postings::Postings;
+use crate::data::write::SeriesWrite;
 use crate::labels::Labels;
 use crate::metrics::Metrics;
 use actix::prelude::*;
@@ -46,8 +47,6 @@ pub type PartitionLengths = Arc<RwLock<std::collections::HashMap<PolicyId, i64>>
 
 /// Log bytes after which a checkpoint runs, bounding replay time at start.
 const CHECKPOINT_LOG_BYTES: usize = 32 << 20;
-/// At most this many rejected series are named in an answer.
-const MAX_REJECTIONS_NAMED: usize = 5;
 /// The partition length of a policy the shard has not been told about: the one fixed length
 /// that data directories had before retention policies.
 const FALLBACK_PARTITION_MS: i64 = 86_400_000;
@@ -58,61 +57,6 @@ struct Series {
     head: XorChunk,
     /// Changed since the last checkpoint (then its id is in `Shard::dirty`).
     dirty: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct SeriesWrite {
-    pub labels: Labels,
-    pub hash: u64,
-    pub samples: Vec<(i64, f64)>,
-}
-
-/// What a write did; the cluster's `/internal/v1/write` answers it as JSON.
-#[derive(Default, Debug, serde::Serialize, serde::Deserialize)]
-pub struct WriteOutcome {
-    pub accepted: u64,
-    pub duplicates: u64,
-    pub new_series: u64,
-    pub rejected: u64,
-    /// The first few rejected series, each with the reason.
-    pub rejections: Vec<Rejection>,
-}
-
-/// The first sample of a series that a write refused, and why.
-#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
-pub struct Rejection {
-    /// The series' labels as they are displayed (`Labels`'s `Display`).
-    pub series: String,
-    pub why: Refused,
-}
-
-#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq)]
-pub enum Refused {
-    /// At `t`, older than the series' newest sample.
-    OutOfOrder { t: i64, newest: i64 },
-    /// At `t`, the time of the series' newest sample, with another value.
-    Duplicate { t: i64 },
-}
-
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (why, t, newest) = match self.why {
-            Refused::OutOfOrder { t, newest } => ("out of order sample", t, newest),
-            Refused::Duplicate { t } => ("duplicate sample for timestamp", t, t),
-        };
-        write!(f, "{why} {t} (newest is {newest}) for series {}", self.series)
-    }
-}
-
-impl WriteOutcome {
-    pub fn merge(&mut self, o: WriteOutcome) {
-        self.accepted += o.accepted;
-        self.duplicates += o.duplicates;
-        self.new_series += o.new_series;
-        self.rejected += o.rejected;
-        let room = MAX_REJECTIONS_NAMED.saturating_sub(self.rejections.len());
-        self.rejections.extend(o.rejections.into_iter().take(room));
-    }
 }
 
 pub struct Shard {
@@ -282,17 +226,6 @@ impl Actor for Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rejections_read_as_they_always_did() {
-        let series = Labels::from_sorted([("__name__", "up"), ("job", "a")]).to_string();
-        let late = Rejection { series: series.clone(), why: Refused::OutOfOrder { t: 5, newest: 9 } };
-        assert_eq!(late.to_string(), format!("out of order sample 5 (newest is 9) for series {series}"));
-        let twice = Rejection { series: series.clone(), why: Refused::Duplicate { t: 9 } };
-        assert_eq!(twice.to_string(), format!("duplicate sample for timestamp 9 (newest is 9) for series {series}"));
-        let json = serde_json::to_string(&late).unwrap();
-        assert_eq!(serde_json::from_str::<Rejection>(&json).unwrap(), late);
-    }
 
     /// (policy, metric name) pairs whose series have one key in a shard: a real 64-bit
     /// collision of `series_hash`, found by a search over names `b<i>` and policies.

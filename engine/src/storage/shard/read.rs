@@ -3,7 +3,7 @@
 //! open one) in time order.
 
 use super::{ChunkPage, ReadChunks, Shard};
-use crate::storage::piece::Piece;
+use crate::encoding::piece::Piece;
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::storage::{Error, PolicyId};

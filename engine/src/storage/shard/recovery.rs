@@ -4,11 +4,11 @@
 
 use super::{column_family, PartitionLengths, SeriesTable, Shard};
 use crate::storage::family::Family;
-use crate::storage::piece::Encoding;
+use crate::encoding::piece::Encoding;
 use crate::index::postings::Postings;
 use crate::labels::Labels;
 use crate::metrics::Metrics;
-use crate::storage::chunk::XorChunk;
+use crate::encoding::chunk::XorChunk;
 use crate::storage::{Error, PolicyId};
 use crate::storage::keys::{self, Partition};
 use rocksdb::{WriteBatch, DB};
@@ -121,7 +121,7 @@ impl Shard {
     pub(super) fn migrate_chunk_keys(&mut self) -> Result<(), Error> {
         const DAY_MS: i64 = 86_400_000;
         let db = self.db.clone();
-        let cf = column_family(&db, &self.cf_names, Encoding::Xor.family());
+        let cf = column_family(&db, &self.cf_names, Family::of(Encoding::Xor));
         let mut batch = WriteBatch::default();
         let mut moved = 0u64;
         for item in db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
@@ -148,7 +148,7 @@ impl Shard {
     pub(super) fn load_partitions(&mut self) -> Result<(), Error> {
         let db = self.db.clone();
         for encoding in Encoding::STORED {
-            let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, encoding.family()));
+            let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, Family::of(encoding)));
             it.seek_to_first();
             while let Some(k) = it.key() {
                 let (policy, p) = (keys::u32_at(k, 0), keys::partition_at(k));

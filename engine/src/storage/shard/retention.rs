@@ -3,7 +3,7 @@
 
 use super::{Expired, Shard};
 use crate::storage::family::Family;
-use crate::storage::piece::Encoding;
+use crate::encoding::piece::Encoding;
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
 use rocksdb::WriteBatch;
@@ -20,7 +20,7 @@ impl Shard {
             let prefix = keys::partition_prefix(policy, *p);
             let end = keys::prefix_end(&prefix).unwrap_or_else(|| keys::policy_end(policy));
             for encoding in Encoding::STORED {
-                let cf = self.cf(encoding.family());
+                let cf = self.cf(Family::of(encoding));
                 self.db.delete_file_in_range_cf(cf, &prefix[..], &end[..])?;
                 batch.delete_range_cf(cf, &prefix[..], &end[..]);
             }
@@ -39,7 +39,7 @@ impl Shard {
         let series = self.delete_series(&stale)?;
         for (start, end) in &ranges {
             for encoding in Encoding::STORED {
-                self.db.compact_range_cf(self.cf(encoding.family()), Some(start.as_slice()), Some(end.as_slice()));
+                self.db.compact_range_cf(self.cf(Family::of(encoding)), Some(start.as_slice()), Some(end.as_slice()));
             }
         }
         Ok(Expired { partitions: old.len(), series })

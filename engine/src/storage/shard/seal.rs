@@ -1,4 +1,4 @@
-//! Sealing: full XOR chunks re-encoded into dense blocks (`storage::block`, about a quarter of
+//! Sealing: full XOR chunks re-encoded into dense blocks (`encoding::block`, about a quarter of
 //! their size) in the background. A step, every `STEP_EVERY` on the shard's thread between
 //! writes, reads about `STEP_KEYS` keys of `chunks` on from where the last one stopped, and
 //! groups them by series and partition. A group whose series has moved on to a later
@@ -12,8 +12,10 @@
 
 use super::{column_family, Shard};
 use crate::storage::keys;
-use crate::storage::piece::Encoding;
-use crate::storage::{block, Error};
+use crate::encoding::piece::Encoding;
+use crate::encoding::block;
+use crate::storage::family::Family;
+use crate::storage::Error;
 use rocksdb::{WriteBatch, WriteOptions};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -62,7 +64,7 @@ impl Shard {
         let started = Instant::now();
         let from = self.seal.cursor.clone().unwrap_or_default();
         let db = self.db.clone();
-        let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, Encoding::Xor.family()));
+        let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, Family::of(Encoding::Xor)));
         it.seek(&from);
         let mut batch = WriteBatch::default();
         let (mut group, mut read, mut sealed) = (Vec::<Chunk>::new(), 0usize, 0u64);
@@ -124,7 +126,7 @@ impl Shard {
             return Ok(0);
         }
         let blocks = (ready / RUN).max(1);
-        let (chunks_cf, blocks_cf) = (column_family(&self.db, &self.cf_names, Encoding::Xor.family()), column_family(&self.db, &self.cf_names, Encoding::Block.family()));
+        let (chunks_cf, blocks_cf) = (column_family(&self.db, &self.cf_names, Family::of(Encoding::Xor)), column_family(&self.db, &self.cf_names, Family::of(Encoding::Block)));
         let mut sealed = 0u64;
         for b in 0..blocks {
             let part = &group[b * ready / blocks..(b + 1) * ready / blocks];
@@ -240,7 +242,7 @@ mod tests {
     #[actix_web::test]
     async fn a_read_gives_sealed_blocks_as_they_are_or_as_xor_chunks() {
         use crate::data::Selection;
-        use crate::storage::piece::Encoding;
+        use crate::encoding::piece::Encoding;
         use crate::storage::series_store::local_stream;
         let dir = tempfile::tempdir().unwrap();
         let from = 1_800_000_000_000 / HOUR * HOUR - 10 * HOUR;

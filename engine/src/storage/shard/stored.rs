@@ -1,12 +1,13 @@
 //! Walking what is stored of a series besides its open chunk: one column family per stored
-//! encoding (`storage::piece::Encoding::STORED`: full XOR chunks in `chunks`, sealed blocks in
+//! encoding (`encoding::piece::Encoding::STORED`: full XOR chunks in `chunks`, sealed blocks in
 //! `blocks`, see `seal`), all under the same keys
 //! (`[policy][partition][series][min time]` → `[max time][bytes]`). Readers walk them with
 //! `each_stored` and get each value as a `Piece`, which decodes whatever its encoding.
 
 use super::{column_family, Shard};
 use crate::storage::keys::{self, Partition};
-use crate::storage::piece::{Encoding, Piece};
+use crate::encoding::piece::{Encoding, Piece};
+use crate::storage::family::Family;
 use crate::storage::{Error, PolicyId};
 use rocksdb::DBRawIterator;
 
@@ -18,7 +19,7 @@ pub(super) struct StoredIterators<'a> {
 
 impl<'a> StoredIterators<'a> {
     pub(super) fn new(db: &'a rocksdb::DB, cf_names: &[String]) -> StoredIterators<'a> {
-        StoredIterators { its: Encoding::STORED.map(|e| (db.raw_iterator_cf(column_family(db, cf_names, e.family())), e)) }
+        StoredIterators { its: Encoding::STORED.map(|e| (db.raw_iterator_cf(column_family(db, cf_names, Family::of(e))), e)) }
     }
 
     /// Each iterator with the encoding of the family it walks, in `Encoding::STORED` order.

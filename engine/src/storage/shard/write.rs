@@ -2,11 +2,12 @@
 //! the log record of every accepted sample, recognising a retried sample by its stored
 //! value, and the checkpoint that stores open chunks and drops the log they cover.
 
-use super::{column_family, Refused, Rejection, SeriesWrite, Shard, WriteOutcome, CHECKPOINT_LOG_BYTES, MAX_REJECTIONS_NAMED};
-use crate::storage::chunk::{XorChunk, SAMPLES_PER_CHUNK};
+use super::{column_family, Shard, CHECKPOINT_LOG_BYTES};
+use crate::data::write::{Refused, Rejection, SeriesWrite, WriteOutcome, MAX_REJECTIONS_NAMED};
+use crate::encoding::chunk::{XorChunk, SAMPLES_PER_CHUNK};
 use crate::storage::family::Family;
 use crate::storage::keys::{self, Partition};
-use crate::storage::piece::{Encoding, Piece};
+use crate::encoding::piece::{Encoding, Piece};
 use crate::storage::{Error, PolicyId};
 use rocksdb::{WriteBatch, WriteOptions};
 
@@ -27,7 +28,7 @@ impl Shard {
     /// `batch`, and notes its partition.
     pub(super) fn stage_full_chunk(&mut self, batch: &mut WriteBatch, policy: PolicyId, length: i64, id: u64, full: &XorChunk) {
         let p = Partition::of(full.min_time(), length).reaching(full.max_time());
-        let cf = column_family(&self.db, &self.cf_names, Encoding::Xor.family());
+        let cf = column_family(&self.db, &self.cf_names, Family::of(Encoding::Xor));
         batch.put_cf(cf, keys::chunk_key(policy, p, id, full.min_time()), keys::encode_chunk_value(full.max_time(), full.bytes()));
         self.partitions.entry(policy).or_default().insert(p);
         self.seal.cut += 1;

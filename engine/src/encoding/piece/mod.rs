@@ -1,28 +1,45 @@
 //! The storage-format seam: a stored piece of a series, in one of the encodings storage keeps
 //! (as Prometheus' `tsdb/chunkenc` has one `Chunk` interface and a file per encoding). A
 //! piece's `Encoding` says how its bytes decode, how samples are encoded like it, how it
-//! becomes Prometheus XOR chunks again (what remote read ships) and which column family holds
-//! it; `xor` and `block` hold each encoding's part, over the codecs `storage::chunk` and
-//! `storage::block`. A new format (a downsampled tier) is a variant here and a file beside
-//! them. Readers above storage get `StoredChunk`s and decode the samples of a time range with
+//! becomes Prometheus XOR chunks again (what remote read ships); `xor` and `block` hold each
+//! encoding's part, over the codecs `encoding::chunk` and `encoding::block` (which column
+//! family holds an encoding is `storage::family::Family::of`). A new format (a downsampled
+//! tier) is a variant here and a file beside them. Readers above storage get `StoredChunk`s and decode the samples of a time range with
 //! `each_in`; they never ask which encoding a piece has.
 //!
-//! This module knows nothing of shards, keys or series.
+//! This module knows nothing of shards, keys, column families or series.
 
 mod block;
 mod xor;
 
 pub use xor::{xor_chunks, XorPacker};
 
-use super::family::Family;
-use super::Error;
+/// A stored piece whose bytes do not decode. Storage reports it as its `Corrupt` error
+/// ("corrupt chunk", "corrupt block: …").
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum Error {
+    #[error("corrupt chunk")]
+    Chunk,
+    #[error("corrupt block: {0}")]
+    Block(super::block::BlockError),
+}
+
+impl Error {
+    /// What does not decode, without "corrupt ".
+    pub fn what(&self) -> String {
+        match self {
+            Error::Chunk => "chunk".to_string(),
+            Error::Block(e) => format!("block: {e}"),
+        }
+    }
+}
 
 /// How a stored piece's bytes are encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
-    /// Prometheus' XOR chunk encoding (`storage::chunk`): full chunks and open ones.
+    /// Prometheus' XOR chunk encoding (`encoding::chunk`): full chunks and open ones.
     Xor,
-    /// A sealed block (`storage::block`).
+    /// A sealed block (`encoding::block`).
     Block,
 }
 
@@ -30,14 +47,6 @@ impl Encoding {
     /// The encodings of what is stored beside the open chunks, in the order readers walk their
     /// column families.
     pub const STORED: [Encoding; 2] = [Encoding::Xor, Encoding::Block];
-
-    /// The column family that holds full pieces of this encoding.
-    pub fn family(self) -> Family {
-        match self {
-            Encoding::Xor => xor::FAMILY,
-            Encoding::Block => block::FAMILY,
-        }
-    }
 
     /// Calls `f` with every sample of `bytes`, in time order.
     pub fn each(self, bytes: &[u8], f: impl FnMut(i64, f64)) -> Result<(), Error> {
@@ -71,11 +80,6 @@ impl<'a> Piece<'a> {
     /// An XOR chunk's bytes (an open chunk's too).
     pub fn xor(bytes: &'a [u8]) -> Piece<'a> {
         Piece::new(Encoding::Xor, bytes)
-    }
-
-    /// The column family it lives in.
-    pub fn family(&self) -> Family {
-        self.encoding.family()
     }
 
     /// Calls `f` with every sample, in time order.
@@ -165,13 +169,12 @@ mod tests {
     }
 
     #[test]
-    fn every_encoding_reads_what_it_wrote_and_lives_in_its_family() {
+    fn every_encoding_reads_what_it_wrote() {
         let want = samples(300);
         for e in Encoding::STORED {
             let bytes = e.encode(&want);
             assert_eq!(Piece::new(e, &bytes).samples().unwrap(), want, "{e:?}");
         }
-        assert_eq!((Encoding::Xor.family(), Encoding::Block.family()), (Family::Chunks, Family::Blocks));
     }
 
     #[test]
@@ -193,7 +196,7 @@ mod tests {
     fn a_piece_that_does_not_decode_is_corrupt() {
         for e in Encoding::STORED {
             let bad = StoredChunk { min_t: 0, max_t: 1, data: vec![0xff; 3], kind: e };
-            assert!(matches!(bad.each(|_, _| ()), Err(Error::Corrupt(_))), "{e:?}");
+            assert!(matches!(bad.each(|_, _| ()), Err(Error::Chunk | Error::Block(_))), "{e:?}");
         }
     }
 }

@@ -1,17 +1,13 @@
-//! The XOR encoding as a stored piece: full chunks in the `chunks` family, decoded and
-//! encoded by `storage::chunk`; and the one packing of samples into XOR chunks of at most
+//! The XOR encoding as a stored piece: full chunks, decoded and
+//! encoded by `encoding::chunk`; and the one packing of samples into XOR chunks of at most
 //! `SAMPLES_PER_CHUNK` each (re-encoding a block, merging a cluster read, a remote read
 //! answer of samples).
 
-use super::{Encoding, StoredChunk};
-use crate::storage::chunk::{self, XorChunk, SAMPLES_PER_CHUNK};
-use crate::storage::family::Family;
-use crate::storage::Error;
-
-pub(super) const FAMILY: Family = Family::Chunks;
+use super::{Encoding, Error, StoredChunk};
+use crate::encoding::chunk::{self, XorChunk, SAMPLES_PER_CHUNK};
 
 pub(super) fn each(bytes: &[u8], f: impl FnMut(i64, f64)) -> Result<(), Error> {
-    chunk::decode_each(bytes, f).ok_or_else(|| Error::Corrupt("chunk".into()))
+    chunk::decode_each(bytes, f).ok_or(Error::Chunk)
 }
 
 pub(super) fn encode(samples: &[(i64, f64)]) -> Vec<u8> {
