@@ -13,7 +13,7 @@ use super::functions::labels::labels_for_absent;
 use super::functions::Call;
 use super::plan::{AggOp, BinOp, Kind, Node, Selector};
 use super::value::{is_stale_nan, Labels, Matrix, Point, Sample, Series, Stored, Value, Vector};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::time::Instant;
 
 /// How much a query may take.
@@ -165,7 +165,7 @@ impl<'a> Evaluator<'a> {
         let mut cursors: Vec<Vec<usize>> = matrices.iter().map(|m| vec![0; m.as_ref().map_or(0, |m| m.len())]).collect();
         let instant = self.start == self.end;
         let mut out: Matrix = Vec::new();
-        let mut out_index: HashMap<Labels, usize> = HashMap::new();
+        let mut out_index: FxHashMap<Labels, usize> = FxHashMap::default();
         let mut produced = 0usize;
         let steps: Vec<i64> = self.steps().collect();
         for ts in steps {
@@ -246,8 +246,14 @@ impl<'a> Evaluator<'a> {
         for stored in &all[sel.id] {
             let series = stored.decode()?;
             let mut points = Vec::new();
+            // The points at or before the reference time, which only moves forward.
+            let mut upto = 0;
             for &ts in &steps {
-                if let Some(p) = sample_at(&series, Self::reference_time(sel, ts), self.lookback) {
+                let reference = Self::reference_time(sel, ts);
+                while upto < series.points.len() && series.points[upto].t <= reference {
+                    upto += 1;
+                }
+                if let Some(p) = newest_within(&series.points[..upto], reference, self.lookback) {
                     points.push(Point { t: ts, v: p.v });
                 }
             }
@@ -326,7 +332,8 @@ impl<'a> Evaluator<'a> {
         let steps: Vec<i64> = self.steps().collect();
         let keep_name = name == "last_over_time";
         let mut out: Matrix = Vec::new();
-        let mut steps_with_points: HashSet<i64> = HashSet::new();
+        // absent_over_time: whether a series has a point in the window of each step.
+        let mut step_has_points = vec![false; steps.len()];
         for i in 0..source.len() {
             self.check_deadline()?;
             let series = source.series(i)?;
@@ -341,7 +348,7 @@ impl<'a> Evaluator<'a> {
                 if self.current + in_window.len() > self.limits.max_samples {
                     return Err(EvalError::TooManySamples("query execution"));
                 }
-                steps_with_points.insert(ts);
+                step_has_points[step] = true;
                 if name == "absent_over_time" {
                     continue;
                 }
@@ -366,7 +373,7 @@ impl<'a> Evaluator<'a> {
         }
         self.current = before;
         if name == "absent_over_time" {
-            let missing: Vec<Point> = steps.iter().filter(|ts| !steps_with_points.contains(ts)).map(|&t| Point { t, v: 1.0 }).collect();
+            let missing: Vec<Point> = steps.iter().zip(&step_has_points).filter(|(_, has)| !**has).map(|(&t, _)| Point { t, v: 1.0 }).collect();
             if missing.is_empty() {
                 return Ok(Vec::new());
             }
@@ -404,7 +411,13 @@ impl<'a> Evaluator<'a> {
 /// is a staleness marker (Prometheus' `vectorSelectorSingle`).
 fn sample_at(series: &Series, reference: i64, lookback: i64) -> Option<Point> {
     let after = series.points.partition_point(|p| p.t <= reference);
-    let p = *series.points[..after].last()?;
+    newest_within(&series.points[..after], reference, lookback)
+}
+
+/// The last of `points` (those at or before `reference`) when it is at most `lookback` older
+/// and not a staleness marker.
+fn newest_within(points: &[Point], reference: i64, lookback: i64) -> Option<Point> {
+    let p = *points.last()?;
     (p.t >= reference - lookback && !is_stale_nan(p.v)).then_some(p)
 }
 
@@ -471,6 +484,6 @@ fn scalar(v: &Value) -> f64 {
 }
 
 fn has_same_labelset<'l>(labels: impl Iterator<Item = &'l Labels>) -> bool {
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     labels.into_iter().any(|l| !seen.insert(l))
 }
