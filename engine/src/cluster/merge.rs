@@ -178,10 +178,8 @@ fn has_sample(chunks: &[StoredChunk], min_t: i64, max_t: i64) -> Option<bool> {
     if chunks.iter().any(|c| c.min_t >= min_t && c.max_t <= max_t) {
         return Some(true);
     }
-    for c in chunks.iter().filter(|c| c.min_t <= max_t && c.max_t >= min_t) {
-        let mut found = false;
-        c.each_in(min_t, max_t, |_, _| found = true).ok()?;
-        if found {
+    for c in chunks {
+        if c.has_sample_in(min_t, max_t).ok()? {
             return Some(true);
         }
     }

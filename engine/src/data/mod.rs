@@ -22,7 +22,7 @@ pub mod users;
 pub mod write;
 
 pub use catalog::{Catalog, Deletion, UserChange};
-pub use stream::{encode, has_sample, series_with_samples, PieceSource, SeriesPiece, SeriesStream};
+pub use stream::{encode, series_with_samples, PieceSource, SeriesPiece, SeriesStream};
 
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;

@@ -103,20 +103,6 @@ impl SeriesStream {
 /// Samples in Prometheus XOR chunks of at most `SAMPLES_PER_CHUNK` each.
 pub use crate::encoding::piece::xor_chunks as encode;
 
-/// Whether a chunk holds a sample in [min_t, max_t]: without decoding it when it lies wholly
-/// inside or outside.
-pub fn has_sample(c: &StoredChunk, min_t: i64, max_t: i64) -> Result<bool, crate::data::StoreError> {
-    if c.max_t < min_t || c.min_t > max_t {
-        return Ok(false);
-    }
-    if c.min_t >= min_t && c.max_t <= max_t {
-        return Ok(true);
-    }
-    let mut found = false;
-    c.each(|t, _| found |= t >= min_t && t <= max_t)?;
-    Ok(found)
-}
-
 /// The label sets of the series of `stream` with a sample in [min_t, max_t], in the stream's
 /// order; a series' pieces after its first sample are not decoded.
 pub async fn series_with_samples(mut stream: SeriesStream, min_t: i64, max_t: i64) -> Result<Vec<Labels>, Error> {
@@ -126,7 +112,7 @@ pub async fn series_with_samples(mut stream: SeriesStream, min_t: i64, max_t: i6
     while let Some(piece) = stream.next().await? {
         if !found {
             for c in &piece.chunks {
-                if has_sample(c, min_t, max_t)? {
+                if c.has_sample_in(min_t, max_t).map_err(crate::data::StoreError::from)? {
                     out.push(piece.labels.clone());
                     found = true;
                     break;
@@ -157,11 +143,11 @@ mod tests {
     #[test]
     fn a_chunk_has_a_sample_in_range_only_where_one_is() {
         let c = chunk(&[0, 100, 200]);
-        assert!(has_sample(&c, 0, 200).unwrap());
-        assert!(has_sample(&c, 100, 100).unwrap());
-        assert!(has_sample(&c, 150, 250).unwrap());
-        assert!(!has_sample(&c, 10, 90).unwrap(), "overlaps the chunk's span, but no sample inside");
-        assert!(!has_sample(&c, 201, 300).unwrap());
-        assert!(!has_sample(&c, -10, -1).unwrap());
+        assert!(c.has_sample_in(0, 200).unwrap());
+        assert!(c.has_sample_in(100, 100).unwrap());
+        assert!(c.has_sample_in(150, 250).unwrap());
+        assert!(!c.has_sample_in(10, 90).unwrap(), "overlaps the chunk's span, but no sample inside");
+        assert!(!c.has_sample_in(201, 300).unwrap());
+        assert!(!c.has_sample_in(-10, -1).unwrap());
     }
 }

@@ -146,6 +146,19 @@ impl StoredChunk {
     }
 
     /// Its samples as XOR chunks of at most `SAMPLES_PER_CHUNK` each (an XOR chunk as it is).
+    /// Whether it holds a sample in [min_t, max_t]: decoded only when it lies partly inside.
+    pub fn has_sample_in(&self, min_t: i64, max_t: i64) -> Result<bool, Error> {
+        if self.max_t < min_t || self.min_t > max_t {
+            return Ok(false);
+        }
+        if self.min_t >= min_t && self.max_t <= max_t {
+            return Ok(true);
+        }
+        let mut found = false;
+        self.each_in(min_t, max_t, |_, _| found = true)?;
+        Ok(found)
+    }
+
     pub fn into_xor(self) -> Result<Vec<StoredChunk>, Error> {
         match self.kind {
             Encoding::Xor => Ok(vec![self]),
