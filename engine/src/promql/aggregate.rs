@@ -140,21 +140,12 @@ pub fn aggregate(
         };
         let g = &mut groups[gi];
         match op {
-            AggOp::Sum => g.value += v,
-            AggOp::Avg => {
-                g.count += 1;
-                // An infinite mean stays when an infinity of the same sign or a finite value
-                // comes (the update below would make it NaN).
-                if g.mean.is_infinite() && ((v.is_infinite() && (g.mean > 0.0) == (v > 0.0)) || v.is_finite()) {
-                    continue;
+            AggOp::Sum | AggOp::Avg | AggOp::Max | AggOp::Min | AggOp::Group => {
+                if op == AggOp::Avg {
+                    g.count += 1;
                 }
-                // Each side of the `-` divided by the count to avoid overflows.
-                let n = g.count as f64;
-                g.mean += v / n - g.mean / n;
+                accumulate(op, &mut g.value, &mut g.mean, g.count as f64, v);
             }
-            AggOp::Max if g.value < v || g.value.is_nan() => g.value = v,
-            AggOp::Min if g.value > v || g.value.is_nan() => g.value = v,
-            AggOp::Max | AggOp::Min | AggOp::Group => {}
             AggOp::Count | AggOp::CountValues => g.count += 1,
             AggOp::Stdvar | AggOp::Stddev => {
                 g.count += 1;
@@ -207,6 +198,26 @@ pub fn aggregate(
         out.push(Sample { labels: g.labels, point: Point { t: ts, v: g.value } });
     }
     Ok(out)
+}
+
+/// Adds `v`, a later sample of a group (not its first), to the group's running `value` (sum,
+/// min, max; group keeps its 1) and `mean` (avg; `count` already counts `v`).
+pub(super) fn accumulate(op: AggOp, value: &mut f64, mean: &mut f64, count: f64, v: f64) {
+    match op {
+        AggOp::Sum => *value += v,
+        AggOp::Avg => {
+            // An infinite mean stays when an infinity of the same sign or a finite value
+            // comes (the update below would make it NaN).
+            if mean.is_infinite() && ((v.is_infinite() && (*mean > 0.0) == (v > 0.0)) || v.is_finite()) {
+                return;
+            }
+            // Each side of the `-` divided by the count to avoid overflows.
+            *mean += v / count - *mean / count;
+        }
+        AggOp::Max if *value < v || value.is_nan() => *value = v,
+        AggOp::Min if *value > v || value.is_nan() => *value = v,
+        _ => {}
+    }
 }
 
 fn sample(labels: &Labels, v: f64, t: i64) -> Sample {

@@ -6,7 +6,7 @@
 //! same order, and the output series come in the order in which the step-by-step evaluation
 //! first produces them.
 
-use super::aggregate::Grouping;
+use super::aggregate::{accumulate, Grouping};
 use super::plan::AggOp;
 use super::value::{Labels, Matrix, Point, Series};
 use rustc_hash::FxHashMap;
@@ -42,8 +42,7 @@ pub fn aggregate(op: AggOp, grouping: &[String], without: bool, input: &Matrix, 
             Some(gi) => gi,
             None => {
                 index.entry(hash).or_default().push(groups.len());
-                let mean = if op == AggOp::Avg { vec![0.0; n] } else { Vec::new() };
-                groups.push(Group { labels: by.key(&series.labels), value: vec![0.0; n], mean, count: vec![0; n], first: (usize::MAX, usize::MAX) });
+                groups.push(Group { labels: by.key(&series.labels), value: vec![0.0; n], mean: vec![0.0; n], count: vec![0; n], first: (usize::MAX, usize::MAX) });
                 groups.len() - 1
             }
         };
@@ -92,22 +91,7 @@ fn add(op: AggOp, g: &mut Group, k: usize, v: f64) {
         }
         return;
     }
-    match op {
-        AggOp::Sum => g.value[k] += v,
-        AggOp::Avg => {
-            let mean = g.mean[k];
-            // An infinite mean stays when an infinity of the same sign or a finite value
-            // comes (the update below would make it NaN).
-            if mean.is_infinite() && ((v.is_infinite() && (mean > 0.0) == (v > 0.0)) || v.is_finite()) {
-                return;
-            }
-            let n = g.count[k] as f64;
-            g.mean[k] += v / n - mean / n;
-        }
-        AggOp::Max if g.value[k] < v || g.value[k].is_nan() => g.value[k] = v,
-        AggOp::Min if g.value[k] > v || g.value[k].is_nan() => g.value[k] = v,
-        _ => {}
-    }
+    accumulate(op, &mut g.value[k], &mut g.mean[k], g.count[k] as f64, v);
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ enum Evaluated {
     Matrix(Matrix),
 }
 
-const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
+pub(super) const SAME_LABELSET: &str = "vector cannot contain metrics with the same labelset";
 
 impl<'a> Evaluator<'a> {
     /// Evaluates `node`: a matrix with one point per step and series (a string literal for a
@@ -54,7 +54,7 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    fn steps(&self) -> impl Iterator<Item = i64> {
+    pub(super) fn steps(&self) -> impl Iterator<Item = i64> {
         let (start, end, interval) = (self.start, self.end, self.interval);
         (0..).map(move |i| start + i * interval).take_while(move |ts| *ts <= end)
     }
@@ -66,7 +66,7 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
-    fn hold(&mut self, samples: usize) -> Result<(), EvalError> {
+    pub(super) fn hold(&mut self, samples: usize) -> Result<(), EvalError> {
         self.current += samples;
         if self.current > self.limits.max_samples {
             return Err(EvalError::TooManySamples("query execution"));
@@ -241,10 +241,10 @@ impl<'a> Evaluator<'a> {
     /// unless it is a staleness marker.
     fn vector_selector(&mut self, sel: &Selector) -> Result<Matrix, EvalError> {
         let steps: Vec<i64> = self.steps().collect();
-        let mut out = Vec::new();
-        let all = self.series;
-        for stored in &all[sel.id] {
-            let series = stored.decode()?;
+        let stored = &self.series[sel.id];
+        let lookback = self.lookback;
+        let selected = super::parallel::map(stored.len(), |i| -> Result<Series, EvalError> {
+            let series = stored[i].decode()?;
             let mut points = Vec::new();
             // The points at or before the reference time, which only moves forward.
             let mut upto = 0;
@@ -253,13 +253,18 @@ impl<'a> Evaluator<'a> {
                 while upto < series.points.len() && series.points[upto].t <= reference {
                     upto += 1;
                 }
-                if let Some(p) = newest_within(&series.points[..upto], reference, self.lookback) {
+                if let Some(p) = newest_within(&series.points[..upto], reference, lookback) {
                     points.push(Point { t: ts, v: p.v });
                 }
             }
-            if !points.is_empty() {
-                self.hold(points.len())?;
-                out.push(Series { labels: series.labels, points });
+            Ok(Series { labels: series.labels, points })
+        });
+        let mut out = Vec::new();
+        for series in selected {
+            let series = series?;
+            if !series.points.is_empty() {
+                self.hold(series.points.len())?;
+                out.push(series);
             }
         }
         Ok(out)
@@ -301,7 +306,7 @@ impl<'a> Evaluator<'a> {
 
     /// The series a range-vector argument reads, and its window's range, offset and `@`: a
     /// matrix selector's stored series, or a subquery's answer.
-    fn range_source(&mut self, node: &Node) -> Result<(RangeSource<'a>, i64, i64, Option<i64>), EvalError> {
+    pub(super) fn range_source(&mut self, node: &Node) -> Result<(RangeSource<'a>, i64, i64, Option<i64>), EvalError> {
         let all = self.series;
         match node {
             Node::Matrix { selector, range } => Ok((RangeSource::Stored(&all[selector.id]), *range, selector.offset, selector.at)),
@@ -315,6 +320,9 @@ impl<'a> Evaluator<'a> {
             if let Some(Node::Vector(sel)) = args.first() {
                 return self.timestamp_of_selector(func, sel, args);
             }
+        }
+        if let (Some(f), [arg]) = (super::functions::lookup_window(name), args) {
+            return self.window_call(f, name == "last_over_time", arg);
         }
         let Some(matrix_arg) = args.iter().position(|a| a.kind() == Kind::Matrix) else {
             let inputs: Vec<&Node> = args.iter().collect();
@@ -422,20 +430,20 @@ fn newest_within(points: &[Point], reference: i64, lookback: i64) -> Option<Poin
 }
 
 /// What a range-vector argument reads: stored series (decoded one at a time) or a subquery's.
-enum RangeSource<'a> {
+pub(super) enum RangeSource<'a> {
     Stored(&'a [Stored]),
     Evaluated(Matrix),
 }
 
 impl RangeSource<'_> {
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         match self {
             RangeSource::Stored(s) => s.len(),
             RangeSource::Evaluated(m) => m.len(),
         }
     }
 
-    fn series(&self, i: usize) -> Result<std::borrow::Cow<'_, Series>, EvalError> {
+    pub(super) fn series(&self, i: usize) -> Result<std::borrow::Cow<'_, Series>, EvalError> {
         Ok(match self {
             RangeSource::Stored(s) => std::borrow::Cow::Owned(s[i].decode()?),
             RangeSource::Evaluated(m) => std::borrow::Cow::Borrowed(&m[i]),
@@ -483,7 +491,7 @@ fn scalar(v: &Value) -> f64 {
     }
 }
 
-fn has_same_labelset<'l>(labels: impl Iterator<Item = &'l Labels>) -> bool {
+pub(super) fn has_same_labelset<'l>(labels: impl Iterator<Item = &'l Labels>) -> bool {
     let mut seen = FxHashSet::default();
     labels.into_iter().any(|l| !seen.insert(l))
 }

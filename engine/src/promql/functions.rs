@@ -1,5 +1,7 @@
 //! PromQL's functions on float samples, as Prometheus 2.42 computes them (promql/functions.go).
-//! The evaluator calls a function once per step with its arguments evaluated at that step.
+//! The evaluator calls a function once per step with its arguments evaluated at that step;
+//! a function of one range vector alone also has a window form (`WindowFn`) that the
+//! evaluator runs over each series' steps in one pass.
 //!
 //! The implementations live in the submodules, grouped as in functions.go: `rate` (rate,
 //! increase, delta, irate, idelta, deriv, predict_linear, holt_winters, resets, changes),
@@ -12,7 +14,7 @@
 
 use super::error::EvalError;
 use super::plan::Node;
-use super::value::{Labels, Sample, Series, Value, Vector};
+use super::value::{Labels, Point, Sample, Series, Value, Vector};
 
 mod date;
 mod gomath;
@@ -58,6 +60,52 @@ pub struct Call<'a> {
 
 /// A function: the output vector at this step.
 pub type FnImpl = fn(&Call) -> Result<Vector, EvalError>;
+
+/// Where a range-vector argument's window lies at one step: `[ts - offset - range, ts - offset]` (ms).
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub ts: i64,
+    pub range: i64,
+    pub offset: i64,
+}
+
+/// A function whose only argument is a range vector, as a function of one series' window:
+/// its points (at least one, staleness markers left out) give the value at this step, or
+/// none. The evaluator runs these over each series' steps in one pass, with no argument
+/// vectors built per step.
+pub type WindowFn = fn(&[Point], Window) -> Option<f64>;
+
+/// The window form of `name`, when it takes a range vector alone.
+pub fn lookup_window(name: &str) -> Option<WindowFn> {
+    let f: WindowFn = match name {
+        "avg_over_time" => over_time::avg_of,
+        "changes" => rate::changes_of,
+        "count_over_time" => over_time::count_of,
+        "delta" => rate::delta_of,
+        "deriv" => rate::deriv_of,
+        "idelta" => rate::idelta_of,
+        "increase" => rate::increase_of,
+        "irate" => rate::irate_of,
+        "last_over_time" => over_time::last_of,
+        "max_over_time" => over_time::max_of,
+        "min_over_time" => over_time::min_of,
+        "present_over_time" => over_time::present_of,
+        "rate" => rate::rate_of,
+        "resets" => rate::resets_of,
+        "stddev_over_time" => over_time::stddev_of,
+        "stdvar_over_time" => over_time::stdvar_of,
+        "sum_over_time" => over_time::sum_of,
+        _ => return None,
+    };
+    Some(f)
+}
+
+/// A window function called the step-by-step way: on the series of range-vector argument 0.
+fn on_window(call: &Call, f: WindowFn) -> Result<Vector, EvalError> {
+    let Some(s) = call.series_arg(0) else { return Ok(vec![]) };
+    let window = Window { ts: call.ts, range: call.range, offset: call.offset };
+    Ok(f(&s.points, window).map(|v| call.sample(s.labels.clone(), v)).into_iter().collect())
+}
 
 /// The function named `name`, or `None` when Prometheus 2.42 has no float function by that
 /// name (unknown, or one of the native-histogram functions).

@@ -6,14 +6,12 @@
 
 use super::gosort;
 use super::rate::kahan_sum_inc;
-use super::Call;
+use super::{on_window, Call, Window};
 use crate::promql::error::EvalError;
 use crate::promql::value::{Point, Vector};
 
-/// `aggrOverTime`: `f` of the points of the range-vector argument.
-fn aggr_over_time(call: &Call, f: fn(&[Point]) -> f64) -> Result<Vector, EvalError> {
-    let Some(s) = call.series_arg(0) else { return Ok(vec![]) };
-    Ok(vec![call.sample(s.labels.clone(), f(&s.points))])
+pub(crate) fn avg_of(values: &[Point], _: Window) -> Option<f64> {
+    Some(avg(values))
 }
 
 fn avg(values: &[Point]) -> f64 {
@@ -39,53 +37,66 @@ fn avg(values: &[Point]) -> f64 {
 }
 
 pub(crate) fn avg_over_time(call: &Call) -> Result<Vector, EvalError> {
-    aggr_over_time(call, avg)
+    on_window(call, avg_of)
+}
+
+pub(crate) fn count_of(values: &[Point], _: Window) -> Option<f64> {
+    Some(values.len() as f64)
 }
 
 pub(crate) fn count_over_time(call: &Call) -> Result<Vector, EvalError> {
-    aggr_over_time(call, |values| values.len() as f64)
+    on_window(call, count_of)
+}
+
+pub(crate) fn last_of(values: &[Point], _: Window) -> Option<f64> {
+    Some(values[values.len() - 1].v)
 }
 
 pub(crate) fn last_over_time(call: &Call) -> Result<Vector, EvalError> {
-    let Some(s) = call.series_arg(0) else { return Ok(vec![]) };
-    Ok(vec![call.sample(s.labels.clone(), s.points[s.points.len() - 1].v)])
+    on_window(call, last_of)
+}
+
+pub(crate) fn max_of(values: &[Point], _: Window) -> Option<f64> {
+    let mut max = values[0].v;
+    for v in values {
+        if v.v > max || max.is_nan() {
+            max = v.v;
+        }
+    }
+    Some(max)
 }
 
 pub(crate) fn max_over_time(call: &Call) -> Result<Vector, EvalError> {
-    aggr_over_time(call, |values| {
-        let mut max = values[0].v;
-        for v in values {
-            if v.v > max || max.is_nan() {
-                max = v.v;
-            }
+    on_window(call, max_of)
+}
+
+pub(crate) fn min_of(values: &[Point], _: Window) -> Option<f64> {
+    let mut min = values[0].v;
+    for v in values {
+        if v.v < min || min.is_nan() {
+            min = v.v;
         }
-        max
-    })
+    }
+    Some(min)
 }
 
 pub(crate) fn min_over_time(call: &Call) -> Result<Vector, EvalError> {
-    aggr_over_time(call, |values| {
-        let mut min = values[0].v;
-        for v in values {
-            if v.v < min || min.is_nan() {
-                min = v.v;
-            }
-        }
-        min
-    })
+    on_window(call, min_of)
+}
+
+pub(crate) fn sum_of(values: &[Point], _: Window) -> Option<f64> {
+    let (mut sum, mut c) = (0.0f64, 0.0f64);
+    for v in values {
+        (sum, c) = kahan_sum_inc(v.v, sum, c);
+    }
+    if sum.is_infinite() {
+        return Some(sum);
+    }
+    Some(sum + c)
 }
 
 pub(crate) fn sum_over_time(call: &Call) -> Result<Vector, EvalError> {
-    aggr_over_time(call, |values| {
-        let (mut sum, mut c) = (0.0f64, 0.0f64);
-        for v in values {
-            (sum, c) = kahan_sum_inc(v.v, sum, c);
-        }
-        if sum.is_infinite() {
-            return sum;
-        }
-        sum + c
-    })
+    on_window(call, sum_of)
 }
 
 /// `quantile` (promql/quantile.go): the q-quantile of `values`, which it sorts (Go's sort
@@ -128,14 +139,26 @@ fn variance(values: &[Point]) -> f64 {
     (aux + c_aux) / count
 }
 
+pub(crate) fn stddev_of(values: &[Point], _: Window) -> Option<f64> {
+    Some(variance(values).sqrt())
+}
+
 pub(crate) fn stddev_over_time(call: &Call) -> Result<Vector, EvalError> {
-    aggr_over_time(call, |values| variance(values).sqrt())
+    on_window(call, stddev_of)
+}
+
+pub(crate) fn stdvar_of(values: &[Point], _: Window) -> Option<f64> {
+    Some(variance(values))
 }
 
 pub(crate) fn stdvar_over_time(call: &Call) -> Result<Vector, EvalError> {
-    aggr_over_time(call, variance)
+    on_window(call, stdvar_of)
+}
+
+pub(crate) fn present_of(_: &[Point], _: Window) -> Option<f64> {
+    Some(1.0)
 }
 
 pub(crate) fn present_over_time(call: &Call) -> Result<Vector, EvalError> {
-    aggr_over_time(call, |_| 1.0)
+    on_window(call, present_of)
 }

@@ -4,7 +4,7 @@
 //! Each returns at most one sample, labelled with the input series' labels (the evaluator
 //! drops the metric name).
 
-use super::Call;
+use super::{on_window, Call, Window};
 use crate::promql::error::EvalError;
 use crate::promql::value::{Point, Series, Vector};
 
@@ -28,13 +28,11 @@ fn one(call: &Call, s: &Series, v: f64) -> Vector {
 }
 
 /// `extrapolatedRate`.
-fn extrapolated_rate(call: &Call, is_counter: bool, is_rate: bool) -> Result<Vector, EvalError> {
-    let Some(s) = call.series_arg(0) else { return Ok(vec![]) };
-    let points = &s.points;
-    let range_start = call.ts - (call.range + call.offset);
-    let range_end = call.ts - call.offset;
+fn extrapolated_rate(points: &[Point], w: Window, is_counter: bool, is_rate: bool) -> Option<f64> {
+    let range_start = w.ts - (w.range + w.offset);
+    let range_end = w.ts - w.offset;
     if points.len() < 2 {
-        return Ok(vec![]);
+        return None;
     }
     let first = points[0];
     let last = points[points.len() - 1];
@@ -74,30 +72,40 @@ fn extrapolated_rate(call: &Call, is_counter: bool, is_rate: bool) -> Result<Vec
     }
     let mut factor = extrapolate_to_interval / sampled_interval;
     if is_rate {
-        factor /= duration_seconds(call.range);
+        factor /= duration_seconds(w.range);
     }
     result_value *= factor;
-    Ok(one(call, s, result_value))
+    Some(result_value)
+}
+
+pub(crate) fn delta_of(points: &[Point], w: Window) -> Option<f64> {
+    extrapolated_rate(points, w, false, false)
+}
+
+pub(crate) fn rate_of(points: &[Point], w: Window) -> Option<f64> {
+    extrapolated_rate(points, w, true, true)
+}
+
+pub(crate) fn increase_of(points: &[Point], w: Window) -> Option<f64> {
+    extrapolated_rate(points, w, true, false)
 }
 
 pub(crate) fn delta(call: &Call) -> Result<Vector, EvalError> {
-    extrapolated_rate(call, false, false)
+    on_window(call, delta_of)
 }
 
 pub(crate) fn rate(call: &Call) -> Result<Vector, EvalError> {
-    extrapolated_rate(call, true, true)
+    on_window(call, rate_of)
 }
 
 pub(crate) fn increase(call: &Call) -> Result<Vector, EvalError> {
-    extrapolated_rate(call, true, false)
+    on_window(call, increase_of)
 }
 
 /// `instantValue`: from the last two points.
-fn instant_value(call: &Call, is_rate: bool) -> Result<Vector, EvalError> {
-    let Some(s) = call.series_arg(0) else { return Ok(vec![]) };
-    let points = &s.points;
+fn instant_value(points: &[Point], is_rate: bool) -> Option<f64> {
     if points.len() < 2 {
-        return Ok(vec![]);
+        return None;
     }
     let last = points[points.len() - 1];
     let previous = points[points.len() - 2];
@@ -108,20 +116,28 @@ fn instant_value(call: &Call, is_rate: bool) -> Result<Vector, EvalError> {
     };
     let sampled_interval = last.t - previous.t;
     if sampled_interval == 0 {
-        return Ok(vec![]);
+        return None;
     }
     if is_rate {
         result_value /= sampled_interval as f64 / 1000.0;
     }
-    Ok(one(call, s, result_value))
+    Some(result_value)
+}
+
+pub(crate) fn irate_of(points: &[Point], _: Window) -> Option<f64> {
+    instant_value(points, true)
+}
+
+pub(crate) fn idelta_of(points: &[Point], _: Window) -> Option<f64> {
+    instant_value(points, false)
 }
 
 pub(crate) fn irate(call: &Call) -> Result<Vector, EvalError> {
-    instant_value(call, true)
+    on_window(call, irate_of)
 }
 
 pub(crate) fn idelta(call: &Call) -> Result<Vector, EvalError> {
-    instant_value(call, false)
+    on_window(call, idelta_of)
 }
 
 /// `linearRegression`: least-squares slope, and the intercept at `intercept_time`.
@@ -160,13 +176,15 @@ fn linear_regression(samples: &[Point], intercept_time: i64) -> (f64, f64) {
     (slope, intercept)
 }
 
-pub(crate) fn deriv(call: &Call) -> Result<Vector, EvalError> {
-    let Some(s) = call.series_arg(0) else { return Ok(vec![]) };
-    if s.points.len() < 2 {
-        return Ok(vec![]);
+pub(crate) fn deriv_of(points: &[Point], _: Window) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
     }
-    let (slope, _) = linear_regression(&s.points, s.points[0].t);
-    Ok(one(call, s, slope))
+    Some(linear_regression(points, points[0].t).0)
+}
+
+pub(crate) fn deriv(call: &Call) -> Result<Vector, EvalError> {
+    on_window(call, deriv_of)
 }
 
 pub(crate) fn predict_linear(call: &Call) -> Result<Vector, EvalError> {
@@ -235,29 +253,35 @@ pub(crate) fn holt_winters(call: &Call) -> Result<Vector, EvalError> {
     Ok(one(call, s, s1))
 }
 
-pub(crate) fn resets(call: &Call) -> Result<Vector, EvalError> {
-    let Some(s) = call.series_arg(0) else { return Ok(vec![]) };
+pub(crate) fn resets_of(points: &[Point], _: Window) -> Option<f64> {
     let mut resets = 0;
-    let mut prev = s.points[0].v;
-    for p in &s.points[1..] {
+    let mut prev = points[0].v;
+    for p in &points[1..] {
         if p.v < prev {
             resets += 1;
         }
         prev = p.v;
     }
-    Ok(one(call, s, resets as f64))
+    Some(resets as f64)
 }
 
-pub(crate) fn changes(call: &Call) -> Result<Vector, EvalError> {
-    let Some(s) = call.series_arg(0) else { return Ok(vec![]) };
+pub(crate) fn resets(call: &Call) -> Result<Vector, EvalError> {
+    on_window(call, resets_of)
+}
+
+pub(crate) fn changes_of(points: &[Point], _: Window) -> Option<f64> {
     let mut changes = 0;
-    let mut prev = s.points[0].v;
-    for p in &s.points[1..] {
+    let mut prev = points[0].v;
+    for p in &points[1..] {
         let current = p.v;
         if current != prev && !(current.is_nan() && prev.is_nan()) {
             changes += 1;
         }
         prev = current;
     }
-    Ok(one(call, s, changes as f64))
+    Some(changes as f64)
+}
+
+pub(crate) fn changes(call: &Call) -> Result<Vector, EvalError> {
+    on_window(call, changes_of)
 }

@@ -1,0 +1,93 @@
+//! The evaluator's fast path for a function of one range vector (`rate`, `increase`,
+//! `*_over_time`, ...; `functions::lookup_window`): each series is decoded once, its staleness
+//! markers dropped once, and its window slid forward over all steps in one pass, with the
+//! window function called on a slice of its points (no argument vectors, label copies or
+//! window copies per step). Series are rolled up on all cores (`parallel::map`); the sample
+//! limit is then counted in series order exactly as the step-by-step path counts it, so the
+//! same queries fail with the same error.
+
+use super::error::EvalError;
+use super::eval::{Evaluator, RangeSource};
+use super::functions::{Window, WindowFn};
+use super::parallel;
+use super::plan::Node;
+use super::value::{is_stale_nan, Matrix, Point, Series};
+use std::borrow::Cow;
+use std::time::Instant;
+
+/// One series rolled up: its output points, and the most points any of its windows held.
+struct Rolled {
+    series: Series,
+    widest_window: usize,
+}
+
+impl Evaluator<'_> {
+    /// `f` over `arg` (a matrix selector or subquery) at every step; `keep_name` keeps the
+    /// metric name (last_over_time).
+    pub(super) fn window_call(&mut self, f: WindowFn, keep_name: bool, arg: &Node) -> Result<Matrix, EvalError> {
+        let before = self.current;
+        let (source, range, offset, at) = self.range_source(arg)?;
+        let steps: Vec<i64> = self.steps().collect();
+        let deadline = self.limits.deadline;
+        let rolled = parallel::map(source.len(), |i| roll(&source, i, f, &steps, range, offset, at, keep_name, deadline));
+        let mut out = Vec::with_capacity(rolled.len());
+        for r in rolled {
+            let Some(r) = r? else { continue };
+            if self.current + r.widest_window > self.limits.max_samples {
+                return Err(EvalError::TooManySamples("query execution"));
+            }
+            if !r.series.points.is_empty() {
+                self.hold(r.series.points.len())?;
+                out.push(r.series);
+            }
+        }
+        self.current = before;
+        if super::eval::has_same_labelset(out.iter().map(|s| &s.labels)) {
+            return Err(EvalError::Execution(super::eval::SAME_LABELSET.into()));
+        }
+        self.hold(out.iter().map(|s| s.points.len()).sum())?;
+        Ok(out)
+    }
+}
+
+/// Series `i` of `source` rolled up over `steps`: none when no window holds a point.
+#[allow(clippy::too_many_arguments)]
+fn roll(source: &RangeSource, i: usize, f: WindowFn, steps: &[i64], range: i64, offset: i64, at: Option<i64>, keep_name: bool, deadline: Instant) -> Result<Option<Rolled>, EvalError> {
+    if Instant::now() > deadline {
+        return Err(EvalError::Timeout("expression evaluation"));
+    }
+    let series = source.series(i)?;
+    let all = &series.points;
+    let points: Cow<[Point]> = if all.iter().any(|p| is_stale_nan(p.v)) {
+        Cow::Owned(all.iter().copied().filter(|p| !is_stale_nan(p.v)).collect())
+    } else {
+        Cow::Borrowed(all)
+    };
+    let (mut lo, mut hi) = (0, 0);
+    let mut out = Vec::new();
+    let mut widest_window = 0;
+    for &ts in steps {
+        // The window [max_t - range, max_t] only moves forward (`@` pins it).
+        let max_t = at.unwrap_or(ts) - offset;
+        let min_t = max_t - range;
+        while hi < points.len() && points[hi].t <= max_t {
+            hi += 1;
+        }
+        while lo < hi && points[lo].t < min_t {
+            lo += 1;
+        }
+        let in_window = &points[lo..hi];
+        if in_window.is_empty() {
+            continue;
+        }
+        widest_window = widest_window.max(in_window.len());
+        if let Some(v) = f(in_window, Window { ts, range, offset: ts - max_t }) {
+            out.push(Point { t: ts, v });
+        }
+    }
+    if widest_window == 0 {
+        return Ok(None);
+    }
+    let labels = if keep_name { series.labels.clone() } else { series.labels.without_name() };
+    Ok(Some(Rolled { series: Series { labels, points: out }, widest_window }))
+}
