@@ -5,6 +5,7 @@
 
 pub mod delete;
 pub mod fields;
+mod rows;
 pub mod select;
 mod show;
 pub mod users;

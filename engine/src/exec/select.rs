@@ -5,6 +5,7 @@
 //! split the rows into `GROUP BY` groups and answer raw rows or aggregates per window.
 
 use super::fields::FieldMap;
+use super::rows::Rows;
 use super::{select_db, show, target_db, Cell, Error, Table};
 use crate::data::{Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
@@ -18,8 +19,6 @@ use std::sync::Arc;
 const NS_PER_MS: i64 = 1_000_000;
 
 type TagSet = Vec<(String, String)>;
-/// One row per time of a series: a value (or none) per field.
-type Rows = BTreeMap<i64, Vec<Option<f64>>>;
 
 enum Column {
     Field(usize),
@@ -144,15 +143,13 @@ async fn read_rows(data: &Data, (db, rp): (&str, Policies<'_>), (field_map, m): 
             });
         }
         while let Some((labels, samples)) = stream.next_series().await? {
-            let tags = tagset(field_map, &labels);
-            for (t, v) in samples {
-                out.entry(tags.clone()).or_default().entry(t * NS_PER_MS).or_insert_with(|| vec![None; fields.len()])[i] = Some(v);
-            }
+            let rows = out.entry(tagset(field_map, &labels)).or_insert_with(|| Rows::new(fields.len()));
+            rows.put_field(i, samples.into_iter().map(|(t, v)| (t * NS_PER_MS, v)));
         }
     }
     if let Some(cond) = cond.filter(|c| c.has_fields()) {
         for (tags, rows) in out.iter_mut() {
-            rows.retain(|_, values| cond.eval(&|k| tag_of(tags, k), values));
+            rows.retain(|values| cond.eval(&|k| tag_of(tags, k), values));
         }
     }
     out.retain(|_, rows| !rows.is_empty());
@@ -218,7 +215,7 @@ pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option
             let key = group_keys.iter().map(|g| (g.to_string(), tag_of(tags, g).unwrap_or_default().to_string())).collect();
             groups.entry(key).or_default().push((tags, series_rows));
         }
-        let earliest = rows.values().filter_map(|r| r.keys().next()).min().copied().unwrap_or(0);
+        let earliest = rows.values().filter_map(Rows::first_time).min().unwrap_or(0);
         for (key, members) in groups {
             let mut values = if aggregate { aggregate_rows(&columns, &members, select, range, earliest)? } else { raw_rows(&columns, &members) };
             if aggregate {
@@ -251,7 +248,7 @@ fn raw_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)]) -> Vec<V
     for (i, (tags, series_rows)) in members.iter().enumerate() {
         for (t, values) in series_rows.iter() {
             let mut any_field = false;
-            let mut row = vec![Cell::Time(*t)];
+            let mut row = vec![Cell::Time(t)];
             for (_, column) in columns {
                 row.push(match column {
                     Column::Field(f) => values[*f].map(|v| {
@@ -263,7 +260,7 @@ fn raw_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)]) -> Vec<V
                 });
             }
             if any_field {
-                rows.push((*t, i, row));
+                rows.push((t, i, row));
             }
         }
     }
@@ -277,7 +274,7 @@ fn aggregate_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], se
     let mut points = Vec::new();
     for (_, column) in columns {
         if let Column::Aggregate(call, field) = column {
-            let mut pts: Vec<(i64, f64)> = members.iter().flat_map(|(_, rows)| rows.iter().filter_map(|(t, v)| v[*field].map(|v| (*t, v)))).collect();
+            let mut pts: Vec<(i64, f64)> = members.iter().flat_map(|(_, rows)| rows.iter().filter_map(|(t, v)| v[*field].map(|v| (t, v)))).collect();
             pts.sort_by_key(|p| p.0);
             calls.push(call.clone());
             points.push(pts);
