@@ -55,6 +55,10 @@ pub enum Server {
     VictoriaMetrics,
     /// Prometheus as a remote write receiver (`--web.enable-remote-write-receiver`).
     Prometheus,
+    /// InfluxDB 1.x through its Prometheus endpoint (`/api/v1/prom/write`): each metric a
+    /// measurement with field `value`, as Gemini's InfluxQL sees it; `--queries` times
+    /// InfluxQL statements on it.
+    Influxdb,
 }
 
 impl Server {
@@ -64,12 +68,14 @@ impl Server {
             Server::Gemini => ("/ping", 204),
             Server::VictoriaMetrics => ("/health", 200),
             Server::Prometheus => ("/-/ready", 200),
+            Server::Influxdb => ("/ping", 204),
         }
     }
 
     pub(super) fn write_path(self) -> &'static str {
         match self {
             Server::Gemini => "/api/v1/write?db=prometheus",
+            Server::Influxdb => "/api/v1/prom/write?db=prometheus",
             _ => "/api/v1/write",
         }
     }
@@ -78,7 +84,7 @@ impl Server {
     pub(super) fn read_path(self) -> Option<&'static str> {
         match self {
             Server::Gemini => Some("/api/v1/read?db=prometheus"),
-            Server::VictoriaMetrics => None,
+            Server::VictoriaMetrics | Server::Influxdb => None,
             Server::Prometheus => Some("/api/v1/read"),
         }
     }

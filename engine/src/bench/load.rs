@@ -39,6 +39,14 @@ pub(super) async fn drive(args: &BenchArgs, bases: &[String], requests: Vec<Vec<
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    if args.server == Server::Influxdb {
+        // InfluxDB writes only into a database that exists.
+        let create = format!("{}/query?q=CREATE%20DATABASE%20prometheus", bases[0]);
+        let resp = client.post(create).send().await.map_err(|source| Error::Send { what: "CREATE DATABASE failed", source })?;
+        if !resp.status().is_success() {
+            return Err(Error::NotStarted);
+        }
+    }
     let started = Instant::now();
     let tasks = requests.into_iter().enumerate().map(|(i, bodies)| {
         let path = args.server.write_path();

@@ -1,7 +1,8 @@
 //! `gemini bench --queries`: after the load, the PromQL range queries of a Grafana dashboard over
 //! what was written, each timed as the median of 3 through the server's Prometheus API
 //! (`/api/v1/query_range`; VictoriaMetrics with its cache off, `nocache=1`), so Gemini,
-//! Prometheus and VictoriaMetrics can be compared on the same data. Each answer must be a
+//! Prometheus and VictoriaMetrics can be compared on the same data; and InfluxQL statements
+//! over the same range through `/query`, so Gemini and InfluxDB 1.x can. Each answer must be a
 //! success with at least one series; its series, points and the sum of its values are
 //! printed so that the servers' answers can be seen to agree.
 
@@ -15,6 +16,14 @@ pub(super) const QUERIES: [(&str, &str, &str); 4] = [
     ("cpu rate 15s", "sum by (mode) (rate(node_cpu_seconds_total[5m]))", "15s"),
     ("cpu rate 60s", "sum by (mode) (rate(node_cpu_seconds_total[5m]))", "60s"),
     ("net rate 60s", "sum(rate(node_network_receive_bytes_total[5m]))", "60s"),
+];
+
+/// The InfluxQL statements (Gemini and InfluxDB): a name and the statement, whose `{range}`
+/// becomes the workload's time range.
+pub(super) const INFLUXQL: [(&str, &str); 3] = [
+    ("iql mean 1m", "SELECT mean(value) FROM node_cpu_seconds_total WHERE {range} GROUP BY time(1m), mode"),
+    ("iql count", "SELECT count(value) FROM node_cpu_seconds_total WHERE {range}"),
+    ("iql sum 10m", "SELECT sum(value) FROM node_cpu_seconds_total WHERE {range} GROUP BY time(10m), instance"),
 ];
 
 /// One query's measure: median time, series, points, and the sum of every value.
@@ -33,8 +42,44 @@ fn url(server: Server, base: &str, promql: &str, (start, end): (f64, f64), step:
     match server {
         Server::Gemini => format!("{base}/api/v1/query_range?db=prometheus&{q}"),
         Server::VictoriaMetrics => format!("{base}/api/v1/query_range?nocache=1&{q}"),
-        Server::Prometheus => format!("{base}/api/v1/query_range?{q}"),
+        Server::Prometheus | Server::Influxdb => format!("{base}/api/v1/query_range?{q}"),
     }
+}
+
+/// Series, rows and the sum of the values of an InfluxQL answer; an error unless its first
+/// result has at least one series.
+fn influxql_summary(statement: &str, body: &[u8]) -> Result<(usize, usize, f64), Error> {
+    let bad = |why: String| Error::Query { promql: statement.to_string(), why };
+    let answer: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let result = &answer["results"][0];
+    if result.get("error").is_some() || answer.get("error").is_some() {
+        return Err(bad(String::from_utf8_lossy(&body[..body.len().min(500)]).into_owned()));
+    }
+    let series = result["series"].as_array().filter(|s| !s.is_empty()).ok_or_else(|| bad("no series in the answer".into()))?;
+    let (mut rows, mut sum) = (0, 0.0);
+    for s in series {
+        for row in s["values"].as_array().into_iter().flatten() {
+            rows += 1;
+            sum += row.as_array().into_iter().flatten().skip(1).filter_map(|v| v.as_f64()).sum::<f64>();
+        }
+    }
+    Ok((series.len(), rows, sum))
+}
+
+/// The median of three runs of `url`, and the summary of the last answer.
+async fn timed(client: &awc::Client, url: &str, text: &str, summarize: fn(&str, &[u8]) -> Result<(usize, usize, f64), Error>) -> Result<(Duration, (usize, usize, f64)), Error> {
+    const WHAT: &str = "query failed";
+    let mut times = Vec::new();
+    let mut seen = (0, 0, 0.0);
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut resp = client.get(url).send().await.map_err(|source| Error::Send { what: WHAT, source })?;
+        let body = resp.body().limit(1 << 30).await.map_err(|source| Error::Body { what: WHAT, source })?;
+        times.push(t.elapsed());
+        seen = summarize(text, &body)?;
+    }
+    times.sort();
+    Ok((times[1], seen))
 }
 
 /// Series, points and the sum of the values of a `matrix` answer; an error unless it is a
@@ -60,29 +105,25 @@ fn summary(promql: &str, body: &[u8]) -> Result<(usize, usize, f64), Error> {
     Ok((result.len(), points, sum))
 }
 
-/// Runs every query of `QUERIES` three times against `base` and takes the median of each.
+/// Runs every query of `QUERIES` (not on InfluxDB) and of `INFLUXQL` (on Gemini and InfluxDB)
+/// three times against `base` and takes the median of each.
 pub(super) async fn run(client: &awc::Client, server: Server, base: &str, workload: &Workload) -> Result<Vec<Timed>, Error> {
-    const WHAT: &str = "range query failed";
     if server == Server::VictoriaMetrics {
         // Makes what was just written searchable at once.
-        client.get(format!("{base}/internal/force_flush")).send().await.map_err(|source| Error::Send { what: WHAT, source })?;
+        client.get(format!("{base}/internal/force_flush")).send().await.map_err(|source| Error::Send { what: "flush failed", source })?;
     }
     let (first, last) = workload.time_span_ms();
     let range = (first as f64 / 1e3, last as f64 / 1e3);
     let mut out = Vec::new();
-    for (name, promql, step) in QUERIES {
-        let url = url(server, base, promql, range, step);
-        let mut times = Vec::new();
-        let mut seen = (0, 0, 0.0);
-        for _ in 0..3 {
-            let t = Instant::now();
-            let mut resp = client.get(&url).send().await.map_err(|source| Error::Send { what: WHAT, source })?;
-            let body = resp.body().limit(1 << 30).await.map_err(|source| Error::Body { what: WHAT, source })?;
-            times.push(t.elapsed());
-            seen = summary(promql, &body)?;
-        }
-        times.sort();
-        out.push(Timed { name, median: times[1], series: seen.0, points: seen.1, sum: seen.2 });
+    for (name, promql, step) in QUERIES.into_iter().filter(|_| server != Server::Influxdb) {
+        let (median, seen) = timed(client, &url(server, base, promql, range, step), promql, summary).await?;
+        out.push(Timed { name, median, series: seen.0, points: seen.1, sum: seen.2 });
+    }
+    for (name, statement) in INFLUXQL.into_iter().filter(|_| matches!(server, Server::Gemini | Server::Influxdb)) {
+        let statement = statement.replace("{range}", &format!("time >= {}ms AND time <= {}ms", first, last));
+        let q: String = form_urlencoded::Serializer::new(String::new()).append_pair("db", "prometheus").append_pair("q", &statement).finish();
+        let (median, seen) = timed(client, &format!("{base}/query?{q}"), &statement, influxql_summary).await?;
+        out.push(Timed { name, median, series: seen.0, points: seen.1, sum: seen.2 });
     }
     Ok(out)
 }
@@ -100,5 +141,15 @@ mod tests {
         assert_eq!(summary("q", empty).unwrap_err().to_string(), "range query q: no series in the answer");
         let failed = br#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
         assert!(summary("q", failed).unwrap_err().to_string().contains("parse error"));
+    }
+
+    #[test]
+    fn an_influxql_answer_is_summed_and_an_empty_or_failed_one_refused() {
+        let ok = br#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean"],"values":[["2023-11-14T22:13:20Z",1.5],["2023-11-14T22:14:20Z",null]]},{"name":"m","tags":{"mode":"idle"},"columns":["time","mean"],"values":[["2023-11-14T22:13:20Z",2]]}]}]}"#;
+        assert_eq!(influxql_summary("s", ok).unwrap(), (2, 3, 3.5));
+        let empty = br#"{"results":[{"statement_id":0}]}"#;
+        assert!(influxql_summary("s", empty).unwrap_err().to_string().contains("no series"));
+        let failed = br#"{"results":[{"statement_id":0,"error":"database not found: prometheus"}]}"#;
+        assert!(influxql_summary("s", failed).unwrap_err().to_string().contains("database not found"));
     }
 }

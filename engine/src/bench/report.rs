@@ -60,8 +60,8 @@ impl Report {
         for q in queries {
             println!("query:           {:<13} median of 3: {:8.1} ms ({} series, {} points, values summing to {:.6e})", q.name, q.median.as_secs_f64() * 1e3, q.series, q.points, q.sum);
         }
-        if args.server == Server::VictoriaMetrics {
-            println!("remote read:     n/a (VictoriaMetrics does not serve remote read)");
+        if args.server.read_path().is_none() {
+            println!("remote read:     n/a (not compared on {:?})", args.server);
             return;
         }
         println!("remote read:     {READ_METRIC} of every target, every scrape ({read_series} series, {read_samples} samples, all checked against what was written), best of 3: {:.1} ms", read.as_secs_f64() * 1e3);

@@ -21,6 +21,7 @@ pub(super) fn start(args: &BenchArgs, data_dir: &Path, peers: &[String]) -> Resu
             Server::Gemini => exe.clone(),
             Server::VictoriaMetrics => PathBuf::from("victoria-metrics"),
             Server::Prometheus => PathBuf::from("prometheus"),
+            Server::Influxdb => PathBuf::from("influxd"),
         };
         let mut cmd = match args.server_cpu {
             Some(cpu) => {
@@ -48,6 +49,13 @@ pub(super) fn start(args: &BenchArgs, data_dir: &Path, peers: &[String]) -> Resu
                     .arg("--log.level=error");
                 servers.push(spawn(cmd.stdout(Stdio::null()).stderr(Stdio::null()), "prometheus (apt-get install prometheus)")?);
             }
+            Server::Influxdb => {
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                let config = dir.join("influxdb.conf");
+                std::fs::write(&config, influxdb_config(&dir, addr)).map_err(|e| Error::io(&config, e))?;
+                cmd.arg("-config").arg(&config);
+                servers.push(spawn(cmd.stdout(Stdio::null()).stderr(Stdio::null()), "influxd (apt-get install influxdb)")?);
+            }
             Server::Gemini => {
                 cmd.arg("serve").arg("--http-addr").arg(addr).arg("--data-dir").arg(&dir);
                 if let Some(s) = args.shards {
@@ -65,6 +73,15 @@ pub(super) fn start(args: &BenchArgs, data_dir: &Path, peers: &[String]) -> Resu
         }
     }
     Ok(servers)
+}
+
+/// InfluxDB 1.x's configuration for a bench run: its data under `dir`, HTTP on `addr`, the
+/// cluster RPC port chosen by the kernel, no limits on series or tag values, no reporting.
+fn influxdb_config(dir: &Path, addr: &str) -> String {
+    let d = dir.display();
+    format!(
+        "reporting-disabled = true\nbind-address = \"127.0.0.1:0\"\n[meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n  max-series-per-database = 0\n  max-values-per-tag = 0\n[http]\n  bind-address = \"{addr}\"\n  log-enabled = false\n[monitor]\n  store-enabled = false\n"
+    )
 }
 
 /// CPU seconds (user + system) a process has used so far.
