@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Indexes a thread takes at a time.
-const BLOCK: usize = 16;
+const BLOCK: usize = 8;
 /// Below this many items one thread does it all: starting threads costs more than it saves.
-const MIN_PARALLEL: usize = 64;
+const MIN_PARALLEL: usize = 32;
 
 /// `f(0), f(1), ..., f(n - 1)`, computed on up to as many threads as the machine has cores.
 pub fn map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
@@ -44,7 +44,7 @@ pub fn map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
 mod tests {
     #[test]
     fn answers_come_back_in_index_order() {
-        for n in [0, 1, 63, 64, 65, 1000] {
+        for n in [0, 1, 31, 32, 33, 1000] {
             let squares = super::map(n, |i| i * i);
             assert_eq!(squares, (0..n).map(|i| i * i).collect::<Vec<_>>(), "n = {n}");
         }

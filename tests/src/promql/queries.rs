@@ -392,6 +392,16 @@ pub const QUERIES: &[&str] = &[
     "dup_a",
     "{__name__=~\"dup_.*\"}",
     "sum({__name__=~\"dup_.*\"})",
+    // The evaluator's one-pass path over many series at once (spread over threads from 32
+    // series), and infinities of both signs with NaN inside windows.
+    "{job=~\"node|api\"}",
+    "last_over_time({job=~\"node|api\"}[5m])",
+    "sum by (instance) (max_over_time({__name__=~\"node_cpu.*|http_.*|request_duration_seconds_bucket\"}[10m]))",
+    "rate({__name__=~\"node_cpu.*|http_.*|request_duration_seconds_bucket\"}[3m] offset 2m)",
+    "sum_over_time((1 / temperature_celsius)[10m:1m])",
+    "avg_over_time((1 / temperature_celsius)[10m:1m])",
+    "stddev_over_time((1 / temperature_celsius)[10m:1m])",
+    "max_over_time((-1 / temperature_celsius)[10m:1m])",
 ];
 
 /// Queries whose value is a range vector or a string: asked only as `query`, where they
