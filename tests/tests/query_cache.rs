@@ -104,3 +104,55 @@ fn dashboards_refresh_from_cache_and_see_changes_of_the_past() {
     assert_eq!(instances(&after), vec!["host-a:9100", "host-c:9100"]);
     assert_eq!(cache_counts(&g), (3, 3), "the kept answer must be dropped");
 }
+
+/// `query_range` of `q` over [start, end] step 60 s, with more parameters.
+fn range_of(base: &str, q: &str, start: i64, end: i64, more: &[(&'static str, &str)]) -> Reply {
+    let mut params = vec![("query", q.to_string()), ("start", secs(start)), ("end", secs(end)), ("step", "60".to_string())];
+    params.extend(more.iter().map(|(k, v)| (*k, v.to_string())));
+    ask(base, "/api/v1/query_range", &params, false)
+}
+
+/// Every query of the differential test asked as a panel asks it: a first range, then one
+/// moved on (kept steps and new ones after them), then one starting earlier (new steps before
+/// the kept ones). Each answer is, byte for byte, the uncached answer (`nocache=1`), and the
+/// refreshes equal Prometheus'.
+#[test]
+fn every_differential_query_answers_the_same_from_cache() {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let d = DataSet::new(now);
+    let p = Prometheus::start_with("scrape_configs: []\n", &["--web.enable-remote-write-receiver"]);
+    d.write_to_prometheus(&p.url(""));
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gemini::start(dir.path(), &[]);
+    d.write_to_gemini(&g);
+    let asks = [
+        ("first", d.start_ms + 30 * MIN, d.end_ms() - 40 * MIN),
+        ("moved on", d.start_ms + 33 * MIN, d.end_ms()),
+        ("earlier start", d.start_ms + 5 * MIN, d.end_ms() - 20 * MIN),
+    ];
+    let mut failures = Vec::new();
+    let mut answered = 0;
+    for q in QUERIES.iter().chain(INSTANT_ONLY) {
+        let q = d.expand(q);
+        for (what, start, end) in asks {
+            let got = range_of(&g.url(""), &q, start, end, &[]);
+            let uncached = range_of(&g.url(""), &q, start, end, &[("nocache", "1")]);
+            if got.text != uncached.text {
+                failures.push(format!("{q} ({what}): cached {} ≠ uncached {}", clip(&got.text), clip(&uncached.text)));
+                continue;
+            }
+            if what == "first" {
+                continue;
+            }
+            let want = range_of(&p.url(""), &q, start, end, &[]);
+            match compare(&want, &got, false) {
+                Ok(()) => answered += usize::from(got.non_empty()),
+                Err(e) => failures.push(format!("{q} ({what}): {e}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+    assert!(answered > 2 * QUERIES.len() * 9 / 10, "only {answered} non-empty refreshes");
+    let (hits, misses) = cache_counts(&g);
+    assert!(hits >= 2 * QUERIES.len() as u64 * 9 / 10 && misses >= QUERIES.len() as u64 * 9 / 10, "hits {hits}, misses {misses}");
+}
