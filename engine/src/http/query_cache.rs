@@ -150,7 +150,7 @@ fn estimate(key: &Key, series: &Matrix) -> usize {
     256 + key.query.len() + key.db.len() + per_series
 }
 
-/// What the cache holds for a key: its steps and their answer.
+/// What the cache holds for a key: its steps [start, end] and their answer.
 struct Cached {
     start: i64,
     end: i64,
@@ -224,8 +224,13 @@ impl QueryCache {
         let generation = self.generations.current(&key.db);
         // The newest step that may be kept: strictly before now - offset.
         let keepable = (now_ms - self.offset_ms - 1).div_euclid(step) * step;
-        let cached = self.get(&key, generation).map(|c| Cached { end: c.end.min(keepable), ..c }).filter(|c| c.start <= c.end && c.start <= last && c.end >= start);
-        let Some(c) = cached else {
+        // What is kept and still older than the offset (it always is, unless the clock went
+        // back), when it meets the range asked.
+        let cached = self.get(&key, generation).and_then(|c| {
+            let end = c.end.min(keepable);
+            (c.start <= end && c.start <= last && end >= start).then_some((end, c))
+        });
+        let Some((kept_end, c)) = cached else {
             metrics.query_cache_misses.fetch_add(1, Relaxed);
             let (answer, warnings) = eval(start, end).await?;
             let answer = Arc::new(answer);
@@ -233,7 +238,7 @@ impl QueryCache {
             return Ok((answer, warnings));
         };
         metrics.query_cache_hits.fetch_add(1, Relaxed);
-        if c.start <= start && last <= c.end {
+        if c.start <= start && last <= kept_end {
             let whole = c.start == start && c.end == last;
             return Ok((if whole { c.series } else { Arc::new(clip(&c.series, start, last)) }, Vec::new()));
         }
@@ -244,9 +249,9 @@ impl QueryCache {
             parts.push(m);
             warnings.extend(w);
         }
-        parts.push(clip(&c.series, start.max(c.start), last.min(c.end)));
-        if last > c.end {
-            let (m, w) = eval(c.end + step, end).await?;
+        parts.push(clip(&c.series, start.max(c.start), last.min(kept_end)));
+        if last > kept_end {
+            let (m, w) = eval(kept_end + step, end).await?;
             parts.push(m);
             warnings.extend(w);
         }

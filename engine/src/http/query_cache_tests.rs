@@ -187,6 +187,10 @@ async fn nothing_newer_than_the_offset_is_kept() {
     ask(&cache, &m, key("x"), T0 + 10 * MIN, T0 + 30 * MIN, now).await;
     let (_, asked) = ask(&cache, &m, key("x"), T0 + 10 * MIN, T0 + 30 * MIN, now).await;
     assert_eq!(asked, vec![(T0 + 25 * MIN, T0 + 30 * MIN)]);
+    // A clock gone back 3 min: the kept steps now newer than now - offset are evaluated again.
+    let (got, asked) = ask(&cache, &m, key("x"), T0 + 10 * MIN, T0 + 24 * MIN, now - 3 * MIN).await;
+    assert_eq!(asked, vec![(T0 + 22 * MIN, T0 + 24 * MIN)]);
+    assert_eq!(got, crate::http::prom_format::matrix_data(&eval("x", T0 + 10 * MIN, T0 + 24 * MIN, MIN)));
 }
 
 #[actix_web::test]
