@@ -10,7 +10,8 @@ pub struct ServeArgs {
     /// TOML file with the same keys as the flags below, in snake_case
     /// (http_addr, data_dir, shards, max_body_bytes, databases, retention, retention_check_interval,
     /// sync_writes, http_workers, tls_cert, tls_key), an `[auth]` table with `enabled` and
-    /// `protect_metrics`, a `[query]` table with `timeout`, `max_samples` and `lookback_delta`.
+    /// `protect_metrics`, a `[query]` table with `timeout`, `max_samples`, `lookback_delta`,
+    /// `cache_max_bytes` and `cache_offset`.
     #[arg(long, env = "GEMINI_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to serve HTTP on [default: 127.0.0.1:8086].
@@ -90,6 +91,14 @@ pub struct ServeArgs {
     /// `lookback_delta` parameter overrides it [default: 5m].
     #[arg(long = "query.lookback-delta", env = "GEMINI_QUERY_LOOKBACK_DELTA")]
     pub query_lookback_delta: Option<String>,
+    /// Memory for cached PromQL range-query answers, in bytes; the least recently used answers
+    /// go first; 0 turns the cache off. A cluster member never caches [default: 268435456 (256 MiB)].
+    #[arg(long = "query.cache-max-bytes", env = "GEMINI_QUERY_CACHE_MAX_BYTES")]
+    pub query_cache_max_bytes: Option<usize>,
+    /// Steps newer than now minus this (a Prometheus duration) are always computed and never
+    /// cached: samples may still arrive for them [default: 5m].
+    #[arg(long = "query.cache-offset", env = "GEMINI_QUERY_CACHE_OFFSET")]
+    pub query_cache_offset: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -98,6 +107,8 @@ struct QueryFile {
     timeout: Option<String>,
     max_samples: Option<usize>,
     lookback_delta: Option<String>,
+    cache_max_bytes: Option<usize>,
+    cache_offset: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -161,6 +172,7 @@ pub struct Config {
     /// Set when this node is one of a cluster.
     pub cluster: Option<crate::cluster::ClusterConfig>,
     pub query: QueryLimits,
+    pub query_cache: QueryCache,
 }
 
 /// The PromQL settings of `--query.*`, as Prometheus names them.
@@ -175,6 +187,21 @@ impl Default for QueryLimits {
     /// Prometheus' defaults.
     fn default() -> QueryLimits {
         QueryLimits { timeout: std::time::Duration::from_secs(120), max_samples: 50_000_000, lookback_delta: std::time::Duration::from_secs(300) }
+    }
+}
+
+/// The range-query cache's settings, `--query.cache-*`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueryCache {
+    /// 0: no cache.
+    pub max_bytes: usize,
+    /// Steps newer than now minus this are never cached.
+    pub offset: std::time::Duration,
+}
+
+impl Default for QueryCache {
+    fn default() -> QueryCache {
+        QueryCache { max_bytes: 256 << 20, offset: std::time::Duration::from_secs(300) }
     }
 }
 
@@ -221,6 +248,8 @@ pub enum Error {
     QueryTimeout(DurationError),
     #[error("query lookback delta: {0}")]
     LookbackDelta(DurationError),
+    #[error("query cache offset: {0}")]
+    CacheOffset(DurationError),
     #[error("cluster peers need --cluster.self: this node's address as the others reach it")]
     ClusterSelf,
     #[error("shards, http_workers and max_body_bytes must be at least 1")]
@@ -331,6 +360,13 @@ impl ServeArgs {
                     Some(t) => parse_prometheus_duration(&t).map_err(Error::LookbackDelta)?,
                 },
             },
+            query_cache: QueryCache {
+                max_bytes: self.query_cache_max_bytes.or(file.query.cache_max_bytes).unwrap_or(QueryCache::default().max_bytes),
+                offset: match self.query_cache_offset.or(file.query.cache_offset) {
+                    None => QueryCache::default().offset,
+                    Some(t) => parse_prometheus_duration(&t).map_err(Error::CacheOffset)?,
+                },
+            },
         };
         let mut cfg = cfg;
         let peers = self.cluster_peers.or(file.cluster.peers).unwrap_or_default();
@@ -389,6 +425,17 @@ mod tests {
         assert_eq!(ServeArgs::default().resolve().unwrap().query, QueryLimits { timeout: secs(120), max_samples: 50_000_000, lookback_delta: secs(300) });
         let e = ServeArgs { query_timeout: Some("2 minutes".into()), ..Default::default() }.resolve().unwrap_err().to_string();
         assert_eq!(e, "query timeout: not a valid duration string: \"2 minutes\"");
+    }
+
+    #[test]
+    fn query_cache_settings_from_flags_file_and_defaults() {
+        let defaults = ServeArgs::default().resolve().unwrap().query_cache;
+        assert_eq!(defaults, QueryCache { max_bytes: 268_435_456, offset: std::time::Duration::from_secs(300) });
+        let (_dir, config) = config_file("[query]\ncache_max_bytes = 0\ncache_offset = \"1m\"\n");
+        let cfg = ServeArgs { config, query_cache_offset: Some("30s".into()), ..Default::default() }.resolve().unwrap();
+        assert_eq!(cfg.query_cache, QueryCache { max_bytes: 0, offset: std::time::Duration::from_secs(30) });
+        let e = ServeArgs { query_cache_offset: Some("5 min".into()), ..Default::default() }.resolve().unwrap_err().to_string();
+        assert_eq!(e, "query cache offset: not a valid duration string: \"5 min\"");
     }
 
     #[test]

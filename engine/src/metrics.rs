@@ -31,6 +31,10 @@ pub struct Metrics {
     pub seal_nanos: AtomicU64,
     /// Sealing passes that reached the end of a shard's chunks.
     pub seal_passes: AtomicU64,
+    /// Range queries answered with a cached part (`http::query_cache`), and cacheable ones
+    /// that found nothing to use.
+    pub query_cache_hits: AtomicU64,
+    pub query_cache_misses: AtomicU64,
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     durations: Mutex<BTreeMap<String, Histogram>>,
 }
@@ -63,6 +67,8 @@ impl Metrics {
         counter(&mut o, "gemini_retention_series_dropped_total", "Series dropped by retention: nothing of them was newer than their policy's duration.", self.retention_series_dropped.load(Relaxed));
         counter(&mut o, "gemini_storage_sealed_samples_total", "Samples re-encoded from full chunks into dense sealed blocks.", self.sealed_samples.load(Relaxed));
         counter(&mut o, "gemini_storage_seal_passes_total", "Sealing passes that reached the end of a shard's chunks (one per shard after each start).", self.seal_passes.load(Relaxed));
+        counter(&mut o, "gemini_query_cache_hits_total", "PromQL range queries answered partly or wholly from the range-query cache.", self.query_cache_hits.load(Relaxed));
+        counter(&mut o, "gemini_query_cache_misses_total", "Cacheable PromQL range queries that found nothing in the range-query cache.", self.query_cache_misses.load(Relaxed));
         let _ = write!(o, "# HELP gemini_storage_seal_seconds_total Time the shards spent sealing.\n# TYPE gemini_storage_seal_seconds_total counter\ngemini_storage_seal_seconds_total {}\n", self.seal_nanos.load(Relaxed) as f64 / 1e9);
         let _ = write!(o, "# HELP gemini_active_series Series held in storage.\n# TYPE gemini_active_series gauge\ngemini_active_series {}\n", self.active_series.load(Relaxed));
         let _ = write!(o, "# HELP gemini_storage_bytes Bytes of the data directory on disk.\n# TYPE gemini_storage_bytes gauge\ngemini_storage_bytes {storage_bytes}\n");

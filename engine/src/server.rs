@@ -77,7 +77,8 @@ pub async fn run(cfg: config::Config) -> Result<(), StartError> {
     };
     let data = Arc::new(data::Data::new(store, catalog));
     let node = coordinator.as_ref().map(|c| c.node().clone());
-    let state = http::AppState { data, coordinator, node, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query };
+    let query_cache = query_cache(&cfg, &storage);
+    let state = http::AppState { data, coordinator, node, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query, query_cache };
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,
@@ -89,6 +90,19 @@ pub async fn run(cfg: config::Config) -> Result<(), StartError> {
     storage.shutdown().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The range-query cache, valid while this node's storage reports no change of the past
+/// (`data::generation`); none when `--query.cache-max-bytes` is 0, and none in a cluster,
+/// where the other nodes' changes would not be seen here.
+fn query_cache(cfg: &config::Config, storage: &storage::Storage) -> Option<Arc<http::query_cache::QueryCache>> {
+    let offset_ms = cfg.query_cache.offset.as_millis() as i64;
+    let generations = storage.generations();
+    generations.set_offset(offset_ms);
+    if cfg.cluster.is_some() && cfg.query_cache.max_bytes > 0 {
+        tracing::info!("the range-query cache is off: this node is one of a cluster");
+    }
+    (cfg.query_cache.max_bytes > 0 && cfg.cluster.is_none()).then(|| Arc::new(http::query_cache::QueryCache::new(cfg.query_cache.max_bytes, offset_ms, generations)))
 }
 
 /// Re-reads the cluster's peer file every 2 s (it changes when the operator scales).

@@ -17,6 +17,7 @@ mod prom_format;
 mod prom_params;
 mod prom_series;
 mod query;
+pub mod query_cache;
 mod read;
 mod status;
 mod write;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub auth: crate::config::Auth,
     /// PromQL's timeout, sample limit and lookback.
     pub query: crate::config::QueryLimits,
+    /// The range-query cache; none when it is off or this node is one of a cluster.
+    pub query_cache: Option<Arc<query_cache::QueryCache>>,
 }
 
 impl AppState {

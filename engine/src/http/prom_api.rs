@@ -6,12 +6,15 @@
 //! them). Each handler checks its parameters and returns an `Answer` or a `PromError`;
 //! `prom_envelope` reads the form, checks credentials and grants (those of remote read) and
 //! puts the result in Prometheus' envelope. `db` picks the database (default `prometheus`),
-//! `rp` the retention policy.
+//! `rp` the retention policy. A range query goes through the range-query cache
+//! (`query_cache`) when the server has one and the query may use it.
 
 use super::prom_envelope::{time_param, Answer, PromError, Ready};
 use super::prom_format;
 use super::prom_params::{self, Form, Nanos};
+use super::query_cache::{self, Key, QueryCache};
 use super::AppState;
+use crate::promql::value::Value;
 use crate::promql::{self, error::EvalError, QueryParams};
 use actix_web::{web, HttpRequest};
 use std::time::{Duration, Instant};
@@ -52,14 +55,35 @@ fn query_params(form: &Form, state: &AppState, start: i64, end: i64, step: i64) 
     Ok(QueryParams { start, end, step, lookback, deadline, max_samples: state.query.max_samples })
 }
 
-async fn evaluate(state: &AppState, r: &Ready, params: QueryParams, instant: bool) -> Result<Answer, PromError> {
+/// The query's value and warnings, or its error as Prometheus words it.
+async fn run(state: &AppState, r: &Ready, params: QueryParams, instant: bool) -> Result<(Value, Vec<String>), PromError> {
     match promql::query(&state.data, &r.db, r.rp.as_deref(), r.form.value("query"), &params).await {
-        Ok((value, warnings)) => Ok(Answer::with_warnings(prom_format::query_data(&value), warnings)),
+        Ok(answer) => Ok(answer),
         // Prometheus words a query that does not parse as a bad parameter for instant queries.
         Err(promql::Error::Eval(EvalError::BadData(m))) if instant => Err(PromError::invalid("query", m)),
         Err(promql::Error::Eval(e)) => Err(PromError::eval(e)),
         Err(promql::Error::Data(e)) => Err(e.into()),
     }
+}
+
+async fn evaluate(state: &AppState, r: &Ready, params: QueryParams, instant: bool) -> Result<Answer, PromError> {
+    let (value, warnings) = run(state, r, params, instant).await?;
+    Ok(Answer::with_warnings(prom_format::query_data(&value), warnings))
+}
+
+/// A range query through the cache (`query_cache`): its steps [start, end] from what is kept,
+/// the others evaluated.
+async fn cached_range(cache: &QueryCache, state: &AppState, r: &Ready, params: QueryParams) -> Result<Answer, PromError> {
+    let query = r.form.value("query").to_string();
+    let key = Key { db: r.db.clone(), rp: r.rp.clone(), query, step: params.step, lookback: params.lookback };
+    let part = |start, end| async move {
+        match run(state, r, QueryParams { start, end, ..params }, false).await? {
+            (Value::Matrix(m), warnings) => Ok((m, warnings)),
+            _ => Err(PromError::eval(EvalError::Execution("a range query answered other than a matrix".into()))),
+        }
+    };
+    let (matrix, warnings) = cache.answer(key, params.start, params.end, crate::clock::now_ms(), &state.metrics, part).await?;
+    Ok(Answer::with_warnings(prom_format::matrix_data(&matrix), warnings))
 }
 
 /// `/api/v1/query`: `query` at `time` (default now).
@@ -73,7 +97,10 @@ pub async fn query(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> R
 pub async fn query_range(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let (start, end, step) = range(&r.form)?;
     let params = query_params(&r.form, &state, start, end, step)?;
-    evaluate(&state, &r, params, false).await
+    match state.query_cache.as_deref() {
+        Some(cache) if query_cache::wanted(&r.form, start, step) => cached_range(cache, &state, &r, params).await,
+        _ => evaluate(&state, &r, params, false).await,
+    }
 }
 
 /// A range query's `start`, `end` (ms) and `step` (ms), checked as Prometheus checks them.

@@ -5,7 +5,7 @@
 //! they follow Go's float formatting exactly rather than Rust's.
 
 use crate::promql::gofmt::{go_format_e, go_format_f};
-use crate::promql::value::{Labels, Point, Value};
+use crate::promql::value::{Labels, Point, Series, Value};
 use std::fmt::Write;
 
 /// A sample value as the API writes it (jsonutil.MarshalValue), quotes included: 'f' format,
@@ -134,27 +134,36 @@ pub fn query_data(v: &Value) -> String {
             });
             out.push('}');
         }
-        Value::Matrix(series) => {
-            out.push_str("{\"resultType\":\"matrix\",\"result\":");
-            array(series, &mut out, |s, out| {
-                metric(&s.labels, out);
-                // As marshalSeriesJSON: no `values` key for a series without points.
-                if !s.points.is_empty() {
-                    out.push_str(",\"values\":");
-                    array(&s.points, out, point);
-                }
-                out.push('}');
-            });
-            out.push('}');
-        }
+        Value::Matrix(series) => matrix(series, &mut out),
     }
     out
+}
+
+/// A range query's `data`: `query_data` of a matrix, from a borrowed one.
+pub fn matrix_data(series: &[Series]) -> String {
+    let mut out = String::with_capacity(256);
+    matrix(series, &mut out);
+    out
+}
+
+fn matrix(series: &[Series], out: &mut String) {
+    out.push_str("{\"resultType\":\"matrix\",\"result\":");
+    array(series, out, |s, out| {
+        metric(&s.labels, out);
+        // As marshalSeriesJSON: no `values` key for a series without points.
+        if !s.points.is_empty() {
+            out.push_str(",\"values\":");
+            array(&s.points, out, point);
+        }
+        out.push('}');
+    });
+    out.push('}');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::promql::value::{Sample, Series};
+    use crate::promql::value::Sample;
 
     fn v(x: f64) -> String {
         let mut s = String::new();

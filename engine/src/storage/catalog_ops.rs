@@ -17,6 +17,9 @@ impl Storage {
         Self::persist(&self.db, records, &self.write_opts())?;
         *self.partition_lengths.write().unwrap() = Self::lengths(&next);
         *c = next;
+        // A dropped or altered policy, another default policy: answers of any database may
+        // read other data now.
+        self.generations.bump_all();
         Ok(out)
     }
 

@@ -18,7 +18,9 @@ const LAST_CLEAN_STOP: &[u8] = b"last_clean_stop";
 impl Storage {
     /// Drops every series and chunk of one policy in every shard.
     pub(super) async fn drop_policy_data(&self, policy: PolicyId) -> Result<(), Error> {
-        for r in join_all(self.shards.iter().map(|s| s.send(shard::DropPolicy(policy)))).await {
+        let done = join_all(self.shards.iter().map(|s| s.send(shard::DropPolicy(policy)))).await;
+        self.generations.bump_all();
+        for r in done {
             r??;
         }
         Ok(())
@@ -27,14 +29,19 @@ impl Storage {
     /// Retention: in every policy with a duration, drops what is older than `now_ms` minus
     /// it (whole partitions, and series with nothing newer).
     pub async fn enforce_retention(&self, now_ms: i64) -> Result<Expired, Error> {
-        let due: Vec<(PolicyId, i64)> = {
+        let due: Vec<(String, PolicyId, i64)> = {
             let c = self.catalog.read().unwrap();
-            c.databases.values().flat_map(|d| &d.policies).filter(|p| p.duration > 0).map(|p| (p.id, now_ms - p.duration / 1_000_000)).collect()
+            let policies = c.databases.iter().flat_map(|(db, d)| d.policies.iter().map(move |p| (db, p)));
+            policies.filter(|(_, p)| p.duration > 0).map(|(db, p)| (db.clone(), p.id, now_ms - p.duration / 1_000_000)).collect()
         };
         let mut total = Expired::default();
-        for (policy, before) in due {
+        for (db, policy, before) in due {
             for r in join_all(self.shards.iter().map(|s| s.send(shard::Expire { policy, before }))).await {
-                let e = r??;
+                let e = r.map_err(Error::from).and_then(|e| e);
+                if e.as_ref().map_or(true, |e| e.partitions + e.series > 0) {
+                    self.generations.bump(&db);
+                }
+                let e = e?;
                 total.partitions += e.partitions;
                 total.series += e.series;
             }
@@ -63,6 +70,7 @@ impl Storage {
 
     async fn write_with(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, backfill: bool) -> Result<WriteOutcome, Error> {
         let policy = self.policy_ids(db, Policies::One(rp))?[0];
+        let oldest = series.iter().flat_map(|s| s.samples.iter().map(|(t, _)| *t)).min();
         let mut per_shard: Vec<Vec<SeriesWrite>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
         for s in series {
             per_shard[self.shard_of(s.hash)].push(s);
@@ -74,7 +82,10 @@ impl Storage {
             .map(|(i, part)| self.shards[i].send(shard::Write { policy, series: part, backfill }));
         let mut total = WriteOutcome::default();
         let mut fault = None;
-        for r in join_all(sends).await {
+        let done = join_all(sends).await;
+        // The clock after the shards applied it: see `Generations::wrote`.
+        self.generations.wrote(db, oldest, crate::clock::now_ms());
+        for r in done {
             match r {
                 Ok(Ok(o)) => total.merge(o),
                 Ok(Err(e)) => fault = Some(e),
@@ -156,11 +167,31 @@ impl Storage {
             ids[s.shard].push(s.id);
         }
         let sends = ids.into_iter().enumerate().filter(|(_, ids)| !ids.is_empty()).map(|(i, ids)| self.shards[i].send(message(ids)));
+        let done = join_all(sends).await;
+        self.deleted_from(series.iter().map(|s| s.policy));
         let mut total = 0;
-        for r in join_all(sends).await {
+        for r in done {
             total += r??;
         }
         Ok(total)
+    }
+
+    /// Bumps the databases of these policies after a deletion (every database when a policy
+    /// is no longer in the catalog).
+    fn deleted_from(&self, policies: impl Iterator<Item = PolicyId>) {
+        let policies: std::collections::BTreeSet<PolicyId> = policies.collect();
+        let c = self.catalog.read().unwrap();
+        let mut found = 0;
+        for (db, d) in &c.databases {
+            let here = d.policies.iter().filter(|p| policies.contains(&p.id)).count();
+            if here > 0 {
+                self.generations.bump(db);
+            }
+            found += here;
+        }
+        if found < policies.len() {
+            self.generations.bump_all();
+        }
     }
 
     /// Every value of a label across the policies asked for, sorted and unique.

@@ -10,6 +10,8 @@ mod catalog_ops;
 mod fanout;
 pub mod family;
 pub mod fields;
+#[cfg(test)]
+mod generation_tests;
 pub mod keys;
 mod meta;
 mod open;
@@ -51,6 +53,8 @@ pub struct Storage {
     metrics: Arc<Metrics>,
     data_dir: PathBuf,
     sync_writes: bool,
+    /// Bumped after every change of data already stored (see `data::generation`).
+    generations: Arc<crate::data::generation::Generations>,
     _arbiters: Vec<Arbiter>,
 }
 
@@ -63,6 +67,11 @@ impl Storage {
 
     pub fn shard_count(&self) -> usize {
         self.shards.len()
+    }
+
+    /// The per-database change counters this storage bumps (see `data::generation`).
+    pub fn generations(&self) -> Arc<crate::data::generation::Generations> {
+        self.generations.clone()
     }
 
     /// Bytes of the data directory on disk.

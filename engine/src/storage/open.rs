@@ -131,6 +131,7 @@ impl Storage {
             metrics,
             data_dir: opts.data_dir,
             sync_writes: opts.sync_writes,
+            generations: Default::default(),
             _arbiters: arbiters,
         })
     }
