@@ -63,6 +63,8 @@ fn roll(source: &RangeSource, i: usize, f: WindowFn, steps: &[i64], range: i64, 
     } else {
         Cow::Borrowed(all)
     };
+    // A series whose values never go down has no counter reset in any window.
+    let may_reset = points.windows(2).any(|w| !(w[1].v >= w[0].v));
     let (mut lo, mut hi) = (0, 0);
     let mut out = Vec::new();
     let mut widest_window = 0;
@@ -81,7 +83,7 @@ fn roll(source: &RangeSource, i: usize, f: WindowFn, steps: &[i64], range: i64, 
             continue;
         }
         widest_window = widest_window.max(in_window.len());
-        if let Some(v) = f(in_window, Window { ts, range, offset: ts - max_t }) {
+        if let Some(v) = f(in_window, Window { ts, range, offset: ts - max_t, may_reset }) {
             out.push(Point { t: ts, v });
         }
     }

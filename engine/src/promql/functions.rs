@@ -67,6 +67,9 @@ pub struct Window {
     pub ts: i64,
     pub range: i64,
     pub offset: i64,
+    /// False when the caller knows that no point of the window is below the one before it
+    /// (no counter reset), so a counter's correction loop can be skipped.
+    pub may_reset: bool,
 }
 
 /// A function whose only argument is a range vector, as a function of one series' window:
@@ -103,7 +106,7 @@ pub fn lookup_window(name: &str) -> Option<WindowFn> {
 /// A window function called the step-by-step way: on the series of range-vector argument 0.
 fn on_window(call: &Call, f: WindowFn) -> Result<Vector, EvalError> {
     let Some(s) = call.series_arg(0) else { return Ok(vec![]) };
-    let window = Window { ts: call.ts, range: call.range, offset: call.offset };
+    let window = Window { ts: call.ts, range: call.range, offset: call.offset, may_reset: true };
     Ok(f(&s.points, window).map(|v| call.sample(s.labels.clone(), v)).into_iter().collect())
 }
 

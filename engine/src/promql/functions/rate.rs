@@ -37,7 +37,7 @@ fn extrapolated_rate(points: &[Point], w: Window, is_counter: bool, is_rate: boo
     let first = points[0];
     let last = points[points.len() - 1];
     let mut result_value = last.v - first.v;
-    if is_counter {
+    if is_counter && w.may_reset {
         let mut prev_value = first.v;
         for p in &points[1..] {
             if p.v < prev_value {
