@@ -119,6 +119,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }));
 }
 
+/// How long an idle keep-alive connection stays open. A client that pools connections must be
+/// the one that closes them: actix-web, finding the keep-alive time past when it next looks at
+/// a connection, closes it unread, so a request sent just before (reusing a connection that
+/// was still open) goes unanswered, and most clients do not retry a POST (a remote read). Its
+/// default of 5 s is shorter than what clients keep idle connections for: Prometheus 5 min
+/// (prometheus/common's `IdleConnTimeout`), Grafana 90 s, awc 15 s.
+const IDLE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(6 * 60);
+
 /// Serves until SIGTERM or SIGINT, then finishes in-flight requests and returns.
 /// With `tls`, only HTTPS (HTTP/2 or HTTP/1.1 by ALPN) is served on `addr`.
 pub async fn serve(state: AppState, addr: &str, workers: usize, tls: Option<rustls::ServerConfig>) -> std::io::Result<()> {
@@ -142,6 +150,7 @@ pub async fn serve(state: AppState, addr: &str, workers: usize, tls: Option<rust
             .configure(configure)
     })
     .workers(workers)
+    .keep_alive(IDLE_KEEP_ALIVE)
     .shutdown_timeout(30)
     // actix stops the whole actix system on a signal, shard actors included; we stop only
     // the HTTP server, so that storage can still store its open chunks afterwards.

@@ -165,6 +165,20 @@ impl StoredChunk {
             _ => self.piece().xor_chunks(self.min_t, self.max_t),
         }
     }
+
+    /// What of it lies at or after `from`, in the same encoding (as it is when all of it
+    /// does); `None` when none of it does.
+    pub fn from_on(self, from: i64) -> Result<Option<StoredChunk>, Error> {
+        if self.min_t >= from {
+            return Ok(Some(self));
+        }
+        let mut kept = Vec::new();
+        if self.max_t >= from {
+            self.each_in(from, i64::MAX, |t, v| kept.push((t, v)))?;
+        }
+        let (Some(&(min_t, _)), Some(&(max_t, _))) = (kept.first(), kept.last()) else { return Ok(None) };
+        Ok(Some(StoredChunk { min_t, max_t, data: self.kind.encode(&kept), kind: self.kind }))
+    }
 }
 
 /// Calls `f` with every sample of `chunks` in [min_t, max_t], chunk after chunk: the samples

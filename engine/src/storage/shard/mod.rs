@@ -223,6 +223,21 @@ impl Actor for Shard {
     }
 }
 
+/// A shard alone (shard 0 of a RocksDB in `dir`), as the tests of its parts drive it: every
+/// message is a method call, so a test orders reads, writes and sealing as it likes.
+#[cfg(test)]
+impl Shard {
+    /// The catalog knows `policies`, each with the default partition length (a day).
+    fn open_for_test(dir: &std::path::Path, policies: &[PolicyId]) -> Shard {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let db = Arc::new(DB::open_cf(&opts, dir, Family::ALL.map(|f| f.name(0))).unwrap());
+        let lengths: PartitionLengths = Arc::new(RwLock::new(policies.iter().map(|p| (*p, FALLBACK_PARTITION_MS)).collect()));
+        Shard::load(0, db, false, Arc::default(), lengths, false).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,13 +265,8 @@ mod tests {
     #[test]
     fn series_whose_keys_collide_are_told_apart() {
         let dir = tempfile::tempdir().unwrap();
-        let mut opts = rocksdb::Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        let db = Arc::new(DB::open_cf(&opts, dir.path(), Family::ALL.map(|f| f.name(0))).unwrap());
         // The catalog has both policies: a reload drops the series of a policy it lacks.
-        let lengths: PartitionLengths = Arc::new(RwLock::new(COLLIDING.iter().map(|(p, _)| (*p, FALLBACK_PARTITION_MS)).collect()));
-        let mut shard = Shard::load(0, db, false, Arc::default(), lengths, false).unwrap();
+        let mut shard = Shard::open_for_test(dir.path(), &COLLIDING.map(|(p, _)| p));
         let [(p1, one), (p2, two)] = COLLIDING.map(|(p, name)| (p, Labels::from_sorted([("__name__", name)])));
         assert_eq!([series_hash(p1, one.stable_hash()), series_hash(p2, two.stable_hash())], [COLLIDING_KEY; 2]);
         let write = |shard: &mut Shard, policy: PolicyId, l: &Labels, t: i64, v: f64| {
