@@ -59,6 +59,9 @@ impl Report {
         );
         for q in queries {
             println!("query:           {:<13} median of 3: {:8.1} ms ({} series, {} points, values summing to {:.6e})", q.name, q.median.as_secs_f64() * 1e3, q.series, q.points, q.sum);
+            if let Some((fill, refresh)) = q.cached {
+                println!("query cache:     {:<13} filling: {:8.1} ms, refreshed (median of 3): {:6.1} ms, the same answer", q.name, fill.as_secs_f64() * 1e3, refresh.as_secs_f64() * 1e3);
+            }
         }
         if args.server.read_path().is_none() {
             println!("remote read:     n/a (not compared on {:?})", args.server);
