@@ -12,12 +12,13 @@ use super::workload::Workload;
 use super::{Error, Server};
 use std::time::{Duration, Instant};
 
-/// The queries: a name, the PromQL, the step. Each covers the whole workload.
-pub(super) const QUERIES: [(&str, &str, &str); 4] = [
-    ("count by job", r#"count by (job) ({__name__=~"node_.*"})"#, "15s"),
-    ("cpu rate 15s", "sum by (mode) (rate(node_cpu_seconds_total[5m]))", "15s"),
-    ("cpu rate 60s", "sum by (mode) (rate(node_cpu_seconds_total[5m]))", "60s"),
-    ("net rate 60s", "sum(rate(node_network_receive_bytes_total[5m]))", "60s"),
+/// The queries: a name, the PromQL, the step in seconds. Each covers the whole workload, from
+/// a start on the step's grid, as Grafana asks.
+pub(super) const QUERIES: [(&str, &str, i64); 4] = [
+    ("count by job", r#"count by (job) ({__name__=~"node_.*"})"#, 15),
+    ("cpu rate 15s", "sum by (mode) (rate(node_cpu_seconds_total[5m]))", 15),
+    ("cpu rate 60s", "sum by (mode) (rate(node_cpu_seconds_total[5m]))", 60),
+    ("net rate 60s", "sum(rate(node_network_receive_bytes_total[5m]))", 60),
 ];
 
 /// The InfluxQL statements (Gemini and InfluxDB): a name and the statement, whose `{range}`
@@ -42,8 +43,11 @@ pub(super) struct Timed {
 }
 
 /// The range query URL of `promql` on `server` at `base`.
-fn url(server: Server, base: &str, promql: &str, (start, end): (f64, f64), step: &str) -> String {
-    let q: String = form_urlencoded::Serializer::new(String::new()).append_pair("query", promql).append_pair("start", &format!("{start:.3}")).append_pair("end", &format!("{end:.3}")).append_pair("step", step).finish();
+/// The range runs from the last multiple of `step` (s) at or before `first_ms` to `last_ms`.
+fn url(server: Server, base: &str, promql: &str, (first_ms, last_ms): (i64, i64), step: i64) -> String {
+    let start = first_ms.div_euclid(step * 1000) * step;
+    let end = last_ms as f64 / 1e3;
+    let q: String = form_urlencoded::Serializer::new(String::new()).append_pair("query", promql).append_pair("start", &start.to_string()).append_pair("end", &format!("{end:.3}")).append_pair("step", &step.to_string()).finish();
     match server {
         Server::Gemini => format!("{base}/api/v1/query_range?db=prometheus&nocache=1&{q}"),
         Server::VictoriaMetrics => format!("{base}/api/v1/query_range?nocache=1&{q}"),
@@ -127,10 +131,9 @@ pub(super) async fn run(client: &awc::Client, server: Server, base: &str, worklo
         client.get(format!("{base}/internal/force_flush")).send().await.map_err(|source| Error::Send { what: "flush failed", source })?;
     }
     let (first, last) = workload.time_span_ms();
-    let range = (first as f64 / 1e3, last as f64 / 1e3);
     let mut out = Vec::new();
     for (name, promql, step) in QUERIES.into_iter().filter(|_| server != Server::Influxdb) {
-        let url = url(server, base, promql, range, step);
+        let url = url(server, base, promql, (first, last), step);
         let (median, seen) = timed(client, &url, promql, summary).await?;
         let cached = match server {
             Server::Gemini => {
