@@ -28,17 +28,25 @@ struct Group {
     mean: f64,
     count: i64,
     /// topk and quantile: `vectorByValueHeap`; bottomk: `vectorByReverseValueHeap`.
-    heap: Vec<Sample>,
+    heap: Vec<Entry>,
+}
+
+/// A sample in a topk/bottomk heap or a quantile's list: its value and where it comes from
+/// (its index in the step's vector, or its series in the input).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Entry {
+    pub v: f64,
+    pub from: usize,
 }
 
 /// `vectorByValueHeap.Less`: NaN sorts first.
-fn by_value(a: &Sample, b: &Sample) -> bool {
-    a.point.v.is_nan() || a.point.v < b.point.v
+fn by_value(a: &Entry, b: &Entry) -> bool {
+    a.v.is_nan() || a.v < b.v
 }
 
 /// `vectorByReverseValueHeap.Less`: NaN sorts first.
-fn by_reverse_value(a: &Sample, b: &Sample) -> bool {
-    a.point.v.is_nan() || a.point.v > b.point.v
+fn by_reverse_value(a: &Entry, b: &Entry) -> bool {
+    a.v.is_nan() || a.v > b.v
 }
 
 /// Which of a series' labels make its group: with `without`, all labels but `grouping` and
@@ -86,11 +94,7 @@ pub fn aggregate(
     let number = if let AggParam::Number(f) = param { f } else { 0.0 };
     let mut k: i64 = 0;
     if matches!(op, AggOp::Topk | AggOp::Bottomk) {
-        // convertibleToInt64: maxInt64 is 9223372036854774784, minInt64 -2^63.
-        if !(number <= 9223372036854774784.0 && number >= -9223372036854775808.0) {
-            return Err(EvalError::Execution(format!("Scalar value {} overflows int64", go_format_v(number))));
-        }
-        k = number as i64;
+        k = heap_size(number)?;
         if k < 1 {
             return Ok(Vec::new());
         }
@@ -113,7 +117,7 @@ pub fn aggregate(
     // Groups by the hash of their key; the groups under one hash are told apart by their keys.
     let mut index: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
     let mut groups: Vec<Group> = Vec::new();
-    for s in vec {
+    for (i, s) in vec.iter().enumerate() {
         let v = s.point.v;
         let with_value;
         let metric = if op == AggOp::CountValues {
@@ -124,15 +128,14 @@ pub fn aggregate(
         } else {
             &s.labels
         };
+        let entry = Entry { v, from: i };
         let hash = by.hash(metric);
         let found = index.get(&hash).and_then(|under| under.iter().copied().find(|&gi| by.is_in(metric, &groups[gi].labels)));
         let Some(gi) = found else {
-            let mut g = Group { labels: by.key(metric), value: v, mean: v, count: 1, heap: Vec::new() };
-            match op {
-                AggOp::Stdvar | AggOp::Stddev => g.value = 0.0,
-                AggOp::Topk | AggOp::Quantile | AggOp::Bottomk => g.heap.push(sample(&s.labels, v, 0)),
-                AggOp::Group => g.value = 1.0,
-                _ => {}
+            let (value, mean) = start(op, v);
+            let mut g = Group { labels: by.key(metric), value, mean, count: 1, heap: Vec::new() };
+            if matches!(op, AggOp::Topk | AggOp::Quantile | AggOp::Bottomk) {
+                g.heap.push(entry);
             }
             index.entry(hash).or_default().push(groups.len());
             groups.push(g);
@@ -140,68 +143,99 @@ pub fn aggregate(
         };
         let g = &mut groups[gi];
         match op {
-            AggOp::Sum | AggOp::Avg | AggOp::Max | AggOp::Min | AggOp::Group => {
-                if op == AggOp::Avg {
-                    g.count += 1;
-                }
+            AggOp::Topk | AggOp::Bottomk => offer(op, &mut g.heap, k, entry),
+            AggOp::Quantile => g.heap.push(entry),
+            _ => {
+                g.count += 1;
                 accumulate(op, &mut g.value, &mut g.mean, g.count as f64, v);
             }
-            AggOp::Count | AggOp::CountValues => g.count += 1,
-            AggOp::Stdvar | AggOp::Stddev => {
-                g.count += 1;
-                let delta = v - g.mean;
-                g.mean += delta / g.count as f64;
-                g.value += delta * (v - g.mean);
-            }
-            AggOp::Topk | AggOp::Bottomk => {
-                let less = if op == AggOp::Topk { by_value } else { by_reverse_value };
-                let top = g.heap[0].point.v;
-                let better = if op == AggOp::Topk { top < v } else { top > v };
-                if (g.heap.len() as i64) < k || better || top.is_nan() {
-                    if g.heap.len() as i64 == k {
-                        if k == 1 {
-                            // For k == 1 replace in place.
-                            g.heap[0] = sample(&s.labels, v, 0);
-                            continue;
-                        }
-                        heap_pop(&mut g.heap, less);
-                    }
-                    heap_push(&mut g.heap, sample(&s.labels, v, 0), less);
-                }
-            }
-            AggOp::Quantile => g.heap.push(s.clone()),
         }
     }
 
     let mut out = Vec::new();
     for mut g in groups {
         match op {
-            AggOp::Avg => g.value = g.mean,
-            AggOp::Count | AggOp::CountValues => g.value = g.count as f64,
-            AggOp::Stdvar => g.value /= g.count as f64,
-            AggOp::Stddev => g.value = (g.value / g.count as f64).sqrt(),
             AggOp::Topk | AggOp::Bottomk => {
-                // The heap has the lowest (topk) or highest (bottomk) on top: sort.Reverse.
-                let less = if op == AggOp::Topk { by_value } else { by_reverse_value };
-                if g.heap.len() > 1 {
-                    gosort::sort(&mut g.heap, &|a: &Sample, b: &Sample| less(b, a));
-                }
-                out.extend(g.heap.iter().map(|s| sample(&s.labels, s.point.v, ts)));
+                selected(op, &mut g.heap);
+                out.extend(g.heap.iter().map(|e| Sample { labels: vec[e.from].labels.clone(), point: Point { t: ts, v: e.v } }));
                 continue;
             }
-            AggOp::Quantile => {
-                let mut values: Vec<f64> = g.heap.iter().map(|s| s.point.v).collect();
-                g.value = quantile(number, &mut values)
-            }
-            _ => {}
+            AggOp::Quantile => g.value = quantile_of(number, &g.heap),
+            _ => g.value = finish(op, g.value, g.mean, g.count as f64),
         }
         out.push(Sample { labels: g.labels, point: Point { t: ts, v: g.value } });
     }
     Ok(out)
 }
 
+/// topk/bottomk's k from its parameter, or Prometheus' error when it does not fit an int64.
+pub(super) fn heap_size(number: f64) -> Result<i64, EvalError> {
+    // convertibleToInt64: maxInt64 is 9223372036854774784, minInt64 -2^63.
+    if !(number <= 9223372036854774784.0 && number >= -9223372036854775808.0) {
+        return Err(EvalError::Execution(format!("Scalar value {} overflows int64", go_format_v(number))));
+    }
+    Ok(number as i64)
+}
+
+/// A group's running `value` and `mean` after its first sample `v`.
+pub(super) fn start(op: AggOp, v: f64) -> (f64, f64) {
+    match op {
+        AggOp::Stdvar | AggOp::Stddev => (0.0, v),
+        AggOp::Group => (1.0, v),
+        _ => (v, v),
+    }
+}
+
+/// A group's answer from its running `value`, `mean` and `count` (not for topk, bottomk and
+/// quantile).
+pub(super) fn finish(op: AggOp, value: f64, mean: f64, count: f64) -> f64 {
+    match op {
+        AggOp::Avg => mean,
+        AggOp::Count | AggOp::CountValues => count,
+        AggOp::Stdvar => value / count,
+        AggOp::Stddev => (value / count).sqrt(),
+        _ => value,
+    }
+}
+
+/// topk/bottomk: offers `e`, a sample of the group, to the group's heap of at most `k` (k >= 1).
+pub(super) fn offer(op: AggOp, heap: &mut Vec<Entry>, k: i64, e: Entry) {
+    let less = if op == AggOp::Topk { by_value } else { by_reverse_value };
+    if (heap.len() as i64) < k {
+        heap_push(heap, e, less);
+        return;
+    }
+    let top = heap[0].v;
+    let better = if op == AggOp::Topk { top < e.v } else { top > e.v };
+    if better || top.is_nan() {
+        if k == 1 {
+            // For k == 1 replace in place.
+            heap[0] = e;
+            return;
+        }
+        heap_pop(heap, less);
+        heap_push(heap, e, less);
+    }
+}
+
+/// topk/bottomk: sorts a group's heap into the order of the output.
+pub(super) fn selected(op: AggOp, heap: &mut [Entry]) {
+    // The heap has the lowest (topk) or highest (bottomk) on top: sort.Reverse.
+    let less = if op == AggOp::Topk { by_value } else { by_reverse_value };
+    if heap.len() > 1 {
+        gosort::sort(heap, &|a: &Entry, b: &Entry| less(b, a));
+    }
+}
+
+/// quantile: the `q` quantile of a group's samples, in the order they came.
+pub(super) fn quantile_of(q: f64, samples: &[Entry]) -> f64 {
+    let mut values: Vec<f64> = samples.iter().map(|e| e.v).collect();
+    quantile(q, &mut values)
+}
+
 /// Adds `v`, a later sample of a group (not its first), to the group's running `value` (sum,
-/// min, max; group keeps its 1) and `mean` (avg; `count` already counts `v`).
+/// min, max, stdvar/stddev's sum of squares; group keeps its 1) and `mean` (avg, stdvar,
+/// stddev; `count` already counts `v`).
 pub(super) fn accumulate(op: AggOp, value: &mut f64, mean: &mut f64, count: f64, v: f64) {
     match op {
         AggOp::Sum => *value += v,
@@ -214,14 +248,15 @@ pub(super) fn accumulate(op: AggOp, value: &mut f64, mean: &mut f64, count: f64,
             // Each side of the `-` divided by the count to avoid overflows.
             *mean += v / count - *mean / count;
         }
+        AggOp::Stdvar | AggOp::Stddev => {
+            let delta = v - *mean;
+            *mean += delta / count;
+            *value += delta * (v - *mean);
+        }
         AggOp::Max if *value < v || value.is_nan() => *value = v,
         AggOp::Min if *value > v || value.is_nan() => *value = v,
         _ => {}
     }
-}
-
-fn sample(labels: &Labels, v: f64, t: i64) -> Sample {
-    Sample { labels: labels.clone(), point: Point { t, v } }
 }
 
 

@@ -1,20 +1,26 @@
-//! `sum`, `count`, `avg`, `min`, `max` and `group` over every step of a range query at once:
-//! each input series' group is found once (not at every step), and its points are added into
-//! the group's per-step accumulators, with no vector built per step. The answer is exactly the
-//! one `aggregate::aggregate` gives step by step (Prometheus 2.42's `aggregation`): at each
-//! step the samples are taken in the input's series order, so sums and means add up in the
-//! same order, and the output series come in the order in which the step-by-step evaluation
-//! first produces them.
+//! Aggregations over every step of a range query at once: each input series' group is found
+//! once (not at every step), and its points are added into the group's per-step accumulators
+//! (sum, count, avg, min, max, group, stddev, stdvar), heaps (topk, bottomk) or lists
+//! (quantile), with no vector built per step. The answer is exactly the one
+//! `aggregate::aggregate` gives step by step (Prometheus 2.42's `aggregation`), whose update and
+//! finishing functions it calls: at each step the samples reach a group in the input's series
+//! order, so sums and means add up, heaps fill and quantiles sort in the same order, and the
+//! output series come in the order in which the step-by-step evaluation first produces them.
 
-use super::aggregate::{accumulate, Grouping};
+use super::aggregate::{accumulate, finish, heap_size, offer, quantile_of, selected, start, Entry, Grouping};
+use super::error::EvalError;
 use super::plan::AggOp;
 use super::value::{Labels, Matrix, Point, Series};
 use rustc_hash::FxHashMap;
 
-/// Whether `aggregate` takes `op` (one without a parameter, whose step result is one number
-/// per group).
+/// Whether `aggregate` takes `op` (all but count_values).
 pub fn handles(op: AggOp) -> bool {
-    matches!(op, AggOp::Sum | AggOp::Count | AggOp::Avg | AggOp::Min | AggOp::Max | AggOp::Group)
+    op != AggOp::CountValues
+}
+
+/// topk, bottomk and quantile keep their samples; the others running numbers.
+fn keeps_samples(op: AggOp) -> bool {
+    matches!(op, AggOp::Topk | AggOp::Bottomk | AggOp::Quantile)
 }
 
 /// One group's accumulators, a slot per step.
@@ -23,18 +29,57 @@ struct Group {
     value: Vec<f64>,
     mean: Vec<f64>,
     count: Vec<u32>,
+    /// topk/bottomk's heaps and quantile's samples (empty for the other operators).
+    kept: Vec<Vec<Entry>>,
     /// The (step, input series) at which the step-by-step evaluation first meets the group.
     first: (usize, usize),
 }
 
+/// The value of a scalar parameter at each step: the first of its series with a point at the
+/// step (NaN if none), as `range_eval` hands it to the step-by-step aggregation.
+pub fn per_step(param: &Matrix, steps: &[i64]) -> Vec<f64> {
+    let mut next = vec![0; param.len()];
+    let mut out = Vec::with_capacity(steps.len());
+    for &ts in steps {
+        let mut value = None;
+        for (series, next) in param.iter().zip(next.iter_mut()) {
+            if let Some(p) = series.points.get(*next).filter(|p| p.t == ts) {
+                *next += 1;
+                value.get_or_insert(p.v);
+            }
+        }
+        out.push(value.unwrap_or(f64::NAN));
+    }
+    out
+}
+
 /// Aggregates `input` (points at the times of `steps`, in time order) by `op` (see `handles`)
-/// at every step.
-pub fn aggregate(op: AggOp, grouping: &[String], without: bool, input: &Matrix, steps: &[i64]) -> Matrix {
+/// at every step; `param` holds the parameter's value at each step (topk, bottomk, quantile).
+/// When topk's or bottomk's parameter does not fit an int64 at a step, the answer holds the
+/// steps before it, with the error the step-by-step evaluation raises there.
+pub fn aggregate(op: AggOp, grouping: &[String], without: bool, param: &[f64], input: &Matrix, steps: &[i64]) -> (Matrix, Option<EvalError>) {
     debug_assert!(handles(op));
+    let mut error = None;
+    let mut sizes = Vec::new();
+    if matches!(op, AggOp::Topk | AggOp::Bottomk) {
+        for &p in &param[..steps.len()] {
+            match heap_size(p) {
+                Ok(k) => sizes.push(k),
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+    let steps = if error.is_some() { &steps[..sizes.len()] } else { steps };
     let by = Grouping { names: grouping, without };
     let n = steps.len();
+    let (kept, running) = if keeps_samples(op) { (n, 0) } else { (0, n) };
     let mut index: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
     let mut groups: Vec<Group> = Vec::new();
+    // topk/bottomk: at each step, the groups in the order the step-by-step evaluation meets them.
+    let mut met: Vec<Vec<usize>> = vec![Vec::new(); if sizes.is_empty() { 0 } else { n }];
     for (i, series) in input.iter().enumerate() {
         let hash = by.hash(&series.labels);
         let found = index.get(&hash).and_then(|under| under.iter().copied().find(|&gi| by.is_in(&series.labels, &groups[gi].labels)));
@@ -42,7 +87,8 @@ pub fn aggregate(op: AggOp, grouping: &[String], without: bool, input: &Matrix, 
             Some(gi) => gi,
             None => {
                 index.entry(hash).or_default().push(groups.len());
-                groups.push(Group { labels: by.key(&series.labels), value: vec![0.0; n], mean: vec![0.0; n], count: vec![0; n], first: (usize::MAX, usize::MAX) });
+                let (value, mean) = (vec![0.0; running], vec![0.0; running]);
+                groups.push(Group { labels: by.key(&series.labels), value, mean, count: vec![0; n], kept: vec![Vec::new(); kept], first: (usize::MAX, usize::MAX) });
                 groups.len() - 1
             }
         };
@@ -51,27 +97,46 @@ pub fn aggregate(op: AggOp, grouping: &[String], without: bool, input: &Matrix, 
         let mut points = series.points.iter().peekable();
         for (k, &ts) in steps.iter().enumerate() {
             let Some(p) = points.next_if(|p| p.t == ts) else { continue };
-            add(op, g, k, p.v);
-            if g.count[k] == 1 && (k, i) < g.first {
-                g.first = (k, i);
+            if sizes.get(k).is_some_and(|&size| size < 1) {
+                continue;
+            }
+            g.count[k] += 1;
+            let e = Entry { v: p.v, from: i };
+            match op {
+                AggOp::Topk | AggOp::Bottomk => offer(op, &mut g.kept[k], sizes[k], e),
+                AggOp::Quantile => g.kept[k].push(e),
+                _ if g.count[k] == 1 => (g.value[k], g.mean[k]) = start(op, p.v),
+                _ => accumulate(op, &mut g.value[k], &mut g.mean[k], g.count[k] as f64, p.v),
+            }
+            if g.count[k] == 1 {
+                g.first = g.first.min((k, i));
+                if let Some(met) = met.get_mut(k) {
+                    met.push(gi);
+                }
             }
             if points.peek().is_none() {
                 break;
             }
         }
     }
+    let out = if sizes.is_empty() { by_group(op, groups, param, steps) } else { by_series(op, groups, &met, input, steps) };
+    (out, error)
+}
+
+/// One output series per group (all but topk and bottomk), in the order the groups are first
+/// met.
+fn by_group(op: AggOp, mut groups: Vec<Group>, param: &[f64], steps: &[i64]) -> Matrix {
     groups.sort_by_key(|g| g.first);
     groups
         .into_iter()
         .filter(|g| g.first.0 != usize::MAX)
         .map(|g| {
-            let points = (0..n)
+            let points = (0..steps.len())
                 .filter(|&k| g.count[k] > 0)
                 .map(|k| {
                     let v = match op {
-                        AggOp::Avg => g.mean[k],
-                        AggOp::Count => g.count[k] as f64,
-                        _ => g.value[k],
+                        AggOp::Quantile => quantile_of(param[k], &g.kept[k]),
+                        _ => finish(op, g.value[k], g.mean[k], g.count[k] as f64),
                     };
                     Point { t: steps[k], v }
                 })
@@ -81,17 +146,26 @@ pub fn aggregate(op: AggOp, grouping: &[String], without: bool, input: &Matrix, 
         .collect()
 }
 
-/// Adds sample value `v` to group `g` at step `k`, as `aggregate::aggregate` does.
-fn add(op: AggOp, g: &mut Group, k: usize, v: f64) {
-    g.count[k] += 1;
-    if g.count[k] == 1 {
-        g.value[k] = if op == AggOp::Group { 1.0 } else { v };
-        if op == AggOp::Avg {
-            g.mean[k] = v;
+/// topk and bottomk: one output series per selected input series, with the steps at which it
+/// is selected, in the order the step-by-step evaluation first gives them: step by step, the
+/// groups in the order they are met, each group's selection sorted.
+fn by_series(op: AggOp, mut groups: Vec<Group>, met: &[Vec<usize>], input: &Matrix, steps: &[i64]) -> Matrix {
+    let mut out: Matrix = Vec::new();
+    let mut output_of = vec![usize::MAX; input.len()];
+    for (k, met) in met.iter().enumerate() {
+        for &gi in met {
+            let heap = &mut groups[gi].kept[k];
+            selected(op, heap);
+            for e in heap.iter() {
+                if output_of[e.from] == usize::MAX {
+                    output_of[e.from] = out.len();
+                    out.push(Series { labels: input[e.from].labels.clone(), points: Vec::new() });
+                }
+                out[output_of[e.from]].points.push(Point { t: steps[k], v: e.v });
+            }
         }
-        return;
     }
-    accumulate(op, &mut g.value[k], &mut g.mean[k], g.count[k] as f64, v);
+    out
 }
 
 #[cfg(test)]
@@ -101,19 +175,24 @@ mod tests {
     use crate::promql::value::Sample;
 
     /// The step-by-step answer: `aggregate::aggregate` at each step, gathered into series in
-    /// the order they first appear.
-    fn step_by_step(op: AggOp, grouping: &[String], without: bool, input: &Matrix, steps: &[i64]) -> Matrix {
+    /// the order they first appear, up to the first step that fails (and its error).
+    fn step_by_step(op: AggOp, grouping: &[String], without: bool, param: &[f64], input: &Matrix, steps: &[i64]) -> (Matrix, Option<String>) {
         let mut out: Matrix = Vec::new();
-        for &ts in steps {
+        for (k, &ts) in steps.iter().enumerate() {
             let vec: Vec<Sample> = input.iter().filter_map(|s| s.points.iter().find(|p| p.t == ts).map(|p| Sample { labels: s.labels.clone(), point: *p })).collect();
-            for s in aggregate::aggregate(op, grouping, without, AggParam::None, &vec, ts).unwrap() {
+            let param = param.get(k).map_or(AggParam::None, |&p| AggParam::Number(p));
+            let answer = match aggregate::aggregate(op, grouping, without, param, &vec, ts) {
+                Ok(answer) => answer,
+                Err(e) => return (out, Some(format!("{e:?}"))),
+            };
+            for s in answer {
                 match out.iter_mut().find(|o| o.labels == s.labels) {
                     Some(o) => o.points.push(s.point),
                     None => out.push(Series { labels: s.labels, points: vec![s.point] }),
                 }
             }
         }
-        out
+        (out, None)
     }
 
     fn series(pairs: &[(&str, &str)], points: &[(i64, f64)]) -> Series {
@@ -123,24 +202,52 @@ mod tests {
 
     #[test]
     fn every_step_at_once_equals_step_by_step() {
-        let inf = f64::INFINITY;
+        let (inf, nan) = (f64::INFINITY, f64::NAN);
         // Gaps, a group first met late, NaN, infinities of both signs, values whose sum
-        // depends on the order of addition.
+        // depends on the order of addition, ties (all 1 at 40, 3 and NaN at 50).
         let input = vec![
-            series(&[("__name__", "m"), ("job", "b"), ("i", "1")], &[(20, 1e17), (30, 2.0)]),
-            series(&[("__name__", "m"), ("job", "a"), ("i", "2")], &[(0, 1.0), (10, f64::NAN), (30, inf)]),
-            series(&[("__name__", "m"), ("job", "b"), ("i", "3")], &[(0, 0.1), (20, 1.0), (30, -inf)]),
-            series(&[("__name__", "m"), ("job", "a"), ("i", "4")], &[(0, 0.2), (10, 3.0), (20, -1e17), (30, inf)]),
-            series(&[("__name__", "m"), ("job", "c"), ("i", "5")], &[(30, 5.0)]),
+            series(&[("__name__", "m"), ("job", "b"), ("i", "1")], &[(20, 1e17), (30, 2.0), (40, 1.0), (50, 3.0)]),
+            series(&[("__name__", "m"), ("job", "a"), ("i", "2")], &[(0, 1.0), (10, nan), (30, inf), (40, 1.0), (50, nan)]),
+            series(&[("__name__", "m"), ("job", "b"), ("i", "3")], &[(0, 0.1), (20, 1.0), (30, -inf), (40, 1.0), (50, 3.0)]),
+            series(&[("__name__", "m"), ("job", "a"), ("i", "4")], &[(0, 0.2), (10, 3.0), (20, -1e17), (30, inf), (40, 1.0), (50, -inf)]),
+            series(&[("__name__", "m"), ("job", "c"), ("i", "5")], &[(30, 5.0), (40, 1.0)]),
+            series(&[("__name__", "m"), ("job", "a"), ("i", "6")], &[(0, 1.0), (10, 3.0), (20, 1.0), (40, 1.0), (50, nan)]),
+            series(&[("__name__", "m"), ("job", "b"), ("i", "7")], &[(0, 0.1), (10, nan), (40, 1.0), (50, 3.0)]),
         ];
-        let steps = [0, 10, 20, 30];
-        for op in [AggOp::Sum, AggOp::Count, AggOp::Avg, AggOp::Min, AggOp::Max, AggOp::Group] {
-            for (grouping, without) in [(vec!["job".to_string()], false), (vec![], false), (vec!["i".to_string()], true), (vec!["nosuch".to_string()], true)] {
-                let want = step_by_step(op, &grouping, without, &input, &steps);
-                let got = aggregate(op, &grouping, without, &input, &steps);
-                let bits = |m: &Matrix| m.iter().map(|s| (s.labels.to_string(), s.points.iter().map(|p| (p.t, p.v.to_bits())).collect::<Vec<_>>())).collect::<Vec<_>>();
-                assert_eq!(bits(&got), bits(&want), "{op:?} {grouping:?} without={without}");
+        let steps = [0, 10, 20, 30, 40, 50];
+        let none: Vec<Vec<f64>> = vec![vec![]];
+        // k below 1 (0.5, -1), above the series count, changing; NaN and too big for an int64
+        // (errors from that step on).
+        let sizes = vec![vec![1.0, 2.0, 0.5, 3.0, 100.0, 2.0], vec![2.0, 1.0, 3.0, -1.0, 2.0, 1.0], vec![2.0, 3.0, nan, 1.0, 1.0, 1.0], vec![3.0, 3.0, 2.0, 2.0, 1e19, 1.0]];
+        let quantiles = vec![vec![0.5, 0.9, nan, -1.0, 2.0, 0.25], vec![0.0, 1.0, 0.5, 0.5, 0.75, 0.1]];
+        let cases = [
+            (AggOp::Sum, &none),
+            (AggOp::Count, &none),
+            (AggOp::Avg, &none),
+            (AggOp::Min, &none),
+            (AggOp::Max, &none),
+            (AggOp::Group, &none),
+            (AggOp::Stddev, &none),
+            (AggOp::Stdvar, &none),
+            (AggOp::Topk, &sizes),
+            (AggOp::Bottomk, &sizes),
+            (AggOp::Quantile, &quantiles),
+        ];
+        let mut errors = 0;
+        for (op, params) in cases {
+            for param in params {
+                for (grouping, without) in [(vec!["job".to_string()], false), (vec![], false), (vec!["i".to_string()], true), (vec!["nosuch".to_string()], true)] {
+                    let (want, want_error) = step_by_step(op, &grouping, without, param, &input, &steps);
+                    let (got, got_error) = aggregate(op, &grouping, without, param, &input, &steps);
+                    let bits = |m: &Matrix| m.iter().map(|s| (s.labels.to_string(), s.points.iter().map(|p| (p.t, p.v.to_bits())).collect::<Vec<_>>())).collect::<Vec<_>>();
+                    let case = format!("{op:?} {param:?} {grouping:?} without={without}");
+                    assert_eq!(bits(&got), bits(&want), "{case}");
+                    assert_eq!(got_error.map(|e| format!("{e:?}")), want_error, "{case}");
+                    errors += want_error.is_some() as usize;
+                }
             }
         }
+        // The NaN and 1e19 sizes fail for topk and bottomk under each grouping.
+        assert_eq!(errors, 16);
     }
 }

@@ -138,8 +138,8 @@ impl<'a> Evaluator<'a> {
                         let label = label.clone();
                         self.range_eval(&[expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::Label(label.clone()), vector(&v[0]), ts))?
                     }
+                    p if aggregate_steps::handles(op) => self.aggregate_steps(op, p, expr, grouping, without)?,
                     Some(p) => self.range_eval(&[p, expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::Number(scalar(&v[0])), vector(&v[1]), ts))?,
-                    None if aggregate_steps::handles(op) => self.aggregate_steps(op, expr, grouping, without)?,
                     None => self.range_eval(&[expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::None, vector(&v[0]), ts))?,
                 }
             }
@@ -212,21 +212,24 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
-    /// An aggregation without parameter over every step at once (`aggregate_steps`); what it
-    /// holds is counted as `range_eval` counts it.
-    fn aggregate_steps(&mut self, op: AggOp, expr: &Node, grouping: &[String], without: bool) -> Result<Matrix, EvalError> {
+    /// An aggregation over every step at once (`aggregate_steps`), its parameter evaluated
+    /// first; what it holds is counted, and an error raised, as `range_eval` does.
+    fn aggregate_steps(&mut self, op: AggOp, param: Option<&Node>, expr: &Node, grouping: &[String], without: bool) -> Result<Matrix, EvalError> {
         let before = self.current;
-        let input = match self.eval(expr)? {
-            Evaluated::Matrix(m) => m,
-            Evaluated::String(_) => Vec::new(),
-        };
-        let held_input = self.current;
+        let mut inputs = Vec::with_capacity(2);
+        for node in param.into_iter().chain([expr]) {
+            inputs.push(if let Evaluated::Matrix(m) = self.eval(node)? { m } else { Vec::new() });
+        }
+        let input = inputs.pop().unwrap_or_default();
+        let held_inputs = self.current;
         self.check_deadline()?;
         let steps: Vec<i64> = self.steps().collect();
-        let out = aggregate_steps::aggregate(op, grouping, without, &input, &steps);
+        let param = inputs.pop().map_or_else(Vec::new, |p| aggregate_steps::per_step(&p, &steps));
+        let (out, error) = aggregate_steps::aggregate(op, grouping, without, &param, &input, &steps);
         let produced = out.iter().map(|s| s.points.len()).sum();
-        self.current = held_input;
+        self.current = held_inputs;
         self.hold(produced)?;
+        error.map_or(Ok(()), Err)?;
         self.current = before;
         self.hold(produced)?;
         Ok(out)
