@@ -12,7 +12,7 @@ use super::plan::{BinOp, Cardinality, VectorMatching};
 use super::value::{Labels, Point, Sample, Vector};
 
 /// 1 for true, 0 for false (Go's `btos`).
-fn btos(b: bool) -> f64 {
+pub(super) fn btos(b: bool) -> f64 {
     if b {
         1.0
     } else {
@@ -53,7 +53,7 @@ pub fn scalar_binop(op: BinOp, lhs: f64, rhs: f64) -> f64 {
 
 /// A binary operation between two vector elements: the value, and whether to keep it
 /// (false only for a comparison that does not hold).
-fn vector_elem_binop(op: BinOp, lhs: f64, rhs: f64) -> (f64, bool) {
+pub(super) fn vector_elem_binop(op: BinOp, lhs: f64, rhs: f64) -> (f64, bool) {
     match op {
         BinOp::Add => (lhs + rhs, true),
         BinOp::Sub => (lhs - rhs, true),
@@ -117,7 +117,7 @@ fn in_list(list: &[String], name: &str) -> bool {
 
 /// The join signature of a series (Go's `signatureFunc` and `MatchLabels`): with `on`, only
 /// the listed labels; with `ignoring`, all labels but the listed ones and `__name__`.
-fn signature<'a>(labels: &'a Labels, m: &VectorMatching) -> Vec<(&'a str, &'a str)> {
+pub(super) fn signature<'a>(labels: &'a Labels, m: &VectorMatching) -> Vec<(&'a str, &'a str)> {
     labels
         .iter()
         .filter(|(n, _)| {
@@ -132,7 +132,7 @@ fn signature<'a>(labels: &'a Labels, m: &VectorMatching) -> Vec<(&'a str, &'a st
 
 /// The labels of a result of a vector-vector operation (Go's `resultMetric`): `lhs` is the
 /// "many" side (after swapping for one-to-many), `rhs` the "one" side.
-fn result_metric(lhs: &Labels, rhs: &Labels, op: BinOp, m: &VectorMatching) -> Labels {
+pub(super) fn result_metric(lhs: &Labels, rhs: &Labels, op: BinOp, m: &VectorMatching) -> Labels {
     let mut l = lhs.clone();
     if should_drop_metric_name(op) {
         l.remove("__name__");
@@ -150,6 +150,26 @@ fn result_metric(lhs: &Labels, rhs: &Labels, op: BinOp, m: &VectorMatching) -> L
     }
     l
 }
+
+/// The error of two series with the same signature `sig` on the "one" side of a match at a
+/// step: `later` comes after `earlier` in that side's vector.
+pub(super) fn duplicate_on_one_side(sig: &[(&str, &str)], one_to_many: bool, later: &Labels, earlier: &Labels) -> EvalError {
+    let one_side = if one_to_many { "left" } else { "right" };
+    let matched = Labels::from_sorted(sig.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
+    EvalError::Execution(format!(
+        "found duplicate series for the match group {} on the {} hand-side of the operation: [{}, {}]\
+         ;many-to-many matching not allowed: matching labels must be unique on one side",
+        labels_string(&matched),
+        one_side,
+        labels_string(later),
+        labels_string(earlier)
+    ))
+}
+
+/// Two "many" side samples matching the same "one" side sample in a one-to-one match.
+pub(super) const MANY_TO_ONE_NOT_EXPLICIT: &str = "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)";
+/// Two samples of a group_left/right match giving the same output labels for one signature.
+pub(super) const GROUPING_NOT_UNIQUE: &str = "multiple matches for labels: grouping labels must ensure unique matches";
 
 /// A binary arithmetic or comparison operation between two vectors.
 pub fn vector_binop(
@@ -175,16 +195,7 @@ pub fn vector_binop(
     for rs in rhs {
         let sig = signature(&rs.labels, matching);
         if let Some(dupl) = right_sigs.get(&sig) {
-            let one_side = if one_to_many { "left" } else { "right" };
-            let matched = Labels::from_sorted(sig.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
-            return Err(EvalError::Execution(format!(
-                "found duplicate series for the match group {} on the {} hand-side of the operation: [{}, {}]\
-                 ;many-to-many matching not allowed: matching labels must be unique on one side",
-                labels_string(&matched),
-                one_side,
-                labels_string(&rs.labels),
-                labels_string(&dupl.labels)
-            )));
+            return Err(duplicate_on_one_side(&sig, one_to_many, &rs.labels, &dupl.labels));
         }
         right_sigs.insert(sig, rs);
     }
@@ -212,16 +223,11 @@ pub fn vector_binop(
         }
         match matched_sigs.get_mut(&sig) {
             Some(_) if matching.card == Cardinality::OneToOne => {
-                return Err(EvalError::Execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
-                        .to_string(),
-                ));
+                return Err(EvalError::Execution(MANY_TO_ONE_NOT_EXPLICIT.to_string()));
             }
             Some(inserted) => {
                 if !inserted.insert(metric.clone()) {
-                    return Err(EvalError::Execution(
-                        "multiple matches for labels: grouping labels must ensure unique matches".to_string(),
-                    ));
+                    return Err(EvalError::Execution(GROUPING_NOT_UNIQUE.to_string()));
                 }
             }
             None => {

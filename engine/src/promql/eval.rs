@@ -8,6 +8,7 @@
 use super::aggregate::{self, AggParam};
 use super::aggregate_steps;
 use super::binary;
+use super::binary_steps;
 use super::error::EvalError;
 use super::functions::labels::labels_for_absent;
 use super::functions::Call;
@@ -59,7 +60,7 @@ impl<'a> Evaluator<'a> {
         (0..).map(move |i| start + i * interval).take_while(move |ts| *ts <= end)
     }
 
-    fn check_deadline(&self) -> Result<(), EvalError> {
+    pub(super) fn check_deadline(&self) -> Result<(), EvalError> {
         if Instant::now() > self.limits.deadline {
             return Err(EvalError::Timeout("expression evaluation"));
         }
@@ -78,7 +79,7 @@ impl<'a> Evaluator<'a> {
         Evaluator { start, end, interval, lookback: self.lookback, series: self.series, limits: self.limits, current: self.current }
     }
 
-    fn matrix(&mut self, node: &Node) -> Result<Matrix, EvalError> {
+    pub(super) fn matrix(&mut self, node: &Node) -> Result<Matrix, EvalError> {
         match self.eval(node)? {
             Evaluated::Matrix(m) => Ok(m),
             Evaluated::String(_) => Err(EvalError::Execution("a string where a vector or scalar was expected".into())),
@@ -117,6 +118,9 @@ impl<'a> Evaluator<'a> {
                     })?,
                     (Kind::Vector, Kind::Scalar) => self.range_eval(&[lhs, rhs], |v, ts| Ok(binary::vector_scalar_binop(op, vector(&v[0]), scalar(&v[1]), false, return_bool, ts)))?,
                     (Kind::Scalar, Kind::Vector) => self.range_eval(&[lhs, rhs], |v, ts| Ok(binary::vector_scalar_binop(op, vector(&v[1]), scalar(&v[0]), true, return_bool, ts)))?,
+                    (Kind::Vector, Kind::Vector) if matching.as_ref().is_some_and(|m| binary_steps::handles(op, m)) => {
+                        self.binary_steps(op, lhs, rhs, matching.as_ref().expect("a binary operation between vectors has a matching"), return_bool)?
+                    }
                     _ => {
                         let matching = matching.as_ref().expect("a binary operation between vectors has a matching");
                         self.range_eval(&[lhs, rhs], |v, ts| {

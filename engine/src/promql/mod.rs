@@ -7,6 +7,7 @@
 pub mod aggregate;
 mod aggregate_steps;
 pub mod binary;
+mod binary_steps;
 pub mod build;
 pub mod error;
 pub mod eval;
