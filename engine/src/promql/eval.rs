@@ -7,6 +7,7 @@
 
 use super::aggregate::{self, AggParam};
 use super::aggregate_steps;
+use super::eval_window::window;
 use super::binary;
 use super::binary_steps;
 use super::error::EvalError;
@@ -455,18 +456,6 @@ impl RangeSource<'_> {
             RangeSource::Stored(s) => std::borrow::Cow::Owned(s[i].decode()?),
             RangeSource::Evaluated(m) => std::borrow::Cow::Borrowed(&m[i]),
         })
-    }
-}
-
-/// The points of a series sorted by time with `min_t <= t <= max_t`, staleness markers left out.
-fn window(points: &[Point], min_t: i64, max_t: i64) -> std::borrow::Cow<'_, [Point]> {
-    let lo = points.partition_point(|p| p.t < min_t);
-    let hi = points.partition_point(|p| p.t <= max_t);
-    let slice = &points[lo..hi.max(lo)];
-    if slice.iter().any(|p| is_stale_nan(p.v)) {
-        std::borrow::Cow::Owned(slice.iter().copied().filter(|p| !is_stale_nan(p.v)).collect())
-    } else {
-        std::borrow::Cow::Borrowed(slice)
     }
 }
 

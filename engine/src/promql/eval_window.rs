@@ -93,3 +93,15 @@ fn roll(source: &RangeSource, i: usize, f: WindowFn, steps: &[i64], range: i64, 
     let labels = if keep_name { series.labels.clone() } else { series.labels.without_name() };
     Ok(Some(Rolled { series: Series { labels, points: out }, widest_window }))
 }
+
+/// The points of a series sorted by time with `min_t <= t <= max_t`, staleness markers left out.
+pub(super) fn window(points: &[Point], min_t: i64, max_t: i64) -> std::borrow::Cow<'_, [Point]> {
+    let lo = points.partition_point(|p| p.t < min_t);
+    let hi = points.partition_point(|p| p.t <= max_t);
+    let slice = &points[lo..hi.max(lo)];
+    if slice.iter().any(|p| is_stale_nan(p.v)) {
+        std::borrow::Cow::Owned(slice.iter().copied().filter(|p| !is_stale_nan(p.v)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(slice)
+    }
+}
