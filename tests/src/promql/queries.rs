@@ -402,6 +402,11 @@ pub const QUERIES: &[&str] = &[
     "avg_over_time((1 / temperature_celsius)[10m:1m])",
     "stddev_over_time((1 / temperature_celsius)[10m:1m])",
     "max_over_time((-1 / temperature_celsius)[10m:1m])",
+    // Aggregations with a parameter or a variance, which run over all steps at once.
+    "stdvar by (mode) (rate(node_cpu_seconds_total[5m]))",
+    "bottomk(2, temperature_celsius)",
+    "topk by (instance) (1, rate(http_requests_total[5m]))",
+    "quantile by (instance) (0.25, rate(node_cpu_seconds_total[5m]))",
 ];
 
 /// Queries whose value is a range vector or a string: asked only as `query`, where they
