@@ -121,15 +121,45 @@ impl<'a> Packed<'a> {
         Ok(Packed { bits, pos: 0, width, mask, base, gcd })
     }
 
+    /// Decodes the next `out.len()` items into `out`. Items whose 16 bytes from their first
+    /// lie inside the packing are read as one little-endian u128 (no branch, no copy); the
+    /// last few through `load`, which pads with zeros.
+    #[inline]
+    pub(super) fn fill(&mut self, out: &mut [i64]) {
+        let (bits, width, mask, base, gcd) = (self.bits, self.width as usize, self.mask, self.base, self.gcd);
+        if width == 0 {
+            out.fill(base);
+            return;
+        }
+        let mut pos = self.pos;
+        // Positions p with p / 8 + 16 <= bits.len().
+        let limit = bits.len().saturating_sub(15) * 8;
+        let direct = limit.saturating_sub(pos).div_ceil(width).min(out.len());
+        let (head, tail) = out.split_at_mut(direct);
+        for o in head {
+            let i = pos >> 3;
+            let word = u128::from_le_bytes(bits[i..i + 16].try_into().expect("16 bytes"));
+            let u = (word >> (pos & 7)) as u64;
+            pos += width;
+            *o = base.wrapping_add((u & mask).wrapping_mul(gcd) as i64);
+        }
+        for o in tail {
+            let (i, shift) = (pos >> 3, (pos & 7) as u32);
+            let mut u = load(bits, i) >> shift;
+            if width as u32 + shift > 64 {
+                u |= load(bits, i + 8) << (64 - shift);
+            }
+            pos += width;
+            *o = base.wrapping_add((u & mask).wrapping_mul(gcd) as i64);
+        }
+        self.pos = pos;
+    }
+
     #[inline]
     pub(super) fn next(&mut self) -> i64 {
-        let (i, shift) = (self.pos >> 3, (self.pos & 7) as u32);
-        let mut u = load(self.bits, i) >> shift;
-        if self.width + shift > 64 {
-            u |= load(self.bits, i + 8) << (64 - shift);
-        }
-        self.pos += self.width as usize;
-        self.base.wrapping_add((u & self.mask).wrapping_mul(self.gcd) as i64)
+        let mut item = [0];
+        self.fill(&mut item);
+        item[0]
     }
 }
 

@@ -274,9 +274,9 @@ impl<'a> Items<'a> {
     pub(super) fn fill(self, out: &mut [i64]) {
         match self {
             Items::Zero => out.fill(0),
-            Items::Fixed(mut p) => out.iter_mut().for_each(|o| *o = p.next()),
+            Items::Fixed(mut p) => p.fill(out),
             Items::Patched(mut p, patches) => {
-                out.iter_mut().for_each(|o| *o = p.next());
+                p.fill(out);
                 patches.apply(out);
             }
             Items::Bitmap(map, mut vals) => {
@@ -327,13 +327,22 @@ impl<'a> Seq<'a> {
         let (x0, d) = (self.x0, self.d);
         match self.transform {
             NONE => {}
-            DELTA => (1..out.len()).for_each(|i| out[i] = out[i - 1].wrapping_add(out[i])),
+            // Running sums kept in registers: reading back `out[i - 1]` would make every item
+            // wait for the previous store.
+            DELTA => {
+                let mut x = x0;
+                for o in &mut out[1..] {
+                    x = x.wrapping_add(*o);
+                    *o = x;
+                }
+            }
             DOD => {
                 out[1] = x0.wrapping_add(d);
-                let mut d = d;
-                for i in 2..out.len() {
-                    d = d.wrapping_add(out[i]);
-                    out[i] = out[i - 1].wrapping_add(d);
+                let (mut x, mut d) = (out[1], d);
+                for o in &mut out[2..] {
+                    d = d.wrapping_add(*o);
+                    x = x.wrapping_add(d);
+                    *o = x;
                 }
             }
             _ => (1..out.len()).for_each(|i| out[i] = x0.wrapping_add((i as i64).wrapping_mul(d)).wrapping_add(out[i])),
