@@ -15,7 +15,7 @@ use super::prom_params::{self, Form, Nanos};
 use super::query_cache::{self, Key, QueryCache};
 use super::AppState;
 use crate::promql::value::Value;
-use crate::promql::{self, error::EvalError, QueryParams};
+use crate::promql::{self, build::Parsed, error::EvalError, QueryParams};
 use actix_web::{web, HttpRequest};
 use std::time::{Duration, Instant};
 
@@ -55,29 +55,38 @@ fn query_params(form: &Form, state: &AppState, start: i64, end: i64, step: i64) 
     Ok(QueryParams { start, end, step, lookback, deadline, max_samples: state.query.max_samples })
 }
 
-/// The query's value and warnings, or its error as Prometheus words it.
-async fn run(state: &AppState, r: &Ready, params: QueryParams, instant: bool) -> Result<(Value, Vec<String>), PromError> {
-    match promql::query(&state.data, &r.db, r.rp.as_deref(), r.form.value("query"), &params).await {
-        Ok(answer) => Ok(answer),
+/// A query's error as Prometheus words it.
+fn prom_error(e: promql::Error, instant: bool) -> PromError {
+    match e {
         // Prometheus words a query that does not parse as a bad parameter for instant queries.
-        Err(promql::Error::Eval(EvalError::BadData(m))) if instant => Err(PromError::invalid("query", m)),
-        Err(promql::Error::Eval(e)) => Err(PromError::eval(e)),
-        Err(promql::Error::Data(e)) => Err(e.into()),
+        promql::Error::Eval(EvalError::BadData(m)) if instant => PromError::invalid("query", m),
+        promql::Error::Eval(e) => PromError::eval(e),
+        promql::Error::Data(e) => e.into(),
     }
 }
 
-async fn evaluate(state: &AppState, r: &Ready, params: QueryParams, instant: bool) -> Result<Answer, PromError> {
-    let (value, warnings) = run(state, r, params, instant).await?;
+/// The `query` parameter parsed (once per request).
+fn parse(r: &Ready, instant: bool) -> Result<Parsed, PromError> {
+    promql::build::parse(r.form.value("query")).map_err(|e| prom_error(e.into(), instant))
+}
+
+/// The query's value and warnings, or its error as Prometheus words it.
+async fn run(state: &AppState, r: &Ready, parsed: &Parsed, params: QueryParams, instant: bool) -> Result<(Value, Vec<String>), PromError> {
+    promql::query(&state.data, &r.db, r.rp.as_deref(), parsed, &params).await.map_err(|e| prom_error(e, instant))
+}
+
+async fn evaluate(state: &AppState, r: &Ready, parsed: &Parsed, params: QueryParams, instant: bool) -> Result<Answer, PromError> {
+    let (value, warnings) = run(state, r, parsed, params, instant).await?;
     Ok(Answer::with_warnings(prom_format::query_data(&value), warnings))
 }
 
 /// A range query through the cache (`query_cache`): its steps [start, end] from what is kept,
 /// the others evaluated.
-async fn cached_range(cache: &QueryCache, state: &AppState, r: &Ready, params: QueryParams) -> Result<Answer, PromError> {
+async fn cached_range(cache: &QueryCache, state: &AppState, r: &Ready, parsed: &Parsed, params: QueryParams) -> Result<Answer, PromError> {
     let query = r.form.value("query").to_string();
     let key = Key { db: r.db.clone(), rp: r.rp.clone(), query, step: params.step, lookback: params.lookback };
     let part = |start, end| async move {
-        match run(state, r, QueryParams { start, end, ..params }, false).await? {
+        match run(state, r, parsed, QueryParams { start, end, ..params }, false).await? {
             (Value::Matrix(m), warnings) => Ok((m, warnings)),
             _ => Err(PromError::eval(EvalError::Execution("a range query answered other than a matrix".into()))),
         }
@@ -90,16 +99,17 @@ async fn cached_range(cache: &QueryCache, state: &AppState, r: &Ready, params: Q
 pub async fn query(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let t = prom_params::millis(time_param(&r.form, "time", now())?);
     let params = query_params(&r.form, &state, t, t, 0)?;
-    evaluate(&state, &r, params, true).await
+    evaluate(&state, &r, &parse(&r, true)?, params, true).await
 }
 
 /// `/api/v1/query_range`: `query` from `start` to `end` every `step`.
 pub async fn query_range(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let (start, end, step) = range(&r.form)?;
     let params = query_params(&r.form, &state, start, end, step)?;
+    let parsed = parse(&r, false)?;
     match state.query_cache.as_deref() {
-        Some(cache) if query_cache::wanted(&r.form, start, step) => cached_range(cache, &state, &r, params).await,
-        _ => evaluate(&state, &r, params, false).await,
+        Some(cache) if query_cache::wanted(&r.form, start, step) && parsed.reads_only_the_past() => cached_range(cache, &state, &r, &parsed, params).await,
+        _ => evaluate(&state, &r, &parsed, params, false).await,
     }
 }
 

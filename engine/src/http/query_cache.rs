@@ -16,15 +16,15 @@
 //! - at most `--query.cache-max-bytes` (estimated), the least recently used answers go first.
 //!
 //! Queries that bypass it (`wanted`): `nocache=1`, a start off the step grid, and queries
-//! whose steps read data after their own time (any `@`, a negative `offset`), which later
-//! writes could change. The HTTP handler (`prom_api::query_range`) decides, this module
-//! keeps and merges; it knows nothing of how a part is evaluated.
+//! whose steps read data after their own time (any `@`, a negative `offset`, as the query's
+//! plan shows: `promql::build::Parsed::reads_only_the_past`), which later writes could
+//! change. The HTTP handler (`prom_api::query_range`) decides, this module keeps and merges;
+//! it knows nothing of how a part is evaluated.
 
 use super::prom_params::Form;
 use crate::data::generation::Generations;
 use crate::metrics::Metrics;
 use crate::promql::value::{Labels, Matrix, Point, Series};
-use promql_parser::parser::{ast, Expr};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
@@ -85,36 +85,12 @@ pub struct QueryCache {
 }
 
 /// Whether the request may use the cache: no `nocache` (VictoriaMetrics' parameter, true
-/// unless empty, `0`, `f`, `false` or `no`), `start` on the step grid, and a query whose steps
-/// read nothing after their own time.
+/// unless empty, `0`, `f`, `false` or `no`) and `start` on the step grid. The query must also
+/// read nothing after its steps' own times (`Parsed::reads_only_the_past`, asked by the
+/// handler of the query it has parsed).
 pub fn wanted(form: &Form, start: i64, step: i64) -> bool {
     let nocache = !matches!(form.value("nocache").to_ascii_lowercase().as_str(), "" | "0" | "f" | "false" | "no");
-    !nocache && start.rem_euclid(step) == 0 && reads_only_the_past(form.value("query"))
-}
-
-/// Whether every step of `query` reads only data at or before its own time: no `@` (whose
-/// answer depends on the query's start or end, or on one fixed time for every step) and no
-/// negative `offset`, in any selector or subquery. A query that does not parse is false (the
-/// evaluator reports why).
-pub fn reads_only_the_past(query: &str) -> bool {
-    struct Check(bool);
-    impl promql_parser::util::ExprVisitor for Check {
-        type Error = ();
-        fn pre_visit(&mut self, e: &Expr) -> Result<bool, ()> {
-            let (at, offset) = match e {
-                Expr::VectorSelector(s) => (&s.at, &s.offset),
-                Expr::MatrixSelector(m) => (&m.vs.at, &m.vs.offset),
-                Expr::Subquery(s) => (&s.at, &s.offset),
-                _ => return Ok(true),
-            };
-            self.0 &= at.is_none() && !matches!(offset, Some(ast::Offset::Neg(_)));
-            Ok(self.0)
-        }
-    }
-    let Ok(expr) = promql_parser::parser::parse(query) else { return false };
-    let mut check = Check(true);
-    let _ = promql_parser::util::walk_expr(&mut check, &expr);
-    check.0
+    !nocache && start.rem_euclid(step) == 0
 }
 
 /// The steps of `series` in [from, to], without the series left with none.

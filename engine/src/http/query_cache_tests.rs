@@ -235,6 +235,11 @@ fn which_requests_bypass_the_cache() {
     }
 }
 
+/// The check the handler makes of a query's selectors, on the text.
+fn reads_only_the_past(query: &str) -> bool {
+    crate::promql::build::parse(query).is_ok_and(|p| p.reads_only_the_past())
+}
+
 fn entry(n: usize) -> Arc<Matrix> {
     Arc::new(vec![Series { labels: labels(&[("__name__", "x")]), points: (0..n as i64).map(|i| Point { t: i * MIN, v: 1.0 }).collect() }])
 }

@@ -51,20 +51,26 @@ fn by_reverse_value(a: &Entry, b: &Entry) -> bool {
 
 /// Which of a series' labels make its group: with `without`, all labels but `grouping` and
 /// `__name__`; with `by`, only `grouping`.
+#[derive(Clone, Copy)]
 pub(super) struct Grouping<'a> {
     pub names: &'a [String],
     pub without: bool,
 }
 
 impl<'a> Grouping<'a> {
+    /// Whether a label named `name` is part of the group key.
+    pub fn keeps(&self, name: &str) -> bool {
+        self.names.iter().any(|g| g == name) != self.without && !(self.without && name == "__name__")
+    }
+
     fn pairs<'l>(&self, metric: &'l Labels) -> impl Iterator<Item = (&'l str, &'l str)> + use<'a, 'l> {
-        let (names, without) = (self.names, self.without);
-        metric.iter().filter(move |(n, _)| names.iter().any(|g| g == n) != without && !(without && *n == "__name__"))
+        let by = *self;
+        metric.iter().filter(move |(n, _)| by.keeps(n))
     }
 
     /// The group key, which is also the output label set of the group.
     pub fn key(&self, metric: &Labels) -> Labels {
-        Labels::from_sorted(self.pairs(metric).map(|(n, v)| (n.to_string(), v.to_string())).collect())
+        Labels::from_sorted(self.pairs(metric))
     }
 
     /// A hash of the group key, made without building it.
@@ -83,6 +89,8 @@ impl<'a> Grouping<'a> {
 }
 
 /// Aggregates `vec` into groups. `grouping` is the `by`/`without` label list; `ts` the step.
+/// The evaluator aggregates all steps at once (`aggregate_steps`, `count_values`); this is
+/// the step-at-a-time port those are tested against.
 pub fn aggregate(
     op: AggOp,
     grouping: &[String],
@@ -105,9 +113,7 @@ pub fn aggregate(
         if let AggParam::Label(l) = &param {
             value_label = l.clone();
         }
-        if !is_valid_label_name(&value_label) {
-            return Err(EvalError::Execution(format!("invalid label name {}", go_quote(&value_label))));
-        }
+        check_value_label(&value_label)?;
         if !without {
             grouping.push(value_label.clone());
         }
@@ -166,6 +172,14 @@ pub fn aggregate(
         out.push(Sample { labels: g.labels, point: Point { t: ts, v: g.value } });
     }
     Ok(out)
+}
+
+/// count_values' error for a label name Prometheus does not take.
+pub(super) fn check_value_label(name: &str) -> Result<(), EvalError> {
+    if !is_valid_label_name(name) {
+        return Err(EvalError::Execution(format!("invalid label name {}", go_quote(name))));
+    }
+    Ok(())
 }
 
 /// topk/bottomk's k from its parameter, or Prometheus' error when it does not fit an int64.

@@ -1,7 +1,7 @@
 //! Aggregations over every step of a range query at once: each input series' group is found
 //! once (not at every step), and its points are added into the group's per-step accumulators
 //! (sum, count, avg, min, max, group, stddev, stdvar), heaps (topk, bottomk) or lists
-//! (quantile), with no vector built per step. The answer is exactly the one
+//! (quantile), with no vector built per step (count_values: `count_values.rs`). The answer is exactly the one
 //! `aggregate::aggregate` gives step by step (Prometheus 2.42's `aggregation`), whose update and
 //! finishing functions it calls: at each step the samples reach a group in the input's series
 //! order, so sums and means add up, heaps fill and quantiles sort in the same order, and the
@@ -12,11 +12,6 @@ use super::error::EvalError;
 use super::plan::AggOp;
 use super::value::{Labels, Matrix, Point, Series};
 use rustc_hash::FxHashMap;
-
-/// Whether `aggregate` takes `op` (all but count_values).
-pub fn handles(op: AggOp) -> bool {
-    op != AggOp::CountValues
-}
 
 /// topk, bottomk and quantile keep their samples; the others running numbers.
 fn keeps_samples(op: AggOp) -> bool {
@@ -53,12 +48,13 @@ pub fn per_step(param: &Matrix, steps: &[i64]) -> Vec<f64> {
     out
 }
 
-/// Aggregates `input` (points at the times of `steps`, in time order) by `op` (see `handles`)
-/// at every step; `param` holds the parameter's value at each step (topk, bottomk, quantile).
+/// Aggregates `input` (points at the times of `steps`, in time order) by `op` (all but
+/// count_values) at every step; `param` holds the parameter's value at each step (topk,
+/// bottomk, quantile).
 /// When topk's or bottomk's parameter does not fit an int64 at a step, the answer holds the
 /// steps before it, with the error the step-by-step evaluation raises there.
 pub fn aggregate(op: AggOp, grouping: &[String], without: bool, param: &[f64], input: &Matrix, steps: &[i64]) -> (Matrix, Option<EvalError>) {
-    debug_assert!(handles(op));
+    debug_assert!(op != AggOp::CountValues);
     let mut error = None;
     let mut sizes = Vec::new();
     if matches!(op, AggOp::Topk | AggOp::Bottomk) {
@@ -171,32 +167,11 @@ fn by_series(op: AggOp, mut groups: Vec<Group>, met: &[Vec<usize>], input: &Matr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::promql::aggregate::{self, AggParam};
-    use crate::promql::value::Sample;
-
-    /// The step-by-step answer: `aggregate::aggregate` at each step, gathered into series in
-    /// the order they first appear, up to the first step that fails (and its error).
-    fn step_by_step(op: AggOp, grouping: &[String], without: bool, param: &[f64], input: &Matrix, steps: &[i64]) -> (Matrix, Option<String>) {
-        let mut out: Matrix = Vec::new();
-        for (k, &ts) in steps.iter().enumerate() {
-            let vec: Vec<Sample> = input.iter().filter_map(|s| s.points.iter().find(|p| p.t == ts).map(|p| Sample { labels: s.labels.clone(), point: *p })).collect();
-            let param = param.get(k).map_or(AggParam::None, |&p| AggParam::Number(p));
-            let answer = match aggregate::aggregate(op, grouping, without, param, &vec, ts) {
-                Ok(answer) => answer,
-                Err(e) => return (out, Some(format!("{e:?}"))),
-            };
-            for s in answer {
-                match out.iter_mut().find(|o| o.labels == s.labels) {
-                    Some(o) => o.points.push(s.point),
-                    None => out.push(Series { labels: s.labels, points: vec![s.point] }),
-                }
-            }
-        }
-        (out, None)
-    }
+    use crate::promql::aggregate::AggParam;
+    use crate::promql::testing::step_by_step;
 
     fn series(pairs: &[(&str, &str)], points: &[(i64, f64)]) -> Series {
-        let labels = Labels::from_sorted(pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
+        let labels = Labels::from_sorted(pairs.iter().copied());
         Series { labels, points: points.iter().map(|&(t, v)| Point { t, v }).collect() }
     }
 
@@ -237,7 +212,8 @@ mod tests {
         for (op, params) in cases {
             for param in params {
                 for (grouping, without) in [(vec!["job".to_string()], false), (vec![], false), (vec!["i".to_string()], true), (vec!["nosuch".to_string()], true)] {
-                    let (want, want_error) = step_by_step(op, &grouping, without, param, &input, &steps);
+                    let param_at = |k: usize| param.get(k).map_or(AggParam::None, |&p| AggParam::Number(p));
+                    let (want, want_error) = step_by_step(op, &grouping, without, &param_at, &input, &steps);
                     let (got, got_error) = aggregate(op, &grouping, without, param, &input, &steps);
                     let bits = |m: &Matrix| m.iter().map(|s| (s.labels.to_string(), s.points.iter().map(|p| (p.t, p.v.to_bits())).collect::<Vec<_>>())).collect::<Vec<_>>();
                     let case = format!("{op:?} {param:?} {grouping:?} without={without}");

@@ -4,7 +4,7 @@
 //! formatting that error messages and `count_values` need: `strconv.Quote`, `Labels.String`,
 //! `strconv.FormatFloat(v, 'f', -1, 64)` and `%v` of a float.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::error::EvalError;
 use super::gofmt::labels_string;
@@ -155,7 +155,7 @@ pub(super) fn result_metric(lhs: &Labels, rhs: &Labels, op: BinOp, m: &VectorMat
 /// step: `later` comes after `earlier` in that side's vector.
 pub(super) fn duplicate_on_one_side(sig: &[(&str, &str)], one_to_many: bool, later: &Labels, earlier: &Labels) -> EvalError {
     let one_side = if one_to_many { "left" } else { "right" };
-    let matched = Labels::from_sorted(sig.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
+    let matched = Labels::from_sorted(sig.iter().copied());
     EvalError::Execution(format!(
         "found duplicate series for the match group {} on the {} hand-side of the operation: [{}, {}]\
          ;many-to-many matching not allowed: matching labels must be unique on one side",
@@ -191,7 +191,7 @@ pub fn vector_binop(
     let (lhs, rhs) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
 
     // The rhs is the "one" side: its signatures must be unique.
-    let mut right_sigs: HashMap<Vec<(&str, &str)>, &Sample> = HashMap::with_capacity(rhs.len());
+    let mut right_sigs: FxHashMap<Vec<(&str, &str)>, &Sample> = FxHashMap::with_capacity_and_hasher(rhs.len(), Default::default());
     for rs in rhs {
         let sig = signature(&rs.labels, matching);
         if let Some(dupl) = right_sigs.get(&sig) {
@@ -202,7 +202,7 @@ pub fn vector_binop(
 
     // Per matched signature: for one-to-one just its presence, for many-to-one the set of
     // result label sets already produced for it.
-    let mut matched_sigs: HashMap<Vec<(&str, &str)>, HashSet<Labels>> = HashMap::new();
+    let mut matched_sigs: FxHashMap<Vec<(&str, &str)>, FxHashSet<Labels>> = FxHashMap::default();
     let mut out = Vec::new();
     for ls in lhs {
         let sig = signature(&ls.labels, matching);
@@ -231,7 +231,7 @@ pub fn vector_binop(
                 }
             }
             None => {
-                let mut inserted = HashSet::new();
+                let mut inserted = FxHashSet::default();
                 if matching.card != Cardinality::OneToOne {
                     inserted.insert(metric.clone());
                 }
@@ -247,7 +247,7 @@ fn at(s: &Sample, ts: i64) -> Sample {
     Sample { labels: s.labels.clone(), point: Point { t: ts, v: s.point.v } }
 }
 
-fn sig_set<'a>(v: &'a [Sample], m: &VectorMatching) -> HashSet<Vec<(&'a str, &'a str)>> {
+fn sig_set<'a>(v: &'a [Sample], m: &VectorMatching) -> FxHashSet<Vec<(&'a str, &'a str)>> {
     v.iter().map(|s| signature(&s.labels, m)).collect()
 }
 

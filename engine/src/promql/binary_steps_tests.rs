@@ -6,12 +6,10 @@
 //! samples share a step), it is asserted as well.
 
 use super::STEP_BY_STEP;
-use crate::promql::build::{plan, Span};
 use crate::promql::error::EvalError;
 use crate::promql::eval::{Evaluator, Limits};
-use crate::promql::plan::MatchOp;
-use crate::promql::testing::l;
-use crate::promql::value::{Point, Series, Stored, Value};
+use crate::promql::testing::{l, plan_over};
+use crate::promql::value::{Point, Series, Value};
 use std::time::{Duration, Instant};
 
 /// Steps are 10 s apart and a sample is seen only at its own step.
@@ -62,24 +60,7 @@ fn data() -> Vec<Series> {
 type Outcome = Result<(Vec<(String, Vec<(i64, u64)>)>, usize), EvalError>;
 
 fn eval(q: &str, start: i64, end: i64, max_samples: usize, step_by_step: bool) -> Outcome {
-    let p = plan(q, Span { start, end, lookback: LOOKBACK }).unwrap_or_else(|e| panic!("{q}: {e:?}"));
-    let series: Vec<Vec<Stored>> = p
-        .reads
-        .iter()
-        .map(|r| {
-            data()
-                .into_iter()
-                .filter(|s| {
-                    r.matchers.iter().all(|m| match m.op {
-                        MatchOp::Equal => s.labels.get(&m.name) == m.value,
-                        MatchOp::Regex => regex::Regex::new(&format!("^(?:{})$", m.value)).unwrap().is_match(s.labels.get(&m.name)),
-                        _ => panic!("{q}: matcher {m:?}"),
-                    })
-                })
-                .map(|s| Stored::decoded(s.labels, s.points))
-                .collect()
-        })
-        .collect();
+    let (p, series) = plan_over(q, &data(), start, end, LOOKBACK);
     let limits = Limits { deadline: Instant::now() + Duration::from_secs(60), max_samples };
     let interval = if start == end { 1 } else { STEP };
     let mut ev = Evaluator { start, end, interval, lookback: LOOKBACK, series: &series, limits, current: 0 };

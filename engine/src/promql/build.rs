@@ -54,13 +54,33 @@ fn register_2_42_functions() {
     });
 }
 
+/// A query parsed once, to be planned for each span it is evaluated over.
+pub struct Parsed(Expr);
+
+/// Parses `text`.
+pub fn parse(text: &str) -> Result<Parsed, EvalError> {
+    register_2_42_functions();
+    ast::parse(text).map(Parsed).map_err(|e| EvalError::BadData(format!("parse error: {e}")))
+}
+
+impl Parsed {
+    /// The plan for `span`.
+    pub fn plan(&self, span: Span) -> Result<Plan, EvalError> {
+        let mut builder = Builder { span, reads: Vec::new() };
+        let root = builder.node(&self.0, &Path::default())?;
+        Ok(Plan { root, reads: builder.reads })
+    }
+
+    /// Whether every step of the query reads only data at or before its own time (see
+    /// `Node::reads_only_the_past`); false for a query that does not plan.
+    pub fn reads_only_the_past(&self) -> bool {
+        self.plan(Span { start: 0, end: 0, lookback: 0 }).is_ok_and(|p| p.root.reads_only_the_past())
+    }
+}
+
 /// Parses `text` and plans it for `span`.
 pub fn plan(text: &str, span: Span) -> Result<Plan, EvalError> {
-    register_2_42_functions();
-    let expr = ast::parse(text).map_err(|e| EvalError::BadData(format!("parse error: {e}")))?;
-    let mut builder = Builder { span, reads: Vec::new() };
-    let root = builder.node(&expr, &Path::default())?;
-    Ok(Plan { root, reads: builder.reads })
+    parse(text)?.plan(span)
 }
 
 /// The subqueries above a node: their offsets and ranges summed since the last `@` among

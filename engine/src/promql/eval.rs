@@ -5,8 +5,8 @@
 //! sorted by time and still hold staleness markers. The sample limit and the deadline are
 //! checked as it goes.
 
-use super::aggregate::{self, AggParam};
 use super::aggregate_steps;
+use super::count_values::count_values;
 use super::eval_window::window;
 use super::binary;
 use super::binary_steps;
@@ -136,18 +136,7 @@ impl<'a> Evaluator<'a> {
                     }
                 }
             }
-            Node::Aggregate { op, expr, param, grouping, without } => {
-                let (op, without) = (*op, *without);
-                match param.as_deref() {
-                    Some(Node::String(label)) => {
-                        let label = label.clone();
-                        self.range_eval(&[expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::Label(label.clone()), vector(&v[0]), ts))?
-                    }
-                    p if aggregate_steps::handles(op) => self.aggregate_steps(op, p, expr, grouping, without)?,
-                    Some(p) => self.range_eval(&[p, expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::Number(scalar(&v[0])), vector(&v[1]), ts))?,
-                    None => self.range_eval(&[expr], |v, ts| aggregate::aggregate(op, grouping, without, AggParam::None, vector(&v[0]), ts))?,
-                }
-            }
+            Node::Aggregate { op, expr, param, grouping, without } => self.aggregate_steps(*op, param.as_deref(), expr, grouping, *without)?,
             Node::Call { name, func, args, .. } => self.call(name, *func, args)?,
         };
         Ok(Evaluated::Matrix(matrix))
@@ -217,8 +206,9 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
-    /// An aggregation over every step at once (`aggregate_steps`), its parameter evaluated
-    /// first; what it holds is counted, and an error raised, as `range_eval` does.
+    /// An aggregation over every step at once (`aggregate_steps`, `count_values`), its
+    /// parameter evaluated first; what it holds is counted, and an error raised, as
+    /// `range_eval` does.
     fn aggregate_steps(&mut self, op: AggOp, param: Option<&Node>, expr: &Node, grouping: &[String], without: bool) -> Result<Matrix, EvalError> {
         let before = self.current;
         let mut inputs = Vec::with_capacity(2);
@@ -229,8 +219,13 @@ impl<'a> Evaluator<'a> {
         let held_inputs = self.current;
         self.check_deadline()?;
         let steps: Vec<i64> = self.steps().collect();
-        let param = inputs.pop().map_or_else(Vec::new, |p| aggregate_steps::per_step(&p, &steps));
-        let (out, error) = aggregate_steps::aggregate(op, grouping, without, &param, &input, &steps);
+        let (out, error) = match param {
+            Some(Node::String(label)) => count_values(label, grouping, without, &input, &steps).map_or_else(|e| (Vec::new(), Some(e)), |out| (out, None)),
+            _ => {
+                let param = inputs.pop().map_or_else(Vec::new, |p| aggregate_steps::per_step(&p, &steps));
+                aggregate_steps::aggregate(op, grouping, without, &param, &input, &steps)
+            }
+        };
         let produced = out.iter().map(|s| s.points.len()).sum();
         self.current = held_inputs;
         self.hold(produced)?;

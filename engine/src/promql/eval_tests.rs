@@ -2,6 +2,7 @@
 //! series, with the answers worked out by hand from Prometheus 2.42's rules.
 
 use super::build::{plan, Span};
+use super::testing::plan_over;
 use super::eval::Limits;
 use super::run::{run, Steps};
 use super::value::{Labels, Point, Sample, Series, Stored, Value, STALE_NAN_BITS};
@@ -29,18 +30,7 @@ fn stored() -> Vec<Stored> {
 /// Evaluates `q` as Prometheus would, with the reads answered from `data()`.
 fn eval(q: &str, start_s: i64, end_s: i64, step_s: i64) -> Value {
     let (start, end) = (start_s * 1000, end_s * 1000);
-    let p = plan(q, Span { start, end, lookback: LOOKBACK }).unwrap();
-    let series: Vec<Vec<Stored>> = p
-        .reads
-        .iter()
-        .map(|r| {
-            data()
-                .into_iter()
-                .filter(|s| r.matchers.iter().all(|m| m.op == super::plan::MatchOp::Equal && s.labels.get(&m.name) == m.value))
-                .map(|s| Stored::decoded(s.labels, s.points))
-                .collect()
-        })
-        .collect();
+    let (p, series) = plan_over(q, &data(), start, end, LOOKBACK);
     let limits = Limits { deadline: Instant::now() + Duration::from_secs(10), max_samples: 1000 };
     run(&p, &series, Steps { start, end, step: step_s * 1000, lookback: LOOKBACK }, limits).unwrap()
 }

@@ -9,6 +9,7 @@ mod aggregate_steps;
 pub mod binary;
 mod binary_steps;
 pub mod build;
+mod count_values;
 pub mod error;
 pub mod eval;
 mod eval_window;
@@ -28,7 +29,7 @@ use crate::data::{self, Data, Selection};
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::encoding::piece::{self, StoredChunk};
 use crate::data::schema::Policies;
-use build::{Read, Span};
+use build::{Parsed, Read, Span};
 use error::EvalError;
 use eval::Limits;
 use plan::MatchOp;
@@ -59,11 +60,12 @@ pub enum Error {
     Data(#[from] data::Error),
 }
 
-/// Evaluates the PromQL `text` over database `db` (policy `rp`, or the default one): an
-/// instant query (start = end, step 0) answers a scalar, string, vector or matrix, a range
-/// query a matrix; with the warnings of the evaluation.
-pub async fn query(data: &Data, db: &str, rp: Option<&str>, text: &str, params: &QueryParams) -> Result<(Value, Vec<String>), Error> {
-    let plan = build::plan(text, Span { start: params.start, end: params.end, lookback: params.lookback })?;
+/// Evaluates the PromQL query `parsed` (`build::parse`; a range query answered in parts from
+/// the cache is parsed once) over database `db` (policy `rp`, or the default one): an instant
+/// query (start = end, step 0) answers a scalar, string, vector or matrix, a range query a
+/// matrix; with the warnings of the evaluation.
+pub async fn query(data: &Data, db: &str, rp: Option<&str>, parsed: &Parsed, params: &QueryParams) -> Result<(Value, Vec<String>), Error> {
+    let plan = parsed.plan(Span { start: params.start, end: params.end, lookback: params.lookback })?;
     let steps = Steps { start: params.start, end: params.end, step: params.step, lookback: params.lookback };
     run::check_kind(&plan, steps)?;
     let mut series = Vec::with_capacity(plan.reads.len());
@@ -97,9 +99,9 @@ async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, deadline: I
             continue;
         }
         let chunks = std::mem::take(&mut chunks);
-        let labels = Labels::from_sorted(piece.labels.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
-        let name = labels.to_string();
-        out.push(Stored { labels, samples: Box::new(move || decode(&chunks, min_t, max_t).ok_or_else(|| Undecodable(name.clone()))) });
+        let labels = Labels::from(piece.labels);
+        let name = labels.clone();
+        out.push(Stored { labels, samples: Box::new(move || decode(&chunks, min_t, max_t).ok_or_else(|| Undecodable(name.to_string()))) });
     }
     Ok(out)
 }

@@ -108,6 +108,21 @@ impl Node {
         }
     }
 
+    /// Whether every step reads only data at or before its own time: no `@` (whose answer
+    /// depends on the query's start or end, or on one fixed time for every step) and no
+    /// negative offset, in any selector or subquery.
+    pub fn reads_only_the_past(&self) -> bool {
+        match self {
+            Node::Number(_) | Node::String(_) => true,
+            Node::Vector(s) | Node::Matrix { selector: s, .. } => s.at.is_none() && s.offset >= 0,
+            Node::Subquery { expr, offset, at, .. } => at.is_none() && *offset >= 0 && expr.reads_only_the_past(),
+            Node::Negate(e) => e.reads_only_the_past(),
+            Node::Binary { lhs, rhs, .. } => lhs.reads_only_the_past() && rhs.reads_only_the_past(),
+            Node::Aggregate { expr, param, .. } => expr.reads_only_the_past() && param.as_deref().is_none_or(Node::reads_only_the_past),
+            Node::Call { args, .. } => args.iter().all(Node::reads_only_the_past),
+        }
+    }
+
     /// The matchers of a vector or matrix selector (what `absent` builds its labels from).
     pub fn selector_matchers(&self) -> Option<&[LabelMatcher]> {
         match self {

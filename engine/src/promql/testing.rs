@@ -1,7 +1,11 @@
-//! What the operator and aggregation tests share: label sets written as in Prometheus' .test
-//! files, and a comparison of vectors to 1e-9.
+//! What the evaluator's tests share: label sets written as in Prometheus' .test files, a
+//! comparison of vectors to 1e-9, a query planned with its reads answered from given series,
+//! and an aggregation done the step-by-step way to compare the all-steps ones with.
 
-use super::value::{Labels, Point, Sample, Vector};
+use super::aggregate::{self, AggParam};
+use super::build::{plan, Plan, Span};
+use super::plan::AggOp;
+use super::value::{Labels, Matrix, Point, Sample, Series, Stored, Vector};
 
 /// The step time the operator and aggregation tests evaluate at.
 pub const TS: i64 = 3_000_000;
@@ -52,4 +56,43 @@ pub fn check_as(mut got: Vector, want: &[(&str, f64)], ordered: bool) {
 
 pub fn check(got: Vector, want: &[(&str, f64)]) {
     check_as(got, want, false)
+}
+
+/// Plans `q` for [start, end] and answers its reads from `data` as storage would: each read
+/// gets the series whose labels satisfy all its matchers, in `data`'s order.
+pub fn plan_over(q: &str, data: &[Series], start: i64, end: i64, lookback: i64) -> (Plan, Vec<Vec<Stored>>) {
+    let p = plan(q, Span { start, end, lookback }).unwrap_or_else(|e| panic!("{q}: {e:?}"));
+    let series = p
+        .reads
+        .iter()
+        .map(|r| {
+            let matchers: Vec<_> = r.matchers.iter().map(|m| (m.name.as_str(), super::matcher(m).unwrap())).collect();
+            data.iter()
+                .filter(|s| matchers.iter().all(|(name, m)| m.matches_value(s.labels.get(name))))
+                .map(|s| Stored::decoded(s.labels.clone(), s.points.clone()))
+                .collect()
+        })
+        .collect();
+    (p, series)
+}
+
+/// The step-by-step answer of an aggregation: `aggregate::aggregate` at each step (with the
+/// parameter `param(k)` at step k), gathered into series in the order they first appear, up to
+/// the first step that fails (and its error).
+pub fn step_by_step(op: AggOp, grouping: &[String], without: bool, param: &dyn Fn(usize) -> AggParam, input: &Matrix, steps: &[i64]) -> (Matrix, Option<String>) {
+    let mut out: Matrix = Vec::new();
+    for (k, &ts) in steps.iter().enumerate() {
+        let vec: Vec<Sample> = input.iter().filter_map(|s| s.points.iter().find(|p| p.t == ts).map(|p| Sample { labels: s.labels.clone(), point: *p })).collect();
+        let answer = match aggregate::aggregate(op, grouping, without, param(k), &vec, ts) {
+            Ok(answer) => answer,
+            Err(e) => return (out, Some(format!("{e:?}"))),
+        };
+        for s in answer {
+            match out.iter_mut().find(|o| o.labels == s.labels) {
+                Some(o) => o.points.push(s.point),
+                None => out.push(Series { labels: s.labels, points: vec![s.point] }),
+            }
+        }
+    }
+    (out, None)
 }

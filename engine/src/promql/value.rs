@@ -2,13 +2,51 @@
 //! label sets, points, instant vectors, range vectors (matrices), scalars and strings. Only
 //! float samples: native histograms are refused before evaluation.
 
+use std::cmp::Ordering;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::LazyLock;
 
-/// A label set: (name, value) pairs sorted by name, names unique, no empty values. Shared:
-/// every step's sample of a series holds the same set, and a change copies it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Arc<Vec<(String, String)>>);
+/// A label set: (name, value) pairs sorted by name, names unique, no empty values. It is the
+/// stored form (`crate::labels::Labels`, one shared byte string), so a series read for a query
+/// costs no allocation per label, every step's sample of a series holds the same set, and a
+/// change makes a new one. Ordered as Prometheus orders label sets (pair by pair, name then
+/// value), which the byte order of the encoding is not.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Labels(crate::labels::Labels);
+
+/// The empty set, shared (scalars at every step carry it).
+static EMPTY: LazyLock<Labels> = LazyLock::new(|| Labels(crate::labels::Labels::from_sorted([])));
+
+impl Default for Labels {
+    fn default() -> Labels {
+        EMPTY.clone()
+    }
+}
+
+impl Ord for Labels {
+    fn cmp(&self, other: &Labels) -> Ordering {
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Labels) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl From<crate::labels::Labels> for Labels {
+    /// A stored series' label set, shared as it is.
+    fn from(stored: crate::labels::Labels) -> Labels {
+        Labels(stored)
+    }
+}
 
 impl Labels {
     /// From pairs in any order; empty values are left out (Prometheus' label rule).
@@ -16,41 +54,42 @@ impl Labels {
         pairs.retain(|(_, v)| !v.is_empty());
         pairs.sort();
         pairs.dedup_by(|a, b| a.0 == b.0);
-        Labels(Arc::new(pairs))
+        Labels::from_sorted(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
     }
 
     /// From pairs already sorted by name, unique, without empty values.
-    pub fn from_sorted(pairs: Vec<(String, String)>) -> Labels {
-        Labels(Arc::new(pairs))
+    pub fn from_sorted<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Labels {
+        Labels(crate::labels::Labels::from_sorted(pairs))
     }
 
     /// Keeps the labels whose name satisfies `keep`.
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        if self.0.iter().any(|(n, _)| !keep(n)) {
-            Arc::make_mut(&mut self.0).retain(|(n, _)| keep(n));
+        if self.iter().any(|(n, _)| !keep(n)) {
+            *self = Labels::from_sorted(self.iter().filter(|(n, _)| keep(n)));
         }
     }
 
     /// The value of `name`, "" when absent.
     pub fn get(&self, name: &str) -> &str {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap_or("")
+        self.0.get(name)
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|(n, _)| n == name)
+        self.iter().any(|(n, _)| n == name)
     }
 
     /// Sets `name` to `value`, or removes it when `value` is empty.
     pub fn set(&mut self, name: &str, value: &str) {
-        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
-            Ok(i) if value.is_empty() => {
-                Arc::make_mut(&mut self.0).remove(i);
-            }
-            Ok(i) if self.0[i].1 == value => {}
-            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = value.to_string(),
-            Err(_) if value.is_empty() => {}
-            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name.to_string(), value.to_string())),
+        if value.is_empty() {
+            self.remove(name);
+            return;
         }
+        if self.get(name) == value {
+            return;
+        }
+        let before = self.iter().filter(|(n, _)| *n < name);
+        let after = self.iter().filter(|(n, _)| *n > name);
+        *self = Labels::from_sorted(before.chain([(name, value)]).chain(after));
     }
 
     pub fn remove(&mut self, name: &str) {
@@ -65,11 +104,11 @@ impl Labels {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.0.iter()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.as_bytes().is_empty()
     }
 }
 
@@ -77,7 +116,7 @@ impl fmt::Display for Labels {
     /// As Prometheus prints a label set: `{a="1", b="2"}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
-        for (i, (n, v)) in self.0.iter().enumerate() {
+        for (i, (n, v)) in self.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
