@@ -77,11 +77,11 @@ impl Labels {
             // The part after the last separator is empty: that ends the list.
             let name = parts.next().filter(|p| !p.is_empty())?;
             let value = parts.next()?;
-            // Safe: built from &str or checked in from_encoded.
-            Some((
-                std::str::from_utf8(name).unwrap_or_default(),
-                std::str::from_utf8(value).unwrap_or_default(),
-            ))
+            // SAFETY: every part is valid UTF-8: a `Labels` is only made by `from_sorted`, from
+            // `&str`s, or by `from_encoded`, which checks each part (and a separator byte,
+            // 0xff, never occurs inside UTF-8, so the parts are exactly those strings).
+            // Checking again here showed in profiles of queries over many series.
+            Some(unsafe { (std::str::from_utf8_unchecked(name), std::str::from_utf8_unchecked(value)) })
         })
     }
 
