@@ -80,7 +80,7 @@ pub struct Windows {
 pub const MAX_WINDOWS: i64 = 1_000_000;
 
 impl Windows {
-    fn floor(&self, t: i64) -> i64 {
+    pub fn floor(&self, t: i64) -> i64 {
         match self.every {
             Some(every) => (t - self.offset).div_euclid(every) * every + self.offset,
             None => self.start,
@@ -96,12 +96,16 @@ pub struct Wanted {
     pub descending: bool,
 }
 
+/// The windows of one group that hold a point: for each window's start, the time its row
+/// reports and each call's value.
+pub type Occupied = BTreeMap<i64, (i64, Vec<Option<f64>>)>;
+
 /// The rows of one group, ascending: for each window its start and one value per call, after
 /// `fill`. `points[c]` are call c's points, sorted by time. A lone selector without
 /// `GROUP BY time` reports its point's time.
 pub fn rows(calls: &[Call], points: &[Vec<(i64, f64)>], windows: &Windows, fill: Fill, wanted: Wanted) -> Result<Vec<(i64, Vec<Option<f64>>)>, StatementError> {
     // Every window holding a point, with each call's value there (and a lone selector's time).
-    let mut occupied: BTreeMap<i64, (i64, Vec<Option<f64>>)> = BTreeMap::new();
+    let mut occupied: Occupied = BTreeMap::new();
     for (c, (call, pts)) in calls.iter().zip(points).enumerate() {
         let mut rest = &pts[..];
         while let Some(&(t, _)) = rest.first() {
@@ -111,15 +115,28 @@ pub fn rows(calls: &[Call], points: &[Vec<(i64, f64)>], windows: &Windows, fill:
                 None => rest.len(),
             };
             let entry = occupied.entry(start).or_insert_with(|| (start, vec![None; calls.len()]));
-            if let Some((chosen, v)) = call.reduce(&rest[..take]) {
-                entry.1[c] = Some(v);
-                if calls.len() == 1 && call.is_selector() && windows.every.is_none() {
-                    entry.0 = chosen;
-                }
+            if let Some(chosen) = call.reduce(&rest[..take]) {
+                entry.1[c] = Some(chosen.1);
+                entry.0 = row_time(calls, windows, start, chosen);
             }
             rest = &rest[take..];
         }
     }
+    fill_windows(calls, occupied, windows, fill, wanted)
+}
+
+/// The time a window's row reports when a call chose `chosen` there: the window's `start`,
+/// or the chosen point's time for a lone selector without `GROUP BY time`.
+pub fn row_time(calls: &[Call], windows: &Windows, start: i64, chosen: (i64, f64)) -> i64 {
+    if calls.len() == 1 && calls[0].is_selector() && windows.every.is_none() {
+        chosen.0
+    } else {
+        start
+    }
+}
+
+/// The rows of one group from its `occupied` windows (see `rows`), after `fill`.
+pub fn fill_windows(calls: &[Call], occupied: Occupied, windows: &Windows, fill: Fill, wanted: Wanted) -> Result<Vec<(i64, Vec<Option<f64>>)>, StatementError> {
     let (Some(every), false) = (windows.every, fill == Fill::None) else {
         let mut out: Vec<_> = occupied.into_values().collect();
         for row in out.iter_mut() {
@@ -148,7 +165,7 @@ pub fn rows(calls: &[Call], points: &[Vec<(i64, f64)>], windows: &Windows, fill:
 }
 
 /// Call `c`'s value in the window at `start`, filled from the occupied windows around it.
-fn value_at(occupied: &BTreeMap<i64, (i64, Vec<Option<f64>>)>, start: i64, c: usize, call: &Call, fill: Fill) -> Option<f64> {
+fn value_at(occupied: &Occupied, start: i64, c: usize, call: &Call, fill: Fill) -> Option<f64> {
     if let Some(v) = occupied.get(&start).and_then(|w| w.1[c]) {
         return Some(v);
     }
