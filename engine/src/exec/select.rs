@@ -266,6 +266,10 @@ pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option
             out.push(Table { name: Some(m.clone()), tags: grouped.then(|| key.into_iter().collect()), columns: names, rows: values });
         }
     }
+    // ORDER BY time DESC lists measurements and groups in reverse too, as InfluxDB 1.6 does.
+    if select.descending {
+        out.reverse();
+    }
     Ok(out.into_iter().skip(select.soffset).take(limit_or_all(select.slimit)).collect())
 }
 

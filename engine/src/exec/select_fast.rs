@@ -11,6 +11,7 @@ use super::window_acc::{keeps_points, WindowAcc};
 use super::Error;
 use crate::data::{SeriesStream, StoreError};
 use crate::encoding::piece::{self, StoredChunk};
+use crate::labels::Labels;
 use crate::query::aggregate::{row_time, Call, Occupied, Windows};
 use crate::query::condition::Cond;
 use std::collections::btree_map::Entry;
@@ -40,9 +41,9 @@ pub(super) fn fast_calls(columns: &[(String, Column)], fields: &[String], cond: 
 /// `[min_t, max_t]` ms), each with `calls`' values, by group key; and the earliest point's
 /// time (ns), if any.
 pub(super) async fn windows_by_group(mut stream: SeriesStream, field_map: &FieldMap, group_keys: &[&String], calls: &[Call], windows: &Windows, range: (i64, i64)) -> Result<(Vec<(TagSet, Occupied)>, Option<i64>), Error> {
-    let mut series: Vec<(TagSet, String, Vec<StoredChunk>)> = Vec::new();
+    let mut series: Vec<(TagSet, Labels, Vec<StoredChunk>)> = Vec::new();
     while let Some((labels, chunks)) = stream.next_chunks().await? {
-        series.push((tagset(field_map, &labels), labels.to_string(), chunks));
+        series.push((tagset(field_map, &labels), labels, chunks));
     }
     // The row path's series order, which the merge keeps (it decides how sums round).
     series.sort_by(|a, b| a.0.cmp(&b.0));
@@ -51,8 +52,8 @@ pub(super) async fn windows_by_group(mut stream: SeriesStream, field_map: &Field
     let mut earliest: Option<i64> = None;
     for (b, batch) in series.chunks(BATCH).enumerate() {
         let folded = crate::parallel::map(batch.len(), |i| fold_series(&batch[i].2, range, windows, (b * BATCH + i) as u32, keep));
-        for ((tags, name, _), windows) in batch.iter().zip(folded) {
-            let windows = windows.map_err(|e| StoreError::Corrupt(format!("chunk in series {name} ({e})")))?;
+        for ((tags, labels, _), windows) in batch.iter().zip(folded) {
+            let windows = windows.map_err(|e| StoreError::Corrupt(format!("chunk in series {labels} ({e})")))?;
             let Some((_, first)) = windows.first() else { continue };
             earliest = Some(earliest.map_or(first.first_time(), |e| e.min(first.first_time())));
             let group = groups.entry(group_key(group_keys, tags)).or_default();

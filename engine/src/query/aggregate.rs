@@ -1,8 +1,8 @@
 //! InfluxQL aggregates over points `(time ns, value)`: the functions, `GROUP BY time`
 //! windows and `fill`. Semantics follow InfluxDB 1.x: `stddev` is the sample deviation (null
-//! under two points), `percentile` picks the point at rank floor(n·p/100 + 0.5), selectors
-//! (`first last min max percentile`) keep the time of the point they chose, and an empty
-//! window counts 0 under `fill(null)`.
+//! under two points, from a running mean), `percentile` picks the point at rank
+//! floor(n·p/100 + 0.5), selectors (`first last min max percentile`) keep the time of the
+//! point they chose, and an empty window counts 0 under `fill(null)`.
 
 use super::ast::Fill;
 use super::error::StatementError;
@@ -45,8 +45,11 @@ impl Call {
                 if points.len() < 2 {
                     return None;
                 }
-                let mean = values().sum::<f64>() / n;
-                Some((t0, (values().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()))
+                // InfluxDB 1.6's two passes over the numbers: a running mean, then the squared
+                // deviations from it.
+                let numbers = || values().filter(|v| !v.is_nan());
+                let (mean, count) = numbers().fold((0.0, 0.0), |(mean, count), v| (mean + (v - mean) / (count + 1.0), count + 1.0));
+                Some((t0, (numbers().map(|v| (v - mean).powi(2)).sum::<f64>() / (count - 1.0)).sqrt()))
             }
             "median" => {
                 let mut sorted: Vec<f64> = values().collect();
@@ -213,6 +216,16 @@ mod tests {
         assert_eq!(call("mean").reduce(&[]), None);
         let ties = [(0, 1.0), (0, 3.0), (5, 4.0), (5, 2.0)];
         assert_eq!((call("first").reduce(&ties), call("last").reduce(&ties)), (Some((0, 3.0)), Some((5, 4.0))));
+    }
+
+    #[test]
+    fn stddev_rounds_as_influxdb_1_6() {
+        // InfluxDB 1.6 answers 0.4821628984130369 here; a mean of sum / n gives 0.48216289841303694.
+        let values = [1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 1.0, 1.25, 1.5, 1.75, 2.0];
+        let pts: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, v)| (i as i64 * 15 * S, *v)).collect();
+        assert_eq!(call("stddev").reduce(&pts), Some((0, 0.4821628984130369)));
+        let with_nan: Vec<(i64, f64)> = pts.iter().copied().chain([(200 * S, f64::NAN)]).collect();
+        assert_eq!(call("stddev").reduce(&with_nan), Some((0, 0.4821628984130369)), "NaN is left out, as InfluxDB does");
     }
 
     fn windows(start: i64, end: i64) -> Windows {
