@@ -14,7 +14,6 @@ use crate::encoding::piece::{self, StoredChunk};
 use crate::labels::Labels;
 use crate::query::aggregate::{row_time, Call, Occupied, Windows};
 use crate::query::condition::Cond;
-use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 /// Series folded in parallel at a time: their accumulators are merged before the next ones
@@ -48,7 +47,7 @@ pub(super) async fn windows_by_group(mut stream: SeriesStream, field_map: &Field
     // The row path's series order, which the merge keeps (it decides how sums round).
     series.sort_by(|a, b| a.0.cmp(&b.0));
     let keep = keeps_points(calls);
-    let mut groups: BTreeMap<TagSet, BTreeMap<i64, WindowAcc>> = BTreeMap::new();
+    let mut groups: BTreeMap<TagSet, Vec<(i64, WindowAcc)>> = BTreeMap::new();
     let mut earliest: Option<i64> = None;
     for (b, batch) in series.chunks(BATCH).enumerate() {
         let folded = crate::parallel::map(batch.len(), |i| fold_series(&batch[i].2, range, windows, (b * BATCH + i) as u32, keep));
@@ -56,18 +55,10 @@ pub(super) async fn windows_by_group(mut stream: SeriesStream, field_map: &Field
             let windows = windows.map_err(|e| StoreError::Corrupt(format!("chunk in series {labels} ({e})")))?;
             let Some((_, first)) = windows.first() else { continue };
             earliest = Some(earliest.map_or(first.first_time(), |e| e.min(first.first_time())));
-            let group = groups.entry(group_key(group_keys, tags)).or_default();
-            for (start, acc) in windows {
-                match group.entry(start) {
-                    Entry::Occupied(mut e) => e.get_mut().merge(acc),
-                    Entry::Vacant(e) => {
-                        e.insert(acc);
-                    }
-                }
-            }
+            merge_windows(groups.entry(group_key(group_keys, tags)).or_default(), windows);
         }
     }
-    let occupied = |group: BTreeMap<i64, WindowAcc>| -> Occupied {
+    let occupied = |group: Vec<(i64, WindowAcc)>| -> Occupied {
         group
             .into_iter()
             .map(|(start, acc)| {
@@ -78,6 +69,27 @@ pub(super) async fn windows_by_group(mut stream: SeriesStream, field_map: &Field
             .collect()
     };
     Ok((groups.into_iter().map(|(key, group)| (key, occupied(group))).collect(), earliest))
+}
+
+/// Merges a later series' windows into a group's (both by start, each start once).
+fn merge_windows(group: &mut Vec<(i64, WindowAcc)>, series: Vec<(i64, WindowAcc)>) {
+    if group.is_empty() {
+        *group = series;
+        return;
+    }
+    let mut at = 0;
+    let mut new = Vec::new();
+    for (start, acc) in series {
+        at += group[at..].partition_point(|w| w.0 < start);
+        match group.get_mut(at) {
+            Some((s, window)) if *s == start => window.merge(acc),
+            _ => new.push((start, acc)),
+        }
+    }
+    if !new.is_empty() {
+        group.extend(new);
+        group.sort_unstable_by_key(|w| w.0);
+    }
 }
 
 /// A series' windows, in time order, as its samples arrive.
@@ -105,7 +117,12 @@ impl SeriesWindows<'_> {
 
 /// The windows of one series' samples in `[min_t, max_t]` ms, decoded from its chunks.
 fn fold_series(chunks: &[StoredChunk], (min_t, max_t): (i64, i64), windows: &Windows, series: u32, keep_points: bool) -> Result<Vec<(i64, WindowAcc)>, piece::Error> {
-    let new = || SeriesWindows { windows, series, keep_points, end: i64::MIN, out: Vec::new() };
+    let span = |c: &[StoredChunk]| Some((c.first()?.min_t.max(min_t), c.last()?.max_t.min(max_t)));
+    let expected = match (windows.every, span(chunks)) {
+        (Some(every), Some((from, to))) if to >= from => ((to - from).saturating_mul(NS_PER_MS) / every + 2).min(4096) as usize,
+        _ => 1,
+    };
+    let new = || SeriesWindows { windows, series, keep_points, end: i64::MIN, out: Vec::with_capacity(expected) };
     let mut fold = new();
     let (mut last, mut sorted) = (i64::MIN, true);
     piece::each_in(chunks, min_t, max_t, |t, v| {
@@ -161,6 +178,16 @@ mod tests {
         let got = fold_series(&[chunk(&samples)], (15_000, i64::MAX), &whole, 0, false).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!((got[0].0, got[0].1.value(&call("count")), got[0].1.value(&call("first"))), (0, Some((15 * S, 5.0)), Some((15 * S, 2.0))));
+    }
+
+    #[test]
+    fn windows_of_later_series_merge_into_the_group_in_start_order() {
+        let minute = Windows { start: 0, end: i64::MAX, every: Some(60 * S), offset: 0 };
+        let mut group = fold_series(&[chunk(&[(0, 1.0), (120_000, 2.0)])], (0, i64::MAX), &minute, 0, false).unwrap();
+        let later = fold_series(&[chunk(&[(60_000, 4.0), (125_000, 8.0), (190_000, 16.0)])], (0, i64::MAX), &minute, 1, false).unwrap();
+        merge_windows(&mut group, later);
+        let sums: Vec<(i64, Option<(i64, f64)>)> = group.iter().map(|(start, acc)| (*start, acc.value(&call("sum")))).collect();
+        assert_eq!(sums, vec![(0, Some((0, 1.0))), (60 * S, Some((60 * S, 4.0))), (120 * S, Some((120 * S, 10.0))), (180 * S, Some((190 * S, 16.0)))]);
     }
 
     #[test]
