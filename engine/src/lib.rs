@@ -22,6 +22,7 @@ pub mod index;
 pub mod labels;
 pub mod metrics;
 pub mod model;
+pub mod parallel;
 pub mod promql;
 pub mod query;
 pub mod remote;

@@ -1,14 +1,17 @@
 //! The InfluxQL executor: runs parsed statements against the data interface and answers
 //! tables (`Table`, `Cell`); `http::query` renders them in InfluxDB 1.x JSON. `show.rs` holds
-//! the `SHOW` statements over series, `select.rs` `SELECT`, `delete.rs` the deletions,
+//! the `SHOW` statements over series, `select.rs` `SELECT` (`select_fast.rs` and
+//! `window_acc.rs` its aggregates over one field, without rows), `delete.rs` the deletions,
 //! `users.rs` users and who may run what, `fields.rs` how InfluxQL names map onto series.
 
 pub mod delete;
 pub mod fields;
 mod rows;
 pub mod select;
+mod select_fast;
 mod show;
 pub mod users;
+mod window_acc;
 
 use crate::data::{self, Data};
 use crate::query::error::StatementError;

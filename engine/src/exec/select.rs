@@ -3,24 +3,26 @@
 //! find the series of each field, drop those the tag condition refuses, read their samples in
 //! the time range, join fields by (tags, time) into rows, filter rows on field conditions,
 //! split the rows into `GROUP BY` groups and answer raw rows or aggregates per window.
+//! Aggregates over one field without field conditions skip the rows (`select_fast.rs`).
 
 use super::fields::FieldMap;
 use super::rows::Rows;
+use super::select_fast::{fast_calls, windows_by_group};
 use super::{select_db, show, target_db, Cell, Error, Table};
-use crate::data::{Data, Selection};
+use crate::data::{Data, Selection, SeriesStream};
 use crate::index::matcher::{MatchKind, Matcher};
-use crate::query::aggregate::{self, Call, Wanted, Windows, FUNCTIONS};
+use crate::query::aggregate::{self, Call, Occupied, Wanted, Windows, FUNCTIONS};
 use crate::query::ast::{limit_or_all, Expr, Name, Select};
 use crate::query::condition::{regex, split_time, Cond, TimeRange};
 use crate::data::schema::Policies;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-const NS_PER_MS: i64 = 1_000_000;
+pub(super) const NS_PER_MS: i64 = 1_000_000;
 
-type TagSet = Vec<(String, String)>;
+pub(super) type TagSet = Vec<(String, String)>;
 
-enum Column {
+pub(super) enum Column {
     Field(usize),
     Tag(String),
     Aggregate(Call, usize),
@@ -122,26 +124,37 @@ fn tag_of<'a>(tags: &'a TagSet, key: &str) -> Option<&'a str> {
 }
 
 /// A series' tags as InfluxQL shows them (see `FieldMap::tags`).
-fn tagset(field_map: &FieldMap, labels: &crate::labels::Labels) -> TagSet {
+pub(super) fn tagset(field_map: &FieldMap, labels: &crate::labels::Labels) -> TagSet {
     field_map.tags(labels.iter()).into_iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
 }
 
-/// Reads every field's series of measurement `m` into rows keyed by tag set; a condition on
-/// tags alone drops series before their samples are read.
-async fn read_rows(data: &Data, (db, rp): (&str, Policies<'_>), (field_map, m): (&Arc<FieldMap>, &str), fields: &[String], cond: Option<&Arc<Cond>>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, Error> {
+/// The group a series of tags `tags` belongs to: its value of each key (`''` for none).
+pub(super) fn group_key(group_keys: &[&String], tags: &TagSet) -> TagSet {
+    group_keys.iter().map(|g| (g.to_string(), tag_of(tags, g).unwrap_or_default().to_string())).collect()
+}
+
+/// The series of field `field` of measurement `m` in the time range; a condition on tags
+/// alone drops series before their samples are read.
+async fn field_series(data: &Data, (db, rp): (&str, Policies<'_>), (field_map, m): (&Arc<FieldMap>, &str), field: &str, cond: Option<&Arc<Cond>>, range: TimeRange) -> Result<SeriesStream, Error> {
     let (min_t, max_t) = range.millis();
+    let metric = FieldMap::series_name(m, field);
+    let selection = Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", &metric)?], min_t, max_t };
+    let mut stream = data.select(db, rp, selection).await?;
+    if let Some(cond) = cond.filter(|c| !c.has_fields()).cloned() {
+        let field_map = field_map.clone();
+        stream.retain(move |labels| {
+            let tags = tagset(&field_map, labels);
+            cond.eval(&|k| tag_of(&tags, k), &[])
+        });
+    }
+    Ok(stream)
+}
+
+/// Reads every field's series of measurement `m` into rows keyed by tag set.
+async fn read_rows(data: &Data, target: (&str, Policies<'_>), (field_map, m): (&Arc<FieldMap>, &str), fields: &[String], cond: Option<&Arc<Cond>>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, Error> {
     let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
     for (i, field) in fields.iter().enumerate() {
-        let metric = FieldMap::series_name(m, field);
-        let selection = Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", &metric)?], min_t, max_t };
-        let mut stream = data.select(db, rp, selection).await?;
-        if let Some(cond) = cond.filter(|c| !c.has_fields()).cloned() {
-            let field_map = field_map.clone();
-            stream.retain(move |labels| {
-                let tags = tagset(&field_map, labels);
-                cond.eval(&|k| tag_of(&tags, k), &[])
-            });
-        }
+        let mut stream = field_series(data, target, (field_map, m), field, cond, range).await?;
         while let Some((labels, samples)) = stream.next_series().await? {
             let rows = out.entry(tagset(field_map, &labels)).or_insert_with(|| Rows::new(fields.len()));
             rows.put_field(i, samples.into_iter().map(|(t, v)| (t * NS_PER_MS, v)));
@@ -207,17 +220,31 @@ pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option
                 Cond::compile(e, &is_tag, &mut |name| field_index(&mut fields, name)).map(Arc::new)
             })
             .transpose()?;
-        let rows = read_rows(data, target, (&field_map, &m), &fields, cond.as_ref(), range).await?;
-        let mut groups: BTreeMap<TagSet, Vec<(&TagSet, &Rows)>> = BTreeMap::new();
         // `GROUP BY *` is every tag key of the measurement; a series without one has ''.
         let group_keys: Vec<&String> = if select.group_by_all { tag_keys.iter().collect() } else { select.group_by.iter().collect() };
-        for (tags, series_rows) in &rows {
-            let key = group_keys.iter().map(|g| (g.to_string(), tag_of(tags, g).unwrap_or_default().to_string())).collect();
-            groups.entry(key).or_default().push((tags, series_rows));
-        }
-        let earliest = rows.values().filter_map(Rows::first_time).min().unwrap_or(0);
-        for (key, members) in groups {
-            let mut values = if aggregate { aggregate_rows(&columns, &members, select, range, earliest)? } else { raw_rows(&columns, &members) };
+        let fast = if aggregate { fast_calls(&columns, &fields, cond.as_deref()) } else { None };
+        let rows = if fast.is_some() { BTreeMap::new() } else { read_rows(data, target, (&field_map, &m), &fields, cond.as_ref(), range).await? };
+        let (groups, earliest): (Vec<(TagSet, Group)>, Option<i64>) = match &fast {
+            Some(calls) => {
+                let stream = field_series(data, target, (&field_map, &m), &fields[0], cond.as_ref(), range).await?;
+                let (groups, earliest) = windows_by_group(stream, &field_map, &group_keys, calls, &windows(select, range, 0), range.millis()).await?;
+                (groups.into_iter().map(|(key, occupied)| (key, Group::Windows(occupied))).collect(), earliest)
+            }
+            None => {
+                let mut groups: BTreeMap<TagSet, Vec<(&TagSet, &Rows)>> = BTreeMap::new();
+                for (tags, series_rows) in &rows {
+                    groups.entry(group_key(&group_keys, tags)).or_default().push((tags, series_rows));
+                }
+                (groups.into_iter().map(|(key, members)| (key, Group::Rows(members))).collect(), rows.values().filter_map(Rows::first_time).min())
+            }
+        };
+        let earliest = earliest.unwrap_or(0);
+        for (key, group) in groups {
+            let mut values = match group {
+                Group::Rows(members) if aggregate => aggregate_rows(&columns, &members, select, range, earliest)?,
+                Group::Rows(members) => raw_rows(&columns, &members),
+                Group::Windows(occupied) => window_rows(fast.as_deref().unwrap_or_default(), occupied, select, range, earliest)?,
+            };
             if aggregate {
                 aggregate_rows_total += values.len();
                 if aggregate_rows_total > aggregate::MAX_WINDOWS as usize {
@@ -238,6 +265,10 @@ pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option
             let names: Vec<String> = std::iter::once("time").chain(columns.iter().map(|(n, _)| n.as_str())).map(str::to_string).collect();
             out.push(Table { name: Some(m.clone()), tags: grouped.then(|| key.into_iter().collect()), columns: names, rows: values });
         }
+    }
+    // ORDER BY time DESC lists measurements and groups in reverse too, as InfluxDB 1.6 does.
+    if select.descending {
+        out.reverse();
     }
     Ok(out.into_iter().skip(select.soffset).take(limit_or_all(select.slimit)).collect())
 }
@@ -268,6 +299,42 @@ fn raw_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)]) -> Vec<V
     rows.into_iter().map(|r| r.2).collect()
 }
 
+/// A group's series: their rows, or (fast path) their aggregates per window.
+enum Group<'a> {
+    Rows(Vec<(&'a TagSet, &'a Rows)>),
+    Windows(Occupied),
+}
+
+/// The windows of a statement; `earliest` (the first point's time) is their start when the
+/// time range has no lower bound.
+fn windows(select: &Select, range: TimeRange, earliest: i64) -> Windows {
+    match select.interval {
+        Some(i) => Windows { start: if range.min == i64::MIN { earliest } else { range.min }, end: range.max, every: Some(i.every), offset: i.offset },
+        None => Windows { start: if range.min == i64::MIN { 0 } else { range.min }, end: range.max, every: None, offset: 0 },
+    }
+}
+
+/// What of the answer the statement wants (see `Wanted`).
+fn wanted(select: &Select) -> Wanted {
+    Wanted { rows: select.offset.saturating_add(limit_or_all(select.limit)), descending: select.descending }
+}
+
+/// Answer rows of aggregate values, one per window.
+fn cells(rows: Vec<(i64, Vec<Option<f64>>)>) -> Vec<Vec<Cell>> {
+    rows.into_iter()
+        .map(|(t, values)| {
+            let mut row = vec![Cell::Time(t)];
+            row.extend(values.into_iter().map(|v| v.map(Cell::Number).unwrap_or(Cell::Null)));
+            row
+        })
+        .collect()
+}
+
+/// Aggregate rows of a group from its occupied windows (fast path), one per window.
+fn window_rows(calls: &[Call], occupied: Occupied, select: &Select, range: TimeRange, earliest: i64) -> Result<Vec<Vec<Cell>>, Error> {
+    Ok(cells(aggregate::fill_windows(calls, occupied, &windows(select, range, earliest), select.fill, wanted(select))?))
+}
+
 /// Aggregate rows of a group, one per window.
 fn aggregate_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], select: &Select, range: TimeRange, earliest: i64) -> Result<Vec<Vec<Cell>>, Error> {
     let mut calls = Vec::new();
@@ -280,18 +347,5 @@ fn aggregate_rows(columns: &[(String, Column)], members: &[(&TagSet, &Rows)], se
             points.push(pts);
         }
     }
-    let windows = match select.interval {
-        Some(i) => Windows { start: if range.min == i64::MIN { earliest } else { range.min }, end: range.max, every: Some(i.every), offset: i.offset },
-        None => Windows { start: if range.min == i64::MIN { 0 } else { range.min }, end: range.max, every: None, offset: 0 },
-    };
-    let wanted = Wanted { rows: select.offset.saturating_add(limit_or_all(select.limit)), descending: select.descending };
-    let rows = aggregate::rows(&calls, &points, &windows, select.fill, wanted)?;
-    Ok(rows
-        .into_iter()
-        .map(|(t, values)| {
-            let mut row = vec![Cell::Time(t)];
-            row.extend(values.into_iter().map(|v| v.map(Cell::Number).unwrap_or(Cell::Null)));
-            row
-        })
-        .collect())
+    Ok(cells(aggregate::rows(&calls, &points, &windows(select, range, earliest), select.fill, wanted(select))?))
 }

@@ -246,7 +246,7 @@ impl<'a> Evaluator<'a> {
         let steps: Vec<i64> = self.steps().collect();
         let stored = &self.series[sel.id];
         let lookback = self.lookback;
-        let selected = super::parallel::map(stored.len(), |i| -> Result<Series, EvalError> {
+        let selected = crate::parallel::map(stored.len(), |i| -> Result<Series, EvalError> {
             let series = stored[i].decode()?;
             let mut points = Vec::new();
             // The points at or before the reference time, which only moves forward.

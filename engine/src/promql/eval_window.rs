@@ -9,7 +9,7 @@
 use super::error::EvalError;
 use super::eval::{Evaluator, RangeSource};
 use super::functions::{Window, WindowFn};
-use super::parallel;
+use crate::parallel;
 use super::plan::Node;
 use super::value::{is_stale_nan, Matrix, Point, Series};
 use std::borrow::Cow;

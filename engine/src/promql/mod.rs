@@ -15,7 +15,6 @@ pub mod eval;
 mod eval_window;
 pub mod functions;
 pub mod gofmt;
-mod parallel;
 pub mod plan;
 pub mod run;
 pub mod value;

@@ -1,8 +1,8 @@
 //! InfluxQL aggregates over points `(time ns, value)`: the functions, `GROUP BY time`
 //! windows and `fill`. Semantics follow InfluxDB 1.x: `stddev` is the sample deviation (null
-//! under two points), `percentile` picks the point at rank floor(n·p/100 + 0.5), selectors
-//! (`first last min max percentile`) keep the time of the point they chose, and an empty
-//! window counts 0 under `fill(null)`.
+//! under two points, from a running mean), `percentile` picks the point at rank
+//! floor(n·p/100 + 0.5), selectors (`first last min max percentile`) keep the time of the
+//! point they chose, and an empty window counts 0 under `fill(null)`.
 
 use super::ast::Fill;
 use super::error::StatementError;
@@ -45,8 +45,11 @@ impl Call {
                 if points.len() < 2 {
                     return None;
                 }
-                let mean = values().sum::<f64>() / n;
-                Some((t0, (values().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()))
+                // InfluxDB 1.6's two passes over the numbers: a running mean, then the squared
+                // deviations from it.
+                let numbers = || values().filter(|v| !v.is_nan());
+                let (mean, count) = numbers().fold((0.0, 0.0), |(mean, count), v| (mean + (v - mean) / (count + 1.0), count + 1.0));
+                Some((t0, (numbers().map(|v| (v - mean).powi(2)).sum::<f64>() / (count - 1.0)).sqrt()))
             }
             "median" => {
                 let mut sorted: Vec<f64> = values().collect();
@@ -80,7 +83,7 @@ pub struct Windows {
 pub const MAX_WINDOWS: i64 = 1_000_000;
 
 impl Windows {
-    fn floor(&self, t: i64) -> i64 {
+    pub fn floor(&self, t: i64) -> i64 {
         match self.every {
             Some(every) => (t - self.offset).div_euclid(every) * every + self.offset,
             None => self.start,
@@ -96,12 +99,16 @@ pub struct Wanted {
     pub descending: bool,
 }
 
+/// The windows of one group that hold a point: for each window's start, the time its row
+/// reports and each call's value.
+pub type Occupied = BTreeMap<i64, (i64, Vec<Option<f64>>)>;
+
 /// The rows of one group, ascending: for each window its start and one value per call, after
 /// `fill`. `points[c]` are call c's points, sorted by time. A lone selector without
 /// `GROUP BY time` reports its point's time.
 pub fn rows(calls: &[Call], points: &[Vec<(i64, f64)>], windows: &Windows, fill: Fill, wanted: Wanted) -> Result<Vec<(i64, Vec<Option<f64>>)>, StatementError> {
     // Every window holding a point, with each call's value there (and a lone selector's time).
-    let mut occupied: BTreeMap<i64, (i64, Vec<Option<f64>>)> = BTreeMap::new();
+    let mut occupied: Occupied = BTreeMap::new();
     for (c, (call, pts)) in calls.iter().zip(points).enumerate() {
         let mut rest = &pts[..];
         while let Some(&(t, _)) = rest.first() {
@@ -111,15 +118,28 @@ pub fn rows(calls: &[Call], points: &[Vec<(i64, f64)>], windows: &Windows, fill:
                 None => rest.len(),
             };
             let entry = occupied.entry(start).or_insert_with(|| (start, vec![None; calls.len()]));
-            if let Some((chosen, v)) = call.reduce(&rest[..take]) {
-                entry.1[c] = Some(v);
-                if calls.len() == 1 && call.is_selector() && windows.every.is_none() {
-                    entry.0 = chosen;
-                }
+            if let Some(chosen) = call.reduce(&rest[..take]) {
+                entry.1[c] = Some(chosen.1);
+                entry.0 = row_time(calls, windows, start, chosen);
             }
             rest = &rest[take..];
         }
     }
+    fill_windows(calls, occupied, windows, fill, wanted)
+}
+
+/// The time a window's row reports when a call chose `chosen` there: the window's `start`,
+/// or the chosen point's time for a lone selector without `GROUP BY time`.
+pub fn row_time(calls: &[Call], windows: &Windows, start: i64, chosen: (i64, f64)) -> i64 {
+    if calls.len() == 1 && calls[0].is_selector() && windows.every.is_none() {
+        chosen.0
+    } else {
+        start
+    }
+}
+
+/// The rows of one group from its `occupied` windows (see `rows`), after `fill`.
+pub fn fill_windows(calls: &[Call], occupied: Occupied, windows: &Windows, fill: Fill, wanted: Wanted) -> Result<Vec<(i64, Vec<Option<f64>>)>, StatementError> {
     let (Some(every), false) = (windows.every, fill == Fill::None) else {
         let mut out: Vec<_> = occupied.into_values().collect();
         for row in out.iter_mut() {
@@ -148,7 +168,7 @@ pub fn rows(calls: &[Call], points: &[Vec<(i64, f64)>], windows: &Windows, fill:
 }
 
 /// Call `c`'s value in the window at `start`, filled from the occupied windows around it.
-fn value_at(occupied: &BTreeMap<i64, (i64, Vec<Option<f64>>)>, start: i64, c: usize, call: &Call, fill: Fill) -> Option<f64> {
+fn value_at(occupied: &Occupied, start: i64, c: usize, call: &Call, fill: Fill) -> Option<f64> {
     if let Some(v) = occupied.get(&start).and_then(|w| w.1[c]) {
         return Some(v);
     }
@@ -196,6 +216,16 @@ mod tests {
         assert_eq!(call("mean").reduce(&[]), None);
         let ties = [(0, 1.0), (0, 3.0), (5, 4.0), (5, 2.0)];
         assert_eq!((call("first").reduce(&ties), call("last").reduce(&ties)), (Some((0, 3.0)), Some((5, 4.0))));
+    }
+
+    #[test]
+    fn stddev_rounds_as_influxdb_1_6() {
+        // InfluxDB 1.6 answers 0.4821628984130369 here; a mean of sum / n gives 0.48216289841303694.
+        let values = [1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 1.0, 1.25, 1.5, 1.75, 2.0];
+        let pts: Vec<(i64, f64)> = values.iter().enumerate().map(|(i, v)| (i as i64 * 15 * S, *v)).collect();
+        assert_eq!(call("stddev").reduce(&pts), Some((0, 0.4821628984130369)));
+        let with_nan: Vec<(i64, f64)> = pts.iter().copied().chain([(200 * S, f64::NAN)]).collect();
+        assert_eq!(call("stddev").reduce(&with_nan), Some((0, 0.4821628984130369)), "NaN is left out, as InfluxDB does");
     }
 
     fn windows(start: i64, end: i64) -> Windows {

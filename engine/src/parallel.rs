@@ -1,6 +1,7 @@
-//! Work spread over the machine's cores: `map` runs a function on every index of `0..n` on a
-//! few scoped threads (blocks of indexes taken from a shared counter, so a slow series does
-//! not hold a whole share back) and returns the answers in index order, as a plain loop would.
+//! Work spread over the machine's cores (a leaf, used by `promql` and `exec`): `map` runs a
+//! function on every index of `0..n` on a few scoped threads (blocks of indexes taken from a
+//! shared counter, so a slow series does not hold a whole share back) and returns the answers
+//! in index order, as a plain loop would.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
