@@ -46,6 +46,15 @@ pub(super) async fn windows_by_group(mut stream: SeriesStream, field_map: &Field
     }
     // The row path's series order, which the merge keeps (it decides how sums round).
     series.sort_by(|a, b| a.0.cmp(&b.0));
+    // Folding is CPU work: off the server's event loop, as PromQL's evaluation.
+    let (keys, calls, windows) = (group_keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(), calls.to_vec(), *windows);
+    actix_web::web::block(move || fold_groups(&series, &keys.iter().collect::<Vec<_>>(), &calls, &windows, range))
+        .await
+        .map_err(|e| Error::from(format!("the query's worker thread failed: {e}")))?
+}
+
+/// `windows_by_group` for series already read and sorted.
+fn fold_groups(series: &[(TagSet, Labels, Vec<StoredChunk>)], group_keys: &[&String], calls: &[Call], windows: &Windows, range: (i64, i64)) -> Result<(Vec<(TagSet, Occupied)>, Option<i64>), Error> {
     let keep = keeps_points(calls);
     let mut groups: BTreeMap<TagSet, Vec<(i64, WindowAcc)>> = BTreeMap::new();
     let mut earliest: Option<i64> = None;
