@@ -1,5 +1,5 @@
 //! Bringing a shard up from disk: its series, index, open chunks and partitions, the log
-//! replayed on top, the one-time migration of chunk keys of the first format, and the
+//! replayed on top, the markers of the downsampled partitions, the one-time migration of chunk keys of the first format, and the
 //! reload that rebuilds memory from disk after a failed write.
 
 use super::{column_family, PartitionLengths, SeriesTable, Shard};
@@ -23,7 +23,7 @@ impl Shard {
         let mut s = Shard {
             index,
             db,
-            cf_names: Family::ALL.iter().map(|f| f.name(index)).collect(),
+            cf_names: Family::EVERY.iter().map(|f| f.name(index)).collect(),
             sync,
             metrics,
             series: SeriesTable::default(),
@@ -39,6 +39,7 @@ impl Shard {
             next_seq: 1,
             log_bytes: 0,
             seal: super::seal::SealState::at_start(),
+            downsample: Default::default(),
         };
         if migrate {
             s.migrate_chunk_keys().map_err(|e| e.context(format!("shard {index}")))?;
@@ -83,6 +84,7 @@ impl Shard {
             }
         }
         self.load_partitions()?;
+        self.load_downsampled()?;
         // Replay the log on top of the heads; cuts land in `batch` exactly as they did.
         let mut batch = WriteBatch::default();
         let mut replayed = 0u64;
@@ -167,7 +169,12 @@ impl Shard {
         let active = self.series.len() as i64;
         self.metrics.active_series.fetch_sub(active, std::sync::atomic::Ordering::Relaxed);
         match Shard::load(self.index, self.db.clone(), self.sync, self.metrics.clone(), self.wanted_lengths.clone(), false) {
-            Ok(fresh) => *self = Shard { dropped: std::mem::take(&mut self.dropped), ..fresh },
+            Ok(mut fresh) => {
+                // The fresh state counts its pending partitions anew at its first step.
+                self.metrics.downsample_pending.fetch_sub(self.downsample.pending, std::sync::atomic::Ordering::Relaxed);
+                fresh.downsample.delay_ms = self.downsample.delay_ms;
+                *self = Shard { dropped: std::mem::take(&mut self.dropped), ..fresh }
+            }
             Err(e) => tracing::error!(shard = self.index, error = %e, "reload failed"),
         }
     }
