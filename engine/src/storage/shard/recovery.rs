@@ -85,8 +85,11 @@ impl Shard {
         }
         self.load_partitions()?;
         self.load_downsampled()?;
-        // Replay the log on top of the heads; cuts land in `batch` exactly as they did.
-        let mut batch = WriteBatch::default();
+        // Replay the log on top of the heads, cutting chunks exactly as the writes did. Those
+        // chunks are stored already (each write stored its cuts in the batch of its log entry)
+        // or changed since (sealed into blocks, dropped by retention): they are not stored
+        // again, or a sealed chunk would come back beside its block.
+        let mut cut_again = WriteBatch::default();
         let mut replayed = 0u64;
         for item in db.iterator_cf(cf(Family::Log), rocksdb::IteratorMode::Start) {
             let (k, v) = item?;
@@ -102,7 +105,7 @@ impl Shard {
                 if !series.head.is_empty() && t <= series.head.max_time() {
                     continue;
                 }
-                self.append(id, t, value, &mut batch);
+                self.append(id, t, value, &mut cut_again);
                 replayed += 1;
             }
         }
@@ -110,7 +113,8 @@ impl Shard {
         // A policy dropped from the catalog just before a crash, before the shards heard of it.
         let orphans: HashSet<PolicyId> = self.series.iter().map(|(_, s)| s.policy).chain(self.partitions.keys().copied()).filter(|policy| !adopt.contains_key(policy)).collect();
         self.partition_ms.extend(adopt);
-        self.checkpoint_with(batch)?;
+        drop(cut_again);
+        self.checkpoint()?;
         for policy in orphans {
             tracing::warn!(shard = self.index, policy, "dropping the data of a retention policy the catalog no longer has");
             self.drop_policy(policy)?;

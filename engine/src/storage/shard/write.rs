@@ -29,9 +29,7 @@ impl Shard {
     pub(super) fn stage_full_chunk(&mut self, batch: &mut WriteBatch, policy: PolicyId, length: i64, id: u64, full: &XorChunk) {
         let p = Partition::of(full.min_time(), length).reaching(full.max_time());
         let cf = column_family(&self.db, &self.cf_names, Family::of(Encoding::Xor));
-        let key = keys::chunk_key(policy, p, id, full.min_time());
-        batch.put_cf(cf, key, keys::encode_chunk_value(full.max_time(), full.bytes()));
-        self.seal.since_checkpoint.insert(key);
+        batch.put_cf(cf, keys::chunk_key(policy, p, id, full.min_time()), keys::encode_chunk_value(full.max_time(), full.bytes()));
         self.partitions.entry(policy).or_default().insert(p);
         self.seal.cut += 1;
     }
@@ -207,11 +205,6 @@ impl Shard {
             }
         }
         self.log_bytes = 0;
-        if !self.seal.since_checkpoint.is_empty() {
-            // Chunks a pass passed over are ready now.
-            self.seal.since_checkpoint.clear();
-            self.seal.cut += 1;
-        }
         Ok(())
     }
 }
