@@ -51,11 +51,13 @@ pub(super) struct DownsampleState {
     idle_since: Option<Instant>,
     /// The pending partitions this shard counts in `Metrics::downsample_pending`.
     pub(super) pending: i64,
+    /// Set by a shutdown: the timer writes nothing after its last flush.
+    pub(super) stopped: bool,
 }
 
 impl Default for DownsampleState {
     fn default() -> DownsampleState {
-        DownsampleState { delay_ms: DEFAULT_DELAY.as_millis() as i64, step_samples: STEP_SAMPLES, done: HashSet::default(), current: None, idle_since: None, pending: 0 }
+        DownsampleState { delay_ms: DEFAULT_DELAY.as_millis() as i64, step_samples: STEP_SAMPLES, done: HashSet::default(), current: None, idle_since: None, pending: 0, stopped: false }
     }
 }
 
@@ -98,7 +100,8 @@ impl Shard {
 
     /// The timer's turn: a step when a partition is under way, or a look for one now and then.
     pub(super) fn downsample_tick(&mut self) -> Result<(), Error> {
-        if self.downsample.current.is_none() && self.downsample.idle_since.is_some_and(|t| t.elapsed() < LOOK_EVERY) {
+        let resting = self.downsample.current.is_none() && self.downsample.idle_since.is_some_and(|t| t.elapsed() < LOOK_EVERY);
+        if resting || self.downsample.stopped {
             return Ok(());
         }
         if !self.downsample_step(crate::clock::now_ms())? {

@@ -39,12 +39,14 @@ fn figures(w: &Window) -> String {
 /// Worked out by hand from `counter()`: markers are no values; a value below the one before
 /// is a reset, which adds the value before it to `resets`; NaN is a value but no reset, and
 /// min and max pass over it; the windows without a value (10–55 min, 60–65 min) are absent.
-const BY_HAND: [&str; 5] = [
+/// The last is the window of the open chunk, in the fourth hour.
+const BY_HAND: [&str; 6] = [
     "0 n=4 sum=11 min=1 max=5 first=(10, 1.0) last=(250, 5.0) resets=3",
     "300 n=2 sum=7 min=0.5 max=6.5 first=(310, 6.5) last=(430, 0.5) resets=6.5",
     "3300 n=2 sum=17 min=8 max=9 first=(3310, 8.0) last=(3590, 9.0) resets=0",
     "3900 n=1 sum=10 min=10 max=10 first=(3910, 10.0) last=(3910, 10.0) resets=0",
     "4200 n=2 sum=NaN min=4 max=4 first=(4210, NaN) last=(4270, 4.0) resets=0",
+    "10800 n=1 sum=11 min=11 max=11 first=(10810, 11.0) last=(10810, 11.0) resets=0",
 ];
 
 fn selection(min_t: i64, max_t: i64) -> Selection {
@@ -93,7 +95,7 @@ async fn sealed_partitions_are_downsampled_to_the_figures_worked_out_by_hand() {
     storage.shutdown().await.unwrap();
     drop(Arc::into_inner(storage).expect("the only handle"));
     let storage = Arc::new(open(dir.path()));
-    assert!(storage.downsample_for(T0 + 10 * HOUR, Duration::MAX).await.unwrap());
+    assert!(storage.downsample_for(T0 + 3 * HOUR, Duration::MAX).await.unwrap());
     assert_eq!(storage.metrics.downsample_windows_5m.load(Relaxed), 0, "nothing written again");
     let data = local_data(storage.clone());
     let read = |min_t: i64, max_t: i64| {
@@ -106,17 +108,18 @@ async fn sealed_partitions_are_downsampled_to_the_figures_worked_out_by_hand() {
     let out = storage.backfill("db", Some("hours"), vec![series("c", vec![(T0 + 620 * S, 2.0)])]).await.unwrap();
     assert_eq!(out.accepted, 1);
     assert_eq!(read(T0, T0 + 4 * HOUR).await, (vec![], 0), "the tier from the first hour on is gone");
+    // Made anew at 10:00, and the fourth hour, where the series stopped in its open chunk.
     assert!(storage.downsample_for(T0 + 10 * HOUR, Duration::MAX).await.unwrap());
-    let mut with_backfill = by_hand(0..5);
+    let mut with_backfill = by_hand(0..6);
     with_backfill[0].1.insert(2, "600 n=1 sum=2 min=2 max=2 first=(620, 2.0) last=(620, 2.0) resets=0".to_string());
-    assert_eq!(read(T0, T0 + 4 * HOUR).await, (with_backfill.clone(), 7200), "made anew");
+    assert_eq!(read(T0, T0 + 4 * HOUR).await, (with_backfill.clone(), 14400), "made anew");
 
     // DELETE of the second hour's first window: that hour's tier is made anew without it.
     let c = storage.select("db", Policies::All, selection(0, 0).matchers).await.unwrap();
     storage.delete_points(&c, T0 + 3900 * S, T0 + 4199 * S).await.unwrap();
     assert!(storage.downsample_for(T0 + 10 * HOUR, Duration::MAX).await.unwrap());
     with_backfill[0].1.remove(4);
-    assert_eq!(read(T0, T0 + 4 * HOUR).await, (with_backfill.clone(), 7200), "without the deleted window");
+    assert_eq!(read(T0, T0 + 4 * HOUR).await, (with_backfill.clone(), 14400), "without the deleted window");
 
     // Retention (6 h) at 7:30 drops the first hour, tier and all.
     storage.enforce_retention(T0 + 7 * HOUR + 1800 * S).await.unwrap();
@@ -158,16 +161,16 @@ fn a_shard_stopped_in_the_middle_of_a_partition_goes_on_where_it_stopped() {
     write_day(&mut whole, day0);
     assert!(whole.downsample_all(now, Duration::MAX).unwrap());
     let want = tier_contents(&whole);
-    // A marker and, per series, one row of 24 windows (two hours).
-    assert_eq!(want.len(), 1 + 5);
-    assert_eq!(whole.metrics.downsample_windows_5m.load(Relaxed), 5 * 24);
+    // Per day a marker and a row per series: 24 windows (two hours), then the open chunk's one.
+    assert_eq!(want.len(), 2 * (1 + 5));
+    assert_eq!(whole.metrics.downsample_windows_5m.load(Relaxed), 5 * 24 + 5);
 
     let dir = tempfile::tempdir().unwrap();
     let mut shard = Shard::open_for_test(dir.path(), &[POLICY]);
     write_day(&mut shard, day0);
     shard.downsample.step_samples = 1;
     assert!(shard.downsample_step(now).unwrap() && shard.downsample_step(now).unwrap());
-    assert_eq!((shard.metrics.downsample_windows_5m.load(Relaxed), shard.metrics.downsample_pending.load(Relaxed)), (2 * 24, 1), "two series done, the partition pending");
+    assert_eq!((shard.metrics.downsample_windows_5m.load(Relaxed), shard.metrics.downsample_pending.load(Relaxed)), (2 * 24, 2), "two series done, both days pending");
     let first_two = tier_contents(&shard);
     drop(shard);
 
@@ -175,6 +178,7 @@ fn a_shard_stopped_in_the_middle_of_a_partition_goes_on_where_it_stopped() {
     assert_eq!(shard.downsample.current.map(|(_, _, id)| id), Some(3), "the next series after the two");
     assert!(shard.downsample_step(now).unwrap());
     assert_eq!(shard.metrics.downsample_windows_5m.load(Relaxed), 3 * 24, "the other three, none again");
+    assert!(shard.downsample_all(now, Duration::MAX).unwrap());
     let mut got = tier_contents(&shard);
     assert_eq!(got, want, "the same keys and bytes");
     assert!(first_two[1..].iter().all(|kv| got.contains(kv)));

@@ -232,6 +232,8 @@ impl Handler<Seal> for Shard {
 impl Handler<Shutdown> for Shard {
     type Result = Result<(), Error>;
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        // Downsampling goes on after the next start, from its marker.
+        self.downsample.stopped = true;
         if !self.seal_all(SHUTDOWN_SEALING)? {
             tracing::info!(shard = self.index, "sealing stopped for the shutdown; it goes on after the next start");
         }

@@ -84,6 +84,10 @@ impl Shard {
             }
         }
         self.load_partitions()?;
+        for (policy, start, end) in self.series.iter().filter(|(_, s)| !s.head.is_empty()).map(|(_, s)| (s.policy, s.head.min_time(), s.head.max_time())).collect::<Vec<_>>() {
+            let p = Partition::of(start, self.partition_length(policy)).reaching(end);
+            self.partitions.entry(policy).or_default().insert(p);
+        }
         self.load_downsampled()?;
         // Replay the log on top of the heads, cutting chunks exactly as the writes did. Those
         // chunks are stored already (each write stored its cuts in the batch of its log entry)
