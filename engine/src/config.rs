@@ -11,7 +11,7 @@ pub struct ServeArgs {
     /// (http_addr, data_dir, shards, max_body_bytes, databases, retention, retention_check_interval,
     /// sync_writes, http_workers, tls_cert, tls_key), an `[auth]` table with `enabled` and
     /// `protect_metrics`, a `[query]` table with `timeout`, `max_samples`, `lookback_delta`,
-    /// `cache_max_bytes` and `cache_offset`.
+    /// `cache_max_bytes` and `cache_offset`, a `[downsample]` table with `delay`.
     #[arg(long, env = "GEMINI_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to serve HTTP on [default: 127.0.0.1:8086].
@@ -99,6 +99,16 @@ pub struct ServeArgs {
     /// cached: samples may still arrive for them [default: 5m].
     #[arg(long = "query.cache-offset", env = "GEMINI_QUERY_CACHE_OFFSET")]
     pub query_cache_offset: Option<String>,
+    /// How long after a time partition ends its 5-minute downsampled tier is written (a
+    /// Prometheus duration; samples arriving later for it are unlikely by then) [default: 1h].
+    #[arg(long = "downsample.delay", env = "GEMINI_DOWNSAMPLE_DELAY")]
+    pub downsample_delay: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct DownsampleFile {
+    delay: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -149,6 +159,8 @@ struct FileConfig {
     cluster: ClusterFile,
     #[serde(default)]
     query: QueryFile,
+    #[serde(default)]
+    downsample: DownsampleFile,
 }
 
 /// The settings the server runs with, every one resolved.
@@ -173,6 +185,8 @@ pub struct Config {
     pub cluster: Option<crate::cluster::ClusterConfig>,
     pub query: QueryLimits,
     pub query_cache: QueryCache,
+    /// How long after a partition's end it is downsampled.
+    pub downsample_delay: std::time::Duration,
 }
 
 /// The PromQL settings of `--query.*`, as Prometheus names them.
@@ -250,6 +264,8 @@ pub enum Error {
     LookbackDelta(DurationError),
     #[error("query cache offset: {0}")]
     CacheOffset(DurationError),
+    #[error("downsample delay: {0}")]
+    DownsampleDelay(DurationError),
     #[error("cluster peers need --cluster.self: this node's address as the others reach it")]
     ClusterSelf,
     #[error("shards, http_workers and max_body_bytes must be at least 1")]
@@ -367,6 +383,10 @@ impl ServeArgs {
                     Some(t) => parse_prometheus_duration(&t).map_err(Error::CacheOffset)?,
                 },
             },
+            downsample_delay: match self.downsample_delay.or(file.downsample.delay) {
+                None => crate::storage::shard::DEFAULT_DOWNSAMPLE_DELAY,
+                Some(t) => parse_prometheus_duration(&t).map_err(Error::DownsampleDelay)?,
+            },
         };
         let mut cfg = cfg;
         let peers = self.cluster_peers.or(file.cluster.peers).unwrap_or_default();
@@ -436,6 +456,17 @@ mod tests {
         assert_eq!(cfg.query_cache, QueryCache { max_bytes: 0, offset: std::time::Duration::from_secs(30) });
         let e = ServeArgs { query_cache_offset: Some("5 min".into()), ..Default::default() }.resolve().unwrap_err().to_string();
         assert_eq!(e, "query cache offset: not a valid duration string: \"5 min\"");
+    }
+
+    #[test]
+    fn downsample_delay_from_flag_file_and_default() {
+        assert_eq!(ServeArgs::default().resolve().unwrap().downsample_delay, std::time::Duration::from_secs(3600));
+        let (_dir, config) = config_file("[downsample]\ndelay = \"2h\"\n");
+        assert_eq!(ServeArgs { config: config.clone(), ..Default::default() }.resolve().unwrap().downsample_delay, std::time::Duration::from_secs(7200));
+        let cfg = ServeArgs { config, downsample_delay: Some("90m".into()), ..Default::default() }.resolve().unwrap();
+        assert_eq!(cfg.downsample_delay, std::time::Duration::from_secs(5400));
+        let e = ServeArgs { downsample_delay: Some("an hour".into()), ..Default::default() }.resolve().unwrap_err().to_string();
+        assert_eq!(e, "downsample delay: not a valid duration string: \"an hour\"");
     }
 
     #[test]

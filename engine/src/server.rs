@@ -43,6 +43,7 @@ pub async fn run(cfg: config::Config) -> Result<(), StartError> {
             storage.alter_policy(db, &rp, &keep).map_err(|source| StartError::Retention { db: db.clone(), rp: rp.clone(), source })?;
         }
     }
+    storage.set_downsample_delay(cfg.downsample_delay);
     actix_web::rt::spawn(enforce_retention(storage.clone(), cfg.retention_check_interval));
     if let Some((name, password)) = &cfg.admin {
         if storage.users().is_empty() {

@@ -9,7 +9,7 @@
 //! and a change goes through `Data::change_catalog` so that the others hear of it. `Data` holds
 //! the two.
 //! The interface's own vocabulary lives here too: `write` (what a write hands over and
-//! answers), `schema` (policies, databases, metric metadata, fields), `users`, `generation`
+//! answers), `tier` (reads of a downsampled tier), `schema` (policies, databases, metric metadata, fields), `users`, `generation`
 //! (per-database change counters, for caches of answers), and the errors
 //! (`StoreError`: why a store could not do it; `Error`: that, or a cluster's failure). Stored
 //! pieces are `encoding::piece`'s.
@@ -19,12 +19,14 @@
 mod catalog;
 pub mod generation;
 mod stream;
+mod tier;
 pub mod schema;
 pub mod users;
 pub mod write;
 
 pub use catalog::{Catalog, Deletion, UserChange};
 pub use stream::{encode, series_with_samples, PieceSource, SeriesPiece, SeriesStream};
+pub use tier::TierAnswer;
 
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
@@ -154,6 +156,12 @@ pub trait SeriesStore: Send + Sync {
     /// given), sorted and unique.
     fn series<'a>(&'a self, db: &'a str, which: Policies<'a>, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<Labels>, Error>>;
 
+    /// The 5-minute tier's windows of the series matching `selection` in its time range (see
+    /// `TierAnswer`). A store that keeps no tier answers that it holds nothing.
+    fn select_tier<'a>(&'a self, _db: &'a str, _which: Policies<'a>, _selection: Selection) -> LocalBoxFuture<'a, Result<TierAnswer, Error>> {
+        Box::pin(async { Ok(TierAnswer::default()) })
+    }
+
     /// Every value of label `name` (in series with a sample in `range`, when given), sorted
     /// and unique.
     fn label_values<'a>(&'a self, db: &'a str, which: Policies<'a>, name: &'a str, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, Error>> {
@@ -237,6 +245,11 @@ impl Data {
     /// See `SeriesStore::select`.
     pub async fn select(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, Error> {
         self.store.select(db, which, selection).await
+    }
+
+    /// See `SeriesStore::select_tier`.
+    pub async fn select_tier(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<TierAnswer, Error> {
+        self.store.select_tier(db, which, selection).await
     }
 
     /// See `SeriesStore::series`.

@@ -1,6 +1,6 @@
 //! The column families of the one RocksDB instance, typed. `meta` holds the catalog, metric
-//! metadata, fields and users; each shard has six of its own (`Family`), named
-//! `shard<N>.<kind>`. Every family's name is spelled here and nowhere else; the rest of the
+//! metadata, fields and users; each shard has six of its own for raw data (`Family::ALL`) and
+//! one per downsampled tier (`Family::TIERS`), named `shard<N>.<kind>`. Every family's name is spelled here and nowhere else; the rest of the
 //! engine names a family by its variant. This file knows nothing of what the families hold.
 
 use crate::encoding::piece::Encoding;
@@ -29,11 +29,20 @@ pub enum Family {
     Blocks,
     /// Accepted samples since the last checkpoint.
     Log,
+    /// The 5-minute tier: rows of windows (`encoding::rollup`) under the keys of chunks, and
+    /// the marker of each partition whose tier is whole (`keys::partition_prefix`).
+    Rollup5m,
 }
 
 impl Family {
     /// A shard's families, in the order a shard keeps their names (`Family::index`).
     pub const ALL: [Family; 6] = [Family::Series, Family::Postings, Family::Head, Family::Chunks, Family::Blocks, Family::Log];
+    /// A shard's families of downsampled tiers, after `ALL` in `Family::index` order.
+    pub const TIERS: [Family; 1] = [Family::Rollup5m];
+    /// Every family of a shard: `ALL`, then `TIERS`.
+    pub const EVERY: [Family; 7] = [Family::Series, Family::Postings, Family::Head, Family::Chunks, Family::Blocks, Family::Log, Family::Rollup5m];
+    /// The families keyed by time partition after the policy, which retention drops by range.
+    pub const PARTITIONED: [Family; 3] = [Family::Chunks, Family::Blocks, Family::Rollup5m];
 
     /// What the family's name ends with, after `shard<N>.`.
     pub fn kind(self) -> &'static str {
@@ -44,6 +53,7 @@ impl Family {
             Family::Chunks => "chunks",
             Family::Blocks => "blocks",
             Family::Log => "log",
+            Family::Rollup5m => "rollup5m",
         }
     }
 
@@ -55,7 +65,7 @@ impl Family {
         }
     }
 
-    /// Its position in `ALL`.
+    /// Its position in `EVERY`.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -68,7 +78,7 @@ impl Family {
     /// The shard and family of a shard's column family name (`None` for `meta`).
     pub fn parse(name: &str) -> Option<(usize, Family)> {
         let (shard, kind) = name.strip_prefix("shard")?.split_once('.')?;
-        Some((shard.parse().ok()?, Family::ALL.into_iter().find(|f| f.kind() == kind)?))
+        Some((shard.parse().ok()?, Family::EVERY.into_iter().find(|f| f.kind() == kind)?))
     }
 
     /// The shard family a column family name belongs to (`None` for `meta`).
@@ -98,5 +108,15 @@ mod tests {
         }
         assert_eq!((Family::of(Encoding::Xor), Family::of(Encoding::Block)), (Family::Chunks, Family::Blocks));
         assert_eq!((Family::of_name(META), Family::of_name("shard1.other"), kind_of(META)), (None, None, "meta"));
+    }
+
+    #[test]
+    fn every_family_is_the_raw_ones_then_the_tiers() {
+        assert_eq!(Family::EVERY.to_vec(), [Family::ALL.to_vec(), Family::TIERS.to_vec()].concat());
+        for (i, f) in Family::EVERY.iter().enumerate() {
+            assert_eq!((f.index(), Family::parse(&f.name(2))), (i, Some((2, *f))));
+        }
+        assert_eq!(Family::Rollup5m.name(4), "shard4.rollup5m");
+        assert!(Family::PARTITIONED.iter().all(|f| Family::EVERY.contains(f) && *f != Family::Log));
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 mod catalog_ops;
+mod downsample;
 mod fanout;
 pub mod family;
 pub mod fields;

@@ -5,7 +5,8 @@
 //! (and deleted), merged with the new
 //! samples (a timestamp already stored keeps its value: the same value is a duplicate, another
 //! is refused) and cut again by the rule `append` follows (120 samples, partition ends); the
-//! last piece is the new open chunk. Stored with a checkpoint, so no log replay undoes it.
+//! last piece is the new open chunk. Stored with a checkpoint, so no log replay undoes it;
+//! the downsampled tier of the partitions from the oldest new sample on goes in the same batch.
 
 use super::write::cuts;
 use super::{column_family, Shard};
@@ -53,6 +54,8 @@ impl Shard {
     fn stage_merge(&mut self, id: u64, samples: Vec<(i64, f64)>, batch: &mut WriteBatch, out: &mut WriteOutcome) -> Result<(), Error> {
         let from = samples[0].0;
         let policy = self.series[&id].policy;
+        // Every chunk from `from` on is cut again, maybe into other partitions.
+        self.stage_tier_removal(policy, from, i64::MAX, batch);
         let length = self.partition_length(policy);
         // What is stored from the first chunk or block reaching `from` on, by time.
         let mut stored: Vec<(i64, f64)> = Vec::new();

@@ -1,5 +1,6 @@
 //! Deleting: whole series (`DROP SERIES`, retention of dead series) and the samples of a
-//! time range (`DELETE`), which rewrites the chunks and sealed blocks across its ends.
+//! time range (`DELETE`), which rewrites the chunks and sealed blocks across its ends and
+//! removes the downsampled tier of the partitions it touches, to be made anew.
 
 use super::stored::StoredIterators;
 use super::{column_family, series_hash, Shard};
@@ -31,7 +32,8 @@ impl Shard {
         self.metrics.active_series.fetch_sub(gone.len() as i64, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Deletes series with all their data (series entry, index entries, open and full chunks).
+    /// Deletes series with all their data (series entry, index entries, open and full chunks,
+    /// blocks, downsampled rows).
     pub(super) fn delete_series(&mut self, ids: &[u64]) -> Result<usize, Error> {
         let mut batch = WriteBatch::default();
         let gone = self.stage_series_deletion(ids, &mut batch);
@@ -47,6 +49,7 @@ impl Shard {
     pub(super) fn stage_series_deletion(&self, ids: &[u64], batch: &mut WriteBatch) -> Vec<u64> {
         let mut gone = Vec::new();
         let mut its = self.stored_iterators();
+        let mut tier = self.db.raw_iterator_cf(self.cf(Family::Rollup5m));
         for &id in ids {
             let Some(s) = self.series.get(&id) else { continue };
             batch.delete_cf(self.cf(Family::Series), keys::series_key(s.policy, id));
@@ -58,10 +61,11 @@ impl Shard {
             // read.
             for p in self.partitions.get(&s.policy).into_iter().flatten() {
                 let prefix = keys::chunk_prefix(s.policy, *p, id);
-                for (it, encoding) in its.by_encoding() {
+                let families = its.by_encoding().map(|(it, encoding)| (it, Family::of(encoding)));
+                for (it, family) in families.chain([(&mut tier, Family::Rollup5m)]) {
                     it.seek(prefix);
                     if it.key().is_some_and(|k| k.starts_with(&prefix)) {
-                        batch.delete_range_cf(self.cf(Family::of(encoding)), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
+                        batch.delete_range_cf(self.cf(family), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));
                     }
                 }
             }
@@ -95,8 +99,9 @@ impl Shard {
         let names = self.cf_names.clone();
         let mut its = StoredIterators::new(&db, &names);
         for &id in ids {
-            let Some(series) = self.series.get(&id) else { continue };
-            let policy = series.policy;
+            let Some(policy) = self.series.get(&id).map(|s| s.policy) else { continue };
+            self.stage_tier_removal(policy, min_t, max_t, &mut batch);
+            let series = &self.series[&id];
             // The newest full chunk or block left: (partition, min time, its encoding, contents).
             let mut newest: Option<(Partition, i64, Encoding, Vec<u8>)> = None;
             self.each_stored(&mut its, policy, id, |_| true, |k, c_min, c_max, contents| {

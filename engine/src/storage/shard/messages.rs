@@ -3,6 +3,7 @@
 
 use super::{Shard, StoredChunk};
 use crate::data::write::{SeriesWrite, WriteOutcome};
+use crate::encoding::rollup::Window;
 use crate::storage::family::Family;
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
@@ -151,6 +152,59 @@ impl Handler<DeleteSeries> for Shard {
     }
 }
 
+/// Downsamples what is pending at `now_ms` (see `downsample`), for at most `budget` (at least
+/// one step); answers whether nothing is left.
+#[derive(Message)]
+#[rtype(result = "Result<bool, Error>")]
+pub struct Downsample {
+    pub now_ms: i64,
+    pub budget: Duration,
+}
+
+impl Handler<Downsample> for Shard {
+    type Result = Result<bool, Error>;
+    fn handle(&mut self, msg: Downsample, _: &mut Context<Self>) -> Self::Result {
+        self.downsample_all(msg.now_ms, msg.budget)
+    }
+}
+
+/// How long after its end a partition is downsampled (`--downsample.delay`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetDownsampleDelay(pub Duration);
+
+impl Handler<SetDownsampleDelay> for Shard {
+    type Result = ();
+    fn handle(&mut self, SetDownsampleDelay(delay): SetDownsampleDelay, _: &mut Context<Self>) {
+        self.downsample.delay_ms = delay.as_millis().min(i64::MAX as u128) as i64;
+    }
+}
+
+/// The 5-minute windows overlapping [min_t, max_t] of each series (see `TierPage`).
+#[derive(Message)]
+#[rtype(result = "Result<TierPage, Error>")]
+pub struct ReadTier {
+    pub policy: PolicyId,
+    pub ids: Vec<u64>,
+    pub min_t: i64,
+    pub max_t: i64,
+}
+
+/// The windows of each series asked for, in the order asked, and the time before which the
+/// shard's tier of the policy holds every sample (`None`: the shard has no data of it).
+#[derive(Debug, Default)]
+pub struct TierPage {
+    pub series: Vec<Vec<Window>>,
+    pub through: Option<i64>,
+}
+
+impl Handler<ReadTier> for Shard {
+    type Result = Result<TierPage, Error>;
+    fn handle(&mut self, msg: ReadTier, _: &mut Context<Self>) -> Self::Result {
+        self.read_tier(&msg)
+    }
+}
+
 /// The longest a shutdown spends sealing: the rest of a stop (checkpoint, flushes, small
 /// compactions) and Kubernetes' default grace period of 30 s must leave room.
 const SHUTDOWN_SEALING: Duration = Duration::from_secs(10);
@@ -178,11 +232,13 @@ impl Handler<Seal> for Shard {
 impl Handler<Shutdown> for Shard {
     type Result = Result<(), Error>;
     fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        // Downsampling goes on after the next start, from its marker.
+        self.downsample.stopped = true;
         if !self.seal_all(SHUTDOWN_SEALING)? {
             tracing::info!(shard = self.index, "sealing stopped for the shutdown; it goes on after the next start");
         }
         self.checkpoint()?;
-        for family in Family::ALL {
+        for family in Family::EVERY {
             self.db.flush_cf(self.cf(family))?;
         }
         // A flush keeps log entries that the checkpoint's range delete covers, older snapshots

@@ -1,6 +1,6 @@
-//! One shard: an actix actor on its own thread, the only owner of its six column families
-//! (`shard<N>.series`, `.postings`, `.head`, `.chunks`, `.blocks`, `.log`) and of their in-memory
-//! caches (series table, inverted index, open chunks). Everything else asks by message.
+//! One shard: an actix actor on its own thread, the only owner of its column families
+//! (`shard<N>.series`, `.postings`, `.head`, `.chunks`, `.blocks`, `.log`, and the 5-minute
+//! tier's `.rollup5m`) and of their in-memory caches (series table, inverted index, open chunks). Everything else asks by message.
 //!
 //! Durability: a write appends its accepted samples to the log column family in the same
 //! RocksDB write batch as any new series and any chunk that filled up; the batch is in
@@ -14,6 +14,9 @@
 
 mod backfill;
 mod delete;
+mod downsample;
+#[cfg(test)]
+mod downsample_tests;
 mod messages;
 mod read;
 mod recovery;
@@ -22,6 +25,7 @@ mod seal;
 mod stored;
 mod write;
 
+pub use downsample::DEFAULT_DELAY as DEFAULT_DOWNSAMPLE_DELAY;
 pub use messages::*;
 use crate::encoding::piece::StoredChunk;
 /// The encoding of a `StoredChunk` under its former name, for the readers above storage that
@@ -62,7 +66,7 @@ struct Series {
 pub struct Shard {
     index: usize,
     db: Arc<DB>,
-    /// Names of the shard's column families, in `Family::ALL` order.
+    /// Names of the shard's column families, in `Family::EVERY` order.
     cf_names: Vec<String>,
     sync: bool,
     metrics: Arc<Metrics>,
@@ -84,6 +88,7 @@ pub struct Shard {
     next_seq: u64,
     log_bytes: usize,
     seal: seal::SealState,
+    downsample: downsample::DownsampleState,
 }
 
 /// Series by id. Ids are dense (allocated one after another), so a vector indexed by id
@@ -145,7 +150,7 @@ impl std::ops::Index<&u64> for SeriesTable {
     }
 }
 
-/// The handle of one of a shard's column families, from its names in `Family::ALL` order. A
+/// The handle of one of a shard's column families, from its names in `Family::EVERY` order. A
 /// free function so that callers can hold it while they borrow other fields of the shard.
 fn column_family<'a>(db: &'a DB, names: &[String], family: Family) -> &'a ColumnFamily {
     db.cf_handle(&names[family.index()]).expect("column family exists")
@@ -220,6 +225,11 @@ impl Actor for Shard {
                 tracing::error!(shard = shard.index, error = %e, "sealing failed");
             }
         });
+        ctx.run_interval(downsample::STEP_EVERY, |shard, _| {
+            if let Err(e) = shard.downsample_tick() {
+                tracing::error!(shard = shard.index, error = %e, "downsampling failed");
+            }
+        });
     }
 }
 
@@ -232,7 +242,7 @@ impl Shard {
         let mut opts = rocksdb::Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        let db = Arc::new(DB::open_cf(&opts, dir, Family::ALL.map(|f| f.name(0))).unwrap());
+        let db = Arc::new(DB::open_cf(&opts, dir, Family::EVERY.map(|f| f.name(0))).unwrap());
         let lengths: PartitionLengths = Arc::new(RwLock::new(policies.iter().map(|p| (*p, FALLBACK_PARTITION_MS)).collect()));
         Shard::load(0, db, false, Arc::default(), lengths, false).unwrap()
     }

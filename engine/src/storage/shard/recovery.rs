@@ -1,5 +1,5 @@
 //! Bringing a shard up from disk: its series, index, open chunks and partitions, the log
-//! replayed on top, the one-time migration of chunk keys of the first format, and the
+//! replayed on top, the markers of the downsampled partitions, the one-time migration of chunk keys of the first format, and the
 //! reload that rebuilds memory from disk after a failed write.
 
 use super::{column_family, PartitionLengths, SeriesTable, Shard};
@@ -23,7 +23,7 @@ impl Shard {
         let mut s = Shard {
             index,
             db,
-            cf_names: Family::ALL.iter().map(|f| f.name(index)).collect(),
+            cf_names: Family::EVERY.iter().map(|f| f.name(index)).collect(),
             sync,
             metrics,
             series: SeriesTable::default(),
@@ -39,6 +39,7 @@ impl Shard {
             next_seq: 1,
             log_bytes: 0,
             seal: super::seal::SealState::at_start(),
+            downsample: Default::default(),
         };
         if migrate {
             s.migrate_chunk_keys().map_err(|e| e.context(format!("shard {index}")))?;
@@ -83,8 +84,16 @@ impl Shard {
             }
         }
         self.load_partitions()?;
-        // Replay the log on top of the heads; cuts land in `batch` exactly as they did.
-        let mut batch = WriteBatch::default();
+        for (policy, start, end) in self.series.iter().filter(|(_, s)| !s.head.is_empty()).map(|(_, s)| (s.policy, s.head.min_time(), s.head.max_time())).collect::<Vec<_>>() {
+            let p = Partition::of(start, self.partition_length(policy)).reaching(end);
+            self.partitions.entry(policy).or_default().insert(p);
+        }
+        self.load_downsampled()?;
+        // Replay the log on top of the heads, cutting chunks exactly as the writes did. Those
+        // chunks are stored already (each write stored its cuts in the batch of its log entry)
+        // or changed since (sealed into blocks, dropped by retention): they are not stored
+        // again, or a sealed chunk would come back beside its block.
+        let mut cut_again = WriteBatch::default();
         let mut replayed = 0u64;
         for item in db.iterator_cf(cf(Family::Log), rocksdb::IteratorMode::Start) {
             let (k, v) = item?;
@@ -100,7 +109,7 @@ impl Shard {
                 if !series.head.is_empty() && t <= series.head.max_time() {
                     continue;
                 }
-                self.append(id, t, value, &mut batch);
+                self.append(id, t, value, &mut cut_again);
                 replayed += 1;
             }
         }
@@ -108,7 +117,8 @@ impl Shard {
         // A policy dropped from the catalog just before a crash, before the shards heard of it.
         let orphans: HashSet<PolicyId> = self.series.iter().map(|(_, s)| s.policy).chain(self.partitions.keys().copied()).filter(|policy| !adopt.contains_key(policy)).collect();
         self.partition_ms.extend(adopt);
-        self.checkpoint_with(batch)?;
+        drop(cut_again);
+        self.checkpoint()?;
         for policy in orphans {
             tracing::warn!(shard = self.index, policy, "dropping the data of a retention policy the catalog no longer has");
             self.drop_policy(policy)?;
@@ -167,7 +177,12 @@ impl Shard {
         let active = self.series.len() as i64;
         self.metrics.active_series.fetch_sub(active, std::sync::atomic::Ordering::Relaxed);
         match Shard::load(self.index, self.db.clone(), self.sync, self.metrics.clone(), self.wanted_lengths.clone(), false) {
-            Ok(fresh) => *self = Shard { dropped: std::mem::take(&mut self.dropped), ..fresh },
+            Ok(mut fresh) => {
+                // The fresh state counts its pending partitions anew at its first step.
+                self.metrics.downsample_pending.fetch_sub(self.downsample.pending, std::sync::atomic::Ordering::Relaxed);
+                fresh.downsample.delay_ms = self.downsample.delay_ms;
+                *self = Shard { dropped: std::mem::take(&mut self.dropped), ..fresh }
+            }
             Err(e) => tracing::error!(shard = self.index, error = %e, "reload failed"),
         }
     }

@@ -1,9 +1,8 @@
-//! Retention: expiring a policy's old partitions and dead series, and dropping a whole
-//! retention policy's data.
+//! Retention: expiring a policy's old partitions (raw data and downsampled tiers alike) and
+//! dead series, and dropping a whole retention policy's data.
 
 use super::{Expired, Shard};
 use crate::storage::family::Family;
-use crate::encoding::piece::Encoding;
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
 use rocksdb::WriteBatch;
@@ -19,8 +18,8 @@ impl Shard {
         for p in &old {
             let prefix = keys::partition_prefix(policy, *p);
             let end = keys::prefix_end(&prefix).unwrap_or_else(|| keys::policy_end(policy));
-            for encoding in Encoding::STORED {
-                let cf = self.cf(Family::of(encoding));
+            for family in Family::PARTITIONED {
+                let cf = self.cf(family);
                 self.db.delete_file_in_range_cf(cf, &prefix[..], &end[..])?;
                 batch.delete_range_cf(cf, &prefix[..], &end[..]);
             }
@@ -30,6 +29,7 @@ impl Shard {
         if let Some(set) = self.partitions.get_mut(&policy) {
             set.retain(|p| !old.contains(p));
         }
+        self.downsample.forget(|(of, p)| of == policy && old.contains(&p));
         let stale: Vec<u64> = self
             .series
             .iter()
@@ -38,8 +38,8 @@ impl Shard {
             .collect();
         let series = self.delete_series(&stale)?;
         for (start, end) in &ranges {
-            for encoding in Encoding::STORED {
-                self.db.compact_range_cf(self.cf(Family::of(encoding)), Some(start.as_slice()), Some(end.as_slice()));
+            for family in Family::PARTITIONED {
+                self.db.compact_range_cf(self.cf(family), Some(start.as_slice()), Some(end.as_slice()));
             }
         }
         Ok(Expired { partitions: old.len(), series })
@@ -48,7 +48,7 @@ impl Shard {
     pub(super) fn drop_policy(&mut self, policy: PolicyId) -> Result<(), Error> {
         self.dropped.insert(policy);
         let mut batch = WriteBatch::default();
-        for family in Family::ALL.into_iter().filter(|f| *f != Family::Log) {
+        for family in Family::EVERY.into_iter().filter(|f| *f != Family::Log) {
             batch.delete_range_cf(self.cf(family), keys::policy_prefix(policy).to_vec(), keys::policy_end(policy));
         }
         // Log entries of the dropped series stay until the next checkpoint: their ids must
@@ -60,7 +60,8 @@ impl Shard {
         self.postings.remove_db(policy);
         self.partitions.remove(&policy);
         self.partition_ms.remove(&policy);
-        for family in Family::ALL.into_iter().filter(|f| *f != Family::Log) {
+        self.downsample.forget(|(of, _)| of == policy);
+        for family in Family::EVERY.into_iter().filter(|f| *f != Family::Log) {
             self.db.compact_range_cf(self.cf(family), Some(keys::policy_prefix(policy).to_vec()), Some(keys::policy_end(policy)));
         }
         Ok(())

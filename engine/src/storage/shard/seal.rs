@@ -281,6 +281,38 @@ mod tests {
         }
     }
 
+    /// A shard stopped dead (no checkpoint) after a pass sealed chunks cut since the last
+    /// checkpoint replays its log at start: the chunks it cuts again are not stored again, or
+    /// their samples would be read twice, from them and from their block (961 of 481 were).
+    #[test]
+    fn a_shard_stopped_dead_after_a_pass_reads_each_sample_once() {
+        use super::super::{ReadChunks, Shard};
+        use crate::data::write::SeriesWrite;
+        use crate::labels::Labels;
+        let from = 1_800_000_000_000 / (24 * HOUR) * (24 * HOUR);
+        let labels = Labels::from_sorted([("__name__", "a")]);
+        // Four full chunks in one day and a sample the next: sealed whole once it may be.
+        let samples: Vec<(i64, f64)> = (0..480).map(|i| (from + i * 15_000, i as f64)).chain([(from + 24 * HOUR, 1.0)]).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let read = |shard: &Shard| {
+            let page = shard.read_chunks(&ReadChunks { policy: 1, ids: vec![1], first_from: i64::MIN, min_t: i64::MIN, max_t: i64::MAX, budget: usize::MAX, xor: false }).unwrap();
+            let mut got = Vec::new();
+            page.series.iter().flatten().for_each(|c| c.each(|t, v| got.push((t, v))).unwrap());
+            got
+        };
+        let mut shard = Shard::open_for_test(dir.path(), &[1]);
+        shard.write(1, vec![SeriesWrite { hash: labels.stable_hash(), labels, samples: samples.clone() }]).unwrap();
+        while shard.seal_step().unwrap() {}
+        assert_eq!(shard.metrics.sealed_samples.load(Relaxed), 480, "sealed before any checkpoint");
+        drop(shard);
+        let mut shard = Shard::open_for_test(dir.path(), &[1]);
+        let got = read(&shard);
+        assert_eq!(got.len(), samples.len(), "samples read after the replay");
+        assert_eq!(got, samples, "after the replay");
+        while shard.seal_step().unwrap() {}
+        assert_eq!(shard.metrics.sealed_samples.load(Relaxed), 0, "nothing left to seal after the replay");
+    }
+
     #[actix_web::test]
     async fn a_pass_with_a_time_budget_stops_after_it_and_the_next_one_finishes() {
         let dir = tempfile::tempdir().unwrap();

@@ -44,6 +44,12 @@ impl Shard {
             self.stage_full_chunk(batch, policy, length, id, &full);
         }
         let series = self.series.get_mut(&id).expect("series exists");
+        if series.head.is_empty() {
+            // Its partition is listed from its first sample on, so that one holding only open
+            // chunks (series that stopped there) is downsampled too.
+            self.partitions.entry(policy).or_default().insert(Partition::of(t, length));
+        }
+        let series = self.series.get_mut(&id).expect("series exists");
         series.head.append(t, value);
         if !series.dirty {
             series.dirty = true;
