@@ -1,0 +1,103 @@
+//! Series produced a block at a time, and aggregations fed straight from them. A vector
+//! selector's series (`select`) and a range function's (`Evaluator::roll_up`) are computed on
+//! all cores a block of series at a time (`in_blocks`) and handed on in series order. Building
+//! the whole matrix keeps every series; an aggregation of a selector or of a range function
+//! (`sum by (mode) (rate(x[5m]))`, `count({__name__=~"node_.*"})`) instead folds each series
+//! into its group's per-step accumulators (`aggregate_steps::Groups`) and drops it, so a query
+//! holds one block of series, not every series × every step. Series reach the groups in the
+//! same order as from the whole matrix, so every step adds them up in the same order and the
+//! answers are the same to the bit; the sample limit is counted as if the matrix were built.
+
+use super::aggregate_steps::{self, Groups};
+use super::error::EvalError;
+use super::eval::{newest_within, Evaluator};
+use super::eval_window::window_call_of;
+use super::plan::{AggOp, Node, Selector};
+use super::value::{Matrix, Point, Series};
+use crate::parallel;
+
+/// Series computed (on all cores) before they are handed on: few enough that a block's points
+/// stay small, many enough that the threads have work.
+const SERIES_PER_BLOCK: usize = 256;
+
+/// `produce(0), ..., produce(n - 1)` computed on all cores a block at a time, each handed to
+/// `take` with its index in index order before the next block is computed; the first error of
+/// `take` stops it.
+pub(super) fn in_blocks<T: Send>(n: usize, produce: impl Fn(usize) -> T + Sync, mut take: impl FnMut(usize, T) -> Result<(), EvalError>) -> Result<(), EvalError> {
+    for from in (0..n).step_by(SERIES_PER_BLOCK) {
+        let block = parallel::map((n - from).min(SERIES_PER_BLOCK), |k| produce(from + k));
+        for (k, answer) in block.into_iter().enumerate() {
+            take(from + k, answer)?;
+        }
+    }
+    Ok(())
+}
+
+impl Evaluator<'_> {
+    /// A vector selector's series that have a point at some step (one point per step: the
+    /// newest sample at most the lookback before the reference time, unless it is a staleness
+    /// marker), handed to `take` with their index in series order and held as they come.
+    pub(super) fn select(&mut self, sel: &Selector, mut take: impl FnMut(usize, Series)) -> Result<(), EvalError> {
+        let steps: Vec<i64> = self.steps().collect();
+        let stored = &self.series[sel.id];
+        let lookback = self.lookback;
+        let produce = |i: usize| -> Result<Series, EvalError> {
+            let series = stored[i].decode()?;
+            let mut points = Vec::new();
+            // The points at or before the reference time, which only moves forward.
+            let mut upto = 0;
+            for &ts in &steps {
+                let reference = Self::reference_time(sel, ts);
+                while upto < series.points.len() && series.points[upto].t <= reference {
+                    upto += 1;
+                }
+                if let Some(p) = newest_within(&series.points[..upto], reference, lookback) {
+                    points.push(Point { t: ts, v: p.v });
+                }
+            }
+            Ok(Series { labels: series.labels, points })
+        };
+        in_blocks(stored.len(), produce, |i, series| {
+            let series = series?;
+            if !series.points.is_empty() {
+                self.hold(series.points.len())?;
+                take(i, series);
+            }
+            Ok(())
+        })
+    }
+
+    /// `op` of a vector selector or of a range function over one, with no parameter (all but
+    /// topk, bottomk, quantile and count_values), computed with each series folded into its
+    /// group as it comes; None for any other aggregation, which builds its input first.
+    /// What it holds is counted, and errors raised, as `Evaluator::aggregate_steps` does.
+    pub(super) fn fused_aggregate(&mut self, op: AggOp, param: Option<&Node>, expr: &Node, grouping: &[String], without: bool) -> Result<Option<Matrix>, EvalError> {
+        if param.is_some() || !aggregate_steps::folds_without_param(op) {
+            return Ok(None);
+        }
+        let before = self.current;
+        let steps: Vec<i64> = self.steps().collect();
+        let mut groups = Groups::new(op, grouping, without, &steps, Vec::new());
+        match expr {
+            Node::Vector(sel) => {
+                self.check_deadline()?;
+                self.select(sel, |i, series| groups.add(i, &series))?;
+            }
+            Node::Call { name, args, .. } => {
+                let Some((f, keep_name, arg)) = window_call_of(name, args) else { return Ok(None) };
+                self.check_deadline()?;
+                self.roll_up(f, keep_name, arg, |i, series| groups.add(i, &series))?;
+            }
+            _ => return Ok(None),
+        }
+        let held_inputs = self.current;
+        self.check_deadline()?;
+        let out = groups.by_group(&[]);
+        let produced = out.iter().map(|s| s.points.len()).sum();
+        self.current = held_inputs;
+        self.hold(produced)?;
+        self.current = before;
+        self.hold(produced)?;
+        Ok(Some(out))
+    }
+}
