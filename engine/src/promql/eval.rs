@@ -8,6 +8,7 @@
 use super::aggregate_steps;
 use super::count_values::count_values;
 use super::eval_window::{window, window_call_of};
+use super::fused::count_per_step;
 use super::binary;
 use super::binary_steps;
 use super::error::EvalError;
@@ -223,6 +224,10 @@ impl<'a> Evaluator<'a> {
         let held_inputs = self.current;
         self.check_deadline()?;
         let steps: Vec<i64> = self.steps().collect();
+        let mut inputs_at = vec![0; steps.len()];
+        for series in input.iter().chain(inputs.iter().flatten()) {
+            count_per_step(&mut inputs_at, series, self.start, self.interval);
+        }
         let (out, error) = match param {
             Some(Node::String(label)) => count_values(label, grouping, without, &input, &steps).map_or_else(|e| (Vec::new(), Some(e)), |out| (out, None)),
             _ => {
@@ -230,10 +235,10 @@ impl<'a> Evaluator<'a> {
                 aggregate_steps::aggregate(op, grouping, without, &param, &input, &steps)
             }
         };
-        let produced = out.iter().map(|s| s.points.len()).sum();
-        self.current = held_inputs;
-        self.hold(produced)?;
+        // (With an error at a step, only the answer before it is counted.)
+        self.hold_aggregation(held_inputs, if error.is_some() { &[] } else { &inputs_at }, &out)?;
         error.map_or(Ok(()), Err)?;
+        let produced = out.iter().map(|s| s.points.len()).sum();
         self.current = before;
         self.hold(produced)?;
         Ok(out)

@@ -78,26 +78,58 @@ impl Evaluator<'_> {
         let before = self.current;
         let steps: Vec<i64> = self.steps().collect();
         let mut groups = Groups::new(op, grouping, without, &steps, Vec::new());
+        let mut inputs_at = vec![0; steps.len()];
+        let (start, interval) = (self.start, self.interval);
+        let mut fold = |i: usize, series: Series| {
+            count_per_step(&mut inputs_at, &series, start, interval);
+            groups.add(i, &series);
+        };
         match expr {
             Node::Vector(sel) => {
                 self.check_deadline()?;
-                self.select(sel, |i, series| groups.add(i, &series))?;
+                self.select(sel, &mut fold)?;
             }
             Node::Call { name, args, .. } => {
                 let Some((f, keep_name, arg)) = window_call_of(name, args) else { return Ok(None) };
                 self.check_deadline()?;
-                self.roll_up(f, keep_name, arg, |i, series| groups.add(i, &series))?;
+                self.roll_up(f, keep_name, arg, &mut fold)?;
             }
             _ => return Ok(None),
         }
         let held_inputs = self.current;
         self.check_deadline()?;
         let out = groups.by_group(&[]);
+        self.hold_aggregation(held_inputs, &inputs_at, &out)?;
         let produced = out.iter().map(|s| s.points.len()).sum();
-        self.current = held_inputs;
-        self.hold(produced)?;
         self.current = before;
         self.hold(produced)?;
         Ok(Some(out))
+    }
+
+    /// Checks what an aggregation holds as Prometheus 2.42's `rangeEval` counts it: at each
+    /// step, the inputs held (`held_inputs`), the step's input samples gathered into its vector
+    /// (`inputs_at`, by step) and the answer's points up to that step. (Called with
+    /// `self.current` at `held_inputs`; it stays so.)
+    pub(super) fn hold_aggregation(&mut self, held_inputs: usize, inputs_at: &[usize], out: &Matrix) -> Result<(), EvalError> {
+        let mut out_at = vec![0; self.steps().count()];
+        for series in out {
+            count_per_step(&mut out_at, series, self.start, self.interval);
+        }
+        let mut answered = 0;
+        for (k, out) in out_at.iter().enumerate() {
+            answered += out;
+            if held_inputs + answered + inputs_at.get(k).copied().unwrap_or(0) > self.limits.max_samples {
+                return Err(EvalError::TooManySamples("query execution"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adds one to `at[k]` for each point of `series`, at step `k` of the steps from `start`
+/// `interval` apart.
+pub(super) fn count_per_step(at: &mut [usize], series: &Series, start: i64, interval: i64) {
+    for p in &series.points {
+        at[((p.t - start) / interval.max(1)) as usize] += 1;
     }
 }
