@@ -18,19 +18,30 @@ use crate::parallel;
 
 /// Series computed (on all cores) before they are handed on: few enough that a block's points
 /// stay small, many enough that the threads have work.
-const SERIES_PER_BLOCK: usize = 256;
+const SERIES_PER_BLOCK: usize = 512;
 
 /// `produce(0), ..., produce(n - 1)` computed on all cores a block at a time, each handed to
-/// `take` with its index in index order before the next block is computed; the first error of
-/// `take` stops it.
+/// `take` with its index in index order; the next block is computed while `take` goes through
+/// one, so at most two blocks are held. The first error of `take` stops it.
 pub(super) fn in_blocks<T: Send>(n: usize, produce: impl Fn(usize) -> T + Sync, mut take: impl FnMut(usize, T) -> Result<(), EvalError>) -> Result<(), EvalError> {
-    for from in (0..n).step_by(SERIES_PER_BLOCK) {
-        let block = parallel::map((n - from).min(SERIES_PER_BLOCK), |k| produce(from + k));
-        for (k, answer) in block.into_iter().enumerate() {
-            take(from + k, answer)?;
-        }
+    let produce = &produce;
+    let block = move |from: usize| parallel::map((n - from).min(SERIES_PER_BLOCK), |k| produce(from + k));
+    if n <= SERIES_PER_BLOCK {
+        return block(0).into_iter().enumerate().try_for_each(|(i, answer)| take(i, answer));
     }
-    Ok(())
+    std::thread::scope(|scope| {
+        let mut next = Some(scope.spawn(move || block(0)));
+        for from in (0..n).step_by(SERIES_PER_BLOCK) {
+            let answers = next.take().expect("a block under way").join().expect("a query worker thread panicked");
+            if from + SERIES_PER_BLOCK < n {
+                next = Some(scope.spawn(move || block(from + SERIES_PER_BLOCK)));
+            }
+            for (k, answer) in answers.into_iter().enumerate() {
+                take(from + k, answer)?;
+            }
+        }
+        Ok(())
+    })
 }
 
 impl Evaluator<'_> {
