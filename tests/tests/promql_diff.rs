@@ -415,6 +415,15 @@ fn promql_errors_have_prometheus_statuses() {
             "vector cannot contain metrics with the same labelset",
             true,
         ),
+        (
+            "a duplicate label set under an aggregation",
+            "/api/v1/query",
+            instant("sum(rate({__name__=~\"dup_a|dup_b\"}[1m]))"),
+            422,
+            "execution",
+            "vector cannot contain metrics with the same labelset",
+            true,
+        ),
         ("many-to-many matching", "/api/v1/query", instant("http_requests_total + on(job) http_requests_total"), 422, "execution", "many-to-many matching not allowed", true),
         ("topk of a NaN k", "/api/v1/query", instant("topk(scalar(nonexistent_metric), up)"), 422, "execution", "NaN overflows int64", true),
         ("many on the one side of group_left", "/api/v1/query", instant("up * on(job) group_left http_requests_total"), 422, "execution", "many", true),
@@ -473,4 +482,44 @@ fn promql_errors_have_prometheus_statuses() {
         failures.push(e);
     }
     assert!(failures.is_empty(), "{} error answers of gemini differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// `--query.max-samples` at its edge: for aggregations of a selector and of a range function
+/// (which gemini folds series by series), the number of 5 s steps at which Prometheus 2.42
+/// first refuses a range query with "too many samples" under a limit of 1000, and gemini must
+/// answer one step fewer and refuse that many, alike.
+#[test]
+fn sample_limit_edges_equal_prometheus() {
+    let d = DataSet::new(now_ms());
+    let (p, _dir, g) = pair(&d, &["--query.max-samples=1000"], &["--query.max-samples=1000"]);
+    let (pb, gb) = (p.url(""), g.url(""));
+    let start = d.at(10);
+    // Whether `q` over `steps` steps of 5 s is refused for too many samples (else answered).
+    let refused = |base: &str, q: &str, steps: i64| -> bool {
+        let params = vec![("query", q.to_string()), ("start", secs(start)), ("end", secs(start + (steps - 1) * 5_000)), ("step", "5".to_string()), ("nocache", "1".to_string())];
+        let r = ask(base, "/api/v1/query_range", &params, false);
+        if r.ok() {
+            return false;
+        }
+        assert!(r.status == 422 && r.text.contains("too many samples"), "{q} over {steps} steps at {base}: {}", clip(&r.text));
+        true
+    };
+    let queries = ["sum(dup_a)", "count by (job) ({job=\"dup\"})", "avg(rate(dup_a[1m]))", "max by (job) (max_over_time({__name__=~\"late_gauge|gappy_gauge|nan_gauge\"}[2m]))", "sum(last_over_time({job=\"dup\"}[30s]))"];
+    let mut wrong = Vec::new();
+    for q in queries {
+        let (mut ok, mut fails) = (1, 1000);
+        assert!(!refused(&pb, q, ok) && refused(&pb, q, fails), "Prometheus: {q} is not refused between {ok} and {fails} steps");
+        while fails - ok > 1 {
+            let mid = (ok + fails) / 2;
+            if refused(&pb, q, mid) {
+                fails = mid;
+            } else {
+                ok = mid;
+            }
+        }
+        if refused(&gb, q, ok) || !refused(&gb, q, fails) {
+            wrong.push(format!("{q}: Prometheus answers {ok} steps and refuses {fails}, gemini: {} and {}", refused(&gb, q, ok), refused(&gb, q, fails)));
+        }
+    }
+    assert!(wrong.is_empty(), "gemini's sample limit differs from Prometheus':\n{}", wrong.join("\n"));
 }

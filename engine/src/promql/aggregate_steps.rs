@@ -69,20 +69,51 @@ pub fn aggregate(op: AggOp, grouping: &[String], without: bool, param: &[f64], i
         }
     }
     let steps = if error.is_some() { &steps[..sizes.len()] } else { steps };
-    let by = Grouping { names: grouping, without };
-    let n = steps.len();
-    let (kept, running) = if keeps_samples(op) { (n, 0) } else { (0, n) };
-    let mut index: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
-    let mut groups: Vec<Group> = Vec::new();
-    // topk/bottomk: at each step, the groups in the order the step-by-step evaluation meets them.
-    let mut met: Vec<Vec<usize>> = vec![Vec::new(); if sizes.is_empty() { 0 } else { n }];
+    let mut groups = Groups::new(op, grouping, without, steps, sizes);
     for (i, series) in input.iter().enumerate() {
+        groups.add(i, series);
+    }
+    let out = if groups.sizes.is_empty() { groups.by_group(param) } else { groups.by_series(input) };
+    (out, error)
+}
+
+/// Whether `groups` folds `op` with no parameter: the operators that keep running numbers
+/// (not topk, bottomk, quantile or count_values).
+pub fn folds_without_param(op: AggOp) -> bool {
+    !keeps_samples(op) && op != AggOp::CountValues
+}
+
+/// The groups of an aggregation over every step, fed one input series at a time.
+pub struct Groups<'s> {
+    op: AggOp,
+    by: Grouping<'s>,
+    steps: &'s [i64],
+    /// topk/bottomk's heap size at each step (empty for the other operators).
+    sizes: Vec<i64>,
+    index: FxHashMap<u64, Vec<usize>>,
+    groups: Vec<Group>,
+    /// topk/bottomk: at each step, the groups in the order the step-by-step evaluation meets them.
+    met: Vec<Vec<usize>>,
+}
+
+impl<'s> Groups<'s> {
+    /// No group yet; `sizes` is topk's or bottomk's heap size at each step (else empty).
+    pub fn new(op: AggOp, grouping: &'s [String], without: bool, steps: &'s [i64], sizes: Vec<i64>) -> Self {
+        let met = vec![Vec::new(); if sizes.is_empty() { 0 } else { steps.len() }];
+        Groups { op, by: Grouping { names: grouping, without }, steps, sizes, index: FxHashMap::default(), groups: Vec::new(), met }
+    }
+
+    /// Adds the points of input series `i` (indexes only grow) into its group.
+    pub fn add(&mut self, i: usize, series: &Series) {
+        let (op, by, steps, n) = (self.op, self.by, self.steps, self.steps.len());
         let hash = by.hash(&series.labels);
-        let found = index.get(&hash).and_then(|under| under.iter().copied().find(|&gi| by.is_in(&series.labels, &groups[gi].labels)));
+        let groups = &mut self.groups;
+        let found = self.index.get(&hash).and_then(|under| under.iter().copied().find(|&gi| by.is_in(&series.labels, &groups[gi].labels)));
         let gi = match found {
             Some(gi) => gi,
             None => {
-                index.entry(hash).or_default().push(groups.len());
+                self.index.entry(hash).or_default().push(groups.len());
+                let (kept, running) = if keeps_samples(op) { (n, 0) } else { (0, n) };
                 let (value, mean) = (vec![0.0; running], vec![0.0; running]);
                 groups.push(Group { labels: by.key(&series.labels), value, mean, count: vec![0; n], kept: vec![Vec::new(); kept], first: (usize::MAX, usize::MAX) });
                 groups.len() - 1
@@ -93,20 +124,20 @@ pub fn aggregate(op: AggOp, grouping: &[String], without: bool, param: &[f64], i
         let mut points = series.points.iter().peekable();
         for (k, &ts) in steps.iter().enumerate() {
             let Some(p) = points.next_if(|p| p.t == ts) else { continue };
-            if sizes.get(k).is_some_and(|&size| size < 1) {
+            if self.sizes.get(k).is_some_and(|&size| size < 1) {
                 continue;
             }
             g.count[k] += 1;
             let e = Entry { v: p.v, from: i };
             match op {
-                AggOp::Topk | AggOp::Bottomk => offer(op, &mut g.kept[k], sizes[k], e),
+                AggOp::Topk | AggOp::Bottomk => offer(op, &mut g.kept[k], self.sizes[k], e),
                 AggOp::Quantile => g.kept[k].push(e),
                 _ if g.count[k] == 1 => (g.value[k], g.mean[k]) = start(op, p.v),
                 _ => accumulate(op, &mut g.value[k], &mut g.mean[k], g.count[k] as f64, p.v),
             }
             if g.count[k] == 1 {
                 g.first = g.first.min((k, i));
-                if let Some(met) = met.get_mut(k) {
+                if let Some(met) = self.met.get_mut(k) {
                     met.push(gi);
                 }
             }
@@ -115,53 +146,53 @@ pub fn aggregate(op: AggOp, grouping: &[String], without: bool, param: &[f64], i
             }
         }
     }
-    let out = if sizes.is_empty() { by_group(op, groups, param, steps) } else { by_series(op, groups, &met, input, steps) };
-    (out, error)
-}
 
-/// One output series per group (all but topk and bottomk), in the order the groups are first
-/// met.
-fn by_group(op: AggOp, mut groups: Vec<Group>, param: &[f64], steps: &[i64]) -> Matrix {
-    groups.sort_by_key(|g| g.first);
-    groups
-        .into_iter()
-        .filter(|g| g.first.0 != usize::MAX)
-        .map(|g| {
-            let points = (0..steps.len())
-                .filter(|&k| g.count[k] > 0)
-                .map(|k| {
-                    let v = match op {
-                        AggOp::Quantile => quantile_of(param[k], &g.kept[k]),
-                        _ => finish(op, g.value[k], g.mean[k], g.count[k] as f64),
-                    };
-                    Point { t: steps[k], v }
-                })
-                .collect();
-            Series { labels: g.labels, points }
-        })
-        .collect()
-}
+    /// One output series per group (all but topk and bottomk), in the order the groups are first
+    /// met.
+    pub fn by_group(self, param: &[f64]) -> Matrix {
+        let (op, steps, mut groups) = (self.op, self.steps, self.groups);
+        groups.sort_by_key(|g| g.first);
+        groups
+            .into_iter()
+            .filter(|g| g.first.0 != usize::MAX)
+            .map(|g| {
+                let points = (0..steps.len())
+                    .filter(|&k| g.count[k] > 0)
+                    .map(|k| {
+                        let v = match op {
+                            AggOp::Quantile => quantile_of(param[k], &g.kept[k]),
+                            _ => finish(op, g.value[k], g.mean[k], g.count[k] as f64),
+                        };
+                        Point { t: steps[k], v }
+                    })
+                    .collect();
+                Series { labels: g.labels, points }
+            })
+            .collect()
+    }
 
-/// topk and bottomk: one output series per selected input series, with the steps at which it
-/// is selected, in the order the step-by-step evaluation first gives them: step by step, the
-/// groups in the order they are met, each group's selection sorted.
-fn by_series(op: AggOp, mut groups: Vec<Group>, met: &[Vec<usize>], input: &Matrix, steps: &[i64]) -> Matrix {
-    let mut out: Matrix = Vec::new();
-    let mut output_of = vec![usize::MAX; input.len()];
-    for (k, met) in met.iter().enumerate() {
-        for &gi in met {
-            let heap = &mut groups[gi].kept[k];
-            selected(op, heap);
-            for e in heap.iter() {
-                if output_of[e.from] == usize::MAX {
-                    output_of[e.from] = out.len();
-                    out.push(Series { labels: input[e.from].labels.clone(), points: Vec::new() });
+    /// topk and bottomk: one output series per selected input series, with the steps at which it
+    /// is selected, in the order the step-by-step evaluation first gives them: step by step, the
+    /// groups in the order they are met, each group's selection sorted.
+    fn by_series(self, input: &Matrix) -> Matrix {
+        let (op, steps, mut groups, met) = (self.op, self.steps, self.groups, self.met);
+        let mut out: Matrix = Vec::new();
+        let mut output_of = vec![usize::MAX; input.len()];
+        for (k, met) in met.into_iter().enumerate() {
+            for gi in met {
+                let heap = &mut groups[gi].kept[k];
+                selected(op, heap);
+                for e in heap.iter() {
+                    if output_of[e.from] == usize::MAX {
+                        output_of[e.from] = out.len();
+                        out.push(Series { labels: input[e.from].labels.clone(), points: Vec::new() });
+                    }
+                    out[output_of[e.from]].points.push(Point { t: steps[k], v: e.v });
                 }
-                out[output_of[e.from]].points.push(Point { t: steps[k], v: e.v });
             }
         }
+        out
     }
-    out
 }
 
 #[cfg(test)]

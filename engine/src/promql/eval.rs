@@ -7,7 +7,8 @@
 
 use super::aggregate_steps;
 use super::count_values::count_values;
-use super::eval_window::window;
+use super::eval_window::{window, window_call_of};
+use super::fused::count_per_step;
 use super::binary;
 use super::binary_steps;
 use super::error::EvalError;
@@ -206,10 +207,14 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
-    /// An aggregation over every step at once (`aggregate_steps`, `count_values`), its
+    /// An aggregation over every step at once (`aggregate_steps`, `count_values`; of a selector
+    /// or range function fed series by series, `fused`), its
     /// parameter evaluated first; what it holds is counted, and an error raised, as
     /// `range_eval` does.
     fn aggregate_steps(&mut self, op: AggOp, param: Option<&Node>, expr: &Node, grouping: &[String], without: bool) -> Result<Matrix, EvalError> {
+        if let Some(out) = self.fused_aggregate(op, param, expr, grouping, without)? {
+            return Ok(out);
+        }
         let before = self.current;
         let mut inputs = Vec::with_capacity(2);
         for node in param.into_iter().chain([expr]) {
@@ -219,6 +224,10 @@ impl<'a> Evaluator<'a> {
         let held_inputs = self.current;
         self.check_deadline()?;
         let steps: Vec<i64> = self.steps().collect();
+        let mut inputs_at = vec![0; steps.len()];
+        for series in input.iter().chain(inputs.iter().flatten()) {
+            count_per_step(&mut inputs_at, series, self.start, self.interval);
+        }
         let (out, error) = match param {
             Some(Node::String(label)) => count_values(label, grouping, without, &input, &steps).map_or_else(|e| (Vec::new(), Some(e)), |out| (out, None)),
             _ => {
@@ -226,50 +235,25 @@ impl<'a> Evaluator<'a> {
                 aggregate_steps::aggregate(op, grouping, without, &param, &input, &steps)
             }
         };
-        let produced = out.iter().map(|s| s.points.len()).sum();
-        self.current = held_inputs;
-        self.hold(produced)?;
+        // (With an error at a step, only the answer before it is counted.)
+        self.hold_aggregation(held_inputs, if error.is_some() { &[] } else { &inputs_at }, &out)?;
         error.map_or(Ok(()), Err)?;
+        let produced = out.iter().map(|s| s.points.len()).sum();
         self.current = before;
         self.hold(produced)?;
         Ok(out)
     }
 
     /// The time a selector looks back from at step `ts`: `@` pins it.
-    fn reference_time(selector: &Selector, ts: i64) -> i64 {
+    pub(super) fn reference_time(selector: &Selector, ts: i64) -> i64 {
         selector.at.unwrap_or(ts) - selector.offset
     }
 
-    /// One point per step: the newest sample at most the lookback before the reference time,
-    /// unless it is a staleness marker.
+    /// One point per step and series: the newest sample at most the lookback before the
+    /// reference time, unless it is a staleness marker (`fused::select`).
     fn vector_selector(&mut self, sel: &Selector) -> Result<Matrix, EvalError> {
-        let steps: Vec<i64> = self.steps().collect();
-        let stored = &self.series[sel.id];
-        let lookback = self.lookback;
-        let selected = crate::parallel::map(stored.len(), |i| -> Result<Series, EvalError> {
-            let series = stored[i].decode()?;
-            let mut points = Vec::new();
-            // The points at or before the reference time, which only moves forward.
-            let mut upto = 0;
-            for &ts in &steps {
-                let reference = Self::reference_time(sel, ts);
-                while upto < series.points.len() && series.points[upto].t <= reference {
-                    upto += 1;
-                }
-                if let Some(p) = newest_within(&series.points[..upto], reference, lookback) {
-                    points.push(Point { t: ts, v: p.v });
-                }
-            }
-            Ok(Series { labels: series.labels, points })
-        });
         let mut out = Vec::new();
-        for series in selected {
-            let series = series?;
-            if !series.points.is_empty() {
-                self.hold(series.points.len())?;
-                out.push(series);
-            }
-        }
+        self.select(sel, |_, series| out.push(series))?;
         Ok(out)
     }
 
@@ -324,8 +308,8 @@ impl<'a> Evaluator<'a> {
                 return self.timestamp_of_selector(func, sel, args);
             }
         }
-        if let (Some(f), [arg]) = (super::functions::lookup_window(name), args) {
-            return self.window_call(f, name == "last_over_time", arg);
+        if let Some((f, keep_name, arg)) = window_call_of(name, args) {
+            return self.window_call(f, keep_name, arg);
         }
         let Some(matrix_arg) = args.iter().position(|a| a.kind() == Kind::Matrix) else {
             let inputs: Vec<&Node> = args.iter().collect();
@@ -427,7 +411,7 @@ fn sample_at(series: &Series, reference: i64, lookback: i64) -> Option<Point> {
 
 /// The last of `points` (those at or before `reference`) when it is at most `lookback` older
 /// and not a staleness marker.
-fn newest_within(points: &[Point], reference: i64, lookback: i64) -> Option<Point> {
+pub(super) fn newest_within(points: &[Point], reference: i64, lookback: i64) -> Option<Point> {
     let p = *points.last()?;
     (p.t >= reference - lookback && !is_stale_nan(p.v)).then_some(p)
 }

@@ -2,16 +2,18 @@
 //! `*_over_time`, ...; `functions::lookup_window`): each series is decoded once, its staleness
 //! markers dropped once, and its window slid forward over all steps in one pass, with the
 //! window function called on a slice of its points (no argument vectors, label copies or
-//! window copies per step). Series are rolled up on all cores (`parallel::map`); the sample
-//! limit is then counted in series order exactly as the step-by-step path counts it, so the
+//! window copies per step). Series are rolled up on all cores a block at a time
+//! (`fused::in_blocks`), and handed on in series order; the sample
+//! limit is counted in series order exactly as the step-by-step path counts it, so the
 //! same queries fail with the same error.
 
 use super::error::EvalError;
 use super::eval::{Evaluator, RangeSource};
 use super::functions::{Window, WindowFn};
-use crate::parallel;
+use super::fused::in_blocks;
 use super::plan::Node;
 use super::value::{is_stale_nan, Matrix, Point, Series};
+use rustc_hash::FxHashSet;
 use std::borrow::Cow;
 use std::time::Instant;
 
@@ -21,32 +23,57 @@ struct Rolled {
     widest_window: usize,
 }
 
+/// The window function, whether it keeps the metric name, and the range argument of a call
+/// the fast path computes (one range-vector argument): `name(arg)`.
+pub(super) fn window_call_of<'n>(name: &str, args: &'n [Node]) -> Option<(WindowFn, bool, &'n Node)> {
+    match (super::functions::lookup_window(name), args) {
+        (Some(f), [arg]) => Some((f, name == "last_over_time", arg)),
+        _ => None,
+    }
+}
+
 impl Evaluator<'_> {
     /// `f` over `arg` (a matrix selector or subquery) at every step; `keep_name` keeps the
     /// metric name (last_over_time).
     pub(super) fn window_call(&mut self, f: WindowFn, keep_name: bool, arg: &Node) -> Result<Matrix, EvalError> {
+        let mut out = Vec::new();
+        self.roll_up(f, keep_name, arg, |_, series| out.push(series))?;
+        Ok(out)
+    }
+
+    /// `f` over `arg` at every step, each series with a point handed to `take` (with its index
+    /// in the source) in series order, rolled up a block at a time (`fused::in_blocks`); the
+    /// sample limit counted, and duplicate label sets refused, as if the whole matrix were built.
+    pub(super) fn roll_up(&mut self, f: WindowFn, keep_name: bool, arg: &Node, mut take: impl FnMut(usize, Series)) -> Result<(), EvalError> {
         let before = self.current;
         let (source, range, offset, at) = self.range_source(arg)?;
         let steps: Vec<i64> = self.steps().collect();
         let deadline = self.limits.deadline;
-        let rolled = parallel::map(source.len(), |i| roll(&source, i, f, &steps, range, offset, at, keep_name, deadline));
-        let mut out = Vec::with_capacity(rolled.len());
-        for r in rolled {
-            let Some(r) = r? else { continue };
-            if self.current + r.widest_window > self.limits.max_samples {
-                return Err(EvalError::TooManySamples("query execution"));
-            }
-            if !r.series.points.is_empty() {
-                self.hold(r.series.points.len())?;
-                out.push(r.series);
-            }
-        }
+        let mut seen = FxHashSet::default();
+        let mut same_labelset = false;
+        let mut points = 0;
+        in_blocks(
+            source.len(),
+            |i| roll(&source, i, f, &steps, range, offset, at, keep_name, deadline),
+            |i, rolled| {
+                let Some(r) = rolled? else { return Ok(()) };
+                if self.current + r.widest_window > self.limits.max_samples {
+                    return Err(EvalError::TooManySamples("query execution"));
+                }
+                if !r.series.points.is_empty() {
+                    self.hold(r.series.points.len())?;
+                    points += r.series.points.len();
+                    same_labelset |= !seen.insert(r.series.labels.clone());
+                    take(i, r.series);
+                }
+                Ok(())
+            },
+        )?;
         self.current = before;
-        if super::eval::has_same_labelset(out.iter().map(|s| &s.labels)) {
+        if same_labelset {
             return Err(EvalError::Execution(super::eval::SAME_LABELSET.into()));
         }
-        self.hold(out.iter().map(|s| s.points.len()).sum())?;
-        Ok(out)
+        self.hold(points)
     }
 }
 

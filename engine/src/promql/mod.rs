@@ -13,6 +13,7 @@ mod count_values;
 pub mod error;
 pub mod eval;
 mod eval_window;
+mod fused;
 pub mod functions;
 pub mod gofmt;
 pub mod plan;

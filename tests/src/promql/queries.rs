@@ -407,6 +407,22 @@ pub const QUERIES: &[&str] = &[
     "bottomk(2, temperature_celsius)",
     "topk by (instance) (1, rate(http_requests_total[5m]))",
     "quantile by (instance) (0.25, rate(node_cpu_seconds_total[5m]))",
+    // Aggregations of a selector or a range function, fed series by series (not a whole
+    // matrix): series starting and ending inside the range, a gap, staleness, NaN and
+    // infinities in sums and means, many groups, the metric name kept or dropped.
+    "sum by (job) ({job=~\"late|stale|gap\"})",
+    "count by (job) ({__name__=~\".+\"})",
+    "count without () ({__name__=~\".+\"})",
+    "avg by (job) (rate({__name__=~\"late_total|stale_total|gappy_total\"}[5m]))",
+    "max by (job) (max_over_time({__name__=~\"late_gauge|stale_gauge|gappy_gauge|nan_gauge\"}[5m]))",
+    "min by (job) (last_over_time({job=~\"late|stale\"}[2m]))",
+    "sum by (job) ({job=~\"nan|sensor\"})",
+    "avg({job=~\"nan|sensor\"})",
+    "sum(sum_over_time((1 / temperature_celsius)[10m:1m]))",
+    "avg(max_over_time((-1 / temperature_celsius)[10m:1m]))",
+    "sum without (job) (rate({__name__=~\"node_cpu.*|http_.*|request_duration_seconds_bucket\"}[5m]))",
+    "stddev by (mode) (irate(node_cpu_seconds_total[1m]))",
+    "group by (instance) (changes(http_requests_total[10m]))",
 ];
 
 /// Queries whose value is a range vector or a string: asked only as `query`, where they
