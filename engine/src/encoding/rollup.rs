@@ -21,11 +21,9 @@
 //!
 //! This module knows nothing of shards, keys or column families.
 
-use super::block::{self, BlockError};
+use super::block::{self, put_uvarint, BlockError, Reader};
+use super::is_stale_nan;
 
-/// The bits of Prometheus' staleness marker (`value.StaleNaN`): the end of a series, not a
-/// value.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 /// The resolution of the 5-minute tier, ms.
 pub const FIVE_MINUTES: i64 = 300_000;
 /// Format version written as the first byte of every row.
@@ -49,10 +47,6 @@ pub struct Window {
     pub last: (i64, f64),
     /// The sum of the value before each reset in the window.
     pub resets: f64,
-}
-
-fn is_stale(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
 }
 
 /// Prometheus' `min_over_time` step: a value replaces the minimum when smaller, or when the
@@ -130,7 +124,7 @@ impl Sum {
 pub fn aggregate(samples: &[(i64, f64)], resolution: i64) -> Vec<Window> {
     let mut out: Vec<Window> = Vec::new();
     let mut sum = Sum::default();
-    for &(t, v) in samples.iter().filter(|s| !is_stale(s.1)) {
+    for &(t, v) in samples.iter().filter(|s| !is_stale_nan(s.1)) {
         let start = t.div_euclid(resolution) * resolution;
         match out.last_mut() {
             Some(w) if w.start == start => {
@@ -197,31 +191,26 @@ pub fn encode_row(windows: &[Window]) -> Vec<u8> {
 
 /// The windows of a row, bit for bit as written.
 pub fn decode_row(row: &[u8]) -> Result<Vec<Window>, BlockError> {
-    let (&version, mut rest) = row.split_first().ok_or(BlockError::Truncated("row version"))?;
+    let mut r = Reader::new(row);
+    let version = r.u8("row version")?;
     if version != ROW_VERSION {
         return Err(BlockError::Version(version));
     }
-    let n = take_uvarint(&mut rest)? as usize;
+    let n = r.uvarint("row window count")? as usize;
     if n == 0 || n > block::MAX_SAMPLES {
         return Err(BlockError::Invalid("row window count"));
     }
     let mut columns: Vec<Vec<(i64, f64)>> = Vec::with_capacity(COLUMNS);
     for c in 0..COLUMNS {
-        let len = take_uvarint(&mut rest)? as usize;
-        if len > rest.len() {
-            return Err(BlockError::Truncated("row column"));
-        }
-        let column = block::decode(&rest[..len])?;
+        let len = r.uvarint("row column")? as usize;
+        let column = block::decode(r.take(len, "row column")?)?;
         let counted = c == 0 || column.iter().enumerate().all(|(i, s)| s.0 == i as i64);
         if column.len() != n || !counted {
             return Err(BlockError::Invalid("row column"));
         }
         columns.push(column);
-        rest = &rest[len..];
     }
-    if !rest.is_empty() {
-        return Err(BlockError::Trailing(rest.len()));
-    }
+    r.end()?;
     let x = |c: usize, i: usize| columns[c][i].1;
     Ok((0..n)
         .map(|i| {
@@ -231,29 +220,10 @@ pub fn decode_row(row: &[u8]) -> Result<Vec<Window>, BlockError> {
         .collect())
 }
 
-fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn take_uvarint(rest: &mut &[u8]) -> Result<u64, BlockError> {
-    let mut v = 0u64;
-    for (i, &b) in rest.iter().enumerate().take(10) {
-        v |= ((b & 0x7f) as u64) << (7 * i);
-        if b < 0x80 {
-            *rest = &rest[i + 1..];
-            return Ok(v);
-        }
-    }
-    Err(BlockError::Truncated("row varint"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::STALE_NAN_BITS;
 
     const M: i64 = 60_000;
 

@@ -190,9 +190,5 @@ pub fn is_valid_label_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().enumerate().all(|(i, b)| b.is_ascii_alphabetic() || b == b'_' || (b.is_ascii_digit() && i > 0))
 }
 
-/// Prometheus' stale marker: the NaN with this bit pattern ends a series at once.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-pub fn is_stale_nan(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
-}
+/// Prometheus' stale marker (stored as any sample, see `encoding`).
+pub use crate::encoding::{is_stale_nan, STALE_NAN_BITS};

@@ -31,7 +31,7 @@ pub(super) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-pub(super) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+pub(in crate::encoding) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
         v >>= 7;
@@ -48,28 +48,28 @@ pub(super) fn uvarint_len(v: u64) -> usize {
 }
 
 /// A cursor over the block's bytes that names what is missing.
-pub(super) struct Reader<'a> {
+pub(in crate::encoding) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
     /// A reader at the start of `buf`.
-    pub(super) fn new(buf: &'a [u8]) -> Reader<'a> {
+    pub(in crate::encoding) fn new(buf: &'a [u8]) -> Reader<'a> {
         Reader { buf, pos: 0 }
     }
 
-    pub(super) fn u8(&mut self, what: &'static str) -> Result<u8, BlockError> {
+    pub(in crate::encoding) fn u8(&mut self, what: &'static str) -> Result<u8, BlockError> {
         Ok(self.take(1, what)?[0])
     }
 
-    pub(super) fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], BlockError> {
+    pub(in crate::encoding) fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], BlockError> {
         let bytes = self.buf.get(self.pos..).and_then(|rest| rest.get(..len)).ok_or(Truncated(what))?;
         self.pos += len;
         Ok(bytes)
     }
 
-    pub(super) fn uvarint(&mut self, what: &'static str) -> Result<u64, BlockError> {
+    pub(in crate::encoding) fn uvarint(&mut self, what: &'static str) -> Result<u64, BlockError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.u8(what)?;
@@ -89,7 +89,7 @@ impl<'a> Reader<'a> {
         Ok((u >> 1) as i64 ^ -((u & 1) as i64))
     }
 
-    pub(super) fn end(&self) -> Result<(), BlockError> {
+    pub(in crate::encoding) fn end(&self) -> Result<(), BlockError> {
         match self.buf.len() - self.pos {
             0 => Ok(()),
             extra => Err(BlockError::Trailing(extra)),
@@ -131,6 +131,7 @@ impl<'a> Packed<'a> {
             out.fill(base);
             return;
         }
+        let item = |u: u64| base.wrapping_add((u & mask).wrapping_mul(gcd) as i64);
         let mut pos = self.pos;
         // Positions p with p / 8 + 16 <= bits.len().
         let limit = bits.len().saturating_sub(15) * 8;
@@ -139,9 +140,8 @@ impl<'a> Packed<'a> {
         for o in head {
             let i = pos >> 3;
             let word = u128::from_le_bytes(bits[i..i + 16].try_into().expect("16 bytes"));
-            let u = (word >> (pos & 7)) as u64;
+            *o = item((word >> (pos & 7)) as u64);
             pos += width;
-            *o = base.wrapping_add((u & mask).wrapping_mul(gcd) as i64);
         }
         for o in tail {
             let (i, shift) = (pos >> 3, (pos & 7) as u32);
@@ -149,8 +149,8 @@ impl<'a> Packed<'a> {
             if width as u32 + shift > 64 {
                 u |= load(bits, i + 8) << (64 - shift);
             }
+            *o = item(u);
             pos += width;
-            *o = base.wrapping_add((u & mask).wrapping_mul(gcd) as i64);
         }
         self.pos = pos;
     }

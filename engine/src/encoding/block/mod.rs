@@ -49,6 +49,8 @@ mod ints;
 mod values;
 
 use bits::*;
+/// The varint writer and the checked reader, for the formats built over blocks (`rollup`).
+pub(in crate::encoding) use bits::{put_uvarint, Reader};
 use ints::*;
 use values::*;
 

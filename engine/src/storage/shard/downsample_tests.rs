@@ -5,7 +5,8 @@
 use super::Shard;
 use crate::data::write::SeriesWrite;
 use crate::data::{Selection, TierAnswer};
-use crate::encoding::rollup::{Window, STALE_NAN_BITS};
+use crate::encoding::rollup::Window;
+use crate::encoding::STALE_NAN_BITS;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
 use crate::model::PolicyOptions;
