@@ -198,9 +198,9 @@ impl Shard {
             piece.each(|t, v| samples.push((t, v)))?;
             Ok(true)
         })?;
-        let head = &self.series[&id].head;
-        if !head.is_empty() && Partition::of(head.min_time(), self.partition_length(policy)).reaching(head.max_time()) == p {
-            crate::encoding::chunk::decode_each(head.bytes(), |t, v| samples.push((t, v))).ok_or_else(|| Error::Corrupt("open chunk".into()))?;
+        let series = &self.series[&id];
+        if self.head_partition(series) == Some(p) {
+            crate::encoding::chunk::decode_each(series.head.bytes(), |t, v| samples.push((t, v))).ok_or_else(|| Error::Corrupt("open chunk".into()))?;
         }
         samples.sort_unstable_by_key(|s| s.0);
         Ok(samples)

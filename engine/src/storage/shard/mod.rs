@@ -1,6 +1,7 @@
 //! One shard: an actix actor on its own thread, the only owner of its column families
 //! (`shard<N>.series`, `.postings`, `.head`, `.chunks`, `.blocks`, `.log`, and the 5-minute
-//! tier's `.rollup5m`) and of their in-memory caches (series table, inverted index, open chunks). Everything else asks by message.
+//! tier's `.rollup5m`) and of their in-memory caches (series table, inverted index, open
+//! chunks). Everything else asks by message.
 //!
 //! Durability: a write appends its accepted samples to the log column family in the same
 //! RocksDB write batch as any new series and any chunk that filled up; the batch is in
@@ -205,6 +206,12 @@ impl Shard {
 
     fn partition_length(&self, policy: PolicyId) -> i64 {
         self.partition_ms.get(&policy).copied().unwrap_or(FALLBACK_PARTITION_MS)
+    }
+
+    /// The partition a series' open chunk lies in (reaching past its first one, as a full
+    /// chunk's does); `None` while the chunk is empty.
+    fn head_partition(&self, s: &Series) -> Option<Partition> {
+        (!s.head.is_empty()).then(|| Partition::of(s.head.min_time(), self.partition_length(s.policy)).reaching(s.head.max_time()))
     }
 }
 

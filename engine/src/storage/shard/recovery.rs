@@ -1,6 +1,7 @@
 //! Bringing a shard up from disk: its series, index, open chunks and partitions, the log
-//! replayed on top, the markers of the downsampled partitions, the one-time migration of chunk keys of the first format, and the
-//! reload that rebuilds memory from disk after a failed write.
+//! replayed on top, the markers of the downsampled partitions, the one-time migration of
+//! chunk keys of the first format, and the reload that rebuilds memory from disk after a
+//! failed write.
 
 use super::{column_family, PartitionLengths, SeriesTable, Shard};
 use crate::storage::family::Family;
@@ -84,8 +85,7 @@ impl Shard {
             }
         }
         self.load_partitions()?;
-        for (policy, start, end) in self.series.iter().filter(|(_, s)| !s.head.is_empty()).map(|(_, s)| (s.policy, s.head.min_time(), s.head.max_time())).collect::<Vec<_>>() {
-            let p = Partition::of(start, self.partition_length(policy)).reaching(end);
+        for (policy, p) in self.series.iter().filter_map(|(_, s)| Some((s.policy, self.head_partition(s)?))).collect::<Vec<_>>() {
             self.partitions.entry(policy).or_default().insert(p);
         }
         self.load_downsampled()?;

@@ -43,8 +43,7 @@ impl Shard {
             let full = std::mem::take(&mut self.series.get_mut(&id).expect("series exists").head);
             self.stage_full_chunk(batch, policy, length, id, &full);
         }
-        let series = self.series.get_mut(&id).expect("series exists");
-        if series.head.is_empty() {
+        if self.series[&id].head.is_empty() {
             // Its partition is listed from its first sample on, so that one holding only open
             // chunks (series that stopped there) is downsampled too.
             self.partitions.entry(policy).or_default().insert(Partition::of(t, length));
