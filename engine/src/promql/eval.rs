@@ -466,7 +466,7 @@ fn scalar(v: &Value) -> f64 {
     }
 }
 
-pub(super) fn has_same_labelset<'l>(labels: impl Iterator<Item = &'l Labels>) -> bool {
+fn has_same_labelset<'l>(labels: impl Iterator<Item = &'l Labels>) -> bool {
     let mut seen = FxHashSet::default();
     labels.into_iter().any(|l| !seen.insert(l))
 }
