@@ -36,6 +36,8 @@ pub struct PolicyOptions {
     pub shard_duration: Option<i64>,
     pub replication: Option<u32>,
     pub default: bool,
+    /// How long each downsampled tier keeps data (`Tier::ALL` order: 5m, 1h); 0 forever.
+    pub tier_durations: [Option<i64>; 2],
 }
 
 /// Nanoseconds of a duration unit, as InfluxQL and the configuration write them.

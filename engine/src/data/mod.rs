@@ -26,6 +26,7 @@ pub mod write;
 
 pub use catalog::{Catalog, Deletion, UserChange};
 pub use stream::{encode, series_with_samples, PieceSource, SeriesPiece, SeriesStream};
+pub use crate::encoding::rollup::Tier;
 pub use tier::TierAnswer;
 
 use crate::index::matcher::{MatchKind, Matcher};
@@ -156,9 +157,9 @@ pub trait SeriesStore: Send + Sync {
     /// given), sorted and unique.
     fn series<'a>(&'a self, db: &'a str, which: Policies<'a>, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<Labels>, Error>>;
 
-    /// The 5-minute tier's windows of the series matching `selection` in its time range (see
+    /// The windows of `tier` of the series matching `selection` in its time range (see
     /// `TierAnswer`). A store that keeps no tier answers that it holds nothing.
-    fn select_tier<'a>(&'a self, _db: &'a str, _which: Policies<'a>, _selection: Selection) -> LocalBoxFuture<'a, Result<TierAnswer, Error>> {
+    fn select_tier<'a>(&'a self, _db: &'a str, _which: Policies<'a>, _selection: Selection, _tier: Tier) -> LocalBoxFuture<'a, Result<TierAnswer, Error>> {
         Box::pin(async { Ok(TierAnswer::default()) })
     }
 
@@ -248,8 +249,8 @@ impl Data {
     }
 
     /// See `SeriesStore::select_tier`.
-    pub async fn select_tier(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<TierAnswer, Error> {
-        self.store.select_tier(db, which, selection).await
+    pub async fn select_tier(&self, db: &str, which: Policies<'_>, selection: Selection, tier: Tier) -> Result<TierAnswer, Error> {
+        self.store.select_tier(db, which, selection, tier).await
     }
 
     /// See `SeriesStore::series`.

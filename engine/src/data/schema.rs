@@ -38,12 +38,21 @@ pub struct Policy {
     pub shard_duration: i64,
     /// Accepted and shown as InfluxDB does; copies across nodes are the cluster's setting.
     pub replication: u32,
+    /// How long each downsampled tier (`Tier::ALL` order: 5m, 1h) keeps data, in
+    /// nanoseconds; 0 forever, `None` as long as the raw data (`duration`).
+    #[serde(default)]
+    pub tier_durations: [Option<i64>; 2],
 }
 
 impl Policy {
     /// The partition length the shards cut chunks at.
     pub fn partition_ms(&self) -> i64 {
         self.shard_duration / 1_000_000
+    }
+
+    /// How long `tier` keeps data, in nanoseconds; 0 forever.
+    pub fn tier_duration(&self, tier: crate::encoding::rollup::Tier) -> i64 {
+        self.tier_durations[tier as usize].unwrap_or(self.duration)
     }
 }
 

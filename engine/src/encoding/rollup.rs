@@ -26,6 +26,36 @@ use super::is_stale_nan;
 
 /// The resolution of the 5-minute tier, ms.
 pub const FIVE_MINUTES: i64 = 300_000;
+/// The resolution of the 1-hour tier, ms.
+pub const ONE_HOUR: i64 = 3_600_000;
+
+/// A downsampled tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tier {
+    FiveMinutes,
+    OneHour,
+}
+
+impl Tier {
+    /// Every tier, finest first.
+    pub const ALL: [Tier; 2] = [Tier::FiveMinutes, Tier::OneHour];
+
+    /// The length of its windows, ms.
+    pub fn resolution(self) -> i64 {
+        match self {
+            Tier::FiveMinutes => FIVE_MINUTES,
+            Tier::OneHour => ONE_HOUR,
+        }
+    }
+
+    /// Its name in flags, query parameters and metrics: `5m`, `1h`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::FiveMinutes => "5m",
+            Tier::OneHour => "1h",
+        }
+    }
+}
 /// Format version written as the first byte of every row.
 pub const ROW_VERSION: u8 = 1;
 const COLUMNS: usize = 9;

@@ -161,7 +161,7 @@ mod tests {
             Statement::Retention(RetentionStatement::Create {
                 name: "one".into(),
                 db: "db".into(),
-                options: PolicyOptions { duration: Some(H), shard_duration: Some(H / 2), replication: Some(1), default: true }
+                options: PolicyOptions { duration: Some(H), shard_duration: Some(H / 2), replication: Some(1), default: true, ..Default::default() }
             })
         );
         assert_eq!(

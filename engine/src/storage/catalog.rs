@@ -108,7 +108,7 @@ impl Catalog {
             };
             let mut d = Database { id, default_policy, policies };
             if d.policies.is_empty() && v.len() == 4 {
-                let autogen = Policy { name: AUTOGEN.into(), id, duration: 0, shard_duration: default_shard_duration(0), replication: 1 };
+                let autogen = Policy { name: AUTOGEN.into(), id, duration: 0, shard_duration: default_shard_duration(0), replication: 1, tier_durations: [None; 2] };
                 added.push(Record::Put(policy_key(id, AUTOGEN), policy_value(&autogen)));
                 added.push(Record::Put(db_key(&name), db_value(&Database { policies: vec![], ..d.clone() })));
                 d.policies.push(autogen);
@@ -136,7 +136,7 @@ impl Catalog {
         let none = PolicyOptions::default();
         let (rp, opts) = policy.unwrap_or((AUTOGEN, &none));
         let rp = if rp.is_empty() { AUTOGEN } else { rp };
-        let mut p = Policy { name: rp.to_string(), id: self.next_id, duration: 0, shard_duration: 0, replication: 1 };
+        let mut p = Policy { name: rp.to_string(), id: self.next_id, duration: 0, shard_duration: 0, replication: 1, tier_durations: [None; 2] };
         apply(&mut p, opts, true)?;
         if let Some(d) = self.databases.get(name) {
             return match d.policy(rp) {
@@ -168,7 +168,7 @@ impl Catalog {
     pub fn create_policy(&mut self, db: &str, name: &str, opts: &PolicyOptions) -> Result<(Policy, Vec<Record>), Error> {
         let id = self.next_id;
         let d = self.database_mut(db)?;
-        let mut p = Policy { name: name.to_string(), id, duration: 0, shard_duration: 0, replication: 1 };
+        let mut p = Policy { name: name.to_string(), id, duration: 0, shard_duration: 0, replication: 1, tier_durations: [None; 2] };
         apply(&mut p, opts, true)?;
         if let Some(old) = d.policy(name) {
             return match *old == (Policy { id: old.id, ..p }) {
@@ -232,7 +232,7 @@ impl Catalog {
 
     /// Creates policy `name` or changes it to have exactly these settings.
     pub fn put_policy(&mut self, db: &str, name: &str, duration: i64, shard_duration: i64, replication: u32) -> Result<Vec<Record>, Error> {
-        let opts = PolicyOptions { duration: Some(duration), shard_duration: Some(shard_duration), replication: Some(replication), default: false };
+        let opts = PolicyOptions { duration: Some(duration), shard_duration: Some(shard_duration), replication: Some(replication), default: false, ..Default::default() };
         match self.database(db)?.policy(name) {
             Some(_) => self.alter_policy(db, name, &opts).map(|(_, r)| r),
             None => self.create_policy(db, name, &opts).map(|(_, r)| r),
@@ -252,7 +252,7 @@ mod tests {
     use super::*;
 
     fn opts(duration: Option<i64>, shard: Option<i64>, default: bool) -> PolicyOptions {
-        PolicyOptions { duration, shard_duration: shard, replication: None, default }
+        PolicyOptions { duration, shard_duration: shard, replication: None, default, ..Default::default() }
     }
 
     #[test]
@@ -307,7 +307,7 @@ mod tests {
         let pick = |prefix: &[u8]| meta.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
         let (loaded, added) = Catalog::load(pick(b"db/"), pick(b"rp/"), 3).unwrap();
         assert_eq!(loaded.databases["a"], c.databases["a"]);
-        assert_eq!(loaded.databases["old"].policies[0], Policy { name: "autogen".into(), id: 7, duration: 0, shard_duration: 7 * DAY_NS, replication: 1 });
+        assert_eq!(loaded.databases["old"].policies[0], Policy { name: "autogen".into(), id: 7, duration: 0, shard_duration: 7 * DAY_NS, replication: 1, tier_durations: [None; 2] });
         assert_eq!(loaded.next_id, 8);
         assert_eq!(added.len(), 2);
     }

@@ -4,7 +4,7 @@
 
 use super::shard::{self, TierPage};
 use super::{Error, Policies, PolicyId, SelectedSeries, Storage};
-use crate::encoding::rollup::Window;
+use crate::encoding::rollup::{Tier, Window};
 use futures_util::future::join_all;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,10 +27,10 @@ impl Storage {
         Ok(finished)
     }
 
-    /// The 5-minute windows overlapping [min_t, max_t] of each series (in the order given), and
-    /// the time before which the tier holds every sample of the policies `which` of `db` in
-    /// every shard (`i64::MIN`: none).
-    pub async fn read_tier(&self, db: &str, which: Policies<'_>, series: &[SelectedSeries], min_t: i64, max_t: i64) -> Result<(Vec<Vec<Window>>, i64), Error> {
+    /// The windows of `tier` overlapping [min_t, max_t] of each series (in the order given),
+    /// and the time before which the tier holds every sample of the policies `which` of `db`
+    /// in every shard (`i64::MIN`: none).
+    pub async fn read_tier(&self, db: &str, which: Policies<'_>, series: &[SelectedSeries], tier: Tier, min_t: i64, max_t: i64) -> Result<(Vec<Vec<Window>>, i64), Error> {
         let mut asks: BTreeMap<(PolicyId, usize), Vec<u64>> = BTreeMap::new();
         for policy in self.policy_ids(db, which)? {
             for shard in 0..self.shards.len() {
@@ -41,7 +41,7 @@ impl Storage {
             asks.entry((s.policy, s.shard)).or_default().push(s.id);
         }
         let pages = asks.into_iter().map(|((policy, shard), ids)| async move {
-            let page: Result<TierPage, Error> = self.shards[shard].send(shard::ReadTier { policy, ids, min_t, max_t }).await?;
+            let page: Result<TierPage, Error> = self.shards[shard].send(shard::ReadTier { policy, ids, tier, min_t, max_t }).await?;
             page.map(|p| ((policy, shard), p))
         });
         let mut by_shard = BTreeMap::new();

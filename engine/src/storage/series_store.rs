@@ -5,7 +5,7 @@
 use super::{Error, Storage};
 use crate::data::schema::{Database, Fields, MetricMeta, Policies};
 use crate::data::users::UserStore;
-use crate::data::{self, Catalog, Data, FieldPairs, Selection, SeriesStore, SeriesStream, TierAnswer, TimeRange, UserChange};
+use crate::data::{self, Catalog, Data, FieldPairs, Selection, SeriesStore, SeriesStream, Tier, TierAnswer, TimeRange, UserChange};
 use crate::encoding::rollup::{merge_same_starts, Window};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
@@ -34,10 +34,10 @@ impl SeriesStore for LocalStore {
         Box::pin(local_stream(self.0.clone(), db, which, selection))
     }
 
-    fn select_tier<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection) -> LocalBoxFuture<'a, Result<TierAnswer, data::Error>> {
+    fn select_tier<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection, tier: Tier) -> LocalBoxFuture<'a, Result<TierAnswer, data::Error>> {
         Box::pin(async move {
             let found = self.0.select(db, which, selection.matchers).await?;
-            let (windows, through) = self.0.read_tier(db, which, &found, selection.min_t, selection.max_t).await?;
+            let (windows, through) = self.0.read_tier(db, which, &found, tier, selection.min_t, selection.max_t).await?;
             // A label set in several policies is one series to readers, as in raw reads.
             let mut series: Vec<(Labels, Vec<Window>)> = Vec::new();
             for (s, w) in found.into_iter().zip(windows).filter(|(_, w)| !w.is_empty()) {

@@ -18,7 +18,7 @@
 
 use super::stored::StoredIterators;
 use super::{column_family, ReadTier, Shard, TierPage};
-use crate::encoding::rollup::{self, FIVE_MINUTES};
+use crate::encoding::rollup::{self, Tier, FIVE_MINUTES};
 use crate::storage::family::Family;
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
@@ -210,6 +210,10 @@ impl Shard {
     /// asked), from the partitions whose tier is whole; and where that tier ends (`tier_through`).
     pub(super) fn read_tier(&self, req: &ReadTier) -> Result<TierPage, Error> {
         let (policy, min_t, max_t) = (req.policy, req.min_t, req.max_t);
+        if req.tier != Tier::FiveMinutes {
+            // The 1-hour tier is not written yet: it holds nothing.
+            return Ok(TierPage { series: vec![Vec::new(); req.ids.len()], through: None });
+        }
         let whole: Vec<Partition> = self.partitions.get(&policy).into_iter().flatten().filter(|p| self.downsample.is_done(policy, **p) && p.overlaps(min_t, max_t)).copied().collect();
         let mut it = self.db.raw_iterator_cf(self.cf(Family::Rollup5m));
         let mut page = TierPage { series: Vec::with_capacity(req.ids.len()), through: self.tier_through(policy) };

@@ -5,7 +5,7 @@
 use super::Shard;
 use crate::data::write::SeriesWrite;
 use crate::data::{Selection, TierAnswer};
-use crate::encoding::rollup::Window;
+use crate::encoding::rollup::{Tier, Window};
 use crate::encoding::STALE_NAN_BITS;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
@@ -77,7 +77,7 @@ async fn sealed_partitions_are_downsampled_to_the_figures_worked_out_by_hand() {
     let data = local_data(storage.clone());
     let read = |min_t: i64, max_t: i64| {
         let data = data.clone();
-        async move { answer(data.select_tier("db", Policies::All, selection(min_t, max_t)).await.unwrap()) }
+        async move { answer(data.select_tier("db", Policies::All, selection(min_t, max_t), Tier::FiveMinutes).await.unwrap()) }
     };
     assert_eq!(read(T0, T0 + 4 * HOUR).await, (vec![], 0), "nothing downsampled yet: the tier ends where the data begins");
 
@@ -101,7 +101,7 @@ async fn sealed_partitions_are_downsampled_to_the_figures_worked_out_by_hand() {
     let data = local_data(storage.clone());
     let read = |min_t: i64, max_t: i64| {
         let data = data.clone();
-        async move { answer(data.select_tier("db", Policies::All, selection(min_t, max_t)).await.unwrap()) }
+        async move { answer(data.select_tier("db", Policies::All, selection(min_t, max_t), Tier::FiveMinutes).await.unwrap()) }
     };
     assert_eq!(read(T0, T0 + 4 * HOUR).await, (by_hand(0..5), 7200), "after a restart");
 

@@ -180,12 +180,13 @@ impl Handler<SetDownsampleDelay> for Shard {
     }
 }
 
-/// The 5-minute windows overlapping [min_t, max_t] of each series (see `TierPage`).
+/// The windows of `tier` overlapping [min_t, max_t] of each series (see `TierPage`).
 #[derive(Message)]
 #[rtype(result = "Result<TierPage, Error>")]
 pub struct ReadTier {
     pub policy: PolicyId,
     pub ids: Vec<u64>,
+    pub tier: crate::encoding::rollup::Tier,
     pub min_t: i64,
     pub max_t: i64,
 }
