@@ -15,7 +15,7 @@ use super::prom_params::{self, Form, Nanos};
 use super::query_cache::{self, Key, QueryCache};
 use super::AppState;
 use crate::promql::value::Value;
-use crate::promql::{self, build::Parsed, error::EvalError, QueryParams};
+use crate::promql::{self, build::Parsed, error::EvalError, tier::Resolution, QueryParams};
 use actix_web::{web, HttpRequest};
 use std::time::{Duration, Instant};
 
@@ -52,7 +52,8 @@ fn query_params(form: &Form, state: &AppState, start: i64, end: i64, step: i64) 
         text => prom_params::parse_duration(text).map_err(|e| PromError::bad_data(format!("error parsing lookback delta duration: {e}")))?,
     };
     let lookback = if lookback > 0 { lookback / 1_000_000 } else { state.query.lookback_delta.as_millis() as i64 };
-    Ok(QueryParams { start, end, step, lookback, deadline, max_samples: state.query.max_samples })
+    let resolution = Resolution::parse(form.value("max_source_resolution")).map_err(|e| PromError::invalid("max_source_resolution", e))?;
+    Ok(QueryParams { start, end, step, lookback, deadline, max_samples: state.query.max_samples, resolution })
 }
 
 /// A query's error as Prometheus words it.
@@ -84,7 +85,7 @@ async fn evaluate(state: &AppState, r: &Ready, parsed: &Parsed, params: QueryPar
 /// the others evaluated.
 async fn cached_range(cache: &QueryCache, state: &AppState, r: &Ready, parsed: &Parsed, params: QueryParams) -> Result<Answer, PromError> {
     let query = r.form.value("query").to_string();
-    let key = Key { db: r.db.clone(), rp: r.rp.clone(), query, step: params.step, lookback: params.lookback };
+    let key = Key { db: r.db.clone(), rp: r.rp.clone(), query, step: params.step, lookback: params.lookback, resolution: params.resolution };
     let part = |start, end| async move {
         match run(state, r, parsed, QueryParams { start, end, ..params }, false).await? {
             (Value::Matrix(m), warnings) => Ok((m, warnings)),

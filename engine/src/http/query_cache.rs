@@ -1,7 +1,7 @@
 //! The range-query cache (issue 28): a Grafana panel asks its whole range again every 5–30 s,
 //! and a PromQL range query evaluates every step on its own, so the answer over [start, end]
 //! is the union of the answers over parts of the same step grid. `QueryCache::answer` keeps,
-//! per query (`Key`: database, policy, query text, step, lookback), the answer of the steps
+//! per query (`Key`: database, policy, query text, step, lookback, `max_source_resolution`), the answer of the steps
 //! [cached_start, cached_end], evaluates only the steps a refresh asks that are not kept
 //! (before and after them) and merges (`merge`): series matched by label set, points in time
 //! order, series sorted by labels as the evaluator sorts a range answer, so the bytes are
@@ -45,6 +45,8 @@ pub struct Key {
     pub step: i64,
     /// ms.
     pub lookback: i64,
+    /// The tiers the query may read (`max_source_resolution`).
+    pub resolution: crate::promql::tier::Resolution,
 }
 
 /// A kept answer: the series of the steps [start, end] (ms, on the key's step grid).

@@ -9,6 +9,7 @@ use crate::promql::build::{plan, Span};
 use crate::promql::eval::Limits;
 use crate::promql::plan::MatchOp;
 use crate::promql::run::{run, Steps};
+use crate::promql::tier::Resolution;
 use crate::promql::value::{Stored, Value, STALE_NAN_BITS};
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -108,7 +109,7 @@ fn parts_merged_give_the_bytes_of_the_whole_answer() {
 }
 
 fn key(q: &str) -> Key {
-    Key { db: "db".into(), rp: None, query: q.into(), step: MIN, lookback: LOOKBACK }
+    Key { db: "db".into(), rp: None, query: q.into(), step: MIN, lookback: LOOKBACK, resolution: Resolution::Auto }
 }
 
 /// Asks `cache` for `key` over [start, end] at `now`; answers the JSON and the ranges evaluated.

@@ -15,7 +15,7 @@ use super::error::EvalError;
 use super::functions::labels::labels_for_absent;
 use super::functions::Call;
 use super::plan::{AggOp, BinOp, Kind, Node, Selector};
-use super::value::{is_stale_nan, Labels, Matrix, Point, Sample, Series, Stored, Value, Vector};
+use super::value::{is_stale_nan, Labels, Matrix, Point, Sample, Series, Stored, TierPart, Value, Vector};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::time::Instant;
 
@@ -308,8 +308,8 @@ impl<'a> Evaluator<'a> {
                 return self.timestamp_of_selector(func, sel, args);
             }
         }
-        if let Some((f, keep_name, arg)) = window_call_of(name, args) {
-            return self.window_call(f, keep_name, arg);
+        if let Some((call, arg)) = window_call_of(name, args) {
+            return self.window_call(call, arg);
         }
         let Some(matrix_arg) = args.iter().position(|a| a.kind() == Kind::Matrix) else {
             let inputs: Vec<&Node> = args.iter().collect();
@@ -427,6 +427,14 @@ impl RangeSource<'_> {
         match self {
             RangeSource::Stored(s) => s.len(),
             RangeSource::Evaluated(m) => m.len(),
+        }
+    }
+
+    /// The downsampled tier's windows of series `i`, when a tier answers its read.
+    pub(super) fn tier(&self, i: usize) -> Option<&TierPart> {
+        match self {
+            RangeSource::Stored(s) => s[i].tier.as_ref(),
+            RangeSource::Evaluated(_) => None,
         }
     }
 

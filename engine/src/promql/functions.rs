@@ -25,7 +25,7 @@ mod histogram;
 pub(crate) mod labels;
 mod math;
 pub(crate) mod over_time;
-mod rate;
+pub(crate) mod rate;
 
 #[cfg(test)]
 mod testutil;

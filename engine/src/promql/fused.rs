@@ -13,6 +13,7 @@ use super::error::EvalError;
 use super::eval::{newest_within, Evaluator};
 use super::eval_window::window_call_of;
 use super::plan::{AggOp, Node, Selector};
+use super::tier::newest_value;
 use super::value::{Matrix, Point, Series};
 use crate::parallel;
 
@@ -54,11 +55,18 @@ impl Evaluator<'_> {
         let lookback = self.lookback;
         let produce = |i: usize| -> Result<Series, EvalError> {
             let series = stored[i].decode()?;
+            let tier = stored[i].tier.as_ref();
             let mut points = Vec::new();
             // The points at or before the reference time, which only moves forward.
             let mut upto = 0;
             for &ts in &steps {
                 let reference = Self::reference_time(sel, ts);
+                if let Some(part) = tier.filter(|part| reference <= part.through) {
+                    if let Some(v) = newest_value(&part.windows, reference, lookback) {
+                        points.push(Point { t: ts, v });
+                    }
+                    continue;
+                }
                 while upto < series.points.len() && series.points[upto].t <= reference {
                     upto += 1;
                 }
@@ -101,9 +109,9 @@ impl Evaluator<'_> {
                 self.select(sel, &mut fold)?;
             }
             Node::Call { name, args, .. } => {
-                let Some((f, keep_name, arg)) = window_call_of(name, args) else { return Ok(None) };
+                let Some((call, arg)) = window_call_of(name, args) else { return Ok(None) };
                 self.check_deadline()?;
-                self.roll_up(f, keep_name, arg, &mut fold)?;
+                self.roll_up(call, arg, &mut fold)?;
             }
             _ => return Ok(None),
         }

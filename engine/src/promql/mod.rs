@@ -18,6 +18,7 @@ pub mod functions;
 pub mod gofmt;
 pub mod plan;
 pub mod run;
+pub mod tier;
 pub mod value;
 
 #[cfg(test)]
@@ -34,8 +35,10 @@ use error::EvalError;
 use eval::Limits;
 use plan::MatchOp;
 use run::Steps;
+use crate::encoding::rollup::Window;
+use std::collections::BTreeMap;
 use std::time::Instant;
-use value::{Labels, Point, Stored, Undecodable, Value};
+use value::{Labels, Point, Stored, TierPart, Undecodable, Value};
 
 /// What a query asks for and may take.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +52,8 @@ pub struct QueryParams {
     pub deadline: Instant,
     /// Most samples held at once, the series read for the query included.
     pub max_samples: usize,
+    /// Which downsampled tiers a range query may read (`max_source_resolution`).
+    pub resolution: tier::Resolution,
 }
 
 /// Why a query failed: the query itself, or reading its data.
@@ -70,8 +75,9 @@ pub async fn query(data: &Data, db: &str, rp: Option<&str>, parsed: &Parsed, par
     run::check_kind(&plan, steps)?;
     let mut series = Vec::with_capacity(plan.reads.len());
     let mut skipped = std::collections::BTreeSet::new();
-    for read in &plan.reads {
-        series.push(fetch(data, db, rp, read, params.deadline, &mut skipped).await?);
+    let tiers = tier::choose(&plan.root, plan.reads.len(), steps, params.resolution);
+    for (read, tier) in plan.reads.iter().zip(tiers) {
+        series.push(fetch(data, db, rp, read, tier, params.deadline, &mut skipped).await?);
     }
     let warnings = skipped.into_iter().map(|node| format!("cluster node {node} was skipped (down or too slow): answered from the other copies")).collect();
     let limits = Limits { deadline: params.deadline, max_samples: params.max_samples };
@@ -83,25 +89,45 @@ pub async fn query(data: &Data, db: &str, rp: Option<&str>, parsed: &Parsed, par
 
 /// The series of one read, each holding its chunks as storage gave them (decoded when the
 /// evaluator comes to it); adds the cluster nodes the read was made without to `skipped`.
-async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, deadline: Instant, skipped: &mut std::collections::BTreeSet<String>) -> Result<Vec<Stored>, Error> {
+/// When a tier answers the read, the series hold the tier's windows of the read's range and
+/// the raw chunks only from where the tier ends (less what its uses look back).
+async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, tier: Option<tier::TierRead>, deadline: Instant, skipped: &mut std::collections::BTreeSet<String>) -> Result<Vec<Stored>, Error> {
     let matchers = read.matchers.iter().map(matcher).collect::<Result<Vec<_>, _>>()?;
-    let (min_t, max_t) = (read.min_t, read.max_t);
-    let mut stream = data.select(db, Policies::One(rp), Selection { matchers, min_t, max_t }).await?;
-    skipped.extend(stream.skipped().iter().cloned());
+    let (mut min_t, max_t) = (read.min_t, read.max_t);
+    let mut windows: BTreeMap<crate::labels::Labels, Vec<Window>> = BTreeMap::new();
+    let mut through = None;
+    if let Some(t) = tier {
+        let answer = data.select_tier(db, Policies::One(rp), Selection { matchers: matchers.clone(), min_t, max_t }, t.tier).await?;
+        if answer.through != i64::MIN {
+            through = Some(answer.through);
+            min_t = min_t.max(answer.through - t.reach);
+            windows = answer.series.into_iter().collect();
+        }
+    }
+    let part = |windows: Vec<Window>| through.map(|through| TierPart { through, windows });
     let mut out = Vec::new();
-    let mut chunks = Vec::new();
-    while let Some(piece) = stream.next().await? {
-        if Instant::now() > deadline {
-            return Err(EvalError::Timeout("query preparation").into());
+    if min_t <= max_t {
+        let mut stream = data.select(db, Policies::One(rp), Selection { matchers, min_t, max_t }).await?;
+        skipped.extend(stream.skipped().iter().cloned());
+        let mut chunks = Vec::new();
+        while let Some(piece) = stream.next().await? {
+            if Instant::now() > deadline {
+                return Err(EvalError::Timeout("query preparation").into());
+            }
+            chunks.extend(piece.chunks);
+            if !piece.last {
+                continue;
+            }
+            let chunks = std::mem::take(&mut chunks);
+            let tier = part(windows.remove(&piece.labels).unwrap_or_default());
+            let labels = Labels::from(piece.labels);
+            let name = labels.clone();
+            out.push(Stored { labels, samples: Box::new(move || decode(&chunks, min_t, max_t).ok_or_else(|| Undecodable(name.to_string()))), tier });
         }
-        chunks.extend(piece.chunks);
-        if !piece.last {
-            continue;
-        }
-        let chunks = std::mem::take(&mut chunks);
-        let labels = Labels::from(piece.labels);
-        let name = labels.clone();
-        out.push(Stored { labels, samples: Box::new(move || decode(&chunks, min_t, max_t).ok_or_else(|| Undecodable(name.to_string()))) });
+    }
+    // Series the tier holds with no raw sample left in the range.
+    for (labels, windows) in windows {
+        out.push(Stored { labels: Labels::from(labels), samples: Box::new(|| Ok(Vec::new())), tier: part(windows) });
     }
     Ok(out)
 }

@@ -147,6 +147,16 @@ pub struct Stored {
     pub labels: Labels,
     /// The samples, or why they cannot be read (data that does not decode).
     pub samples: Box<dyn Fn() -> Result<Vec<Point>, Undecodable> + Send + Sync>,
+    /// When a downsampled tier answers the read (`promql::tier`): its windows, which answer
+    /// the steps before `through`; the samples then cover only the steps after it.
+    pub tier: Option<TierPart>,
+}
+
+/// A stored series' windows of a downsampled tier, in time order.
+pub struct TierPart {
+    /// Every step whose window ends at or before this time (ms) is answered from `windows`.
+    pub through: i64,
+    pub windows: Vec<crate::encoding::rollup::Window>,
 }
 
 /// A stored series whose chunks do not decode, named by its labels.
@@ -157,7 +167,7 @@ pub struct Undecodable(pub String);
 impl Stored {
     /// A series whose samples are already decoded.
     pub fn decoded(labels: Labels, points: Vec<Point>) -> Stored {
-        Stored { labels, samples: Box::new(move || Ok(points.clone())) }
+        Stored { labels, samples: Box::new(move || Ok(points.clone())), tier: None }
     }
 
     pub fn decode(&self) -> Result<Series, super::error::EvalError> {

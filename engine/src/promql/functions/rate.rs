@@ -29,8 +29,6 @@ fn one(call: &Call, s: &Series, v: f64) -> Vector {
 
 /// `extrapolatedRate`.
 fn extrapolated_rate(points: &[Point], w: Window, is_counter: bool, is_rate: bool) -> Option<f64> {
-    let range_start = w.ts - (w.range + w.offset);
-    let range_end = w.ts - w.offset;
     if points.len() < 2 {
         return None;
     }
@@ -46,10 +44,19 @@ fn extrapolated_rate(points: &[Point], w: Window, is_counter: bool, is_rate: boo
             prev_value = p.v;
         }
     }
+    Some(extrapolate(first, last, points.len(), result_value, w, is_counter, is_rate))
+}
+
+/// The extrapolation of `extrapolatedRate` from what it needs of a window: its first and last
+/// samples, how many samples it holds (at least 2), and `result_value`, the change from first
+/// to last (for a counter corrected for resets). Downsampled tiers keep exactly this.
+pub(crate) fn extrapolate(first: Point, last: Point, count: usize, mut result_value: f64, w: Window, is_counter: bool, is_rate: bool) -> f64 {
+    let range_start = w.ts - (w.range + w.offset);
+    let range_end = w.ts - w.offset;
     let mut duration_to_start = (first.t - range_start) as f64 / 1000.0;
     let duration_to_end = (range_end - last.t) as f64 / 1000.0;
     let sampled_interval = (last.t - first.t) as f64 / 1000.0;
-    let average_duration_between_samples = sampled_interval / (points.len() - 1) as f64;
+    let average_duration_between_samples = sampled_interval / (count - 1) as f64;
 
     if is_counter && result_value > 0.0 && first.v >= 0.0 {
         let duration_to_zero = sampled_interval * (first.v / result_value);
@@ -75,7 +82,7 @@ fn extrapolated_rate(points: &[Point], w: Window, is_counter: bool, is_rate: boo
         factor /= duration_seconds(w.range);
     }
     result_value *= factor;
-    Some(result_value)
+    result_value
 }
 
 pub(crate) fn delta_of(points: &[Point], w: Window) -> Option<f64> {
