@@ -40,6 +40,8 @@ pub struct Metrics {
     /// that found nothing to use.
     pub query_cache_hits: AtomicU64,
     pub query_cache_misses: AtomicU64,
+    /// Reads of PromQL range queries answered from each downsampled tier (`Tier::ALL` order).
+    pub tier_reads: [AtomicU64; 2],
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     durations: Mutex<BTreeMap<String, Histogram>>,
 }
@@ -74,6 +76,10 @@ impl Metrics {
         counter(&mut o, "gemini_storage_seal_passes_total", "Sealing passes that reached the end of a shard's chunks (one per shard after each start).", self.seal_passes.load(Relaxed));
         counter(&mut o, "gemini_query_cache_hits_total", "PromQL range queries answered partly or wholly from the range-query cache.", self.query_cache_hits.load(Relaxed));
         counter(&mut o, "gemini_query_cache_misses_total", "Cacheable PromQL range queries that found nothing in the range-query cache.", self.query_cache_misses.load(Relaxed));
+        let _ = writeln!(o, "# HELP gemini_query_tier_reads_total Selector reads of PromQL range queries answered from a downsampled tier.\n# TYPE gemini_query_tier_reads_total counter");
+        for tier in crate::encoding::rollup::Tier::ALL {
+            let _ = writeln!(o, "gemini_query_tier_reads_total{{tier=\"{}\"}} {}", tier.name(), self.tier_reads[tier as usize].load(Relaxed));
+        }
         let _ = write!(o, "# HELP gemini_storage_seal_seconds_total Time the shards spent sealing.\n# TYPE gemini_storage_seal_seconds_total counter\ngemini_storage_seal_seconds_total {}\n", self.seal_nanos.load(Relaxed) as f64 / 1e9);
         let _ = write!(o, "# HELP gemini_downsample_pending_partitions Partitions old enough to downsample whose downsampled tiers are not written yet.\n# TYPE gemini_downsample_pending_partitions gauge\ngemini_downsample_pending_partitions {}\n", self.downsample_pending.load(Relaxed));
         let _ = write!(o, "# HELP gemini_downsample_samples_total Aggregated samples (one per series and window) written to the downsampled tiers.\n# TYPE gemini_downsample_samples_total counter\ngemini_downsample_samples_total{{tier=\"5m\"}} {}\n", self.downsample_windows_5m.load(Relaxed));

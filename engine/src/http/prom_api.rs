@@ -73,7 +73,11 @@ fn parse(r: &Ready, instant: bool) -> Result<Parsed, PromError> {
 
 /// The query's value and warnings, or its error as Prometheus words it.
 async fn run(state: &AppState, r: &Ready, parsed: &Parsed, params: QueryParams, instant: bool) -> Result<(Value, Vec<String>), PromError> {
-    promql::query(&state.data, &r.db, r.rp.as_deref(), parsed, &params).await.map_err(|e| prom_error(e, instant))
+    let answered = promql::query(&state.data, &r.db, r.rp.as_deref(), parsed, &params).await.map_err(|e| prom_error(e, instant))?;
+    for tier in answered.tiers {
+        state.metrics.tier_reads[tier as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok((answered.value, answered.warnings))
 }
 
 async fn evaluate(state: &AppState, r: &Ready, parsed: &Parsed, params: QueryParams, instant: bool) -> Result<Answer, PromError> {

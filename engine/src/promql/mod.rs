@@ -35,7 +35,7 @@ use error::EvalError;
 use eval::Limits;
 use plan::MatchOp;
 use run::Steps;
-use crate::encoding::rollup::Window;
+use crate::encoding::rollup::{Tier, Window};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use value::{Labels, Point, Stored, TierPart, Undecodable, Value};
@@ -65,33 +65,45 @@ pub enum Error {
     Data(#[from] data::Error),
 }
 
+/// A query's answer.
+#[derive(Debug)]
+pub struct Answered {
+    pub value: Value,
+    pub warnings: Vec<String>,
+    /// The downsampled tier each read answered from a tier used.
+    pub tiers: Vec<Tier>,
+}
+
 /// Evaluates the PromQL query `parsed` (`build::parse`; a range query answered in parts from
 /// the cache is parsed once) over database `db` (policy `rp`, or the default one): an instant
 /// query (start = end, step 0) answers a scalar, string, vector or matrix, a range query a
-/// matrix; with the warnings of the evaluation.
-pub async fn query(data: &Data, db: &str, rp: Option<&str>, parsed: &Parsed, params: &QueryParams) -> Result<(Value, Vec<String>), Error> {
+/// matrix; with the warnings of the evaluation and the tiers it read.
+pub async fn query(data: &Data, db: &str, rp: Option<&str>, parsed: &Parsed, params: &QueryParams) -> Result<Answered, Error> {
     let plan = parsed.plan(Span { start: params.start, end: params.end, lookback: params.lookback })?;
     let steps = Steps { start: params.start, end: params.end, step: params.step, lookback: params.lookback };
     run::check_kind(&plan, steps)?;
     let mut series = Vec::with_capacity(plan.reads.len());
     let mut skipped = std::collections::BTreeSet::new();
-    let tiers = tier::choose(&plan.root, plan.reads.len(), steps, params.resolution);
-    for (read, tier) in plan.reads.iter().zip(tiers) {
-        series.push(fetch(data, db, rp, read, tier, params.deadline, &mut skipped).await?);
+    let mut tiers = Vec::new();
+    for (read, tier) in plan.reads.iter().zip(tier::choose(&plan.root, plan.reads.len(), steps, params.resolution)) {
+        let (stored, from_tier) = fetch(data, db, rp, read, tier, params.deadline, &mut skipped).await?;
+        series.push(stored);
+        tiers.extend(tier.filter(|_| from_tier).map(|t| t.tier));
     }
     let warnings = skipped.into_iter().map(|node| format!("cluster node {node} was skipped (down or too slow): answered from the other copies")).collect();
     let limits = Limits { deadline: params.deadline, max_samples: params.max_samples };
     let answer = actix_web::web::block(move || run::run(&plan, &series, steps, limits))
         .await
         .map_err(|e| EvalError::Execution(format!("evaluation thread: {e}")))?;
-    Ok((answer?, warnings))
+    Ok(Answered { value: answer?, warnings, tiers })
 }
 
 /// The series of one read, each holding its chunks as storage gave them (decoded when the
 /// evaluator comes to it); adds the cluster nodes the read was made without to `skipped`.
 /// When a tier answers the read, the series hold the tier's windows of the read's range and
-/// the raw chunks only from where the tier ends (less what its uses look back).
-async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, tier: Option<tier::TierRead>, deadline: Instant, skipped: &mut std::collections::BTreeSet<String>) -> Result<Vec<Stored>, Error> {
+/// the raw chunks only from where the tier ends (less what its uses look back); answers
+/// whether the tier held anything.
+async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, tier: Option<tier::TierRead>, deadline: Instant, skipped: &mut std::collections::BTreeSet<String>) -> Result<(Vec<Stored>, bool), Error> {
     let matchers = read.matchers.iter().map(matcher).collect::<Result<Vec<_>, _>>()?;
     let (mut min_t, max_t) = (read.min_t, read.max_t);
     let mut windows: BTreeMap<crate::labels::Labels, Vec<Window>> = BTreeMap::new();
@@ -129,7 +141,7 @@ async fn fetch(data: &Data, db: &str, rp: Option<&str>, read: &Read, tier: Optio
     for (labels, windows) in windows {
         out.push(Stored { labels: Labels::from(labels), samples: Box::new(|| Ok(Vec::new())), tier: part(windows) });
     }
-    Ok(out)
+    Ok((out, through.is_some()))
 }
 
 /// The samples of chunks and sealed blocks inside [min_t, max_t], in time order; `None` when
