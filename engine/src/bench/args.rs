@@ -44,6 +44,12 @@ pub struct BenchArgs {
     /// (`bench::queries`), median of 3 each, through the server's Prometheus API.
     #[arg(long)]
     pub queries: bool,
+    /// The shape of downsampling's bench (e.g. `--series 100 --scrapes 518400`, 90 days): only
+    /// the series of the metrics its panels read (`queries::LONG_RANGE`); `--queries` then
+    /// times those panels over the whole workload at step 1 h, on Gemini once downsampling has
+    /// caught up, with `max_source_resolution=raw` and with `auto`.
+    #[arg(long)]
+    pub long_range: bool,
     /// Which server takes the workload.
     #[arg(long, value_enum, default_value_t = Server::Gemini)]
     pub server: Server,

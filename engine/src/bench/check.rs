@@ -239,7 +239,7 @@ mod tests {
     /// The tests' workload (1000 series, 4 scrapes), all it wrote, and the place there of its
     /// first series of `READ_METRIC`.
     fn setup() -> (Workload, Answer, usize) {
-        let w = Workload::new(1000, 4);
+        let w = Workload::new(1000, 4, &[]);
         let all = written(&w);
         let first = all.iter().position(|(l, _)| of_read_metric(l)).unwrap();
         (w, all, first)
@@ -377,7 +377,7 @@ mod tests {
 
     #[test]
     fn rejects_broken_frames_and_chunks() {
-        let w = Workload::new(600, 3);
+        let w = Workload::new(600, 3, &[]);
         let all = written(&w);
         let good = streamed_body(&all, 3);
         let mut flipped = good.clone();

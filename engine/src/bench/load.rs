@@ -80,7 +80,7 @@ pub(super) async fn drive(args: &BenchArgs, bases: &[String], requests: Vec<Vec<
         wait_for_sealing(&client, base).await?;
     }
     if args.queries {
-        loaded.queries = super::queries::run(&client, args.server, base, workload).await?;
+        loaded.queries = super::queries::run(&client, args.server, base, workload, args.long_range).await?;
     }
     let Some(read_path) = args.server.read_path() else {
         return Ok(loaded);

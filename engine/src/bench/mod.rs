@@ -108,7 +108,8 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     // The workload is made after the servers start: a child's peak RSS as the kernel keeps it
     // (see `servers::reap`) counts the bench's own RSS when it was started.
     eprintln!("encoding {} series x {} scrapes ...", args.series, args.scrapes);
-    let workload = Workload::new(args.series, args.scrapes);
+    let only: &[&str] = if args.long_range { &queries::LONG_RANGE_METRICS } else { &[] };
+    let workload = Workload::new(args.series, args.scrapes, only);
     let requests = encode(&args, &workload);
     let samples = workload.sample_count() as u64;
     let wire: usize = requests.iter().flatten().map(Vec::len).sum();

@@ -21,6 +21,19 @@ pub(super) const QUERIES: [(&str, &str, i64); 4] = [
     ("net rate 60s", "sum(rate(node_network_receive_bytes_total[5m]))", 60),
 ];
 
+/// The panels of downsampling's bench (`--long-range`), at step 1 h over the whole workload:
+/// a name for the raw and the `auto` run, the PromQL. `node_memory_M00_bytes` is the
+/// workload's stand-in for `node_memory_MemFree_bytes`.
+pub(super) const LONG_RANGE: [(&str, &str, &str); 4] = [
+    ("cpu rate 1h raw", "cpu rate 1h auto", "sum by (mode) (rate(node_cpu_seconds_total[1h]))"),
+    ("max load1 1h raw", "max load1 1h auto", "max_over_time(node_load1[1h])"),
+    ("avg mem 1h raw", "avg mem 1h auto", "avg_over_time(node_memory_M00_bytes[1h])"),
+    ("net increase 1h raw", "net increase 1h auto", "sum(increase(node_network_receive_bytes_total[1h]))"),
+];
+
+/// The metrics `LONG_RANGE` reads: the only ones the `--long-range` workload writes.
+pub(super) const LONG_RANGE_METRICS: [&str; 4] = ["node_cpu_seconds_total", "node_load1", "node_memory_M00_bytes", "node_network_receive_bytes_total"];
+
 /// The InfluxQL statements (Gemini and InfluxDB): a name and the statement, whose `{range}`
 /// becomes the workload's time range.
 pub(super) const INFLUXQL: [(&str, &str); 3] = [
@@ -125,12 +138,15 @@ async fn timed(client: &awc::Client, url: &str, text: &str, summarize: fn(&str, 
 
 /// Runs every query of `QUERIES` (not on InfluxDB) and of `INFLUXQL` (on Gemini and InfluxDB)
 /// three times against `base` and takes the median of each.
-pub(super) async fn run(client: &awc::Client, server: Server, base: &str, workload: &Workload) -> Result<Vec<Timed>, Error> {
+pub(super) async fn run(client: &awc::Client, server: Server, base: &str, workload: &Workload, long_range: bool) -> Result<Vec<Timed>, Error> {
     if server == Server::VictoriaMetrics {
         // Makes what was just written searchable at once.
         client.get(format!("{base}/internal/force_flush")).send().await.map_err(|source| Error::Send { what: "flush failed", source })?;
     }
     let (first, last) = workload.time_span_ms();
+    if long_range {
+        return long_range_panels(client, server, base, (first, last)).await;
+    }
     let mut out = Vec::new();
     for (name, promql, step) in QUERIES.into_iter().filter(|_| server != Server::Influxdb) {
         let url = url(server, base, promql, (first, last), step);
@@ -156,6 +172,49 @@ pub(super) async fn run(client: &awc::Client, server: Server, base: &str, worklo
         out.push(Timed { name, median, series: seen.0, points: seen.1, sum: seen.2, cached: None });
     }
     Ok(out)
+}
+
+/// `LONG_RANGE` timed (median of 3): on Gemini, once downsampling has caught up, with
+/// `max_source_resolution=raw` and then `auto`; elsewhere once.
+async fn long_range_panels(client: &awc::Client, server: Server, base: &str, span: (i64, i64)) -> Result<Vec<Timed>, Error> {
+    if server == Server::Gemini {
+        let t = Instant::now();
+        downsampled(client, base).await?;
+        eprintln!("downsampling caught up {:.1} s after the load", t.elapsed().as_secs_f64());
+    }
+    let mut out = Vec::new();
+    for (raw_name, auto_name, promql) in LONG_RANGE {
+        let url = url(server, base, promql, span, 3600);
+        let runs: &[(&'static str, &str)] = match server {
+            Server::Gemini => &[(raw_name, "&max_source_resolution=raw"), (auto_name, "&max_source_resolution=auto")],
+            _ => &[(auto_name, "")],
+        };
+        for (name, resolution) in runs {
+            let (median, seen) = timed(client, &format!("{url}{resolution}"), promql, summary).await?;
+            out.push(Timed { name, median, series: seen.0, points: seen.1, sum: seen.2, cached: None });
+        }
+    }
+    Ok(out)
+}
+
+/// Waits until Gemini reports no partition left to downsample and its count of windows
+/// written stays the same over a shard's look (10 s): every partition's tier is written.
+async fn downsampled(client: &awc::Client, base: &str) -> Result<(), Error> {
+    let figure = |text: &str, name: &str| text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<f64>().ok());
+    let mut last = None;
+    for _ in 0..360 {
+        let mut resp = client.get(format!("{base}/metrics")).send().await.map_err(|source| Error::Send { what: "metrics failed", source })?;
+        let body = resp.body().limit(1 << 24).await.map_err(|source| Error::Body { what: "metrics failed", source })?;
+        let text = String::from_utf8_lossy(&body);
+        let pending = figure(&text, "gemini_downsample_pending_partitions ");
+        let written = figure(&text, "gemini_downsample_samples_total{tier=\"5m\"} ");
+        if pending == Some(0.0) && written.is_some_and(|w| w > 0.0) && written == last {
+            return Ok(());
+        }
+        last = written;
+        actix_web::rt::time::sleep(Duration::from_secs(11)).await;
+    }
+    Err(Error::Query { promql: "downsampling".into(), why: "not caught up within an hour".into() })
 }
 
 #[cfg(test)]

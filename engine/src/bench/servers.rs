@@ -64,6 +64,10 @@ pub(super) fn start(args: &BenchArgs, data_dir: &Path, peers: &[String]) -> Resu
                 if args.sync_writes {
                     cmd.arg("--sync-writes=true");
                 }
+                if args.long_range {
+                    // The workload is history written in minutes: downsample it soon after.
+                    cmd.arg("--downsample.delay").arg("10s");
+                }
                 if nodes > 1 {
                     cmd.arg("--cluster.self").arg(addr).arg("--cluster.peers").arg(peers.join(","));
                     cmd.arg("--cluster.replication-factor").arg(args.replication_factor.to_string()).env("GEMINI_CLUSTER_SECRET", "bench");

@@ -207,14 +207,17 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// `series` series (whole node_exporter targets of about 580, the last one cut short),
-    /// each scraped `scrapes` times.
-    pub fn new(series: usize, scrapes: usize) -> Workload {
+    /// `series` series (whole node_exporter targets of about 580, the last one cut short; of
+    /// the metrics in `only` when it names any), each scraped `scrapes` times.
+    pub fn new(series: usize, scrapes: usize, only: &[&str]) -> Workload {
         let mut rng = Rng(SEED);
         let mut specs = Vec::with_capacity(series + 600);
         let mut host = 0;
         while specs.len() < series {
             node_target(host, &mut specs, &mut rng);
+            if !only.is_empty() {
+                specs.retain(|s| s.labels.iter().any(|(n, v)| n == "__name__" && only.contains(&v.as_str())));
+            }
             host += 1;
         }
         specs.truncate(series);
@@ -325,15 +328,15 @@ mod tests {
     use crate::bench::Server;
 
     fn small_args() -> BenchArgs {
-        BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1, sync_writes: false, read_after_sealing: false, queries: false, server: Server::Gemini }
+        BenchArgs { series: 1000, scrapes: 3, connections: 2, batch: 300, server_cpu: None, shards: None, data_dir: None, nodes: 1, replication_factor: 1, sync_writes: false, read_after_sealing: false, queries: false, long_range: false, server: Server::Gemini }
     }
 
     #[test]
     fn workload_has_the_asked_shape() {
         let args = small_args();
-        let reqs = encode(&args, &Workload::new(args.series, args.scrapes));
+        let reqs = encode(&args, &Workload::new(args.series, args.scrapes, &[]));
         assert_eq!(reqs.len(), 2);
-        let workload = Workload::new(args.series, args.scrapes);
+        let workload = Workload::new(args.series, args.scrapes, &[]);
         let mut total = 0;
         let mut sent: Vec<Vec<(i64, f64)>> = vec![Vec::new(); workload.series_count()];
         for bodies in &reqs {

@@ -23,7 +23,7 @@ use crate::storage::family::Family;
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
 use rocksdb::{WriteBatch, WriteOptions};
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
@@ -53,11 +53,15 @@ pub(super) struct DownsampleState {
     pub(super) pending: i64,
     /// Set by a shutdown: the timer writes nothing after its last flush.
     pub(super) stopped: bool,
+    /// Partitions that took samples after they were ready to downsample (a sender catching
+    /// up, an import), with when the last such write came (ms): they wait for the delay
+    /// after it, as late samples come in runs.
+    late: HashMap<(PolicyId, Partition), i64>,
 }
 
 impl Default for DownsampleState {
     fn default() -> DownsampleState {
-        DownsampleState { delay_ms: DEFAULT_DELAY.as_millis() as i64, step_samples: STEP_SAMPLES, done: HashSet::default(), current: None, idle_since: None, pending: 0, stopped: false }
+        DownsampleState { delay_ms: DEFAULT_DELAY.as_millis() as i64, step_samples: STEP_SAMPLES, done: HashSet::default(), current: None, idle_since: None, pending: 0, stopped: false, late: HashMap::default() }
     }
 }
 
@@ -131,6 +135,7 @@ impl Shard {
             .filter(|(policy, _)| !self.dropped.contains(policy))
             .flat_map(|(policy, set)| set.iter().map(move |p| (*policy, *p)))
             .filter(|(policy, p)| p.before(ready_before) && !self.downsample.is_done(*policy, *p))
+            .filter(|key| self.downsample.late.get(key).is_none_or(|&at| at < ready_before))
             .map(|(policy, p)| (keys::hour_ms(p.start), policy, p))
             .collect();
         out.sort_unstable();
@@ -252,6 +257,22 @@ impl Shard {
         match (first_not_done, last_done_end) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// Notes a write, at `now_ms`, that appended samples in [min_t, max_t] of `policy`: when
+    /// they lie in partitions ready to downsample, those partitions' tiers (done or under way)
+    /// are removed in the write's batch, and they wait for the delay after this write.
+    pub(super) fn note_late_samples(&mut self, policy: PolicyId, min_t: i64, max_t: i64, now_ms: i64, batch: &mut WriteBatch) {
+        let ready_before = now_ms.saturating_sub(self.downsample.delay_ms);
+        let Some(set) = self.partitions.get(&policy) else { return };
+        let late: Vec<Partition> = set.iter().filter(|p| p.overlaps(min_t, max_t) && p.before(ready_before)).copied().collect();
+        if late.is_empty() {
+            return;
+        }
+        self.stage_tier_removal(policy, min_t, max_t, batch);
+        for p in late {
+            self.downsample.late.insert((policy, p), now_ms);
         }
     }
 

@@ -17,6 +17,8 @@ mod backfill;
 mod delete;
 mod downsample;
 #[cfg(test)]
+mod downsample_late_tests;
+#[cfg(test)]
 mod downsample_tests;
 mod messages;
 mod read;

@@ -75,6 +75,7 @@ impl Shard {
         }
         let mut out = WriteOutcome::default();
         let mut batch = WriteBatch::default();
+        let now_ms = crate::clock::now_ms();
         let mut log = Vec::with_capacity(keys::LOG_RECORD_BYTES * writes.iter().map(|w| w.samples.len()).sum::<usize>());
         for i in 0..writes.len() {
             self.prefetch_ahead(policy, &writes, i);
@@ -96,6 +97,7 @@ impl Shard {
                 }
             };
             let mut rejected: Option<Rejection> = None;
+            let accepted_before = out.accepted;
             for &(t, v) in &w.samples {
                 let head = &self.series[&id].head;
                 if !head.is_empty() && t <= head.max_time() {
@@ -116,6 +118,9 @@ impl Shard {
                 self.append(id, t, v, &mut batch);
                 keys::encode_log_record(&mut log, id, t, v);
                 out.accepted += 1;
+            }
+            if let (true, Some(&(first, _)), Some(&(last, _))) = (out.accepted > accepted_before, w.samples.first(), w.samples.last()) {
+                self.note_late_samples(policy, first, last, now_ms, &mut batch);
             }
             if let Some(r) = rejected {
                 if out.rejections.len() < MAX_REJECTIONS_NAMED {
