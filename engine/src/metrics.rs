@@ -31,10 +31,12 @@ pub struct Metrics {
     pub seal_nanos: AtomicU64,
     /// Sealing passes that reached the end of a shard's chunks.
     pub seal_passes: AtomicU64,
-    /// Partitions ended long enough ago (`--downsample.delay`) whose 5-minute tier is not
-    /// written yet, summed over the shards; the windows written to it, and the time it took.
+    /// Partitions ended long enough ago (`--downsample.delay`) whose 5-minute or 1-hour tier
+    /// is not written yet, summed over the shards; the windows written to each tier, and the
+    /// time it took.
     pub downsample_pending: AtomicI64,
     pub downsample_windows_5m: AtomicU64,
+    pub downsample_windows_1h: AtomicU64,
     pub downsample_nanos: AtomicU64,
     /// Range queries answered with a cached part (`http::query_cache`), and cacheable ones
     /// that found nothing to use.
@@ -82,7 +84,7 @@ impl Metrics {
         }
         let _ = write!(o, "# HELP gemini_storage_seal_seconds_total Time the shards spent sealing.\n# TYPE gemini_storage_seal_seconds_total counter\ngemini_storage_seal_seconds_total {}\n", self.seal_nanos.load(Relaxed) as f64 / 1e9);
         let _ = write!(o, "# HELP gemini_downsample_pending_partitions Partitions old enough to downsample whose downsampled tiers are not written yet.\n# TYPE gemini_downsample_pending_partitions gauge\ngemini_downsample_pending_partitions {}\n", self.downsample_pending.load(Relaxed));
-        let _ = write!(o, "# HELP gemini_downsample_samples_total Aggregated samples (one per series and window) written to the downsampled tiers.\n# TYPE gemini_downsample_samples_total counter\ngemini_downsample_samples_total{{tier=\"5m\"}} {}\n", self.downsample_windows_5m.load(Relaxed));
+        let _ = write!(o, "# HELP gemini_downsample_samples_total Aggregated samples (one per series and window) written to the downsampled tiers.\n# TYPE gemini_downsample_samples_total counter\ngemini_downsample_samples_total{{tier=\"5m\"}} {}\ngemini_downsample_samples_total{{tier=\"1h\"}} {}\n", self.downsample_windows_5m.load(Relaxed), self.downsample_windows_1h.load(Relaxed));
         let _ = write!(o, "# HELP gemini_downsample_seconds_total Time the shards spent downsampling.\n# TYPE gemini_downsample_seconds_total counter\ngemini_downsample_seconds_total {}\n", self.downsample_nanos.load(Relaxed) as f64 / 1e9);
         let _ = write!(o, "# HELP gemini_active_series Series held in storage.\n# TYPE gemini_active_series gauge\ngemini_active_series {}\n", self.active_series.load(Relaxed));
         let _ = write!(o, "# HELP gemini_storage_bytes Bytes of the data directory on disk.\n# TYPE gemini_storage_bytes gauge\ngemini_storage_bytes {storage_bytes}\n");
@@ -126,10 +128,12 @@ mod tests {
         let m = Metrics::default();
         m.downsample_pending.fetch_add(3, Relaxed);
         m.downsample_windows_5m.fetch_add(288, Relaxed);
+        m.downsample_windows_1h.fetch_add(24, Relaxed);
         m.downsample_nanos.fetch_add(1_500_000_000, Relaxed);
         let text = m.render(0);
         assert!(text.contains("# TYPE gemini_downsample_pending_partitions gauge\ngemini_downsample_pending_partitions 3\n"), "{text}");
         assert!(text.contains("gemini_downsample_samples_total{tier=\"5m\"} 288\n"), "{text}");
+        assert!(text.contains("gemini_downsample_samples_total{tier=\"1h\"} 24\n"), "{text}");
         assert!(text.contains("gemini_downsample_seconds_total 1.5\n"), "{text}");
     }
 }

@@ -52,9 +52,9 @@ fn series(t0: i64) -> Vec<pb::TimeSeries> {
 
 /// `query` over the day at step 1 h with `max_source_resolution=resolution`: the result after a
 /// success, as (labels, [(t, value)]) per series.
-fn range(g: &Gemini, query: &str, t0: i64, resolution: &str) -> Vec<(String, Vec<(f64, f64)>)> {
+fn range(g: &Gemini, query: &str, t0: i64, step: &str, resolution: &str) -> Vec<(String, Vec<(f64, f64)>)> {
     let (start, end) = (t0 / 1000 + 2 * HOUR_S, t0 / 1000 + 24 * HOUR_S);
-    let path = format!("/api/v1/query_range?query={}&start={start}&end={end}&step=1h&max_source_resolution={resolution}&nocache=1", urlencode(query));
+    let path = format!("/api/v1/query_range?query={}&start={start}&end={end}&step={step}&max_source_resolution={resolution}&nocache=1", urlencode(query));
     let a = g.get(&path);
     assert_eq!(a.status, 200, "{query}: {}", a.text());
     let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
@@ -63,8 +63,28 @@ fn range(g: &Gemini, query: &str, t0: i64, resolution: &str) -> Vec<(String, Vec
     body["data"]["result"].as_array().unwrap().iter().map(|s| (s["metric"].to_string(), points(s))).collect()
 }
 
-fn tier_reads(g: &Gemini) -> f64 {
-    metric(g, "gemini_query_tier_reads_total{tier=\"5m\"}")
+fn tier_reads(g: &Gemini, tier: &str) -> f64 {
+    metric(g, &format!("gemini_query_tier_reads_total{{tier=\"{tier}\"}}"))
+}
+
+/// `q` at `step` with `raw` and `auto`: auto reads `tier` once, and the answers agree (the
+/// same series and steps, at least `min_points` each; values within `tolerance`, relative).
+fn compare(g: &Gemini, q: &str, t0: i64, step: &str, tier: &str, tolerance: f64, min_points: usize) {
+    let before = tier_reads(g, tier);
+    let raw = range(g, q, t0, step, "raw");
+    assert_eq!(tier_reads(g, tier), before, "{q}: raw read a tier");
+    let tiered = range(g, q, t0, step, "auto");
+    assert_eq!(tier_reads(g, tier), before + 1.0, "{q}: auto did not read the {tier} tier");
+    assert!(!raw.is_empty() && raw.iter().all(|(_, p)| p.len() >= min_points), "{q}: too little to compare: {raw:?}");
+    assert_eq!(raw.len(), tiered.len(), "{q}: series");
+    for ((rl, rp), (tl, tp)) in raw.iter().zip(&tiered) {
+        assert_eq!(rl, tl, "{q}");
+        assert_eq!(rp.len(), tp.len(), "{q} {rl}: steps");
+        for ((rt, rv), (tt, tv)) in rp.iter().zip(tp) {
+            assert_eq!(rt, tt, "{q} {rl}");
+            assert!((rv - tv).abs() <= tolerance * rv.abs().max(tv.abs()), "{q} {rl} at {rt}: raw {rv}, tier {tv}");
+        }
+    }
 }
 
 #[test]
@@ -84,28 +104,20 @@ fn range_queries_from_the_five_minute_tier_answer_as_raw_data_does() {
     let close = ["sum by (job) (rate(c[1h]))", "avg_over_time(g[1h])", "sum_over_time(c[1h])", "increase(c[2h])", "sum(increase(c[1h]))", "rate(c[5m])", "delta(g[1h])"];
     for (queries, tolerance) in [(&exact[..], 0.0), (&close[..], 1e-9)] {
         for q in queries {
-            let before = tier_reads(&g);
-            let raw = range(&g, q, t0, "raw");
-            assert_eq!(tier_reads(&g), before, "{q}: raw read a tier");
-            let tiered = range(&g, q, t0, "auto");
-            assert_eq!(tier_reads(&g), before + 1.0, "{q}: auto did not read the tier");
-            assert!(!raw.is_empty() && raw.iter().all(|(_, p)| p.len() >= 20), "{q}: too little to compare: {raw:?}");
-            assert_eq!(raw.len(), tiered.len(), "{q}: series");
-            for ((rl, rp), (tl, tp)) in raw.iter().zip(&tiered) {
-                assert_eq!(rl, tl, "{q}");
-                assert_eq!(rp.len(), tp.len(), "{q} {rl}: steps");
-                for ((rt, rv), (tt, tv)) in rp.iter().zip(tp) {
-                    assert_eq!(rt, tt, "{q} {rl}");
-                    assert!((rv - tv).abs() <= tolerance * rv.abs().max(tv.abs()), "{q} {rl} at {rt}: raw {rv}, tier {tv}");
-                }
-            }
+            compare(&g, q, t0, "1h", "5m", tolerance, 20);
         }
     }
 
+    // The hours, made from the 5-minute windows, answer steps of 5 h.
+    wait_until("the hours are made", Duration::from_secs(60), || metric(&g, "gemini_downsample_samples_total{tier=\"1h\"}") >= (3 * 24 - 1) as f64);
+    for (q, tolerance) in [("max_over_time(g[5h])", 0.0), ("count_over_time(c[5h])", 0.0), ("sum by (job) (rate(c[5h]))", 1e-9), ("avg_over_time(g[10h])", 1e-9)] {
+        compare(&g, q, t0, "5h", "1h", tolerance, 4);
+    }
+
     // What a tier does not answer is read raw.
-    let before = tier_reads(&g);
-    assert!(!range(&g, "irate(c[1h])", t0, "auto").is_empty());
-    assert_eq!(tier_reads(&g), before, "irate read a tier");
+    let before = tier_reads(&g, "5m");
+    assert!(!range(&g, "irate(c[1h])", t0, "1h", "auto").is_empty());
+    assert_eq!(tier_reads(&g, "5m"), before, "irate read a tier");
 
     let a = g.get(&format!("/api/v1/query_range?query=c&start={}&end={}&step=1h&max_source_resolution=10m", t0 / 1000, t0 / 1000 + 3600));
     assert_eq!(a.status, 400, "{}", a.text());

@@ -183,6 +183,26 @@ pub fn aggregate(samples: &[(i64, f64)], resolution: i64) -> Vec<Window> {
     out
 }
 
+/// The windows of `resolution` ms (a multiple of theirs) that `windows` (in start order) make
+/// together: each the merge of the finer windows in it, its sum added with compensation.
+pub fn coarsen(windows: &[Window], resolution: i64) -> Vec<Window> {
+    let span = |w: &Window| w.start.div_euclid(resolution);
+    windows
+        .chunk_by(|a, b| span(a) == span(b))
+        .map(|group| {
+            let mut out = Window { start: span(&group[0]) * resolution, ..group[0] };
+            let mut sum = Sum::default();
+            sum.add(group[0].sum);
+            for w in &group[1..] {
+                out.merge(w);
+                sum.add(w.sum);
+            }
+            out.sum = sum.total();
+            out
+        })
+        .collect()
+}
+
 /// Windows of the same start (pieces of one window stored apart) merged, in start order; the
 /// pieces of a window must come in time order.
 pub fn merge_same_starts(mut windows: Vec<Window>) -> Vec<Window> {
@@ -287,6 +307,17 @@ mod tests {
         assert_eq!(merged[0].bits()[1..], all[0].bits()[1..]);
         let pieces = vec![aggregate(&samples()[4..], 15 * M)[0], aggregate(&samples()[..4], 15 * M)[0]];
         assert_eq!(merge_same_starts(pieces)[0].bits(), all[0].bits(), "pieces in time order whatever their order given");
+    }
+
+    #[test]
+    fn coarser_windows_are_the_windows_of_all_the_samples() {
+        let fine = aggregate(&samples(), FIVE_MINUTES);
+        let coarse = coarsen(&fine, 15 * M);
+        assert_eq!(coarse.iter().map(Window::bits).collect::<Vec<_>>(), aggregate(&samples(), 15 * M).iter().map(Window::bits).collect::<Vec<_>>());
+        // Compensated: 1e16 + 1 + 1 in three windows, where plain addition loses both ones.
+        let big: Vec<(i64, f64)> = vec![(0, 1e16), (6 * M, 1.0), (11 * M, 1.0)];
+        assert_eq!(coarsen(&aggregate(&big, FIVE_MINUTES), 15 * M)[0].sum, 1.0000000000000002e16);
+        assert_eq!(coarsen(&[], ONE_HOUR).len(), 0);
     }
 
     #[test]

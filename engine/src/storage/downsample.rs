@@ -1,6 +1,6 @@
 //! What `Storage` asks of its shards for the downsampled tiers (see `shard::downsample`):
-//! downsampling what is pending now, the delay after a partition's end, and reads of the
-//! 5-minute tier's windows with how far the tier reaches.
+//! downsampling what is pending now, the delay after a partition's end, and reads of a
+//! tier's windows (5-minute or 1-hour) with how far the tier reaches.
 
 use super::shard::{self, TierPage};
 use super::{Error, Policies, PolicyId, SelectedSeries, Storage};

@@ -1,9 +1,11 @@
 //! The column families of the one RocksDB instance, typed. `meta` holds the catalog, metric
 //! metadata, fields and users; each shard has six of its own for raw data (`Family::ALL`) and
-//! one per downsampled tier (`Family::TIERS`), named `shard<N>.<kind>`. Every family's name is spelled here and nowhere else; the rest of the
-//! engine names a family by its variant. This file knows nothing of what the families hold.
+//! one per downsampled tier (`Family::TIERS`), named `shard<N>.<kind>`. Every family's name is
+//! spelled here and nowhere else; the rest of the engine names a family by its variant. This
+//! file knows nothing of what the families hold.
 
 use crate::encoding::piece::Encoding;
+use crate::encoding::rollup::Tier;
 use rocksdb::{ColumnFamily, DB};
 
 /// The name of the family outside the shards.
@@ -32,17 +34,20 @@ pub enum Family {
     /// The 5-minute tier: rows of windows (`encoding::rollup`) under the keys of chunks, and
     /// the marker of each partition whose tier is whole (`keys::partition_prefix`).
     Rollup5m,
+    /// The 1-hour tier, laid out as the 5-minute one (made from it).
+    Rollup1h,
 }
 
 impl Family {
     /// A shard's families, in the order a shard keeps their names (`Family::index`).
     pub const ALL: [Family; 6] = [Family::Series, Family::Postings, Family::Head, Family::Chunks, Family::Blocks, Family::Log];
     /// A shard's families of downsampled tiers, after `ALL` in `Family::index` order.
-    pub const TIERS: [Family; 1] = [Family::Rollup5m];
+    pub const TIERS: [Family; 2] = [Family::Rollup5m, Family::Rollup1h];
     /// Every family of a shard: `ALL`, then `TIERS`.
-    pub const EVERY: [Family; 7] = [Family::Series, Family::Postings, Family::Head, Family::Chunks, Family::Blocks, Family::Log, Family::Rollup5m];
-    /// The families keyed by time partition after the policy, which retention drops by range.
-    pub const PARTITIONED: [Family; 3] = [Family::Chunks, Family::Blocks, Family::Rollup5m];
+    pub const EVERY: [Family; 8] = [Family::Series, Family::Postings, Family::Head, Family::Chunks, Family::Blocks, Family::Log, Family::Rollup5m, Family::Rollup1h];
+    /// The families of raw data keyed by time partition after the policy, which retention
+    /// drops by range (the tiers' families are keyed so too, with retentions of their own).
+    pub const PARTITIONED: [Family; 2] = [Family::Chunks, Family::Blocks];
 
     /// What the family's name ends with, after `shard<N>.`.
     pub fn kind(self) -> &'static str {
@@ -54,6 +59,15 @@ impl Family {
             Family::Blocks => "blocks",
             Family::Log => "log",
             Family::Rollup5m => "rollup5m",
+            Family::Rollup1h => "rollup1h",
+        }
+    }
+
+    /// The family that holds `tier`.
+    pub fn of_tier(tier: Tier) -> Family {
+        match tier {
+            Tier::FiveMinutes => Family::Rollup5m,
+            Tier::OneHour => Family::Rollup1h,
         }
     }
 
@@ -117,6 +131,8 @@ mod tests {
             assert_eq!((f.index(), Family::parse(&f.name(2))), (i, Some((2, *f))));
         }
         assert_eq!(Family::Rollup5m.name(4), "shard4.rollup5m");
+        assert_eq!(Family::Rollup1h.name(4), "shard4.rollup1h");
+        assert_eq!(Tier::ALL.map(Family::of_tier), Family::TIERS);
         assert!(Family::PARTITIONED.iter().all(|f| Family::EVERY.contains(f) && *f != Family::Log));
     }
 }

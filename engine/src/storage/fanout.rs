@@ -4,6 +4,7 @@
 use super::shard::{self, ChunkPage, Expired, Shard};
 use crate::data::write::{SeriesWrite, WriteOutcome};
 use crate::encoding::piece::StoredChunk;
+use crate::encoding::rollup::Tier;
 use super::{Error, Policies, PolicyId, SelectedSeries, Storage, family};
 use crate::index::matcher::Matcher;
 use actix::prelude::*;
@@ -26,23 +27,26 @@ impl Storage {
         Ok(())
     }
 
-    /// Retention: in every policy with a duration, drops what is older than `now_ms` minus
-    /// it (whole partitions, and series with nothing newer).
+    /// Retention: in every policy with a duration (of raw data or a tier), drops what is older
+    /// than `now_ms` minus it (whole partitions, and series with nothing newer).
     pub async fn enforce_retention(&self, now_ms: i64) -> Result<Expired, Error> {
-        let due: Vec<(String, PolicyId, i64)> = {
+        let before = |ns: i64| if ns > 0 { now_ms - ns / 1_000_000 } else { i64::MIN };
+        let due: Vec<(String, PolicyId, i64, [i64; 2])> = {
             let c = self.catalog.read().unwrap();
             let policies = c.databases.iter().flat_map(|(db, d)| d.policies.iter().map(move |p| (db, p)));
-            policies.filter(|(_, p)| p.duration > 0).map(|(db, p)| (db.clone(), p.id, now_ms - p.duration / 1_000_000)).collect()
+            let horizons = policies.map(|(db, p)| (db.clone(), p.id, before(p.duration), Tier::ALL.map(|t| before(p.tier_duration(t)))));
+            horizons.filter(|(_, _, raw, tiers)| *raw > i64::MIN || tiers.iter().any(|t| *t > i64::MIN)).collect()
         };
         let mut total = Expired::default();
-        for (db, policy, before) in due {
-            for r in join_all(self.shards.iter().map(|s| s.send(shard::Expire { policy, before }))).await {
+        for (db, policy, before, tiers_before) in due {
+            for r in join_all(self.shards.iter().map(|s| s.send(shard::Expire { policy, before, tiers_before }))).await {
                 let e = r.map_err(Error::from).and_then(|e| e);
-                if e.as_ref().map_or(true, |e| e.partitions + e.series > 0) {
+                if e.as_ref().map_or(true, |e| e.partitions + e.tier_partitions + e.series > 0) {
                     self.generations.bump(&db);
                 }
                 let e = e?;
                 total.partitions += e.partitions;
+                total.tier_partitions += e.tier_partitions;
                 total.series += e.series;
             }
         }

@@ -49,7 +49,7 @@ impl Shard {
     pub(super) fn stage_series_deletion(&self, ids: &[u64], batch: &mut WriteBatch) -> Vec<u64> {
         let mut gone = Vec::new();
         let mut its = self.stored_iterators();
-        let mut tier = self.db.raw_iterator_cf(self.cf(Family::Rollup5m));
+        let mut tiers = Family::TIERS.map(|f| (self.db.raw_iterator_cf(self.cf(f)), f));
         for &id in ids {
             let Some(s) = self.series.get(&id) else { continue };
             batch.delete_cf(self.cf(Family::Series), keys::series_key(s.policy, id));
@@ -57,12 +57,12 @@ impl Shard {
             for (name, value) in s.labels.iter() {
                 batch.delete_cf(self.cf(Family::Postings), keys::posting_key(s.policy, name, value, id));
             }
-            // A range delete only where the series has chunks or blocks: tombstones slow every
-            // read.
-            for p in self.partitions.get(&s.policy).into_iter().flatten() {
-                let prefix = keys::chunk_prefix(s.policy, *p, id);
+            // A range delete only where the series has chunks, blocks or rows: tombstones slow
+            // every read. Tiers may hold partitions whose raw data retention dropped.
+            for p in self.partitions_with_data(s.policy) {
+                let prefix = keys::chunk_prefix(s.policy, p, id);
                 let families = its.by_encoding().map(|(it, encoding)| (it, Family::of(encoding)));
-                for (it, family) in families.chain([(&mut tier, Family::Rollup5m)]) {
+                for (it, family) in families.chain(tiers.iter_mut().map(|(it, f)| (it, *f))) {
                     it.seek(prefix);
                     if it.key().is_some_and(|k| k.starts_with(&prefix)) {
                         batch.delete_range_cf(self.cf(family), prefix.to_vec(), keys::prefix_end(&prefix).expect("a series id below the maximum"));

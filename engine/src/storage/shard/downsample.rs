@@ -1,52 +1,79 @@
-//! Downsampling: the 5-minute tier of each time partition, once the partition has ended at
-//! least `delay` ago (`--downsample.delay`: later samples are unlikely then). Per series, the
-//! samples stored in the partition (sealed blocks, full chunks, and an open chunk that lies in
-//! it) become windows (`encoding::rollup`), stored in the shard's `rollup5m` family as rows of
-//! at most a day of windows, under the keys of chunks (`[policy][partition][series][first
-//! window start]` → `[last window start][row]`): a time range is a range read and retention
-//! drops a partition's tier with its raw data, by range.
+//! Downsampling: the 5-minute and 1-hour tiers of each time partition. Once a partition has
+//! ended at least `delay` ago (`--downsample.delay`: later samples are unlikely then), per
+//! series, the samples stored in it (sealed blocks, full chunks, and an open chunk that lies in
+//! it) become 5-minute windows (`encoding::rollup`); once its 5-minute tier is whole, those
+//! windows become 1-hour ones (`rollup::coarsen`). Each tier has its family (`rollup5m`,
+//! `rollup1h`) with rows of windows under the keys of chunks (`[policy][partition][series]
+//! [first window start]` → `[last window start][row]`), a row at most a day of 5-minute
+//! windows or 30 days of hours, so a time range is a range read and retention drops a
+//! partition's tier by range.
 //!
-//! A step, every `STEP_EVERY` on the shard's thread between writes, aggregates series of the
-//! partition under way from where the last one stopped, about `STEP_SAMPLES` raw samples, in
-//! one write batch with the partition's marker (its `partition_prefix`): the series id the
-//! next step starts at, or, in the batch of the last step, nothing, which says the tier is
-//! whole; readers use whole partitions only. A restart goes on where the marker says. Rows are
-//! a function of the raw data, so a step done again after a crash writes the same keys and
-//! bytes: a kill -9 at any moment loses and duplicates nothing. A backfill or `DELETE` that
-//! changes a partition's samples removes its tier (rows and marker) in the batch of the
-//! change, and the partition is downsampled anew.
+//! A step, every `STEP_EVERY` on the shard's thread between writes, works on one partition
+//! of one tier from where the last one stopped: about `STEP_SAMPLES` raw samples (or 5-minute
+//! windows), in one write batch with the partition's marker in that tier's family (the key
+//! `partition_prefix`): the series id the next step starts at, or, in the batch of the last
+//! step, nothing, which says the tier is whole; readers use whole partitions only. One
+//! partition is under way at a time, its 5-minute tier before its hour; a restart goes on
+//! where the marker says. Rows are a function of their source, so a step done again after a
+//! crash writes the same keys and bytes: a kill -9 at any moment loses and duplicates nothing.
+//!
+//! The tiers keep a record of their own partitions (`held`, rebuilt at start from the
+//! markers): retention may drop a partition's raw data before its tiers (`tier.rs`), and a
+//! tier's retention may drop its rows while its source stays, which leaves the marker
+//! `EXPIRED` so that nothing is made again.
 
 use super::stored::StoredIterators;
-use super::{column_family, ReadTier, Shard, TierPage};
-use crate::encoding::rollup::{self, Tier, FIVE_MINUTES};
+use super::{column_family, Shard};
+use crate::encoding::rollup::{self, Tier, Window, FIVE_MINUTES, ONE_HOUR};
 use crate::storage::family::Family;
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
 use rocksdb::{WriteBatch, WriteOptions};
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-/// Raw samples one step reads (whole series: a step may read a little more).
+/// Raw samples (or 5-minute windows) one step reads (whole series: a step may read a little more).
 const STEP_SAMPLES: usize = 100_000;
 /// How often a step runs while a partition is under way.
 pub(super) const STEP_EVERY: Duration = Duration::from_millis(50);
 /// How often a shard with nothing under way looks for a partition to downsample.
 const LOOK_EVERY: Duration = Duration::from_secs(10);
-/// The most time one row spans: rows begin at whole days (UTC), 288 windows of 5 minutes.
-const ROW_MS: i64 = 86_400_000;
 /// How long after its end a partition is downsampled, unless `--downsample.delay` says.
 pub const DEFAULT_DELAY: Duration = Duration::from_secs(3600);
+/// The marker of a partition whose tier retention dropped while its source stays.
+pub(super) const EXPIRED: &[u8] = b"expired";
+
+/// The most time one row of `tier` spans: rows begin at whole days (UTC) for the 5-minute
+/// tier (288 windows), at whole 30 days from the epoch for the hours (720 windows).
+fn row_ms(tier: Tier) -> i64 {
+    match tier {
+        Tier::FiveMinutes => 86_400_000,
+        Tier::OneHour => 30 * 86_400_000,
+    }
+}
+
+/// What a tier records of a partition (its marker).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Held {
+    /// The tier is whole.
+    Whole,
+    /// The tier's retention dropped its rows; its source stays, so it is not made again.
+    Expired,
+}
 
 /// Where downsampling stands in a shard.
 pub(super) struct DownsampleState {
     pub(super) delay_ms: i64,
     /// Raw samples after which a step stops (`STEP_SAMPLES`; tests take fewer).
     pub(super) step_samples: usize,
-    /// The partitions whose 5-minute tier is whole (their marker is stored).
-    done: HashSet<(PolicyId, Partition)>,
-    /// The partition under way and the series id its next step starts at.
+    /// Per tier (`Tier::ALL` order), the partitions with a marker other than under way.
+    held: [BTreeMap<(PolicyId, Partition), Held>; 2],
+    /// The partition under way (in tier `current_tier`) and the series id its next step
+    /// starts at.
     pub(super) current: Option<(PolicyId, Partition, u64)>,
+    pub(super) current_tier: Tier,
     /// When the last look found nothing to do.
     idle_since: Option<Instant>,
     /// The pending partitions this shard counts in `Metrics::downsample_pending`.
@@ -61,45 +88,82 @@ pub(super) struct DownsampleState {
 
 impl Default for DownsampleState {
     fn default() -> DownsampleState {
-        DownsampleState { delay_ms: DEFAULT_DELAY.as_millis() as i64, step_samples: STEP_SAMPLES, done: HashSet::default(), current: None, idle_since: None, pending: 0, stopped: false, late: HashMap::default() }
+        DownsampleState {
+            delay_ms: DEFAULT_DELAY.as_millis() as i64,
+            step_samples: STEP_SAMPLES,
+            held: Default::default(),
+            current: None,
+            current_tier: Tier::FiveMinutes,
+            idle_since: None,
+            pending: 0,
+            stopped: false,
+            late: HashMap::default(),
+        }
     }
 }
 
 impl DownsampleState {
-    /// Forgets the partitions `gone` accepts (their tier is deleted), the one under way too.
+    /// Forgets, in every tier, the partitions `gone` accepts (their tiers are deleted), the
+    /// one under way too.
     pub(super) fn forget(&mut self, gone: impl Fn((PolicyId, Partition)) -> bool) {
-        self.done.retain(|k| !gone(*k));
+        for held in &mut self.held {
+            held.retain(|k, _| !gone(*k));
+        }
         if self.current.is_some_and(|(policy, p, _)| gone((policy, p))) {
             self.current = None;
         }
     }
 
-    pub(super) fn is_done(&self, policy: PolicyId, p: Partition) -> bool {
-        self.done.contains(&(policy, p))
+    pub(super) fn held(&self, tier: Tier, policy: PolicyId, p: Partition) -> Option<Held> {
+        self.held[tier as usize].get(&(policy, p)).copied()
+    }
+
+    pub(super) fn set_held(&mut self, tier: Tier, policy: PolicyId, p: Partition, held: Option<Held>) {
+        match held {
+            Some(h) => self.held[tier as usize].insert((policy, p), h),
+            None => self.held[tier as usize].remove(&(policy, p)),
+        };
+    }
+
+    pub(super) fn is_done(&self, tier: Tier, policy: PolicyId, p: Partition) -> bool {
+        self.held(tier, policy, p) == Some(Held::Whole)
+    }
+
+    /// The partitions of `policy` `tier` has a marker of, with it, in time order.
+    pub(super) fn held_of(&self, tier: Tier, policy: PolicyId) -> impl Iterator<Item = (Partition, Held)> + '_ {
+        let (first, last) = (Partition { start: 0, end: 0 }, Partition { start: u32::MAX, end: u32::MAX });
+        self.held[tier as usize].range((policy, first)..=(policy, last)).map(|((_, p), h)| (*p, *h))
     }
 }
 
 impl Shard {
-    /// Reads the markers of the partitions downsampled already, and of the one under way: the
-    /// first key of each partition's range in `rollup5m`, when it is the partition's prefix.
+    /// Reads the markers of every tier: the first key of each partition's range in the tier's
+    /// family, when it is the partition's prefix.
     pub(super) fn load_downsampled(&mut self) -> Result<(), Error> {
         let db = self.db.clone();
-        let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, Family::Rollup5m));
-        it.seek_to_first();
-        while let Some(k) = it.key() {
-            let (policy, p) = (keys::u32_at(k, 0), keys::partition_at(k));
-            if k.len() == keys::partition_prefix(policy, p).len() {
-                match it.value().unwrap_or_default() {
-                    [] => drop(self.downsample.done.insert((policy, p))),
-                    next => self.downsample.current = Some((policy, p, keys::u64_at(next, 0))),
+        for tier in Tier::ALL {
+            let mut it = db.raw_iterator_cf(column_family(&db, &self.cf_names, Family::of_tier(tier)));
+            it.seek_to_first();
+            while let Some(k) = it.key() {
+                let (policy, p) = (keys::u32_at(k, 0), keys::partition_at(k));
+                if k.len() == keys::partition_prefix(policy, p).len() {
+                    match it.value().unwrap_or_default() {
+                        [] => self.downsample.set_held(tier, policy, p, Some(Held::Whole)),
+                        EXPIRED => self.downsample.set_held(tier, policy, p, Some(Held::Expired)),
+                        next => {
+                            self.downsample.current = Some((policy, p, keys::u64_at(next, 0)));
+                            self.downsample.current_tier = tier;
+                        }
+                    }
+                }
+                match keys::prefix_end(&keys::partition_prefix(policy, p)) {
+                    Some(next) => it.seek(next),
+                    None => break,
                 }
             }
-            match keys::prefix_end(&keys::partition_prefix(policy, p)) {
-                Some(next) => it.seek(next),
-                None => break,
-            }
+            it.status()?;
         }
-        Ok(it.status()?)
+        Ok(())
     }
 
     /// The timer's turn: a step when a partition is under way, or a look for one now and then.
@@ -126,73 +190,124 @@ impl Shard {
         Ok(true)
     }
 
-    /// The partitions ready at `now_ms` (ended `delay` before it) and not done, in time order.
-    fn pending(&self, now_ms: i64) -> Vec<(i64, PolicyId, Partition)> {
+    /// What is to do at `now_ms`, in time order, a partition's 5-minute tier before its hour:
+    /// the 5-minute tier of the raw partitions ready (ended `delay` before it) that have no
+    /// marker there, and the 1-hour tier of the partitions whose 5-minute tier is whole.
+    fn pending(&self, now_ms: i64) -> Vec<(i64, Tier, PolicyId, Partition)> {
         let ready_before = now_ms.saturating_sub(self.downsample.delay_ms);
-        let mut out: Vec<(i64, PolicyId, Partition)> = self
-            .partitions
-            .iter()
-            .filter(|(policy, _)| !self.dropped.contains(policy))
-            .flat_map(|(policy, set)| set.iter().map(move |p| (*policy, *p)))
-            .filter(|(policy, p)| p.before(ready_before) && !self.downsample.is_done(*policy, *p))
-            .filter(|key| self.downsample.late.get(key).is_none_or(|&at| at < ready_before))
-            .map(|(policy, p)| (keys::hour_ms(p.start), policy, p))
+        let state = &self.downsample;
+        let raw = self.partitions.iter().flat_map(|(policy, set)| set.iter().map(move |p| (Tier::FiveMinutes, *policy, *p)));
+        let fine = state.held[Tier::FiveMinutes as usize].iter().filter(|(_, h)| **h == Held::Whole).map(|((policy, p), _)| (Tier::OneHour, *policy, *p));
+        let mut out: Vec<(i64, Tier, PolicyId, Partition)> = raw
+            .filter(|(_, _, p)| p.before(ready_before))
+            .chain(fine)
+            .filter(|(tier, policy, p)| !self.dropped.contains(policy) && state.held(*tier, *policy, *p).is_none())
+            .filter(|(_, policy, p)| state.late.get(&(*policy, *p)).is_none_or(|&at| at < ready_before))
+            .map(|(tier, policy, p)| (keys::hour_ms(p.start), tier, policy, p))
             .collect();
         out.sort_unstable();
         out
     }
 
-    /// One step: picks the oldest pending partition when none is under way, then aggregates
-    /// its series from where the last step stopped. Answers whether it did anything (false:
-    /// nothing pending).
+    /// One step: picks the oldest pending partition when none is under way, then makes its
+    /// tier from where the last step stopped. Answers whether it did anything (false: nothing
+    /// pending).
     pub(super) fn downsample_step(&mut self, now_ms: i64) -> Result<bool, Error> {
         let started = Instant::now();
         let pending = self.pending(now_ms);
-        self.metrics.downsample_pending.fetch_add(pending.len() as i64 - self.downsample.pending, Relaxed);
-        self.downsample.pending = pending.len() as i64;
-        let (policy, p, from) = match (self.downsample.current, pending.first()) {
-            (Some(current), _) => current,
-            (None, Some(&(_, policy, p))) => (policy, p, 0),
+        // A partition is pending in one tier at a time (its hour once its 5 minutes are whole).
+        let count = pending.len() as i64;
+        self.metrics.downsample_pending.fetch_add(count - self.downsample.pending, Relaxed);
+        self.downsample.pending = count;
+        let (tier, (policy, p, from)) = match (self.downsample.current, pending.first()) {
+            (Some(current), _) => (self.downsample.current_tier, current),
+            (None, Some(&(_, tier, policy, p))) => (tier, (policy, p, 0)),
             (None, None) => return Ok(false),
         };
-        let db = self.db.clone();
-        let names = self.cf_names.clone();
-        let cf = column_family(&db, &names, Family::Rollup5m);
-        let mut its = StoredIterators::new(&db, &names);
         let mut batch = WriteBatch::default();
-        let (mut read, mut windows, mut next) = (0usize, 0u64, None);
+        let (next, windows) = match tier {
+            Tier::FiveMinutes => self.aggregate_step(policy, p, from, &mut batch)?,
+            Tier::OneHour => self.coarsen_step(policy, p, from, &mut batch)?,
+        };
+        let marker = next.map(|id| id.to_be_bytes().to_vec()).unwrap_or_default();
+        batch.put_cf(self.cf(Family::of_tier(tier)), keys::partition_prefix(policy, p), marker);
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.sync);
+        self.db.write_opt(batch, &wo)?;
+        self.downsample.current = next.map(|id| (policy, p, id));
+        self.downsample.current_tier = tier;
+        if next.is_none() {
+            self.downsample.set_held(tier, policy, p, Some(Held::Whole));
+        }
+        let written = match tier {
+            Tier::FiveMinutes => &self.metrics.downsample_windows_5m,
+            Tier::OneHour => &self.metrics.downsample_windows_1h,
+        };
+        written.fetch_add(windows, Relaxed);
+        self.metrics.downsample_nanos.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
+        Ok(true)
+    }
+
+    /// A step of a partition's 5-minute tier: its series from `from`, raw samples into
+    /// windows. Answers the series the next step starts at (`None`: done) and the windows put.
+    fn aggregate_step(&self, policy: PolicyId, p: Partition, from: u64, batch: &mut WriteBatch) -> Result<(Option<u64>, u64), Error> {
+        let mut its = StoredIterators::new(&self.db, &self.cf_names);
+        let (mut read, mut windows) = (0usize, 0u64);
         for id in from..self.series.slots.len() as u64 {
             if self.series.get(&id).is_none_or(|s| s.policy != policy) {
                 continue;
             }
             if read >= self.downsample.step_samples {
-                next = Some(id);
-                break;
+                return Ok((Some(id), windows));
             }
             let samples = self.samples_in(&mut its, policy, p, id)?;
             read += samples.len();
-            let aggregated = rollup::aggregate(&samples, FIVE_MINUTES);
-            for row in aggregated.chunk_by(|a, b| a.start.div_euclid(ROW_MS) == b.start.div_euclid(ROW_MS)) {
-                let (first, last) = (row[0].start, row[row.len() - 1].start);
-                batch.put_cf(cf, keys::chunk_key(policy, p, id, first), keys::encode_chunk_value(last, &rollup::encode_row(row)));
-                windows += row.len() as u64;
+            windows += self.put_rows(batch, Tier::FiveMinutes, policy, p, id, &rollup::aggregate(&samples, FIVE_MINUTES));
+        }
+        Ok((None, windows))
+    }
+
+    /// A step of a partition's 1-hour tier: the 5-minute rows of its series from `from`, in key
+    /// order, merged into hours. Answers as `aggregate_step`.
+    fn coarsen_step(&self, policy: PolicyId, p: Partition, from: u64, batch: &mut WriteBatch) -> Result<(Option<u64>, u64), Error> {
+        let prefix = keys::partition_prefix(policy, p);
+        let mut it = self.db.raw_iterator_cf(self.cf(Family::Rollup5m));
+        it.seek(keys::chunk_prefix(policy, p, from));
+        let (mut read, mut written) = (0usize, 0u64);
+        let mut series: Option<u64> = None;
+        let mut windows: Vec<Window> = Vec::new();
+        loop {
+            let next = it.key().filter(|k| k.starts_with(&prefix)).map(|k| keys::u64_at(k, prefix.len()));
+            if next != series {
+                if let Some(id) = series {
+                    written += self.put_rows(batch, Tier::OneHour, policy, p, id, &rollup::coarsen(&windows, ONE_HOUR));
+                    windows.clear();
+                }
+                if read >= self.downsample.step_samples && next.is_some() {
+                    return Ok((next, written));
+                }
+                series = next;
             }
+            let Some(v) = next.and_then(|_| it.value()) else { break };
+            let row = rollup::decode_row(keys::decode_chunk_value(v)?.1).map_err(|e| Error::Corrupt(format!("5m tier row: {e}")))?;
+            read += row.len();
+            windows.extend(row);
+            it.next();
         }
-        drop(its);
-        let marker = next.map(|id| id.to_be_bytes().to_vec()).unwrap_or_default();
-        batch.put_cf(cf, keys::partition_prefix(policy, p), marker);
-        let mut wo = WriteOptions::default();
-        wo.set_sync(self.sync);
-        self.db.write_opt(batch, &wo)?;
-        self.downsample.current = next.map(|id| (policy, p, id));
-        if next.is_none() {
-            self.downsample.done.insert((policy, p));
-            self.downsample.pending -= 1;
-            self.metrics.downsample_pending.fetch_sub(1, Relaxed);
+        it.status()?;
+        Ok((None, written))
+    }
+
+    /// Puts the rows of series `id`'s windows (in start order) of `tier` in partition `p`;
+    /// answers how many windows.
+    fn put_rows(&self, batch: &mut WriteBatch, tier: Tier, policy: PolicyId, p: Partition, id: u64, windows: &[Window]) -> u64 {
+        let cf = self.cf(Family::of_tier(tier));
+        let span = row_ms(tier);
+        for row in windows.chunk_by(|a, b| a.start.div_euclid(span) == b.start.div_euclid(span)) {
+            let (first, last) = (row[0].start, row[row.len() - 1].start);
+            batch.put_cf(cf, keys::chunk_key(policy, p, id, first), keys::encode_chunk_value(last, &rollup::encode_row(row)));
         }
-        self.metrics.downsample_windows_5m.fetch_add(windows, Relaxed);
-        self.metrics.downsample_nanos.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
-        Ok(true)
+        windows.len() as u64
     }
 
     /// Every sample of series `id` stored in partition `p`, in time order: its blocks and full
@@ -210,56 +325,6 @@ impl Shard {
         samples.sort_unstable_by_key(|s| s.0);
         Ok(samples)
     }
-
-    /// The 5-minute windows overlapping [min_t, max_t] of each series asked for (in the order
-    /// asked), from the partitions whose tier is whole; and where that tier ends (`tier_through`).
-    pub(super) fn read_tier(&self, req: &ReadTier) -> Result<TierPage, Error> {
-        let (policy, min_t, max_t) = (req.policy, req.min_t, req.max_t);
-        if req.tier != Tier::FiveMinutes {
-            // The 1-hour tier is not written yet: it holds nothing.
-            return Ok(TierPage { series: vec![Vec::new(); req.ids.len()], through: None });
-        }
-        let whole: Vec<Partition> = self.partitions.get(&policy).into_iter().flatten().filter(|p| self.downsample.is_done(policy, **p) && p.overlaps(min_t, max_t)).copied().collect();
-        let mut it = self.db.raw_iterator_cf(self.cf(Family::Rollup5m));
-        let mut page = TierPage { series: Vec::with_capacity(req.ids.len()), through: self.tier_through(policy) };
-        for &id in &req.ids {
-            let mut windows = Vec::new();
-            let parts = if self.series.get(&id).is_some_and(|s| s.policy == policy) { whole.as_slice() } else { &[] };
-            for p in parts {
-                let prefix = keys::chunk_prefix(policy, *p, id);
-                it.seek(prefix);
-                while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                    if !k.starts_with(&prefix) || keys::unflip(&k[20..]) > max_t {
-                        break;
-                    }
-                    let (last, row) = keys::decode_chunk_value(v)?;
-                    if last + FIVE_MINUTES > min_t {
-                        let row = rollup::decode_row(row).map_err(|e| Error::Corrupt(format!("5m tier row: {e}")))?;
-                        windows.extend(row.into_iter().filter(|w| w.start <= max_t && w.start + FIVE_MINUTES > min_t));
-                    }
-                    it.next();
-                }
-                it.status()?;
-            }
-            page.series.push(rollup::merge_same_starts(windows));
-        }
-        Ok(page)
-    }
-
-    /// The time before which the 5-minute tier of `policy` holds every sample of this shard:
-    /// the start of its first partition not done, or the end of the last one done, whichever
-    /// comes first (`None`: the shard has no partition of the policy).
-    fn tier_through(&self, policy: PolicyId) -> Option<i64> {
-        let set = self.partitions.get(&policy)?;
-        let done = |p: &&Partition| self.downsample.is_done(policy, **p);
-        let first_not_done = set.iter().filter(|p| !done(p)).map(|p| keys::hour_ms(p.start)).min();
-        let last_done_end = set.iter().filter(done).map(|p| keys::hour_ms(p.end)).max();
-        match (first_not_done, last_done_end) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
     /// Notes a write, at `now_ms`, that appended samples in [min_t, max_t] of `policy`: when
     /// they lie in partitions ready to downsample, those partitions' tiers (done or under way)
     /// are removed in the write's batch, and they wait for the delay after this write.
@@ -274,26 +339,5 @@ impl Shard {
         for p in late {
             self.downsample.late.insert((policy, p), now_ms);
         }
-    }
-
-    /// Puts in `batch` the removal of the tier of every partition of `policy` overlapping
-    /// [min_t, max_t] that is done or under way, whose samples a change in the same batch
-    /// alters: they are downsampled anew.
-    pub(super) fn stage_tier_removal(&mut self, policy: PolicyId, min_t: i64, max_t: i64, batch: &mut WriteBatch) {
-        let current = self.downsample.current.map(|(policy, p, _)| (policy, p));
-        let stale: Vec<Partition> = self
-            .partitions
-            .get(&policy)
-            .into_iter()
-            .flatten()
-            .filter(|p| p.overlaps(min_t, max_t) && (self.downsample.is_done(policy, **p) || current == Some((policy, **p))))
-            .copied()
-            .collect();
-        let cf = self.cf(Family::Rollup5m);
-        for p in &stale {
-            let prefix = keys::partition_prefix(policy, *p);
-            batch.delete_range_cf(cf, prefix.to_vec(), keys::prefix_end(&prefix).unwrap_or_else(|| keys::policy_end(policy)));
-        }
-        self.downsample.forget(|(of, p)| of == policy && stale.contains(&p));
     }
 }

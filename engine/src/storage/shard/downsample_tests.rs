@@ -18,14 +18,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-const S: i64 = 1000;
-const POLICY: u32 = 1;
+pub(super) const S: i64 = 1000;
+pub(super) const POLICY: u32 = 1;
 /// The start of an hour: the partitions below are the hours from it.
-const T0: i64 = 1_800_000_000_000 / HOUR * HOUR;
+pub(super) const T0: i64 = 1_800_000_000_000 / HOUR * HOUR;
 
 /// A counter over two one-hour partitions with resets, gaps, staleness markers and a NaN, then
 /// one sample three hours on, which moves the series on (seconds from `T0`, value).
-fn counter() -> Vec<(i64, f64)> {
+pub(super) fn counter() -> Vec<(i64, f64)> {
     let stale = f64::from_bits(STALE_NAN_BITS);
     let at = [(10, 1.0), (70, 3.0), (130, 2.0), (190, stale), (250, 5.0), (310, 6.5), (430, 0.5), (3310, 8.0), (3590, 9.0), (3610, stale), (3910, 10.0), (4210, f64::NAN), (4270, 4.0), (10_810, 11.0)];
     at.iter().map(|&(s, v)| (T0 + s * S, v)).collect()
@@ -50,12 +50,12 @@ const BY_HAND: [&str; 6] = [
     "10800 n=1 sum=11 min=11 max=11 first=(10810, 11.0) last=(10810, 11.0) resets=0",
 ];
 
-fn selection(min_t: i64, max_t: i64) -> Selection {
+pub(super) fn selection(min_t: i64, max_t: i64) -> Selection {
     Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", "c").unwrap()], min_t, max_t }
 }
 
 /// The figures of each series' windows, and where the tier ends (seconds from `T0`).
-fn answer(a: TierAnswer) -> (Vec<(String, Vec<String>)>, i64) {
+pub(super) fn answer(a: TierAnswer) -> (Vec<(String, Vec<String>)>, i64) {
     let series = a.series.iter().map(|(l, w)| (l.get("__name__").to_string(), w.iter().map(figures).collect())).collect();
     (series, (a.through.max(T0 - HOUR) - T0) / S)
 }
@@ -130,14 +130,26 @@ async fn sealed_partitions_are_downsampled_to_the_figures_worked_out_by_hand() {
     assert_eq!(read(T0, T0 + 4 * HOUR).await.0, vec![]);
 }
 
-/// Every key and value of a shard's 5-minute tier.
-fn tier_contents(shard: &Shard) -> Vec<(Vec<u8>, Vec<u8>)> {
-    shard.db.iterator_cf(shard.cf(Family::Rollup5m), rocksdb::IteratorMode::Start).map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect()
+/// Every key and value of one of a shard's families.
+pub(super) fn contents(shard: &Shard, family: Family) -> Vec<(Vec<u8>, Vec<u8>)> {
+    shard.db.iterator_cf(shard.cf(family), rocksdb::IteratorMode::Start).map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap()).collect()
+}
+
+/// The first day of `write_day`, and a time when both its days are ready to downsample.
+pub(super) const DAY0: i64 = 1_800_000_000_000 / (24 * HOUR) * (24 * HOUR);
+pub(super) const NOW: i64 = DAY0 + 50 * HOUR;
+
+/// A shard in `dir` with `write_day` written and downsampled through at `NOW`.
+pub(super) fn downsampled_through(dir: &std::path::Path) -> Shard {
+    let mut whole = Shard::open_for_test(dir, &[POLICY]);
+    write_day(&mut whole, DAY0);
+    assert!(whole.downsample_all(NOW, Duration::MAX).unwrap());
+    whole
 }
 
 /// Five series of two hours at 15 s in one day, each reset once, with a staleness marker,
 /// then one sample each in the next day, which moves them on.
-fn write_day(shard: &mut Shard, day0: i64) {
+pub(super) fn write_day(shard: &mut Shard, day0: i64) {
     let writes = (0..5).map(|i| {
         let labels = Labels::from_sorted([("__name__", format!("s{i}").as_str())]);
         let mut samples: Vec<(i64, f64)> = (0..480).map(|j| (day0 + 1_234 + j * 15_000, ((j + 100 * i) % 300) as f64 * 0.5)).collect();
@@ -155,13 +167,10 @@ fn write_day(shard: &mut Shard, day0: i64) {
 /// tier of a shard that ran through, byte for byte.
 #[test]
 fn a_shard_stopped_in_the_middle_of_a_partition_goes_on_where_it_stopped() {
-    let day0 = 1_800_000_000_000 / (24 * HOUR) * (24 * HOUR);
-    let now = day0 + 50 * HOUR;
+    let (day0, now) = (DAY0, NOW);
     let whole_dir = tempfile::tempdir().unwrap();
-    let mut whole = Shard::open_for_test(whole_dir.path(), &[POLICY]);
-    write_day(&mut whole, day0);
-    assert!(whole.downsample_all(now, Duration::MAX).unwrap());
-    let want = tier_contents(&whole);
+    let whole = downsampled_through(whole_dir.path());
+    let want = contents(&whole, Family::Rollup5m);
     // Per day a marker and a row per series: 24 windows (two hours), then the open chunk's one.
     assert_eq!(want.len(), 2 * (1 + 5));
     assert_eq!(whole.metrics.downsample_windows_5m.load(Relaxed), 5 * 24 + 5);
@@ -172,7 +181,7 @@ fn a_shard_stopped_in_the_middle_of_a_partition_goes_on_where_it_stopped() {
     shard.downsample.step_samples = 1;
     assert!(shard.downsample_step(now).unwrap() && shard.downsample_step(now).unwrap());
     assert_eq!((shard.metrics.downsample_windows_5m.load(Relaxed), shard.metrics.downsample_pending.load(Relaxed)), (2 * 24, 2), "two series done, both days pending");
-    let first_two = tier_contents(&shard);
+    let first_two = contents(&shard, Family::Rollup5m);
     drop(shard);
 
     let mut shard = Shard::open_for_test(dir.path(), &[POLICY]);
@@ -180,7 +189,7 @@ fn a_shard_stopped_in_the_middle_of_a_partition_goes_on_where_it_stopped() {
     assert!(shard.downsample_step(now).unwrap());
     assert_eq!(shard.metrics.downsample_windows_5m.load(Relaxed), 3 * 24, "the other three, none again");
     assert!(shard.downsample_all(now, Duration::MAX).unwrap());
-    let mut got = tier_contents(&shard);
+    let mut got = contents(&shard, Family::Rollup5m);
     assert_eq!(got, want, "the same keys and bytes");
     assert!(first_two[1..].iter().all(|kv| got.contains(kv)));
     assert!(!shard.downsample_step(now).unwrap(), "nothing left");
@@ -190,7 +199,7 @@ fn a_shard_stopped_in_the_middle_of_a_partition_goes_on_where_it_stopped() {
     let mut shard = Shard::open_for_test(dir.path(), &[POLICY]);
     assert!(!shard.downsample_step(now).unwrap());
     assert_eq!(shard.metrics.downsample_pending.load(Relaxed), 0);
-    got = tier_contents(&shard);
+    got = contents(&shard, Family::Rollup5m);
     assert_eq!(got, want);
 }
 

@@ -102,25 +102,29 @@ impl Handler<DropPolicy> for Shard {
     }
 }
 
-/// Retention: drops what of retention policy `policy` is older than `before` (see
+/// Retention: drops what of retention policy `policy` is older than `before`, and of its
+/// tiers (`Tier::ALL` order) what is older than `tiers_before`; `i64::MIN` keeps all (see
 /// `Shard::expire`).
 #[derive(Message)]
 #[rtype(result = "Result<Expired, Error>")]
 pub struct Expire {
     pub policy: PolicyId,
     pub before: i64,
+    pub tiers_before: [i64; 2],
 }
 
+/// What retention dropped: raw partitions, partitions of a tier, and series.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Expired {
     pub partitions: usize,
+    pub tier_partitions: usize,
     pub series: usize,
 }
 
 impl Handler<Expire> for Shard {
     type Result = Result<Expired, Error>;
     fn handle(&mut self, msg: Expire, _: &mut Context<Self>) -> Self::Result {
-        self.expire(msg.policy, msg.before)
+        self.expire(msg.policy, msg.before, msg.tiers_before)
     }
 }
 

@@ -1,6 +1,6 @@
 //! One shard: an actix actor on its own thread, the only owner of its column families
-//! (`shard<N>.series`, `.postings`, `.head`, `.chunks`, `.blocks`, `.log`, and the 5-minute
-//! tier's `.rollup5m`) and of their in-memory caches (series table, inverted index, open
+//! (`shard<N>.series`, `.postings`, `.head`, `.chunks`, `.blocks`, `.log`, and the downsampled
+//! tiers' `.rollup5m` and `.rollup1h`) and of their in-memory caches (series table, inverted index, open
 //! chunks). Everything else asks by message.
 //!
 //! Durability: a write appends its accepted samples to the log column family in the same
@@ -26,6 +26,9 @@ mod recovery;
 mod retention;
 mod seal;
 mod stored;
+mod tier;
+#[cfg(test)]
+mod tier_tests;
 mod write;
 
 pub use downsample::DEFAULT_DELAY as DEFAULT_DOWNSAMPLE_DELAY;
