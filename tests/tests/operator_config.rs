@@ -44,6 +44,9 @@ fn generated_engine_config_starts_gemini() {
         let a = g.post(&q, &[("Authorization", "Token admin:from-the-secret")], b"");
         let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(v["results"][0]["series"][0]["values"][0][1], serde_json::json!(want), "{db}: {v}");
+        // spec.downsampledRetention: the tiers' columns, a year and forever.
+        assert_eq!(v["results"][0]["series"][0]["columns"][5..7], serde_json::json!(["downsample5mDuration", "downsample1hDuration"]), "{db}: {v}");
+        assert_eq!(v["results"][0]["series"][0]["values"][0][5..7], serde_json::json!(["8760h0m0s", "0s"]), "{db}: {v}");
     }
 }
 
