@@ -40,7 +40,7 @@ pub struct ServeArgs {
     pub retention: Option<String>,
     /// How long the 5-minute downsampled tier of those policies keeps data, set at every start
     /// like --retention.raw; at least as long as raw data [default: as InfluxQL left it; a new
-    /// policy's tiers keep data as long as its raw data].
+    /// policy's tier keeps data as long as the next finer data].
     #[arg(long = "retention.5m", env = "GEMINI_RETENTION_5M")]
     pub retention_5m: Option<String>,
     /// How long the 1-hour downsampled tier of those policies keeps data, like --retention.5m;

@@ -49,7 +49,8 @@ pub struct GeminiClusterSpec {
     #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h|d|w|y)$"))]
     pub retention: String,
     /// How long the downsampled tiers keep data (at least as long as `retention`); a tier
-    /// left out keeps what was set before (by InfluxQL), as long as `retention` on a new database.
+    /// left out keeps what was set before (by InfluxQL), on a new database as long as the next
+    /// finer data (`retention`, then the 5-minute tier).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downsampled_retention: Option<DownsampledRetentionSpec>,
     /// Databases created at start; Prometheus writes to the first one.

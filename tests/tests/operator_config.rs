@@ -45,8 +45,9 @@ fn generated_engine_config_starts_gemini() {
         let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(v["results"][0]["series"][0]["values"][0][1], serde_json::json!(want), "{db}: {v}");
         // spec.downsampledRetention: the tiers' columns, a year and forever.
-        assert_eq!(v["results"][0]["series"][0]["columns"][5..7], serde_json::json!(["downsample5mDuration", "downsample1hDuration"]), "{db}: {v}");
-        assert_eq!(v["results"][0]["series"][0]["values"][0][5..7], serde_json::json!(["8760h0m0s", "0s"]), "{db}: {v}");
+        let (columns, row) = (&v["results"][0]["series"][0]["columns"], &v["results"][0]["series"][0]["values"][0]);
+        assert_eq!((&columns[5], &columns[6]), (&serde_json::json!("downsample5mDuration"), &serde_json::json!("downsample1hDuration")), "{db}: {v}");
+        assert_eq!((&row[5], &row[6]), (&serde_json::json!("8760h0m0s"), &serde_json::json!("0s")), "{db}: {v}");
     }
 }
 

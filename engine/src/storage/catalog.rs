@@ -340,7 +340,9 @@ mod tests {
         let tiers = |five: Option<i64>, hour: Option<i64>| PolicyOptions { tier_durations: [five, hour], ..Default::default() };
         let (p, _) = c.create_policy("a", "month", &opts(Some(30 * DAY_NS), None, false)).unwrap();
         assert_eq!((p.tier_duration(Tier::FiveMinutes), p.tier_duration(Tier::OneHour)), (30 * DAY_NS, 30 * DAY_NS), "as long as raw data");
-        let (p, _) = c.alter_policy("a", "month", &tiers(Some(365 * DAY_NS), Some(0))).unwrap();
+        let (p, _) = c.alter_policy("a", "month", &tiers(Some(365 * DAY_NS), None)).unwrap();
+        assert_eq!(p.tier_duration(Tier::OneHour), 365 * DAY_NS, "as long as the 5m tier");
+        let (p, _) = c.alter_policy("a", "month", &tiers(None, Some(0))).unwrap();
         assert_eq!(p.tier_durations, [Some(365 * DAY_NS), Some(0)]);
         let (p, _) = c.alter_policy("a", "month", &tiers(None, Some(400 * DAY_NS))).unwrap();
         assert_eq!(p.tier_durations, [Some(365 * DAY_NS), Some(400 * DAY_NS)], "None leaves a tier as it is");
