@@ -1,6 +1,9 @@
 //! The server's options (`gemini serve`): command line, TOML configuration file and `GEMINI_*` environment variables.
 //! Precedence: flag, then environment variable, then the `--config` file, then the default.
 
+mod duration;
+
+pub use duration::{parse_duration, parse_prometheus_duration, DurationError};
 use clap::Args;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -8,8 +11,8 @@ use std::path::PathBuf;
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// TOML file with the same keys as the flags below, in snake_case
-    /// (http_addr, data_dir, shards, max_body_bytes, databases, retention, retention_check_interval,
-    /// sync_writes, http_workers, tls_cert, tls_key), an `[auth]` table with `enabled` and
+    /// (http_addr, data_dir, shards, max_body_bytes, databases, retention (or retention_raw),
+    /// retention_5m, retention_1h, retention_check_interval, sync_writes, http_workers, tls_cert, tls_key), an `[auth]` table with `enabled` and
     /// `protect_metrics`, a `[query]` table with `timeout`, `max_samples`, `lookback_delta`,
     /// `cache_max_bytes` and `cache_offset`, a `[downsample]` table with `delay`.
     #[arg(long, env = "GEMINI_CONFIG")]
@@ -29,11 +32,21 @@ pub struct ServeArgs {
     /// Databases created at start, comma separated [default: prometheus].
     #[arg(long, env = "GEMINI_DATABASES", value_delimiter = ',')]
     pub databases: Option<Vec<String>>,
-    /// How long the default retention policy of the databases created at start keeps data,
+    /// How long the default retention policy of the databases created at start keeps raw data,
     /// set at every start: a number and `ms`, `s`, `m`, `h`, `d`, `w` or `y` (at least 1h), or
-    /// `0` / `inf` for forever. Without it, policies stay as InfluxQL statements left them.
-    #[arg(long, env = "GEMINI_RETENTION")]
+    /// `0` / `inf` for forever (`--retention` is the same flag). Without it, policies stay as
+    /// InfluxQL statements left them.
+    #[arg(long = "retention.raw", visible_alias = "retention", env = "GEMINI_RETENTION")]
     pub retention: Option<String>,
+    /// How long the 5-minute downsampled tier of those policies keeps data, set at every start
+    /// like --retention.raw; at least as long as raw data [default: as InfluxQL left it; a new
+    /// policy's tier keeps data as long as the next finer data].
+    #[arg(long = "retention.5m", env = "GEMINI_RETENTION_5M")]
+    pub retention_5m: Option<String>,
+    /// How long the 1-hour downsampled tier of those policies keeps data, like --retention.5m;
+    /// at least as long as the 5-minute tier.
+    #[arg(long = "retention.1h", env = "GEMINI_RETENTION_1H")]
+    pub retention_1h: Option<String>,
     /// How often expired partitions are dropped [default: 1m].
     #[arg(long, env = "GEMINI_RETENTION_CHECK_INTERVAL")]
     pub retention_check_interval: Option<String>,
@@ -147,7 +160,10 @@ struct FileConfig {
     shards: Option<usize>,
     max_body_bytes: Option<usize>,
     databases: Option<Vec<String>>,
+    #[serde(alias = "retention_raw")]
     retention: Option<String>,
+    retention_5m: Option<String>,
+    retention_1h: Option<String>,
     retention_check_interval: Option<String>,
     sync_writes: Option<bool>,
     http_workers: Option<usize>,
@@ -171,8 +187,10 @@ pub struct Config {
     pub shards: usize,
     pub max_body_bytes: usize,
     pub databases: Vec<String>,
-    /// Nanoseconds (0 = forever) for the default policy of `databases`.
+    /// Nanoseconds (0 = forever) for the default policy of `databases`: its raw data.
     pub retention: Option<i64>,
+    /// The same for its downsampled tiers (`Tier::ALL` order: 5m, 1h).
+    pub tier_retention: [Option<i64>; 2],
     pub retention_check_interval: std::time::Duration,
     pub sync_writes: bool,
     pub http_workers: usize,
@@ -225,22 +243,6 @@ pub struct Auth {
     pub protect_metrics: bool,
 }
 
-/// Why a duration does not parse: `Invalid` and `TooLarge` are of `parse_duration`, the others
-/// of `parse_prometheus_duration` (Prometheus' words).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum DurationError {
-    #[error("invalid duration {0:?}: expected a number and ms, s, m, h, d, w or y (like 30d), or inf")]
-    Invalid(String),
-    #[error("invalid duration {0:?}: not a number of that size")]
-    TooLarge(String),
-    #[error("empty duration string")]
-    Empty,
-    #[error("not a valid duration string: {0:?}")]
-    NotPrometheus(String),
-    #[error("duration out of range")]
-    OutOfRange,
-}
-
 /// Why the server's options do not make a configuration; the text is what `gemini serve` prints.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -250,6 +252,8 @@ pub enum Error {
     File { path: PathBuf, source: toml::de::Error },
     #[error("retention: {0}")]
     Retention(DurationError),
+    #[error("retention.{0}: {1}")]
+    TierRetention(&'static str, DurationError),
     #[error("retention_check_interval: {0}")]
     RetentionCheckInterval(DurationError),
     #[error("retention_check_interval must be more than 0")]
@@ -274,50 +278,6 @@ pub enum Error {
     ZeroQueryLimit,
 }
 
-/// `30d`, `12h`, `90m`, `1y` (365 days), `0` or `inf` (forever) → nanoseconds.
-pub fn parse_duration(s: &str) -> Result<i64, DurationError> {
-    let s = s.trim();
-    if s == "0" || s.eq_ignore_ascii_case("inf") {
-        return Ok(0);
-    }
-    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let unit = match &s[digits..] {
-        "y" => Some(365 * 86_400_000_000_000),
-        unit => crate::model::unit_nanos(unit),
-    };
-    let Some(unit) = unit.filter(|_| digits > 0) else {
-        return Err(DurationError::Invalid(s.to_string()));
-    };
-    s[..digits].parse::<i64>().ok().and_then(|n| n.checked_mul(unit)).ok_or_else(|| DurationError::TooLarge(s.to_string()))
-}
-
-/// A Prometheus duration (its `model.ParseDuration`): `0`, or numbers with the units `y w d h m
-/// s ms` in that order, each at most once, like `5m`, `1h30m` or `1d12h`.
-pub fn parse_prometheus_duration(s: &str) -> Result<std::time::Duration, DurationError> {
-    const UNITS: [(&str, u64); 7] = [("y", 365 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)];
-    let bad = || DurationError::NotPrometheus(s.to_string());
-    if s == "0" {
-        return Ok(std::time::Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err(DurationError::Empty);
-    }
-    let (mut rest, mut next_unit, mut total) = (s, 0, 0u64);
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let tail = &rest[digits..];
-        let unit = if tail.starts_with("ms") { "ms" } else { tail.get(..1).ok_or_else(bad)? };
-        let at = UNITS[next_unit..].iter().position(|(u, _)| *u == unit).ok_or_else(bad)? + next_unit;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().unwrap_or(u64::MAX);
-        total = n.checked_mul(UNITS[at].1).and_then(|ms| total.checked_add(ms)).filter(|ms| *ms <= i64::MAX as u64 / 1_000_000).ok_or(DurationError::OutOfRange)?;
-        (rest, next_unit) = (&tail[unit.len()..], at + 1);
-    }
-    Ok(std::time::Duration::from_millis(total))
-}
-
 fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
@@ -331,6 +291,7 @@ impl ServeArgs {
                 toml::from_str(&text).map_err(|source| Error::File { path: path.clone(), source })?
             }
         };
+        let tier = |name, r: Option<String>| r.map(|r| parse_duration(&r).map_err(|e| Error::TierRetention(name, e))).transpose();
         let cfg = Config {
             http_addr: self.http_addr.or(file.http_addr).unwrap_or_else(|| "127.0.0.1:8086".into()),
             data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| "./data".into()),
@@ -341,6 +302,7 @@ impl ServeArgs {
                 .filter(|d| !d.is_empty())
                 .collect(),
             retention: self.retention.or(file.retention).map(|r| parse_duration(&r).map_err(Error::Retention)).transpose()?,
+            tier_retention: [tier("5m", self.retention_5m.or(file.retention_5m))?, tier("1h", self.retention_1h.or(file.retention_1h))?],
             retention_check_interval: match self.retention_check_interval.or(file.retention_check_interval) {
                 None => std::time::Duration::from_secs(60),
                 Some(i) => match parse_duration(&i).map_err(Error::RetentionCheckInterval)? {
@@ -470,20 +432,16 @@ mod tests {
     }
 
     #[test]
-    fn prometheus_durations() {
-        let ms = |s: &str| parse_prometheus_duration(s).map(|d| d.as_millis() as u64).map_err(|e| e.to_string());
-        assert_eq!(ms("0"), Ok(0));
-        assert_eq!(ms("5m"), Ok(300_000));
-        assert_eq!(ms("1m30s"), Ok(90_000));
-        assert_eq!(ms("1y2w3d4h5m6s7ms"), Ok(((((365 + 14 + 3) * 24 + 4) * 60 + 5) * 60 + 6) * 1000 + 7));
-        assert_eq!(ms("90ms"), Ok(90));
-        assert_eq!(ms("1h1ms"), Ok(3_600_001));
-        assert_eq!(ms(""), Err("empty duration string".into()));
-        for bad in ["5", "m", "1m1h", "1m1m", "1.5h", "-1m", " 1m", "1m ", "1M", "1ms1s"] {
-            assert_eq!(ms(bad), Err(format!("not a valid duration string: {bad:?}")), "{bad}");
-        }
-        assert_eq!(ms("300000y"), Err("duration out of range".into()));
-        assert_eq!(ms("99999999999999999999s"), Err("duration out of range".into()));
+    fn retention_per_tier_from_flags_and_file() {
+        const DAY: i64 = 86_400_000_000_000;
+        let (_dir, config) = config_file("retention_raw = \"30d\"\nretention_5m = \"1y\"\nretention_1h = \"inf\"\n");
+        let cfg = ServeArgs { config: config.clone(), ..Default::default() }.resolve().unwrap();
+        assert_eq!((cfg.retention, cfg.tier_retention), (Some(30 * DAY), [Some(365 * DAY), Some(0)]));
+        let cfg = ServeArgs { config, retention_5m: Some("400d".into()), ..Default::default() }.resolve().unwrap();
+        assert_eq!(cfg.tier_retention, [Some(400 * DAY), Some(0)], "a flag over the file");
+        assert_eq!(ServeArgs::default().resolve().unwrap().tier_retention, [None, None]);
+        let e = ServeArgs { retention_1h: Some("a year".into()), ..Default::default() }.resolve().unwrap_err().to_string();
+        assert_eq!(e, "retention.1h: invalid duration \"a year\": expected a number and ms, s, m, h, d, w or y (like 30d), or inf");
     }
 
     #[test]

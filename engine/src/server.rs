@@ -35,10 +35,15 @@ pub async fn run(cfg: config::Config) -> Result<(), StartError> {
     )?);
     for db in &cfg.databases {
         storage.create_database(db, None)?;
-        if let Some(duration) = cfg.retention {
+        if cfg.retention.is_some() || cfg.tier_retention != [None; 2] {
             // The configuration is the source of truth (the operator writes it); the shard
             // duration follows the duration, as InfluxDB picks it.
-            let keep = model::PolicyOptions { duration: Some(duration), shard_duration: Some(0), ..Default::default() };
+            let keep = model::PolicyOptions {
+                duration: cfg.retention,
+                shard_duration: cfg.retention.map(|_| 0),
+                tier_durations: cfg.tier_retention,
+                ..Default::default()
+            };
             let rp = storage.database(db)?.default_policy;
             storage.alter_policy(db, &rp, &keep).map_err(|source| StartError::Retention { db: db.clone(), rp: rp.clone(), source })?;
         }

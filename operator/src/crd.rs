@@ -48,6 +48,11 @@ pub struct GeminiClusterSpec {
     #[serde(default = "default_retention")]
     #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h|d|w|y)$"))]
     pub retention: String,
+    /// How long the downsampled tiers keep data (at least as long as `retention`); a tier
+    /// left out keeps what was set before (by InfluxQL), on a new database as long as the next
+    /// finer data (`retention`, then the 5-minute tier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downsampled_retention: Option<DownsampledRetentionSpec>,
     /// Databases created at start; Prometheus writes to the first one.
     #[serde(default = "default_databases")]
     #[schemars(length(min = 1))]
@@ -119,6 +124,22 @@ fn free_form_list(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "type": "array",
         "items": { "type": "object", "x-kubernetes-preserve-unknown-fields": true },
     })
+}
+
+/// How long each downsampled tier of the databases' default retention policy keeps data: a
+/// number and a unit (`ms`, `s`, `m`, `h`, `d`, `w` or `y`, at least `1h`), or `inf` (or `0s`)
+/// for forever.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DownsampledRetentionSpec {
+    /// The 5-minute tier (for example `365d`); at least as long as `retention`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d|w|y)|inf)$"))]
+    pub five_minutes: Option<String>,
+    /// The 1-hour tier (for example `inf`); at least as long as the 5-minute tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d|w|y)|inf)$"))]
+    pub one_hour: Option<String>,
 }
 
 /// Persistent storage of each Gemini pod.

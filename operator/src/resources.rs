@@ -71,6 +71,9 @@ pub fn engine_config(gc: &GeminiCluster) -> Result<String, String> {
     table.insert("databases".into(), toml::Value::Array(gc.spec.databases.iter().map(|d| d.clone().into()).collect()));
     // The default retention policy of those databases, set by the engine at every start.
     table.insert("retention".into(), gc.spec.retention.clone().into());
+    for (key, value) in downsampled_retention(gc)? {
+        table.insert(key.into(), value.into());
+    }
     let mut cluster = toml::Table::new();
     cluster.insert("peers_file".into(), format!("{CONFIG_DIR}/{PEERS_FILE}").into());
     cluster.insert("replication_factor".into(), i64::from(gc.spec.replication_factor).into());
@@ -85,6 +88,45 @@ pub fn engine_config(gc: &GeminiCluster) -> Result<String, String> {
         table.insert(key.clone(), v);
     }
     toml::to_string(&table).map_err(|e| format!("spec.config: {e}"))
+}
+
+/// The engine's keys of `spec.downsampledRetention` (`retention_5m`, `retention_1h`), refused
+/// as the engine would refuse them at start: under an hour, or a tier kept shorter than the
+/// finer data below it.
+fn downsampled_retention(gc: &GeminiCluster) -> Result<Vec<(&'static str, String)>, String> {
+    /// Milliseconds; forever as the largest.
+    fn millis(field: &str, text: &str) -> Result<u128, String> {
+        let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let unit: u128 = match &text[digits..] {
+            _ if text == "inf" => return Ok(u128::MAX),
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "y" => 365 * 86_400_000,
+            _ => return Err(format!("{field}: {text:?} is not a number and a unit (ms, s, m, h, d, w, y) or inf")),
+        };
+        match text[..digits].parse::<u128>() {
+            Ok(0) => Ok(u128::MAX),
+            Ok(n) if n * unit >= 3_600_000 => Ok(n * unit),
+            _ => Err(format!("{field}: {text:?} is under an hour (inf or 0s keeps data forever)")),
+        }
+    }
+    let Some(tiers) = &gc.spec.downsampled_retention else { return Ok(vec![]) };
+    let mut finer = ("spec.retention", millis("spec.retention", &gc.spec.retention)?);
+    let mut keys = Vec::new();
+    for (field, key, value) in [("spec.downsampledRetention.fiveMinutes", "retention_5m", &tiers.five_minutes), ("spec.downsampledRetention.oneHour", "retention_1h", &tiers.one_hour)] {
+        let Some(value) = value else { continue };
+        let kept = millis(field, value)?;
+        if kept < finer.1 {
+            return Err(format!("{field} ({value}) must not be shorter than {}: a tier answers where the finer data is gone", finer.0));
+        }
+        finer = (field, kept);
+        keys.push((key, value.clone()));
+    }
+    Ok(keys)
 }
 
 /// Stable across operator versions and machines, unlike std's hasher.
@@ -453,6 +495,25 @@ mod tests {
         let claim = &spec.volume_claim_templates.unwrap()[0];
         assert_eq!(claim.spec.as_ref().unwrap().resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"], Quantity("10Gi".into()));
         assert_eq!(write_url(&gc), "http://metrics.monitoring.svc:8086/api/v1/prom/write?db=prometheus");
+    }
+
+    #[test]
+    fn downsampled_retention_reaches_the_engine_config_and_is_checked() {
+        let with = |tiers: &str| cluster(&MINIMAL.replace("spec: {image: 'gemini:0.1.0'}", &format!("spec: {{image: 'gemini:0.1.0', retention: 30d, downsampledRetention: {tiers}}}")));
+        let config = engine_config(&with("{fiveMinutes: 365d, oneHour: inf}")).unwrap();
+        assert!(config.contains("retention = \"30d\"\nretention_1h = \"inf\"\nretention_5m = \"365d\"\n"), "{config}");
+        let config = engine_config(&with("{oneHour: 2y}")).unwrap();
+        assert!(config.contains("retention_1h = \"2y\"") && !config.contains("retention_5m"), "a tier left out is not written: {config}");
+        assert!(!engine_config(&cluster(MINIMAL)).unwrap().contains("retention_"));
+        let refused = |tiers: &str| engine_config(&with(tiers)).unwrap_err();
+        assert_eq!(refused("{fiveMinutes: 7d}"), "spec.downsampledRetention.fiveMinutes (7d) must not be shorter than spec.retention: a tier answers where the finer data is gone");
+        assert_eq!(
+            refused("{fiveMinutes: 1y, oneHour: 60d}"),
+            "spec.downsampledRetention.oneHour (60d) must not be shorter than spec.downsampledRetention.fiveMinutes: a tier answers where the finer data is gone"
+        );
+        assert_eq!(refused("{fiveMinutes: 0s, oneHour: 1y}"), "spec.downsampledRetention.oneHour (1y) must not be shorter than spec.downsampledRetention.fiveMinutes: a tier answers where the finer data is gone", "0s is forever");
+        assert_eq!(refused("{oneHour: 30m}"), "spec.downsampledRetention.oneHour: \"30m\" is under an hour (inf or 0s keeps data forever)");
+        assert_eq!(refused("{oneHour: forever}"), "spec.downsampledRetention.oneHour: \"forever\" is not a number and a unit (ms, s, m, h, d, w, y) or inf");
     }
 
     #[test]

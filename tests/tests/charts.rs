@@ -243,6 +243,8 @@ fn cluster_chart_renders_a_valid_gemini_cluster() {
             assert_eq!(parsed.spec.replicas, 3);
             assert_eq!(parsed.spec.storage.storage_class_name.as_deref(), Some("fast"));
             assert_eq!(parsed.spec.retention, "90d");
+            let tiers = parsed.spec.downsampled_retention.as_ref().expect("downsampledRetention");
+            assert_eq!((tiers.five_minutes.as_deref(), tiers.one_hour.as_deref()), (Some("365d"), Some("inf")));
             assert!(parsed.spec.auth.enabled);
             assert_eq!(parsed.spec.service_monitor.labels["release"], "kube-prometheus-stack");
             let dashboard = docs.iter().find(|d| d["kind"] == "ConfigMap").expect("the dashboard ConfigMap");
@@ -252,6 +254,7 @@ fn cluster_chart_renders_a_valid_gemini_cluster() {
             validate_builtin("cluster-full", &docs);
             assert_eq!(kinds(&docs), ["ConfigMap", "GeminiCluster"], "the dashboard and the cluster; the operator makes the rest");
         } else {
+            assert_eq!(parsed.spec.downsampled_retention, None, "no tier durations by default");
             assert_eq!(kinds(&docs), ["GeminiCluster"], "the dashboard is off by default");
         }
     }

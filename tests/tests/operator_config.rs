@@ -44,6 +44,10 @@ fn generated_engine_config_starts_gemini() {
         let a = g.post(&q, &[("Authorization", "Token admin:from-the-secret")], b"");
         let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
         assert_eq!(v["results"][0]["series"][0]["values"][0][1], serde_json::json!(want), "{db}: {v}");
+        // spec.downsampledRetention: the tiers' columns, a year and forever.
+        let (columns, row) = (&v["results"][0]["series"][0]["columns"], &v["results"][0]["series"][0]["values"][0]);
+        assert_eq!((&columns[5], &columns[6]), (&serde_json::json!("downsample5mDuration"), &serde_json::json!("downsample1hDuration")), "{db}: {v}");
+        assert_eq!((&row[5], &row[6]), (&serde_json::json!("8760h0m0s"), &serde_json::json!("0s")), "{db}: {v}");
     }
 }
 

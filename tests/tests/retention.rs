@@ -160,3 +160,50 @@ fn the_retention_setting_sets_the_default_policy_of_configured_databases() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("retention: invalid duration \"30 days\""), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+/// `SHOW RETENTION POLICIES` of `db`: its columns and rows.
+fn policies(g: &Gemini, db: &str) -> (serde_json::Value, serde_json::Value) {
+    let a = g.query_in(db, "SHOW RETENTION POLICIES");
+    let s = &a["results"][0]["series"][0];
+    (s["columns"].clone(), s["values"].clone())
+}
+
+#[test]
+fn downsampled_tiers_keep_data_as_long_as_flags_and_influxql_say() {
+    use serde_json::json;
+    const INFLUX_COLUMNS: [&str; 5] = ["name", "duration", "shardGroupDuration", "replicaN", "default"];
+    const TIER_COLUMNS: [&str; 7] = ["name", "duration", "shardGroupDuration", "replicaN", "default", "downsample5mDuration", "downsample1hDuration"];
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Gemini::start(dir.path(), &["--databases", "prometheus", "--retention.raw", "30d", "--retention.5m", "365d", "--retention.1h", "inf"]);
+    assert_eq!(policies(&g, "prometheus"), (json!(TIER_COLUMNS), json!([["autogen", "720h0m0s", "24h0m0s", 1, true, "8760h0m0s", "0s"]])));
+
+    // InfluxQL: InfluxDB's columns until a tier has a duration of its own.
+    let ok = |a: serde_json::Value| assert!(a["results"][0].get("error").is_none(), "{a}");
+    ok(g.query("CREATE DATABASE other WITH DURATION 7d NAME week"));
+    assert_eq!(policies(&g, "other"), (json!(INFLUX_COLUMNS), json!([["week", "168h0m0s", "24h0m0s", 1, true]])));
+    ok(g.query("CREATE RETENTION POLICY month ON other DURATION 30d DOWNSAMPLE 5m DURATION 90d DEFAULT"));
+    ok(g.query("ALTER RETENTION POLICY month ON other DOWNSAMPLE 1h DURATION 730d"));
+    let want = json!([["week", "168h0m0s", "24h0m0s", 1, false, "168h0m0s", "168h0m0s"], ["month", "720h0m0s", "24h0m0s", 1, true, "2160h0m0s", "17520h0m0s"]]);
+    assert_eq!(policies(&g, "other"), (json!(TIER_COLUMNS), want.clone()));
+    let refused = g.query("ALTER RETENTION POLICY month ON other DOWNSAMPLE 5m DURATION 7d");
+    assert_eq!(refused["results"][0]["error"], "downsample 5m duration must not be shorter than the retention policy duration", "{refused}");
+    let bad = g.post(&format!("/query?q={}", urlencode("ALTER RETENTION POLICY month ON other DOWNSAMPLE 10m DURATION 1d")), &[], b"");
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("error parsing query: found 600000000000ns, expected 5m, 1h at line 1, char 50"), "{}", bad.text());
+    assert_eq!(policies(&g, "other").1, want, "nothing changed");
+
+    // Started again with only the raw duration (`--retention`, the same flag): the tiers keep theirs.
+    assert_eq!(g.terminate(), Some(0));
+    drop(g);
+    g = Gemini::start(dir.path(), &["--databases", "prometheus", "--retention", "60d"]);
+    assert_eq!(policies(&g, "prometheus").1, json!([["autogen", "1440h0m0s", "24h0m0s", 1, true, "8760h0m0s", "0s"]]));
+    assert_eq!(policies(&g, "other").1, want, "databases not made at start are as InfluxQL left them");
+    drop(g);
+    // A tier shorter than the raw data is refused at start, naming the database and policy.
+    let port = free_port().to_string();
+    let args = ["serve", "--data-dir", dir.path().to_str().unwrap(), "--http-addr", &format!("127.0.0.1:{port}"), "--databases", "prometheus", "--retention.5m", "7d"];
+    let out = std::process::Command::new(bin("gemini")).args(args).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("retention of database prometheus, policy autogen: downsample 5m duration must not be shorter than the retention policy duration"), "{stderr}");
+}

@@ -16,6 +16,7 @@
 //! configuration, or before the cluster) get version zero, the same on every node, so nodes
 //! started with the same configuration agree from the start.
 
+use crate::data::schema::Policy;
 use crate::data::Deletion;
 use crate::storage::catalog::Record;
 use crate::data::users::User;
@@ -67,7 +68,11 @@ fn objects(storage: &Storage) -> BTreeMap<Key, Value> {
         let Ok(d) = storage.database(&name) else { continue };
         out.insert(vec!["db".into(), name.clone()], json!({ "default_policy": d.default_policy }));
         for p in &d.policies {
-            let settings = json!({ "duration": p.duration, "shard_duration": p.shard_duration, "replication": p.replication });
+            let mut settings = json!({ "duration": p.duration, "shard_duration": p.shard_duration, "replication": p.replication });
+            // Only when set, so that entries made before tiers had durations stay equal.
+            if p.tier_durations != [None; 2] {
+                settings["tier_durations"] = json!(p.tier_durations);
+            }
             out.insert(vec!["rp".into(), name.clone(), p.name.clone()], settings);
         }
     }
@@ -191,7 +196,12 @@ async fn apply(storage: &Storage, key: &Key, entry: &Entry, reborn: bool) -> Res
                 storage.drop_policy(db, name).await?;
             }
             let replication = u32::try_from(int(o, "replication")?).map_err(|e| Error::Corrupt(format!("catalog entry: replication {e}")))?;
-            storage.put_policy(db, name, int(o, "duration")?, int(o, "shard_duration")?, replication)
+            let tier_durations = match o.get("tier_durations") {
+                None => [None; 2],
+                Some(t) => serde_json::from_value(t.clone()).map_err(|source| Error::CorruptJson { what: "catalog entry: tier_durations", source })?,
+            };
+            let wanted = Policy { name: name.to_string(), id: 0, duration: int(o, "duration")?, shard_duration: int(o, "shard_duration")?, replication, tier_durations };
+            storage.put_policy(db, &wanted)
         }
         (["user", name], object) => {
             let user: Option<User> = object.clone().map(serde_json::from_value).transpose().map_err(|source| Error::CorruptJson { what: "catalog entry of a user", source })?;
@@ -241,6 +251,8 @@ mod tests {
         // b is away while a changes things.
         let day = PolicyOptions { duration: Some(24 * HOUR_NS), default: true, ..Default::default() };
         a.create_policy("prometheus", "day", &day).unwrap();
+        let tiers = PolicyOptions { tier_durations: [Some(365 * 24 * HOUR_NS), Some(0)], ..Default::default() };
+        a.alter_policy("prometheus", "day", &tiers).unwrap();
         a.drop_database("old").await.unwrap();
         a.create_database("new", Some(("short", &PolicyOptions { duration: Some(2 * HOUR_NS), ..Default::default() }))).unwrap();
         a.change_user("ann", |u| {
@@ -256,6 +268,8 @@ mod tests {
         assert_eq!(names(&b), vec!["prometheus", "new"]);
         let p = b.database("prometheus").unwrap();
         assert_eq!((p.default_policy.as_str(), p.policies.len()), ("day", 2));
+        assert_eq!(p.policy("day").unwrap().tier_durations, [Some(365 * 24 * HOUR_NS), Some(0)], "the tiers' durations too");
+        assert_eq!(p.policy("autogen").unwrap().tier_durations, [None; 2]);
         let n = b.database("new").unwrap();
         assert_eq!((n.default_policy.as_str(), n.policies[0].name.as_str(), n.policies[0].duration), ("short", "short", 2 * HOUR_NS));
         assert!(b.users().authenticate("ann", "pw").is_some());

@@ -39,7 +39,7 @@ pub struct Policy {
     /// Accepted and shown as InfluxDB does; copies across nodes are the cluster's setting.
     pub replication: u32,
     /// How long each downsampled tier (`Tier::ALL` order: 5m, 1h) keeps data, in
-    /// nanoseconds; 0 forever, `None` as long as the raw data (`duration`).
+    /// nanoseconds; 0 forever, `None` as long as the next finer data (see `tier_duration`).
     #[serde(default)]
     pub tier_durations: [Option<i64>; 2],
 }
@@ -50,9 +50,15 @@ impl Policy {
         self.shard_duration / 1_000_000
     }
 
-    /// How long `tier` keeps data, in nanoseconds; 0 forever.
+    /// How long `tier` keeps data, in nanoseconds; 0 forever. A tier without a duration of its
+    /// own keeps data as long as the next finer data: the 5m tier as raw data, the 1h tier as
+    /// the 5m tier.
     pub fn tier_duration(&self, tier: crate::encoding::rollup::Tier) -> i64 {
-        self.tier_durations[tier as usize].unwrap_or(self.duration)
+        match (self.tier_durations[tier as usize], tier as usize) {
+            (Some(d), _) => d,
+            (None, 0) => self.duration,
+            (None, finer) => self.tier_duration(crate::encoding::rollup::Tier::ALL[finer - 1]),
+        }
     }
 }
 

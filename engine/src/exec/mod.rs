@@ -16,6 +16,7 @@ mod window_acc;
 use crate::data::{self, Data};
 use crate::query::error::StatementError;
 use crate::query::influxql::Statement;
+use crate::encoding::rollup::Tier;
 use crate::query::retention::{go_duration, RetentionStatement};
 use std::collections::BTreeMap;
 pub use users::Principal;
@@ -156,6 +157,10 @@ async fn execute(data: &Data, who: &Principal, stmt: Statement, params: &Params<
     }
 }
 
+/// `SHOW RETENTION POLICIES`' columns: InfluxDB's, then how long each downsampled tier keeps
+/// data (`Tier::ALL` order).
+const POLICY_COLUMNS: [&str; 7] = ["name", "duration", "shardGroupDuration", "replicaN", "default", "downsample5mDuration", "downsample1hDuration"];
+
 async fn retention(data: &Data, stmt: RetentionStatement, params: &Params<'_>) -> Result<Vec<Table>, Error> {
     let catalog = data.catalog();
     let done = match stmt {
@@ -163,16 +168,24 @@ async fn retention(data: &Data, stmt: RetentionStatement, params: &Params<'_>) -
         RetentionStatement::Alter { name, db, options } => catalog.alter_policy(&db, &name, &options),
         RetentionStatement::Drop { name, db } => catalog.drop_policy(&db, &name).await,
         RetentionStatement::Show { on } => {
+            // InfluxDB's columns; the tiers' durations follow only where a policy of the
+            // database has one set, so answers stay InfluxDB's until then.
             let d = catalog.database(&database(&on, params)?)?;
+            let tiers = d.policies.iter().any(|p| p.tier_durations != [None; 2]);
             let rows = d
                 .policies
                 .iter()
                 .map(|p| {
                     let default = p.name == d.default_policy;
-                    vec![p.name.as_str().into(), go_duration(p.duration).into(), go_duration(p.shard_duration).into(), Cell::Number(p.replication as f64), Cell::Bool(default)]
+                    let mut row = vec![p.name.as_str().into(), go_duration(p.duration).into(), go_duration(p.shard_duration).into(), Cell::Number(p.replication as f64), Cell::Bool(default)];
+                    if tiers {
+                        row.extend(Tier::ALL.map(|t| go_duration(p.tier_duration(t)).into()));
+                    }
+                    row
                 })
                 .collect();
-            return Ok(table(None, &["name", "duration", "shardGroupDuration", "replicaN", "default"], rows).into_iter().collect());
+            let columns: &[&str] = if tiers { &POLICY_COLUMNS } else { &POLICY_COLUMNS[..5] };
+            return Ok(table(None, columns, rows).into_iter().collect());
         }
     };
     done.map(|()| Vec::new()).map_err(Error::from)

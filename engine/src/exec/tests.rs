@@ -120,6 +120,22 @@ async fn catalog_statements_and_their_errors() {
             Table::new(None, &["name", "duration", "shardGroupDuration", "replicaN", "default"], vec![row(&[Text("short".into()), Text("2h0m0s".into()), Text("1h0m0s".into()), N(1.0), Bool(true)])]),
         ]
     );
+    // Tiers' durations: two more columns, once a policy of the database has one set.
+    let q = "CREATE RETENTION POLICY month ON other DURATION 30d DOWNSAMPLE 5m DURATION 365d DOWNSAMPLE 1h DURATION INF; SHOW RETENTION POLICIES ON other";
+    let tables = query(&data, q).await.unwrap();
+    assert_eq!(
+        tables,
+        vec![Table::new(
+            None,
+            &["name", "duration", "shardGroupDuration", "replicaN", "default", "downsample5mDuration", "downsample1hDuration"],
+            vec![
+                row(&[Text("short".into()), Text("2h0m0s".into()), Text("1h0m0s".into()), N(1.0), Bool(true), Text("2h0m0s".into()), Text("2h0m0s".into())]),
+                row(&[Text("month".into()), Text("720h0m0s".into()), Text("24h0m0s".into()), N(1.0), Bool(false), Text("8760h0m0s".into()), Text("0s".into())]),
+            ]
+        )]
+    );
+    let e = query(&data, "ALTER RETENTION POLICY month ON other DOWNSAMPLE 1h DURATION 30d").await.unwrap_err();
+    assert_eq!(e.to_string(), "downsample 1h duration must not be shorter than the downsample 5m duration");
     let e = query(&data, "SELECT value FROM nosuch..cpu").await.unwrap_err();
     assert!(matches!(e, Error::Data(crate::data::Error::Storage(_))), "{e:?}");
     assert_eq!(e.to_string(), "database not found: nosuch");

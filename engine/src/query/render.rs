@@ -9,6 +9,7 @@ use super::ast::{Expr, Fill, Name, Select, Source};
 use super::influxql::{Statement, TagKeys};
 use super::delete::DeleteStatement;
 use super::retention::RetentionStatement;
+use crate::encoding::rollup::Tier;
 use crate::model::PolicyOptions;
 use std::fmt::{self, Display, Formatter, Write};
 
@@ -126,7 +127,8 @@ fn on_from(on: &Option<String>, from: &Option<String>) -> String {
     out
 }
 
-/// ` DURATION d REPLICATION n SHARD DURATION s DEFAULT`, the parts that are set.
+/// ` DURATION d REPLICATION n SHARD DURATION s DOWNSAMPLE 5m DURATION d DOWNSAMPLE 1h DURATION d
+/// DEFAULT`, the parts that are set.
 fn options(o: &PolicyOptions) -> String {
     let mut out = String::new();
     if let Some(d) = o.duration {
@@ -137,6 +139,11 @@ fn options(o: &PolicyOptions) -> String {
     }
     if let Some(s) = o.shard_duration {
         out += &format!(" SHARD DURATION {s}ns");
+    }
+    for tier in Tier::ALL {
+        if let Some(d) = o.tier_durations[tier as usize] {
+            out += &format!(" DOWNSAMPLE {} DURATION {d}ns", tier.name());
+        }
     }
     if o.default {
         out += " DEFAULT";

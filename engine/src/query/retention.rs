@@ -3,12 +3,14 @@
 //! of those, `DROP RETENTION POLICY rp ON db`, `SHOW RETENTION POLICIES [ON db]`, and the
 //! `WITH DURATION d [REPLICATION n] [SHARD DURATION s] [NAME rp]` of `CREATE DATABASE`.
 //! `REPLICATION` is optional (InfluxDB 1.x requires it); `DURATION INF` and `0s` keep data
-//! forever. Also Go's duration format, which `SHOW RETENTION POLICIES` prints.
+//! forever. Each of them also takes `DOWNSAMPLE 5m DURATION d` and `DOWNSAMPLE 1h DURATION d`
+//! (Gemini's own): how long that downsampled tier keeps data. Also Go's duration format, which `SHOW RETENTION POLICIES` prints.
 
 use super::influxql::{Parser, Statement};
 use super::error::ParseError;
 use super::lexer::Token;
 
+use crate::encoding::rollup::Tier;
 use crate::model::PolicyOptions;
 
 #[derive(Debug, PartialEq)]
@@ -35,13 +37,36 @@ impl Parser {
         }
     }
 
-    /// The options in any order, each at most once; `allowed` are the keywords this
-    /// statement takes (`NAME` answers the name, for `CREATE DATABASE … WITH`).
+    /// `5m DURATION d` or `1h DURATION d`, after `DOWNSAMPLE`: how long that tier keeps data.
+    fn tier_duration(&mut self, o: &mut PolicyOptions) -> Result<(), ParseError> {
+        let names = Tier::ALL.map(Tier::name).join(", ");
+        let tier = match self.peek() {
+            Some(Token::Duration(ns)) => Tier::ALL.into_iter().find(|t| t.resolution() * 1_000_000 == *ns),
+            _ => None,
+        };
+        let Some(tier) = tier else { return Err(self.error(&names)) };
+        if o.tier_durations[tier as usize].is_some() {
+            return Err(ParseError::at(format!("DOWNSAMPLE {} given twice", tier.name()), self.position()));
+        }
+        self.at += 1;
+        self.expect("DURATION")?;
+        o.tier_durations[tier as usize] = Some(self.policy_duration()?);
+        Ok(())
+    }
+
+    /// The options in any order, each at most once (`DOWNSAMPLE` once per tier); `allowed` are
+    /// the keywords this statement takes besides `DOWNSAMPLE` (`NAME` answers the name, for
+    /// `CREATE DATABASE … WITH`). Errors list `allowed` only, in InfluxDB's words.
     fn policy_options(&mut self, allowed: &[&str]) -> Result<(PolicyOptions, Option<String>), ParseError> {
         let mut o = PolicyOptions::default();
         let mut name = None;
         let mut seen = Vec::new();
         loop {
+            if self.keyword("DOWNSAMPLE") {
+                self.tier_duration(&mut o)?;
+                seen.push("DOWNSAMPLE");
+                continue;
+            }
             let Some(kw) = allowed.iter().find(|kw| !seen.contains(*kw) && self.peek_keyword(kw)) else { break };
             self.at += 1;
             seen.push(*kw);
@@ -181,6 +206,37 @@ mod tests {
                 policy: Some(("short".into(), PolicyOptions { duration: Some(72 * H), shard_duration: Some(H), ..Default::default() }))
             }
         );
+        const D: i64 = 24 * H;
+        assert_eq!(
+            one("ALTER RETENTION POLICY x ON db DOWNSAMPLE 1h DURATION INF downsample 5m duration 365d"),
+            Statement::Retention(RetentionStatement::Alter {
+                name: "x".into(),
+                db: "db".into(),
+                options: PolicyOptions { tier_durations: [Some(365 * D), Some(0)], ..Default::default() }
+            })
+        );
+        assert_eq!(
+            one("CREATE RETENTION POLICY x ON db DURATION 30d DOWNSAMPLE 5m DURATION 365d DEFAULT"),
+            Statement::Retention(RetentionStatement::Create {
+                name: "x".into(),
+                db: "db".into(),
+                options: PolicyOptions { duration: Some(30 * D), tier_durations: [Some(365 * D), None], default: true, ..Default::default() }
+            })
+        );
+        assert_eq!(
+            one("CREATE DATABASE d WITH DURATION 30d DOWNSAMPLE 1h DURATION 0s NAME month"),
+            Statement::CreateDatabase {
+                name: "d".into(),
+                policy: Some(("month".into(), PolicyOptions { duration: Some(30 * D), tier_durations: [None, Some(0)], ..Default::default() }))
+            }
+        );
+        let refused = |q: &str| parse(q).unwrap_err().to_string();
+        assert_eq!(refused("ALTER RETENTION POLICY x ON db DOWNSAMPLE 10m DURATION 1d"), "found 600000000000ns, expected 5m, 1h at line 1, char 43");
+        assert_eq!(refused("ALTER RETENTION POLICY x ON db DOWNSAMPLE DURATION 1d"), "found DURATION, expected 5m, 1h at line 1, char 43");
+        assert_eq!(refused("ALTER RETENTION POLICY x ON db DOWNSAMPLE 5m 1d"), "found 86400000000000ns, expected DURATION at line 1, char 46");
+        assert_eq!(refused("ALTER RETENTION POLICY x ON db DOWNSAMPLE 5m DURATION"), "found EOF, expected duration at line 1, char 54");
+        assert_eq!(refused("ALTER RETENTION POLICY x ON db DOWNSAMPLE 5m DURATION 1d DOWNSAMPLE 5m DURATION 2d"), "DOWNSAMPLE 5m given twice at line 1, char 69");
+        assert_eq!(refused("CREATE RETENTION POLICY x ON db DOWNSAMPLE 5m DURATION 1d"), "found DOWNSAMPLE, expected DURATION at line 1, char 33");
         assert_eq!(parse("ALTER RETENTION POLICY x ON db").unwrap_err().to_string(), "found EOF, expected DURATION, REPLICATION, SHARD, DEFAULT at line 1, char 31");
         assert_eq!(parse("CREATE RETENTION POLICY x ON db DURATION 1h REPLICATION 0").unwrap_err().to_string(), "invalid value 0: must be 1 <= n <= 2147483647 at line 1, char 57");
         assert_eq!(parse("CREATE RETENTION POLICY x ON db DURATION 1h DURATION 2h").unwrap_err().to_string(), "found DURATION, expected ; at line 1, char 45");

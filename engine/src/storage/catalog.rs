@@ -9,6 +9,7 @@
 
 use super::Error;
 use crate::data::schema::{Database, Policy};
+use crate::encoding::rollup::Tier;
 use crate::model::PolicyOptions;
 use std::collections::BTreeMap;
 
@@ -51,6 +52,34 @@ fn apply(p: &mut Policy, opts: &PolicyOptions, new: bool) -> Result<(), Error> {
     }
     if p.duration != 0 && p.duration < p.shard_duration {
         return Err(Error::Invalid("retention policy duration must be greater than the shard duration".into()));
+    }
+    apply_tiers(p, opts)
+}
+
+/// Sets the downsampled tiers' durations of `opts` on `p`. Each is 0 (forever) or at least
+/// 1h, like the raw duration, and no tier keeps less than the finer data below it (the 5m
+/// tier at least as long as raw data, the 1h tier at least as long as the 5m tier): a tier
+/// is what answers where the finer data is gone, so one that goes first would never answer
+/// and only cost the work of writing it, and queries can count on the coarser data reaching
+/// at least as far back.
+fn apply_tiers(p: &mut Policy, opts: &PolicyOptions) -> Result<(), Error> {
+    for tier in Tier::ALL {
+        if let Some(d) = opts.tier_durations[tier as usize] {
+            if d != 0 && d < HOUR_NS {
+                return Err(Error::Invalid(format!("downsample {} duration must be at least 1h0m0s", tier.name())));
+            }
+            p.tier_durations[tier as usize] = Some(d);
+        }
+    }
+    // Forever is longer than any duration.
+    let longest = |d: i64| if d == 0 { i64::MAX } else { d };
+    let mut finer = ("the retention policy duration".to_string(), longest(p.duration));
+    for tier in Tier::ALL {
+        let kept = longest(p.tier_duration(tier));
+        if kept < finer.1 {
+            return Err(Error::Invalid(format!("downsample {} duration must not be shorter than {}", tier.name(), finer.0)));
+        }
+        finer = (format!("the downsample {} duration", tier.name()), kept);
     }
     Ok(())
 }
@@ -230,13 +259,29 @@ impl Catalog {
         records
     }
 
-    /// Creates policy `name` or changes it to have exactly these settings.
-    pub fn put_policy(&mut self, db: &str, name: &str, duration: i64, shard_duration: i64, replication: u32) -> Result<Vec<Record>, Error> {
-        let opts = PolicyOptions { duration: Some(duration), shard_duration: Some(shard_duration), replication: Some(replication), default: false, ..Default::default() };
-        match self.database(db)?.policy(name) {
-            Some(_) => self.alter_policy(db, name, &opts).map(|(_, r)| r),
-            None => self.create_policy(db, name, &opts).map(|(_, r)| r),
+    /// Creates policy `wanted.name` or changes it to have exactly the settings of `wanted`
+    /// (its id is this node's own).
+    pub fn put_policy(&mut self, db: &str, wanted: &Policy) -> Result<Vec<Record>, Error> {
+        let opts = PolicyOptions {
+            duration: Some(wanted.duration),
+            shard_duration: Some(wanted.shard_duration),
+            replication: Some(wanted.replication),
+            default: false,
+            // What they come to (a tier that follows raw data is set back to `None` below).
+            tier_durations: Tier::ALL.map(|t| Some(wanted.tier_duration(t))),
+        };
+        let name = wanted.name.as_str();
+        let (mut p, mut records) = match self.database(db)?.policy(name) {
+            Some(_) => self.alter_policy(db, name, &opts)?,
+            None => self.create_policy(db, name, &opts)?,
+        };
+        if p.tier_durations != wanted.tier_durations {
+            let d = self.database_mut(db)?;
+            p.tier_durations = wanted.tier_durations;
+            *d.policies.iter_mut().find(|old| old.name == name).expect("put above") = p.clone();
+            records.push(Record::Put(policy_key(d.id, name), policy_value(&p)));
         }
+        Ok(records)
     }
 
     /// The policy `rp` of `db`, or its default one.
@@ -286,6 +331,37 @@ mod tests {
         assert_eq!(c.resolve("a", None).unwrap_err().to_string(), "retention policy not found: autogen");
         assert_eq!(c.resolve("a", Some("one")).unwrap().id, one.id);
         assert_eq!(c.drop_policy("a", "autogen"), (None, vec![]));
+    }
+
+    #[test]
+    fn tier_durations_are_checked_and_follow_raw_data_when_unset() {
+        let mut c = Catalog { next_id: 1, ..Default::default() };
+        c.create_database("a", None).unwrap();
+        let tiers = |five: Option<i64>, hour: Option<i64>| PolicyOptions { tier_durations: [five, hour], ..Default::default() };
+        let (p, _) = c.create_policy("a", "month", &opts(Some(30 * DAY_NS), None, false)).unwrap();
+        assert_eq!((p.tier_duration(Tier::FiveMinutes), p.tier_duration(Tier::OneHour)), (30 * DAY_NS, 30 * DAY_NS), "as long as raw data");
+        let (p, _) = c.alter_policy("a", "month", &tiers(Some(365 * DAY_NS), None)).unwrap();
+        assert_eq!(p.tier_duration(Tier::OneHour), 365 * DAY_NS, "as long as the 5m tier");
+        let (p, _) = c.alter_policy("a", "month", &tiers(None, Some(0))).unwrap();
+        assert_eq!(p.tier_durations, [Some(365 * DAY_NS), Some(0)]);
+        let (p, _) = c.alter_policy("a", "month", &tiers(None, Some(400 * DAY_NS))).unwrap();
+        assert_eq!(p.tier_durations, [Some(365 * DAY_NS), Some(400 * DAY_NS)], "None leaves a tier as it is");
+        let refused = |c: &mut Catalog, o: PolicyOptions| c.alter_policy("a", "month", &o).unwrap_err().to_string();
+        assert_eq!(refused(&mut c, tiers(Some(HOUR_NS / 2), None)), "downsample 5m duration must be at least 1h0m0s");
+        assert_eq!(refused(&mut c, tiers(None, Some(HOUR_NS - 1))), "downsample 1h duration must be at least 1h0m0s");
+        assert_eq!(refused(&mut c, tiers(Some(7 * DAY_NS), None)), "downsample 5m duration must not be shorter than the retention policy duration");
+        assert_eq!(refused(&mut c, tiers(None, Some(100 * DAY_NS))), "downsample 1h duration must not be shorter than the downsample 5m duration");
+        assert_eq!(refused(&mut c, opts(Some(0), None, false)), "downsample 5m duration must not be shorter than the retention policy duration", "raw data forever, tiers not");
+        assert_eq!(c.database("a").unwrap().policy("month").unwrap().tier_durations, [Some(365 * DAY_NS), Some(400 * DAY_NS)], "a refused change changes nothing");
+        let (p, _) = c.create_policy("a", "forever", &PolicyOptions { duration: Some(0), tier_durations: [Some(0), None], ..Default::default() }).unwrap();
+        assert_eq!(p.tier_duration(Tier::OneHour), 0);
+        assert_eq!(c.create_policy("a", "x", &tiers(Some(DAY_NS), None)).unwrap_err().to_string(), "downsample 5m duration must not be shorter than the retention policy duration", "a new policy keeps raw data forever");
+
+        // Put as another node has it: exactly, a tier that follows raw data included.
+        let mut wanted = c.database("a").unwrap().policy("month").unwrap().clone();
+        (wanted.duration, wanted.tier_durations) = (500 * DAY_NS, [None, Some(0)]);
+        c.put_policy("a", &wanted).unwrap();
+        assert_eq!(*c.database("a").unwrap().policy("month").unwrap(), wanted);
     }
 
     fn a_id(c: &Catalog) -> u32 {

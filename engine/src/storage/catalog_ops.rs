@@ -3,7 +3,7 @@
 //! stored before it takes effect.
 
 use super::catalog::{Catalog, Record};
-use crate::data::schema::Database;
+use crate::data::schema::{Database, Policy};
 use super::{fields, Error, Policies, PolicyId, Storage, family};
 use crate::model::PolicyOptions;
 
@@ -83,8 +83,8 @@ impl Storage {
     }
 
     /// See `Catalog::put_policy`.
-    pub fn put_policy(&self, db: &str, name: &str, duration: i64, shard_duration: i64, replication: u32) -> Result<(), Error> {
-        self.change_catalog(|c| Ok(((), c.put_policy(db, name, duration, shard_duration, replication)?)))
+    pub fn put_policy(&self, db: &str, wanted: &Policy) -> Result<(), Error> {
+        self.change_catalog(|c| Ok(((), c.put_policy(db, wanted)?)))
     }
 
     /// Drops a policy and its data; dropping one that does not exist is not an error.
