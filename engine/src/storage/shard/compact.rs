@@ -156,9 +156,12 @@ impl Shard {
                 self.compact.current = None;
                 self.compact.done.insert((policy, p));
                 let end = keys::prefix_end(&prefix).unwrap_or_else(|| keys::policy_end(policy));
-                if std::mem::take(&mut self.compact.rewritten) > 0 {
+                let series = std::mem::take(&mut self.compact.rewritten);
+                if series > 0 {
+                    let started = Instant::now();
                     self.db.compact_range_cf(cf, Some(&prefix[..]), Some(&end[..]));
-                    tracing::info!(shard = self.index, policy, start = keys::hour_ms(p.start), "partition compacted into day blocks");
+                    let table_ms = started.elapsed().as_millis() as u64;
+                    tracing::info!(shard = self.index, policy, start = keys::hour_ms(p.start), series, table_ms, "partition compacted into day blocks");
                 }
             }
         }
