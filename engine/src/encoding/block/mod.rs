@@ -173,6 +173,23 @@ pub fn decode(block: &[u8]) -> Result<Vec<(i64, f64)>, BlockError> {
     Ok(out)
 }
 
+/// The number of samples a block declares (its header only: the body is not checked).
+pub fn sample_count(block: &[u8]) -> Result<usize, BlockError> {
+    header(&mut Reader::new(block))
+}
+
+/// Reads a block's version and sample count, checked.
+fn header(r: &mut Reader<'_>) -> Result<usize, BlockError> {
+    let version = r.u8("version")?;
+    if version != VERSION {
+        return Err(BlockError::Version(version));
+    }
+    match r.uvarint("sample count")? {
+        n if n > MAX_SAMPLES as u64 => Err(BlockError::TooManySamples(n)),
+        n => Ok(n as usize),
+    }
+}
+
 /// Calls `f` for each sample without building a Vec (the read path uses this). Checks the
 /// whole block before the first call, so `f` sees all samples or none.
 pub fn decode_each(block: &[u8], f: impl FnMut(i64, f64)) -> Result<(), BlockError> {
@@ -193,15 +210,7 @@ struct Decoder<'a> {
 impl<'a> Decoder<'a> {
     fn parse(block: &'a [u8]) -> Result<Self, BlockError> {
         let mut r = Reader::new(block);
-        let version = r.u8("version")?;
-        if version != VERSION {
-            return Err(BlockError::Version(version));
-        }
-        let n = r.uvarint("sample count")?;
-        if n > MAX_SAMPLES as u64 {
-            return Err(BlockError::TooManySamples(n));
-        }
-        let n = n as usize;
+        let n = header(&mut r)?;
         if n == 0 {
             r.end()?;
             return Ok(Decoder { n, kind: KIND_BITS, k: 0, ts: Seq::EMPTY, ms: Seq::EMPTY, cs: None });

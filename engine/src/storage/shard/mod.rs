@@ -14,6 +14,7 @@
 //! database's id): each policy is a separate space of series, as in InfluxDB.
 
 mod backfill;
+mod compact;
 mod delete;
 mod downsample;
 #[cfg(test)]
@@ -95,6 +96,7 @@ pub struct Shard {
     log_bytes: usize,
     seal: seal::SealState,
     downsample: downsample::DownsampleState,
+    compact: compact::CompactState,
 }
 
 /// Series by id. Ids are dense (allocated one after another), so a vector indexed by id
@@ -240,6 +242,11 @@ impl Actor for Shard {
         ctx.run_interval(downsample::STEP_EVERY, |shard, _| {
             if let Err(e) = shard.downsample_tick() {
                 tracing::error!(shard = shard.index, error = %e, "downsampling failed");
+            }
+        });
+        ctx.run_interval(compact::STEP_EVERY, |shard, _| {
+            if let Err(e) = shard.compact_tick() {
+                tracing::error!(shard = shard.index, error = %e, "compaction failed");
             }
         });
     }

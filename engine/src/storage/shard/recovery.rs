@@ -41,6 +41,7 @@ impl Shard {
             log_bytes: 0,
             seal: super::seal::SealState::at_start(),
             downsample: Default::default(),
+            compact: Default::default(),
         };
         if migrate {
             s.migrate_chunk_keys().map_err(|e| e.context(format!("shard {index}")))?;

@@ -4,6 +4,7 @@
 //! groups them by series and partition. A group whose series has moved on to a later
 //! partition is sealed whole; in a partition still written to, its chunks are sealed `RUN`
 //! at a time. Blocks hold `RUN` to `2 × RUN - 1` chunks (480 to 840 samples at 120 a chunk).
+//! Once the partition is old, `compact` rewrites them as a block a day.
 //! One write batch per step puts the blocks in `blocks` and deletes their chunks, so a crash
 //! at any moment of it loses nothing and duplicates nothing. A pass that reached the end
 //! starts again `PASS_EVERY` later if chunks were cut meanwhile; a clean stop runs one last
@@ -85,11 +86,7 @@ impl Shard {
         };
         it.status()?;
         drop(it);
-        if !batch.is_empty() {
-            let mut wo = WriteOptions::default();
-            wo.set_sync(self.sync);
-            self.db.write_opt(batch, &wo)?;
-        }
+        self.write_step(batch)?;
         self.metrics.sealed_samples.fetch_add(sealed, Relaxed);
         self.metrics.seal_nanos.fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
         if next.is_none() {
@@ -97,6 +94,16 @@ impl Shard {
         }
         self.seal.cursor = next;
         Ok(self.seal.cursor.is_some())
+    }
+
+    /// Writes the batch of a background step (sealing, compaction), synced when writes are.
+    pub(super) fn write_step(&self, batch: WriteBatch) -> Result<(), Error> {
+        if !batch.is_empty() {
+            let mut wo = WriteOptions::default();
+            wo.set_sync(self.sync);
+            self.db.write_opt(batch, &wo)?;
+        }
+        Ok(())
     }
 
     /// Runs a whole pass now, whatever time the last one ran, for at most `budget` (at least
@@ -115,7 +122,7 @@ impl Shard {
 
     /// Seals what is ready of one series' chunks in one partition (in time order) into `batch`;
     /// answers the samples sealed.
-    fn seal_group(&self, group: &[Chunk], batch: &mut WriteBatch) -> Result<u64, Error> {
+    fn seal_group(&mut self, group: &[Chunk], batch: &mut WriteBatch) -> Result<u64, Error> {
         let key = &group[0].0;
         let (policy, p, id) = (keys::u32_at(key, 0), keys::partition_at(key), keys::u64_at(key, 12));
         // Chunks of a series this shard no longer has are left to whatever removes them.
@@ -128,6 +135,7 @@ impl Shard {
         let blocks = (ready / RUN).max(1);
         let (chunks_cf, blocks_cf) = (column_family(&self.db, &self.cf_names, Family::of(Encoding::Xor)), column_family(&self.db, &self.cf_names, Family::of(Encoding::Block)));
         let mut sealed = 0u64;
+        self.compact.touched(policy, p);
         for b in 0..blocks {
             let part = &group[b * ready / blocks..(b + 1) * ready / blocks];
             let mut samples = Vec::with_capacity(part.len() * 120);
