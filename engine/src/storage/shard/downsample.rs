@@ -192,7 +192,8 @@ impl Shard {
 
     /// What is to do at `now_ms`, in time order, a partition's 5-minute tier before its hour:
     /// the 5-minute tier of the raw partitions ready (ended `delay` before it) that have no
-    /// marker there, and the 1-hour tier of the partitions whose 5-minute tier is whole.
+    /// marker there, and the 1-hour tier of the partitions whose 5-minute tier is whole. Those
+    /// that took late samples within the delay are pending but wait (`waits`).
     fn pending(&self, now_ms: i64) -> Vec<(i64, Tier, PolicyId, Partition)> {
         let ready_before = now_ms.saturating_sub(self.downsample.delay_ms);
         let state = &self.downsample;
@@ -202,11 +203,16 @@ impl Shard {
             .filter(|(_, _, p)| p.before(ready_before))
             .chain(fine)
             .filter(|(tier, policy, p)| !self.dropped.contains(policy) && state.held(*tier, *policy, *p).is_none())
-            .filter(|(_, policy, p)| state.late.get(&(*policy, *p)).is_none_or(|&at| at < ready_before))
             .map(|(tier, policy, p)| (keys::hour_ms(p.start), tier, policy, p))
             .collect();
         out.sort_unstable();
         out
+    }
+
+    /// Whether partition `p` of `policy` took late samples within the delay before `now_ms`.
+    fn waits(&self, policy: PolicyId, p: Partition, now_ms: i64) -> bool {
+        let ready_before = now_ms.saturating_sub(self.downsample.delay_ms);
+        self.downsample.late.get(&(policy, p)).is_some_and(|&at| at >= ready_before)
     }
 
     /// One step: picks the oldest pending partition when none is under way, then makes its
@@ -219,7 +225,8 @@ impl Shard {
         let count = pending.len() as i64;
         self.metrics.downsample_pending.fetch_add(count - self.downsample.pending, Relaxed);
         self.downsample.pending = count;
-        let (tier, (policy, p, from)) = match (self.downsample.current, pending.first()) {
+        let ready = pending.iter().find(|(_, _, policy, p)| !self.waits(*policy, *p, now_ms));
+        let (tier, (policy, p, from)) = match (self.downsample.current, ready) {
             (Some(current), _) => (self.downsample.current_tier, current),
             (None, Some(&(_, tier, policy, p))) => (tier, (policy, p, 0)),
             (None, None) => return Ok(false),

@@ -9,6 +9,7 @@ use crate::model::PolicyOptions;
 use crate::storage::series_store::local_data;
 use crate::storage::testing::*;
 use crate::storage::{catalog, Policies};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +38,7 @@ async fn samples_appended_to_a_downsampled_partition_wait_for_the_delay_and_are_
     // History arrives late too: it waits for the delay after it.
     assert!(storage.downsample_for(now, Duration::MAX).await.unwrap());
     assert_eq!(read().await, (vec![], 0), "within the delay after the write");
+    assert_eq!(storage.metrics.downsample_pending.load(Relaxed), 1, "pending while it waits");
     assert!(storage.downsample_for(now + 2 * HOUR, Duration::MAX).await.unwrap());
     assert_eq!(read().await, (vec![5; 4], HOUR), "the first 20 minutes, in four windows");
 
@@ -48,6 +50,7 @@ async fn samples_appended_to_a_downsampled_partition_wait_for_the_delay_and_are_
     assert_eq!(read().await, (vec![], 0), "within the delay after the late write");
     assert!(storage.downsample_for(now + 2 * HOUR, Duration::MAX).await.unwrap());
     assert_eq!(read().await, (vec![5; 12], HOUR), "made anew with the whole hour");
+    assert_eq!(storage.metrics.downsample_pending.load(Relaxed), 0);
 
     // Sent again (a retry): duplicates change nothing, the tier stays.
     let out = storage.write("db", Some("hours"), vec![series("c", at(50..60))]).await.unwrap();
