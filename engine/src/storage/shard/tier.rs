@@ -6,7 +6,7 @@
 
 use super::downsample::{Held, EXPIRED};
 use super::{ReadTier, Shard, TierPage};
-use crate::encoding::rollup::{self, Tier};
+use crate::encoding::rollup::{self, Tier, Window};
 use crate::storage::family::Family;
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
@@ -23,8 +23,10 @@ impl Shard {
         let whole: Vec<Partition> = self.downsample.held_of(tier, policy).filter(|(p, held)| *held == Held::Whole && p.overlaps(min_t, max_t)).map(|(p, _)| p).collect();
         let mut it = self.db.raw_iterator_cf(self.cf(Family::of_tier(tier)));
         let mut page = TierPage { series: Vec::with_capacity(req.ids.len()), through: self.tier_through(policy, tier) };
+        // Room for every window of the range up front: no regrowing (and copying) per row.
+        let room = (max_t.saturating_sub(min_t) / resolution + 1).clamp(0, 1 << 16) as usize;
         for &id in &req.ids {
-            let mut windows = Vec::new();
+            let mut windows = Vec::with_capacity(if whole.is_empty() { 0 } else { room });
             let parts = if self.series.get(&id).is_some_and(|s| s.policy == policy) { whole.as_slice() } else { &[] };
             for p in parts {
                 let prefix = keys::chunk_prefix(policy, *p, id);
@@ -36,7 +38,11 @@ impl Shard {
                     let (last, row) = keys::decode_chunk_value(v)?;
                     if last + resolution > min_t {
                         let row = rollup::decode_row(row).map_err(|e| Error::Corrupt(format!("{} tier row: {e}", tier.name())))?;
-                        windows.extend(row.into_iter().filter(|w| w.start <= max_t && w.start + resolution > min_t));
+                        let inside = |w: &Window| w.start <= max_t && w.start + resolution > min_t;
+                        match (row.first(), row.last()) {
+                            (Some(first), Some(last)) if inside(first) && inside(last) => windows.extend(row),
+                            _ => windows.extend(row.into_iter().filter(inside)),
+                        }
                     }
                     it.next();
                 }
