@@ -6,7 +6,7 @@
 //! blocks (with `open.rs`' 256 KiB table blocks); a block of a whole 7-day partition saves
 //! only 0.2 % more and makes a short read decode a week.
 //!
-//! A step, every `STEP_EVERY` on the shard's thread between writes, reads about `STEP_KEYS`
+//! A step, every `pace::STEP_EVERY` on the shard's thread between writes, reads about `STEP_KEYS`
 //! blocks of the partition under way from where the last step stopped. A series whose blocks
 //! there are not laid out so yet is rewritten: its old keys deleted and its new blocks put in
 //! the step's one write batch, so a kill -9 at any moment loses and duplicates nothing, and a
@@ -17,6 +17,7 @@
 //! When a partition is done, RocksDB compacts its range of `blocks` on a thread of its own, so
 //! the space of the old blocks comes back while the shard goes on.
 
+use super::pace::Pace;
 use super::{column_family, Shard};
 use crate::encoding::block;
 use crate::encoding::piece::Encoding;
@@ -25,14 +26,10 @@ use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
 use rocksdb::WriteBatch;
 use rustc_hash::FxHashSet as HashSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Blocks one step reads (whole series: a step may read a few more).
 const STEP_KEYS: usize = 512;
-/// How often a step runs while a partition is under way.
-pub(super) const STEP_EVERY: Duration = Duration::from_millis(50);
-/// How often a shard with nothing under way looks for a partition to compact.
-const LOOK_EVERY: Duration = Duration::from_secs(10);
 /// The time a compacted block spans at most: a UTC day.
 const DAY_MS: i64 = 86_400_000;
 
@@ -44,8 +41,8 @@ pub(super) struct CompactState {
     done: HashSet<(PolicyId, Partition)>,
     /// The partition under way and the key its next step starts at.
     current: Option<(PolicyId, Partition, Vec<u8>)>,
-    /// When the last look found nothing to do.
-    idle_since: Option<Instant>,
+    /// When it steps and looks (`pace`).
+    pace: Pace,
     /// Series rewritten so far in the partition under way.
     rewritten: usize,
     /// RocksDB compacting the range of the last partition done, on a thread of its own so that
@@ -64,7 +61,7 @@ impl Drop for CompactState {
 
 impl Default for CompactState {
     fn default() -> CompactState {
-        CompactState { step_keys: STEP_KEYS, done: HashSet::default(), current: None, idle_since: None, rewritten: 0, reclaiming: None }
+        CompactState { step_keys: STEP_KEYS, done: HashSet::default(), current: None, pace: Pace::default(), rewritten: 0, reclaiming: None }
     }
 }
 
@@ -109,13 +106,11 @@ fn day_blocks(samples: &[(i64, f64)]) -> Vec<&[(i64, f64)]> {
 impl Shard {
     /// The timer's turn: a step when a partition is under way, or a look for one now and then.
     pub(super) fn compact_tick(&mut self) -> Result<(), Error> {
-        let resting = self.compact.current.is_none() && self.compact.idle_since.is_some_and(|t| t.elapsed() < LOOK_EVERY);
-        if resting || self.downsample.stopped {
+        if self.compact.pace.resting(self.compact.current.is_some()) || self.downsample.stopped {
             return Ok(());
         }
-        if !self.compact_step(crate::clock::now_ms())? {
-            self.compact.idle_since = Some(Instant::now());
-        }
+        let work = self.compact_step(crate::clock::now_ms())?;
+        self.compact.pace.found(work);
         Ok(())
     }
 
@@ -224,6 +219,7 @@ mod tests {
     use super::*;
     use crate::data::write::SeriesWrite;
     use crate::labels::Labels;
+    use std::time::Duration;
 
     const POLICY: PolicyId = 1;
     /// The start of a day: the test shard's partitions are days (`Shard::open_for_test`).

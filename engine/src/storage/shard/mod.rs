@@ -22,6 +22,7 @@ mod downsample_late_tests;
 #[cfg(test)]
 mod downsample_tests;
 mod messages;
+mod pace;
 mod read;
 mod recovery;
 mod retention;
@@ -239,12 +240,12 @@ impl Actor for Shard {
                 tracing::error!(shard = shard.index, error = %e, "sealing failed");
             }
         });
-        ctx.run_interval(downsample::STEP_EVERY, |shard, _| {
+        ctx.run_interval(pace::STEP_EVERY, |shard, _| {
             if let Err(e) = shard.downsample_tick() {
                 tracing::error!(shard = shard.index, error = %e, "downsampling failed");
             }
         });
-        ctx.run_interval(compact::STEP_EVERY, |shard, _| {
+        ctx.run_interval(pace::STEP_EVERY, |shard, _| {
             if let Err(e) = shard.compact_tick() {
                 tracing::error!(shard = shard.index, error = %e, "compaction failed");
             }
