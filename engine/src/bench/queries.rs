@@ -8,6 +8,7 @@
 //! success with at least one series; its series, points and the sum of its values are
 //! printed so that the servers' answers can be seen to agree.
 
+use super::reads::metric;
 use super::workload::Workload;
 use super::{Error, Server};
 use std::time::{Duration, Instant};
@@ -200,15 +201,11 @@ async fn long_range_panels(client: &awc::Client, server: Server, base: &str, spa
 /// Waits until Gemini reports no partition left to downsample and its count of windows
 /// written stays the same over a shard's look (10 s): every partition's tier is written.
 async fn downsampled(client: &awc::Client, base: &str) -> Result<(), Error> {
-    let figure = |text: &str, name: &str| text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<f64>().ok());
-    let mut last = None;
+    let mut last = -1.0;
     for _ in 0..360 {
-        let mut resp = client.get(format!("{base}/metrics")).send().await.map_err(|source| Error::Send { what: "metrics failed", source })?;
-        let body = resp.body().limit(1 << 24).await.map_err(|source| Error::Body { what: "metrics failed", source })?;
-        let text = String::from_utf8_lossy(&body);
-        let pending = figure(&text, "gemini_downsample_pending_partitions ");
-        let written = figure(&text, "gemini_downsample_samples_total{tier=\"5m\"} ");
-        if pending == Some(0.0) && written.is_some_and(|w| w > 0.0) && written == last {
+        let pending = metric(client, base, "gemini_downsample_pending_partitions").await?;
+        let written = metric(client, base, "gemini_downsample_samples_total{tier=\"5m\"}").await?;
+        if pending == 0.0 && written > 0.0 && written == last {
             return Ok(());
         }
         last = written;
