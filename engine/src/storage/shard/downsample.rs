@@ -8,7 +8,7 @@
 //! windows or 30 days of hours, so a time range is a range read and retention drops a
 //! partition's tier by range.
 //!
-//! A step, every `STEP_EVERY` on the shard's thread between writes, works on one partition
+//! A step, every `pace::STEP_EVERY` on the shard's thread between writes, works on one partition
 //! of one tier from where the last one stopped: about `STEP_SAMPLES` raw samples (or 5-minute
 //! windows), in one write batch with the partition's marker in that tier's family (the key
 //! `partition_prefix`): the series id the next step starts at, or, in the batch of the last
@@ -23,6 +23,7 @@
 //! `EXPIRED` so that nothing is made again.
 
 use super::stored::StoredIterators;
+use super::pace::Pace;
 use super::{column_family, Shard};
 use crate::encoding::rollup::{self, Tier, Window, FIVE_MINUTES, ONE_HOUR};
 use crate::storage::family::Family;
@@ -36,10 +37,6 @@ use std::time::{Duration, Instant};
 
 /// Raw samples (or 5-minute windows) one step reads (whole series: a step may read a little more).
 const STEP_SAMPLES: usize = 100_000;
-/// How often a step runs while a partition is under way.
-pub(super) const STEP_EVERY: Duration = Duration::from_millis(50);
-/// How often a shard with nothing under way looks for a partition to downsample.
-const LOOK_EVERY: Duration = Duration::from_secs(10);
 /// How long after its end a partition is downsampled, unless `--downsample.delay` says.
 pub const DEFAULT_DELAY: Duration = Duration::from_secs(3600);
 /// The marker of a partition whose tier retention dropped while its source stays.
@@ -74,8 +71,8 @@ pub(super) struct DownsampleState {
     /// starts at.
     pub(super) current: Option<(PolicyId, Partition, u64)>,
     pub(super) current_tier: Tier,
-    /// When the last look found nothing to do.
-    idle_since: Option<Instant>,
+    /// When it steps and looks (`pace`).
+    pace: Pace,
     /// The pending partitions this shard counts in `Metrics::downsample_pending`.
     pub(super) pending: i64,
     /// Set by a shutdown: the timer writes nothing after its last flush.
@@ -94,7 +91,7 @@ impl Default for DownsampleState {
             held: Default::default(),
             current: None,
             current_tier: Tier::FiveMinutes,
-            idle_since: None,
+            pace: Pace::default(),
             pending: 0,
             stopped: false,
             late: HashMap::default(),
@@ -168,13 +165,11 @@ impl Shard {
 
     /// The timer's turn: a step when a partition is under way, or a look for one now and then.
     pub(super) fn downsample_tick(&mut self) -> Result<(), Error> {
-        let resting = self.downsample.current.is_none() && self.downsample.idle_since.is_some_and(|t| t.elapsed() < LOOK_EVERY);
-        if resting || self.downsample.stopped {
+        if self.downsample.pace.resting(self.downsample.current.is_some()) || self.downsample.stopped {
             return Ok(());
         }
-        if !self.downsample_step(crate::clock::now_ms())? {
-            self.downsample.idle_since = Some(Instant::now());
-        }
+        let work = self.downsample_step(crate::clock::now_ms())?;
+        self.downsample.pace.found(work);
         Ok(())
     }
 
@@ -337,6 +332,11 @@ impl Shard {
     /// are removed in the write's batch, and they wait for the delay after this write.
     pub(super) fn note_late_samples(&mut self, policy: PolicyId, min_t: i64, max_t: i64, now_ms: i64, batch: &mut WriteBatch) {
         let ready_before = now_ms.saturating_sub(self.downsample.delay_ms);
+        // A partition ready before `ready_before` holds no time at or after it: samples as new
+        // as that (every real-time write) are never late, and cost nothing more here.
+        if min_t >= ready_before {
+            return;
+        }
         let Some(set) = self.partitions.get(&policy) else { return };
         let late: Vec<Partition> = set.iter().filter(|p| p.overlaps(min_t, max_t) && p.before(ready_before)).copied().collect();
         if late.is_empty() {
