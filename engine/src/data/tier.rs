@@ -1,5 +1,5 @@
 //! A read of a downsampled tier through the data interface (`SeriesStore::select_tier`): the
-//! 5-minute windows (`encoding::rollup::Window`) of the series a selection matches, and the
+//! tier's windows (`encoding::rollup::Window`) of the series a selection matches, and the
 //! time before which the tier holds every sample, so that a reader takes the tier up to
 //! there and raw data after it.
 

@@ -39,9 +39,10 @@ impl Resolution {
         Ok(match text {
             "" | "auto" => Resolution::Auto,
             "raw" | "0" | "0s" => Resolution::Raw,
-            "5m" => Resolution::Upto(Tier::FiveMinutes),
-            "1h" => Resolution::Upto(Tier::OneHour),
-            _ => return Err(format!("max_source_resolution must be raw, 5m, 1h or auto, not {text:?}")),
+            _ => match Tier::ALL.into_iter().find(|t| t.name() == text) {
+                Some(tier) => Resolution::Upto(tier),
+                None => return Err(format!("max_source_resolution must be raw, 5m, 1h or auto, not {text:?}")),
+            },
         })
     }
 
