@@ -245,6 +245,13 @@ pub fn encode_row(windows: &[Window]) -> Vec<u8> {
 
 /// The windows of a row, bit for bit as written.
 pub fn decode_row(row: &[u8]) -> Result<Vec<Window>, BlockError> {
+    let mut out = Vec::new();
+    decode_row_into(row, |_| true, &mut out)?;
+    Ok(out)
+}
+
+/// The windows of a row whose start `keep` takes, appended to `out` (no copy in between).
+pub fn decode_row_into(row: &[u8], keep: impl Fn(i64) -> bool, out: &mut Vec<Window>) -> Result<(), BlockError> {
     let mut r = Reader::new(row);
     let version = r.u8("row version")?;
     if version != ROW_VERSION {
@@ -266,12 +273,11 @@ pub fn decode_row(row: &[u8]) -> Result<Vec<Window>, BlockError> {
     }
     r.end()?;
     let x = |c: usize, i: usize| columns[c][i].1;
-    Ok((0..n)
-        .map(|i| {
-            let start = columns[0][i].0;
-            Window { start, count: x(0, i) as u64, sum: x(1, i), min: x(2, i), max: x(3, i), first: (start + x(4, i) as i64, x(5, i)), last: (start + x(6, i) as i64, x(7, i)), resets: x(8, i) }
-        })
-        .collect())
+    out.extend((0..n).filter(|&i| keep(columns[0][i].0)).map(|i| {
+        let start = columns[0][i].0;
+        Window { start, count: x(0, i) as u64, sum: x(1, i), min: x(2, i), max: x(3, i), first: (start + x(4, i) as i64, x(5, i)), last: (start + x(6, i) as i64, x(7, i)), resets: x(8, i) }
+    }));
+    Ok(())
 }
 
 #[cfg(test)]

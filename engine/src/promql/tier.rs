@@ -28,7 +28,8 @@ pub enum Resolution {
     Raw,
     /// Tiers up to this one where they answer (`5m`, `1h`).
     Upto(Tier),
-    /// The coarsest tier whose resolution is at most a fifth of the step (`auto`, the default).
+    /// The coarsest tier whose resolution is at most a fifth of the step (`auto`, the default),
+    /// or a coarser one that answers the same (`allows`).
     #[default]
     Auto,
 }
@@ -46,12 +47,15 @@ impl Resolution {
         })
     }
 
-    /// Whether `tier` may answer a range query of `step` ms.
+    /// Whether `tier` may answer a range query of `step` ms. Under `auto`, a coarser tier than
+    /// the one a fifth of the step picks answers too where its grid fits the query: its windows
+    /// are merges of the finer windows, so the answer is the same (to rounding), from a
+    /// twelfth of the windows (hours for 5-minute windows).
     fn allows(self, tier: Tier, step: i64) -> bool {
         match self {
             Resolution::Raw => false,
             Resolution::Upto(most) => tier <= most,
-            Resolution::Auto => tier.resolution() * 5 <= step,
+            Resolution::Auto => Tier::ALL.into_iter().any(|finer| finer <= tier && finer.resolution() * 5 <= step),
         }
     }
 }

@@ -39,9 +39,13 @@ fn the_parameter_names_raw_a_tier_or_auto() {
 #[test]
 fn auto_takes_the_coarsest_tier_at_most_a_fifth_of_the_step() {
     let (five, hour) = (Some(Tier::FiveMinutes), Some(Tier::OneHour));
-    assert_eq!(chosen("sum by (mode) (rate(x[1h]))", T0, H, Resolution::Auto), [five]);
+    assert_eq!(chosen("sum by (mode) (rate(x[5m]))", T0, H, Resolution::Auto), [five]);
+    // Hours are merges of 5-minute windows: where the grid fits, the hours answer the same.
+    assert_eq!(chosen("sum by (mode) (rate(x[1h]))", T0, H, Resolution::Auto), [hour]);
+    assert_eq!(chosen("sum by (mode) (rate(x[1h]))", T0, 30 * 60_000, Resolution::Auto), [five], "steps off the hour grid");
     assert_eq!(chosen("rate(x[5h])", T0, 5 * H, Resolution::Auto), [hour]);
     assert_eq!(chosen("rate(x[1h])", T0, 25 * 60_000, Resolution::Auto), [five]);
+    assert_eq!(chosen("rate(x[1h])", T0, 4 * H, Resolution::Auto), [hour], "a fifth of 4h allows 5m; the hours fit");
     assert_eq!(chosen("rate(x[1h])", T0, 20 * 60_000, Resolution::Auto), [None], "5 × 5m is more than the step");
     assert_eq!(chosen("rate(x[1h])", T0, M5, Resolution::Upto(Tier::FiveMinutes)), [five]);
     assert_eq!(chosen("rate(x[1h])", T0, H, Resolution::Upto(Tier::OneHour)), [hour]);
@@ -60,7 +64,7 @@ fn only_reads_whose_every_use_a_tier_answers_read_it() {
         assert_eq!(chosen(q, T0, H, Resolution::Auto), [None], "{q}");
     }
     assert_eq!(chosen("rate(x[1h] offset 1h) / x", T0, H, Resolution::Auto), [five]);
-    assert_eq!(chosen("max_over_time(x[1h]) + irate(y[1h])", T0, H, Resolution::Auto), [five, None]);
+    assert_eq!(chosen("max_over_time(x[1h]) + irate(y[1h])", T0, H, Resolution::Auto), [Some(Tier::OneHour), None]);
     // The 5-minute lookback of a plain selector is no multiple of an hour: the finer tier.
     assert_eq!(chosen("rate(x[5h]) / x", T0, 5 * H, Resolution::Auto), [five]);
     assert_eq!(chosen("rate(x[5h]) / y", T0, 5 * H, Resolution::Auto), [Some(Tier::OneHour), five]);
@@ -143,12 +147,14 @@ fn same(q: &str, step: i64, tier: Tier, through: i64, exact: bool) {
 
 #[test]
 fn tier_answers_equal_raw_ones_with_resets_gaps_and_staleness() {
-    for (tier, step) in [(Tier::FiveMinutes, M5 * 5), (Tier::FiveMinutes, H), (Tier::OneHour, 5 * H)] {
+    for (finest, step) in [(Tier::FiveMinutes, M5 * 5), (Tier::FiveMinutes, H), (Tier::OneHour, 5 * H)] {
         for through in [T0 + 13 * H, T0 + 7 * H] {
-            for range in [tier.resolution() * 2, 2 * H, 5 * H] {
-                if range % tier.resolution() != 0 || (tier == Tier::OneHour && range < H) {
+            for range in [finest.resolution() * 2, 2 * H, 5 * H] {
+                if range % finest.resolution() != 0 || (finest == Tier::OneHour && range < H) {
                     continue;
                 }
+                // The hours answer where their grid fits (steps and range whole hours).
+                let tier = if step % H == 0 && range % H == 0 { Tier::OneHour } else { finest };
                 let r = format!("{}m", range / 60_000);
                 for f in ["min_over_time", "max_over_time", "count_over_time", "last_over_time", "present_over_time"] {
                     same(&format!("{f}(g[{r}])"), step, tier, through, true);

@@ -6,7 +6,7 @@
 
 use super::downsample::{Held, EXPIRED};
 use super::{ReadTier, Shard, TierPage};
-use crate::encoding::rollup::{self, Tier, Window};
+use crate::encoding::rollup::{self, Tier};
 use crate::storage::family::Family;
 use crate::storage::keys::{self, Partition};
 use crate::storage::{Error, PolicyId};
@@ -37,12 +37,8 @@ impl Shard {
                     }
                     let (last, row) = keys::decode_chunk_value(v)?;
                     if last + resolution > min_t {
-                        let row = rollup::decode_row(row).map_err(|e| Error::Corrupt(format!("{} tier row: {e}", tier.name())))?;
-                        let inside = |w: &Window| w.start <= max_t && w.start + resolution > min_t;
-                        match (row.first(), row.last()) {
-                            (Some(first), Some(last)) if inside(first) && inside(last) => windows.extend(row),
-                            _ => windows.extend(row.into_iter().filter(inside)),
-                        }
+                        let inside = |start: i64| start <= max_t && start + resolution > min_t;
+                        rollup::decode_row_into(row, inside, &mut windows).map_err(|e| Error::Corrupt(format!("{} tier row: {e}", tier.name())))?;
                     }
                     it.next();
                 }
