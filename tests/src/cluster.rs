@@ -17,12 +17,17 @@ pub struct Nodes {
 
 /// `n` nodes that know each other through a peer file (so it can grow), with `rf` copies.
 pub fn cluster(n: usize, rf: usize, peers_file: &Path) -> Nodes {
+    cluster_with(n, rf, peers_file, &[])
+}
+
+/// `cluster` with `extra` flags for every node.
+pub fn cluster_with(n: usize, rf: usize, peers_file: &Path, extra: &[&str]) -> Nodes {
     std::env::set_var("GEMINI_CLUSTER_SECRET", SECRET);
     let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
     let names: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     std::fs::write(peers_file, names.join("\n")).unwrap();
     let dirs: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
-    let nodes = ports.iter().zip(&dirs).map(|(port, dir)| start_node(*port, dir.path(), rf, peers_file)).collect();
+    let nodes = ports.iter().zip(&dirs).map(|(port, dir)| start_node_with(*port, dir.path(), rf, peers_file, extra)).collect();
     Nodes { nodes, _dirs: dirs }
 }
 

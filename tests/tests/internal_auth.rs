@@ -99,7 +99,7 @@ fn the_internal_endpoints_the_engine_serves_are_the_ones_checked_here() {
     let source = std::fs::read_to_string(project_root().join("engine/src/http/mod.rs")).unwrap();
     let mut served: Vec<&str> = source.match_indices("\"/internal").map(|(i, _)| source[i + 1..].split('"').next().unwrap()).collect();
     served.sort();
-    assert_eq!(served, ["/internal/v1/catalog", "/internal/v1/read", "/internal/v1/series", "/internal/v1/write"]);
+    assert_eq!(served, ["/internal/v1/catalog", "/internal/v1/read", "/internal/v1/select_tier", "/internal/v1/series", "/internal/v1/write"]);
 }
 
 #[test]
@@ -147,6 +147,18 @@ fn internal_reads_without_the_secret_are_refused_and_give_nothing_away() {
         assert_eq!(a.status, 200, "{endpoint}: {}", a.text());
         assert_eq!(decode_samples(&a.body).results[0].timeseries.len(), 10, "{endpoint}");
     }
+    // A tier's windows: refused alike; with the secret the node answers (no window yet: the
+    // samples are too new to be downsampled).
+    let path = "/internal/v1/select_tier?db=prometheus&tier=5m";
+    for (attempt, extra) in refused_attempts() {
+        for g in &nodes {
+            let a = g.post(path, &[PROTO_HEADERS.as_slice(), &extra].concat(), &read_request("private_metric"));
+            check_refused(&a, path, attempt);
+            assert!(!a.text().contains("private_metric"), "{path} with {attempt}: {}", a.text());
+        }
+    }
+    let a = nodes[0].post(path, &[PROTO_HEADERS.as_slice(), &[("X-Gemini-Cluster-Secret", SECRET)]].concat(), &read_request("private_metric"));
+    assert_eq!(a.status, 200, "{path}: {}", a.text());
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //! marked down. A peer marked down stays passed over until it answers a probe
 //! (`probe_down_peers`, every second) or a request; requests waiting on a peer when it is
 //! marked down give up at once.
+//! A read of a downsampled tier asks the nodes the same way (`tier_read`).
 //! Catalog changes and deletions are recorded and exchanged as `catalog_sync` describes.
 
 use super::catalog_sync::{self, Entries};
@@ -21,7 +22,7 @@ use super::node::Node;
 use super::merge::Merge;
 use super::transport::{PeerError, Transport};
 use super::{placement, Cluster, PROBE_BUDGET, PROBE_EVERY, READ_BUDGET, WRITE_BUDGET};
-use crate::data::{Catalog, Deletion, Error, FieldPairs, Selection, SeriesStore, SeriesStream, TimeRange};
+use crate::data::{Catalog, Deletion, Error, FieldPairs, Selection, SeriesStore, SeriesStream, Tier, TierAnswer, TimeRange};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::data::write::{SeriesWrite, WriteOutcome};
@@ -197,7 +198,7 @@ impl Coordinator {
     /// Asks every node of `others` not marked down (`request`), within the read budget.
     /// Answers theirs and the nodes left out (passed over as down, or failed now and marked
     /// down); with as many left out as there are copies, the error names them.
-    async fn ask_others<'a, T>(&'a self, others: &'a [String], what: &str, request: impl Fn(&'a str) -> LocalBoxFuture<'a, Result<T, PeerError>>) -> Result<(Vec<T>, Vec<String>), Error> {
+    pub(super) async fn ask_others<'a, T>(&'a self, others: &'a [String], what: &str, request: impl Fn(&'a str) -> LocalBoxFuture<'a, Result<T, PeerError>>) -> Result<(Vec<T>, Vec<String>), Error> {
         let (down, up): (Vec<&String>, Vec<&String>) = others.iter().partition(|p| self.cluster.is_down(p));
         let mut missing: Vec<String> = down.into_iter().cloned().collect();
         let asks = up.into_iter().map(|p| {
@@ -225,7 +226,7 @@ impl Coordinator {
         Ok((out, missing))
     }
 
-    fn others(&self) -> Vec<String> {
+    pub(super) fn others(&self) -> Vec<String> {
         self.cluster.peers().names.iter().filter(|p| **p != self.cluster.self_name).cloned().collect()
     }
 
@@ -367,6 +368,11 @@ impl SeriesStore for Coordinator {
 
     fn select<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection) -> LocalBoxFuture<'a, Result<SeriesStream, Error>> {
         Box::pin(self.read(db, which, selection))
+    }
+
+    /// Every node's windows, merged (see `tier_read`).
+    fn select_tier<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection, tier: Tier) -> LocalBoxFuture<'a, Result<TierAnswer, Error>> {
+        Box::pin(self.read_tier(db, which, selection, tier))
     }
 
     /// With a time range, the series of a read over it (the merge leaves out series without a

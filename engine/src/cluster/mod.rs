@@ -15,6 +15,7 @@ pub mod node;
 pub mod placement;
 #[cfg(test)]
 mod test_nodes;
+pub mod tier_read;
 pub mod transport;
 
 use futures_util::future::{select, Either};

@@ -1,18 +1,19 @@
 //! The node side of the cluster's internal protocol: what this node does when a peer asks it
 //! to store its share of a write (owned, standing in for an owner that is down, or handed
-//! over: `handoff::CopyKind`), to read its own chunks for a selection, to list its own series
-//! for matchers, or to merge catalog entries and answer its own. The logic only: the HTTP
-//! endpoints (`http/internal.rs`) check the cluster secret and translate the wire format, and
-//! the tests' in-process transport (`test_nodes.rs`) calls the same methods. The coordinator
-//! reaches this node's own data through it too. It knows nothing of the other nodes.
+//! over: `handoff::CopyKind`), to read its own chunks (or a tier's windows) for a selection,
+//! to list its own series for matchers, or to merge catalog entries and answer its own. The
+//! logic only: the HTTP endpoints (`http/internal.rs`) check the cluster secret and translate
+//! the wire format, and the tests' in-process transport (`test_nodes.rs`) calls the same
+//! methods. The coordinator reaches this node's own data through it too. It knows nothing of
+//! the other nodes.
 
 use super::catalog_sync::{self, Entries};
 use super::coordinator::Replay;
 use super::handoff::{CopyKind, Handoff};
-use crate::data::{FieldPairs, Selection, SeriesStream};
+use crate::data::{FieldPairs, Selection, SeriesStore, SeriesStream, Tier, TierAnswer};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
-use crate::storage::series_store::local_stream;
+use crate::storage::series_store::{local_stream, LocalStore};
 use crate::data::schema::Policies;
 use crate::data::write::{SeriesWrite, WriteOutcome};
 use crate::data::StoreError as Error;
@@ -64,6 +65,11 @@ impl Node {
     /// This node's series matching `selection`, in label order, as they are stored.
     pub async fn read(&self, db: &str, which: Policies<'_>, selection: Selection) -> Result<SeriesStream, crate::data::Error> {
         local_stream(self.storage().clone(), db, which, selection).await
+    }
+
+    /// The windows of `tier` of this node's series matching `selection` (see `TierAnswer`).
+    pub async fn read_tier(&self, db: &str, which: Policies<'_>, selection: Selection, tier: Tier) -> Result<TierAnswer, crate::data::Error> {
+        LocalStore(self.storage().clone()).select_tier(db, which, selection, tier).await
     }
 
     /// The label sets of this node's series matching every matcher (with or without samples),

@@ -10,7 +10,7 @@ use super::handoff::{CopyKind, Handoff, HintKey};
 use super::node::Node;
 use super::transport::{PeerError, PeerRead, PeerSeries, Transport};
 use super::{Cluster, ClusterConfig};
-use crate::data::{Error, FieldPairs, Selection, SeriesPiece, SeriesStream};
+use crate::data::{Error, FieldPairs, Selection, SeriesPiece, SeriesStream, Tier, TierAnswer};
 use crate::storage::series_store::local_stream;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::labels::Labels;
@@ -35,8 +35,8 @@ pub(super) type Samples = BTreeMap<Labels, Vec<(i64, f64)>>;
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Event {
     /// A request reached `peer` (which may then refuse it or never answer): `what` is `write`,
-    /// `read`, `series`, `ping` or `catalog`; a write names its kind and, per series, the
-    /// labels and the number of samples.
+    /// `read`, `series`, `select_tier`, `ping` or `catalog`; a write names its kind and, per
+    /// series, the labels and the number of samples.
     Asked { peer: String, what: &'static str, kind: Option<String>, series: Vec<(Labels, usize)> },
     /// `peer` stopped answering a request: it is frozen, or its answer froze midway.
     Stalled { peer: String },
@@ -151,6 +151,15 @@ impl Transport for InProcess {
         })
     }
 
+    fn tier<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection, tier: Tier) -> LocalBoxFuture<'a, Result<TierAnswer, PeerError>> {
+        Box::pin(async move {
+            self.asked(peer, "select_tier", None, Vec::new()).await;
+            let answer = self.node(peer)?.read_tier(db, which, selection.clone(), tier).await.map_err(refused)?;
+            // Through the wire format, as `/internal/v1/select_tier` sends it.
+            super::tier_read::decode(&super::tier_read::encode(&answer)).map_err(refused)
+        })
+    }
+
     fn ping<'a>(&'a self, peer: &'a str) -> LocalBoxFuture<'a, Result<(), PeerError>> {
         Box::pin(async move {
             self.asked(peer, "ping", None, Vec::new()).await;
@@ -220,6 +229,11 @@ impl Fixture {
         faults.down.remove(node);
         faults.frozen.remove(node);
         faults.writes_left.remove(node);
+    }
+
+    /// `node` refuses every request from now on.
+    pub fn cut_off(&self, node: &str) {
+        self.faults.lock().unwrap().down.insert(node.to_string());
     }
 
     pub fn freeze(&self, node: &str) {

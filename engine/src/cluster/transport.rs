@@ -1,16 +1,18 @@
 //! How the coordinator talks to the other nodes: the `Transport` trait (what can be asked of a
 //! peer), and `HttpTransport`, which asks over the internal endpoints (`/internal/v1/write`,
-//! `/read`, `/series`, `/catalog`; snappy bodies, the cluster secret in a header, HTTPS when
-//! the node serves TLS). A read's answer is a `PeerRead`: the peer's STREAMED_XOR_CHUNKS frames
-//! parsed as they arrive off the connection (`remote::frames`), a series at a time, so a peer's
-//! answer costs about a frame and a series of memory whatever its size. The bodies are the
-//! remote protocols' (`remote::write`, `remote::read`). A unit test replaces the transport with
-//! nodes in the same process.
+//! `/read`, `/series`, `/select_tier`, `/catalog`; snappy bodies, the cluster secret in a
+//! header, HTTPS when the node serves TLS). A read's answer is a `PeerRead`: the peer's
+//! STREAMED_XOR_CHUNKS frames parsed as they arrive off the connection (`remote::frames`), a
+//! series at a time, so a peer's answer costs about a frame and a series of memory whatever
+//! its size. The bodies are the remote protocols' (`remote::write`, `remote::read`); a tier's
+//! windows go in `tier_read`'s format. A unit test replaces the transport with nodes in the
+//! same process.
 
 use super::catalog_sync::{Entries, Entry, Key};
 use super::handoff::CopyKind;
+use super::tier_read;
 use super::SECRET_HEADER;
-use crate::data::{encode, FieldPairs, Selection};
+use crate::data::{encode, FieldPairs, Selection, Tier, TierAnswer};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
 use crate::remote::frames::{Frames, FramesError};
@@ -98,6 +100,8 @@ pub trait Transport: Send + Sync {
     fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Box<dyn PeerRead>, PeerError>>;
     /// The label sets of `peer`'s own series matching every matcher.
     fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>>;
+    /// The windows of `tier` of `peer`'s own series matching `selection`.
+    fn tier<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection, tier: Tier) -> LocalBoxFuture<'a, Result<TierAnswer, PeerError>>;
     /// Hands `peer` this node's catalog entries; answers the peer's (after it merged ours).
     fn catalog<'a>(&'a self, peer: &'a str, entries: &'a Entries) -> LocalBoxFuture<'a, Result<Entries, PeerError>>;
     /// Whether `peer` answers at all (its `/ping`): the probe of a peer marked down.
@@ -252,6 +256,21 @@ impl Transport for HttpTransport {
             let body = encode_request(matchers, 0, 0, vec![])?;
             let answer = self.post(peer, &format!("/internal/v1/series?{}", query_string(db, which)), PROTOBUF, body).await?;
             Ok(decode_response(&answer)?.into_iter().map(|(labels, _)| labels).collect())
+        })
+    }
+
+    /// A peer that answers 404 (a node of an older version, which has no such endpoint, or
+    /// one that does not know the database yet) holds no tier to read: the read goes raw.
+    fn tier<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection, tier: Tier) -> LocalBoxFuture<'a, Result<TierAnswer, PeerError>> {
+        Box::pin(async move {
+            let body = encode_request(&selection.matchers, selection.min_t, selection.max_t, vec![])?;
+            let path = format!("/internal/v1/select_tier?{}&tier={}", query_string(db, which), tier.name());
+            let answer = match self.post(peer, &path, PROTOBUF, body).await {
+                Err(PeerError::Status { code: StatusCode::NOT_FOUND, .. }) => return Ok(TierAnswer::default()),
+                answer => answer?,
+            };
+            let bytes = unsnappy(&answer).map_err(PeerError::bad_answer)?;
+            tier_read::decode(&bytes).map_err(PeerError::bad_answer)
         })
     }
 

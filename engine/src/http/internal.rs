@@ -6,7 +6,9 @@
 //! STREAMED_XOR_CHUNKS remote read does (frames of at most 1 MiB, read from storage as they go
 //! out; SAMPLES when the request accepts only that, as a node of an older version asks);
 //! `/series` the label sets of its series matching each query (series without samples);
-//! `/catalog` merges another node's catalog entries and answers this node's.
+//! `/select_tier` the windows of tier `tier` (`5m`, `1h`) of its series matching the one query
+//! (`cluster::tier_read`'s format, snappy); `/catalog` merges another node's catalog entries
+//! and answers this node's.
 //! What each does is `cluster::node`; this file checks the secret and translates the wire
 //! formats (`remote::read`, `remote::write`, `cluster::transport`'s catalog entries).
 
@@ -15,8 +17,9 @@ use super::read::{answer, samples_answer, Source, Target};
 use super::{ApiError, AppState};
 use crate::cluster::handoff::CopyKind;
 use crate::cluster::node::Node;
+use crate::cluster::tier_read;
 use crate::cluster::transport::{decode_entries, encode_entries};
-use crate::data::{FieldPairs, Selection, SeriesStream};
+use crate::data::{FieldPairs, Selection, SeriesStream, Tier};
 use crate::remote::read::{decode_request, labels_pb, parse_queries};
 use crate::data::schema::Policies;
 use actix_web::http::StatusCode;
@@ -38,6 +41,8 @@ pub struct Params {
     /// Writes only: `true` for samples a stand-in held for this node (see `CopyKind`).
     #[serde(default)]
     handoff: bool,
+    /// `/select_tier` only: the tier, by name (`Tier::name`).
+    tier: Option<String>,
 }
 
 impl Params {
@@ -115,10 +120,28 @@ pub async fn series(req: HttpRequest, params: web::Query<Params>, payload: web::
     samples_answer(pb::ReadResponse { results })
 }
 
+/// This node's windows of a tier for the request's one query.
+pub async fn select_tier(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let target = params.target(node(&req, &state)?);
+    let name = params.tier.as_deref().unwrap_or_default();
+    let tier = Tier::ALL.into_iter().find(|t| t.name() == name).ok_or_else(|| ApiError::bad_request(format!("unknown tier: {name:?}")))?;
+    let request = read_request(&req, payload, &state).await?;
+    let Ok([selection]) = <[Selection; 1]>::try_from(parse_queries(&request)?) else {
+        return Err(ApiError::bad_request("select_tier takes exactly one query"));
+    };
+    let answer = target.source.read_tier(&target.db, target.which(), selection, tier).await?;
+    snappy_answer("application/octet-stream", &tier_read::encode(&answer))
+}
+
 pub async fn catalog(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let node = node(&req, &state)?;
     let theirs = decode_entries(&body(&req, payload, &state).await?).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mine = node.catalog(theirs).await?;
-    let body = snap::raw::Encoder::new().compress_vec(&encode_entries(&mine)).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(HttpResponse::Ok().content_type("application/json").insert_header(("Content-Encoding", "snappy")).body(body))
+    snappy_answer("application/json", &encode_entries(&mine))
+}
+
+/// A 200 with `body` compressed with snappy.
+fn snappy_answer(content_type: &str, body: &[u8]) -> Result<HttpResponse, ApiError> {
+    let body = snap::raw::Encoder::new().compress_vec(body).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(HttpResponse::Ok().content_type(content_type.to_string()).insert_header(("Content-Encoding", "snappy")).body(body))
 }
