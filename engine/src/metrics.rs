@@ -42,7 +42,8 @@ pub struct Metrics {
     /// that found nothing to use.
     pub query_cache_hits: AtomicU64,
     pub query_cache_misses: AtomicU64,
-    /// Reads of PromQL range queries answered from each downsampled tier (`Tier::ALL` order).
+    /// Reads of PromQL range queries and InfluxQL `SELECT`s answered from each downsampled
+    /// tier (`Tier::ALL` order).
     pub tier_reads: [AtomicU64; 2],
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     durations: Mutex<BTreeMap<String, Histogram>>,
@@ -78,7 +79,7 @@ impl Metrics {
         counter(&mut o, "gemini_storage_seal_passes_total", "Sealing passes that reached the end of a shard's chunks (one per shard after each start).", self.seal_passes.load(Relaxed));
         counter(&mut o, "gemini_query_cache_hits_total", "PromQL range queries answered partly or wholly from the range-query cache.", self.query_cache_hits.load(Relaxed));
         counter(&mut o, "gemini_query_cache_misses_total", "Cacheable PromQL range queries that found nothing in the range-query cache.", self.query_cache_misses.load(Relaxed));
-        let _ = writeln!(o, "# HELP gemini_query_tier_reads_total Selector reads of PromQL range queries answered from a downsampled tier.\n# TYPE gemini_query_tier_reads_total counter");
+        let _ = writeln!(o, "# HELP gemini_query_tier_reads_total Selector reads of PromQL range queries and InfluxQL SELECTs answered from a downsampled tier.\n# TYPE gemini_query_tier_reads_total counter");
         for tier in crate::encoding::rollup::Tier::ALL {
             let _ = writeln!(o, "gemini_query_tier_reads_total{{tier=\"{}\"}} {}", tier.name(), self.tier_reads[tier as usize].load(Relaxed));
         }

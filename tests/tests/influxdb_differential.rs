@@ -4,6 +4,7 @@
 //! JSON) must be equal, except the listed deliberate differences, which must still differ.
 //! A statement that reads (SELECT, SHOW) must find something in InfluxDB (a row or an error)
 //! unless it is listed in `EXPECTED_EMPTY` with the reason: two empty answers prove nothing.
+//! `SELECT`s that Gemini answers from its downsampled tiers are compared too.
 
 use proto::prometheus as pb;
 use std::path::Path;
@@ -352,4 +353,46 @@ fn deleting_statements_behave_as_in_influxdb_1_6() {
     }
     let mismatches = differences(&bases, "del", DELETES, &[""]);
     assert!(mismatches.is_empty(), "{} differences:\n{}", mismatches.len(), mismatches.join("\n"));
+}
+
+/// `SELECT`s Gemini answers from its downsampled tiers: six hours of line protocol three weeks
+/// old (a float and an integer field, two hosts, every 30 s), downsampled by Gemini before the
+/// statements run; each answer must be InfluxDB 1.6's, and the tiers must have been read.
+#[test]
+fn selects_from_downsampled_tiers_answer_as_influxdb_1_6() {
+    let (idir, gdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let influx = Influxd::start(idir.path());
+    let g = Gemini::start(gdir.path(), &["--databases", "", "--downsample.delay", "1s"]);
+    let bases = [influx.base.clone(), g.url("")];
+    // A day inside a 7-day partition (the default policy's) that ended weeks ago, in seconds.
+    let (day, week) = (86_400, 7 * 86_400);
+    let t0 = (now_s() - 3 * week).div_euclid(week) * week + day;
+    let mut lines = String::new();
+    for i in 0..720 {
+        for (host, scale) in [("a", 1), ("b", 3)] {
+            let used = ((i * 7) % 29) as f64 * 0.25 * scale as f64;
+            lines.push_str(&format!("disk,host={host} used={used},free={}i {}\n", (i % 13) * scale, t0 + 7 + i * 30));
+        }
+    }
+    for base in &bases {
+        assert_eq!(query(base, "", "CREATE DATABASE metrics", "").0, 200);
+        assert_eq!(post_url(&format!("{base}/write?db=metrics&precision=s"), &[], lines.as_bytes()).status, 204);
+    }
+    // Two series of each field, a window in each of the six hours.
+    wait_until("the hours are downsampled", Duration::from_secs(120), || {
+        tests::cluster::metric(&g, "gemini_downsample_samples_total{tier=\"1h\"}") >= 24.0 && tests::cluster::metric(&g, "gemini_downsample_pending_partitions") == 0.0
+    });
+    let tier_reads = || ["5m", "1h"].map(|tier| tests::cluster::metric(&g, &format!("gemini_query_tier_reads_total{{tier=\"{tier}\"}}")));
+    // From 0:07:30 to 5:03 after t0: partial groups at both edges.
+    let range = format!("time >= {}s AND time <= {}s", t0 + 450, t0 + 18_180);
+    let statements = [
+        format!("SELECT count(used), sum(used), mean(used), min(used), max(used) FROM disk WHERE {range} GROUP BY time(5m), host"),
+        format!("SELECT count(free), sum(free), mean(free), min(free), max(free), spread(free) FROM disk WHERE {range} GROUP BY time(1h)"),
+        format!("SELECT first(used), last(used), spread(used) FROM disk WHERE {range} AND host = 'b' GROUP BY time(15m) fill(none)"),
+    ];
+    let before = tier_reads();
+    let mismatches = differences(&bases, "metrics", &statements.iter().map(String::as_str).collect::<Vec<_>>(), &["", "s"]);
+    assert!(mismatches.is_empty(), "{} differences:\n{}", mismatches.len(), mismatches.join("\n"));
+    let after = tier_reads();
+    assert!(after[0] > before[0] && after[1] > before[1], "the tiers were not read: {before:?} → {after:?}");
 }

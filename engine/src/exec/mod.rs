@@ -1,7 +1,8 @@
 //! The InfluxQL executor: runs parsed statements against the data interface and answers
 //! tables (`Table`, `Cell`); `http::query` renders them in InfluxDB 1.x JSON. `show.rs` holds
 //! the `SHOW` statements over series, `select.rs` `SELECT` (`select_fast.rs` and
-//! `window_acc.rs` its aggregates over one field, without rows), `delete.rs` the deletions,
+//! `window_acc.rs` its aggregates over one field, without rows; `select_tier.rs` those read
+//! from downsampled tiers), `delete.rs` the deletions,
 //! `users.rs` users and who may run what, `fields.rs` how InfluxQL names map onto series.
 
 pub mod delete;
@@ -9,6 +10,7 @@ pub mod fields;
 mod rows;
 pub mod select;
 mod select_fast;
+mod select_tier;
 mod show;
 pub mod users;
 mod window_acc;
@@ -19,6 +21,7 @@ use crate::query::influxql::Statement;
 use crate::encoding::rollup::Tier;
 use crate::query::retention::{go_duration, RetentionStatement};
 use std::collections::BTreeMap;
+pub use select_tier::TierUse;
 pub use users::Principal;
 
 /// Why a statement failed; its text is what the answer's `error` says.
@@ -102,6 +105,8 @@ fn table(name: Option<&str>, columns: &[&str], rows: Vec<Vec<Cell>>) -> Option<T
 pub struct Params<'a> {
     pub db: Option<&'a str>,
     pub rp: Option<&'a str>,
+    /// The downsampled tiers a `SELECT` may read (`max_source_resolution`).
+    pub tiers: TierUse<'a>,
 }
 
 /// The database a statement works on: its own (`ON db`, `FROM db..m`), else the `db` parameter.
@@ -153,7 +158,7 @@ async fn execute(data: &Data, who: &Principal, stmt: Statement, params: &Params<
             show::series(data, &database(&on, params)?, from.as_deref(), &condition, cardinality, exact).await
         }
         Statement::ShowFieldKeys { on, from } => show::field_keys(data, &database(&on, params)?, from.as_deref()).await,
-        Statement::Select(select) => select::run(data, &select, (params.db, params.rp), crate::clock::now_ns()).await,
+        Statement::Select(select) => select::run(data, &select, (params.db, params.rp), params.tiers, crate::clock::now_ns()).await,
     }
 }
 

@@ -3,13 +3,17 @@
 //! find the series of each field, drop those the tag condition refuses, read their samples in
 //! the time range, join fields by (tags, time) into rows, filter rows on field conditions,
 //! split the rows into `GROUP BY` groups and answer raw rows or aggregates per window.
-//! Aggregates over one field without field conditions skip the rows (`select_fast.rs`).
+//! Aggregates over one field without field conditions skip the rows (`select_fast.rs`), and
+//! read downsampled tiers where those answer (`select_tier.rs`).
 
 use super::fields::FieldMap;
 use super::rows::Rows;
 use super::select_fast::{fast_calls, windows_by_group};
+use super::select_tier::{fast_series, TierUse};
 use super::{select_db, show, target_db, Cell, Error, Table};
 use crate::data::{Data, Selection, SeriesStream};
+use crate::encoding::is_stale_nan;
+use crate::labels::Labels;
 use crate::index::matcher::{MatchKind, Matcher};
 use crate::query::aggregate::{self, Call, Occupied, Wanted, Windows, FUNCTIONS};
 use crate::query::ast::{limit_or_all, Expr, Name, Select};
@@ -133,19 +137,28 @@ pub(super) fn group_key(group_keys: &[&String], tags: &TagSet) -> TagSet {
     group_keys.iter().map(|g| (g.to_string(), tag_of(tags, g).unwrap_or_default().to_string())).collect()
 }
 
-/// The series of field `field` of measurement `m` in the time range; a condition on tags
-/// alone drops series before their samples are read.
-async fn field_series(data: &Data, (db, rp): (&str, Policies<'_>), (field_map, m): (&Arc<FieldMap>, &str), field: &str, cond: Option<&Arc<Cond>>, range: TimeRange) -> Result<SeriesStream, Error> {
-    let (min_t, max_t) = range.millis();
-    let metric = FieldMap::series_name(m, field);
-    let selection = Selection { matchers: vec![Matcher::new(MatchKind::Equal, "__name__", &metric)?], min_t, max_t };
+/// What a condition on tags alone keeps of the series (`None`: every series).
+pub(super) fn tag_filter(field_map: &Arc<FieldMap>, cond: Option<&Arc<Cond>>) -> Option<impl Fn(&Labels) -> bool + 'static> {
+    let cond = cond.filter(|c| !c.has_fields()).cloned()?;
+    let field_map = field_map.clone();
+    Some(move |labels: &Labels| {
+        let tags = tagset(&field_map, labels);
+        cond.eval(&|k| tag_of(&tags, k), &[])
+    })
+}
+
+/// The matcher of the series of field `field` of measurement `m`.
+pub(super) fn field_matcher(m: &str, field: &str) -> Result<Matcher, Error> {
+    Ok(Matcher::new(MatchKind::Equal, "__name__", &FieldMap::series_name(m, field))?)
+}
+
+/// The series of field `field` of measurement `m` with samples in `[min_t, max_t]` ms; a
+/// condition on tags alone drops series before their samples are read.
+pub(super) async fn field_series(data: &Data, (db, rp): (&str, Policies<'_>), (field_map, m): (&Arc<FieldMap>, &str), field: &str, cond: Option<&Arc<Cond>>, (min_t, max_t): (i64, i64)) -> Result<SeriesStream, Error> {
+    let selection = Selection { matchers: vec![field_matcher(m, field)?], min_t, max_t };
     let mut stream = data.select(db, rp, selection).await?;
-    if let Some(cond) = cond.filter(|c| !c.has_fields()).cloned() {
-        let field_map = field_map.clone();
-        stream.retain(move |labels| {
-            let tags = tagset(&field_map, labels);
-            cond.eval(&|k| tag_of(&tags, k), &[])
-        });
+    if let Some(keep) = tag_filter(field_map, cond) {
+        stream.retain(keep);
     }
     Ok(stream)
 }
@@ -154,9 +167,11 @@ async fn field_series(data: &Data, (db, rp): (&str, Policies<'_>), (field_map, m
 async fn read_rows(data: &Data, target: (&str, Policies<'_>), (field_map, m): (&Arc<FieldMap>, &str), fields: &[String], cond: Option<&Arc<Cond>>, range: TimeRange) -> Result<BTreeMap<TagSet, Rows>, Error> {
     let mut out: BTreeMap<TagSet, Rows> = BTreeMap::new();
     for (i, field) in fields.iter().enumerate() {
-        let mut stream = field_series(data, target, (field_map, m), field, cond, range).await?;
-        while let Some((labels, samples)) = stream.next_series().await? {
+        let mut stream = field_series(data, target, (field_map, m), field, cond, range.millis()).await?;
+        while let Some((labels, mut samples)) = stream.next_series().await? {
             let rows = out.entry(tagset(field_map, &labels)).or_insert_with(|| Rows::new(fields.len()));
+            // Prometheus' staleness markers are not values (`select_fast::fold_series` too).
+            samples.retain(|s| !is_stale_nan(s.1));
             rows.put_field(i, samples.into_iter().map(|(t, v)| (t * NS_PER_MS, v)));
         }
     }
@@ -189,7 +204,7 @@ async fn measurements(data: &Data, select: &Select, (db, rp): (&str, Policies<'_
 
 /// Runs a `SELECT` in the retention policy its sources name, else `default_rp`, else the
 /// database's default; the answer is one table per measurement and group.
-pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option<&str>, Option<&str>), now: i64) -> Result<Vec<Table>, Error> {
+pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option<&str>, Option<&str>), tiers: TierUse<'_>, now: i64) -> Result<Vec<Table>, Error> {
     let aggregate = check(select)?;
     let (mut range, rest) = split_time(select.condition.as_ref(), now)?;
     if select.interval.is_some() && range.max == i64::MAX {
@@ -226,8 +241,9 @@ pub async fn run(data: &Data, select: &Select, (default_db, default_rp): (Option
         let rows = if fast.is_some() { BTreeMap::new() } else { read_rows(data, target, (&field_map, &m), &fields, cond.as_ref(), range).await? };
         let (groups, earliest): (Vec<(TagSet, Group)>, Option<i64>) = match &fast {
             Some(calls) => {
-                let stream = field_series(data, target, (&field_map, &m), &fields[0], cond.as_ref(), range).await?;
-                let (groups, earliest) = windows_by_group(stream, &field_map, &group_keys, calls, &windows(select, range, 0), range.millis()).await?;
+                let windows = windows(select, range, 0);
+                let series = fast_series(data, target, (&field_map, &m), &fields[0], cond.as_ref(), range.millis(), (&windows, calls), tiers).await?;
+                let (groups, earliest) = windows_by_group(series, &field_map, &group_keys, calls, &windows).await?;
                 (groups.into_iter().map(|(key, occupied)| (key, Group::Windows(occupied))).collect(), earliest)
             }
             None => {

@@ -10,7 +10,9 @@ use super::select::{group_key, tagset, Column, TagSet, NS_PER_MS};
 use super::window_acc::{keeps_points, WindowAcc};
 use super::Error;
 use crate::data::{SeriesStream, StoreError};
+use crate::encoding::is_stale_nan;
 use crate::encoding::piece::{self, StoredChunk};
+use crate::encoding::rollup::Window;
 use crate::labels::Labels;
 use crate::query::aggregate::{row_time, Call, Occupied, Windows};
 use crate::query::condition::Cond;
@@ -36,30 +38,43 @@ pub(super) fn fast_calls(columns: &[(String, Column)], fields: &[String], cond: 
         .collect()
 }
 
-/// The windows of every group that holds a point of `stream`'s series (samples in
-/// `[min_t, max_t]` ms), each with `calls`' values, by group key; and the earliest point's
-/// time (ns), if any.
-pub(super) async fn windows_by_group(mut stream: SeriesStream, field_map: &FieldMap, group_keys: &[&String], calls: &[Call], windows: &Windows, range: (i64, i64)) -> Result<(Vec<(TagSet, Occupied)>, Option<i64>), Error> {
-    let mut series: Vec<(TagSet, Labels, Vec<StoredChunk>)> = Vec::new();
+/// What one series contributes to the fast path, in time order: raw samples of a time range
+/// (ms, both ends in), or the windows of a downsampled tier (`select_tier.rs`). Parts lie on
+/// `GROUP BY time` boundaries, so no group takes from two of them.
+pub(super) enum Part {
+    Raw { chunks: Vec<StoredChunk>, range: (i64, i64) },
+    Tier(Vec<Window>),
+}
+
+/// The series of `stream`, each one raw part of `range` (ms).
+pub(super) async fn raw_series(mut stream: SeriesStream, range: (i64, i64)) -> Result<Vec<(Labels, Vec<Part>)>, Error> {
+    let mut out = Vec::new();
     while let Some((labels, chunks)) = stream.next_chunks().await? {
-        series.push((tagset(field_map, &labels), labels, chunks));
+        out.push((labels, vec![Part::Raw { chunks, range }]));
     }
+    Ok(out)
+}
+
+/// The windows of every group that holds a point of `series`, each with `calls`' values, by
+/// group key; and the earliest point's time (ns), if any.
+pub(super) async fn windows_by_group(series: Vec<(Labels, Vec<Part>)>, field_map: &FieldMap, group_keys: &[&String], calls: &[Call], windows: &Windows) -> Result<(Vec<(TagSet, Occupied)>, Option<i64>), Error> {
+    let mut series: Vec<(TagSet, Labels, Vec<Part>)> = series.into_iter().map(|(labels, parts)| (tagset(field_map, &labels), labels, parts)).collect();
     // The row path's series order, which the merge keeps (it decides how sums round).
     series.sort_by(|a, b| a.0.cmp(&b.0));
     // Folding is CPU work: off the server's event loop, as PromQL's evaluation.
     let (keys, calls, windows) = (group_keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(), calls.to_vec(), *windows);
-    actix_web::web::block(move || fold_groups(&series, &keys.iter().collect::<Vec<_>>(), &calls, &windows, range))
+    actix_web::web::block(move || fold_groups(&series, &keys.iter().collect::<Vec<_>>(), &calls, &windows))
         .await
         .map_err(|e| Error::from(format!("the query's worker thread failed: {e}")))?
 }
 
 /// `windows_by_group` for series already read and sorted.
-fn fold_groups(series: &[(TagSet, Labels, Vec<StoredChunk>)], group_keys: &[&String], calls: &[Call], windows: &Windows, range: (i64, i64)) -> Result<(Vec<(TagSet, Occupied)>, Option<i64>), Error> {
+pub(super) fn fold_groups(series: &[(TagSet, Labels, Vec<Part>)], group_keys: &[&String], calls: &[Call], windows: &Windows) -> Result<(Vec<(TagSet, Occupied)>, Option<i64>), Error> {
     let keep = keeps_points(calls);
     let mut groups: BTreeMap<TagSet, Vec<(i64, WindowAcc)>> = BTreeMap::new();
     let mut earliest: Option<i64> = None;
     for (b, batch) in series.chunks(BATCH).enumerate() {
-        let folded = crate::parallel::map(batch.len(), |i| fold_series(&batch[i].2, range, windows, (b * BATCH + i) as u32, keep));
+        let folded = crate::parallel::map(batch.len(), |i| fold_parts(&batch[i].2, windows, (b * BATCH + i) as u32, keep));
         for ((tags, labels, _), windows) in batch.iter().zip(folded) {
             let windows = windows.map_err(|e| StoreError::Corrupt(format!("chunk in series {labels} ({e})")))?;
             let Some((_, first)) = windows.first() else { continue };
@@ -125,9 +140,42 @@ impl SeriesWindows<'_> {
             }
         }
     }
+
+    /// Adds a tier window, whose samples all come after those added before and lie in one
+    /// window of `windows` (its resolution divides theirs).
+    fn push_window(&mut self, w: &Window) {
+        let acc = WindowAcc::of_tier(w);
+        match self.out.last_mut() {
+            Some((_, last)) if acc.first_time() < self.end => last.merge(acc),
+            _ => {
+                let start = self.windows.floor(acc.first_time());
+                self.end = self.windows.every.map_or(i64::MAX, |every| start.saturating_add(every));
+                self.out.push((start, acc));
+            }
+        }
+    }
 }
 
-/// The windows of one series' samples in `[min_t, max_t]` ms, decoded from its chunks.
+/// The windows of one series' parts, in time order.
+fn fold_parts(parts: &[Part], windows: &Windows, series: u32, keep_points: bool) -> Result<Vec<(i64, WindowAcc)>, piece::Error> {
+    let mut out = Vec::new();
+    for part in parts {
+        match part {
+            Part::Raw { chunks, range } => out.extend(fold_series(chunks, *range, windows, series, keep_points)?),
+            Part::Tier(tier) => {
+                let mut fold = SeriesWindows { windows, series, keep_points, end: i64::MIN, out: Vec::new() };
+                for w in tier {
+                    fold.push_window(w);
+                }
+                out.extend(fold.out);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The windows of one series' samples in `[min_t, max_t]` ms, decoded from its chunks;
+/// Prometheus' staleness markers are not values and are left out, as the tiers leave them out.
 fn fold_series(chunks: &[StoredChunk], (min_t, max_t): (i64, i64), windows: &Windows, series: u32, keep_points: bool) -> Result<Vec<(i64, WindowAcc)>, piece::Error> {
     let span = |c: &[StoredChunk]| Some((c.first()?.min_t.max(min_t), c.last()?.max_t.min(max_t)));
     let expected = match (windows.every, span(chunks)) {
@@ -137,7 +185,8 @@ fn fold_series(chunks: &[StoredChunk], (min_t, max_t): (i64, i64), windows: &Win
     let new = || SeriesWindows { windows, series, keep_points, end: i64::MIN, out: Vec::with_capacity(expected) };
     let mut fold = new();
     let (mut last, mut sorted) = (i64::MIN, true);
-    piece::each_in(chunks, min_t, max_t, |t, v| {
+    let each = |f: &mut dyn FnMut(i64, f64)| piece::each_in(chunks, min_t, max_t, |t, v| if !is_stale_nan(v) { f(t, v) });
+    each(&mut |t, v| {
         sorted &= t >= last;
         last = t;
         if sorted {
@@ -149,7 +198,7 @@ fn fold_series(chunks: &[StoredChunk], (min_t, max_t): (i64, i64), windows: &Win
     }
     // Samples out of time order: fold them again, sorted as the row path sorts them.
     let mut samples = Vec::new();
-    piece::each_in(chunks, min_t, max_t, |t, v| samples.push((t, v)))?;
+    each(&mut |t, v| samples.push((t, v)))?;
     samples.sort_by_key(|s| s.0);
     let mut fold = new();
     for (t, v) in samples {

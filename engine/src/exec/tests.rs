@@ -36,7 +36,7 @@ async fn write_cpu(data: &Data) {
 async fn query(data: &Data, q: &str) -> Result<Vec<Table>, Error> {
     let mut out = Vec::new();
     for (stmt, text) in influxql::parse_with_text(q).unwrap() {
-        out.extend(run(data, &Principal::Anyone, stmt, &text, &Params { db: Some("db"), rp: None }).await?);
+        out.extend(run(data, &Principal::Anyone, stmt, &text, &Params { db: Some("db"), rp: None, ..Params::default() }).await?);
     }
     Ok(out)
 }

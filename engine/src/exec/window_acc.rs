@@ -5,10 +5,13 @@
 //! min, max, first, last and spread in constant memory, with the same choices on ties and
 //! NaN. `median`, `percentile` and `stddev` keep the window's points (InfluxDB 1.6 keeps them
 //! too: its `stddev` is two passes over them) and hand them to `reduce`.
+//! A tier's window of one series becomes the accumulator its samples would make (`of_tier`).
 //! The one difference: a sum over several series adds each series' partial sum in series
 //! order, as InfluxDB 1.6 does (a call iterator per series, merged), where the row path adds
 //! point by point in time order; the two agree whenever the sums are exact.
 
+use super::select::NS_PER_MS;
+use crate::encoding::rollup::Window;
 use crate::query::aggregate::Call;
 
 /// A point: time (ns) and value.
@@ -59,6 +62,31 @@ impl WindowAcc {
             min: number(p),
             max: number(p),
             points: keep_points.then(|| vec![(t, series, v)]),
+        }
+    }
+
+    /// The aggregates of one series' samples in a window of a downsampled tier, as `new` and
+    /// `add` make them from the samples: count, sum (added with compensation: equal up to
+    /// rounding), first and last point and the smallest and largest values that are not NaN
+    /// (a tier window's min and max are NaN only when every value is). Times of the min and
+    /// max are the first point's: the tier keeps no other, and rows with `GROUP BY time`
+    /// report the window's start. Not for the calls that keep points.
+    pub fn of_tier(w: &Window) -> WindowAcc {
+        let ns = |(t, v): (i64, f64)| (t * NS_PER_MS, v);
+        let (head, tail) = (ns(w.first), ns(w.last));
+        let at_head = |v: f64| number((head.0, v));
+        WindowAcc {
+            count: w.count,
+            sum: w.sum,
+            high: f64::MIN.max(w.max),
+            low: f64::MAX.min(w.min),
+            head,
+            first: number(head),
+            tail,
+            last: number(tail),
+            min: at_head(w.min),
+            max: at_head(w.max),
+            points: None,
         }
     }
 

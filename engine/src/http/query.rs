@@ -1,9 +1,11 @@
 //! `/query`: InfluxQL statements over GET or POST, with `q` and `db` from the query string or
 //! a form body, run by the executor (`crate::exec`) and answered in InfluxDB 1.x JSON so the
-//! `influx` CLI works unchanged.
+//! `influx` CLI works unchanged. `max_source_resolution` says which downsampled tiers a
+//! `SELECT` may read (`raw`, `5m`, `1h`, `auto`: PromQL's words).
 
 use super::{ApiError, AppState};
 use crate::exec::{self, Cell, Principal, Table};
+use crate::promql::tier::Resolution;
 use crate::query::influxql::{self, Statement};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -111,7 +113,9 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
 
 /// Runs the statements in order; each answers its tables or its error.
 async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: Vec<(Statement, String)>, params: &HashMap<String, String>) -> Result<HttpResponse, ApiError> {
-    let run_params = exec::Params { db: params.get("db").map(String::as_str), rp: params.get("rp").map(String::as_str).filter(|r| !r.is_empty()) };
+    let resolution = Resolution::parse(params.get("max_source_resolution").map_or("", String::as_str)).map_err(ApiError::bad_request)?;
+    let tiers = exec::TierUse { resolution, reads: Some(&state.metrics.tier_reads) };
+    let run_params = exec::Params { db: params.get("db").map(String::as_str), rp: params.get("rp").map(String::as_str).filter(|r| !r.is_empty()), tiers };
     let epoch = params.get("epoch").map(String::as_str);
     let mut results = Vec::new();
     let read_only = req.method() == actix_web::http::Method::GET;
