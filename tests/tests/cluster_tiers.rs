@@ -2,7 +2,8 @@
 //! copies of every series, each downsampling its own copies of a day of scrapes three weeks
 //! old (`tiers::day_of_scrapes` and 20 gauges more, so that every node holds some); then
 //! through every node, PromQL range queries with `max_source_resolution=auto` read the
-//! 5-minute tier (the node's `gemini_query_tier_reads_total` counts one read each) and answer
+//! 5-minute tier at step 30 m and the hours at step 1 h (the node's
+//! `gemini_query_tier_reads_total` counts one read each) and answer
 //! what `raw` answers: each series once (copies merged, never counted twice), exact for
 //! `max/count_over_time` and plain selectors, within 1e-9 for sums and rates, as on one node.
 
@@ -37,8 +38,16 @@ fn every_node_answers_range_queries_from_the_tiers_of_all_copies() {
     for g in &c.nodes {
         for (queries, tolerance) in [(&exact[..], 0.0), (&close[..], 1e-9)] {
             for q in queries {
-                compare(g, q, t0, "1h", "5m", tolerance, 20);
+                compare(g, q, t0, "30m", "5m", tolerance, 40);
             }
         }
+    }
+    // The hours, where their grid fits the query.
+    for g in &c.nodes {
+        wait_until(&format!("{} made the hours", node_name(g)), Duration::from_secs(60), || metric(g, "gemini_downsample_samples_total{tier=\"1h\"}") > 0.0 && metric(g, "gemini_downsample_pending_partitions") == 0.0);
+    }
+    for g in &c.nodes {
+        compare(g, "sum by (job) (rate(c[1h]))", t0, "1h", "1h", 1e-9, 20);
+        compare(g, "max_over_time(h[2h])", t0, "1h", "1h", 0.0, 20);
     }
 }
