@@ -30,7 +30,7 @@ use super::coordinator::Coordinator;
 use crate::data::schema::Policies;
 use crate::data::{Error, Selection, Tier, TierAnswer};
 use crate::encoding::block::MAX_SAMPLES;
-use crate::encoding::rollup::{decode_row, encode_row, Window};
+use crate::encoding::rollup::{decode_row_into, encode_row, Window};
 use crate::labels::Labels;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -142,7 +142,7 @@ pub fn decode(bytes: &[u8]) -> Result<TierAnswer, DecodeError> {
         let mut windows = Vec::new();
         for _ in 0..r.len("row count")? {
             let row_len = r.len("row length")?;
-            windows.extend(decode_row(r.take(row_len, "row")?).map_err(|e| DecodeError(format!("{labels}: {e}")))?);
+            decode_row_into(r.take(row_len, "row")?, |_| true, &mut windows).map_err(|e| DecodeError(format!("{labels}: {e}")))?;
         }
         series.push((labels, windows));
     }

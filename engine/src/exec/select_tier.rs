@@ -43,12 +43,7 @@ pub(super) fn choose(windows: &Windows, calls: &[Call], resolution: Resolution) 
     }
     Tier::ALL.into_iter().rev().find(|&tier| {
         let res = tier.resolution() * NS_PER_MS;
-        let allowed = match resolution {
-            Resolution::Raw => false,
-            Resolution::Upto(most) => tier <= most,
-            Resolution::Auto => true,
-        };
-        allowed && every % res == 0 && windows.offset.rem_euclid(res) == 0
+        resolution.admits(tier) && every % res == 0 && windows.offset.rem_euclid(res) == 0
     })
 }
 

@@ -52,10 +52,16 @@ impl Resolution {
     /// are merges of the finer windows, so the answer is the same (to rounding), from a
     /// twelfth of the windows (hours for 5-minute windows).
     fn allows(self, tier: Tier, step: i64) -> bool {
+        self.admits(tier) && (self != Resolution::Auto || Tier::ALL.into_iter().any(|finer| finer <= tier && finer.resolution() * 5 <= step))
+    }
+
+    /// Whether the parameter lets `tier` answer at all, whatever the step: never for `raw`,
+    /// up to the named tier, any tier for `auto`.
+    pub fn admits(self, tier: Tier) -> bool {
         match self {
             Resolution::Raw => false,
             Resolution::Upto(most) => tier <= most,
-            Resolution::Auto => Tier::ALL.into_iter().any(|finer| finer <= tier && finer.resolution() * 5 <= step),
+            Resolution::Auto => true,
         }
     }
 }
