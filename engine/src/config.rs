@@ -116,6 +116,17 @@ pub struct ServeArgs {
     /// Prometheus duration; samples arriving later for it are unlikely by then) [default: 1h].
     #[arg(long = "downsample.delay", env = "GEMINI_DOWNSAMPLE_DELAY")]
     pub downsample_delay: Option<String>,
+    /// Serve Prometheus' admin API (`/api/v1/admin/tsdb/delete_series`, `clean_tombstones`,
+    /// `snapshot`); with auth on, to admin users only [default: false].
+    #[arg(long = "web.enable-admin-api", env = "GEMINI_WEB_ENABLE_ADMIN_API", num_args = 0..=1, default_missing_value = "true")]
+    pub web_enable_admin_api: Option<bool>,
+    /// Write one JSON line per PromQL and InfluxQL query to this file, as Prometheus' query log.
+    #[arg(long = "query.log-file", env = "GEMINI_QUERY_LOG_FILE")]
+    pub query_log_file: Option<PathBuf>,
+    /// Log queries that take longer (a Prometheus duration) at `warn` level, with or without
+    /// the log file [default: off].
+    #[arg(long = "query.slow-threshold", env = "GEMINI_QUERY_SLOW_THRESHOLD")]
+    pub query_slow_threshold: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -132,6 +143,14 @@ struct QueryFile {
     lookback_delta: Option<String>,
     cache_max_bytes: Option<usize>,
     cache_offset: Option<String>,
+    log_file: Option<PathBuf>,
+    slow_threshold: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct WebFile {
+    enable_admin_api: Option<bool>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -177,6 +196,8 @@ struct FileConfig {
     query: QueryFile,
     #[serde(default)]
     downsample: DownsampleFile,
+    #[serde(default)]
+    web: WebFile,
 }
 
 /// The settings the server runs with, every one resolved.
@@ -205,6 +226,16 @@ pub struct Config {
     pub query_cache: QueryCache,
     /// How long after a partition's end it is downsampled.
     pub downsample_delay: std::time::Duration,
+    /// Whether Prometheus' admin API is served.
+    pub admin_api: bool,
+    pub query_log: QueryLog,
+}
+
+/// Where queries are logged, `--query.log-file` and `--query.slow-threshold`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueryLog {
+    pub file: Option<PathBuf>,
+    pub slow_threshold: Option<std::time::Duration>,
 }
 
 /// The PromQL settings of `--query.*`, as Prometheus names them.
@@ -270,6 +301,8 @@ pub enum Error {
     CacheOffset(DurationError),
     #[error("downsample delay: {0}")]
     DownsampleDelay(DurationError),
+    #[error("query slow threshold: {0}")]
+    SlowThreshold(DurationError),
     #[error("cluster peers need --cluster.self: this node's address as the others reach it")]
     ClusterSelf,
     #[error("shards, http_workers and max_body_bytes must be at least 1")]
@@ -348,6 +381,11 @@ impl ServeArgs {
             downsample_delay: match self.downsample_delay.or(file.downsample.delay) {
                 None => crate::storage::shard::DEFAULT_DOWNSAMPLE_DELAY,
                 Some(t) => parse_prometheus_duration(&t).map_err(Error::DownsampleDelay)?,
+            },
+            admin_api: self.web_enable_admin_api.or(file.web.enable_admin_api).unwrap_or(false),
+            query_log: QueryLog {
+                file: self.query_log_file.or(file.query.log_file),
+                slow_threshold: self.query_slow_threshold.or(file.query.slow_threshold).map(|t| parse_prometheus_duration(&t).map_err(Error::SlowThreshold)).transpose()?,
             },
         };
         let mut cfg = cfg;

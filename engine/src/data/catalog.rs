@@ -56,8 +56,13 @@ pub trait Catalog: Send + Sync {
 
     /// Shards of this node's store.
     fn shard_count(&self) -> usize;
-    /// Bytes of this node's data directory on disk.
+    /// Bytes of this node's data directory on disk, snapshots left out.
     fn disk_bytes(&self) -> u64;
+    /// Takes a consistent copy of this node's data directory, named `name`, that a server
+    /// starts on: every sample acknowledged before the call is in it.
+    fn snapshot(&self, name: &str) -> Result<(), Error>;
+    /// Drops from this node's disk what deletions left behind; blocks until done.
+    fn clean_tombstones(&self);
 }
 
 impl dyn Catalog + '_ {

@@ -227,6 +227,18 @@ impl Data {
         &*self.catalog
     }
 
+    /// `Catalog::snapshot` on a blocking thread.
+    pub async fn snapshot(&self, name: String) -> Result<(), StoreError> {
+        let catalog = self.catalog.clone();
+        tokio::task::spawn_blocking(move || catalog.snapshot(&name)).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+    }
+
+    /// `Catalog::clean_tombstones` on a blocking thread.
+    pub async fn clean_tombstones(&self) -> Result<(), StoreError> {
+        let catalog = self.catalog.clone();
+        tokio::task::spawn_blocking(move || catalog.clean_tombstones()).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))
+    }
+
     /// Stores series in policy `rp` (or the default one) of `db`; registers line protocol's
     /// fields first. Answers when every series is stored (every copy, in a cluster).
     pub async fn write(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, fields: &FieldPairs) -> Result<WriteOutcome, Error> {

@@ -1,8 +1,9 @@
-//! `DROP MEASUREMENT`, `DROP SERIES` and `DELETE`, in every retention policy of a database, on
+//! `DROP MEASUREMENT`, `DROP SERIES` and `DELETE`, and the admin API's `delete_series`
+//! (`SeriesDeletion`: PromQL series selectors), in every retention policy of a database, on
 //! this node's data through the catalog handle (`data::Catalog::delete`). In a cluster every
-//! node runs a deletion on its own data: the node that ran the statement shares it
-//! (`Data::share_deletion`), the others replay it bounded to the points that existed when it
-//! ran (`replay_deletion`, given a `data::Deletion`).
+//! node runs a deletion on its own data: the node that ran it shares it (`Data::share_deletion`:
+//! the InfluxQL statement, or the `SeriesDeletion` as JSON), the others replay it bounded to
+//! the points that existed when it ran (`replay_deletion`, given a `data::Deletion`).
 
 use super::fields::FieldMap;
 use super::show::tag_filter;
@@ -13,6 +14,8 @@ use crate::query::condition::{regex, split_time};
 use crate::query::delete::DeleteStatement;
 use crate::query::error::ParseError;
 use crate::query::influxql::{self, Statement};
+use crate::index::matcher::Matcher;
+use crate::promql::selector::{self, SelectorError};
 use futures_util::future::LocalBoxFuture;
 
 /// Runs a deletion in `db`. `before_ns` bounds it to the points at or before that time: a
@@ -57,6 +60,10 @@ async fn replay(catalog: &dyn Catalog, d: Deletion) -> Result<(), ReplayError> {
     if catalog.database(&d.db).is_err() {
         return Ok(());
     }
+    if d.statement.starts_with('{') {
+        let deletion = SeriesDeletion::from_json(&d.statement).map_err(|e| ReplayError::Json { statement: d.statement.clone(), why: e })?;
+        return Ok(deletion.run(catalog, &d.db, Some(d.before_ns)).await?);
+    }
     let parsed = influxql::parse_with_text(&d.statement).map_err(|source| ReplayError::Parse { statement: d.statement.clone(), source })?;
     match parsed.into_iter().next() {
         Some((Statement::Delete(stmt), _)) => Ok(run(catalog, stmt, &d.db, Some(d.before_ns)).await?),
@@ -73,4 +80,54 @@ pub enum ReplayError {
     Run(#[from] Error),
     #[error("not a deletion: {0}")]
     NotADeletion(String),
+    #[error("{statement}: {why}")]
+    Json { statement: String, why: String },
+}
+
+/// Prometheus' `POST /api/v1/admin/tsdb/delete_series`: the series matching any of the
+/// selectors, their points in `range` (ms, both ends included), or all of them without one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SeriesDeletion {
+    pub selectors: Vec<String>,
+    pub range: Option<(i64, i64)>,
+}
+
+impl SeriesDeletion {
+    /// The deletion, once every selector parses (the first that does not is the error).
+    pub fn new(selectors: Vec<String>, range: Option<(i64, i64)>) -> Result<SeriesDeletion, SelectorError> {
+        let deletion = SeriesDeletion { selectors, range };
+        deletion.matcher_sets()?;
+        Ok(deletion)
+    }
+
+    fn matcher_sets(&self) -> Result<Vec<Vec<Matcher>>, SelectorError> {
+        self.selectors.iter().map(|s| selector::parse(s)).collect()
+    }
+
+    /// How it is shared with the other nodes of a cluster (`Deletion::statement`): JSON, which
+    /// no InfluxQL statement starts like.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a deletion serializes")
+    }
+
+    fn from_json(text: &str) -> Result<SeriesDeletion, String> {
+        let deletion: SeriesDeletion = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        deletion.matcher_sets().map_err(|e| e.to_string())?;
+        Ok(deletion)
+    }
+
+    /// Runs it on this node's data of `db`; `before_ns` bounds it as `run` bounds a statement.
+    pub async fn run(&self, catalog: &dyn Catalog, db: &str, before_ns: Option<i64>) -> Result<(), Error> {
+        let mut range = self.range;
+        if let Some(before) = before_ns {
+            let before_ms = before.div_euclid(1_000_000);
+            let (min, max) = range.unwrap_or((i64::MIN, i64::MAX));
+            range = Some((min, max.min(before_ms)));
+        }
+        let sets = self.matcher_sets().map_err(|e| Error::Statement(e.to_string()))?;
+        for matchers in sets {
+            catalog.delete(db, matchers, &|_| true, range).await?;
+        }
+        Ok(())
+    }
 }

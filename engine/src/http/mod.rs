@@ -11,6 +11,7 @@ mod error;
 mod influx_write;
 mod internal;
 mod line_protocol;
+mod prom_admin;
 mod prom_api;
 mod prom_envelope;
 mod prom_format;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub query: crate::config::QueryLimits,
     /// The range-query cache; none when it is off or this node is one of a cluster.
     pub query_cache: Option<Arc<query_cache::QueryCache>>,
+    /// Whether Prometheus' admin API is served (`--web.enable-admin-api`).
+    pub admin_api: bool,
 }
 
 impl AppState {
@@ -86,7 +89,7 @@ fn endpoint(path: &str) -> actix_web::Resource {
 /// Prometheus' HTTP API, each path through the one envelope (`prom_envelope::route`), as
 /// api.go registers `wrap(api.query)` and friends; `Read` paths need the READ grant on `db`.
 fn prometheus_api(cfg: &mut web::ServiceConfig) {
-    use prom_envelope::{route, Access::{Authenticated, Read}};
+    use prom_envelope::{route, Access::{Admin, Authenticated, Read}};
     cfg.service(route("/api/v1/query", Read, prom_api::query))
         .service(route("/api/v1/query_range", Read, prom_api::query_range))
         .service(route("/api/v1/series", Read, prom_series::series))
@@ -96,7 +99,10 @@ fn prometheus_api(cfg: &mut web::ServiceConfig) {
         .service(route("/api/v1/status/buildinfo", Authenticated, prom_api::buildinfo))
         .service(route("/api/v1/query_exemplars", Read, prom_api::exemplars))
         .service(route("/api/v1/rules", Authenticated, prom_api::rules))
-        .service(route("/api/v1/alerts", Authenticated, prom_api::alerts));
+        .service(route("/api/v1/alerts", Authenticated, prom_api::alerts))
+        .service(route("/api/v1/admin/tsdb/delete_series", Admin, prom_admin::delete_series))
+        .service(route("/api/v1/admin/tsdb/clean_tombstones", Admin, prom_admin::clean_tombstones))
+        .service(route("/api/v1/admin/tsdb/snapshot", Admin, prom_admin::snapshot));
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -31,6 +31,12 @@ impl Answer {
     pub fn with_warnings(data: impl Into<String>, warnings: Vec<String>) -> Answer {
         Answer { data: data.into(), warnings }
     }
+
+    /// No data: `204 No Content`, as Prometheus answers a handler that returns none (the
+    /// admin API's).
+    pub fn none() -> Answer {
+        Answer::new("")
+    }
 }
 
 /// An error answer in Prometheus' envelope. `errorType` and status as Prometheus pairs them
@@ -52,6 +58,12 @@ impl PromError {
     /// `invalid parameter "<name>": <why>`, Prometheus' words for a parameter it cannot use.
     pub fn invalid(name: &str, why: impl std::fmt::Display) -> PromError {
         PromError::bad_data(format!("invalid parameter {name:?}: {why}"))
+    }
+
+    /// What Prometheus 2.42 answers while its admin API is off: type `unavailable`, but status
+    /// 500 (measured against the real one).
+    pub fn admin_disabled() -> PromError {
+        PromError { status: StatusCode::INTERNAL_SERVER_ERROR, kind: "unavailable", message: "admin APIs disabled".into() }
     }
 
     pub fn eval(e: EvalError) -> PromError {
@@ -123,6 +135,9 @@ pub fn respond(result: Result<Answer, PromError>) -> HttpResponse {
         Ok(answer) => answer,
         Err(e) => return e.error_response(),
     };
+    if answer.data.is_empty() {
+        return HttpResponse::NoContent().finish();
+    }
     let mut body = String::with_capacity(answer.data.len() + 64);
     body.push_str("{\"status\":\"success\",\"data\":");
     body.push_str(&answer.data);
@@ -141,6 +156,9 @@ pub enum Access {
     Read,
     /// Valid credentials only (when auth is on): build information, rules and alerts.
     Authenticated,
+    /// The admin API: `admin APIs disabled` unless `--web.enable-admin-api`, then an admin
+    /// user (when auth is on).
+    Admin,
 }
 
 /// A request made ready: its form, and the database and policy it reads, the caller
@@ -151,11 +169,11 @@ pub struct Ready {
     pub rp: Option<String>,
 }
 
-/// Reads the form (the body only for a form-encoded POST, as Go's `ParseForm`), then checks
+/// Reads the form (the body only for a form-encoded POST or PUT, as Go's `ParseForm`), then checks
 /// the caller's credentials; for `Access::Read`, also the READ grant on `db` and that the
 /// database and policy exist.
 pub async fn ready(req: &HttpRequest, payload: web::Payload, state: &AppState, access: Access) -> Result<Ready, PromError> {
-    let form_body = req.method() == actix_web::http::Method::POST
+    let form_body = [actix_web::http::Method::POST, actix_web::http::Method::PUT].contains(req.method())
         && req.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|ct| {
             ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
@@ -177,6 +195,15 @@ pub async fn ready(req: &HttpRequest, payload: web::Payload, state: &AppState, a
         Access::Authenticated => {
             super::auth::authenticate(req, state)?;
         }
+        Access::Admin => {
+            if !state.admin_api {
+                return Err(PromError::admin_disabled());
+            }
+            let who = super::auth::authenticate(req, state)?;
+            if !who.is_admin() {
+                return Err(ApiError::new(StatusCode::FORBIDDEN, format!("{:?} user is not an admin: the admin API needs admin privileges", who.name())).into());
+            }
+        }
     }
     Ok(Ready { form, db, rp })
 }
@@ -191,11 +218,16 @@ pub fn time_param(form: &Form, name: &str, default: Nanos) -> Result<Nanos, Prom
 
 /// `wrap`: the path's resource, GET with a query string or POST with a form body, whose
 /// requests are made `ready` for `access`, handed to `handler`, and answered by `respond`.
+/// Admin paths take POST and PUT, as Prometheus registers them.
 pub fn route<F, Fut>(path: &str, access: Access, handler: F) -> actix_web::Resource
 where
     F: Fn(Ready, HttpRequest, web::Data<AppState>) -> Fut + Clone + 'static,
     Fut: Future<Output = Result<Answer, PromError>> + 'static,
 {
+    let (first, second) = match access {
+        Access::Admin => (web::post(), web::put()),
+        _ => (web::get(), web::post()),
+    };
     let wrapped = move |req: HttpRequest, payload: web::Payload, state: web::Data<AppState>| {
         let handler = handler.clone();
         async move {
@@ -206,7 +238,7 @@ where
             respond(result)
         }
     };
-    super::endpoint(path).route(web::get().to(wrapped.clone())).route(web::post().to(wrapped))
+    super::endpoint(path).route(first.to(wrapped.clone())).route(second.to(wrapped))
 }
 
 #[cfg(test)]

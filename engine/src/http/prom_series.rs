@@ -22,7 +22,7 @@ const TRUNCATED: &str = "results truncated due to limit";
 
 /// Where series must have a sample: `None` for no bound (no `start` and `end`, or
 /// Prometheus' own minimum and maximum times, which clients send for an open range).
-fn time_range(r: &Ready) -> Result<TimeRange, PromError> {
+pub(super) fn time_range(r: &Ready) -> Result<TimeRange, PromError> {
     let start = time_param(&r.form, "start", prom_params::MIN_TIME)?;
     let end = time_param(&r.form, "end", prom_params::MAX_TIME)?;
     Ok(match (start, end) {
@@ -37,7 +37,7 @@ fn limit(r: &Ready) -> Result<Option<usize>, PromError> {
 
 /// Every `match[]`, parsed; `wrap` words a parse error as the endpoint does.
 fn selectors(r: &Ready, wrap: impl Fn(ParamError) -> PromError) -> Result<Vec<Vec<Matcher>>, PromError> {
-    r.form.values("match[]").into_iter().map(|text| prom_params::parse_selector(text).map_err(&wrap)).collect()
+    r.form.values("match[]").into_iter().map(|text| crate::promql::selector::parse(text).map_err(|e| wrap(e.into()))).collect()
 }
 
 /// The union of the series of every matcher set.

@@ -18,6 +18,7 @@ pub mod functions;
 pub mod gofmt;
 pub mod plan;
 pub mod run;
+pub mod selector;
 pub mod tier;
 pub mod value;
 

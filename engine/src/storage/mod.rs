@@ -19,6 +19,7 @@ mod open;
 mod pager;
 pub mod series_store;
 pub mod shard;
+mod maintenance;
 #[cfg(test)]
 mod testing;
 pub mod users;
@@ -90,7 +91,7 @@ impl Storage {
                 })
                 .unwrap_or(0)
         }
-        walk(&self.data_dir)
+        walk(&self.data_dir).saturating_sub(walk(&self.data_dir.join(maintenance::SNAPSHOTS_DIR)))
     }
 }
 

@@ -135,6 +135,12 @@ impl Catalog for Storage {
     fn disk_bytes(&self) -> u64 {
         Storage::disk_bytes(self)
     }
+    fn snapshot(&self, name: &str) -> Result<(), Error> {
+        Storage::snapshot(self, name).map(|_| ())
+    }
+    fn clean_tombstones(&self) {
+        Storage::clean_tombstones(self)
+    }
 }
 
 #[cfg(test)]
