@@ -125,6 +125,11 @@ impl Frozen {
         for pid in &frozen.pids {
             assert!(signal("-STOP", *pid), "kill -STOP {pid} failed");
         }
+        // SIGSTOP takes effect when each thread is next scheduled: on a busy machine a thread
+        // may still answer a request after `kill` returned. Frozen means every thread stopped.
+        for pid in &frozen.pids {
+            crate::wait_until("the node's threads stop", std::time::Duration::from_secs(10), || all_threads_stopped(*pid));
+        }
         frozen
     }
 
@@ -141,6 +146,16 @@ impl Drop for Frozen {
             }
         }
     }
+}
+
+/// Whether every thread of `pid` is stopped (state `T` in `/proc/<pid>/task/*/stat`).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    tasks.flatten().all(|t| {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // The state follows the command name, which is in parentheses.
+        stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+    })
 }
 
 /// `kill <which> <pid>`; whether it succeeded.
