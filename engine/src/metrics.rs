@@ -16,6 +16,31 @@ struct Histogram {
     sum: f64,
 }
 
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if seconds <= *le {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+}
+
+/// Writes histogram `name`, one per value of label `label`.
+fn render_histograms(o: &mut String, name: &str, help: &str, label: &str, histograms: &BTreeMap<String, Histogram>) {
+    let _ = write!(o, "# HELP {name} {help}\n# TYPE {name} histogram\n");
+    for (value, h) in histograms {
+        for (i, le) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(o, "{name}_bucket{{{label}={value:?},le=\"{le}\"}} {}", h.counts[i]);
+        }
+        let _ = writeln!(o, "{name}_bucket{{{label}={value:?},le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(o, "{name}_sum{{{label}={value:?}}} {}", h.sum);
+        let _ = writeln!(o, "{name}_count{{{label}={value:?}}} {}", h.count);
+    }
+}
+
 #[derive(Default)]
 pub struct Metrics {
     pub samples_ingested: AtomicU64,
@@ -47,20 +72,19 @@ pub struct Metrics {
     pub tier_reads: [AtomicU64; 2],
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     durations: Mutex<BTreeMap<String, Histogram>>,
+    /// Query durations by API: `query`, `query_range` (PromQL), `influxql`.
+    queries: Mutex<BTreeMap<String, Histogram>>,
 }
 
 impl Metrics {
     pub fn observe_request(&self, path: &str, status: u16, seconds: f64) {
         *self.requests.lock().unwrap().entry((path.to_string(), status)).or_default() += 1;
-        let mut d = self.durations.lock().unwrap();
-        let h = d.entry(path.to_string()).or_default();
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if seconds <= *le {
-                h.counts[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += seconds;
+        self.durations.lock().unwrap().entry(path.to_string()).or_default().observe(seconds);
+    }
+
+    /// A query of `api` took `seconds`.
+    pub fn observe_query(&self, api: &str, seconds: f64) {
+        self.queries.lock().unwrap().entry(api.to_string()).or_default().observe(seconds);
     }
 
     pub fn render(&self, storage_bytes: u64) -> String {
@@ -93,15 +117,8 @@ impl Metrics {
         for ((path, code), n) in self.requests.lock().unwrap().iter() {
             let _ = writeln!(o, "gemini_http_requests_total{{path={path:?},code=\"{code}\"}} {n}");
         }
-        o.push_str("# HELP gemini_http_request_duration_seconds HTTP request latency.\n# TYPE gemini_http_request_duration_seconds histogram\n");
-        for (path, h) in self.durations.lock().unwrap().iter() {
-            for (i, le) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(o, "gemini_http_request_duration_seconds_bucket{{path={path:?},le=\"{le}\"}} {}", h.counts[i]);
-            }
-            let _ = writeln!(o, "gemini_http_request_duration_seconds_bucket{{path={path:?},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(o, "gemini_http_request_duration_seconds_sum{{path={path:?}}} {}", h.sum);
-            let _ = writeln!(o, "gemini_http_request_duration_seconds_count{{path={path:?}}} {}", h.count);
-        }
+        render_histograms(&mut o, "gemini_http_request_duration_seconds", "HTTP request latency.", "path", &self.durations.lock().unwrap());
+        render_histograms(&mut o, "gemini_query_duration_seconds", "PromQL and InfluxQL query latency by API (query, query_range, influxql).", "api", &self.queries.lock().unwrap());
         o
     }
 }
@@ -122,6 +139,11 @@ mod tests {
         assert!(text.contains("gemini_http_request_duration_seconds_bucket{path=\"/api/v1/write\",le=\"0.005\"} 1\n"));
         assert!(text.contains("gemini_http_request_duration_seconds_count{path=\"/api/v1/write\"} 2\n"));
         assert!(text.contains("gemini_storage_bytes 123\n"));
+        m.observe_query("query_range", 0.02);
+        let text = m.render(0);
+        assert!(text.contains("# TYPE gemini_query_duration_seconds histogram\n"), "{text}");
+        assert!(text.contains("gemini_query_duration_seconds_bucket{api=\"query_range\",le=\"0.01\"} 0\ngemini_query_duration_seconds_bucket{api=\"query_range\",le=\"0.025\"} 1\n"), "{text}");
+        assert!(text.contains("gemini_query_duration_seconds_count{api=\"query_range\"} 1\n"), "{text}");
     }
 
     #[test]

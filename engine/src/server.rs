@@ -18,6 +18,8 @@ pub enum StartError {
     Cluster(#[from] cluster::ConfigError),
     #[error("retention of database {db}, policy {rp}: {source}")]
     Retention { db: String, rp: String, source: crate::data::StoreError },
+    #[error("query log file {path}: {source}")]
+    QueryLog { path: String, source: std::io::Error },
     #[error("HTTP server on {addr}: {source}")]
     Http { addr: String, source: std::io::Error },
 }
@@ -84,7 +86,10 @@ pub async fn run(cfg: config::Config) -> Result<(), StartError> {
     let data = Arc::new(data::Data::new(store, catalog));
     let node = coordinator.as_ref().map(|c| c.node().clone());
     let query_cache = query_cache(&cfg, &storage);
-    let state = http::AppState { data, coordinator, node, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query, query_cache, admin_api: cfg.admin_api };
+    let log_file = cfg.query_log.file.as_deref();
+    let query_log = http::query_log::QueryLog::open(log_file, cfg.query_log.slow_threshold)
+        .map_err(|source| StartError::QueryLog { path: log_file.map(|p| p.display().to_string()).unwrap_or_default(), source })?;
+    let state = http::AppState { data, coordinator, node, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query, query_cache, admin_api: cfg.admin_api, query_log: Arc::new(query_log) };
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,

@@ -79,7 +79,7 @@ pub struct Merge {
 impl Merge {
     /// This node's stream first, then the peers' (named) in the order given.
     pub fn new(cluster: Arc<Cluster>, local: SeriesStream, peers: Vec<(String, Box<dyn PeerRead>)>, selection: &Selection) -> Merge {
-        let mut sources = vec![Source { from: Origin::Local(local), head: None, ended: false }];
+        let mut sources = vec![Source { from: Origin::Local(local.uncounted()), head: None, ended: false }];
         sources.extend(peers.into_iter().map(|(name, read)| Source { from: Origin::Peer { name, read }, head: None, ended: false }));
         Merge { cluster, min_t: selection.min_t, max_t: selection.max_t, sources, keep: None }
     }

@@ -25,7 +25,7 @@ pub mod users;
 pub mod write;
 
 pub use catalog::{Catalog, Deletion, UserChange};
-pub use stream::{encode, series_with_samples, PieceSource, SeriesPiece, SeriesStream};
+pub use stream::{encode, series_with_samples, tallied, PieceSource, ReadTally, SeriesPiece, SeriesStream};
 pub use crate::encoding::rollup::Tier;
 pub use tier::TierAnswer;
 

@@ -4,6 +4,8 @@
 //! pieces come from is a `PieceSource`: this node's shards, paged so that a streamed answer
 //! needs memory for a frame, not for the result (`storage::pager`), or, for a cluster read,
 //! this node's stream and the peers' merged as they go, a series at a time (`cluster::merge`).
+//! Inside `tallied`, every stream counts the series and samples it hands out (the query log's
+//! figures).
 
 use super::Error;
 use crate::labels::Labels;
@@ -20,6 +22,25 @@ pub struct SeriesPiece {
     pub last: bool,
 }
 
+/// What the reads of one request took from storage: whole series, and the samples of their
+/// chunks (which may hold some just outside the time range asked for).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ReadTally {
+    pub series: u64,
+    pub samples: u64,
+}
+
+tokio::task_local! {
+    static TALLY: std::rc::Rc<std::cell::Cell<ReadTally>>;
+}
+
+/// Runs `work`, counting what every stream read inside it hands out.
+pub async fn tallied<F: std::future::Future>(work: F) -> (F::Output, ReadTally) {
+    let tally = std::rc::Rc::new(std::cell::Cell::new(ReadTally::default()));
+    let out = TALLY.scope(tally.clone(), work).await;
+    (out, tally.get())
+}
+
 /// One series' samples inside the selection's time range.
 pub type SeriesSamples = (Labels, Vec<(i64, f64)>);
 
@@ -30,6 +51,8 @@ pub struct SeriesStream {
     /// Cluster nodes the answer was made without (down or too slow); the others hold a copy
     /// of every series.
     skipped: Vec<String>,
+    /// Whether `next` counts its pieces in the request's tally (`tallied`).
+    counted: bool,
 }
 
 /// Where a stream's pieces come from: this node's shards (`storage::pager`), or a cluster
@@ -47,7 +70,13 @@ impl SeriesStream {
     /// A stream of `source`'s pieces over the time range [min_t, max_t] a selection asked
     /// for, made without the cluster nodes `skipped`.
     pub fn new(source: Box<dyn PieceSource>, (min_t, max_t): (i64, i64), skipped: Vec<String>) -> SeriesStream {
-        SeriesStream { min_t, max_t, source, skipped }
+        SeriesStream { min_t, max_t, source, skipped, counted: true }
+    }
+
+    /// The stream, read by another one (a cluster's merge), which counts what it hands out.
+    pub fn uncounted(mut self) -> SeriesStream {
+        self.counted = false;
+        self
     }
 
     /// The cluster nodes this answer was made without.
@@ -70,7 +99,16 @@ impl SeriesStream {
 
     /// The next piece; `None` after the last.
     pub async fn next(&mut self) -> Result<Option<SeriesPiece>, Error> {
-        self.source.next().await
+        let piece = self.source.next().await?;
+        if let Some(p) = piece.as_ref().filter(|_| self.counted) {
+            let _ = TALLY.try_with(|t| {
+                let mut now = t.get();
+                now.series += u64::from(p.last);
+                now.samples += p.chunks.iter().map(|c| c.sample_count() as u64).sum::<u64>();
+                t.set(now);
+            });
+        }
+        Ok(piece)
     }
 
     /// The next whole series with all its chunks (which may hold samples just outside the time

@@ -19,6 +19,7 @@ mod prom_params;
 mod prom_series;
 mod query;
 pub mod query_cache;
+pub mod query_log;
 mod read;
 mod status;
 mod write;
@@ -52,6 +53,7 @@ pub struct AppState {
     pub query_cache: Option<Arc<query_cache::QueryCache>>,
     /// Whether Prometheus' admin API is served (`--web.enable-admin-api`).
     pub admin_api: bool,
+    pub query_log: Arc<query_log::QueryLog>,
 }
 
 impl AppState {

@@ -13,6 +13,7 @@ use super::prom_envelope::{time_param, Answer, PromError, Ready};
 use super::prom_format;
 use super::prom_params::{self, Form, Nanos};
 use super::query_cache::{self, Key, QueryCache};
+use super::query_log::{Query, QueryLog};
 use super::AppState;
 use crate::promql::value::Value;
 use crate::promql::{self, build::Parsed, error::EvalError, tier::Resolution, QueryParams};
@@ -100,22 +101,33 @@ async fn cached_range(cache: &QueryCache, state: &AppState, r: &Ready, parsed: &
     Ok(Answer::with_warnings(prom_format::matrix_data(&matrix), warnings))
 }
 
+/// The query log's view of a query of `api` over [start, end] every `step` (ms), with times
+/// as Prometheus' query log writes them.
+fn logged<'a>(api: &'static str, r: &'a Ready, start: i64, end: i64, step: i64) -> Query<'a> {
+    let time = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default();
+    let params = serde_json::json!({ "rp": r.rp, "start": time(start), "end": time(end), "step": step as f64 / 1000.0 });
+    Query { api, db: &r.db, text: r.form.value("query"), params }
+}
+
 /// `/api/v1/query`: `query` at `time` (default now).
-pub async fn query(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
+pub async fn query(r: Ready, req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let t = prom_params::millis(time_param(&r.form, "time", now())?);
     let params = query_params(&r.form, &state, t, t, 0)?;
-    evaluate(&state, &r, &parse(&r, true)?, params, true).await
+    QueryLog::run(&state, &req, logged("query", &r, t, t, 0), async { evaluate(&state, &r, &parse(&r, true)?, params, true).await }, QueryLog::err).await
 }
 
 /// `/api/v1/query_range`: `query` from `start` to `end` every `step`.
-pub async fn query_range(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
+pub async fn query_range(r: Ready, req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let (start, end, step) = range(&r.form)?;
     let params = query_params(&r.form, &state, start, end, step)?;
-    let parsed = parse(&r, false)?;
-    match state.query_cache.as_deref() {
-        Some(cache) if query_cache::wanted(&r.form, start, step) && parsed.reads_only_the_past() => cached_range(cache, &state, &r, &parsed, params).await,
-        _ => evaluate(&state, &r, &parsed, params, false).await,
-    }
+    let work = async {
+        let parsed = parse(&r, false)?;
+        match state.query_cache.as_deref() {
+            Some(cache) if query_cache::wanted(&r.form, start, step) && parsed.reads_only_the_past() => cached_range(cache, &state, &r, &parsed, params).await,
+            _ => evaluate(&state, &r, &parsed, params, false).await,
+        }
+    };
+    QueryLog::run(&state, &req, logged("query_range", &r, start, end, step), work, QueryLog::err).await
 }
 
 /// A range query's `start`, `end` (ms) and `step` (ms), checked as Prometheus checks them.

@@ -3,6 +3,7 @@
 //! `influx` CLI works unchanged. `max_source_resolution` says which downsampled tiers a
 //! `SELECT` may read (`raw`, `5m`, `1h`, `auto`: PromQL's words).
 
+use super::query_log::{Query, QueryLog};
 use super::{ApiError, AppState};
 use crate::exec::{self, Cell, Principal, Table};
 use crate::promql::tier::Resolution;
@@ -108,16 +109,24 @@ pub async fn query(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the first user can be created once this node has reached every peer of the cluster"));
     }
     let who = authorize(&req, &state, &statements, db)?;
-    run(&req, &state, &who, statements, &params).await
+    let logged = Query { api: "influxql", db: db.unwrap_or(""), text: q, params: json!({ "rp": params.get("rp"), "epoch": params.get("epoch") }) };
+    let error_of = |answer: &Result<(HttpResponse, Option<String>), ApiError>| match answer {
+        Ok((_, failed)) => failed.clone(),
+        Err(e) => Some(e.to_string()),
+    };
+    let (response, _) = QueryLog::run(&state, &req, logged, run(&req, &state, &who, statements, &params), error_of).await?;
+    Ok(response)
 }
 
-/// Runs the statements in order; each answers its tables or its error.
-async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: Vec<(Statement, String)>, params: &HashMap<String, String>) -> Result<HttpResponse, ApiError> {
+/// Runs the statements in order; each answers its tables or its error. Answers the response
+/// and the first statement's error, if any.
+async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: Vec<(Statement, String)>, params: &HashMap<String, String>) -> Result<(HttpResponse, Option<String>), ApiError> {
     let resolution = Resolution::parse(params.get("max_source_resolution").map_or("", String::as_str)).map_err(ApiError::bad_request)?;
     let tiers = exec::TierUse { resolution, reads: Some(&state.metrics.tier_reads) };
     let run_params = exec::Params { db: params.get("db").map(String::as_str), rp: params.get("rp").map(String::as_str).filter(|r| !r.is_empty()), tiers };
     let epoch = params.get("epoch").map(String::as_str);
     let mut results = Vec::new();
+    let mut failed = None;
     let read_only = req.method() == actix_web::http::Method::GET;
     for (i, (stmt, text)) in statements.into_iter().enumerate() {
         let mut result = json!({ "statement_id": i });
@@ -129,9 +138,13 @@ async fn run(req: &HttpRequest, state: &AppState, who: &Principal, statements: V
         match exec::run(&state.data, who, stmt, &text, &run_params).await {
             Ok(tables) if tables.is_empty() => {}
             Ok(tables) => result["series"] = tables.iter().map(|t| render(t, epoch)).collect(),
-            Err(e) => result["error"] = json!(e.to_string()),
+            Err(e) => {
+                failed.get_or_insert_with(|| e.to_string());
+                result["error"] = json!(e.to_string());
+            }
         }
         results.push(result);
     }
-    Ok(HttpResponse::Ok().insert_header(("X-Influxdb-Version", super::status::INFLUXDB_VERSION)).json(json!({ "results": results })))
+    let response = HttpResponse::Ok().insert_header(("X-Influxdb-Version", super::status::INFLUXDB_VERSION)).json(json!({ "results": results }));
+    Ok((response, failed))
 }

@@ -131,6 +131,14 @@ impl StoredChunk {
         Piece::new(self.kind, &self.data)
     }
 
+    /// How many samples it holds, from its header alone (0 when that does not read).
+    pub fn sample_count(&self) -> usize {
+        match self.kind {
+            Encoding::Xor => self.data.get(..2).map_or(0, |n| u16::from_be_bytes([n[0], n[1]]) as usize),
+            Encoding::Block => crate::encoding::block::sample_count(&self.data).unwrap_or(0),
+        }
+    }
+
     /// Calls `f` with every sample, in time order.
     pub fn each(&self, f: impl FnMut(i64, f64)) -> Result<(), Error> {
         self.piece().each(f)
