@@ -127,6 +127,11 @@ pub struct ServeArgs {
     /// the log file [default: off].
     #[arg(long = "query.slow-threshold", env = "GEMINI_QUERY_SLOW_THRESHOLD")]
     pub query_slow_threshold: Option<String>,
+    /// How much older than its series' newest sample a written sample may be and still be
+    /// stored, merged in (a Prometheus duration, as Prometheus' out_of_order_time_window);
+    /// older ones are refused [default: 0s: every older sample is refused].
+    #[arg(long = "storage.out-of-order-window", env = "GEMINI_STORAGE_OUT_OF_ORDER_WINDOW")]
+    pub storage_out_of_order_window: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -145,6 +150,12 @@ struct QueryFile {
     cache_offset: Option<String>,
     log_file: Option<PathBuf>,
     slow_threshold: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct StorageFile {
+    out_of_order_window: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -198,6 +209,8 @@ struct FileConfig {
     downsample: DownsampleFile,
     #[serde(default)]
     web: WebFile,
+    #[serde(default)]
+    storage: StorageFile,
 }
 
 /// The settings the server runs with, every one resolved.
@@ -229,6 +242,8 @@ pub struct Config {
     /// Whether Prometheus' admin API is served.
     pub admin_api: bool,
     pub query_log: QueryLog,
+    /// How much older than its series' newest a sample may be and be merged in.
+    pub out_of_order_window: std::time::Duration,
 }
 
 /// Where queries are logged, `--query.log-file` and `--query.slow-threshold`.
@@ -303,6 +318,8 @@ pub enum Error {
     DownsampleDelay(DurationError),
     #[error("query slow threshold: {0}")]
     SlowThreshold(DurationError),
+    #[error("out-of-order window: {0}")]
+    OutOfOrderWindow(DurationError),
     #[error("cluster peers need --cluster.self: this node's address as the others reach it")]
     ClusterSelf,
     #[error("shards, http_workers and max_body_bytes must be at least 1")]
@@ -387,6 +404,10 @@ impl ServeArgs {
                 file: self.query_log_file.or(file.query.log_file),
                 slow_threshold: self.query_slow_threshold.or(file.query.slow_threshold).map(|t| parse_prometheus_duration(&t).map_err(Error::SlowThreshold)).transpose()?,
             },
+            out_of_order_window: match self.storage_out_of_order_window.or(file.storage.out_of_order_window) {
+                None => std::time::Duration::ZERO,
+                Some(t) => parse_prometheus_duration(&t).map_err(Error::OutOfOrderWindow)?,
+            },
         };
         let mut cfg = cfg;
         let peers = self.cluster_peers.or(file.cluster.peers).unwrap_or_default();
@@ -413,79 +434,4 @@ impl ServeArgs {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A config file with `text` (kept while the directory lives).
-    fn config_file(text: &str) -> (tempfile::TempDir, Option<PathBuf>) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gemini.toml");
-        std::fs::write(&path, text).unwrap();
-        (dir, Some(path))
-    }
-
-    #[test]
-    fn flags_override_file_and_defaults_fill_in() {
-        let (_dir, config) = config_file("http_addr = \"0.0.0.0:9999\"\ndata_dir = \"/var/lib/gemini\"\ndatabases = [\"a\", \"b\"]\n[auth]\nenabled = true\n");
-        let cfg = ServeArgs { config, data_dir: Some("/x".into()), ..Default::default() }.resolve().unwrap();
-        assert_eq!(cfg.http_addr, "0.0.0.0:9999");
-        assert_eq!(cfg.data_dir, PathBuf::from("/x"));
-        assert_eq!(cfg.databases, vec!["a", "b"]);
-        assert_eq!(cfg.max_body_bytes, 32 << 20);
-        assert!(!cfg.sync_writes);
-        assert_eq!(cfg.auth, Auth { enabled: true, protect_metrics: false });
-    }
-
-    #[test]
-    fn query_settings_from_flags_file_and_defaults() {
-        let (_dir, config) = config_file("[query]\ntimeout = \"30s\"\nmax_samples = 1000\n");
-        let cfg = ServeArgs { config, query_lookback_delta: Some("1m30s".into()), ..Default::default() }.resolve().unwrap();
-        let secs = std::time::Duration::from_secs;
-        assert_eq!(cfg.query, QueryLimits { timeout: secs(30), max_samples: 1000, lookback_delta: secs(90) });
-        assert_eq!(ServeArgs::default().resolve().unwrap().query, QueryLimits { timeout: secs(120), max_samples: 50_000_000, lookback_delta: secs(300) });
-        let e = ServeArgs { query_timeout: Some("2 minutes".into()), ..Default::default() }.resolve().unwrap_err().to_string();
-        assert_eq!(e, "query timeout: not a valid duration string: \"2 minutes\"");
-    }
-
-    #[test]
-    fn query_cache_settings_from_flags_file_and_defaults() {
-        let defaults = ServeArgs::default().resolve().unwrap().query_cache;
-        assert_eq!(defaults, QueryCache { max_bytes: 268_435_456, offset: std::time::Duration::from_secs(300) });
-        let (_dir, config) = config_file("[query]\ncache_max_bytes = 0\ncache_offset = \"1m\"\n");
-        let cfg = ServeArgs { config, query_cache_offset: Some("30s".into()), ..Default::default() }.resolve().unwrap();
-        assert_eq!(cfg.query_cache, QueryCache { max_bytes: 0, offset: std::time::Duration::from_secs(30) });
-        let e = ServeArgs { query_cache_offset: Some("5 min".into()), ..Default::default() }.resolve().unwrap_err().to_string();
-        assert_eq!(e, "query cache offset: not a valid duration string: \"5 min\"");
-    }
-
-    #[test]
-    fn downsample_delay_from_flag_file_and_default() {
-        assert_eq!(ServeArgs::default().resolve().unwrap().downsample_delay, std::time::Duration::from_secs(3600));
-        let (_dir, config) = config_file("[downsample]\ndelay = \"2h\"\n");
-        assert_eq!(ServeArgs { config: config.clone(), ..Default::default() }.resolve().unwrap().downsample_delay, std::time::Duration::from_secs(7200));
-        let cfg = ServeArgs { config, downsample_delay: Some("90m".into()), ..Default::default() }.resolve().unwrap();
-        assert_eq!(cfg.downsample_delay, std::time::Duration::from_secs(5400));
-        let e = ServeArgs { downsample_delay: Some("an hour".into()), ..Default::default() }.resolve().unwrap_err().to_string();
-        assert_eq!(e, "downsample delay: not a valid duration string: \"an hour\"");
-    }
-
-    #[test]
-    fn retention_per_tier_from_flags_and_file() {
-        const DAY: i64 = 86_400_000_000_000;
-        let (_dir, config) = config_file("retention_raw = \"30d\"\nretention_5m = \"1y\"\nretention_1h = \"inf\"\n");
-        let cfg = ServeArgs { config: config.clone(), ..Default::default() }.resolve().unwrap();
-        assert_eq!((cfg.retention, cfg.tier_retention), (Some(30 * DAY), [Some(365 * DAY), Some(0)]));
-        let cfg = ServeArgs { config, retention_5m: Some("400d".into()), ..Default::default() }.resolve().unwrap();
-        assert_eq!(cfg.tier_retention, [Some(400 * DAY), Some(0)], "a flag over the file");
-        assert_eq!(ServeArgs::default().resolve().unwrap().tier_retention, [None, None]);
-        let e = ServeArgs { retention_1h: Some("a year".into()), ..Default::default() }.resolve().unwrap_err().to_string();
-        assert_eq!(e, "retention.1h: invalid duration \"a year\": expected a number and ms, s, m, h, d, w or y (like 30d), or inf");
-    }
-
-    #[test]
-    fn unknown_key_is_named() {
-        let (_dir, config) = config_file("http_adr = \"x\"\n");
-        let err = ServeArgs { config, ..Default::default() }.resolve().unwrap_err().to_string();
-        assert!(err.contains("http_adr"), "{err}");
-    }
-}
+mod tests;

@@ -17,6 +17,14 @@ impl Storage {
         }
     }
 
+    /// Sets how much older than a series' newest sample a write may be and be merged in
+    /// (`--storage.out-of-order-window`); zero refuses them all.
+    pub fn set_out_of_order_window(&self, window: Duration) {
+        for s in &self.shards {
+            s.do_send(shard::SetOutOfOrderWindow(window));
+        }
+    }
+
     /// Downsamples every partition pending at `now_ms` in every shard, for at most `budget` in
     /// each (at least one step); answers whether every shard finished.
     pub async fn downsample_for(&self, now_ms: i64, budget: Duration) -> Result<bool, Error> {

@@ -1,6 +1,7 @@
 //! Backfill: samples older than a series' newest, which an ordinary write refuses as out of
 //! order, merged into the chunks that cover their time. Hinted handoff delivers such samples
-//! to an owner that has taken newer ones since it came back. The series' chunks and sealed
+//! to an owner that has taken newer ones since it came back; with an out-of-order window
+//! (`--storage.out-of-order-window`), every write merges those no older than the window. The series' chunks and sealed
 //! blocks from the first one reaching the oldest new sample on, and its open chunk, are read
 //! (and deleted), merged with the new
 //! samples (a timestamp already stored keeps its value: the same value is a duplicate, another
@@ -10,7 +11,7 @@
 
 use super::write::cuts;
 use super::{column_family, Shard};
-use crate::data::write::{SeriesWrite, WriteOutcome};
+use crate::data::write::{Refused, Rejection, SeriesWrite, WriteOutcome, MAX_REJECTIONS_NAMED};
 use crate::encoding::chunk::XorChunk;
 use crate::storage::family::Family;
 use crate::storage::{Error, PolicyId};
@@ -18,8 +19,9 @@ use rocksdb::WriteBatch;
 
 impl Shard {
     /// Stores `writes` in `policy`: samples newer than a series' newest as `write` does, older
-    /// ones merged into its chunks.
-    pub(super) fn backfill(&mut self, policy: PolicyId, writes: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
+    /// ones merged into its chunks; with a `window` (ms) only those at most that much older,
+    /// the others left to `write`, which refuses them as out of order.
+    pub(super) fn backfill(&mut self, policy: PolicyId, writes: Vec<SeriesWrite>, window: Option<i64>) -> Result<WriteOutcome, Error> {
         let mut newer = Vec::with_capacity(writes.len());
         let mut older = Vec::new();
         for mut w in writes {
@@ -28,8 +30,9 @@ impl Shard {
             let newest = self.find(policy, w.hash, &w.labels).map(|id| (id, &self.series[&id].head)).filter(|(_, h)| !h.is_empty()).map(|(id, h)| (id, h.max_time()));
             if let Some((id, newest)) = newest {
                 let split = w.samples.partition_point(|s| s.0 <= newest);
-                if split > 0 {
-                    older.push((id, w.samples.drain(..split).collect::<Vec<_>>()));
+                let from = window.map_or(0, |window| w.samples.partition_point(|s| s.0 < newest.saturating_sub(window)));
+                if split > from {
+                    older.push((id, w.samples.drain(from..split).collect::<Vec<_>>()));
                 }
             }
             newer.push(w);
@@ -74,6 +77,7 @@ impl Shard {
         // Merge: a stored timestamp keeps its value.
         let mut merged = Vec::with_capacity(stored.len() + samples.len());
         let mut stored = stored.into_iter().peekable();
+        let mut named = false;
         for (t, v) in samples {
             while let Some(s) = stored.next_if(|s| s.0 < t) {
                 merged.push(s);
@@ -84,6 +88,10 @@ impl Shard {
                         out.duplicates += 1;
                     } else {
                         out.rejected += 1;
+                        if !named && out.rejections.len() < MAX_REJECTIONS_NAMED {
+                            named = true;
+                            out.rejections.push(Rejection { series: self.series[&id].labels.to_string(), why: Refused::Duplicate { t } });
+                        }
                     }
                 }
                 _ => {
@@ -144,5 +152,35 @@ mod tests {
         assert_eq!(values_of(&storage, None, "a").await, want, "as stored, after a restart");
         let next = storage.write("db", None, vec![series("a", vec![(newest.0 + 60_000, 1.0), (newest.0 - 60_000, 1.0)])]).await.unwrap();
         assert_eq!((next.accepted, next.rejected), (1, 1), "plain writes go on after the newest sample");
+    }
+
+    const MIN: i64 = 60_000;
+
+    #[actix_web::test]
+    async fn the_out_of_order_window_merges_what_is_inside_and_refuses_what_is_older() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = open(dir.path());
+        storage.create_database("db", None).unwrap();
+        let t = 100 * MIN;
+        let out = storage.write("db", None, vec![series("up", vec![(t, 1.0), (t + MIN, 2.0)])]).await.unwrap();
+        assert_eq!(out.accepted, 2);
+        // Without a window an older sample is refused, as before.
+        let out = storage.write("db", None, vec![series("up", vec![(t + MIN - 1, 9.0)])]).await.unwrap();
+        assert_eq!((out.accepted, out.rejected), (0, 1));
+        storage.set_out_of_order_window(std::time::Duration::from_secs(30 * 60));
+        // Inside the window (newest t + 1 min, so back to t - 29 min): merged in order; 31
+        // minutes older is refused; a newer one appends; an exact duplicate is idempotent.
+        let batch = vec![(t - 31 * MIN, 7.0), (t - 29 * MIN, 3.0), (t + 30_000, 4.0), (t + MIN, 2.0), (t + 2 * MIN, 5.0)];
+        let out = storage.write("db", None, vec![series("up", batch)]).await.unwrap();
+        assert_eq!((out.accepted, out.rejected, out.duplicates), (3, 1, 1), "{out:?}");
+        assert!(out.rejections[0].series.contains("up"), "{:?}", out.rejections);
+        // Another value at a stored time stays refused.
+        let out = storage.write("db", None, vec![series("up", vec![(t, 8.0)])]).await.unwrap();
+        assert_eq!((out.accepted, out.rejected), (0, 1), "{out:?}");
+        let want = [(t - 29 * MIN, 3.0), (t, 1.0), (t + 30_000, 4.0), (t + MIN, 2.0), (t + 2 * MIN, 5.0)];
+        assert_eq!(values_of(&storage, None, "up").await, want.map(|(t, v)| (t, f64::to_bits(v))).to_vec());
+        drop(storage);
+        let storage = open(dir.path());
+        assert_eq!(values_of(&storage, None, "up").await, want.map(|(t, v)| (t, f64::to_bits(v))).to_vec(), "after a restart");
     }
 }

@@ -376,7 +376,7 @@ mod tests {
 
         let odd = scrapes(T0 + 15_000, T0 + 2 * DAY_MS, 30_000);
         let l = labels("a");
-        let out = shard.backfill(POLICY, vec![SeriesWrite { hash: l.stable_hash(), labels: l, samples: odd.clone() }]).unwrap();
+        let out = shard.backfill(POLICY, vec![SeriesWrite { hash: l.stable_hash(), labels: l, samples: odd.clone() }], None).unwrap();
         assert_eq!(out.accepted, odd.len() as u64);
         left.extend(odd);
         left.sort_by_key(|s| s.0);

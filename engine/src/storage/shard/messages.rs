@@ -17,17 +17,31 @@ use std::time::Duration;
 pub struct Write {
     pub policy: PolicyId,
     pub series: Vec<SeriesWrite>,
-    /// Samples older than a series' newest are merged in (see `backfill`), not refused.
+    /// Samples older than a series' newest are merged in (see `backfill`), not refused;
+    /// without it, only those within the out-of-order window are.
     pub backfill: bool,
 }
 
 impl Handler<Write> for Shard {
     type Result = Result<WriteOutcome, Error>;
     fn handle(&mut self, msg: Write, _: &mut Context<Self>) -> Self::Result {
-        match msg.backfill {
-            true => self.backfill(msg.policy, msg.series),
-            false => self.write(msg.policy, msg.series),
+        match (msg.backfill, self.out_of_order_window_ms) {
+            (true, _) => self.backfill(msg.policy, msg.series, None),
+            (false, 0) => self.write(msg.policy, msg.series),
+            (false, window) => self.backfill(msg.policy, msg.series, Some(window)),
         }
+    }
+}
+
+/// Sets the out-of-order window (`--storage.out-of-order-window`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetOutOfOrderWindow(pub Duration);
+
+impl Handler<SetOutOfOrderWindow> for Shard {
+    type Result = ();
+    fn handle(&mut self, SetOutOfOrderWindow(window): SetOutOfOrderWindow, _: &mut Context<Self>) {
+        self.out_of_order_window_ms = window.as_millis().min(i64::MAX as u128) as i64;
     }
 }
 

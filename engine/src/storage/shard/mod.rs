@@ -98,6 +98,9 @@ pub struct Shard {
     seal: seal::SealState,
     downsample: downsample::DownsampleState,
     compact: compact::CompactState,
+    /// How much older than a series' newest sample a written sample may be and still be
+    /// merged in (`--storage.out-of-order-window`, ms); 0 refuses every older one.
+    out_of_order_window_ms: i64,
 }
 
 /// Series by id. Ids are dense (allocated one after another), so a vector indexed by id

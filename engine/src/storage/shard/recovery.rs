@@ -42,6 +42,7 @@ impl Shard {
             seal: super::seal::SealState::at_start(),
             downsample: Default::default(),
             compact: Default::default(),
+            out_of_order_window_ms: 0,
         };
         if migrate {
             s.migrate_chunk_keys().map_err(|e| e.context(format!("shard {index}")))?;
