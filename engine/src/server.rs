@@ -84,7 +84,8 @@ pub async fn run(cfg: config::Config) -> Result<(), StartError> {
     let data = Arc::new(data::Data::new(store, catalog));
     let node = coordinator.as_ref().map(|c| c.node().clone());
     let query_cache = query_cache(&cfg, &storage);
-    let state = http::AppState { data, coordinator, node, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query, query_cache };
+    let info = Arc::new(http::ServerInfo::at_start(&cfg));
+    let state = http::AppState { data, coordinator, node, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query, query_cache, info };
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,

@@ -16,6 +16,7 @@ mod prom_envelope;
 mod prom_format;
 mod prom_params;
 mod prom_series;
+mod prom_status;
 mod query;
 pub mod query_cache;
 mod read;
@@ -23,6 +24,7 @@ mod status;
 mod write;
 
 pub use error::ApiError;
+pub use prom_status::ServerInfo;
 
 use crate::cluster::coordinator::Coordinator;
 use crate::data::Data;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub query: crate::config::QueryLimits,
     /// The range-query cache; none when it is off or this node is one of a cluster.
     pub query_cache: Option<Arc<query_cache::QueryCache>>,
+    /// Start time and flags, for Prometheus' status API.
+    pub info: Arc<ServerInfo>,
 }
 
 impl AppState {
@@ -96,7 +100,11 @@ fn prometheus_api(cfg: &mut web::ServiceConfig) {
         .service(route("/api/v1/status/buildinfo", Authenticated, prom_api::buildinfo))
         .service(route("/api/v1/query_exemplars", Read, prom_api::exemplars))
         .service(route("/api/v1/rules", Authenticated, prom_api::rules))
-        .service(route("/api/v1/alerts", Authenticated, prom_api::alerts));
+        .service(route("/api/v1/alerts", Authenticated, prom_api::alerts))
+        .service(route("/api/v1/status/tsdb", Read, prom_status::tsdb))
+        .service(route("/api/v1/status/flags", Authenticated, prom_status::flags))
+        .service(route("/api/v1/status/runtimeinfo", Authenticated, prom_status::runtime_info))
+        .service(route("/api/v1/format_query", Authenticated, prom_status::format_query));
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
