@@ -21,7 +21,7 @@ use crate::labels::Labels;
 use std::collections::{BTreeMap, HashMap};
 
 /// One entry of a top-N list: a name and its count (Prometheus' `TSDBStat`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Stat {
     pub name: String,
     pub value: u64,

@@ -73,25 +73,36 @@ fn time_range(r: &Ready) -> Result<(i64, i64), PromError> {
     Ok((start, end))
 }
 
-fn stats(list: &[Stat]) -> serde_json::Value {
-    list.iter().map(|s| serde_json::json!({"name": s.name, "value": s.value})).collect()
+/// Prometheus' `TSDBStatus`, its fields in its order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TsdbStatus<'a> {
+    head_stats: HeadStats,
+    series_count_by_metric_name: &'a [Stat],
+    label_value_count_by_label_name: &'a [Stat],
+    memory_in_bytes_by_label_name: &'a [Stat],
+    series_count_by_label_value_pair: &'a [Stat],
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadStats {
+    num_series: u64,
+    num_label_pairs: u64,
+    chunk_count: u64,
+    min_time: i64,
+    max_time: i64,
 }
 
 fn render(s: &Summary) -> String {
-    serde_json::json!({
-        "headStats": {
-            "numSeries": s.num_series,
-            "numLabelPairs": s.num_label_pairs,
-            "chunkCount": s.chunk_count,
-            "minTime": s.min_time,
-            "maxTime": s.max_time,
-        },
-        "seriesCountByMetricName": stats(&s.series_count_by_metric_name),
-        "labelValueCountByLabelName": stats(&s.label_value_count_by_label_name),
-        "memoryInBytesByLabelName": stats(&s.memory_in_bytes_by_label_name),
-        "seriesCountByLabelValuePair": stats(&s.series_count_by_label_value_pair),
-    })
-    .to_string()
+    let status = TsdbStatus {
+        head_stats: HeadStats { num_series: s.num_series, num_label_pairs: s.num_label_pairs, chunk_count: s.chunk_count, min_time: s.min_time, max_time: s.max_time },
+        series_count_by_metric_name: &s.series_count_by_metric_name,
+        label_value_count_by_label_name: &s.label_value_count_by_label_name,
+        memory_in_bytes_by_label_name: &s.memory_in_bytes_by_label_name,
+        series_count_by_label_value_pair: &s.series_count_by_label_value_pair,
+    };
+    serde_json::to_string(&status).expect("plain structs are JSON")
 }
 
 /// `/api/v1/status/tsdb`.
@@ -131,27 +142,45 @@ fn retention(state: &AppState, db: &str) -> String {
     }
 }
 
+/// Prometheus' `RuntimeInfo`, its fields in its order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuntimeInfo {
+    start_time: String,
+    #[serde(rename = "CWD")]
+    cwd: String,
+    reload_config_success: bool,
+    last_config_time: String,
+    corruption_count: i64,
+    goroutine_count: usize,
+    #[serde(rename = "GOMAXPROCS")]
+    gomaxprocs: usize,
+    #[serde(rename = "GOGC")]
+    gogc: String,
+    #[serde(rename = "GODEBUG")]
+    godebug: String,
+    storage_retention: String,
+}
+
 /// `/api/v1/status/runtimeinfo`, with Prometheus' keys: the process' threads stand for
-/// goroutines and the cores for GOMAXPROCS; the configuration is read once, at start;
-/// `storageRetention` is that of `db`'s default policy.
+/// goroutines and the cores for GOMAXPROCS; the configuration is read once, at start; no Go
+/// runtime settings; `storageRetention` is that of `db`'s default policy.
 pub async fn runtime_info(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let started = state.info.started;
-    let started_second = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(started.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
-    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let info = serde_json::json!({
-        "startTime": go_time(started),
-        "CWD": cwd,
-        "reloadConfigSuccess": true,
-        "lastConfigTime": go_time(started_second),
-        "corruptionCount": 0,
-        "goroutineCount": threads(),
-        "GOMAXPROCS": cores,
-        "GOGC": "",
-        "GODEBUG": "",
-        "storageRetention": retention(&state, &r.db),
-    });
-    Ok(Answer::new(info.to_string()))
+    let whole_seconds = started.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let info = RuntimeInfo {
+        start_time: go_time(started),
+        cwd: std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
+        reload_config_success: true,
+        last_config_time: go_time(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(whole_seconds)),
+        corruption_count: 0,
+        goroutine_count: threads(),
+        gomaxprocs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        gogc: String::new(),
+        godebug: String::new(),
+        storage_retention: retention(&state, &r.db),
+    };
+    Ok(Answer::new(serde_json::to_string(&info).expect("plain structs are JSON")))
 }
 
 /// `/api/v1/format_query`: `query` as Prometheus' `Prettify` prints it; a query that does
