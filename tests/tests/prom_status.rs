@@ -239,6 +239,11 @@ fn format_query_runtimeinfo_and_flags_as_prometheus() {
         assert!(v["error"].as_str().unwrap().starts_with("invalid parameter \"query\": "), "{v}");
     }
 
+    // A form-encoded POST, as Prometheus takes it too.
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let a = post_url(&g.url("/api/v1/format_query"), &form, format!("query={}", urlencode("sum(foo)by(job)")).as_bytes());
+    assert_eq!((a.status, a.text()), (200, r#"{"status":"success","data":"sum by (job) (foo)"}"#.to_string()));
+
     let keys = |v: &Value| v.as_object().unwrap_or_else(|| panic!("{v}")).keys().cloned().collect::<Vec<_>>();
     let info = success(&g.url("/api/v1/status/runtimeinfo"));
     assert_eq!(keys(&info), keys(&success(&p.url("/api/v1/status/runtimeinfo"))));
