@@ -279,3 +279,26 @@ fn status_tsdb_through_any_node_of_a_cluster_is_the_single_nodes() {
         }
     }
 }
+
+#[test]
+fn with_auth_status_tsdb_needs_read_and_the_others_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gemini::start(dir.path(), &["--auth-enabled"]);
+    let statement = |q: &str, auth: &str| {
+        let a = g.post(&format!("/query?db=prometheus&q={}{auth}", urlencode(q)), &[], b"");
+        assert_eq!(a.status, 200, "{q}: {}", a.text());
+    };
+    statement("CREATE USER admin WITH PASSWORD 'Adm1n-pass' WITH ALL PRIVILEGES", "");
+    statement("CREATE USER bob WITH PASSWORD 'b0b-pass'", "&u=admin&p=Adm1n-pass");
+    let status = |path: &str, auth: &str| get_json(&g.url(&format!("{path}{auth}"))).0;
+    for path in ["/api/v1/status/tsdb?db=prometheus", "/api/v1/status/flags?x=", "/api/v1/status/runtimeinfo?x=", "/api/v1/format_query?query=up"] {
+        assert_eq!(status(path, ""), 401, "{path} without credentials");
+        assert_eq!(status(path, "&u=admin&p=Adm1n-pass"), 200, "{path} as admin");
+    }
+    assert_eq!(status("/api/v1/status/tsdb?db=prometheus", "&u=bob&p=b0b-pass"), 403, "no READ on prometheus");
+    for path in ["/api/v1/status/flags?x=", "/api/v1/status/runtimeinfo?x=", "/api/v1/format_query?query=up"] {
+        assert_eq!(status(path, "&u=bob&p=b0b-pass"), 200, "{path}: credentials only");
+    }
+    statement("GRANT READ ON prometheus TO bob", "&u=admin&p=Adm1n-pass");
+    assert_eq!(status("/api/v1/status/tsdb?db=prometheus", "&u=bob&p=b0b-pass"), 200, "READ on prometheus");
+}
