@@ -2,8 +2,9 @@
 //! Precedence: flag, then environment variable, then the `--config` file, then the default.
 
 mod duration;
+pub mod flags;
 
-pub use duration::{parse_duration, parse_prometheus_duration, DurationError};
+pub use duration::{format_prometheus_duration, parse_duration, parse_prometheus_duration, DurationError};
 use clap::Args;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -216,6 +217,8 @@ struct FileConfig {
 /// The settings the server runs with, every one resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// The `--config` file read, if any.
+    pub config_file: Option<PathBuf>,
     pub http_addr: String,
     pub data_dir: PathBuf,
     pub shards: usize,
@@ -343,6 +346,7 @@ impl ServeArgs {
         };
         let tier = |name, r: Option<String>| r.map(|r| parse_duration(&r).map_err(|e| Error::TierRetention(name, e))).transpose();
         let cfg = Config {
+            config_file: self.config.clone(),
             http_addr: self.http_addr.or(file.http_addr).unwrap_or_else(|| "127.0.0.1:8086".into()),
             data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| "./data".into()),
             shards: self.shards.or(file.shards).unwrap_or_else(cores),

@@ -90,7 +90,7 @@ pub async fn run(cfg: config::Config) -> Result<(), StartError> {
     let log_file = cfg.query_log.file.as_deref();
     let query_log = http::query_log::QueryLog::open(log_file, cfg.query_log.slow_threshold)
         .map_err(|source| StartError::QueryLog { path: log_file.map(|p| p.display().to_string()).unwrap_or_default(), source })?;
-    let state = http::AppState { data, coordinator, node, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query, query_cache, admin_api: cfg.admin_api, query_log: Arc::new(query_log) };
+    let state = http::AppState { data, coordinator, node, metrics, max_body_bytes: cfg.max_body_bytes, auth: cfg.auth, query: cfg.query, query_cache, admin_api: cfg.admin_api, query_log: Arc::new(query_log), info: Arc::new(http::ServerInfo::at_start(&cfg)) };
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(tls::server_config(cert, key)?),
         None => None,

@@ -60,9 +60,35 @@ pub fn parse_prometheus_duration(s: &str) -> Result<std::time::Duration, Duratio
     Ok(std::time::Duration::from_millis(total))
 }
 
+/// Prometheus' `model.Duration.String` of `ms` milliseconds (not negative): `0s`, `1m30s`,
+/// `2h`, `1w`, `1y`, `1s500ms` (years and weeks only when they divide it exactly).
+pub fn format_prometheus_duration(ms: u64) -> String {
+    const UNITS: [(&str, u64, bool); 7] = [("y", 365 * 86_400_000, true), ("w", 7 * 86_400_000, true), ("d", 86_400_000, false), ("h", 3_600_000, false), ("m", 60_000, false), ("s", 1000, false), ("ms", 1, false)];
+    if ms == 0 {
+        return "0s".to_string();
+    }
+    let (mut rest, mut out) = (ms, String::new());
+    for (unit, size, exact) in UNITS {
+        if (exact && rest % size != 0) || rest < size {
+            continue;
+        }
+        out.push_str(&format!("{}{unit}", rest / size));
+        rest %= size;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prometheus_durations_formatted_as_prometheus_prints_them() {
+        let cases = [(0, "0s"), (90_000, "1m30s"), (7_200_000, "2h"), (86_400_000, "1d"), (7 * 86_400_000, "1w"), (365 * 86_400_000, "1y"), (1_500, "1s500ms"), (90 * 86_400_000, "90d"), (366 * 86_400_000, "366d"), (14 * 86_400_000 + 1, "14d1ms")];
+        for (ms, text) in cases {
+            assert_eq!(format_prometheus_duration(ms), text, "{ms}");
+        }
+    }
 
     #[test]
     fn prometheus_durations() {

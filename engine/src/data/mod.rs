@@ -10,12 +10,14 @@
 //! the two.
 //! The interface's own vocabulary lives here too: `write` (what a write hands over and
 //! answers), `tier` (reads of a downsampled tier), `schema` (policies, databases, metric metadata, fields), `users`, `generation`
-//! (per-database change counters, for caches of answers), and the errors
+//! (per-database change counters, for caches of answers), `cardinality` (the figures of
+//! Prometheus' `/api/v1/status/tsdb`, computed from `select`), and the errors
 //! (`StoreError`: why a store could not do it; `Error`: that, or a cluster's failure). Stored
 //! pieces are `encoding::piece`'s.
 //! This module names no implementation: it imports nothing of `storage`, `cluster`, `http`,
 //! `exec` or `promql`.
 
+pub mod cardinality;
 mod catalog;
 pub mod generation;
 mod stream;

@@ -17,6 +17,7 @@ mod prom_envelope;
 mod prom_format;
 mod prom_params;
 mod prom_series;
+mod prom_status;
 mod query;
 pub mod query_cache;
 pub mod query_log;
@@ -25,6 +26,7 @@ mod status;
 mod write;
 
 pub use error::ApiError;
+pub use prom_status::ServerInfo;
 
 use crate::cluster::coordinator::Coordinator;
 use crate::data::Data;
@@ -54,6 +56,8 @@ pub struct AppState {
     /// Whether Prometheus' admin API is served (`--web.enable-admin-api`).
     pub admin_api: bool,
     pub query_log: Arc<query_log::QueryLog>,
+    /// Start time and flags, for Prometheus' status API.
+    pub info: Arc<ServerInfo>,
 }
 
 impl AppState {
@@ -104,7 +108,11 @@ fn prometheus_api(cfg: &mut web::ServiceConfig) {
         .service(route("/api/v1/alerts", Authenticated, prom_api::alerts))
         .service(route("/api/v1/admin/tsdb/delete_series", Admin, prom_admin::delete_series))
         .service(route("/api/v1/admin/tsdb/clean_tombstones", Admin, prom_admin::clean_tombstones))
-        .service(route("/api/v1/admin/tsdb/snapshot", Admin, prom_admin::snapshot));
+        .service(route("/api/v1/admin/tsdb/snapshot", Admin, prom_admin::snapshot))
+        .service(route("/api/v1/status/tsdb", Read, prom_status::tsdb))
+        .service(route("/api/v1/status/flags", Authenticated, prom_status::flags))
+        .service(route("/api/v1/status/runtimeinfo", Authenticated, prom_status::runtime_info))
+        .service(route("/api/v1/format_query", Authenticated, prom_status::format_query));
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -68,7 +68,7 @@ fn prom_error(e: promql::Error, instant: bool) -> PromError {
 }
 
 /// The `query` parameter parsed (once per request).
-fn parse(r: &Ready, instant: bool) -> Result<Parsed, PromError> {
+pub(super) fn parse(r: &Ready, instant: bool) -> Result<Parsed, PromError> {
     promql::build::parse(r.form.value("query")).map_err(|e| prom_error(e.into(), instant))
 }
 

@@ -36,7 +36,7 @@ fn limit(r: &Ready) -> Result<Option<usize>, PromError> {
 }
 
 /// Every `match[]`, parsed; `wrap` words a parse error as the endpoint does.
-fn selectors(r: &Ready, wrap: impl Fn(ParamError) -> PromError) -> Result<Vec<Vec<Matcher>>, PromError> {
+pub(super) fn selectors(r: &Ready, wrap: impl Fn(ParamError) -> PromError) -> Result<Vec<Vec<Matcher>>, PromError> {
     r.form.values("match[]").into_iter().map(|text| crate::promql::selector::parse(text).map_err(|e| wrap(e.into()))).collect()
 }
 

@@ -64,6 +64,11 @@ pub fn parse(text: &str) -> Result<Parsed, EvalError> {
 }
 
 impl Parsed {
+    /// The query as Prometheus' `parser.Prettify` prints it (`pretty`).
+    pub fn pretty(&self) -> String {
+        super::pretty::pretty(&self.0)
+    }
+
     /// The plan for `span`.
     pub fn plan(&self, span: Span) -> Result<Plan, EvalError> {
         let mut builder = Builder { span, reads: Vec::new() };

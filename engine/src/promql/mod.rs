@@ -17,6 +17,7 @@ mod fused;
 pub mod functions;
 pub mod gofmt;
 pub mod plan;
+pub mod pretty;
 pub mod run;
 pub mod selector;
 pub mod tier;
