@@ -53,6 +53,12 @@ pub struct GeminiClusterSpec {
     /// finer data (`retention`, then the 5-minute tier).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downsampled_retention: Option<DownsampledRetentionSpec>,
+    /// How much older than its series' newest sample a written sample may be and still be
+    /// stored, merged in (Prometheus' `out_of_order_time_window`), as a number and a unit (for
+    /// example `30m`); unset, every older sample is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h|d|w|y)$"))]
+    pub out_of_order_window: Option<String>,
     /// Databases created at start; Prometheus writes to the first one.
     #[serde(default = "default_databases")]
     #[schemars(length(min = 1))]

@@ -74,6 +74,11 @@ pub fn engine_config(gc: &GeminiCluster) -> Result<String, String> {
     for (key, value) in downsampled_retention(gc)? {
         table.insert(key.into(), value.into());
     }
+    if let Some(window) = &gc.spec.out_of_order_window {
+        let mut storage = toml::Table::new();
+        storage.insert("out_of_order_window".into(), window.clone().into());
+        table.insert("storage".into(), storage.into());
+    }
     let mut cluster = toml::Table::new();
     cluster.insert("peers_file".into(), format!("{CONFIG_DIR}/{PEERS_FILE}").into());
     cluster.insert("replication_factor".into(), i64::from(gc.spec.replication_factor).into());
@@ -514,6 +519,14 @@ mod tests {
         assert_eq!(refused("{fiveMinutes: 0s, oneHour: 1y}"), "spec.downsampledRetention.oneHour (1y) must not be shorter than spec.downsampledRetention.fiveMinutes: a tier answers where the finer data is gone", "0s is forever");
         assert_eq!(refused("{oneHour: 30m}"), "spec.downsampledRetention.oneHour: \"30m\" is under an hour (inf or 0s keeps data forever)");
         assert_eq!(refused("{oneHour: forever}"), "spec.downsampledRetention.oneHour: \"forever\" is not a number and a unit (ms, s, m, h, d, w, y) or inf");
+    }
+
+    #[test]
+    fn the_out_of_order_window_reaches_the_engine_config() {
+        let gc = cluster(&MINIMAL.replace("spec: {image: 'gemini:0.1.0'}", "spec: {image: 'gemini:0.1.0', outOfOrderWindow: 30m}"));
+        let config = engine_config(&gc).unwrap();
+        assert!(config.contains("[storage]\nout_of_order_window = \"30m\"\n"), "{config}");
+        assert!(!engine_config(&cluster(MINIMAL)).unwrap().contains("out_of_order_window"), "unset by default");
     }
 
     #[test]

@@ -245,6 +245,7 @@ fn cluster_chart_renders_a_valid_gemini_cluster() {
             assert_eq!(parsed.spec.retention, "90d");
             let tiers = parsed.spec.downsampled_retention.as_ref().expect("downsampledRetention");
             assert_eq!((tiers.five_minutes.as_deref(), tiers.one_hour.as_deref()), (Some("365d"), Some("inf")));
+            assert_eq!(parsed.spec.out_of_order_window.as_deref(), Some("30m"));
             assert!(parsed.spec.auth.enabled);
             assert_eq!(parsed.spec.service_monitor.labels["release"], "kube-prometheus-stack");
             let dashboard = docs.iter().find(|d| d["kind"] == "ConfigMap").expect("the dashboard ConfigMap");
@@ -255,6 +256,7 @@ fn cluster_chart_renders_a_valid_gemini_cluster() {
             assert_eq!(kinds(&docs), ["ConfigMap", "GeminiCluster"], "the dashboard and the cluster; the operator makes the rest");
         } else {
             assert_eq!(parsed.spec.downsampled_retention, None, "no tier durations by default");
+            assert_eq!(parsed.spec.out_of_order_window, None, "no out-of-order window by default");
             assert_eq!(kinds(&docs), ["GeminiCluster"], "the dashboard is off by default");
         }
     }
