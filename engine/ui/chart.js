@@ -101,11 +101,13 @@ const Chart = (() => {
       const box = chart.getBoundingClientRect();
       const px = (event.clientX - box.left) / box.width * WIDTH;
       const t = start + (px - LEFT) / (WIDTH - LEFT - RIGHT) * (end - start);
-      const at = Math.round((t - start) / (step * 1000)) * step * 1000 + start;
-      const rows = series.map((s, i) => ({ s, i, p: s.points.find(p => Math.abs(p[0] - at) < step * 500) }))
-        .filter(r => r.p && (only === null || only === r.i))
+      // The sample time nearest the pointer, and every shown series' value at that time.
+      const shown = series.filter((s, i) => only === null || only === i);
+      let at = null;
+      for (const s of shown) for (const [pt] of s.points) if (at === null || Math.abs(pt - t) < Math.abs(at - t)) at = pt;
+      const rows = shown.map(s => ({ s, p: s.points.find(p => p[0] === at) })).filter(r => r.p)
         .sort((a, b) => b.p[1] - a.p[1]).slice(0, 12);
-      if (!rows.length || px < LEFT) { tooltip.hidden = true; cursor.setAttribute('visibility', 'hidden'); return; }
+      if (!rows.length || px < LEFT || px > WIDTH - RIGHT) { tooltip.hidden = true; cursor.setAttribute('visibility', 'hidden'); return; }
       cursor.setAttribute('x1', x(at)); cursor.setAttribute('x2', x(at)); cursor.setAttribute('visibility', 'visible');
       tooltip.replaceChildren(el('div', {}, Gemini.formatTime(at)), ...rows.map(r =>
         el('div', {}, el('span', { class: 'swatch', style: `background:${r.s.color}` }), `${r.s.label}: ${r.p[1]}`)));
