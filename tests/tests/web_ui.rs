@@ -2,9 +2,10 @@
 //! binary, runs their scripts, and the test reads the DOM it dumps (screenshots go under the
 //! test's temp dir). A Prometheus `/graph?g0.expr=…` link draws the series written here with
 //! their labels, the table tab shows their pinned instant values, a bad query shows the API's
-//! parse error in a red box, the databases page lists a database the test created, and with
-//! auth on the page asks for credentials, then shows what the user may read and the 403 of
-//! what not. Without `chromium` (`.ci/run` installs it) the tests fail.
+//! parse error in a red box, the databases page lists a database the test created, the cluster
+//! page shows a dead peer with its error and hinted-handoff backlog (as /health and /metrics
+//! give them), and with auth on the page asks for credentials, then shows what the user may
+//! read and the 403 of what not. Without `chromium` (`.ci/run` installs it) the tests fail.
 
 use std::path::Path;
 use std::process::Command;
@@ -173,4 +174,63 @@ fn with_auth_the_page_asks_for_credentials_and_shows_what_the_user_may_read() {
     let dom = browse(dir.path(), &signed_in("/graph?db=secret&g0.expr=ui_temperature&g0.tab=1"), None);
     let alerts = texts(&dom, r#"<div class="alert alert-danger" role="alert">"#);
     assert_eq!(alerts, [r#"Error executing query: "reader" user is not authorized to read from database "secret""#], "{dom}");
+}
+
+/// The cells of the table row whose first cell is `first`, tags stripped.
+fn row(dom: &str, first: &str) -> Vec<String> {
+    let start = dom.find(&format!(">{first}</td>")).unwrap_or_else(|| panic!("no row {first}: {dom}"));
+    let rest = &dom[start + 1..];
+    let cells = &rest[..rest.find("</tr>").unwrap()];
+    cells.split("</td>").filter(|c| !c.is_empty()).map(|c| {
+        let mut text = String::new();
+        let mut in_tag = false;
+        for ch in c.chars() {
+            match ch {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                _ if !in_tag => text.push(ch),
+                _ => {}
+            }
+        }
+        text
+    }).collect()
+}
+
+#[test]
+fn cluster_page_shows_the_peers_and_the_handoff_backlog() {
+    std::env::set_var("GEMINI_CLUSTER_SECRET", "web-ui-test-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let dead = format!("127.0.0.1:{}", free_port()); // nothing listens here
+    let (a_port, b_port) = (free_port(), free_port());
+    let (a_name, b_name) = (format!("127.0.0.1:{a_port}"), format!("127.0.0.1:{b_port}"));
+    let peers = [a_name.as_str(), b_name.as_str(), dead.as_str()].join(",");
+    let node = |port: u16, me: &str, data: &str| {
+        Gemini::start_on(port, &dir.path().join(data), &["--cluster.self", me, "--cluster.peers", &peers, "--cluster.replication-factor", "2"])
+    };
+    let _b = node(b_port, &b_name, "b");
+    let a = node(a_port, &a_name, "a");
+    let health = || -> serde_json::Value { serde_json::from_slice(&a.get("/health").body).unwrap() };
+    let reachable = |h: &serde_json::Value, name: &str| h["peers"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["reachable"].clone();
+    wait_until("b reachable and the dead peer not", Duration::from_secs(15), || {
+        let h = health();
+        reachable(&h, &b_name) == true && reachable(&h, &dead) == false
+    });
+    // Two copies of each series: where the dead peer owns one, the third node takes it and
+    // holds it for the peer (hinted handoff). Of 40 series, some are this node's to hold
+    // (each with a chance of about 1/3; none of 40 with one of about 1e-7).
+    let hosts: Vec<String> = (0..40).map(|i| format!("h{i}")).collect();
+    let t = now_s() * 1000 - 60_000;
+    let timeseries = hosts.iter().map(|h| series(&[("__name__", "ui_load"), ("host", h)], &[(t, 1.0)])).collect();
+    let w = a.write("prometheus", &proto::prometheus::WriteRequest { timeseries, metadata: vec![] });
+    assert_eq!(w.status, 204, "{}", w.text());
+
+    let dom = browse(dir.path(), &a.url("/cluster"), Some("cluster"));
+    let h = health();
+    let error = h["peers"].as_array().unwrap().iter().find(|p| p["name"] == dead.as_str()).unwrap()["error"].as_str().unwrap().to_string();
+    let metrics = a.get("/metrics").text();
+    let backlog = metrics.lines().find_map(|l| l.strip_prefix(&format!("gemini_cluster_handoff_pending_series{{peer=\"{dead}\"}} "))).expect("the dead peer's backlog").to_string();
+    assert_ne!(backlog, "0", "series held for the dead peer: {metrics}");
+    assert_eq!(row(&dom, &dead), [dead.clone(), "unreachable".into(), error, backlog], "{dom}");
+    assert_eq!(row(&dom, &b_name)[..2], [b_name.clone(), "reachable".to_string()], "{dom}");
+    assert_eq!(row(&dom, &a_name)[..2], [a_name.clone(), "reachable".to_string()], "{dom}");
 }
