@@ -27,7 +27,7 @@ pub fn bin(name: &str) -> PathBuf {
     assert!(path.exists(), "{} is missing: run `cargo build --release --bins` first", path.display());
     let built = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap();
     let sources: &[&str] = match name {
-        "gemini" => &["engine/src", "engine/Cargo.toml", "proto"],
+        "gemini" => &["engine/src", "engine/ui", "engine/Cargo.toml", "proto"],
         "gemini-operator" | "crdgen" => &["operator/src", "operator/Cargo.toml"],
         _ => &[],
     };

@@ -23,6 +23,7 @@ pub mod query_cache;
 pub mod query_log;
 mod read;
 mod status;
+mod ui;
 mod write;
 
 pub use error::ApiError;
@@ -131,6 +132,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/internal/v1/series").route(web::post().to(internal::series)))
         .service(endpoint("/internal/v1/select_tier").route(web::post().to(internal::select_tier)))
         .service(endpoint("/internal/v1/catalog").route(web::post().to(internal::catalog)))
+        .configure(ui::configure)
         .default_service(web::to(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").error_response()
         }));
