@@ -132,6 +132,22 @@ fn graph_link_draws_the_series_and_the_table_shows_their_values() {
 }
 
 #[test]
+fn cardinality_and_status_pages_show_what_the_status_api_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gemini::start(&dir.path().join("data"), &["--query.slow-threshold", "3s"]);
+    write_temperatures(&g, "prometheus");
+    let dom = browse(dir.path(), &g.url("/tsdb-status"), Some("tsdb-status"));
+    // Two series of one metric, 20 samples each (one chunk each), three label pairs.
+    assert_eq!(row(&dom, "ui_temperature"), ["ui_temperature", "2"], "series by metric name: {dom}");
+    assert_eq!(row(&dom, "room=kitchen"), ["room=kitchen", "1"], "series by label pair: {dom}");
+    let section = &dom[dom.find("Head Stats").unwrap_or_else(|| panic!("no head stats: {dom}"))..];
+    assert_eq!(texts(section, "<td>")[..3], ["2", "2", "3"], "series, chunks, label pairs: {section}");
+    let dom = browse(dir.path(), &g.url("/status"), Some("status"));
+    assert_eq!(row(&dom, "query.slow-threshold"), ["query.slow-threshold", "3s"], "the flag as the server runs with it: {dom}");
+    assert!(row(&dom, "storageRetention").len() == 2, "runtime information: {dom}");
+}
+
+#[test]
 fn databases_page_lists_the_databases_and_their_policies() {
     let dir = tempfile::tempdir().unwrap();
     let g = Gemini::start(&dir.path().join("data"), &[]);
