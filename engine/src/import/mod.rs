@@ -76,7 +76,7 @@ pub struct RemoteReadArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("--start {start} is after --end {end}")]
-    EmptyRange { start: i64, end: i64 },
+    EmptyRange { start: String, end: String },
     #[error("--parallel and --batch must be at least 1")]
     Zero,
     #[error("--match {selector}: {why}")]
@@ -124,8 +124,12 @@ pub fn slices(start: i64, end: i64, length: i64) -> Vec<(i64, i64)> {
 
 /// A slice as the user reads it: its RFC 3339 ends.
 pub fn slice_name((from, to): (i64, i64)) -> String {
-    let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).map_or(ms.to_string(), |t| t.to_string());
-    format!("{}..{}", at(from), at(to))
+    format!("{}..{}", rfc3339(from), rfc3339(to))
+}
+
+/// A time (ms) in RFC 3339, UTC.
+fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or(ms.to_string(), |t| t.to_string())
 }
 
 /// Runs `gemini import`.
@@ -133,7 +137,7 @@ pub fn run(args: ImportArgs) -> Result<(), Error> {
     match args.source {
         Source::RemoteRead(args) => {
             if args.start > args.end {
-                return Err(Error::EmptyRange { start: args.start, end: args.end });
+                return Err(Error::EmptyRange { start: rfc3339(args.start), end: rfc3339(args.end) });
             }
             if args.parallel == 0 || args.batch == 0 {
                 return Err(Error::Zero);

@@ -12,13 +12,18 @@ pub struct Progress {
     pub slices: usize,
     pub series: u64,
     pub samples: u64,
+    failed: usize,
     terminal: bool,
     drawn: Option<Instant>,
 }
 
 impl Progress {
     pub fn new(total_slices: usize) -> Progress {
-        Progress { started: Instant::now(), total_slices, slices: 0, series: 0, samples: 0, terminal: std::io::stderr().is_terminal(), drawn: None }
+        let mut progress = Progress { started: Instant::now(), total_slices, slices: 0, series: 0, samples: 0, failed: 0, terminal: std::io::stderr().is_terminal(), drawn: None };
+        if progress.terminal {
+            progress.draw();
+        }
+        progress
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -49,13 +54,22 @@ impl Progress {
         }
     }
 
+    /// A slice failed: counted, named in the end.
+    pub fn slice_failed(&mut self) {
+        self.failed += 1;
+        if self.terminal {
+            self.draw();
+        }
+    }
+
     fn draw(&mut self) {
         self.drawn = Some(Instant::now());
         let eta = match self.slices {
             0 => "?".to_string(),
             done => format!("{:.0}s", self.elapsed().as_secs_f64() / done as f64 * (self.total_slices - done) as f64),
         };
-        let line = format!("slices {}/{}  series {}  samples {}  {:.0} samples/s  ETA {eta}", self.slices, self.total_slices, self.series, self.samples, self.rate());
+        let failed = if self.failed > 0 { format!(" ({} failed)", self.failed) } else { String::new() };
+        let line = format!("slices {}/{}{failed}  series {}  samples {}  {:.0} samples/s  ETA {eta}", self.slices, self.total_slices, self.series, self.samples, self.rate());
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r{line}\x1b[K");
         let _ = err.flush();
@@ -63,7 +77,10 @@ impl Progress {
 
     /// The closing summary.
     pub fn summary(&self, skipped: usize) -> String {
-        let skipped = if skipped > 0 { format!(" ({skipped} skipped as done before)") } else { String::new() };
+        let mut skipped = if skipped > 0 { format!(" ({skipped} skipped as done before)") } else { String::new() };
+        if self.failed > 0 {
+            skipped.push_str(&format!(", {} failed", self.failed));
+        }
         format!(
             "{}imported {} slices{skipped}: {} series, {} samples in {:.1}s, {:.0} samples/s",
             if self.terminal { "\n" } else { "" },

@@ -118,8 +118,10 @@ pub async fn copy(args: RemoteReadArgs, selectors: Vec<Vec<Matcher>>) -> Result<
     let mut state = args.state.as_deref().map(State::load).transpose().map_err(state_error)?;
     let all = slices(args.start, args.end, args.slice.as_millis().min(i64::MAX as u128) as i64);
     let todo: Vec<(i64, i64)> = all.iter().copied().filter(|s| !state.as_ref().is_some_and(|st| st.is_done(*s))).collect();
-    let client = awc::Client::builder().timeout(Duration::from_secs(300)).finish();
-    let target = Target::new(client.clone(), &args.to, args.db.as_deref(), args.rp.as_deref());
+    // awc's timeout bounds a request until its whole answer is read: a slice's streamed answer
+    // is read while its batches are written, so the source gets an hour, each write 5 minutes.
+    let client = awc::Client::builder().timeout(Duration::from_secs(3600)).finish();
+    let target = Target::new(awc::Client::builder().timeout(Duration::from_secs(300)).finish(), &args.to, args.db.as_deref(), args.rp.as_deref());
     let run = Run { args: &args, selectors: &selectors, client, target, progress: RefCell::new(Progress::new(todo.len())) };
     let run = &run;
     let mut finished = futures_util::stream::iter(todo.iter().map(|&slice| async move { (slice, run.slice(slice).await) })).buffer_unordered(args.parallel);
@@ -134,7 +136,10 @@ pub async fn copy(args: RemoteReadArgs, selectors: Vec<Vec<Matcher>>) -> Result<
                 }
                 run.progress.borrow_mut().slice_done(&slice_name(slice), series, samples);
             }
-            Err(e) => failed.push((slice, e)),
+            Err(e) => {
+                run.progress.borrow_mut().slice_failed();
+                failed.push((slice, e));
+            }
         }
     }
     drop(finished);
