@@ -195,3 +195,37 @@ fn the_import_path_merges_history_and_refuses_another_value_at_a_stored_time() {
     let a = g.post("/api/v1/import", &v2, &wr(vec![]));
     assert_eq!(a.status, 415, "{}", a.text());
 }
+
+#[test]
+fn from_another_gemini_into_one_with_auth_needs_the_write_grant() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let source = Gemini::start(d1.path(), &[]);
+    let t = (now_s() - 7200) * 1000 / 60_000 * 60_000;
+    let samples: Vec<(i64, f64)> = (0..60).map(|i| (t + i * 60_000, i as f64 / 3.0)).collect();
+    let req = pb::WriteRequest { timeseries: vec![series(&[("__name__", "imp_moved"), ("job", "x")], &samples)], metadata: vec![] };
+    assert_eq!(source.post("/api/v1/write", &PROTO_HEADERS, &write_body(&req)).status, 204);
+    let g = Gemini::start(d2.path(), &["--auth-enabled"]);
+    let admin = [("Authorization", "Token admin:a")];
+    assert_eq!(g.post(&format!("/query?q={}", urlencode("CREATE USER admin WITH PASSWORD 'a' WITH ALL PRIVILEGES")), &[], b"").status, 200);
+    let setup = "CREATE USER importer WITH PASSWORD 'i'; GRANT WRITE ON prometheus TO importer";
+    assert_eq!(g.post(&format!("/query?q={}", urlencode(setup)), &admin, b"").status, 200);
+    let run = |user: &[&str]| {
+        let out = Command::new(bin("gemini"))
+            .args(["import", "remote-read", "--from", &source.url("/api/v1/read"), "--to", &g.url(""), "--start", &(t / 1000).to_string(), "--end", &(t / 1000 + 3600).to_string()])
+            .args(user)
+            .env_remove("GEMINI_USERNAME")
+            .env_remove("GEMINI_PASSWORD")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = run(&[]);
+    assert!(!ok && err.contains("401"), "{err}");
+    let (ok, err) = run(&["--username", "importer", "--password", "i"]);
+    assert!(ok, "{err}");
+    assert!(err.contains("60 samples"), "{err}");
+    let body = snappy_message(&pb::ReadRequest { queries: vec![everything()], accepted_response_types: vec![] }).unwrap();
+    let a = g.post("/api/v1/read", &[PROTO_HEADERS[0], PROTO_HEADERS[1], admin[0]], &body);
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(to_series(decode_samples(&a.body).results.remove(0).timeseries), source.read_samples("prometheus", everything()));
+}

@@ -51,18 +51,20 @@ impl Batcher {
 pub struct Target {
     client: awc::Client,
     url: String,
+    /// User and password, sent as basic auth.
+    credentials: Option<(String, String)>,
 }
 
 impl Target {
     /// `<to>/api/v1/import` with `db` and `rp` when given.
-    pub fn new(client: awc::Client, to: &str, db: Option<&str>, rp: Option<&str>) -> Target {
+    pub fn new(client: awc::Client, to: &str, db: Option<&str>, rp: Option<&str>, credentials: Option<(String, String)>) -> Target {
         let params: Vec<(&str, &str)> = [("db", db), ("rp", rp)].into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
         let query = serde_urlencoded::to_string(params).unwrap_or_default();
         let mut url = format!("{}/api/v1/import", to.trim_end_matches('/'));
         if !query.is_empty() {
             url = format!("{url}?{query}");
         }
-        Target { client, url }
+        Target { client, url, credentials }
     }
 
     /// Sends one request; Ok once Gemini answered 2xx. A refusal (4xx) is not retried.
@@ -73,9 +75,11 @@ impl Target {
             if attempt > 0 {
                 actix_web::rt::time::sleep(Duration::from_millis(500 << attempt)).await;
             }
-            let sent = self
-                .client
-                .post(&self.url)
+            let mut request = self.client.post(&self.url);
+            if let Some((user, password)) = &self.credentials {
+                request = request.basic_auth(user, password);
+            }
+            let sent = request
                 .insert_header(("Content-Type", "application/x-protobuf"))
                 .insert_header(("Content-Encoding", "snappy"))
                 .insert_header(("X-Prometheus-Remote-Write-Version", "0.1.0"))
@@ -128,7 +132,7 @@ mod tests {
     #[actix_web::test]
     async fn the_import_url_names_database_and_policy_when_given() {
         let client = awc::Client::default;
-        assert_eq!(Target::new(client(), "http://g:8086/", None, None).url, "http://g:8086/api/v1/import");
-        assert_eq!(Target::new(client(), "http://g:8086", Some("my db"), Some("rp")).url, "http://g:8086/api/v1/import?db=my+db&rp=rp");
+        assert_eq!(Target::new(client(), "http://g:8086/", None, None, None).url, "http://g:8086/api/v1/import");
+        assert_eq!(Target::new(client(), "http://g:8086", Some("my db"), Some("rp"), None).url, "http://g:8086/api/v1/import?db=my+db&rp=rp");
     }
 }

@@ -45,6 +45,12 @@ pub struct RemoteReadArgs {
     /// Retention policy to import into [default: the database's default].
     #[arg(long)]
     pub rp: Option<String>,
+    /// User for Gemini (`--to`), when it runs with auth: it needs the WRITE grant on --db.
+    #[arg(long, env = "GEMINI_USERNAME")]
+    pub username: Option<String>,
+    /// That user's password.
+    #[arg(long, env = "GEMINI_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
     /// First time to copy: RFC 3339 (2026-12-01T00:00:00Z) or Unix seconds.
     #[arg(long, value_parser = parse_time)]
     pub start: i64,

@@ -121,7 +121,8 @@ pub async fn copy(args: RemoteReadArgs, selectors: Vec<Vec<Matcher>>) -> Result<
     // awc's timeout bounds a request until its whole answer is read: a slice's streamed answer
     // is read while its batches are written, so the source gets an hour, each write 5 minutes.
     let client = awc::Client::builder().timeout(Duration::from_secs(3600)).finish();
-    let target = Target::new(awc::Client::builder().timeout(Duration::from_secs(300)).finish(), &args.to, args.db.as_deref(), args.rp.as_deref());
+    let credentials = args.username.clone().map(|u| (u, args.password.clone().unwrap_or_default()));
+    let target = Target::new(awc::Client::builder().timeout(Duration::from_secs(300)).finish(), &args.to, args.db.as_deref(), args.rp.as_deref(), credentials);
     let run = Run { args: &args, selectors: &selectors, client, target, progress: RefCell::new(Progress::new(todo.len())) };
     let run = &run;
     let mut finished = futures_util::stream::iter(todo.iter().map(|&slice| async move { (slice, run.slice(slice).await) })).buffer_unordered(args.parallel);
