@@ -62,8 +62,10 @@ async fn read(client: &awc::Client, url: &str, matchers: &[Matcher], (from, to):
         return Err(format!("{url}: {status} {}", text.trim()));
     }
     if response.headers().get("Content-Type").is_some_and(|t| t.as_bytes().starts_with(b"application/x-streamed-protobuf")) {
+        tracing::debug!(from, to, "streamed chunks");
         return Ok(Answer::Streamed(Frames::new(response)));
     }
+    tracing::debug!(from, to, "samples");
     let whole = response.body().limit(1 << 31).await.map_err(|e| format!("{url}: {e}"))?;
     Ok(Answer::Whole(decode_response(&whole).map_err(|e| format!("{url}: SAMPLES answer: {e}"))?.into()))
 }
@@ -159,4 +161,43 @@ pub async fn copy(args: RemoteReadArgs, selectors: Vec<Vec<Matcher>>) -> Result<
     }
     failed.sort();
     Err(Error::Slices { total: todo.len(), failed: failed.into_iter().map(|(s, e)| format!("{}: {e}", slice_name(s))).collect() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::read::{encode_response, timeseries};
+    use proto::prometheus as pb;
+
+    /// A source that answers SAMPLES whatever is asked (as Prometheus before 2.13 does).
+    #[actix_web::test]
+    async fn a_samples_answer_is_taken_when_the_source_does_not_stream() {
+        let labels = Labels::from_sorted([("__name__", "up"), ("job", "a")]);
+        let answer = encode_response(&pb::ReadResponse { results: vec![pb::QueryResult { timeseries: vec![timeseries(&labels, vec![(5, 1.5), (9, f64::NAN)])] }] }).unwrap();
+        let server = actix_web::HttpServer::new(move || {
+            let answer = answer.clone();
+            let handler = move || {
+                let answer = answer.clone();
+                async move { actix_web::HttpResponse::Ok().content_type("application/x-protobuf").body(answer) }
+            };
+            actix_web::App::new().route("/read", actix_web::web::post().to(handler))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let matchers = vec![Matcher::from_wire(0, "__name__", "up").unwrap()];
+        let mut got = read(&awc::Client::default(), &format!("http://127.0.0.1:{port}/read"), &matchers, (0, 10)).await.unwrap();
+        assert!(matches!(got, Answer::Whole(_)), "a SAMPLES answer");
+        let (l, s) = got.next().await.unwrap().unwrap();
+        assert_eq!(l, labels);
+        assert_eq!(s[0], (5, 1.5));
+        assert!(s.len() == 2 && s[1].0 == 9 && s[1].1.is_nan(), "{s:?}");
+        assert!(got.next().await.unwrap().is_none());
+        handle.stop(false).await;
+    }
 }
