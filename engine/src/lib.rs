@@ -18,6 +18,7 @@ pub mod encoding;
 pub mod exec;
 pub mod hash_slots;
 pub mod http;
+pub mod import;
 pub mod index;
 pub mod labels;
 pub mod metrics;

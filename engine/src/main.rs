@@ -1,4 +1,5 @@
-//! The `gemini` binary: `gemini serve` runs the server, `gemini bench` loads one.
+//! The `gemini` binary: `gemini serve` runs the server, `gemini bench` loads one, `gemini
+//! import` copies history into one.
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,9 @@ enum Command {
     /// Load a running server with a node_exporter-shaped remote write workload and report
     /// samples/s, latency, bytes per sample and the server's peak RSS.
     Bench(engine::bench::BenchArgs),
+    /// Copy history into a running Gemini through its import path (`/api/v1/import`), which
+    /// merges it into series that already hold newer samples.
+    Import(engine::import::ImportArgs),
 }
 
 fn main() {
@@ -35,6 +39,7 @@ fn main() {
             Err(e) => Err(e.into()),
         },
         Command::Bench(args) => engine::bench::run(args).map_err(Into::into),
+        Command::Import(args) => engine::import::run(args).map_err(Into::into),
     };
     if let Err(e) = result {
         eprintln!("gemini: {e}");

@@ -3,7 +3,8 @@
 //! an owner that does not answer within its budget is marked down and its copy goes to the
 //! next node in hash order, which keeps a hint and hands the copy over once the owner is back
 //! (`handoff`); the write succeeds only when every series has its replication-factor copies.
-//! Retries are harmless: a sample stored again is a duplicate, not a second sample. A read
+//! Retries are harmless: a sample stored again is a duplicate, not a second sample. An import
+//! (`SeriesStore::import`) is placed the same way, each copy merged in. A read
 //! asks every node not marked down for its own series, which each streams in label order, and
 //! merges the streams with this node's as they come (`merge`: a series at a time, one sample
 //! per timestamp, memory for a series and a frame per node); nodes it passed over or that did
@@ -123,6 +124,15 @@ impl Coordinator {
 
     /// Writes every series to its replication-factor owners; see the module doc.
     pub async fn write(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, fields: &FieldPairs) -> Result<WriteOutcome, Error> {
+        self.place(db, rp, series, fields, false).await
+    }
+
+    /// `write`, except that every copy merges older samples in (`CopyKind::Imported`).
+    pub async fn import(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
+        self.place(db, rp, series, &FieldPairs::new(), true).await
+    }
+
+    async fn place(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, fields: &FieldPairs, import: bool) -> Result<WriteOutcome, Error> {
         let peers = self.cluster.peers();
         let copies = self.cluster.replication_factor.min(peers.names.len());
         let me = peers.names.iter().position(|p| *p == self.cluster.self_name).expect("self is a peer");
@@ -152,7 +162,12 @@ impl Coordinator {
             let (series, names) = (&series, &peers.names);
             let sends = batches.into_iter().map(|((node, owner), idx)| async move {
                 let part: Vec<SeriesWrite> = idx.iter().map(|i| series[*i].clone()).collect();
-                let kind = owner.map_or(CopyKind::Owned, |o| CopyKind::StandingFor(&names[o]));
+                let stands_for = owner.map(|o| names[o].as_str());
+                let kind = match (import, stands_for) {
+                    (true, _) => CopyKind::Imported(stands_for),
+                    (false, Some(o)) => CopyKind::StandingFor(o),
+                    (false, None) => CopyKind::Owned,
+                };
                 let result = match node == me {
                     true => Ok(self.handoff().store_copy(db, rp, part, kind).await),
                     false => {
@@ -364,6 +379,11 @@ impl Coordinator {
 impl SeriesStore for Coordinator {
     fn write<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>, fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, Error>> {
         Box::pin(Coordinator::write(self, db, rp, series, fields))
+    }
+
+    /// Placed as a write is; each copy merged in.
+    fn import<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>) -> LocalBoxFuture<'a, Result<WriteOutcome, Error>> {
+        Box::pin(Coordinator::import(self, db, rp, series))
     }
 
     fn select<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection) -> LocalBoxFuture<'a, Result<SeriesStream, Error>> {

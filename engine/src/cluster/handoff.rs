@@ -41,6 +41,9 @@ pub enum CopyKind<'a> {
     /// Samples a stand-in held for the node, handed over: older ones than the series' newest
     /// are merged in, not refused.
     HandedOff,
+    /// History (`SeriesStore::import`), merged in as `HandedOff` is; on a node that stands in
+    /// for this owner (down), with a hint, as `StandingFor`.
+    Imported(Option<&'a str>),
 }
 
 /// Whose series, where.
@@ -151,16 +154,24 @@ impl Handoff {
         if series.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        match kind {
-            CopyKind::Owned => self.storage.write(db, rp, series).await,
-            CopyKind::HandedOff => self.storage.backfill(db, rp, series).await,
-            CopyKind::StandingFor(owner) => {
-                let ranges: Vec<(Labels, i64, i64)> = series.iter().filter_map(|s| Some((s.labels.clone(), s.samples.iter().map(|x| x.0).min()?, s.samples.iter().map(|x| x.0).max()?))).collect();
-                let outcome = self.storage.write(db, rp, series).await?;
-                self.note(owner, db, rp.unwrap_or(""), ranges)?;
-                Ok(outcome)
-            }
+        let (merge, stands_for) = match kind {
+            CopyKind::Owned => (false, None),
+            CopyKind::StandingFor(owner) => (false, Some(owner)),
+            CopyKind::HandedOff => (true, None),
+            CopyKind::Imported(stands_for) => (true, stands_for),
+        };
+        let ranges: Vec<(Labels, i64, i64)> = match stands_for {
+            Some(_) => series.iter().filter_map(|s| Some((s.labels.clone(), s.samples.iter().map(|x| x.0).min()?, s.samples.iter().map(|x| x.0).max()?))).collect(),
+            None => Vec::new(),
+        };
+        let outcome = match merge {
+            true => self.storage.backfill(db, rp, series).await?,
+            false => self.storage.write(db, rp, series).await?,
+        };
+        if let Some(owner) = stands_for {
+            self.note(owner, db, rp.unwrap_or(""), ranges)?;
         }
+        Ok(outcome)
     }
 
     /// Adds or widens the hints of `series` (labels, min and max time) for `owner`.

@@ -141,3 +141,26 @@ async fn a_hint_stays_until_its_samples_are_stored() {
     assert_eq!(big_and_up(&f.storages[1]).await, want);
     assert_eq!(hinted(f.a.handoff(), "b:1"), Vec::<Labels>::new());
 }
+
+#[actix_web::test]
+async fn an_import_is_merged_on_every_copy_and_a_stand_in_hands_it_over() {
+    let f = Fixture::new(&["b:1"]);
+    let newer = one_sample(5_000, 5.0);
+    f.a.write("db", None, newer.clone(), &FieldPairs::new()).await.unwrap();
+    // History older than every series' newest: merged on the owners and on the stand-ins for b.
+    let outcome = f.a.import("db", None, series(30)).await.unwrap();
+    assert_eq!((outcome.accepted, outcome.rejected), (60, 0), "{outcome:?}");
+    assert!(!hinted(f.a.handoff(), "b:1").is_empty() || !hinted(&f.handoffs[1], "b:1").is_empty());
+    f.bring_back("b:1");
+    f.a.probe_once().await;
+    f.a.deliver_hints_once().await;
+    f.coordinator_on_c().deliver_hints_once().await;
+    let all = written([series(30).as_slice(), newer.as_slice()]);
+    let peers = f.a.cluster.peers();
+    let owned_by_b: Samples = all.iter().filter(|(l, _)| placement::ranked(l.stable_hash(), &peers.hashes)[..2].contains(&1)).map(|(l, s)| (l.clone(), s.clone())).collect();
+    assert!(!owned_by_b.is_empty());
+    assert_eq!(stored(&f.storages[1], everything()).await, owned_by_b, "b holds its series with the history merged in");
+    for n in [0, 2] {
+        assert_eq!(stored(&f.storages[n], everything()).await, all, "{} holds every series whole", NODES[n]);
+    }
+}

@@ -230,6 +230,13 @@ impl Transport for HttpTransport {
                     path.push_str(&serde_urlencoded::to_string([("stands_for", owner)]).unwrap_or_default());
                 }
                 CopyKind::HandedOff => path.push_str("&handoff=true"),
+                CopyKind::Imported(stands_for) => {
+                    path.push_str("&import=true");
+                    if let Some(owner) = stands_for {
+                        path.push('&');
+                        path.push_str(&serde_urlencoded::to_string([("stands_for", owner)]).unwrap_or_default());
+                    }
+                }
             }
             let answer = self.post(peer, &path, PROTOBUF, body).await?;
             // `/internal/v1/write` answers the outcome as JSON.

@@ -1,6 +1,6 @@
 //! The data interface: what every reader and writer (the HTTP handlers, the InfluxQL executor,
 //! the PromQL evaluator) asks of the data, the same whether this node is alone or one of a
-//! cluster. `SeriesStore` is the seam: writing, selecting and listing series. This node's
+//! cluster. `SeriesStore` is the seam: writing (and importing history), selecting and listing series. This node's
 //! storage implements it (`storage::series_store`), and so does the cluster coordinator
 //! (`cluster::coordinator`), which places copies on the owners and merges the nodes' answers as
 //! they stream in; only the start-up wiring (`server.rs`) names both. `Catalog` (`catalog.rs`)
@@ -151,6 +151,11 @@ pub trait SeriesStore: Send + Sync {
     /// are registered already; answers when every series is stored (every copy, in a cluster).
     fn write<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>, fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, Error>>;
 
+    /// `write` of history (`gemini import`): samples older than a series' newest are merged
+    /// into it whatever their age, not refused; a stored timestamp keeps its value (the same
+    /// value is a duplicate, another is refused naming the series).
+    fn import<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>) -> LocalBoxFuture<'a, Result<WriteOutcome, Error>>;
+
     /// The series matching `selection` with their stored pieces in its time range, series by
     /// series in label order, read as the stream is consumed.
     fn select<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection) -> LocalBoxFuture<'a, Result<SeriesStream, Error>>;
@@ -249,6 +254,14 @@ impl Data {
             return Ok(WriteOutcome::default());
         }
         self.store.write(db, rp, series, fields).await
+    }
+
+    /// See `SeriesStore::import`.
+    pub async fn import(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
+        if series.is_empty() {
+            return Ok(WriteOutcome::default());
+        }
+        self.store.import(db, rp, series).await
     }
 
     /// Metric metadata (type, help, unit) as remote write carries it; kept by the node that

@@ -2,7 +2,8 @@
 //! each works on this node's own data only, and answers only requests that carry the cluster
 //! secret. `/internal/v1/write` stores a node's share of a write (remote write 1.0 body; the
 //! answer is the outcome as JSON), with hints when it stands in for an owner that is down
-//! (`stands_for`, see `cluster::handoff`); `/read` streams this node's chunks as a
+//! (`stands_for`, see `cluster::handoff`), merged in for a hand-over or an import (`handoff`,
+//! `import`); `/read` streams this node's chunks as a
 //! STREAMED_XOR_CHUNKS remote read does (frames of at most 1 MiB, read from storage as they go
 //! out; SAMPLES when the request accepts only that, as a node of an older version asks);
 //! `/series` the label sets of its series matching each query (series without samples);
@@ -41,6 +42,9 @@ pub struct Params {
     /// Writes only: `true` for samples a stand-in held for this node (see `CopyKind`).
     #[serde(default)]
     handoff: bool,
+    /// Writes only: `true` for history (`gemini import`), merged in (see `CopyKind`).
+    #[serde(default)]
+    import: bool,
     /// `/select_tier` only: the tier, by name (`Tier::name`).
     tier: Option<String>,
 }
@@ -91,10 +95,11 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         Some(f) => serde_json::from_str(f).map_err(|e| ApiError::bad_request(format!("fields: {e}")))?,
         None => FieldPairs::new(),
     };
-    let kind = match (&params.stands_for, params.handoff) {
-        (_, true) => CopyKind::HandedOff,
-        (Some(owner), false) => CopyKind::StandingFor(owner),
-        (None, false) => CopyKind::Owned,
+    let kind = match (params.stands_for.as_deref(), params.handoff, params.import) {
+        (_, true, _) => CopyKind::HandedOff,
+        (stands_for, false, true) => CopyKind::Imported(stands_for),
+        (Some(owner), false, false) => CopyKind::StandingFor(owner),
+        (None, false, false) => CopyKind::Owned,
     };
     let outcome = node.write(&db, rp, decoded.series, &fields, kind).await?;
     Ok(HttpResponse::Ok().json(&outcome))

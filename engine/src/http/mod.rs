@@ -119,6 +119,7 @@ fn prometheus_api(cfg: &mut web::ServiceConfig) {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(endpoint("/api/v1/prom/write").route(web::post().to(write::prom_write)))
         .service(endpoint("/api/v1/write").route(web::post().to(write::write)))
+        .service(endpoint("/api/v1/import").route(web::post().to(write::import)))
         .service(endpoint("/api/v1/prom/read").route(web::post().to(read::read)))
         .service(endpoint("/api/v1/read").route(web::post().to(read::read)))
         .service(endpoint("/write").route(web::post().to(influx_write::write)))

@@ -1,6 +1,7 @@
 //! Remote write 1.0 (`prometheus.WriteRequest`) and 2.0 (`io.prometheus.write.v2.Request`)
 //! over HTTP: the version from the content type, auth, the body, then the decoded and
 //! validated series (`remote::write`; a bad request changes nothing) handed to storage.
+//! `/api/v1/import` takes a 1.0 body the same way and hands it to `Data::import`.
 //! Status codes follow the remote write specification.
 
 use super::body::{decompress, protobuf_message, read_raw};
@@ -24,7 +25,7 @@ pub async fn prom_write(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let db = super::required_database(&params.db)?;
-    handle(req, &db, params.rp.as_deref(), payload, state).await
+    handle(req, &db, params.rp.as_deref(), payload, state, Flavour::Write).await
 }
 
 /// `/api/v1/write`: Prometheus' own path; `db` defaults to `prometheus`.
@@ -35,7 +36,29 @@ pub async fn write(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let db = super::database_or_default(&params.db);
-    handle(req, &db, params.rp.as_deref(), payload, state).await
+    handle(req, &db, params.rp.as_deref(), payload, state, Flavour::Write).await
+}
+
+/// `/api/v1/import` (`gemini import`): a remote write 1.0 body of history, merged into series
+/// that hold newer samples (`SeriesStore::import`); `db` defaults to `prometheus`.
+pub async fn import(
+    req: HttpRequest,
+    params: web::Query<WriteParams>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !matches!(protobuf_message(&req)?.as_deref(), None | Some("prometheus.WriteRequest")) {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "an import takes a remote write 1.0 body (prometheus.WriteRequest)"));
+    }
+    let db = super::database_or_default(&params.db);
+    handle(req, &db, params.rp.as_deref(), payload, state, Flavour::Import).await
+}
+
+/// What the decoded series go into: `Data::write` or `Data::import`.
+#[derive(Clone, Copy)]
+enum Flavour {
+    Write,
+    Import,
 }
 
 enum Version {
@@ -50,7 +73,7 @@ impl From<WriteError> for ApiError {
     }
 }
 
-async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payload, state: web::Data<AppState>, flavour: Flavour) -> Result<HttpResponse, ApiError> {
     let version = match protobuf_message(&req)?.as_deref() {
         None | Some("prometheus.WriteRequest") => Version::V1,
         Some("io.prometheus.write.v2.Request") => Version::V2,
@@ -71,7 +94,10 @@ async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payl
         Version::V2 => decode_v2(&body)?,
     };
     state.data.put_metadata(db, decoded.metadata)?;
-    let outcome = state.data.write(db, rp, decoded.series, &Default::default()).await?;
+    let outcome = match flavour {
+        Flavour::Write => state.data.write(db, rp, decoded.series, &Default::default()).await?,
+        Flavour::Import => state.data.import(db, rp, decoded.series).await?,
+    };
     let written = outcome.accepted + outcome.duplicates;
     let mut answer = if outcome.rejected > 0 {
         HttpResponse::BadRequest()

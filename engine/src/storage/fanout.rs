@@ -67,7 +67,7 @@ impl Storage {
     }
 
     /// `write`, except that samples older than a series' newest are merged into its chunks
-    /// instead of being refused as out of order (hinted handoff's deliveries).
+    /// instead of being refused as out of order (hinted handoff's deliveries, `gemini import`).
     pub async fn backfill(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
         self.write_with(db, rp, series, true).await
     }

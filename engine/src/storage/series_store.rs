@@ -30,6 +30,11 @@ impl SeriesStore for LocalStore {
         Box::pin(async move { Ok(self.0.write(db, rp, series).await?) })
     }
 
+    /// Hinted handoff's merge (`Storage::backfill`).
+    fn import<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>) -> LocalBoxFuture<'a, Result<WriteOutcome, data::Error>> {
+        Box::pin(async move { Ok(self.0.backfill(db, rp, series).await?) })
+    }
+
     fn select<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection) -> LocalBoxFuture<'a, Result<SeriesStream, data::Error>> {
         Box::pin(local_stream(self.0.clone(), db, which, selection))
     }

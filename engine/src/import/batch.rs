@@ -1,0 +1,138 @@
+//! The writing side of `gemini import`: series cut into requests of a bounded number of samples
+//! (`Batcher`; a long series goes on in the next request), each sent to Gemini's
+//! `/api/v1/import` as a snappy remote write 1.0 body (`Target`), retried when the connection
+//! fails or Gemini answers 5xx (a retry stores nothing twice).
+
+use crate::data::write::SeriesWrite;
+use crate::labels::Labels;
+use std::time::Duration;
+
+/// Samples per import request, at most, by default.
+pub const MAX_SAMPLES: usize = 10_000;
+/// Tries of one request before its slice fails.
+const TRIES: u32 = 3;
+
+/// Gathers series into requests of at most `max` samples.
+pub struct Batcher {
+    max: usize,
+    pending: Vec<SeriesWrite>,
+    samples: usize,
+}
+
+impl Batcher {
+    pub fn new(max: usize) -> Batcher {
+        Batcher { max: max.max(1), pending: Vec::new(), samples: 0 }
+    }
+
+    /// Adds a series' samples; answers the requests this filled.
+    pub fn push(&mut self, labels: Labels, mut samples: Vec<(i64, f64)>) -> Vec<Vec<SeriesWrite>> {
+        let mut full = Vec::new();
+        while !samples.is_empty() {
+            let room = self.max - self.samples;
+            let rest = if samples.len() > room { samples.split_off(room) } else { Vec::new() };
+            self.samples += samples.len();
+            self.pending.push(SeriesWrite { hash: labels.stable_hash(), labels: labels.clone(), samples });
+            if self.samples == self.max {
+                full.extend(self.finish());
+            }
+            samples = rest;
+        }
+        full
+    }
+
+    /// The last, partly filled request, if any.
+    pub fn finish(&mut self) -> Option<Vec<SeriesWrite>> {
+        self.samples = 0;
+        Some(std::mem::take(&mut self.pending)).filter(|p| !p.is_empty())
+    }
+}
+
+/// Gemini's import path.
+pub struct Target {
+    client: awc::Client,
+    url: String,
+    /// User and password, sent as basic auth.
+    credentials: Option<(String, String)>,
+}
+
+impl Target {
+    /// `<to>/api/v1/import` with `db` and `rp` when given.
+    pub fn new(client: awc::Client, to: &str, db: Option<&str>, rp: Option<&str>, credentials: Option<(String, String)>) -> Target {
+        let params: Vec<(&str, &str)> = [("db", db), ("rp", rp)].into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
+        let query = serde_urlencoded::to_string(params).unwrap_or_default();
+        let mut url = format!("{}/api/v1/import", to.trim_end_matches('/'));
+        if !query.is_empty() {
+            url = format!("{url}?{query}");
+        }
+        Target { client, url, credentials }
+    }
+
+    /// Sends one request; Ok once Gemini answered 2xx. A refusal (4xx) is not retried.
+    pub async fn send(&self, batch: &[SeriesWrite]) -> Result<(), String> {
+        let body = crate::remote::write::encode_v1(batch).map_err(|e| e.to_string())?;
+        let mut last = String::new();
+        for attempt in 0..TRIES {
+            if attempt > 0 {
+                actix_web::rt::time::sleep(Duration::from_millis(500 << attempt)).await;
+            }
+            let mut request = self.client.post(&self.url);
+            if let Some((user, password)) = &self.credentials {
+                request = request.basic_auth(user, password);
+            }
+            let sent = request
+                .insert_header(("Content-Type", "application/x-protobuf"))
+                .insert_header(("Content-Encoding", "snappy"))
+                .insert_header(("X-Prometheus-Remote-Write-Version", "0.1.0"))
+                .send_body(body.clone())
+                .await;
+            let mut answer = match sent {
+                Ok(a) => a,
+                Err(e) => {
+                    last = format!("{}: {e}", self.url);
+                    continue;
+                }
+            };
+            let status = answer.status();
+            if status.is_success() {
+                return Ok(());
+            }
+            let text = answer.body().limit(1 << 16).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            last = format!("{}: {status} {}", self.url, text.trim());
+            if status.is_client_error() {
+                break;
+            }
+        }
+        Err(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(name: &str) -> Labels {
+        Labels::from_sorted([("__name__", name)])
+    }
+
+    #[test]
+    fn requests_hold_at_most_max_samples_and_long_series_go_on_in_the_next() {
+        let mut b = Batcher::new(10);
+        assert!(b.push(labels("a"), (0..4).map(|t| (t, 0.0)).collect()).is_empty());
+        let full = b.push(labels("b"), (0..23).map(|t| (t, 1.0)).collect());
+        let shape = |r: &Vec<SeriesWrite>| r.iter().map(|s| (s.labels.get("__name__").to_string(), s.samples.len())).collect::<Vec<_>>();
+        assert_eq!(full.iter().map(shape).collect::<Vec<_>>(), vec![vec![("a".into(), 4), ("b".into(), 6)], vec![("b".into(), 10)]]);
+        assert_eq!(full[1][0].samples[0], (6, 1.0), "b goes on where it stopped");
+        let last = b.finish().unwrap();
+        assert_eq!(shape(&last), vec![("b".into(), 7)]);
+        assert_eq!(last[0].samples.last(), Some(&(22, 1.0)));
+        assert!(b.finish().is_none());
+        assert_eq!(last[0].hash, labels("b").stable_hash());
+    }
+
+    #[actix_web::test]
+    async fn the_import_url_names_database_and_policy_when_given() {
+        let client = awc::Client::default;
+        assert_eq!(Target::new(client(), "http://g:8086/", None, None, None).url, "http://g:8086/api/v1/import");
+        assert_eq!(Target::new(client(), "http://g:8086", Some("my db"), Some("rp"), None).url, "http://g:8086/api/v1/import?db=my+db&rp=rp");
+    }
+}

@@ -1,0 +1,94 @@
+//! What `gemini import` shows while it runs: on a terminal one line redrawn in place (slices
+//! done of all, series, samples, samples/s, ETA), otherwise a plain line per finished slice;
+//! at the end the summary. All on standard error.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// Counts of a run so far.
+pub struct Progress {
+    started: Instant,
+    total_slices: usize,
+    pub slices: usize,
+    pub series: u64,
+    pub samples: u64,
+    failed: usize,
+    terminal: bool,
+    drawn: Option<Instant>,
+}
+
+impl Progress {
+    pub fn new(total_slices: usize) -> Progress {
+        let mut progress = Progress { started: Instant::now(), total_slices, slices: 0, series: 0, samples: 0, failed: 0, terminal: std::io::stderr().is_terminal(), drawn: None };
+        if progress.terminal {
+            progress.draw();
+        }
+        progress
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Samples per second so far.
+    pub fn rate(&self) -> f64 {
+        self.samples as f64 / self.elapsed().as_secs_f64().max(1e-3)
+    }
+
+    /// Counts samples sent; redraws the line on a terminal, at most 5 times a second.
+    pub fn add(&mut self, samples: u64) {
+        self.samples += samples;
+        if self.terminal && self.drawn.is_none_or(|d| d.elapsed() >= Duration::from_millis(200)) {
+            self.draw();
+        }
+    }
+
+    /// A slice arrived (its series counted; a series in several slices counts in each): the
+    /// line redrawn, or a line of its own.
+    pub fn slice_done(&mut self, name: &str, series: u64, samples: u64) {
+        self.slices += 1;
+        self.series += series;
+        match self.terminal {
+            true => self.draw(),
+            false => eprintln!("slice {name}: {series} series, {samples} samples ({} of {} slices)", self.slices, self.total_slices),
+        }
+    }
+
+    /// A slice failed: counted, named in the end.
+    pub fn slice_failed(&mut self) {
+        self.failed += 1;
+        if self.terminal {
+            self.draw();
+        }
+    }
+
+    fn draw(&mut self) {
+        self.drawn = Some(Instant::now());
+        let eta = match self.slices {
+            0 => "?".to_string(),
+            done => format!("{:.0}s", self.elapsed().as_secs_f64() / done as f64 * (self.total_slices - done) as f64),
+        };
+        let failed = if self.failed > 0 { format!(" ({} failed)", self.failed) } else { String::new() };
+        let line = format!("slices {}/{}{failed}  series {}  samples {}  {:.0} samples/s  ETA {eta}", self.slices, self.total_slices, self.series, self.samples, self.rate());
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r{line}\x1b[K");
+        let _ = err.flush();
+    }
+
+    /// The closing summary.
+    pub fn summary(&self, skipped: usize) -> String {
+        let mut skipped = if skipped > 0 { format!(" ({skipped} skipped as done before)") } else { String::new() };
+        if self.failed > 0 {
+            skipped.push_str(&format!(", {} failed", self.failed));
+        }
+        format!(
+            "{}imported {} slices{skipped}: {} series, {} samples in {:.1}s, {:.0} samples/s",
+            if self.terminal { "\n" } else { "" },
+            self.slices,
+            self.series,
+            self.samples,
+            self.elapsed().as_secs_f64(),
+            self.rate()
+        )
+    }
+}

@@ -1,0 +1,70 @@
+//! `--state`: the slices an import finished, one `start,end` (ms) a line, appended once Gemini
+//! acknowledged every request of the slice; a rerun with the same file skips them. A line cut
+//! short by a crash is ignored (its slice is copied again, which is harmless).
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The state file, and the slices it lists.
+pub struct State {
+    path: PathBuf,
+    done: HashSet<(i64, i64)>,
+}
+
+impl State {
+    /// Reads the file (none yet: nothing done).
+    pub fn load(path: &Path) -> std::io::Result<State> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e),
+        };
+        if !text.is_empty() && !text.ends_with('\n') {
+            // The next record starts on a line of its own.
+            std::fs::OpenOptions::new().append(true).open(path)?.write_all(b"\n")?;
+        }
+        let done = text.lines().filter_map(|l| {
+            let (a, b) = l.trim().split_once(',')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        });
+        Ok(State { path: path.to_path_buf(), done: done.collect() })
+    }
+
+    pub fn is_done(&self, slice: (i64, i64)) -> bool {
+        self.done.contains(&slice)
+    }
+
+    /// Records a finished slice (on disk before it answers).
+    pub fn record(&mut self, slice: (i64, i64)) -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+        f.write_all(format!("{},{}\n", slice.0, slice.1).as_bytes())?;
+        f.sync_data()?;
+        self.done.insert(slice);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_slices_are_remembered_across_runs_and_a_torn_line_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("import.state");
+        let mut state = State::load(&path).unwrap();
+        assert!(!state.is_done((0, 9)));
+        state.record((0, 9)).unwrap();
+        state.record((10, 19)).unwrap();
+        assert!(state.is_done((0, 9)));
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"20,2").unwrap();
+        let again = State::load(&path).unwrap();
+        assert!(again.is_done((0, 9)) && again.is_done((10, 19)));
+        assert!(!again.is_done((20, 29)), "the torn line names another slice");
+        let mut again = again;
+        again.record((20, 29)).unwrap();
+        assert!(State::load(&path).unwrap().is_done((20, 29)));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "0,9\n10,19\n20,2\n20,29\n");
+    }
+}
