@@ -223,20 +223,21 @@ impl Transport for HttpTransport {
                 path.push('&');
                 path.push_str(&serde_urlencoded::to_string([("fields", pairs)]).unwrap_or_default());
             }
-            match kind {
-                CopyKind::Owned => {}
-                CopyKind::StandingFor(owner) => {
-                    path.push('&');
-                    path.push_str(&serde_urlencoded::to_string([("stands_for", owner)]).unwrap_or_default());
+            let stands_for = match kind {
+                CopyKind::Owned => None,
+                CopyKind::StandingFor(owner) => Some(owner),
+                CopyKind::HandedOff => {
+                    path.push_str("&handoff=true");
+                    None
                 }
-                CopyKind::HandedOff => path.push_str("&handoff=true"),
-                CopyKind::Imported(stands_for) => {
+                CopyKind::Imported(owner) => {
                     path.push_str("&import=true");
-                    if let Some(owner) = stands_for {
-                        path.push('&');
-                        path.push_str(&serde_urlencoded::to_string([("stands_for", owner)]).unwrap_or_default());
-                    }
+                    owner
                 }
+            };
+            if let Some(owner) = stands_for {
+                path.push('&');
+                path.push_str(&serde_urlencoded::to_string([("stands_for", owner)]).unwrap_or_default());
             }
             let answer = self.post(peer, &path, PROTOBUF, body).await?;
             // `/internal/v1/write` answers the outcome as JSON.

@@ -13,7 +13,7 @@ use super::prom_envelope::{time_param, Answer, PromError, Ready};
 use super::prom_format;
 use super::prom_params::{self, Form, Nanos};
 use super::query_cache::{self, Key, QueryCache};
-use super::query_log::{Query, QueryLog};
+use super::query_log::{self, Query, QueryLog};
 use super::AppState;
 use crate::promql::value::Value;
 use crate::promql::{self, build::Parsed, error::EvalError, tier::Resolution, QueryParams};
@@ -104,7 +104,7 @@ async fn cached_range(cache: &QueryCache, state: &AppState, r: &Ready, parsed: &
 /// The query log's view of a query of `api` over [start, end] every `step` (ms), with times
 /// as Prometheus' query log writes them.
 fn logged<'a>(api: &'static str, r: &'a Ready, start: i64, end: i64, step: i64) -> Query<'a> {
-    let time = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default();
+    let time = |ms: i64| jiff::Timestamp::from_millisecond(ms).map(query_log::log_time).unwrap_or_default();
     let params = serde_json::json!({ "rp": r.rp, "start": time(start), "end": time(end), "step": step as f64 / 1000.0 });
     Query { api, db: &r.db, text: r.form.value("query"), params }
 }

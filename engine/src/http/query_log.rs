@@ -91,12 +91,17 @@ fn entry(req: &HttpRequest, query: &Query<'_>, at: jiff::Timestamp, took: Durati
             "samples": { "totalQueryableSamples": read.samples },
         },
         "status": if error.is_some() { "error" } else { "success" },
-        "ts": at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "ts": log_time(at),
     });
     if let Some(e) = error {
         line["error"] = json!(e);
     }
     line
+}
+
+/// A time as the log writes it: RFC 3339 in UTC, to the millisecond (Prometheus' query log).
+pub fn log_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// The query with the passwords of InfluxQL's `CREATE USER … WITH PASSWORD '…'` and
