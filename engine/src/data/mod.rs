@@ -170,14 +170,17 @@ pub trait SeriesStore: Send + Sync {
         Box::pin(async { Ok(TierAnswer::default()) })
     }
 
-    /// Every value of label `name` (in series with a sample in `range`, when given), sorted
-    /// and unique.
-    fn label_values<'a>(&'a self, db: &'a str, which: Policies<'a>, name: &'a str, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, Error>> {
-        Box::pin(values_in_series(self, db, which, name, range))
+    /// Every value of label `name` in the series matching every matcher (every series without
+    /// matchers; with a sample in `range`, when given), sorted and unique. A store that
+    /// answers from an index may also count series that have no sample in the range but
+    /// overlap it, as Prometheus counts every series of a block overlapping it (see its doc).
+    fn label_values<'a>(&'a self, db: &'a str, which: Policies<'a>, name: &'a str, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, Error>> {
+        Box::pin(values_in_series(self, db, which, name, matchers, range))
     }
 
-    /// Every label name of the series matching every matcher (with a sample in `range`, when
-    /// given), sorted and unique.
+    /// Every label name of the series matching every matcher (every series without matchers;
+    /// with a sample in `range`, when given, with the same latitude as `label_values`),
+    /// sorted and unique.
     fn label_names<'a>(&'a self, db: &'a str, which: Policies<'a>, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, Error>> {
         Box::pin(async move {
             let names: BTreeSet<String> = self.series(db, which, matchers, range).await?.iter().flat_map(|l| l.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>()).collect();
@@ -208,11 +211,11 @@ pub trait SeriesStore: Send + Sync {
     }
 }
 
-/// Every value of label `name` in the series that have it (with a sample in `range`, when
-/// given), sorted and unique: `SeriesStore::label_values` from `series`.
-pub async fn values_in_series<S: SeriesStore + ?Sized>(store: &S, db: &str, which: Policies<'_>, name: &str, range: TimeRange) -> Result<Vec<String>, Error> {
-    let has_label = Matcher::new(MatchKind::Regex, name, ".+").expect("a valid regex");
-    let values: BTreeSet<String> = store.series(db, which, vec![has_label], range).await?.iter().map(|l| l.get(name).to_string()).collect();
+/// Every value of label `name` in the series matching `matchers` that have it (with a sample
+/// in `range`, when given), sorted and unique: `SeriesStore::label_values` from `series`.
+pub async fn values_in_series<S: SeriesStore + ?Sized>(store: &S, db: &str, which: Policies<'_>, name: &str, mut matchers: Vec<Matcher>, range: TimeRange) -> Result<Vec<String>, Error> {
+    matchers.push(Matcher::new(MatchKind::Regex, name, ".+").expect("a valid regex"));
+    let values: BTreeSet<String> = store.series(db, which, matchers, range).await?.iter().map(|l| l.get(name).to_string()).collect();
     Ok(values.into_iter().collect())
 }
 
@@ -286,8 +289,8 @@ impl Data {
     }
 
     /// See `SeriesStore::label_values`.
-    pub async fn label_values(&self, db: &str, which: Policies<'_>, name: &str, range: TimeRange) -> Result<Vec<String>, Error> {
-        self.store.label_values(db, which, name, range).await
+    pub async fn label_values(&self, db: &str, which: Policies<'_>, name: &str, matchers: Vec<Matcher>, range: TimeRange) -> Result<Vec<String>, Error> {
+        self.store.label_values(db, which, name, matchers, range).await
     }
 
     /// See `SeriesStore::label_names`.

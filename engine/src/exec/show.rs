@@ -79,7 +79,7 @@ pub fn filter_series<T>(found: &mut Vec<T>, fields: &FieldMap, labels: impl Fn(&
 
 /// Every series name of `db` in the policies asked for.
 pub async fn series_names(data: &Data, db: &str, which: Policies<'_>) -> Result<Vec<String>, Error> {
-    Ok(data.label_values(db, which, "__name__", None).await?)
+    Ok(data.label_values(db, which, "__name__", vec![], None).await?)
 }
 
 pub async fn measurements(data: &Data, db: &str, name: Option<Name>, limit: usize, offset: usize) -> Result<Vec<Table>, Error> {

@@ -1,8 +1,10 @@
 //! The series side of Prometheus' HTTP API: `/api/v1/series`, `/api/v1/labels`,
 //! `/api/v1/label/<name>/values` and `/api/v1/metadata`, read from the data interface
 //! (`Data::series`, `label_names`, `label_values`), so the same on one node and in a
-//! cluster. With `start` or `end`, only series with a sample in [start, end] count (the data
-//! interface filters them); without them, every series in the index. Answers are sorted as
+//! cluster. With `start` or `end`, `/api/v1/series` counts only series with a sample in
+//! [start, end]; the label listings come from the index and count the series whose newest
+//! sample is at or after `start` (see `storage::shard::labels`); without them, every series
+//! in the index. Answers are sorted as
 //! Prometheus sorts them; `limit` cuts them with the warning later Prometheus versions give.
 //! Handlers return an `Answer` or a `PromError`;
 //! `prom_envelope` makes the request ready and renders the envelope.
@@ -81,28 +83,38 @@ pub async fn series(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> 
     Ok(Answer::with_warnings(data, warnings))
 }
 
-/// `/api/v1/labels`: the label names of the series matching any `match[]`, or of every series.
+/// `/api/v1/labels`: the label names of the series matching any `match[]`, or of every series,
+/// from the index (`Data::label_names`).
 pub async fn label_names(r: Ready, _req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let range = time_range(&r)?;
     let sets = selectors(&r, PromError::bad_data)?;
     let limit = limit(&r)?;
-    let mut names: Vec<String> = match sets.is_empty() {
-        true => state.data.label_names(&r.db, Policies::One(r.rp.as_deref()), vec![], range).await?,
-        false => names_of(union(&state.data, &r, sets, range).await?),
-    };
-    names.sort();
-    let mut warnings = Vec::new();
-    cut(&mut names, limit, &mut warnings);
-    Ok(Answer::with_warnings(strings(&names), warnings))
+    let mut names = BTreeSet::new();
+    for matchers in sets_or_all(sets) {
+        names.extend(state.data.label_names(&r.db, Policies::One(r.rp.as_deref()), matchers, range).await?);
+    }
+    Ok(listing(names, limit))
 }
 
-fn names_of(series: BTreeSet<Labels>) -> Vec<String> {
-    let names: BTreeSet<&str> = series.iter().flat_map(|l| l.iter().map(|(n, _)| n)).collect();
-    names.into_iter().map(str::to_string).collect()
+/// One empty selector (every series) when no `match[]` was given.
+fn sets_or_all(sets: Vec<Vec<Matcher>>) -> Vec<Vec<Matcher>> {
+    if sets.is_empty() {
+        vec![vec![]]
+    } else {
+        sets
+    }
+}
+
+/// A sorted listing cut to `limit`, saying so in the warnings.
+fn listing(items: BTreeSet<String>, limit: Option<usize>) -> Answer {
+    let mut items: Vec<String> = items.into_iter().collect();
+    let mut warnings = Vec::new();
+    cut(&mut items, limit, &mut warnings);
+    Answer::with_warnings(strings(&items), warnings)
 }
 
 /// `/api/v1/label/<name>/values`: the values of label `name` (`__name__`: metric names) in
-/// the series matching any `match[]`, or in every series.
+/// the series matching any `match[]`, or in every series, from the index (`Data::label_values`).
 pub async fn label_values(r: Ready, req: HttpRequest, state: web::Data<AppState>) -> Result<Answer, PromError> {
     let name = req.match_info().get("name").unwrap_or_default().to_string();
     if !crate::promql::value::is_valid_label_name(&name) {
@@ -111,18 +123,11 @@ pub async fn label_values(r: Ready, req: HttpRequest, state: web::Data<AppState>
     let range = time_range(&r)?;
     let sets = selectors(&r, PromError::bad_data)?;
     let limit = limit(&r)?;
-    let mut values: Vec<String> = match sets.is_empty() {
-        true => state.data.label_values(&r.db, Policies::One(r.rp.as_deref()), &name, range).await?,
-        false => {
-            let found = union(&state.data, &r, sets, range).await?;
-            let values: BTreeSet<&str> = found.iter().map(|l| l.get(&name)).filter(|v| !v.is_empty()).collect();
-            values.into_iter().map(str::to_string).collect()
-        }
-    };
-    values.sort();
-    let mut warnings = Vec::new();
-    cut(&mut values, limit, &mut warnings);
-    Ok(Answer::with_warnings(strings(&values), warnings))
+    let mut values = BTreeSet::new();
+    for matchers in sets_or_all(sets) {
+        values.extend(state.data.label_values(&r.db, Policies::One(r.rp.as_deref()), &name, matchers, range).await?);
+    }
+    Ok(listing(values, limit))
 }
 
 /// `/api/v1/metadata`: type, help and unit of each metric as remote write carried them

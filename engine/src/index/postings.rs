@@ -130,16 +130,17 @@ impl Postings {
         result.unwrap_or_else(|| p.all.clone())
     }
 
-    /// Every value of label `name` in the database, sorted.
-    pub fn label_values(&self, db: u32, name: &str) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .by_db
-            .get(&db)
-            .and_then(|p| p.by_label.get(name))
-            .map(|values| values.keys().map(|v| v.to_string()).collect())
-            .unwrap_or_default();
-        out.sort();
-        out
+    /// Every label name of the database's series that `keep` keeps (by id), unsorted: a name
+    /// counts once one series under one of its values is kept.
+    pub fn label_names(&self, db: u32, keep: impl Fn(u64) -> bool) -> Vec<String> {
+        let Some(p) = self.by_db.get(&db) else { return Vec::new() };
+        p.by_label.iter().filter(|(_, values)| values.values().any(|ids| ids.iter().any(|id| keep(*id)))).map(|(name, _)| name.to_string()).collect()
+    }
+
+    /// Every value of label `name` held by a series that `keep` keeps (by id), unsorted.
+    pub fn label_values(&self, db: u32, name: &str, keep: impl Fn(u64) -> bool) -> Vec<String> {
+        let Some(values) = self.by_db.get(&db).and_then(|p| p.by_label.get(name)) else { return Vec::new() };
+        values.iter().filter(|(_, ids)| ids.iter().any(|id| keep(*id))).map(|(v, _)| v.to_string()).collect()
     }
 }
 
@@ -171,7 +172,25 @@ mod tests {
         assert_eq!(p.candidates(1, &[m(MatchKind::NotEqual, "job", "node")]), vec![1, 2, 3], "superset, caller filters");
         assert_eq!(p.candidates(1, &[m(MatchKind::Equal, "nope", "x")]), Vec::<u64>::new());
         assert_eq!(p.candidates(2, &[m(MatchKind::Equal, "__name__", "up")]), vec![4]);
-        assert_eq!(p.label_values(1, "__name__"), vec!["go_goroutines", "up"]);
+        assert_eq!(sorted(p.label_values(1, "__name__", |_| true)), vec!["go_goroutines", "up"]);
+    }
+
+    fn sorted(mut v: Vec<String>) -> Vec<String> {
+        v.sort();
+        v
+    }
+
+    /// Names and values come from the index, each kept once any of its series is kept.
+    #[test]
+    fn names_and_values_of_kept_series() {
+        let p = index();
+        assert_eq!(sorted(p.label_names(1, |_| true)), vec!["__name__", "job"]);
+        assert_eq!(sorted(p.label_names(1, |id| id == 3)), vec!["__name__", "job"]);
+        assert!(p.label_names(1, |id| id == 4).is_empty(), "series 4 is in database 2");
+        assert_eq!(sorted(p.label_values(1, "job", |id| id != 1)), vec!["prometheus"]);
+        assert_eq!(sorted(p.label_values(1, "__name__", |id| id == 1)), vec!["up"]);
+        assert!(p.label_values(1, "nope", |_| true).is_empty());
+        assert!(p.label_values(7, "job", |_| true).is_empty());
     }
 
     #[test]
@@ -187,18 +206,18 @@ mod tests {
     fn removed_series_and_empty_values_are_gone() {
         let mut p = index();
         p.remove(&[(1, 1, &l(&[("__name__", "up"), ("job", "node")]))]);
-        assert_eq!(p.label_values(1, "job"), vec!["prometheus"]);
+        assert_eq!(sorted(p.label_values(1, "job", |_| true)), vec!["prometheus"]);
         assert_eq!(p.candidates(1, &[Matcher::new(MatchKind::Equal, "__name__", "up").unwrap()]), vec![2]);
         assert_eq!(p.candidates(1, &[Matcher::new(MatchKind::NotEqual, "job", "x").unwrap()]), vec![2, 3]);
         p.remove(&[(1, 3, &l(&[("__name__", "go_goroutines"), ("job", "prometheus")]))]);
-        assert_eq!(p.label_values(1, "__name__"), vec!["up"]);
+        assert_eq!(sorted(p.label_values(1, "__name__", |_| true)), vec!["up"]);
     }
 
     #[test]
     fn drop_db_forgets_it() {
         let mut p = index();
         p.remove_db(1);
-        assert!(p.label_values(1, "__name__").is_empty());
-        assert_eq!(p.label_values(2, "__name__"), vec!["up"]);
+        assert!(p.label_values(1, "__name__", |_| true).is_empty());
+        assert_eq!(p.label_values(2, "__name__", |_| true), vec!["up"]);
     }
 }

@@ -198,11 +198,13 @@ impl Storage {
         }
     }
 
-    /// Every value of a label across the policies asked for, sorted and unique.
-    pub async fn label_values(&self, db: &str, which: Policies<'_>, name: &str) -> Result<Vec<String>, Error> {
+    /// Label names or one label's values across the policies asked for, from every shard's
+    /// index (see `shard::LabelIndex`), sorted and unique.
+    pub async fn label_index(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>, range: Option<(i64, i64)>, wanted: shard::Wanted) -> Result<Vec<String>, Error> {
+        let matchers = Arc::new(matchers);
         let mut out = Vec::new();
         for policy in self.policy_ids(db, which)? {
-            let sends = self.shards.iter().map(|s| s.send(shard::LabelValues { policy, name: name.to_string() }));
+            let sends = self.shards.iter().map(|s| s.send(shard::LabelIndex { policy, matchers: matchers.clone(), range, wanted: wanted.clone() }));
             for r in join_all(sends).await {
                 out.extend(r?);
             }

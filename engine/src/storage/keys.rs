@@ -176,6 +176,15 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 /// allocated and a series key is longer, so it collides with nothing.
 pub const NEXT_SERIES_ID: [u8; 4] = [0; 4];
 
+/// The earliest time a series may hold a sample at, in the series family right after the
+/// series' own entry: `[policy][series id][b'<']` → big-endian milliseconds. Series stored
+/// before this key existed have none (their earliest time is unknown).
+pub fn first_time_key(policy: PolicyId, id: u64) -> [u8; 13] {
+    let mut k = [b'<'; 13];
+    k[..12].copy_from_slice(&series_key(policy, id));
+    k
+}
+
 /// A shard's partition length for a policy, in its head column family beside the open
 /// chunks (which are `[policy][series id]`): `[policy]` → milliseconds.
 pub fn partition_length_key(policy: PolicyId) -> [u8; 4] {

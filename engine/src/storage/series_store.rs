@@ -2,6 +2,7 @@
 //! (writes to the shards, reads paged from them, listings from their indexes), and `Storage`
 //! itself is the `data::Catalog` handle. Nothing here knows of a cluster.
 
+use super::shard::Wanted;
 use super::{Error, Storage};
 use crate::data::schema::{Database, Fields, MetricMeta, Policies};
 use crate::data::users::UserStore;
@@ -70,13 +71,14 @@ impl SeriesStore for LocalStore {
         })
     }
 
-    fn label_values<'a>(&'a self, db: &'a str, which: Policies<'a>, name: &'a str, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, data::Error>> {
-        Box::pin(async move {
-            if range.is_some() {
-                return data::values_in_series(self, db, which, name, range).await;
-            }
-            Ok(self.0.label_values(db, which, name).await?)
-        })
+    /// From the shards' indexes (see `shard::labels` for which series a range counts).
+    fn label_values<'a>(&'a self, db: &'a str, which: Policies<'a>, name: &'a str, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, data::Error>> {
+        Box::pin(async move { Ok(self.0.label_index(db, which, matchers, range, Wanted::Values(name.to_string())).await?) })
+    }
+
+    /// As `label_values`.
+    fn label_names<'a>(&'a self, db: &'a str, which: Policies<'a>, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, data::Error>> {
+        Box::pin(async move { Ok(self.0.label_index(db, which, matchers, range, Wanted::Names).await?) })
     }
 }
 
@@ -174,8 +176,8 @@ mod tests {
         let found: Vec<String> = data.series("db", Policies::One(None), up(), None).await.unwrap().iter().map(|l| l.to_string()).collect();
         assert_eq!(found, vec![r#"up{job="node"}"#, r#"up{zone="eu"}"#]);
         assert_eq!(data.label_names("db", Policies::All, up(), None).await.unwrap(), vec!["__name__", "job", "zone"]);
-        assert_eq!(data.label_values("db", Policies::All, "job", None).await.unwrap(), vec!["api", "node"]);
-        let e = data.label_values("nosuch", Policies::All, "job", None).await.unwrap_err();
+        assert_eq!(data.label_values("db", Policies::All, "job", vec![], None).await.unwrap(), vec!["api", "node"]);
+        let e = data.label_values("nosuch", Policies::All, "job", vec![], None).await.unwrap_err();
         assert_eq!(e.to_string(), "database not found: nosuch");
     }
 }

@@ -57,6 +57,9 @@ impl Shard {
     fn stage_merge(&mut self, id: u64, samples: Vec<(i64, f64)>, batch: &mut WriteBatch, out: &mut WriteOutcome) -> Result<(), Error> {
         let from = samples[0].0;
         let policy = self.series[&id].policy;
+        if from < self.series[&id].first_t {
+            self.set_first_time(id, from, batch);
+        }
         // Every chunk from `from` on is cut again, maybe into other partitions.
         self.stage_tier_removal(policy, from, i64::MAX, batch);
         let length = self.partition_length(policy);

@@ -53,6 +53,7 @@ impl Shard {
         for &id in ids {
             let Some(s) = self.series.get(&id) else { continue };
             batch.delete_cf(self.cf(Family::Series), keys::series_key(s.policy, id));
+            batch.delete_cf(self.cf(Family::Series), keys::first_time_key(s.policy, id));
             batch.delete_cf(self.cf(Family::Head), keys::series_key(s.policy, id));
             for (name, value) in s.labels.iter() {
                 batch.delete_cf(self.cf(Family::Postings), keys::posting_key(s.policy, name, value, id));

@@ -91,17 +91,29 @@ impl Handler<ReadChunks> for Shard {
     }
 }
 
+/// Label names, or the values of one label, of a retention policy's series that match every
+/// matcher (all series without matchers), from the index (see `labels`): unsorted, unique.
 #[derive(Message)]
 #[rtype(result = "Vec<String>")]
-pub struct LabelValues {
+pub struct LabelIndex {
     pub policy: PolicyId,
-    pub name: String,
+    pub matchers: Arc<Vec<Matcher>>,
+    /// The time range asked for, both ends included (see `labels` for which series count).
+    pub range: Option<(i64, i64)>,
+    pub wanted: Wanted,
 }
 
-impl Handler<LabelValues> for Shard {
-    type Result = MessageResult<LabelValues>;
-    fn handle(&mut self, msg: LabelValues, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.postings.label_values(msg.policy, &msg.name))
+/// What `LabelIndex` answers.
+#[derive(Clone, Debug)]
+pub enum Wanted {
+    Names,
+    Values(String),
+}
+
+impl Handler<LabelIndex> for Shard {
+    type Result = MessageResult<LabelIndex>;
+    fn handle(&mut self, msg: LabelIndex, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.label_index(&msg))
     }
 }
 

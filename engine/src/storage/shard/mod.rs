@@ -21,6 +21,7 @@ mod downsample;
 mod downsample_late_tests;
 #[cfg(test)]
 mod downsample_tests;
+mod labels;
 mod messages;
 mod pace;
 mod read;
@@ -67,6 +68,10 @@ struct Series {
     policy: PolicyId,
     labels: Labels,
     head: XorChunk,
+    /// The earliest time the series may hold a sample at: its first sample's when it was
+    /// made, lowered by merges of older ones (`keys::first_time_key`); `i64::MIN` when
+    /// unknown. Deletes and retention leave it as it is: it may be earlier than the data.
+    first_t: i64,
     /// Changed since the last checkpoint (then its id is in `Shard::dirty`).
     dirty: bool,
 }
@@ -186,7 +191,7 @@ impl Shard {
             }
         }
         self.postings.add_series(policy, id);
-        self.series.insert(id, Series { policy, labels, head: XorChunk::new(), dirty: false });
+        self.series.insert(id, Series { policy, labels, head: XorChunk::new(), first_t: i64::MIN, dirty: false });
     }
 
     fn find(&self, policy: PolicyId, labels_hash: u64, labels: &Labels) -> Option<u64> {

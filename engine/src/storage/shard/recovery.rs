@@ -59,6 +59,13 @@ impl Shard {
         let cf = |family: Family| column_family(&db, &names, family);
         for item in db.iterator_cf(cf(Family::Series), rocksdb::IteratorMode::Start) {
             let (k, v) = item?;
+            if k.len() == 13 {
+                // A series' first time, right after its entry.
+                if let (Some(series), Ok(t)) = (self.series.get_mut(&keys::u64_at(&k, 4)), <[u8; 8]>::try_from(&*v)) {
+                    series.first_t = i64::from_be_bytes(t);
+                }
+                continue;
+            }
             if k.len() != 12 {
                 if *k == keys::NEXT_SERIES_ID {
                     self.next_id = self.next_id.max(keys::u64_at(&v, 0));

@@ -92,6 +92,7 @@ impl Shard {
                         self.postings.add_entry(policy, name, value, id);
                     }
                     self.index_series(policy, id, w.labels.clone());
+                    self.set_first_time(id, w.samples[0].0, &mut batch);
                     out.new_series += 1;
                     id
                 }
