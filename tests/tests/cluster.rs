@@ -380,6 +380,20 @@ fn a_streamed_read_of_many_frames_through_any_node_answers_every_sample_once() {
     let held: Vec<u64> = c.nodes.iter().map(local_series).collect();
     assert_eq!(held.iter().sum::<u64>(), 2 * 603, "two copies of each series: {held:?}");
     // A part of the range too: copies are cut to it, the expected samples are those inside it.
+    let mut hosts: Vec<String> = (0..600).map(|i| format!("host{i:03}")).collect();
+    hosts.sort();
+    let listing = |g: &Gemini, path: &str| {
+        let a = g.get(path);
+        assert_eq!(a.status, 200, "{path} through {}: {}", g.port, a.text());
+        serde_json::from_slice::<serde_json::Value>(&a.body).unwrap()["data"].clone()
+    };
+    for g in &c.nodes {
+        // Each node holds two thirds of the series: the listings are every node's indexes'.
+        assert_eq!(listing(g, "/api/v1/labels"), serde_json::json!(["__name__", "instance", "k"]));
+        assert_eq!(listing(g, "/api/v1/label/instance/values"), serde_json::json!(hosts));
+        let after = format!("/api/v1/label/__name__/values?start={}", (t0 + 10 * 60_000) / 1000);
+        assert_eq!(listing(g, &after), serde_json::json!(["big"]), "the small series end at t0 + 9 min");
+    }
     let (from, to) = (t0 + 20_500, t0 + 130_000_500);
     let part: Series = written.iter().map(|(k, s)| (k.clone(), s.iter().copied().filter(|(t, _)| *t >= from && *t <= to).collect::<Vec<_>>())).filter(|(_, s)| !s.is_empty()).collect();
     for g in &c.nodes {

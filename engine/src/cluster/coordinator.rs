@@ -268,6 +268,19 @@ impl Coordinator {
         Ok(all.into_iter().collect())
     }
 
+    /// The label names (`label` `None`) or the values of `label` of every node's series
+    /// matching every matcher, each node answering from its index (see `Node::labels`),
+    /// sorted and unique.
+    pub async fn labels(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>, range: TimeRange, label: Option<&str>) -> Result<Vec<String>, Error> {
+        let mut all: BTreeSet<String> = self.node.labels(db, which, matchers.clone(), range, label).await?.into_iter().collect();
+        let (others, matchers) = (self.others(), &matchers);
+        let (answers, _) = self.ask_others(&others, "labels", |p| self.transport.labels(p, db, which, matchers, range, label)).await?;
+        for answer in answers {
+            all.extend(answer);
+        }
+        Ok(all.into_iter().collect())
+    }
+
     /// Runs a catalog change under the catalog lock, records it and sends it to the nodes this
     /// node can reach now (the others take it at their next exchange). A change that cannot
     /// be recorded fails, even though it ran here.
@@ -404,6 +417,14 @@ impl SeriesStore for Coordinator {
                 None => Coordinator::series(self, db, which, matchers).await,
             }
         })
+    }
+
+    fn label_values<'a>(&'a self, db: &'a str, which: Policies<'a>, name: &'a str, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, Error>> {
+        Box::pin(self.labels(db, which, matchers, range, Some(name)))
+    }
+
+    fn label_names<'a>(&'a self, db: &'a str, which: Policies<'a>, matchers: Vec<Matcher>, range: TimeRange) -> LocalBoxFuture<'a, Result<Vec<String>, Error>> {
+        Box::pin(self.labels(db, which, matchers, range, None))
     }
 
     fn change_catalog<'a>(&'a self, change: LocalBoxFuture<'a, ()>) -> LocalBoxFuture<'a, Result<(), Error>> {

@@ -245,3 +245,25 @@ async fn a_peer_frozen_in_the_middle_of_its_answer_costs_the_read_its_budget_at_
     assert_eq!(f.read_marking_down("c:1").await.unwrap_err().to_string(), "peer c:1 failed in the middle of the read: marked down while this request waited");
 }
 
+
+/// Label names and values through any node come from every node's index (no read, no label
+/// sets): whole with a node down, a range counted as one node counts it.
+#[actix_web::test]
+async fn label_names_and_values_come_from_every_nodes_index() {
+    let f = Fixture::new(&["b:1"]);
+    write_30(&f).await;
+    let late = Labels::from_sorted([("__name__", "late"), ("zone", "eu")]);
+    let write = SeriesWrite { hash: late.stable_hash(), labels: late, samples: vec![(5_000, 1.0)] };
+    f.a.write("db", None, vec![write], &FieldPairs::new()).await.unwrap();
+    let names = f.a.label_names("db", Policies::One(None), vec![], None).await.unwrap();
+    assert_eq!(names, vec!["__name__", "instance", "zone"]);
+    let instances = f.a.label_values("db", Policies::One(None), "instance", vec![], None).await.unwrap();
+    let mut want: Vec<String> = (0..30).map(|i| format!("host{i}:9100")).collect();
+    want.sort();
+    assert_eq!(instances, want, "every series, though b is down");
+    assert_eq!(f.a.label_names("db", Policies::One(None), vec![], Some((3_000, 6_000))).await.unwrap(), vec!["__name__", "zone"]);
+    let up = vec![Matcher::new(crate::index::matcher::MatchKind::Equal, "__name__", "up").unwrap()];
+    assert_eq!(f.a.label_values("db", Policies::One(None), "__name__", up, Some((0, 2_000))).await.unwrap(), vec!["up"]);
+    let asked = f.asked("c:1");
+    assert!(asked.contains(&"labels") && !asked.contains(&"series") && !asked.contains(&"read"), "{asked:?}");
+}

@@ -17,6 +17,7 @@ use crate::storage::series_store::{local_stream, LocalStore};
 use crate::data::schema::Policies;
 use crate::data::write::{SeriesWrite, WriteOutcome};
 use crate::data::StoreError as Error;
+use crate::storage::shard::Wanted;
 use crate::storage::Storage;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -78,6 +79,16 @@ impl Node {
         let found = self.storage().select(db, which, matchers).await?;
         let unique: BTreeSet<Labels> = found.into_iter().map(|s| s.labels).collect();
         Ok(unique.into_iter().collect())
+    }
+
+    /// The label names (`label` `None`) or the values of `label` of this node's series
+    /// matching every matcher, counted for `range` from its index (`storage::shard::labels`).
+    pub async fn labels(&self, db: &str, which: Policies<'_>, matchers: Vec<Matcher>, range: Option<(i64, i64)>, label: Option<&str>) -> Result<Vec<String>, Error> {
+        let wanted = match label {
+            None => Wanted::Names,
+            Some(name) => Wanted::Values(name.to_string()),
+        };
+        Ok(self.storage().label_index(db, which, matchers, range, wanted).await?)
     }
 
     /// Merges another node's catalog entries here, under the catalog lock; deletions run

@@ -151,6 +151,13 @@ impl Transport for InProcess {
         })
     }
 
+    fn labels<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher], range: Option<(i64, i64)>, label: Option<&'a str>) -> LocalBoxFuture<'a, Result<Vec<String>, PeerError>> {
+        Box::pin(async move {
+            self.asked(peer, "labels", None, Vec::new()).await;
+            self.node(peer)?.labels(db, which, matchers.to_vec(), range, label).await.map_err(refused)
+        })
+    }
+
     fn tier<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection, tier: Tier) -> LocalBoxFuture<'a, Result<TierAnswer, PeerError>> {
         Box::pin(async move {
             self.asked(peer, "select_tier", None, Vec::new()).await;

@@ -1,6 +1,6 @@
 //! How the coordinator talks to the other nodes: the `Transport` trait (what can be asked of a
 //! peer), and `HttpTransport`, which asks over the internal endpoints (`/internal/v1/write`,
-//! `/read`, `/series`, `/select_tier`, `/catalog`; snappy bodies, the cluster secret in a
+//! `/read`, `/series`, `/labels`, `/select_tier`, `/catalog`; snappy bodies, the cluster secret in a
 //! header, HTTPS when the node serves TLS). A read's answer is a `PeerRead`: the peer's
 //! STREAMED_XOR_CHUNKS frames parsed as they arrive off the connection (`remote::frames`), a
 //! series at a time, so a peer's answer costs about a frame and a series of memory whatever
@@ -100,6 +100,10 @@ pub trait Transport: Send + Sync {
     fn read<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection) -> LocalBoxFuture<'a, Result<Box<dyn PeerRead>, PeerError>>;
     /// The label sets of `peer`'s own series matching every matcher.
     fn series<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher]) -> LocalBoxFuture<'a, Result<Vec<Labels>, PeerError>>;
+    /// The label names (`label` `None`) or the values of `label` of `peer`'s own series
+    /// matching every matcher, counted for `range` from its index (`storage::shard::labels`).
+    #[allow(clippy::too_many_arguments)]
+    fn labels<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher], range: Option<(i64, i64)>, label: Option<&'a str>) -> LocalBoxFuture<'a, Result<Vec<String>, PeerError>>;
     /// The windows of `tier` of `peer`'s own series matching `selection`.
     fn tier<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, selection: &'a Selection, tier: Tier) -> LocalBoxFuture<'a, Result<TierAnswer, PeerError>>;
     /// Hands `peer` this node's catalog entries; answers the peer's (after it merged ours).
@@ -138,6 +142,15 @@ fn query_string(db: &str, which: Policies<'_>) -> String {
         Policies::One(None) => {}
     }
     serde_urlencoded::to_string(&params).unwrap_or_default()
+}
+
+/// The label names (`label` `None`) or the values of `label` in these label sets, unique.
+pub fn listing_of(sets: &[Labels], label: Option<&str>) -> Vec<String> {
+    let found: std::collections::BTreeSet<&str> = match label {
+        None => sets.iter().flat_map(|l| l.iter().map(|(n, _)| n)).collect(),
+        Some(name) => sets.iter().map(|l| l.get(name)).filter(|v| !v.is_empty()).collect(),
+    };
+    found.into_iter().map(str::to_string).collect()
 }
 
 /// The entries as `/internal/v1/catalog` carries them: a JSON list of (key, entry).
@@ -264,6 +277,24 @@ impl Transport for HttpTransport {
             let body = encode_request(matchers, 0, 0, vec![])?;
             let answer = self.post(peer, &format!("/internal/v1/series?{}", query_string(db, which)), PROTOBUF, body).await?;
             Ok(decode_response(&answer)?.into_iter().map(|(labels, _)| labels).collect())
+        })
+    }
+
+    /// A node of an older version answers 404 (it has no such endpoint): its label sets
+    /// then, whatever the range (more than asked for, never less).
+    fn labels<'a>(&'a self, peer: &'a str, db: &'a str, which: Policies<'a>, matchers: &'a [Matcher], range: Option<(i64, i64)>, label: Option<&'a str>) -> LocalBoxFuture<'a, Result<Vec<String>, PeerError>> {
+        Box::pin(async move {
+            let (min_t, max_t) = range.unwrap_or((i64::MIN, i64::MAX));
+            let body = encode_request(matchers, min_t, max_t, vec![])?;
+            let mut path = format!("/internal/v1/labels?{}", query_string(db, which));
+            if let Some(label) = label {
+                path = format!("{path}&{}", serde_urlencoded::to_string([("label", label)]).unwrap_or_default());
+            }
+            let answer = match self.post(peer, &path, PROTOBUF, body).await {
+                Err(PeerError::Status { code: StatusCode::NOT_FOUND, .. }) => return Ok(listing_of(&self.series(peer, db, which, matchers).await?, label)),
+                answer => answer?,
+            };
+            serde_json::from_slice(&unsnappy(&answer).map_err(PeerError::bad_answer)?).map_err(PeerError::bad_answer)
         })
     }
 

@@ -7,6 +7,7 @@
 //! STREAMED_XOR_CHUNKS remote read does (frames of at most 1 MiB, read from storage as they go
 //! out; SAMPLES when the request accepts only that, as a node of an older version asks);
 //! `/series` the label sets of its series matching each query (series without samples);
+//! `/labels` its label names or one label's values from its index (JSON, snappy);
 //! `/select_tier` the windows of tier `tier` (`5m`, `1h`) of its series matching the one query
 //! (`cluster::tier_read`'s format, snappy); `/catalog` merges another node's catalog entries
 //! and answers this node's.
@@ -45,6 +46,8 @@ pub struct Params {
     /// Writes only: `true` for history (`gemini import`), merged in (see `CopyKind`).
     #[serde(default)]
     import: bool,
+    /// `/labels` only: the label whose values are asked for (none: the label names).
+    label: Option<String>,
     /// `/select_tier` only: the tier, by name (`Tier::name`).
     tier: Option<String>,
 }
@@ -123,6 +126,20 @@ pub async fn series(req: HttpRequest, params: web::Query<Params>, payload: web::
         results.push(pb::QueryResult { timeseries: series.iter().map(|l| pb::TimeSeries { labels: labels_pb(l), ..Default::default() }).collect() });
     }
     samples_answer(pb::ReadResponse { results })
+}
+
+/// This node's label names (or the values of `label`) of the series matching the request's one
+/// query, counted for its time range (`i64::MIN` to `i64::MAX`: none) from the index; JSON.
+pub async fn labels(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let node = node(&req, &state)?;
+    let request = read_request(&req, payload, &state).await?;
+    let Ok([q]) = <[Selection; 1]>::try_from(parse_queries(&request)?) else {
+        return Err(ApiError::bad_request("labels takes exactly one query"));
+    };
+    let range = Some((q.min_t, q.max_t)).filter(|r| *r != (i64::MIN, i64::MAX));
+    let target = params.target(node);
+    let found = target.source.labels(&target.db, target.which(), q.matchers, range, params.label.as_deref()).await?;
+    snappy_answer("application/json", &serde_json::to_vec(&found).unwrap_or_default())
 }
 
 /// This node's windows of a tier for the request's one query.

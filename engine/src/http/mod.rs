@@ -131,6 +131,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/internal/v1/write").route(web::post().to(internal::write)))
         .service(endpoint("/internal/v1/read").route(web::post().to(internal::read)))
         .service(endpoint("/internal/v1/series").route(web::post().to(internal::series)))
+        .service(endpoint("/internal/v1/labels").route(web::post().to(internal::labels)))
         .service(endpoint("/internal/v1/select_tier").route(web::post().to(internal::select_tier)))
         .service(endpoint("/internal/v1/catalog").route(web::post().to(internal::catalog)))
         .configure(ui::configure)
