@@ -133,6 +133,17 @@ pub struct ServeArgs {
     /// older ones are refused [default: 0s: every older sample is refused].
     #[arg(long = "storage.out-of-order-window", env = "GEMINI_STORAGE_OUT_OF_ORDER_WINDOW")]
     pub storage_out_of_order_window: Option<String>,
+    /// The most new series this node makes in an hour (a sliding 60 minutes); the samples of
+    /// further new series are refused (HTTP 400), known series keep ingesting [default: 0: no limit].
+    #[arg(long = "storage.max-hourly-series", env = "GEMINI_STORAGE_MAX_HOURLY_SERIES")]
+    pub storage_max_hourly_series: Option<u64>,
+    /// The most new series this node makes in a day (a sliding 24 hours) [default: 0: no limit].
+    #[arg(long = "storage.max-daily-series", env = "GEMINI_STORAGE_MAX_DAILY_SERIES")]
+    pub storage_max_daily_series: Option<u64>,
+    /// The most series one database holds on this node, all its retention policies together
+    /// [default: 0: no limit].
+    #[arg(long = "storage.max-series-per-database", env = "GEMINI_STORAGE_MAX_SERIES_PER_DATABASE")]
+    pub storage_max_series_per_database: Option<u64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -157,6 +168,9 @@ struct QueryFile {
 #[serde(deny_unknown_fields)]
 struct StorageFile {
     out_of_order_window: Option<String>,
+    max_hourly_series: Option<u64>,
+    max_daily_series: Option<u64>,
+    max_series_per_database: Option<u64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -247,6 +261,8 @@ pub struct Config {
     pub query_log: QueryLog,
     /// How much older than its series' newest a sample may be and be merged in.
     pub out_of_order_window: std::time::Duration,
+    /// `--storage.max-*-series`.
+    pub series_limits: crate::storage::series_limits::SeriesLimits,
 }
 
 /// Where queries are logged, `--query.log-file` and `--query.slow-threshold`.
@@ -411,6 +427,11 @@ impl ServeArgs {
             out_of_order_window: match self.storage_out_of_order_window.or(file.storage.out_of_order_window) {
                 None => std::time::Duration::ZERO,
                 Some(t) => parse_prometheus_duration(&t).map_err(Error::OutOfOrderWindow)?,
+            },
+            series_limits: crate::storage::series_limits::SeriesLimits {
+                hourly: self.storage_max_hourly_series.or(file.storage.max_hourly_series).unwrap_or(0),
+                daily: self.storage_max_daily_series.or(file.storage.max_daily_series).unwrap_or(0),
+                per_database: self.storage_max_series_per_database.or(file.storage.max_series_per_database).unwrap_or(0),
             },
         };
         let mut cfg = cfg;

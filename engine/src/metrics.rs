@@ -70,6 +70,8 @@ pub struct Metrics {
     /// Reads of PromQL range queries and InfluxQL `SELECT`s answered from each downsampled
     /// tier (`Tier::ALL` order).
     pub tier_reads: [AtomicU64; 2],
+    /// Samples of new series refused by each series limit (`SeriesLimit::ALL` order).
+    pub series_limit_rejected: [AtomicU64; 3],
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     durations: Mutex<BTreeMap<String, Histogram>>,
     /// Query durations by API: `query`, `query_range` (PromQL), `influxql`.
@@ -106,6 +108,10 @@ impl Metrics {
         let _ = writeln!(o, "# HELP gemini_query_tier_reads_total Selector reads of PromQL range queries and InfluxQL SELECTs answered from a downsampled tier.\n# TYPE gemini_query_tier_reads_total counter");
         for tier in crate::encoding::rollup::Tier::ALL {
             let _ = writeln!(o, "gemini_query_tier_reads_total{{tier=\"{}\"}} {}", tier.name(), self.tier_reads[tier as usize].load(Relaxed));
+        }
+        let _ = writeln!(o, "# HELP gemini_series_limit_rejected_samples_total Samples of new series refused by a series limit (--storage.max-*-series).\n# TYPE gemini_series_limit_rejected_samples_total counter");
+        for limit in crate::data::write::SeriesLimit::ALL {
+            let _ = writeln!(o, "gemini_series_limit_rejected_samples_total{{limit=\"{}\"}} {}", limit.name(), self.series_limit_rejected[limit as usize].load(Relaxed));
         }
         let _ = write!(o, "# HELP gemini_storage_seal_seconds_total Time the shards spent sealing.\n# TYPE gemini_storage_seal_seconds_total counter\ngemini_storage_seal_seconds_total {}\n", self.seal_nanos.load(Relaxed) as f64 / 1e9);
         let _ = write!(o, "# HELP gemini_downsample_pending_partitions Partitions old enough to downsample whose downsampled tiers are not written yet.\n# TYPE gemini_downsample_pending_partitions gauge\ngemini_downsample_pending_partitions {}\n", self.downsample_pending.load(Relaxed));

@@ -52,6 +52,7 @@ pub async fn run(cfg: config::Config) -> Result<(), StartError> {
     }
     storage.set_downsample_delay(cfg.downsample_delay);
     storage.set_out_of_order_window(cfg.out_of_order_window);
+    storage.set_series_limits(cfg.series_limits);
     actix_web::rt::spawn(enforce_retention(storage.clone(), cfg.retention_check_interval));
     if let Some((name, password)) = &cfg.admin {
         if storage.users().is_empty() {

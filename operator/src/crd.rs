@@ -59,6 +59,10 @@ pub struct GeminiClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]+(ms|s|m|h|d|w|y)$"))]
     pub out_of_order_window: Option<String>,
+    /// Limits on new series that protect each node (counted per node: in a cluster every node
+    /// counts the copies it holds); unset, no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_limits: Option<SeriesLimitsSpec>,
     /// Databases created at start; Prometheus writes to the first one.
     #[serde(default = "default_databases")]
     #[schemars(length(min = 1))]
@@ -146,6 +150,22 @@ pub struct DownsampledRetentionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h|d|w|y)|inf)$"))]
     pub one_hour: Option<String>,
+}
+
+/// The engine's `--storage.max-*-series` flags; a limit left out (or 0) is none. Samples of a
+/// new series beyond a limit are refused (HTTP 400), known series keep ingesting.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesLimitsSpec {
+    /// New series a node makes in a sliding hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_hourly_series: Option<u64>,
+    /// New series a node makes in a sliding day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_daily_series: Option<u64>,
+    /// Series one database holds on a node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_series_per_database: Option<u64>,
 }
 
 /// Persistent storage of each Gemini pod.

@@ -74,9 +74,17 @@ pub fn engine_config(gc: &GeminiCluster) -> Result<String, String> {
     for (key, value) in downsampled_retention(gc)? {
         table.insert(key.into(), value.into());
     }
+    let mut storage = toml::Table::new();
     if let Some(window) = &gc.spec.out_of_order_window {
-        let mut storage = toml::Table::new();
         storage.insert("out_of_order_window".into(), window.clone().into());
+    }
+    let limits = gc.spec.series_limits.clone().unwrap_or_default();
+    for (key, limit) in [("max_hourly_series", limits.max_hourly_series), ("max_daily_series", limits.max_daily_series), ("max_series_per_database", limits.max_series_per_database)] {
+        if let Some(n) = limit.filter(|n| *n > 0) {
+            storage.insert(key.into(), i64::try_from(n).unwrap_or(i64::MAX).into());
+        }
+    }
+    if !storage.is_empty() {
         table.insert("storage".into(), storage.into());
     }
     let mut cluster = toml::Table::new();
@@ -527,6 +535,14 @@ mod tests {
         let config = engine_config(&gc).unwrap();
         assert!(config.contains("[storage]\nout_of_order_window = \"30m\"\n"), "{config}");
         assert!(!engine_config(&cluster(MINIMAL)).unwrap().contains("out_of_order_window"), "unset by default");
+    }
+
+    #[test]
+    fn the_series_limits_reach_the_engine_config() {
+        let gc = cluster(&MINIMAL.replace("spec: {image: 'gemini:0.1.0'}", "spec: {image: 'gemini:0.1.0', seriesLimits: {maxHourlySeries: 100000, maxSeriesPerDatabase: 5000000}}"));
+        let config = engine_config(&gc).unwrap();
+        assert!(config.contains("[storage]\nmax_hourly_series = 100000\nmax_series_per_database = 5000000\n"), "{config}");
+        assert!(!engine_config(&cluster(MINIMAL)).unwrap().contains("[storage]"), "no limit by default");
     }
 
     #[test]

@@ -246,6 +246,8 @@ fn cluster_chart_renders_a_valid_gemini_cluster() {
             let tiers = parsed.spec.downsampled_retention.as_ref().expect("downsampledRetention");
             assert_eq!((tiers.five_minutes.as_deref(), tiers.one_hour.as_deref()), (Some("365d"), Some("inf")));
             assert_eq!(parsed.spec.out_of_order_window.as_deref(), Some("30m"));
+            let limits = parsed.spec.series_limits.as_ref().expect("seriesLimits");
+            assert_eq!((limits.max_hourly_series, limits.max_daily_series, limits.max_series_per_database), (Some(100_000), Some(1_000_000), Some(5_000_000)));
             assert!(parsed.spec.auth.enabled);
             assert_eq!(parsed.spec.service_monitor.labels["release"], "kube-prometheus-stack");
             let dashboard = docs.iter().find(|d| d["kind"] == "ConfigMap").expect("the dashboard ConfigMap");
@@ -257,6 +259,7 @@ fn cluster_chart_renders_a_valid_gemini_cluster() {
         } else {
             assert_eq!(parsed.spec.downsampled_retention, None, "no tier durations by default");
             assert_eq!(parsed.spec.out_of_order_window, None, "no out-of-order window by default");
+            assert_eq!(parsed.spec.series_limits, None, "no series limits by default");
             assert_eq!(kinds(&docs), ["GeminiCluster"], "the dashboard is off by default");
         }
     }

@@ -63,6 +63,9 @@ fn value(cfg: &Config, name: &str) -> Option<String> {
         "query.log-file" => cfg.query_log.file.as_deref().map(path).unwrap_or_default(),
         "query.slow-threshold" => cfg.query_log.slow_threshold.map(duration).unwrap_or_default(),
         "storage.out-of-order-window" => duration(cfg.out_of_order_window),
+        "storage.max-hourly-series" => cfg.series_limits.hourly.to_string(),
+        "storage.max-daily-series" => cfg.series_limits.daily.to_string(),
+        "storage.max-series-per-database" => cfg.series_limits.per_database.to_string(),
         _ => return None,
     })
 }

@@ -92,3 +92,14 @@ fn unknown_key_is_named() {
     let err = ServeArgs { config, ..Default::default() }.resolve().unwrap_err().to_string();
     assert!(err.contains("http_adr"), "{err}");
 }
+
+#[test]
+fn series_limits_from_flags_and_file() {
+    use crate::storage::series_limits::SeriesLimits;
+    assert_eq!(ServeArgs::default().resolve().unwrap().series_limits, SeriesLimits::default(), "no limit by default");
+    let (_dir, config) = config_file("[storage]\nmax_hourly_series = 1000\nmax_daily_series = 5000\nmax_series_per_database = 90000\n");
+    let cfg = ServeArgs { config: config.clone(), ..Default::default() }.resolve().unwrap();
+    assert_eq!(cfg.series_limits, SeriesLimits { hourly: 1000, daily: 5000, per_database: 90000 });
+    let cfg = ServeArgs { config, storage_max_hourly_series: Some(10), ..Default::default() }.resolve().unwrap();
+    assert_eq!(cfg.series_limits, SeriesLimits { hourly: 10, daily: 5000, per_database: 90000 }, "a flag wins over the file");
+}

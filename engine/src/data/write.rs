@@ -39,6 +39,41 @@ pub enum Refused {
     OutOfOrder { t: i64, newest: i64 },
     /// At `t`, the time of the series' newest sample, with another value.
     Duplicate { t: i64 },
+    /// A new series beyond a series limit of `max` (`storage::series_limits`).
+    SeriesLimit { limit: SeriesLimit, max: u64 },
+}
+
+/// The series limits of a node (`--storage.max-*-series`).
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesLimit {
+    /// New series in the last hour.
+    Hourly,
+    /// New series in the last 24 hours.
+    Daily,
+    /// Series of one database.
+    Database,
+}
+
+impl SeriesLimit {
+    pub const ALL: [SeriesLimit; 3] = [SeriesLimit::Hourly, SeriesLimit::Daily, SeriesLimit::Database];
+
+    /// The name `/metrics` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SeriesLimit::Hourly => "hourly",
+            SeriesLimit::Daily => "daily",
+            SeriesLimit::Database => "database",
+        }
+    }
+
+    /// What it limits and the flag that sets it, for an error message.
+    fn describe(self, max: u64) -> String {
+        match self {
+            SeriesLimit::Hourly => format!("the limit of {max} new series per hour (--storage.max-hourly-series)"),
+            SeriesLimit::Daily => format!("the limit of {max} new series per day (--storage.max-daily-series)"),
+            SeriesLimit::Database => format!("the limit of {max} series per database (--storage.max-series-per-database)"),
+        }
+    }
 }
 
 impl std::fmt::Display for Rejection {
@@ -46,6 +81,7 @@ impl std::fmt::Display for Rejection {
         let (why, t, newest) = match self.why {
             Refused::OutOfOrder { t, newest } => ("out of order sample", t, newest),
             Refused::Duplicate { t } => ("duplicate sample for timestamp", t, t),
+            Refused::SeriesLimit { limit, max } => return write!(f, "new series {} refused: {} is reached", self.series, limit.describe(max)),
         };
         write!(f, "{why} {t} (newest is {newest}) for series {}", self.series)
     }

@@ -25,6 +25,11 @@ impl Storage {
         }
     }
 
+    /// Sets the series limits (`--storage.max-*-series`, see `series_limits`).
+    pub fn set_series_limits(&self, limits: super::series_limits::SeriesLimits) {
+        self.admission.set_limits(limits);
+    }
+
     /// Downsamples every partition pending at `now_ms` in every shard, for at most `budget` in
     /// each (at least one step); answers whether every shard finished.
     pub async fn downsample_for(&self, now_ms: i64, budget: Duration) -> Result<bool, Error> {

@@ -74,6 +74,9 @@ impl Storage {
 
     async fn write_with(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, backfill: bool) -> Result<WriteOutcome, Error> {
         let policy = self.policy_ids(db, Policies::One(rp))?[0];
+        if self.admission.limits_databases() {
+            self.admission.note_database(&self.policy_ids(db, Policies::All)?);
+        }
         let oldest = series.iter().flat_map(|s| s.samples.iter().map(|(t, _)| *t)).min();
         let mut per_shard: Vec<Vec<SeriesWrite>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
         for s in series {

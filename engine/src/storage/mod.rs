@@ -17,6 +17,7 @@ pub mod keys;
 mod meta;
 mod open;
 mod pager;
+pub mod series_limits;
 pub mod series_store;
 pub mod shard;
 mod maintenance;
@@ -57,6 +58,8 @@ pub struct Storage {
     sync_writes: bool,
     /// Bumped after every change of data already stored (see `data::generation`).
     generations: Arc<crate::data::generation::Generations>,
+    /// The series limits every shard asks (`series_limits`).
+    admission: Arc<series_limits::Admission>,
     _arbiters: Vec<Arbiter>,
 }
 

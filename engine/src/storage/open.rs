@@ -8,6 +8,7 @@ use super::{fields, keys, users, Error, MetricMeta, PolicyId, Storage, StorageOp
 use crate::metrics::Metrics;
 use actix::prelude::*;
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteOptions, DB};
+use super::series_limits::Admission;
 use super::shard::Shard;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -119,7 +120,9 @@ impl Storage {
         }
         let mut arbiters = Vec::new();
         let mut addrs = Vec::new();
-        for shard in loaded {
+        let admission = Arc::new(Admission::default());
+        for mut shard in loaded {
+            shard.share_admission(admission.clone());
             let arbiter = Arbiter::new();
             addrs.push(Shard::start_in_arbiter(&arbiter.handle(), move |_| shard));
             arbiters.push(arbiter);
@@ -136,6 +139,7 @@ impl Storage {
             data_dir: opts.data_dir,
             sync_writes: opts.sync_writes,
             generations: Default::default(),
+            admission,
             _arbiters: arbiters,
         })
     }

@@ -11,6 +11,7 @@ use crate::encoding::piece::{Encoding, Piece};
 use crate::storage::{Error, PolicyId};
 use crate::storage::keys::{self, Partition};
 use rocksdb::WriteBatch;
+use rustc_hash::FxHashMap as HashMap;
 
 impl Shard {
     /// Removes series from memory (table, hash lookup, index); their keys are the caller's.
@@ -30,6 +31,13 @@ impl Shard {
         let refs: Vec<(PolicyId, u64, &Labels)> = gone.iter().map(|(policy, id, labels)| (*policy, *id, labels)).collect();
         self.postings.remove(&refs);
         self.metrics.active_series.fetch_sub(gone.len() as i64, std::sync::atomic::Ordering::Relaxed);
+        let mut per_policy: HashMap<PolicyId, u64> = HashMap::default();
+        for (policy, _, _) in &gone {
+            *per_policy.entry(*policy).or_default() += 1;
+        }
+        for (policy, n) in per_policy {
+            self.admission.gone(policy, n);
+        }
     }
 
     /// Deletes series with all their data (series entry, index entries, open and full chunks,

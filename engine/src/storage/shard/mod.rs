@@ -49,6 +49,7 @@ use crate::index::postings::Postings;
 use crate::data::write::SeriesWrite;
 use crate::labels::Labels;
 use crate::metrics::Metrics;
+use crate::storage::series_limits::Admission;
 use actix::prelude::*;
 use rocksdb::{ColumnFamily, DB};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -106,6 +107,8 @@ pub struct Shard {
     /// How much older than a series' newest sample a written sample may be and still be
     /// merged in (`--storage.out-of-order-window`, ms); 0 refuses every older one.
     out_of_order_window_ms: i64,
+    /// The node's series limits, asked before a series is made (`storage::series_limits`).
+    admission: Arc<Admission>,
 }
 
 /// Series by id. Ids are dense (allocated one after another), so a vector indexed by id
@@ -218,6 +221,22 @@ impl Shard {
         if let Some(s) = writes.get(i + 2).and_then(id_of).and_then(|id| self.series.get(&id)) {
             s.head.prefetch_end();
         }
+    }
+
+    /// Shares the node's admission, counting this shard's series there.
+    pub fn share_admission(&mut self, admission: Arc<Admission>) {
+        for (policy, n) in self.series_per_policy() {
+            admission.loaded(policy, n);
+        }
+        self.admission = admission;
+    }
+
+    fn series_per_policy(&self) -> HashMap<PolicyId, u64> {
+        let mut out: HashMap<PolicyId, u64> = HashMap::default();
+        for (_, s) in self.series.iter() {
+            *out.entry(s.policy).or_default() += 1;
+        }
+        out
     }
 
     fn partition_length(&self, policy: PolicyId) -> i64 {
@@ -345,5 +364,38 @@ mod tests {
         shard.forget(&[id2]);
         assert_eq!(slot_and_list(&shard), (None, vec![id1]));
         assert_eq!((find(&shard, p1, &one), find(&shard, p2, &two)), (Some(id1), None), "the first, in the list, found with the slot empty");
+    }
+
+    /// Beyond the hourly limit a new series' samples are refused, named with the limit, and
+    /// counted in the metrics; the known series keep ingesting; deleting series does not
+    /// give the hour back, and a reload counts the series again for the database limit.
+    #[test]
+    fn new_series_beyond_a_limit_are_refused_and_known_ones_keep_ingesting() {
+        use crate::data::write::{Refused, SeriesLimit};
+        use crate::storage::series_limits::SeriesLimits;
+        let dir = tempfile::tempdir().unwrap();
+        let mut shard = Shard::open_for_test(dir.path(), &[1]);
+        let admission = Arc::new(Admission::default());
+        admission.set_limits(SeriesLimits { hourly: 2, daily: 0, per_database: 0 });
+        shard.share_admission(admission.clone());
+        let w = |name: &str, t: i64| {
+            let labels = Labels::from_sorted([("__name__", name)]);
+            SeriesWrite { hash: labels.stable_hash(), labels, samples: vec![(t, 1.0), (t + 1, 2.0)] }
+        };
+        let now = crate::clock::now_ms();
+        let out = shard.write(1, vec![w("a", now), w("b", now), w("c", now)]).unwrap();
+        assert_eq!((out.accepted, out.new_series, out.rejected), (4, 2, 2));
+        assert_eq!(out.rejections[0].why, Refused::SeriesLimit { limit: SeriesLimit::Hourly, max: 2 });
+        assert_eq!(out.rejections[0].to_string(), "new series c{} refused: the limit of 2 new series per hour (--storage.max-hourly-series) is reached");
+        assert_eq!(shard.metrics.series_limit_rejected[SeriesLimit::Hourly as usize].load(std::sync::atomic::Ordering::Relaxed), 2);
+        let out = shard.write(1, vec![w("a", now + 10), w("b", now + 10)]).unwrap();
+        assert_eq!((out.accepted, out.rejected), (4, 0), "known series keep ingesting");
+        let a = shard.find(1, w("a", 0).hash, &w("a", 0).labels).unwrap();
+        shard.delete_series(&[a]).unwrap();
+        assert_eq!(shard.write(1, vec![w("c", now + 20)]).unwrap().rejected, 2, "the hour still holds two new series");
+        admission.set_limits(SeriesLimits { hourly: 0, daily: 0, per_database: 1 });
+        shard.reload();
+        assert_eq!(shard.write(1, vec![w("c", now + 30)]).unwrap().rejected, 2, "b is still there: the database is full");
+        assert_eq!(shard.write(1, vec![w("b", now + 30)]).unwrap().accepted, 2);
     }
 }

@@ -43,6 +43,7 @@ impl Shard {
             downsample: Default::default(),
             compact: Default::default(),
             out_of_order_window_ms: 0,
+            admission: Arc::default(),
         };
         if migrate {
             s.migrate_chunk_keys().map_err(|e| e.context(format!("shard {index}")))?;
@@ -190,6 +191,11 @@ impl Shard {
                 // The fresh state counts its pending partitions anew at its first step.
                 self.metrics.downsample_pending.fetch_sub(self.downsample.pending, std::sync::atomic::Ordering::Relaxed);
                 fresh.downsample.delay_ms = self.downsample.delay_ms;
+                fresh.out_of_order_window_ms = self.out_of_order_window_ms;
+                for (policy, n) in self.series_per_policy() {
+                    self.admission.gone(policy, n);
+                }
+                fresh.share_admission(self.admission.clone());
                 *self = Shard { dropped: std::mem::take(&mut self.dropped), ..fresh }
             }
             Err(e) => tracing::error!(shard = self.index, error = %e, "reload failed"),

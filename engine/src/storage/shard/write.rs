@@ -84,6 +84,14 @@ impl Shard {
                 Some(id) => id,
                 None if w.samples.is_empty() => continue,
                 None => {
+                    if let Err((limit, max)) = self.admission.admit(policy, now_ms) {
+                        out.rejected += w.samples.len() as u64;
+                        self.metrics.series_limit_rejected[limit as usize].fetch_add(w.samples.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        if out.rejections.len() < MAX_REJECTIONS_NAMED {
+                            out.rejections.push(Rejection { series: w.labels.to_string(), why: Refused::SeriesLimit { limit, max } });
+                        }
+                        continue;
+                    }
                     let id = self.next_id;
                     self.next_id += 1;
                     batch.put_cf(self.cf(Family::Series), keys::series_key(policy, id), w.labels.as_bytes());
