@@ -85,6 +85,11 @@ fn a_snapshot_of_a_stopped_prometheus_lands_beside_the_newer_hour_once_and_resum
     assert_eq!(out.lines().filter(|l| l.starts_with("block ")).count(), n, "{out}");
     assert!(out.contains(&format!("would import {n} blocks: ")) && out.contains(", 2759 samples (0 skipped as done before)"), "{out}");
     assert_eq!(g.read_samples("prometheus", everything()), newer, "a dry run writes nothing");
+    let (ok, out, err) = import(&snapshot, &g, &["--dry-run", "--match", r#"{__name__="imp_up"}"#, "--start", &(cut_to / 1000).to_string()]);
+    assert!(ok, "{err}");
+    let later = old[&up].iter().filter(|(t, _)| *t >= cut_to).count();
+    assert_eq!(later, 519, "steps 201..=719 of imp_up in Prometheus' answer");
+    assert!(out.contains(&format!(", {later} samples (0 skipped")), "imp_up from the end of the deletion on: {out}");
 
     // Imported twice: the second run duplicates nothing.
     for run in ["first", "second"] {

@@ -157,7 +157,11 @@ impl Block {
         // The length (at most 5 bytes as a uvarint), then encoding, data and checksum.
         let head = window.read(segment, file, *len, offset, 5.min(len.saturating_sub(offset) as usize)).map_err(|e| self.at(reference, &e))?;
         let mut d = Decbuf::new(head, 0);
-        let data_len = d.uvarint().map_err(|e| self.at(reference, &e))? as usize;
+        let data_len = d.uvarint().map_err(|e| self.at(reference, &e))?;
+        if data_len > *len {
+            return Err(self.at(reference, &format!("damaged chunk: a length of {data_len} bytes")));
+        }
+        let data_len = data_len as usize;
         let total = d.pos + 1 + data_len + 4;
         let bytes = window.read(segment, file, *len, offset, total).map_err(|e| self.at(reference, &e))?;
         let start = total - data_len - 5;

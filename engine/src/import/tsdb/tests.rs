@@ -3,7 +3,7 @@
 //! labels, samples, tombstones, histogram chunks skipped; a damaged chunk, an unknown index
 //! version and a directory without blocks give errors that say where.
 
-use super::block::{find, has_wal, Block, Window};
+use super::block::{find, has_wal, Block, BlockDir, Meta, Stats, Window};
 use crate::encoding::chunk::XorChunk;
 use std::path::Path;
 
@@ -216,4 +216,13 @@ fn blocks_are_found_in_a_data_dir_a_snapshot_or_alone_and_the_wal_is_noticed() {
     assert!(!has_wal(&snapshot));
     assert!(find(&data.path().join("wal")).unwrap().is_empty(), "no blocks in a WAL");
     assert!(find(&data.path().join("nothing")).unwrap_err().contains("nothing"));
+}
+
+#[test]
+fn a_block_cut_by_the_range_is_recorded_with_the_range_read() {
+    let dir = BlockDir { path: "b".into(), meta: Meta { ulid: ULID.into(), min_time: 100, max_time: 341, stats: Stats::default() } };
+    assert_eq!(super::state_line(&dir, (i64::MIN, i64::MAX)), ULID);
+    assert_eq!(super::state_line(&dir, (100, 340)), ULID);
+    assert_eq!(super::state_line(&dir, (0, 200)), format!("{ULID} 100,200"));
+    assert_eq!(super::state_line(&dir, (150, 400)), format!("{ULID} 150,340"));
 }
