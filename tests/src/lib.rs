@@ -5,6 +5,7 @@
 //! hold is checked here.
 
 pub mod cluster;
+pub mod import;
 pub mod promql;
 pub mod tiers;
 pub mod xor;
@@ -509,6 +510,17 @@ impl Prometheus {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Its `--storage.tsdb.path`, which outlives `stop`.
+    pub fn data_dir(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
+    /// Kills it and waits for it to exit; its directory stays until it is dropped.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// `/api/v1/query_range` with step 1 s; the result series sorted by labels.

@@ -9,73 +9,8 @@
 use proto::prometheus as pb;
 use proto::remote::snappy_message;
 use std::process::Command;
+use tests::import::*;
 use tests::*;
-
-const STEP: i64 = 15_000;
-const HOUR: i64 = 3_600_000;
-
-/// The series: a counter of two instances, a gauge with a NaN, and `up`.
-fn label_sets() -> Vec<Vec<(&'static str, &'static str)>> {
-    vec![
-        vec![("__name__", "imp_requests_total"), ("instance", "a"), ("job", "api")],
-        vec![("__name__", "imp_requests_total"), ("instance", "b"), ("job", "api")],
-        vec![("__name__", "imp_temperature"), ("room", "x")],
-        vec![("__name__", "imp_up"), ("job", "api")],
-    ]
-}
-
-/// The value of series `i` at step `n`: irregular, so that XOR chunks carry real bits.
-fn value(i: usize, n: i64) -> f64 {
-    match i {
-        0 | 1 => (n * n % 97 + n * (i as i64 + 3)) as f64,
-        2 if n % 700 == 0 => f64::NAN,
-        2 => 20.0 + ((n * 7919) % 1000) as f64 / 37.0,
-        _ => 1.0,
-    }
-}
-
-/// Every series' samples at `from, from + STEP, …` up to `to` (both included), as write
-/// requests of 5 minutes each, in time order.
-fn requests(from: i64, to: i64) -> Vec<pb::WriteRequest> {
-    let mut out = Vec::new();
-    let mut start = from;
-    while start <= to {
-        let end = (start + 5 * 60_000 - 1).min(to);
-        let timeseries = label_sets()
-            .iter()
-            .enumerate()
-            .map(|(i, labels)| {
-                let samples: Vec<(i64, f64)> = (start..=end).step_by(STEP as usize).map(|t| (t, value(i, t / STEP))).collect();
-                series(labels, &samples)
-            })
-            .collect();
-        out.push(pb::WriteRequest { timeseries, metadata: vec![] });
-        start = end + 1;
-    }
-    out
-}
-
-fn everything() -> pb::Query {
-    query_all(vec![matcher(2, "__name__", "imp_.+")])
-}
-
-/// Prometheus' own answer: a SAMPLES remote read of everything.
-fn prometheus_samples(p: &Prometheus) -> Series {
-    let body = snappy_message(&pb::ReadRequest { queries: vec![everything()], accepted_response_types: vec![] }).unwrap();
-    let a = post_url(&p.url("/api/v1/read"), &PROTO_HEADERS, &body);
-    assert_eq!(a.status, 200, "{}", a.text());
-    to_series(decode_samples(&a.body).results.remove(0).timeseries)
-}
-
-/// A Gemini holding the newer hour, written through /api/v1/write.
-fn gemini_with_newer_hour(dir: &std::path::Path, from: i64, to: i64) -> Gemini {
-    let g = Gemini::start(dir, &[]);
-    for req in requests(from, to) {
-        let a = g.post("/api/v1/write", &PROTO_HEADERS, &write_body(&req));
-        assert_eq!(a.status, 204, "{}", a.text());
-    }
-    g
-}
 
 /// Runs `gemini import remote-read` with `extra` flags: success, standard output and error.
 fn import(p: &Prometheus, g: &Gemini, range: (i64, i64), extra: &[&str]) -> (bool, String, String) {
@@ -88,15 +23,6 @@ fn import(p: &Prometheus, g: &Gemini, range: (i64, i64), extra: &[&str]) -> (boo
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-/// Prometheus' samples with the newer hour after them.
-fn merged(old: &Series, newer: &Series) -> Series {
-    let mut want = old.clone();
-    for (k, v) in newer {
-        want.entry(k.clone()).or_default().extend(v.iter().copied());
-    }
-    want
-}
-
 #[test]
 fn history_from_prometheus_lands_beside_the_newer_hour_once_and_resumes() {
     let now = now_s() * 1000 / STEP * STEP;
@@ -104,11 +30,7 @@ fn history_from_prometheus_lands_beside_the_newer_hour_once_and_resumes() {
     let (old_from, old_to) = (now - 4 * HOUR, now - HOUR - STEP);
     let (new_from, new_to) = (now - HOUR, now);
     let range = (old_from, new_from - 1);
-    let p = Prometheus::start_with("scrape_configs: []\n", &["--web.enable-remote-write-receiver"]);
-    for req in requests(old_from, old_to) {
-        let a = post_url(&p.url("/api/v1/write"), &PROTO_HEADERS, &write_body(&req));
-        assert_eq!(a.status, 204, "{}", a.text());
-    }
+    let p = prometheus_holding(old_from, old_to, &[]);
     let old = prometheus_samples(&p);
     assert_eq!(old.len(), 4);
     assert!(old.values().all(|s| s.len() == 720), "three hours every 15 s: {:?}", old.values().map(Vec::len).collect::<Vec<_>>());

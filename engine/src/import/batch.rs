@@ -47,6 +47,37 @@ impl Batcher {
     }
 }
 
+/// Where an import writes: the flags every source shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// Gemini's base URL, e.g. http://gemini:8086; samples go to <to>/api/v1/import.
+    #[arg(long)]
+    pub to: String,
+    /// Database to import into [default: the server's, prometheus].
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Retention policy to import into [default: the database's default].
+    #[arg(long)]
+    pub rp: Option<String>,
+    /// User for Gemini (`--to`), when it runs with auth: it needs the WRITE grant on --db.
+    #[arg(long, env = "GEMINI_USERNAME")]
+    pub username: Option<String>,
+    /// That user's password.
+    #[arg(long, env = "GEMINI_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// Samples per import request, at most.
+    #[arg(long, default_value_t = MAX_SAMPLES)]
+    pub batch: usize,
+}
+
+impl TargetArgs {
+    /// The import path these flags name; each write may take 5 minutes.
+    pub fn target(&self) -> Target {
+        let credentials = self.username.clone().map(|u| (u, self.password.clone().unwrap_or_default()));
+        Target::new(awc::Client::builder().timeout(Duration::from_secs(300)).finish(), &self.to, self.db.as_deref(), self.rp.as_deref(), credentials)
+    }
+}
+
 /// Gemini's import path.
 pub struct Target {
     client: awc::Client,

@@ -11,6 +11,7 @@ mod batch;
 mod progress;
 mod remote_read;
 mod state;
+mod tsdb;
 
 use crate::index::matcher::Matcher;
 use std::time::Duration;
@@ -29,6 +30,11 @@ pub enum Source {
     /// idempotent), so an interrupted import can simply be run again; `--state` makes the rerun
     /// skip the slices that already arrived.
     RemoteRead(RemoteReadArgs),
+    /// Read the blocks of a Prometheus data directory or snapshot straight from disk (a
+    /// stopped or dead Prometheus will do). The head's write-ahead log is not read: take a
+    /// snapshot (POST /api/v1/admin/tsdb/snapshot), which writes the head as a block. `--state`
+    /// makes a rerun skip the blocks that already arrived.
+    Tsdb(tsdb::TsdbArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -36,21 +42,8 @@ pub struct RemoteReadArgs {
     /// The source's remote read URL, e.g. http://prometheus:9090/api/v1/read.
     #[arg(long)]
     pub from: String,
-    /// Gemini's base URL, e.g. http://gemini:8086; samples go to <to>/api/v1/import.
-    #[arg(long)]
-    pub to: String,
-    /// Database to import into [default: the server's, prometheus].
-    #[arg(long)]
-    pub db: Option<String>,
-    /// Retention policy to import into [default: the database's default].
-    #[arg(long)]
-    pub rp: Option<String>,
-    /// User for Gemini (`--to`), when it runs with auth: it needs the WRITE grant on --db.
-    #[arg(long, env = "GEMINI_USERNAME")]
-    pub username: Option<String>,
-    /// That user's password.
-    #[arg(long, env = "GEMINI_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
+    #[command(flatten)]
+    pub target: batch::TargetArgs,
     /// First time to copy: RFC 3339 (2026-12-01T00:00:00Z) or Unix seconds.
     #[arg(long, value_parser = parse_time)]
     pub start: i64,
@@ -66,9 +59,6 @@ pub struct RemoteReadArgs {
     /// Slices copied at the same time.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
-    /// Samples per import request, at most.
-    #[arg(long, default_value_t = batch::MAX_SAMPLES)]
-    pub batch: usize,
     /// File that records each slice once Gemini acknowledged it (start,end in ms, one a line);
     /// a rerun with the same file skips those slices.
     #[arg(long)]
@@ -91,6 +81,8 @@ pub enum Error {
     State { path: String, source: std::io::Error },
     #[error("{} of {total} slices failed: {}", failed.len(), failed.join("; "))]
     Slices { failed: Vec<String>, total: usize },
+    #[error("{0}")]
+    Tsdb(String),
 }
 
 /// `--start`/`--end`: RFC 3339 or Unix seconds (with a fraction) → ms.
@@ -145,17 +137,30 @@ pub fn run(args: ImportArgs) -> Result<(), Error> {
             if args.start > args.end {
                 return Err(Error::EmptyRange { start: rfc3339(args.start), end: rfc3339(args.end) });
             }
-            if args.parallel == 0 || args.batch == 0 {
+            if args.parallel == 0 || args.target.batch == 0 {
                 return Err(Error::Zero);
             }
-            let selectors = args
-                .matches
-                .iter()
-                .map(|s| crate::promql::selector::parse(s).map_err(|e| Error::Selector { selector: s.clone(), why: e.to_string() }))
-                .collect::<Result<Vec<Vec<Matcher>>, Error>>()?;
+            let selectors = parse_selectors(&args.matches)?;
             actix_web::rt::System::new().block_on(remote_read::copy(args, selectors))
         }
+        Source::Tsdb(args) => {
+            if let (Some(start), Some(end)) = (args.start, args.end) {
+                if start > end {
+                    return Err(Error::EmptyRange { start: rfc3339(start), end: rfc3339(end) });
+                }
+            }
+            if args.parallel == 0 || args.target.batch == 0 {
+                return Err(Error::Zero);
+            }
+            let selectors = parse_selectors(&args.matches)?;
+            actix_web::rt::System::new().block_on(tsdb::copy(args, selectors))
+        }
     }
+}
+
+/// `--match` selectors, each a list of matchers.
+fn parse_selectors(selectors: &[String]) -> Result<Vec<Vec<Matcher>>, Error> {
+    selectors.iter().map(|s| crate::promql::selector::parse(s).map_err(|e| Error::Selector { selector: s.clone(), why: e.to_string() })).collect()
 }
 
 #[cfg(test)]

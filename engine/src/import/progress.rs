@@ -1,6 +1,6 @@
-//! What `gemini import` shows while it runs: on a terminal one line redrawn in place (slices
-//! done of all, series, samples, samples/s, ETA), otherwise a plain line per finished slice;
-//! at the end the summary. All on standard error.
+//! What `gemini import` shows while it runs: on a terminal one line redrawn in place (units —
+//! slices or blocks — done of all, series, samples, samples/s, ETA), otherwise a plain line per
+//! finished unit; at the end the summary. All on standard error.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 /// Counts of a run so far.
 pub struct Progress {
     started: Instant,
+    /// What is counted: "slice", "block".
+    unit: &'static str,
     total_slices: usize,
     pub slices: usize,
     pub series: u64,
@@ -19,7 +21,12 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(total_slices: usize) -> Progress {
-        let mut progress = Progress { started: Instant::now(), total_slices, slices: 0, series: 0, samples: 0, failed: 0, terminal: std::io::stderr().is_terminal(), drawn: None };
+        Progress::counting("slice", total_slices)
+    }
+
+    /// Progress over `total` units named `unit`.
+    pub fn counting(unit: &'static str, total_slices: usize) -> Progress {
+        let mut progress = Progress { started: Instant::now(), unit, total_slices, slices: 0, series: 0, samples: 0, failed: 0, terminal: std::io::stderr().is_terminal(), drawn: None };
         if progress.terminal {
             progress.draw();
         }
@@ -50,7 +57,7 @@ impl Progress {
         self.series += series;
         match self.terminal {
             true => self.draw(),
-            false => eprintln!("slice {name}: {series} series, {samples} samples ({} of {} slices)", self.slices, self.total_slices),
+            false => eprintln!("{} {name}: {series} series, {samples} samples ({} of {} {}s)", self.unit, self.slices, self.total_slices, self.unit),
         }
     }
 
@@ -69,7 +76,7 @@ impl Progress {
             done => format!("{:.0}s", self.elapsed().as_secs_f64() / done as f64 * (self.total_slices - done) as f64),
         };
         let failed = if self.failed > 0 { format!(" ({} failed)", self.failed) } else { String::new() };
-        let line = format!("slices {}/{}{failed}  series {}  samples {}  {:.0} samples/s  ETA {eta}", self.slices, self.total_slices, self.series, self.samples, self.rate());
+        let line = format!("{}s {}/{}{failed}  series {}  samples {}  {:.0} samples/s  ETA {eta}", self.unit, self.slices, self.total_slices, self.series, self.samples, self.rate());
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r{line}\x1b[K");
         let _ = err.flush();
@@ -82,9 +89,10 @@ impl Progress {
             skipped.push_str(&format!(", {} failed", self.failed));
         }
         format!(
-            "{}imported {} slices{skipped}: {} series, {} samples in {:.1}s, {:.0} samples/s",
+            "{}imported {} {}s{skipped}: {} series, {} samples in {:.1}s, {:.0} samples/s",
             if self.terminal { "\n" } else { "" },
             self.slices,
+            self.unit,
             self.series,
             self.samples,
             self.elapsed().as_secs_f64(),

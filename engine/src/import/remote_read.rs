@@ -82,7 +82,7 @@ struct Run<'a> {
 impl Run<'_> {
     /// Copies (or, in a dry run, counts) one slice: its series and samples.
     async fn slice(&self, slice: (i64, i64)) -> Result<(u64, u64), String> {
-        let mut batcher = Batcher::new(self.args.batch);
+        let mut batcher = Batcher::new(self.args.target.batch);
         let (mut series, mut samples) = (0u64, 0u64);
         for matchers in self.selectors {
             let mut answer = read(&self.client, &self.args.from, matchers, slice).await?;
@@ -123,8 +123,7 @@ pub async fn copy(args: RemoteReadArgs, selectors: Vec<Vec<Matcher>>) -> Result<
     // awc's timeout bounds a request until its whole answer is read: a slice's streamed answer
     // is read while its batches are written, so the source gets an hour, each write 5 minutes.
     let client = awc::Client::builder().timeout(Duration::from_secs(3600)).finish();
-    let credentials = args.username.clone().map(|u| (u, args.password.clone().unwrap_or_default()));
-    let target = Target::new(awc::Client::builder().timeout(Duration::from_secs(300)).finish(), &args.to, args.db.as_deref(), args.rp.as_deref(), credentials);
+    let target = args.target.target();
     let run = Run { args: &args, selectors: &selectors, client, target, progress: RefCell::new(Progress::new(todo.len())) };
     let run = &run;
     let mut finished = futures_util::stream::iter(todo.iter().map(|&slice| async move { (slice, run.slice(slice).await) })).buffer_unordered(args.parallel);

@@ -1,15 +1,16 @@
-//! `--state`: the slices an import finished, one `start,end` (ms) a line, appended once Gemini
-//! acknowledged every request of the slice; a rerun with the same file skips them. A line cut
-//! short by a crash is ignored (its slice is copied again, which is harmless).
+//! `--state`: the units an import finished, one a line — a slice as `start,end` (ms), a TSDB
+//! block as its ULID — appended once Gemini acknowledged every request of the unit; a rerun
+//! with the same file skips them. A line cut short by a crash is ignored (its unit is copied
+//! again, which is harmless).
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The state file, and the slices it lists.
+/// The state file, and the units it lists.
 pub struct State {
     path: PathBuf,
-    done: HashSet<(i64, i64)>,
+    done: HashSet<String>,
 }
 
 impl State {
@@ -24,25 +25,37 @@ impl State {
             // The next record starts on a line of its own.
             std::fs::OpenOptions::new().append(true).open(path)?.write_all(b"\n")?;
         }
-        let done = text.lines().filter_map(|l| {
-            let (a, b) = l.trim().split_once(',')?;
-            Some((a.parse().ok()?, b.parse().ok()?))
-        });
+        let done = text.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty());
         Ok(State { path: path.to_path_buf(), done: done.collect() })
     }
 
     pub fn is_done(&self, slice: (i64, i64)) -> bool {
-        self.done.contains(&slice)
+        self.has(&slice_line(slice))
     }
 
     /// Records a finished slice (on disk before it answers).
     pub fn record(&mut self, slice: (i64, i64)) -> std::io::Result<()> {
+        self.add(&slice_line(slice))
+    }
+
+    /// Whether the unit named `line` is done.
+    pub fn has(&self, line: &str) -> bool {
+        self.done.contains(line)
+    }
+
+    /// Records the finished unit named `line` (on disk before it answers).
+    pub fn add(&mut self, line: &str) -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
-        f.write_all(format!("{},{}\n", slice.0, slice.1).as_bytes())?;
+        f.write_all(format!("{line}\n").as_bytes())?;
         f.sync_data()?;
-        self.done.insert(slice);
+        self.done.insert(line.to_string());
         Ok(())
     }
+}
+
+/// A slice's line: `start,end` in ms.
+fn slice_line((start, end): (i64, i64)) -> String {
+    format!("{start},{end}")
 }
 
 #[cfg(test)]
