@@ -5,6 +5,7 @@
 //! hold is checked here.
 
 pub mod cluster;
+pub mod influxd;
 pub mod promql;
 pub mod tiers;
 pub mod xor;

@@ -8,11 +8,14 @@
 //! never touches storage.
 
 mod batch;
+mod influx;
+mod influx_export;
 mod progress;
 mod remote_read;
 mod state;
 
 use crate::index::matcher::Matcher;
+pub use influx::InfluxArgs;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
@@ -29,6 +32,10 @@ pub enum Source {
     /// idempotent), so an interrupted import can simply be run again; `--state` makes the rerun
     /// skip the slices that already arrived.
     RemoteRead(RemoteReadArgs),
+    /// Import a file `influx_inspect export` wrote (InfluxDB 1.x line protocol, plain or gzip)
+    /// into one database, merged into series that hold newer samples; `--state` makes a rerun
+    /// skip the lines that arrived.
+    Influx(InfluxArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -91,6 +98,8 @@ pub enum Error {
     State { path: String, source: std::io::Error },
     #[error("{} of {total} slices failed: {}", failed.len(), failed.join("; "))]
     Slices { failed: Vec<String>, total: usize },
+    #[error(transparent)]
+    Influx(#[from] influx::Error),
 }
 
 /// `--start`/`--end`: RFC 3339 or Unix seconds (with a fraction) → ms.
@@ -155,6 +164,7 @@ pub fn run(args: ImportArgs) -> Result<(), Error> {
                 .collect::<Result<Vec<Vec<Matcher>>, Error>>()?;
             actix_web::rt::System::new().block_on(remote_read::copy(args, selectors))
         }
+        Source::Influx(args) => Ok(actix_web::rt::System::new().block_on(influx::import(args))?),
     }
 }
 
