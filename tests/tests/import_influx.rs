@@ -238,7 +238,8 @@ fn a_refused_line_and_a_missing_policy_fail_the_import_naming_them() {
 
     let (ok, _, stderr) = import(&g, &file, "logs", &[]);
     assert!(!ok, "a refused line fails the import: {stderr}");
-    assert!(stderr.contains("line 9: unable to parse 'app,host=a msg=\"disk full\" 1700000000000000000'") && stderr.contains("is a string"), "{stderr}");
+    assert!(stderr.contains("a line was refused") && stderr.contains("line 9: unable to parse 'app,host=a msg=\"disk full\" 1700000000000000000'") && stderr.contains("is a string"), "{stderr}");
+    assert_eq!(count_before(&stderr, "lines"), 2, "{stderr}");
     let (status, rows) = query(&g.url(""), "logs", "SELECT level FROM app", "s");
     assert_eq!(status, 200);
     assert_eq!(rows["results"][0]["series"][0]["values"], serde_json::json!([[1700000000, 3], [1700000060, 4]]), "the other lines arrived: {rows}");

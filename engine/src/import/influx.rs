@@ -88,7 +88,7 @@ pub enum Error {
     Target { what: String, why: String },
     #[error("lines {first}-{last} did not arrive: {why}; run the same command again to go on (with --state, what arrived is skipped)")]
     Unreachable { first: u64, last: u64, why: String },
-    #[error("{count} refused:\n{}", named.join("\n"))]
+    #[error("{count} refused (the other lines arrived):\n{}", named.join("\n"))]
     Refused { count: String, named: Vec<String> },
 }
 
@@ -160,21 +160,28 @@ fn words(body: &str) -> String {
 }
 
 /// The refusals of a 400 answer to `batch`, each naming its line: `/write` says `unable to
-/// parse '<line>': <why>` per refused line; what names no line names the batch's range.
-fn refusals(batch: &Batch, error: &str) -> Vec<String> {
+/// parse '<line>': <why>` per refused line; what names no line (a series' sample) names the
+/// batch's range. Also the lines and samples of the batch that arrived.
+fn refusals(batch: &Batch, error: &str) -> (Vec<String>, u64, u64) {
     let error = error.strip_prefix("partial write: ").unwrap_or(error);
     let lines: Vec<&str> = batch.body.lines().collect();
-    error
+    let (mut arrived, mut samples) = (lines.len() as u64, batch.samples);
+    let named = error
         .lines()
         .map(|piece| {
             let quoted = piece.strip_prefix("unable to parse '");
             let at = quoted.and_then(|q| lines.iter().position(|l| q.starts_with(l) && q[l.len()..].starts_with("': ")));
             match at {
-                Some(i) => format!("line {}: {piece}", batch.numbers[i]),
+                Some(i) => {
+                    arrived -= 1;
+                    samples -= samples_of(lines[i]);
+                    format!("line {}: {piece}", batch.numbers[i])
+                }
                 None => format!("lines {}-{}: {piece}", batch.first, batch.last),
             }
         })
-        .collect()
+        .collect();
+    (named, arrived, samples)
 }
 
 /// The run: the file, where its points go, and what arrived.
@@ -309,7 +316,6 @@ pub async fn import(args: InfluxArgs) -> Result<(), Error> {
     let mut progress = FileProgress::new(size);
     let mut in_flight = FuturesOrdered::new();
     let mut refused = Vec::new();
-    let mut refused_lines = 0;
     let mut reading = true;
     loop {
         while reading && in_flight.len() < IN_FLIGHT {
@@ -327,8 +333,9 @@ pub async fn import(args: InfluxArgs) -> Result<(), Error> {
                 progress.batch_done(batch.numbers.len() as u64, batch.samples, batch.read);
             }
             Err(Failure::Refused { status, body, .. }) if status == awc::http::StatusCode::BAD_REQUEST => {
-                refused_lines += batch.numbers.len();
-                refused.extend(refusals(&batch, &words(&body)));
+                let (named, arrived, samples) = refusals(&batch, &words(&body));
+                refused.extend(named);
+                progress.batch_done(arrived, samples, batch.read);
             }
             Err(e) => return Err(Error::Unreachable { first: batch.first, last: batch.last, why: e.to_string() }),
         }
@@ -340,7 +347,10 @@ pub async fn import(args: InfluxArgs) -> Result<(), Error> {
     if refused.is_empty() {
         return Ok(());
     }
-    let count = format!("{} refused line(s) in {refused_lines} lines whose other lines arrived", refused.len());
+    let count = match refused.len() {
+        1 => "a line was".to_string(),
+        n => format!("{n} lines were"),
+    };
     let mut named: Vec<String> = refused.iter().take(NAMED).cloned().collect();
     if refused.len() > NAMED {
         named.push(format!("… and {} more", refused.len() - NAMED));
@@ -432,13 +442,15 @@ mod tests {
             target: Rc::new(Target::at(awc::Client::default(), "http://g", "/x", &[], None)),
         };
         let error = "partial write: unable to parse 'log msg=\"it's: here\" 2': field \"msg\" is a string: Gemini stores numbers (float, integer, boolean) only\nseries cpu: a different value at a stored timestamp";
+        let (named, arrived, samples) = refusals(&batch, error);
         assert_eq!(
-            refusals(&batch, error),
+            named,
             vec![
                 "line 10: unable to parse 'log msg=\"it's: here\" 2': field \"msg\" is a string: Gemini stores numbers (float, integer, boolean) only".to_string(),
                 "lines 7-12: series cpu: a different value at a stored timestamp".to_string(),
             ]
         );
+        assert_eq!((arrived, samples), (2, 2), "the named line did not arrive");
         assert_eq!(words(r#"{"error":"database not found: x"}"#), "database not found: x");
         assert_eq!(words("plain"), "plain");
         assert_eq!(samples_of("cpu a=1,b=2i,c=t 5"), 3);
