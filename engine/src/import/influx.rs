@@ -84,7 +84,7 @@ pub enum Error {
     File { path: String, source: std::io::Error },
     #[error("the file holds databases {0} and {1}: import one at a time (influx_inspect export -database NAME)")]
     Databases(String, String),
-    #[error("Gemini refuses {what}: {why}")]
+    #[error("{what} in Gemini: {why}")]
     Target { what: String, why: String },
     #[error("lines {first}-{last} did not arrive: {why}; run the same command again to go on (with --state, what arrived is skipped)")]
     Unreachable { first: u64, last: u64, why: String },

@@ -3,7 +3,9 @@
 //! them). `gemini import remote-read` reads any Prometheus remote-read endpoint (`remote_read`)
 //! in time slices, several at once, and writes each slice's series in bounded batches
 //! (`batch`); `progress` shows how far it got, `state` remembers the slices that arrived so that
-//! a rerun skips them. Re-importing anything is harmless: an exact duplicate is idempotent.
+//! a rerun skips them. `gemini import influx` (`influx`) streams a file `influx_inspect export`
+//! wrote (`influx_export`) to `POST /api/v1/import/influx`, the same merge for line protocol.
+//! Re-importing anything is harmless: an exact duplicate is idempotent.
 //! Only the command-line side lives here: it speaks HTTP to the source and to Gemini and
 //! never touches storage.
 
