@@ -233,6 +233,10 @@ fn a_refused_line_and_a_missing_policy_fail_the_import_naming_them() {
     assert!(stderr.contains("retention policy \"nope\"") && stderr.contains("retention policy not found: nope"), "{stderr}");
     let (ok, _, stderr) = import(&g, &file, "missing", &[]);
     assert!(!ok && stderr.contains("database not found: missing"), "{stderr}");
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let out = Command::new(bin("gemini")).args(["import", "influx", "--file"]).arg(&file).args(["--to", &nobody, "--db", "logs"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains(&nobody), "no Gemini there: {stderr}");
     let (_, nothing) = query(&g.url(""), "logs", "SELECT * FROM app", "");
     assert!(nothing["results"][0].get("series").is_none(), "nothing sent: {nothing}");
 
