@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod import;
+pub mod influxd;
 pub mod promql;
 pub mod tiers;
 pub mod xor;

@@ -7,48 +7,9 @@
 //! `SELECT`s that Gemini answers from its downsampled tiers are compared too.
 
 use proto::prometheus as pb;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tests::influxd::{holds_nothing, query, Influxd};
 use tests::*;
-
-struct Influxd {
-    child: Child,
-    base: String,
-}
-
-impl Influxd {
-    fn start(dir: &Path) -> Influxd {
-        require_influxd_1_6();
-        let (http, rpc) = (free_port(), free_port());
-        let d = dir.display();
-        let config = format!(
-            "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n[http]\n  bind-address = \"127.0.0.1:{http}\"\n  log-enabled = false\n[monitor]\n  store-enabled = false\n"
-        );
-        std::fs::write(dir.join("influxd.conf"), config).unwrap();
-        let child = Command::new("/usr/bin/influxd")
-            .arg("-config")
-            .arg(dir.join("influxd.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("influxd (apt-get install influxdb) must be installed");
-        let base = format!("http://127.0.0.1:{http}");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while agent().get(&format!("{base}/ping")).call().map(|r| r.status().as_u16()).ok() != Some(204) {
-            assert!(Instant::now() < deadline, "influxd did not answer /ping within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Influxd { child, base }
-    }
-}
-
-impl Drop for Influxd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// 2023-11-14T22:13:20Z in milliseconds.
 const T0: i64 = 1_700_000_000_000;
@@ -158,12 +119,6 @@ const EXPECTED_EMPTY: &[(&str, &str)] = &[
     ("SHOW MEASUREMENTS ON nope", "InfluxDB 1.6 answers a database that does not exist with no rows and no error"),
 ];
 
-/// Whether an answer holds nothing: a success whose every statement has no error and no row.
-fn holds_nothing(answer: &(u16, serde_json::Value)) -> bool {
-    let rows = |r: &serde_json::Value| r["series"].as_array().is_some_and(|series| series.iter().any(|s| s["values"].as_array().is_some_and(|v| !v.is_empty())));
-    answer.0 == 200 && answer.1["results"].as_array().is_some_and(|results| results.iter().all(|r| r.get("error").is_none() && !rows(r)))
-}
-
 /// What is wrong with InfluxDB's answer to `q` as a test's ground truth: a read not listed in
 /// `EXPECTED_EMPTY` that finds nothing, or a listed one that finds something.
 fn vacuous(q: &str, influxdb: &(u16, serde_json::Value)) -> Option<String> {
@@ -173,11 +128,6 @@ fn vacuous(q: &str, influxdb: &(u16, serde_json::Value)) -> Option<String> {
         (false, Some((_, why))) => Some(format!("{q} is listed as finding nothing ({why}), but InfluxDB 1.6 answers {} {}", influxdb.0, influxdb.1)),
         _ => None,
     }
-}
-
-fn query(base: &str, db: &str, q: &str, epoch: &str) -> (u16, serde_json::Value) {
-    let a = post_url(&format!("{base}/query?db={db}&epoch={epoch}&q={}", urlencode(q)), &[], b"");
-    (a.status, serde_json::from_slice(&a.body).unwrap_or_else(|_| panic!("{q}: not JSON: {}", a.text())))
 }
 
 #[test]

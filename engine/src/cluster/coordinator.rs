@@ -128,8 +128,8 @@ impl Coordinator {
     }
 
     /// `write`, except that every copy merges older samples in (`CopyKind::Imported`).
-    pub async fn import(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
-        self.place(db, rp, series, &FieldPairs::new(), true).await
+    pub async fn import(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, fields: &FieldPairs) -> Result<WriteOutcome, Error> {
+        self.place(db, rp, series, fields, true).await
     }
 
     async fn place(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, fields: &FieldPairs, import: bool) -> Result<WriteOutcome, Error> {
@@ -395,8 +395,8 @@ impl SeriesStore for Coordinator {
     }
 
     /// Placed as a write is; each copy merged in.
-    fn import<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>) -> LocalBoxFuture<'a, Result<WriteOutcome, Error>> {
-        Box::pin(Coordinator::import(self, db, rp, series))
+    fn import<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>, fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, Error>> {
+        Box::pin(Coordinator::import(self, db, rp, series, fields))
     }
 
     fn select<'a>(&'a self, db: &'a str, which: Policies<'a>, selection: Selection) -> LocalBoxFuture<'a, Result<SeriesStream, Error>> {

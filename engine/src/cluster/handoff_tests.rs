@@ -148,7 +148,7 @@ async fn an_import_is_merged_on_every_copy_and_a_stand_in_hands_it_over() {
     let newer = one_sample(5_000, 5.0);
     f.a.write("db", None, newer.clone(), &FieldPairs::new()).await.unwrap();
     // History older than every series' newest: merged on the owners and on the stand-ins for b.
-    let outcome = f.a.import("db", None, series(30)).await.unwrap();
+    let outcome = f.a.import("db", None, series(30), &FieldPairs::new()).await.unwrap();
     assert_eq!((outcome.accepted, outcome.rejected), (60, 0), "{outcome:?}");
     assert!(!hinted(f.a.handoff(), "b:1").is_empty() || !hinted(&f.handoffs[1], "b:1").is_empty());
     f.bring_back("b:1");

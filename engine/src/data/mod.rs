@@ -153,8 +153,9 @@ pub trait SeriesStore: Send + Sync {
 
     /// `write` of history (`gemini import`): samples older than a series' newest are merged
     /// into it whatever their age, not refused; a stored timestamp keeps its value (the same
-    /// value is a duplicate, another is refused naming the series).
-    fn import<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>) -> LocalBoxFuture<'a, Result<WriteOutcome, Error>>;
+    /// value is a duplicate, another is refused naming the series). Line protocol's fields
+    /// are registered already, as for `write`.
+    fn import<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>, fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, Error>>;
 
     /// The series matching `selection` with their stored pieces in its time range, series by
     /// series in label order, read as the stream is consumed.
@@ -259,12 +260,13 @@ impl Data {
         self.store.write(db, rp, series, fields).await
     }
 
-    /// See `SeriesStore::import`.
-    pub async fn import(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>) -> Result<WriteOutcome, Error> {
+    /// See `SeriesStore::import`; registers line protocol's fields first, as `write` does.
+    pub async fn import(&self, db: &str, rp: Option<&str>, series: Vec<SeriesWrite>, fields: &FieldPairs) -> Result<WriteOutcome, Error> {
+        self.catalog.register_fields(db, fields)?;
         if series.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        self.store.import(db, rp, series).await
+        self.store.import(db, rp, series, fields).await
     }
 
     /// Metric metadata (type, help, unit) as remote write carries it; kept by the node that

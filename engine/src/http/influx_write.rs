@@ -4,8 +4,12 @@
 //! Telegraf's Prometheus output uses). Float, integer and boolean fields are stored as
 //! float64; strings, and integers beyond 2^53, are refused. Lines that parse are stored even
 //! when others do not (400 `partial write: …`, as InfluxDB answers).
+//! `POST /api/v1/import/influx` (`gemini import influx`) takes the same parameters and body and
+//! answers the same way, but merges the points into series that hold newer samples
+//! (`Data::import`), as `/api/v1/import` does for remote write bodies.
 
 use super::body::{read_raw, too_large};
+use super::write::Flavour;
 use super::line_protocol::{parse_line, to_millis, FieldValue, ParseError, Point, TimestampError};
 use super::{ApiError, AppState};
 use crate::labels::Labels;
@@ -101,7 +105,17 @@ fn samples_of(p: &Point, precision: &str, now_ms: i64) -> Result<Vec<(Labels, i6
     Ok(out)
 }
 
+/// `/write`: InfluxDB's line protocol write.
 pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    handle(req, params, payload, state, Flavour::Write).await
+}
+
+/// `/api/v1/import/influx`: `/write` of history, merged into series that hold newer samples.
+pub async fn import(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    handle(req, params, payload, state, Flavour::Import).await
+}
+
+async fn handle(req: HttpRequest, params: web::Query<Params>, payload: web::Payload, state: web::Data<AppState>, flavour: Flavour) -> Result<HttpResponse, ApiError> {
     let db = super::required_database(&params.db)?;
     super::auth::authorize(&req, &state, crate::model::Privilege::Write, &db)?;
     to_millis(0, &params.precision).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -135,7 +149,10 @@ pub async fn write(req: HttpRequest, params: web::Query<Params>, payload: web::P
         .map(|(labels, samples)| SeriesWrite { hash: labels.stable_hash(), labels, samples: samples.into_iter().collect() })
         .collect();
     let pairs: BTreeSet<(String, String)> = fields.into_iter().flat_map(|(m, fs)| fs.into_iter().map(move |f| (m.clone(), f))).collect();
-    let outcome = state.data.write(&db, params.rp.as_deref(), writes, &pairs).await?;
+    let outcome = match flavour {
+        Flavour::Write => state.data.write(&db, params.rp.as_deref(), writes, &pairs).await?,
+        Flavour::Import => state.data.import(&db, params.rp.as_deref(), writes, &pairs).await?,
+    };
     errors.extend(outcome.rejections.iter().map(|r| r.to_string()));
     if errors.is_empty() {
         return Ok(HttpResponse::NoContent().finish());

@@ -192,6 +192,23 @@ fn parse(line: &str) -> Located<'_, Point> {
     Ok(Point { measurement: unescape(measurement, &[',', ' ']), tags, fields, timestamp })
 }
 
+/// How many fields a line has, found without parsing it (for counting samples cheaply): the
+/// pieces between unquoted, unescaped commas after the first unescaped space; 0 without fields.
+pub fn count_fields(line: &str) -> usize {
+    let (_, rest) = take_until(line, b" ", false);
+    let (fields, _) = take_until(rest.trim_start_matches(' '), b" ", true);
+    if fields.is_empty() {
+        return 0;
+    }
+    let mut count = 1;
+    let mut remaining = fields;
+    while let Some(next) = take_until(remaining, b",", true).1.strip_prefix(',') {
+        count += 1;
+        remaining = next;
+    }
+    count
+}
+
 /// Milliseconds from a timestamp in `precision` (`ns` when empty, `u`/`us`, `ms`, `s`, `m`, `h`).
 pub fn to_millis(ts: i64, precision: &str) -> Result<i64, TimestampError> {
     let ms = match precision {
@@ -251,6 +268,14 @@ mod tests {
             let err = parse_line(line).unwrap_err().to_string();
             assert!(err.contains(want), "{line:?}: {err}");
         }
+    }
+
+    #[test]
+    fn fields_are_counted_as_parsing_finds_them() {
+        for line in ["cpu,host=a value=1 5", r#"m,t=a\ b s="x, y z",n=2i,b=t 7"#, r#"disk\ io,k=a\,b v=1,w=2"#, "mem free=5u"] {
+            assert_eq!(count_fields(line), parse_line(line).unwrap().fields.len(), "{line}");
+        }
+        assert_eq!(count_fields("cpu"), 0);
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod body;
 mod error;
 mod influx_write;
 mod internal;
-mod line_protocol;
+pub mod line_protocol;
 mod prom_admin;
 mod prom_api;
 mod prom_envelope;
@@ -123,6 +123,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(endpoint("/api/v1/prom/read").route(web::post().to(read::read)))
         .service(endpoint("/api/v1/read").route(web::post().to(read::read)))
         .service(endpoint("/write").route(web::post().to(influx_write::write)))
+        .service(endpoint("/api/v1/import/influx").route(web::post().to(influx_write::import)))
         .service(endpoint("/query").route(web::get().to(query::query)).route(web::post().to(query::query)))
         .service(endpoint("/ping").route(web::get().to(status::ping)).route(web::head().to(status::ping)))
         .service(endpoint("/health").route(web::get().to(status::health)))

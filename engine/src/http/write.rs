@@ -54,9 +54,9 @@ pub async fn import(
     handle(req, &db, params.rp.as_deref(), payload, state, Flavour::Import).await
 }
 
-/// What the decoded series go into: `Data::write` or `Data::import`.
+/// What the decoded series (or line protocol's points) go into: `Data::write` or `Data::import`.
 #[derive(Clone, Copy)]
-enum Flavour {
+pub(super) enum Flavour {
     Write,
     Import,
 }
@@ -96,7 +96,7 @@ async fn handle(req: HttpRequest, db: &str, rp: Option<&str>, payload: web::Payl
     state.data.put_metadata(db, decoded.metadata)?;
     let outcome = match flavour {
         Flavour::Write => state.data.write(db, rp, decoded.series, &Default::default()).await?,
-        Flavour::Import => state.data.import(db, rp, decoded.series).await?,
+        Flavour::Import => state.data.import(db, rp, decoded.series, &Default::default()).await?,
     };
     let written = outcome.accepted + outcome.duplicates;
     let mut answer = if outcome.rejected > 0 {

@@ -1,7 +1,9 @@
 //! The writing side of `gemini import`: series cut into requests of a bounded number of samples
 //! (`Batcher`; a long series goes on in the next request), each sent to Gemini's
 //! `/api/v1/import` as a snappy remote write 1.0 body (`Target`), retried when the connection
-//! fails or Gemini answers 5xx (a retry stores nothing twice).
+//! fails or Gemini answers 5xx (a retry stores nothing twice); a 4xx is a refusal, not retried.
+//! `gemini import influx` posts line protocol to `/api/v1/import/influx` through the same
+//! `Target::post`.
 
 use crate::data::write::SeriesWrite;
 use crate::labels::Labels;
@@ -78,6 +80,17 @@ impl TargetArgs {
     }
 }
 
+/// Why a request did not arrive.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Gemini answered 4xx with `body`: sending it again would not help.
+    #[error("{url}: {status} {body}")]
+    Refused { url: String, status: awc::http::StatusCode, body: String },
+    /// No answer, or 5xx, every time it was tried.
+    #[error("{0}")]
+    Unreachable(String),
+}
+
 /// Gemini's import path.
 pub struct Target {
     client: awc::Client,
@@ -89,19 +102,30 @@ pub struct Target {
 impl Target {
     /// `<to>/api/v1/import` with `db` and `rp` when given.
     pub fn new(client: awc::Client, to: &str, db: Option<&str>, rp: Option<&str>, credentials: Option<(String, String)>) -> Target {
-        let params: Vec<(&str, &str)> = [("db", db), ("rp", rp)].into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
+        Target::at(client, to, "/api/v1/import", &[("db", db), ("rp", rp)], credentials)
+    }
+
+    /// `<to><path>` with the parameters that are given.
+    pub fn at(client: awc::Client, to: &str, path: &str, params: &[(&str, Option<&str>)], credentials: Option<(String, String)>) -> Target {
+        let params: Vec<(&str, &str)> = params.iter().filter_map(|(k, v)| Some((*k, (*v)?))).collect();
         let query = serde_urlencoded::to_string(params).unwrap_or_default();
-        let mut url = format!("{}/api/v1/import", to.trim_end_matches('/'));
+        let mut url = format!("{}{path}", to.trim_end_matches('/'));
         if !query.is_empty() {
             url = format!("{url}?{query}");
         }
         Target { client, url, credentials }
     }
 
-    /// Sends one request; Ok once Gemini answered 2xx. A refusal (4xx) is not retried.
+    /// Sends one remote write request; Ok once Gemini answered 2xx.
     pub async fn send(&self, batch: &[SeriesWrite]) -> Result<(), String> {
         let body = crate::remote::write::encode_v1(batch).map_err(|e| e.to_string())?;
-        let mut last = String::new();
+        let headers = [("Content-Type", "application/x-protobuf"), ("Content-Encoding", "snappy"), ("X-Prometheus-Remote-Write-Version", "0.1.0")];
+        self.post(body.into(), &headers).await.map_err(|e| e.to_string())
+    }
+
+    /// Posts `body` with `headers`; Ok once Gemini answered 2xx. A refusal (4xx) is not retried.
+    pub async fn post(&self, body: bytes::Bytes, headers: &[(&str, &str)]) -> Result<(), Failure> {
+        let mut last = Failure::Unreachable(String::new());
         for attempt in 0..TRIES {
             if attempt > 0 {
                 actix_web::rt::time::sleep(Duration::from_millis(500 << attempt)).await;
@@ -110,16 +134,13 @@ impl Target {
             if let Some((user, password)) = &self.credentials {
                 request = request.basic_auth(user, password);
             }
-            let sent = request
-                .insert_header(("Content-Type", "application/x-protobuf"))
-                .insert_header(("Content-Encoding", "snappy"))
-                .insert_header(("X-Prometheus-Remote-Write-Version", "0.1.0"))
-                .send_body(body.clone())
-                .await;
-            let mut answer = match sent {
+            for header in headers {
+                request = request.insert_header(*header);
+            }
+            let mut answer = match request.send_body(body.clone()).await {
                 Ok(a) => a,
                 Err(e) => {
-                    last = format!("{}: {e}", self.url);
+                    last = Failure::Unreachable(format!("{}: {e}", self.url));
                     continue;
                 }
             };
@@ -127,11 +148,11 @@ impl Target {
             if status.is_success() {
                 return Ok(());
             }
-            let text = answer.body().limit(1 << 16).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-            last = format!("{}: {status} {}", self.url, text.trim());
+            let text = answer.body().limit(1 << 20).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
             if status.is_client_error() {
-                break;
+                return Err(Failure::Refused { url: self.url.clone(), status, body: text });
             }
+            last = Failure::Unreachable(format!("{}: {status} {text}", self.url));
         }
         Err(last)
     }

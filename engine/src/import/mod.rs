@@ -3,17 +3,22 @@
 //! them). `gemini import remote-read` reads any Prometheus remote-read endpoint (`remote_read`)
 //! in time slices, several at once, and writes each slice's series in bounded batches
 //! (`batch`); `progress` shows how far it got, `state` remembers the slices that arrived so that
-//! a rerun skips them. Re-importing anything is harmless: an exact duplicate is idempotent.
+//! a rerun skips them. `gemini import influx` (`influx`) streams a file `influx_inspect export`
+//! wrote (`influx_export`) to `POST /api/v1/import/influx`, the same merge for line protocol.
+//! Re-importing anything is harmless: an exact duplicate is idempotent.
 //! Only the command-line side lives here: it speaks HTTP to the source and to Gemini and
 //! never touches storage.
 
 mod batch;
+mod influx;
+mod influx_export;
 mod progress;
 mod remote_read;
 mod state;
 mod tsdb;
 
 use crate::index::matcher::Matcher;
+pub use influx::InfluxArgs;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
@@ -35,6 +40,10 @@ pub enum Source {
     /// snapshot (POST /api/v1/admin/tsdb/snapshot), which writes the head as a block. `--state`
     /// makes a rerun skip the blocks that already arrived.
     Tsdb(tsdb::TsdbArgs),
+    /// Import a file `influx_inspect export` wrote (InfluxDB 1.x line protocol, plain or gzip)
+    /// into one database, merged into series that hold newer samples; `--state` makes a rerun
+    /// skip the lines that arrived.
+    Influx(InfluxArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -83,6 +92,8 @@ pub enum Error {
     Slices { failed: Vec<String>, total: usize },
     #[error("{0}")]
     Tsdb(String),
+    #[error(transparent)]
+    Influx(#[from] influx::Error),
 }
 
 /// `--start`/`--end`: RFC 3339 or Unix seconds (with a fraction) → ms.
@@ -155,6 +166,7 @@ pub fn run(args: ImportArgs) -> Result<(), Error> {
             let selectors = parse_selectors(&args.matches)?;
             actix_web::rt::System::new().block_on(tsdb::copy(args, selectors))
         }
+        Source::Influx(args) => Ok(actix_web::rt::System::new().block_on(influx::import(args))?),
     }
 }
 

@@ -33,6 +33,21 @@ impl State {
         self.has(&slice_line(slice))
     }
 
+    /// The end of the unbroken run of recorded ranges that starts at `first` (`first - 1` when
+    /// none does): how far an import of consecutive ranges (lines of a file) got.
+    pub fn done_through(&self, first: i64) -> i64 {
+        let mut ends: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+        for &(start, end) in &self.done {
+            let longest = ends.entry(start).or_insert(end);
+            *longest = end.max(*longest);
+        }
+        let mut end = first - 1;
+        while let Some(&next) = ends.get(&(end + 1)).filter(|&&e| e > end) {
+            end = next;
+        }
+        end
+    }
+
     /// Records a finished slice (on disk before it answers).
     pub fn record(&mut self, slice: (i64, i64)) -> std::io::Result<()> {
         self.add(&slice_line(slice))
@@ -79,5 +94,18 @@ mod tests {
         again.record((20, 29)).unwrap();
         assert!(State::load(&path).unwrap().is_done((20, 29)));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "0,9\n10,19\n20,2\n20,29\n");
+    }
+
+    #[test]
+    fn done_through_follows_consecutive_ranges_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::load(&dir.path().join("lines.state")).unwrap();
+        assert_eq!(state.done_through(1), 0, "nothing done");
+        for range in [(1, 100), (1, 50), (101, 250), (400, 500)] {
+            state.record(range).unwrap();
+        }
+        assert_eq!(state.done_through(1), 250, "the gap at 251 stops it");
+        state.record((251, 399)).unwrap();
+        assert_eq!(State::load(&dir.path().join("lines.state")).unwrap().done_through(1), 500);
     }
 }

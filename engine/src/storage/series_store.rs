@@ -32,7 +32,7 @@ impl SeriesStore for LocalStore {
     }
 
     /// Hinted handoff's merge (`Storage::backfill`).
-    fn import<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>) -> LocalBoxFuture<'a, Result<WriteOutcome, data::Error>> {
+    fn import<'a>(&'a self, db: &'a str, rp: Option<&'a str>, series: Vec<SeriesWrite>, _fields: &'a FieldPairs) -> LocalBoxFuture<'a, Result<WriteOutcome, data::Error>> {
         Box::pin(async move { Ok(self.0.backfill(db, rp, series).await?) })
     }
 
