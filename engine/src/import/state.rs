@@ -37,7 +37,11 @@ impl State {
     /// none does): how far an import of consecutive ranges (lines of a file) got.
     pub fn done_through(&self, first: i64) -> i64 {
         let mut ends: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
-        for &(start, end) in &self.done {
+        let ranges = self.done.iter().filter_map(|line| {
+            let (start, end) = line.split_once(',')?;
+            Some((start.parse::<i64>().ok()?, end.parse::<i64>().ok()?))
+        });
+        for (start, end) in ranges {
             let longest = ends.entry(start).or_insert(end);
             *longest = end.max(*longest);
         }
