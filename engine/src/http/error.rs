@@ -2,6 +2,7 @@
 //! where the errors of storage, the data interface and the executor become status codes.
 
 use crate::data;
+use crate::data::StoreError;
 use crate::exec;
 use actix_web::{http::StatusCode, HttpResponse, ResponseError};
 
@@ -39,30 +40,48 @@ impl ResponseError for ApiError {
     }
 }
 
-fn storage_status(e: &crate::data::StoreError) -> StatusCode {
-    match e.is_not_found() {
-        true => StatusCode::NOT_FOUND,
-        false => StatusCode::INTERNAL_SERVER_ERROR,
+/// A storage fault as a client sees it. A fault of RocksDB or the file system is named in the
+/// user's terms (507 for a full disk), never with its file paths or RocksDB's status text,
+/// which go to the log; the other errors are the user's words already.
+fn storage_answer(e: &StoreError) -> ApiError {
+    let (mut contexts, mut cause) = (Vec::new(), e);
+    while let StoreError::Context { context, source } = cause {
+        contexts.push(context.as_str());
+        cause = source;
     }
+    let full = match cause {
+        StoreError::RocksDb(_) | StoreError::Io(_) => e.to_string(),
+        _ if e.is_not_found() => return ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+        _ => return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    tracing::error!(error = %full, "storage fault");
+    let disk_full = matches!(cause, StoreError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull) || full.contains("No space left on device");
+    let (status, what) = match disk_full {
+        true => (StatusCode::INSUFFICIENT_STORAGE, "the disk of the data directory is full"),
+        false => (StatusCode::INTERNAL_SERVER_ERROR, "the data directory could not be read or written (the server's log has the details)"),
+    };
+    contexts.push(what);
+    ApiError::new(status, contexts.join(": "))
 }
 
-fn data_status(e: &data::Error) -> StatusCode {
-    match e {
-        data::Error::Storage(e) => storage_status(e),
+fn data_answer(e: &data::Error) -> ApiError {
+    let status = match e {
+        data::Error::Storage(e) => return storage_answer(e),
         data::Error::PeersUnreachable { .. } | data::Error::PeerFailed { .. } | data::Error::TooFewCopies { .. } => StatusCode::SERVICE_UNAVAILABLE,
         data::Error::NotShared { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    };
+    ApiError::new(status, e.to_string())
 }
 
-impl From<crate::data::StoreError> for ApiError {
-    fn from(e: crate::data::StoreError) -> ApiError {
-        ApiError::new(storage_status(&e), e.to_string())
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        storage_answer(&e)
     }
 }
 
 impl From<data::Error> for ApiError {
     fn from(e: data::Error) -> ApiError {
-        ApiError::new(data_status(&e), e.to_string())
+        data_answer(&e)
     }
 }
 
@@ -74,5 +93,36 @@ impl From<exec::Error> for ApiError {
             exec::Error::Invalid(e) => ApiError::bad_request(e.to_string()),
             exec::Error::Matcher(e) => ApiError::bad_request(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What RocksDB answers when the disk is full, as a write sees it.
+    fn full_disk() -> StoreError {
+        let io = std::io::Error::other("IO error: No space left on device: While appending to file: /var/lib/gemini/rocksdb/000017.sst: No space left on device");
+        StoreError::Io(io).context("storage write failed")
+    }
+
+    #[test]
+    fn a_full_disk_is_507_in_the_users_words_without_paths() {
+        let e = ApiError::from(full_disk());
+        assert_eq!(e.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(e.message, "storage write failed: the disk of the data directory is full");
+        let e = ApiError::from(data::Error::Storage(full_disk()));
+        assert_eq!((e.status, e.message.contains('/')), (StatusCode::INSUFFICIENT_STORAGE, false));
+    }
+
+    #[test]
+    fn other_faults_of_the_files_name_no_file_and_the_rest_keep_their_words() {
+        let e = ApiError::from(StoreError::Io(std::io::Error::other("/var/lib/gemini/x: Permission denied")).context("shard 3"));
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.message, "shard 3: the data directory could not be read or written (the server's log has the details)");
+        let e = ApiError::from(StoreError::DatabaseNotFound("db".into()));
+        assert_eq!((e.status, e.message.as_str()), (StatusCode::NOT_FOUND, "database not found: db"));
+        let e = ApiError::from(StoreError::Corrupt("open chunk".into()));
+        assert_eq!((e.status, e.message.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "corrupt open chunk"));
     }
 }

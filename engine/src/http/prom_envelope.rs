@@ -91,7 +91,7 @@ impl From<ApiError> for PromError {
             StatusCode::FORBIDDEN => "forbidden",
             StatusCode::NOT_FOUND => "not_found",
             StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::INSUFFICIENT_STORAGE => "unavailable",
             _ => "internal",
         };
         PromError { status: e.status, kind, message: e.message }
