@@ -99,7 +99,7 @@ fn the_internal_endpoints_the_engine_serves_are_the_ones_checked_here() {
     let source = std::fs::read_to_string(project_root().join("engine/src/http/mod.rs")).unwrap();
     let mut served: Vec<&str> = source.match_indices("\"/internal").map(|(i, _)| source[i + 1..].split('"').next().unwrap()).collect();
     served.sort();
-    assert_eq!(served, ["/internal/v1/catalog", "/internal/v1/read", "/internal/v1/select_tier", "/internal/v1/series", "/internal/v1/write"]);
+    assert_eq!(served, ["/internal/v1/catalog", "/internal/v1/labels", "/internal/v1/read", "/internal/v1/select_tier", "/internal/v1/series", "/internal/v1/write"]);
 }
 
 #[test]
@@ -159,6 +159,19 @@ fn internal_reads_without_the_secret_are_refused_and_give_nothing_away() {
     }
     let a = nodes[0].post(path, &[PROTO_HEADERS.as_slice(), &[("X-Gemini-Cluster-Secret", SECRET)]].concat(), &read_request("private_metric"));
     assert_eq!(a.status, 200, "{path}: {}", a.text());
+    // Label listings from the index: refused alike; with the secret the node names the metric.
+    let path = "/internal/v1/labels?db=prometheus&label=__name__";
+    for (attempt, extra) in refused_attempts() {
+        for g in &nodes {
+            let a = g.post(path, &[PROTO_HEADERS.as_slice(), &extra].concat(), &read_request("private_metric"));
+            check_refused(&a, path, attempt);
+            assert!(!a.text().contains("private_metric"), "{path} with {attempt}: {}", a.text());
+        }
+    }
+    let a = nodes[0].post(path, &[PROTO_HEADERS.as_slice(), &[("X-Gemini-Cluster-Secret", SECRET)]].concat(), &read_request("private_metric"));
+    assert_eq!(a.status, 200, "{path}: {}", a.text());
+    let names: Vec<String> = serde_json::from_slice(&proto::remote::unsnappy(&a.body).unwrap()).unwrap();
+    assert_eq!(names, ["private_metric"]);
 }
 
 #[test]
