@@ -124,6 +124,21 @@ fn internal_write_without_the_secret_is_refused_and_stores_nothing() {
     assert_eq!(series_named(&nodes[0], "prometheus", "intruder").len(), 10);
 }
 
+/// A read of `private_metric` at `path`: every refused attempt on every node answers 403 and
+/// nothing of the metric; then, with the secret, the first node answers 200 (returned).
+fn refused_then_answered(nodes: &[Gemini; 2], path: &str) -> Answer {
+    for (attempt, extra) in refused_attempts() {
+        for g in nodes {
+            let a = g.post(path, &[PROTO_HEADERS.as_slice(), &extra].concat(), &read_request("private_metric"));
+            check_refused(&a, path, attempt);
+            assert!(!a.text().contains("private_metric"), "{path} with {attempt}: {}", a.text());
+        }
+    }
+    let a = nodes[0].post(path, &[PROTO_HEADERS.as_slice(), &[("X-Gemini-Cluster-Secret", SECRET)]].concat(), &read_request("private_metric"));
+    assert_eq!(a.status, 200, "{path}: {}", a.text());
+    a
+}
+
 #[test]
 fn internal_reads_without_the_secret_are_refused_and_give_nothing_away() {
     let (files, dirs) = (tempfile::tempdir().unwrap(), [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()]);
@@ -134,42 +149,15 @@ fn internal_reads_without_the_secret_are_refused_and_give_nothing_away() {
     assert_eq!(a.status, 204, "{}", a.text());
     assert_eq!(series_named(&nodes[1], "prometheus", "private_metric").len(), 10, "written");
     for endpoint in ["/internal/v1/read", "/internal/v1/series"] {
-        let path = format!("{endpoint}?db=prometheus");
-        for (attempt, extra) in refused_attempts() {
-            for g in &nodes {
-                let a = g.post(&path, &[PROTO_HEADERS.as_slice(), &extra].concat(), &read_request("private_metric"));
-                check_refused(&a, endpoint, attempt);
-                assert!(!a.text().contains("private_metric"), "{endpoint} with {attempt}: {}", a.text());
-            }
-        }
-        // With the secret each node answers its own copies: the refusals above hid something.
-        let a = nodes[0].post(&path, &[PROTO_HEADERS.as_slice(), &[("X-Gemini-Cluster-Secret", SECRET)]].concat(), &read_request("private_metric"));
-        assert_eq!(a.status, 200, "{endpoint}: {}", a.text());
+        // With the secret each node answers its own copies: the refusals hid something.
+        let a = refused_then_answered(&nodes, &format!("{endpoint}?db=prometheus"));
         assert_eq!(decode_samples(&a.body).results[0].timeseries.len(), 10, "{endpoint}");
     }
     // A tier's windows: refused alike; with the secret the node answers (no window yet: the
     // samples are too new to be downsampled).
-    let path = "/internal/v1/select_tier?db=prometheus&tier=5m";
-    for (attempt, extra) in refused_attempts() {
-        for g in &nodes {
-            let a = g.post(path, &[PROTO_HEADERS.as_slice(), &extra].concat(), &read_request("private_metric"));
-            check_refused(&a, path, attempt);
-            assert!(!a.text().contains("private_metric"), "{path} with {attempt}: {}", a.text());
-        }
-    }
-    let a = nodes[0].post(path, &[PROTO_HEADERS.as_slice(), &[("X-Gemini-Cluster-Secret", SECRET)]].concat(), &read_request("private_metric"));
-    assert_eq!(a.status, 200, "{path}: {}", a.text());
+    refused_then_answered(&nodes, "/internal/v1/select_tier?db=prometheus&tier=5m");
     // Label listings from the index: refused alike; with the secret the node names the metric.
-    let path = "/internal/v1/labels?db=prometheus&label=__name__";
-    for (attempt, extra) in refused_attempts() {
-        for g in &nodes {
-            let a = g.post(path, &[PROTO_HEADERS.as_slice(), &extra].concat(), &read_request("private_metric"));
-            check_refused(&a, path, attempt);
-            assert!(!a.text().contains("private_metric"), "{path} with {attempt}: {}", a.text());
-        }
-    }
-    let a = nodes[0].post(path, &[PROTO_HEADERS.as_slice(), &[("X-Gemini-Cluster-Secret", SECRET)]].concat(), &read_request("private_metric"));
-    assert_eq!(a.status, 200, "{path}: {}", a.text());
+    let a = refused_then_answered(&nodes, "/internal/v1/labels?db=prometheus&label=__name__");
     let names: Vec<String> = serde_json::from_slice(&proto::remote::unsnappy(&a.body).unwrap()).unwrap();
     assert_eq!(names, ["private_metric"]);
 }

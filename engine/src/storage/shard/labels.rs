@@ -36,11 +36,7 @@ impl Shard {
             };
         }
         let mut out: HashSet<&str> = HashSet::new();
-        for id in self.postings.candidates(msg.policy, &msg.matchers) {
-            let Some(s) = self.series.get(&id) else { continue };
-            if !msg.matchers.iter().all(|m| m.matches(&s.labels)) || !keep(id) {
-                continue;
-            }
+        for (_, s) in self.matching(msg.policy, &msg.matchers).filter(|(id, _)| keep(*id)) {
             match &msg.wanted {
                 Wanted::Names => out.extend(s.labels.iter().map(|(n, _)| n)),
                 Wanted::Values(name) => out.extend(Some(s.labels.get(name)).filter(|v| !v.is_empty())),

@@ -3,7 +3,7 @@
 //! open one) in time order. A read of many pages sees each sample once whatever the shard
 //! does between them (sealing, cutting the open chunk): a page resumes at a sample's time.
 
-use super::{ChunkPage, ReadChunks, Shard};
+use super::{ChunkPage, ReadChunks, Series, Shard};
 use crate::encoding::piece::{Piece, StoredChunk};
 use crate::index::matcher::Matcher;
 use crate::labels::Labels;
@@ -11,14 +11,16 @@ use crate::storage::{Error, PolicyId};
 
 impl Shard {
     pub(super) fn select(&self, policy: PolicyId, matchers: &[Matcher]) -> Vec<(Labels, u64)> {
-        self.postings
-            .candidates(policy, matchers)
-            .into_iter()
-            .filter_map(|id| {
-                let s = self.series.get(&id)?;
-                matchers.iter().all(|m| m.matches(&s.labels)).then(|| (s.labels.clone(), id))
-            })
-            .collect()
+        self.matching(policy, matchers).map(|(id, s)| (s.labels.clone(), id)).collect()
+    }
+
+    /// The series of `policy` that match every matcher, with their ids: the postings'
+    /// candidates, each checked against the matchers.
+    pub(super) fn matching<'a>(&'a self, policy: PolicyId, matchers: &'a [Matcher]) -> impl Iterator<Item = (u64, &'a Series)> + 'a {
+        self.postings.candidates(policy, matchers).into_iter().filter_map(move |id| {
+            let s = self.series.get(&id)?;
+            matchers.iter().all(|m| m.matches(&s.labels)).then_some((id, s))
+        })
     }
 
     /// Chunks overlapping [min_t, max_t] of each series in order, the first series from
