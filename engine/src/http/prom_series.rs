@@ -3,8 +3,8 @@
 //! (`Data::series`, `label_names`, `label_values`), so the same on one node and in a
 //! cluster. With `start` or `end`, `/api/v1/series` counts only series with a sample in
 //! [start, end]; the label listings come from the index and count the series whose newest
-//! sample is at or after `start` (see `storage::shard::labels`); without them, every series
-//! in the index. Answers are sorted as
+//! sample is at or after `start` and whose first is at or before `end` (see
+//! `storage::shard::labels`); without them, every series in the index. Answers are sorted as
 //! Prometheus sorts them; `limit` cuts them with the warning later Prometheus versions give.
 //! Handlers return an `Answer` or a `PromError`;
 //! `prom_envelope` makes the request ready and renders the envelope.
